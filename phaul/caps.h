@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every cap on a size or count that comes from outside (the peer, CRIU, a
+ * file) lives here, so a reviewer can see them all at once. A value read
+ * from the wire is checked against its cap before anything is allocated.
+ */
+#ifndef PHAUL_CAPS_H
+#define PHAUL_CAPS_H
+
+/* transport: one frame's payload, before and after compression */
+#define PH_FRAME_MAX (256u * 1024)
+/* transport: per-stream receive window (bytes in flight, on the wire) */
+#define PH_WINDOW_CTL (1u * 1024 * 1024)
+#define PH_WINDOW_DATA (8u * 1024 * 1024)
+/* one control message (protobuf) */
+#define PH_MSG_MAX (64u * 1024)
+/* a path sent by the peer (image file name, relative) */
+#define PH_PATH_MAX 1024
+/* one image file streamed to the destination */
+#define PH_IMAGE_FILE_MAX (16ull * 1024 * 1024 * 1024)
+/* image files in one dump */
+#define PH_IMAGE_FILES_MAX 100000
+/* a CRIU RPC message on the swrk socket */
+#define PH_CRIU_MSG_MAX (1u * 1024 * 1024)
+/* pages in one page-server iov (CRIU sends at most a few MiB at once) */
+#define PH_PS_PAGES_MAX (64u * 1024)
+/* stats-dump / stats-restore image files */
+#define PH_STATS_FILE_MAX (64u * 1024)
+/* pre-copy iterations */
+#define PH_ITER_MAX 64
+/* auth: shared secret length */
+#define PH_SECRET_MIN 16
+#define PH_SECRET_MAX 4096
+/* ssh: remote command line */
+#define PH_CMD_MAX 4096
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * chan: a reliable, ordered byte pipe to the peer agent.
+ *
+ * Backends behind one small ops table: tcp (a socket), fd (a pair of file
+ * descriptors: `phaul agent --stdio` under sshd), ssh (a libssh2 exec
+ * channel running `phaul agent --stdio` on the remote host). Read and write
+ * may be called from two threads at once (mux has a reader thread); each
+ * backend makes that safe (ssh serialises libssh2 calls internally).
+ */
+#ifndef TRANSPORT_CHAN_H
+#define TRANSPORT_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct chan;
+
+struct chan_ops {
+	const char *name;
+	/* >0 bytes, 0 on orderly EOF, <0 PH_E* (detail via ph_seterr) */
+	ssize_t (*read)(struct chan *c, void *buf, size_t len);
+	/* >0 bytes written, <0 PH_E* */
+	ssize_t (*write)(struct chan *c, const void *buf, size_t len);
+	/* stop both directions; blocked readers return 0 or an error */
+	void (*shutdown)(struct chan *c);
+	void (*free)(struct chan *c);
+};
+
+struct chan {
+	const struct chan_ops *ops;
+	char peer[256]; /* "tcp:127.0.0.1:7000", "ssh:root@node2", for messages */
+	void *priv;
+};
+
+/* Read exactly len bytes: 0, PH_EEOF if the peer closed before the first
+ * byte, PH_ETRUNC if it closed in the middle. */
+int chan_read_full(struct chan *c, void *buf, size_t len);
+int chan_write_full(struct chan *c, const void *buf, size_t len);
+void chan_shutdown(struct chan *c);
+/* Shut down and free; accepts NULL. */
+void chan_close(struct chan *c);
+
+/* fd backend: rfd/wfd are owned (closed on free). */
+int chan_fd_open(int rfd, int wfd, const char *peer, struct chan **out);
+
+/* tcp backend. addr "HOST:PORT" or "[V6]:PORT". */
+int chan_tcp_connect(const char *addr, int timeout_ms, struct chan **out);
+/* Listening socket for the agent; returns the fd or <0. */
+int chan_tcp_listen(const char *addr);
+int chan_tcp_accept(int lfd, struct chan **out);
+
+/* ssh backend. */
+struct chan_ssh_opts {
+	const char *target;         /* "[user@]host[:port]" */
+	const char *remote_cmd;     /* run on the remote host, e.g. "phaul agent --stdio" */
+	const char *known_hosts;    /* NULL: ~/.ssh/known_hosts */
+	const char *identity;       /* NULL: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa */
+	int timeout_ms;
+};
+int chan_ssh_open(const struct chan_ssh_opts *o, struct chan **out);
+
+/*
+ * Shared-secret authentication (tcp). Mutual HMAC-SHA256 challenge-response
+ * over fresh nonces; the secret never crosses the wire. Must complete
+ * before anything else is read from a tcp peer.
+ */
+int chan_auth_client(struct chan *c, const uint8_t *key, size_t keylen);
+int chan_auth_server(struct chan *c, const uint8_t *key, size_t keylen);
+/* Load a secret file (PH_SECRET_MIN..PH_SECRET_MAX bytes, not group/world
+ * readable). key must hold PH_SECRET_MAX bytes. */
+int chan_load_secret(const char *path, uint8_t *key, size_t *keylen);
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mux: framed, multiplexed, flow-controlled streams over one chan.
+ *
+ * Every stream carries records (one frame each, at most PH_FRAME_MAX bytes
+ * of payload). The control stream carries one protobuf message per record;
+ * data streams (pages, images, fs) carry chunks and end with an EOF record.
+ * A stream may be zstd-compressed: each record is one flushed block of the
+ * stream's zstd stream, decompressed by the receiver into at most
+ * PH_FRAME_MAX bytes (more is a protocol error, not an allocation).
+ *
+ * Flow control: per-stream credit. A sender blocks in mux_send() until the
+ * receiver's consumer has drained enough (WINDOW frames), so a fast
+ * producer cannot grow the peer's memory without bound.
+ *
+ * A reader thread demultiplexes; receiving functions block on a per-stream
+ * queue with a timeout. When the connection fails, every blocked call
+ * returns the same error (PH_EEOF, PH_ETRUNC, PH_EPROTO, ...).
+ * Wire format: transport/PROTOCOL.md.
+ */
+#ifndef TRANSPORT_MUX_H
+#define TRANSPORT_MUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/chan.h"
+
+enum mux_stream {
+	MUX_CTL = 0,
+	MUX_PAGES = 1,
+	MUX_IMAGES = 2,
+	MUX_FS = 3,
+	MUX_NSTREAMS = 4,
+};
+
+struct mux;
+
+struct mux_stats {
+	uint64_t raw_bytes;  /* payload before compression */
+	uint64_t wire_bytes; /* bytes on the wire, headers included */
+	uint64_t frames;
+};
+
+/* Take ownership of c and start the reader thread. */
+int mux_start(struct chan *c, struct mux **out);
+/* Stop, join, close the chan, free. Accepts NULL. */
+void mux_close(struct mux *m);
+
+/* Compress what this side sends on stream s with zstd at level (0: off). */
+int mux_set_compress(struct mux *m, int s, int level);
+/* Cap the send rate, all streams together, bytes per second (0: none). */
+void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec);
+
+/* Send len bytes on stream s, split into records; blocks on credit. */
+int mux_send(struct mux *m, int s, const void *buf, size_t len);
+/* Send one record (len <= PH_FRAME_MAX); record boundary preserved. */
+int mux_send_rec(struct mux *m, int s, const void *buf, size_t len);
+/* Mark the end of the data on stream s (receiver gets 0 from mux_recv). */
+int mux_send_eof(struct mux *m, int s);
+
+/*
+ * Receive the next record of stream s into buf (cap PH_FRAME_MAX is always
+ * enough). Returns its length (>0), 0 at an EOF record, <0 PH_E* on
+ * failure, PH_ETIMEDOUT after timeout_ms (-1: wait forever). After an EOF
+ * the stream can carry a new sequence (next iteration).
+ */
+long mux_recv(struct mux *m, int s, void *buf, size_t cap, int timeout_ms);
+
+/*
+ * Tell the peer we are going away because of err (PH_E*) with a message;
+ * the peer's blocked calls return PH_EPEER with "peer: <msg>".
+ */
+void mux_abort(struct mux *m, int err, const char *msg);
+
+void mux_get_stats(struct mux *m, int s, struct mux_stats *tx, struct mux_stats *rx);
+/* Peer name of the underlying chan, for messages. */
+const char *mux_peer(struct mux *m);
+
+#endif
