@@ -15,13 +15,13 @@ PKGS    := libssh2 libprotobuf-c liburing libzstd libcurl inih libsodium
 VERSION := 0.1.0
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
 	   -D_GNU_SOURCE -DPHAUL_VERSION=\"$(VERSION)\" \
 	   -I. -Iphaul -I$(B)/proto $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 CRIU_PROTO := /usr/include/criu/rpc.proto
-PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c
+PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c
 PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
 LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c \
@@ -50,6 +50,11 @@ $(B)/proto/phaul.pb-c.c $(B)/proto/phaul.pb-c.h: proto/phaul.proto
 $(B)/proto/rpc.pb-c.c $(B)/proto/rpc.pb-c.h: $(CRIU_PROTO)
 	@mkdir -p $(B)/proto
 	protoc-c --proto_path=$(dir $(CRIU_PROTO)) --c_out=$(B)/proto $<
+
+# The subset of CRIU's images/stats.proto phaul reads (not installed by the package).
+$(B)/proto/criu_stats.pb-c.c $(B)/proto/criu_stats.pb-c.h: engine/criu_stats.proto
+	@mkdir -p $(B)/proto
+	protoc-c --proto_path=engine --c_out=$(B)/proto $<
 
 $(B)/proto/%.o: $(B)/proto/%.c
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
@@ -89,7 +94,7 @@ tests: $(TESTS)
 unit: tests
 	@./tests/run-unit.sh $(TESTS)
 
-check: deps all
+check: deps all tests
 	./tests/run-all.sh
 
 demo: deps all
