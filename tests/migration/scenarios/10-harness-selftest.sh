@@ -1,0 +1,31 @@
+# The harness itself: ssh between the guests over the link both ways with
+# strict host key checking, by name and by address, and CRIU usable on both.
+# timeout: 120
+
+for role in src dst; do
+	out=$(on_guest "$role" 'criu check 2>&1') || true
+	echo "$role: criu check: $out"
+	grep -q 'Looks good' <<<"$out" || fail "criu check on $role: $out"
+done
+
+for pair in "src dst $DST_IP" "dst src $SRC_IP"; do
+	set -- $pair
+	for target in "$2" "$3"; do
+		got=$(on_guest "$1" "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes $target hostname") ||
+			fail "ssh $1 -> $target failed"
+		[ "$got" = "$2" ] || fail "ssh $1 -> $target reached '$got'"
+		echo "ssh $1 -> $target: ok ($got)"
+	done
+done
+
+# an unknown host key must be refused (strict checking really is on)
+if on_src "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null dst true" 2>/dev/null; then
+	fail "ssh accepted an unknown host key"
+fi
+
+# link up, modules for CRIU loaded
+on_src "ping -c 1 -W 2 $DST_IP >/dev/null" || fail "no ping src -> dst"
+for m in unix_diag nf_tables sch_netem; do
+	on_dst "grep -q '^$m ' /proc/modules" || fail "module $m not loaded on dst"
+done
+echo "harness ok"

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtouch: a migration workload that keeps dirtying memory at a known rate
+ * and can prove that every page survived.
+ *
+ * N MiB of anonymous memory; page i always holds content(i, gen[i]), where
+ * gen[] (a separate small mapping) counts the rewrites of each page.  Pages
+ * are rewritten at --rate pages per second, in a scattered order.  A check
+ * regenerates every page from gen[] and compares: a page that a migration
+ * lost or restored stale shows up as a mismatch.
+ *
+ * Content: the first two words are the page index and generation, the rest
+ * is a repeated word (compressible) or, with --random, the output of a PRNG
+ * seeded from (seed, page, generation) (incompressible).
+ */
+#include "wl.h"
+#include <sys/mman.h>
+
+#define PAGE 4096
+#define WORDS (PAGE / 8)
+#define STRIDE 7919	/* prime: i * STRIDE mod npages visits every page */
+
+struct memtouch {
+	struct wl w;
+	size_t npages;
+	uint64_t *mem;
+	uint32_t *gen;
+	double rate;
+	int random;
+	uint64_t seed;
+	int corrupt;
+	int exit_after_check;
+	uint64_t cursor;
+	uint64_t dirtied;
+	uint64_t checks;
+};
+
+static uint64_t splitmix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Word k of page p at generation g. */
+static void fill_page(const struct memtouch *m, uint64_t *dst, uint64_t p, uint32_t g)
+{
+	uint64_t s;
+	int k;
+
+	dst[0] = p;
+	dst[1] = g;
+	if (!m->random) {
+		s = splitmix(p ^ ((uint64_t)g << 40));
+		for (k = 2; k < WORDS; k++)
+			dst[k] = s;
+		return;
+	}
+	s = splitmix(m->seed ^ splitmix(p ^ ((uint64_t)g << 40)));
+	for (k = 2; k < WORDS; k++) {
+		/* xorshift64 */
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		dst[k] = s;
+	}
+}
+
+static void touch_page(struct memtouch *m, uint64_t p)
+{
+	m->gen[p]++;
+	fill_page(m, m->mem + p * WORDS, p, m->gen[p]);
+	m->dirtied++;
+}
+
+static void verify(struct memtouch *m)
+{
+	static uint64_t want[WORDS];
+	char report[1536];
+	size_t n = 0, bad = 0, p;
+	uint64_t *got;
+
+	m->checks++;
+	if (m->corrupt) {
+		/* the harness's negative test: this check must fail */
+		p = m->npages / 3;
+		m->mem[p * WORDS + 7] ^= 0x5a5a5a5aULL;
+		wl_log(&m->w, "corrupted page %zu on purpose", p);
+	}
+	for (p = 0; p < m->npages; p++) {
+		got = m->mem + p * WORDS;
+		fill_page(m, want, p, m->gen[p]);
+		if (!memcmp(want, got, PAGE))
+			continue;
+		if (bad++ < 4 && n < sizeof(report) - 200)
+			n += snprintf(report + n, sizeof(report) - n,
+				      " page=%zu expected=gen:%u got=page:%llu,gen:%llu",
+				      p, m->gen[p], (unsigned long long)got[0],
+				      (unsigned long long)got[1]);
+	}
+	if (bad)
+		wl_result(&m->w, "FAIL bad_pages=%zu of %zu:%s", bad, m->npages, report);
+	else
+		wl_result(&m->w, "PASS pages=%zu dirtied=%llu host=%s migrations=%llu "
+			  "migration_gap_ms=%.3f maxgap_ms=%.3f",
+			  m->npages, (unsigned long long)m->dirtied, m->w.host,
+			  (unsigned long long)m->w.migrations, m->w.mig_gap_ns / 1e6,
+			  m->w.maxgap_ns / 1e6);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: memtouch --mib N --rate PAGES_PER_SEC [options]\n"
+		"  --random              incompressible page content\n"
+		"  --seed N              PRNG seed for --random (default 1)\n"
+		"  --exit-after-check    exit after the first check\n"
+		"  --corrupt-after-check-request  damage a page before checking\n"
+		WL_COMMON_USAGE);
+	exit(2);
+}
+
+static void parse(struct memtouch *m, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		WL_COMMON_OPTS,
+		{ "mib", required_argument, NULL, 'm' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "random", no_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "exit-after-check", no_argument, NULL, 'x' },
+		{ "corrupt-after-check-request", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	long mib = 0;
+	int c;
+
+	m->seed = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (wl_common_opt(&m->w, c))
+			continue;
+		switch (c) {
+		case 'm': mib = atol(optarg); break;
+		case 'r': m->rate = atof(optarg); break;
+		case 'R': m->random = 1; break;
+		case 's': m->seed = strtoull(optarg, NULL, 0); break;
+		case 'x': m->exit_after_check = 1; break;
+		case 'C': m->corrupt = 1; break;
+		default: usage();
+		}
+	}
+	if (mib <= 0 || mib > 65536 || m->rate < 0 || optind != argc)
+		usage();
+	m->npages = (size_t)mib * (1024 * 1024 / PAGE);
+}
+
+int main(int argc, char **argv)
+{
+	struct memtouch m = { .w = { .name = "memtouch" } };
+	double budget = 0, burst;
+	int64_t prev;
+	size_t p;
+
+	parse(&m, argc, argv);
+	wl_daemonize(&m.w);
+
+	m.mem = mmap(NULL, m.npages * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m.gen = mmap(NULL, m.npages * sizeof(*m.gen), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m.mem == MAP_FAILED || m.gen == MAP_FAILED)
+		wl_die(&m.w, "mmap %zu pages: %s", m.npages, strerror(errno));
+	for (p = 0; p < m.npages; p++)
+		touch_page(&m, p);
+	m.dirtied = 0;
+	wl_log(&m.w, "%zu pages filled (%s), dirtying %.0f pages/s", m.npages,
+	       m.random ? "random" : "pattern", m.rate);
+	wl_ready(&m.w);
+
+	/* at most a tenth of a second's worth of pages per tick, so a long
+	 * stop (a migration) is not followed by a burst */
+	burst = m.rate / 10 + 1;
+	prev = m.w.last_ns;
+	for (;;) {
+		int check = wl_tick(&m.w);
+
+		budget += m.rate * (m.w.last_ns - prev) / 1e9;
+		prev = m.w.last_ns;
+		if (budget > burst)
+			budget = burst;
+		while (budget >= 1) {
+			touch_page(&m, (m.cursor++ * STRIDE) % m.npages);
+			budget -= 1;
+		}
+		snprintf(m.w.extra, sizeof(m.w.extra), "dirtied=%llu",
+			 (unsigned long long)m.dirtied);
+		if (check) {
+			verify(&m);
+			if (m.exit_after_check)
+				return 0;
+		}
+	}
+}
