@@ -26,6 +26,8 @@
 #define PH_PS_PAGES_MAX (64u * 1024)
 /* stats-dump / stats-restore image files */
 #define PH_STATS_FILE_MAX (64u * 1024)
+/* pids in one CheckReq */
+#define PH_CHECK_PIDS_MAX 65536
 /* pre-copy iterations */
 #define PH_ITER_MAX 64
 /* auth: shared secret length */

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Two hosts' facts into one table. Each check states both values and a
+ * verdict; a failure names the check, the host at fault and what was
+ * required, so the operator knows what to fix and where.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat/compat.h"
+#include "err.h"
+
+const char *const compat_check_names[] = {
+	"arch", "page-size", "kernel", "criu-version", "criu-check", "cpu",
+	"soft-dirty", "memory", "disk", "pids", NULL,
+};
+
+const char *compat_verdict_str(enum compat_verdict v)
+{
+	static const char *const s[] = { "ok", "warn", "FAIL", "skipped" };
+
+	return s[v];
+}
+
+/* Is name in the comma-separated list? */
+static bool forced(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static struct compat_row *row(struct compat_table *t, const char *check)
+{
+	struct compat_row *r = &t->rows[t->nrows++];
+
+	memset(r, 0, sizeof(*r));
+	r->check = check;
+	return r;
+}
+
+static void set(struct compat_row *r, enum compat_verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set(struct compat_row *r, enum compat_verdict v, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->verdict = v;
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+}
+
+static const char *str(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void cmp_strings(struct compat_table *t, const char *check, const char *a, const char *b,
+			enum compat_verdict if_differ, const char *why)
+{
+	struct compat_row *r = row(t, check);
+
+	snprintf(r->src, sizeof(r->src), "%s", str(a));
+	snprintf(r->dst, sizeof(r->dst), "%s", str(b));
+	if (strcmp(r->src, r->dst))
+		set(r, if_differ, "%s", why);
+}
+
+/* "3.17.1" -> major.minor must match: the page-server wire changes between them. */
+static bool criu_wire_compatible(const char *a, const char *b)
+{
+	unsigned amaj, amin, bmaj, bmin;
+
+	if (sscanf(a, "%u.%u", &amaj, &amin) != 2 || sscanf(b, "%u.%u", &bmaj, &bmin) != 2)
+		return false;
+	return amaj == bmaj && amin == bmin;
+}
+
+static void check_criu(struct compat_table *t, const Phaul__HostFacts *s,
+		       const Phaul__HostFacts *d)
+{
+	struct compat_row *r = row(t, "criu-version");
+
+	snprintf(r->src, sizeof(r->src), "%s", str(s->criu_version));
+	snprintf(r->dst, sizeof(r->dst), "%s", str(d->criu_version));
+	if (!s->criu_version || !*s->criu_version || !d->criu_version || !*d->criu_version)
+		set(r, COMPAT_FAIL, "criu not found on %s",
+		    (!s->criu_version || !*s->criu_version) ? "source" : "destination");
+	else if (!criu_wire_compatible(s->criu_version, d->criu_version))
+		set(r, COMPAT_FAIL, "page-server wire needs the same CRIU major.minor");
+	else if (strcmp(s->criu_version, d->criu_version))
+		set(r, COMPAT_WARN, "different CRIU patch levels");
+
+	r = row(t, "criu-check");
+	snprintf(r->src, sizeof(r->src), "%s", s->criu_ok ? "passed" : "FAILED");
+	snprintf(r->dst, sizeof(r->dst), "%s", d->criu_ok ? "passed" : "FAILED");
+	if (!s->criu_ok)
+		set(r, COMPAT_FAIL, "source: %s", str(s->criu_msg));
+	else if (!d->criu_ok)
+		set(r, COMPAT_FAIL, "destination: %s", str(d->criu_msg));
+
+	r = row(t, "cpu");
+	snprintf(r->src, sizeof(r->src), "%s", "cpuinfo dumped");
+	snprintf(r->dst, sizeof(r->dst), "%s", d->cpu_ok ? "compatible" : "INCOMPATIBLE");
+	if (!d->cpu_ok)
+		set(r, COMPAT_FAIL, "destination: %s", str(d->cpu_msg));
+}
+
+static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
+			    const Phaul__HostFacts *d, const struct compat_req *q)
+{
+	struct compat_row *r = row(t, "memory");
+
+	snprintf(r->src, sizeof(r->src), "CT needs %llu MiB",
+		 (unsigned long long)q->ct_rss_kb / 1024);
+	snprintf(r->dst, sizeof(r->dst), "%llu MiB available",
+		 (unsigned long long)d->mem_avail_kb / 1024);
+	if (d->mem_avail_kb < q->ct_rss_kb)
+		set(r, COMPAT_FAIL, "destination has %llu MiB available, CT needs %llu MiB",
+		    (unsigned long long)d->mem_avail_kb / 1024,
+		    (unsigned long long)q->ct_rss_kb / 1024);
+
+	r = row(t, "disk");
+	snprintf(r->src, sizeof(r->src), "images need ~%llu MiB",
+		 (unsigned long long)q->ct_images_kb / 1024);
+	snprintf(r->dst, sizeof(r->dst), "%llu MiB free in %s",
+		 (unsigned long long)d->disk_avail_kb / 1024, str(d->work_dir));
+	if (d->disk_avail_kb < q->ct_images_kb)
+		set(r, COMPAT_FAIL, "destination work dir has %llu MiB free, images need ~%llu MiB",
+		    (unsigned long long)d->disk_avail_kb / 1024,
+		    (unsigned long long)q->ct_images_kb / 1024);
+
+	r = row(t, "pids");
+	snprintf(r->src, sizeof(r->src), "%s", "-");
+	if (!d->n_pids_busy) {
+		snprintf(r->dst, sizeof(r->dst), "free");
+	} else {
+		snprintf(r->dst, sizeof(r->dst), "%zu in use (first %u)", d->n_pids_busy,
+			 d->pids_busy[0]);
+		set(r, COMPAT_FAIL, "a process tree restores with its own pids; pid %u is taken",
+		    d->pids_busy[0]);
+	}
+	(void)s;
+}
+
+int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d,
+		   const struct compat_req *q, struct compat_table *t)
+{
+	char ps[16], pd[16];
+	struct compat_row *r;
+
+	memset(t, 0, sizeof(*t));
+	cmp_strings(t, "arch", s->arch, d->arch, COMPAT_FAIL, "CRIU restores on the same architecture only");
+	snprintf(ps, sizeof(ps), "%u", s->page_size);
+	snprintf(pd, sizeof(pd), "%u", d->page_size);
+	cmp_strings(t, "page-size", ps, pd, COMPAT_FAIL, "page size must match");
+	cmp_strings(t, "kernel", s->kernel, d->kernel, COMPAT_WARN,
+		    "different kernels: restore needs every feature the CT uses");
+	check_criu(t, s, d);
+
+	r = row(t, "soft-dirty");
+	snprintf(r->src, sizeof(r->src), "%s", s->soft_dirty ? "yes" : "no");
+	snprintf(r->dst, sizeof(r->dst), "%s", d->soft_dirty ? "yes" : "no");
+	t->precopy = s->soft_dirty;
+	if (!s->soft_dirty)
+		set(r, q->require_precopy ? COMPAT_FAIL : COMPAT_WARN,
+		    "source kernel has no soft-dirty tracking: pre-copy is off%s",
+		    q->require_precopy ? " and --require-precopy was given" : ", one stop-and-copy dump");
+
+	check_resources(t, s, d, q);
+
+	for (int i = 0; i < t->nrows; i++) {
+		r = &t->rows[i];
+		if (forced(q->force, r->check) && r->verdict != COMPAT_OK)
+			r->verdict = COMPAT_SKIP;
+		t->nfail += r->verdict == COMPAT_FAIL;
+		t->nwarn += r->verdict == COMPAT_WARN;
+	}
+	for (int i = 0; i < t->nrows; i++) {
+		r = &t->rows[i];
+		if (r->verdict == COMPAT_FAIL)
+			return ph_seterr(PH_ECOMPAT, "check '%s' failed: %s (source: %s, destination: %s)",
+					 r->check, r->detail, r->src, r->dst);
+	}
+	return 0;
+}
+
+void compat_print(FILE *out, const struct compat_table *t, const char *sname, const char *dname)
+{
+	fprintf(out, "%-13s %-26s %-26s %s\n", "CHECK", sname, dname, "VERDICT");
+	for (int i = 0; i < t->nrows; i++) {
+		const struct compat_row *r = &t->rows[i];
+
+		fprintf(out, "%-13s %-26.26s %-26.26s %s%s%s\n", r->check, r->src, r->dst,
+			compat_verdict_str(r->verdict), r->detail[0] ? ": " : "", r->detail);
+	}
+}

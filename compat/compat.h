@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * compat: what a host says about itself (HostFacts, the wire form from
+ * proto/phaul.proto) and the comparison of two hosts' facts into a table
+ * of checks, each with both values and a verdict.
+ */
+#ifndef COMPAT_COMPAT_H
+#define COMPAT_COMPAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "phaul.pb-c.h"
+
+/*
+ * Fill f with this host's facts. criu: also ask CRIU (version, CHECK,
+ * CPUINFO_CHECK against cpuinfo when non-NULL). pids: report which of them
+ * are in use here. Strings in f are owned; release with compat_facts_free().
+ */
+struct compat_probe {
+	const char *work_dir;
+	bool criu;
+	const uint32_t *pids;
+	size_t npids;
+	const uint8_t *cpuinfo; /* source's cpuinfo.img, or NULL */
+	size_t cpuinfo_len;
+};
+int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f);
+void compat_facts_free(Phaul__HostFacts *f);
+/* The CRIU part of compat_local_facts(): version, CHECK, CPUINFO_CHECK. */
+int compat_criu_facts(const struct compat_probe *p, Phaul__HostFacts *f);
+
+/* CPUINFO_DUMP on this host: the cpuinfo image, malloc'ed, for the peer. */
+int compat_cpuinfo_dump(const char *work_dir, uint8_t **buf, size_t *len);
+
+/* Soft-dirty tracking usable on this kernel (checked in /proc/self/pagemap). */
+bool compat_soft_dirty(void);
+
+enum compat_verdict { COMPAT_OK = 0, COMPAT_WARN = 1, COMPAT_FAIL = 2, COMPAT_SKIP = 3 };
+
+#define COMPAT_ROWS_MAX 16
+#define COMPAT_VAL_MAX 96
+
+struct compat_row {
+	const char *check; /* stable name, also what --force takes */
+	char src[COMPAT_VAL_MAX];
+	char dst[COMPAT_VAL_MAX];
+	enum compat_verdict verdict;
+	char detail[160];
+};
+
+struct compat_table {
+	struct compat_row rows[COMPAT_ROWS_MAX];
+	int nrows;
+	int nfail;
+	int nwarn;
+	bool precopy; /* pre-copy possible on both hosts */
+};
+
+struct compat_req {
+	uint64_t ct_rss_kb;     /* memory the CT needs on the destination */
+	uint64_t ct_images_kb;  /* disk the images need in the dst work dir */
+	bool require_precopy;   /* no soft-dirty is a failure, not a warning */
+	const char *force;      /* comma-separated check names to skip */
+};
+
+/* Compare; returns 0 if nothing failed, else PH_ECOMPAT naming the first
+ * failed check, its host and both values. */
+int compat_compare(const Phaul__HostFacts *src, const Phaul__HostFacts *dst,
+		   const struct compat_req *req, struct compat_table *t);
+void compat_print(FILE *out, const struct compat_table *t, const char *src_name,
+		  const char *dst_name);
+/* Names of all checks, NULL-terminated (for --help and --force validation). */
+extern const char *const compat_check_names[];
+const char *compat_verdict_str(enum compat_verdict v);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The destination agent's session state (phaul/agent*.c). */
+#ifndef PHAUL_AGENT_H
+#define PHAUL_AGENT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "phaul.pb-c.h"
+#include "transport/mux.h"
+
+enum agent_state {
+	AG_READY = 1 << 0,    /* hello done; checks, or the first iteration */
+	AG_COPYING = 1 << 1,  /* receiving pages and images */
+	AG_RESTORED = 1 << 2, /* CT runs here; waiting for commit */
+};
+
+struct agent {
+	struct phaul_config *cfg;
+	struct mux *mux;
+	enum agent_state state;
+	bool done;          /* Finish answered */
+	char host[256];     /* our hostname, for error messages */
+	char peer[256];     /* the source's hostname */
+	char dir[768];      /* this migration's work dir, "" until created */
+	pid_t restored_pid; /* root of the restored tree, 0 if none */
+};
+
+int agent_serve(struct agent *a);
+/* commit: keep what was restored; else kill it and remove the work dir. */
+int agent_finish(struct agent *a, bool commit);
+/* Release everything the session holds (after agent_finish). */
+void agent_cleanup(struct agent *a);
+const char *agent_state_name(enum agent_state s);
+
+#endif

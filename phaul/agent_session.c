@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Agent session end: commit or discard what a migration left here. */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "err.h"
+#include "log.h"
+
+const char *agent_state_name(enum agent_state s)
+{
+	switch (s) {
+	case AG_READY: return "ready";
+	case AG_COPYING: return "copying";
+	case AG_RESTORED: return "restored";
+	}
+	return "?";
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (remove(path) < 0 && errno != ENOENT)
+		pr_perror("removing %s", path);
+	return 0;
+}
+
+int agent_finish(struct agent *a, bool commit)
+{
+	if (commit) {
+		pr_info("migration from %s committed%s", a->peer,
+			a->restored_pid ? "" : " (nothing restored)");
+		return 0;
+	}
+	if (a->restored_pid > 0) {
+		/* The source resumes: a second copy here must not run on. */
+		pr_warn("discarding restored tree %d", a->restored_pid);
+		kill(a->restored_pid, SIGKILL);
+		a->restored_pid = 0;
+	}
+	if (a->dir[0] && !a->cfg->keep_images) {
+		nftw(a->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		pr_info("removed %s", a->dir);
+		a->dir[0] = '\0';
+	}
+	return 0;
+}
+
+void agent_cleanup(struct agent *a)
+{
+	(void)a;
+}

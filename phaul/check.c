@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/* phaul check [HOST]: this host's readiness, or both hosts side by side. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat/compat.h"
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "phaul.h"
+
+static const char check_usage[] =
+	"Usage: phaul check [--force CHECKS] [HOST]\n"
+	"\n"
+	"Without HOST: can this host migrate (CRIU works, soft-dirty)?\n"
+	"With HOST: compare this host with HOST's agent; print one table.\n"
+	"  --force CHECKS   comma-separated checks to skip (see HOWTO.md)\n";
+
+static int check_local(struct phaul_config *cfg)
+{
+	struct compat_probe p = { .work_dir = cfg->work_dir, .criu = true };
+	Phaul__HostFacts f;
+	int ok;
+
+	compat_local_facts(&p, &f);
+	printf("host        %s\n", f.hostname);
+	printf("arch        %s, page size %u\n", f.arch, f.page_size);
+	printf("kernel      %s\n", f.kernel);
+	printf("criu        %s\n", *f.criu_version ? f.criu_version : "not found");
+	printf("criu check  %s%s%s\n", f.criu_ok ? "passed" : "FAILED", f.criu_ok ? "" : ": ",
+	       f.criu_ok ? "" : f.criu_msg);
+	printf("soft-dirty  %s\n", f.soft_dirty ? "yes (pre-copy possible)" :
+	       "no (kernel lacks CONFIG_MEM_SOFT_DIRTY: only stop-and-copy)");
+	printf("memory      %llu MiB available\n", (unsigned long long)f.mem_avail_kb / 1024);
+	printf("work dir    %s: %llu MiB free\n", f.work_dir,
+	       (unsigned long long)f.disk_avail_kb / 1024);
+	ok = f.criu_ok;
+	if (!ok)
+		fprintf(stderr, "phaul: this host cannot checkpoint or restore: CRIU %s on kernel %s: %s\n",
+			*f.criu_version ? f.criu_version : "(missing)", f.kernel, f.criu_msg);
+	else
+		printf("verdict     ready\n");
+	compat_facts_free(&f);
+	return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+/*
+ * Ask the destination for its facts (with our cpuinfo for its CPUINFO_CHECK)
+ * and compare. Used by check and migrate; pids are the CT's, if any.
+ */
+int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
+		 const struct compat_req *req, const uint32_t *pids, size_t npids,
+		 struct compat_table *t)
+{
+	struct compat_probe p = { .work_dir = cfg->work_dir, .criu = true };
+	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__CheckReq q = PHAUL__CHECK_REQ__INIT;
+	Phaul__HostFacts local;
+	uint8_t *cpuinfo = NULL;
+	size_t cpulen = 0;
+	char host[256] = "";
+	int ret;
+
+	compat_local_facts(&p, &local);
+	if (compat_cpuinfo_dump(cfg->work_dir, &cpuinfo, &cpulen) == 0) {
+		q.has_cpuinfo = 1;
+		q.cpuinfo.data = cpuinfo;
+		q.cpuinfo.len = cpulen;
+	} else {
+		pr_warn("cpuinfo dump failed: %s", ph_errmsg());
+	}
+	q.pids = (uint32_t *)pids;
+	q.n_pids = npids;
+	out.body_case = PHAUL__MSG__BODY_CHECK_REQ;
+	out.check_req = &q;
+	if ((ret = msg_send(m, &out)) < 0 ||
+	    (ret = msg_expect(m, PHAUL__MSG__BODY_CHECK_RESP, &in, cfg->timeout_s * 1000)) < 0)
+		goto out;
+	if (!q.has_cpuinfo) {
+		/* No source cpuinfo: the destination could not compare CPUs. */
+		in->check_resp->facts->cpu_ok = 0;
+	}
+	ret = compat_compare(&local, in->check_resp->facts, req, t);
+	gethostname(host, sizeof(host) - 1);
+	printf("\n");
+	compat_print(stdout, t, host, peer);
+	printf("\n");
+out:
+	msg_free(in);
+	free(cpuinfo);
+	compat_facts_free(&local);
+	return ret;
+}
+
+int cmd_check(struct phaul_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct compat_req req = { 0 };
+	struct compat_table t;
+	struct mux *m = NULL;
+	char peer[256];
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': req.force = optarg; break;
+		case 'h': fputs(check_usage, stdout); return EXIT_OK;
+		default: fputs(check_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	log_init("check", cfg->log_level);
+	if (optind == argc)
+		return check_local(cfg);
+	if (optind + 1 != argc) {
+		fputs(check_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if ((ret = connect_agent(cfg, argv[optind], &m, peer, sizeof(peer))) < 0) {
+		pr_err("%s", ph_errmsg());
+		return EXIT_FAILED;
+	}
+	ret = check_remote(cfg, m, peer, &req, NULL, 0, &t);
+	if (ret == -PH_ECOMPAT) {
+		pr_err("%s", ph_errmsg());
+		ret = EXIT_REFUSED;
+	} else if (ret < 0) {
+		pr_err("%s", ph_errmsg());
+		ret = EXIT_FAILED;
+	} else {
+		printf("verdict: %s and %s are compatible (%d warning%s)\n", "this host", peer,
+		       t.nwarn, t.nwarn == 1 ? "" : "s");
+		ret = EXIT_OK;
+	}
+	finish_agent(m, false, "check only", 5000);
+	mux_close(m);
+	return ret;
+}

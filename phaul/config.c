@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+
+void config_defaults(struct phaul_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->transport, "ssh");
+	strcpy(c->secret_file, "/etc/phaul/secret");
+	strcpy(c->work_dir, "/var/lib/phaul");
+	strcpy(c->listen, "127.0.0.1:7070");
+	strcpy(c->agent_cmd, "phaul agent --stdio");
+	strcpy(c->hooks_dir, "/etc/phaul/hooks");
+	c->log_level = LOG_INFO;
+	c->tcp_port = 7070;
+	c->downtime_limit_ms = 300;
+	c->max_iterations = 8;
+	c->compress = true;
+	c->compress_level = 1;
+	c->timeout_s = 120;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "on"))
+		*out = true;
+	else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "off"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+#define STR(field)                                                                  \
+	do {                                                                        \
+		if (strlen(v) >= sizeof(c->field))                                  \
+			return -1;                                                  \
+		strcpy(c->field, v);                                                \
+		return 0;                                                           \
+	} while (0)
+
+/* Returns 0 on success, -1 for a bad value, -2 for an unknown key. */
+static int set_key(struct phaul_config *c, const char *k, const char *v)
+{
+	unsigned long u;
+	int l;
+
+	if (!strcmp(k, "transport")) {
+		if (strcmp(v, "ssh") && strcmp(v, "tcp"))
+			return -1;
+		STR(transport);
+	}
+	if (!strcmp(k, "secret_file"))
+		STR(secret_file);
+	if (!strcmp(k, "work_dir"))
+		STR(work_dir);
+	if (!strcmp(k, "listen"))
+		STR(listen);
+	if (!strcmp(k, "agent_cmd"))
+		STR(agent_cmd);
+	if (!strcmp(k, "known_hosts"))
+		STR(known_hosts);
+	if (!strcmp(k, "identity"))
+		STR(identity);
+	if (!strcmp(k, "hooks_dir"))
+		STR(hooks_dir);
+	if (!strcmp(k, "log_level")) {
+		if ((l = log_level_parse(v)) < 0)
+			return -1;
+		c->log_level = l;
+		return 0;
+	}
+	if (!strcmp(k, "tcp_port")) {
+		if (parse_uint(v, 65535, &u) || !u)
+			return -1;
+		c->tcp_port = (int)u;
+		return 0;
+	}
+	if (!strcmp(k, "downtime_limit_ms")) {
+		if (parse_uint(v, 3600000, &u) || !u)
+			return -1;
+		c->downtime_limit_ms = (uint32_t)u;
+		return 0;
+	}
+	if (!strcmp(k, "max_iterations")) {
+		if (parse_uint(v, 64, &u) || !u)
+			return -1;
+		c->max_iterations = (uint32_t)u;
+		return 0;
+	}
+	if (!strcmp(k, "compress"))
+		return parse_bool(v, &c->compress);
+	if (!strcmp(k, "compress_level")) {
+		if (parse_uint(v, 19, &u) || !u)
+			return -1;
+		c->compress_level = (int)u;
+		return 0;
+	}
+	if (!strcmp(k, "bwlimit"))
+		return config_parse_size(v, &c->bwlimit);
+	if (!strcmp(k, "timeout")) {
+		if (parse_uint(v, 86400, &u) || !u)
+			return -1;
+		c->timeout_s = (int)u;
+		return 0;
+	}
+	return -2;
+}
+
+int config_set(struct phaul_config *c, const char *section, const char *key, const char *value)
+{
+	int r;
+
+	if (section && *section && strcmp(section, "phaul") && strcmp(section, "migrate") &&
+	    strcmp(section, "agent"))
+		return ph_seterr(PH_ECONFIG, "unknown section [%s]", section);
+	r = set_key(c, key, value);
+	if (r == -2)
+		return ph_seterr(PH_ECONFIG, "unknown key '%s'", key);
+	if (r < 0)
+		return ph_seterr(PH_ECONFIG, "bad value '%s' for '%s'", value, key);
+	return 0;
+}
+
+struct load_ctx {
+	struct phaul_config *c;
+	const char *path;
+	int ret;
+};
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct load_ctx *l = user;
+
+	if (l->ret < 0)
+		return 0; /* keep the first error's detail */
+	l->ret = config_set(l->c, section, key, value);
+	return l->ret == 0;
+}
+
+int config_load(struct phaul_config *c, const char *path, bool missing_ok)
+{
+	struct load_ctx l = { .c = c, .path = path, .ret = 0 };
+	FILE *f = fopen(path, "re");
+	int line;
+
+	if (!f) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		return ph_seterr_errno(PH_ECONFIG, "cannot open config %s", path);
+	}
+	line = ini_parse_file(f, on_entry, &l);
+	fclose(f);
+	if (l.ret < 0) /* inih returns the first failing line */
+		return ph_errctx(l.ret, "%s:%d", path, line);
+	if (line != 0)
+		return ph_seterr(PH_ECONFIG, "%s: line %d: syntax error", path, line);
+	return 0;
+}

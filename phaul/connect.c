@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Reaching the destination agent over the configured transport. */
+#include <stdio.h>
+#include <string.h>
+
+#include "caps.h"
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "phaul.h"
+
+/* "host" or "[v6]" without a port gets the configured tcp port. */
+static void tcp_addr(const struct phaul_config *cfg, const char *host, char *out, size_t len)
+{
+	const char *colon = strrchr(host, ':');
+	const char *bracket = strrchr(host, ']');
+
+	if (strchr(host, '@'))
+		host = strchr(host, '@') + 1;
+	if (colon && (!bracket || colon > bracket) && strchr(host, ':') == colon)
+		snprintf(out, len, "%s", host);
+	else
+		snprintf(out, len, "%s:%d", host, cfg->tcp_port);
+}
+
+static int open_chan(const struct phaul_config *cfg, const char *host, struct chan **c)
+{
+	uint8_t key[PH_SECRET_MAX];
+	size_t keylen = 0;
+	char addr[300];
+	int ret;
+
+	if (!strcmp(cfg->transport, "ssh")) {
+		struct chan_ssh_opts o = {
+			.target = host,
+			.remote_cmd = cfg->agent_cmd,
+			.known_hosts = cfg->known_hosts[0] ? cfg->known_hosts : NULL,
+			.identity = cfg->identity[0] ? cfg->identity : NULL,
+			.timeout_ms = cfg->timeout_s * 1000,
+		};
+		return chan_ssh_open(&o, c);
+	}
+	if ((ret = chan_load_secret(cfg->secret_file, key, &keylen)) < 0)
+		return ret;
+	tcp_addr(cfg, host, addr, sizeof(addr));
+	ret = chan_tcp_connect(addr, cfg->timeout_s * 1000, c);
+	if (ret == 0 && (ret = chan_auth_client(*c, key, keylen)) < 0) {
+		chan_close(*c);
+		*c = NULL;
+	}
+	memset(key, 0, sizeof(key));
+	return ret;
+}
+
+int connect_agent(const struct phaul_config *cfg, const char *host, struct mux **out,
+		  char *peer_name, size_t peer_len)
+{
+	Phaul__Hello *hello = NULL;
+	struct chan *c = NULL;
+	struct mux *m = NULL;
+	int ret;
+
+	*out = NULL;
+	pr_info("connecting to %s over %s", host, cfg->transport);
+	if ((ret = open_chan(cfg, host, &c)) < 0)
+		return ph_errctx(ret, "connecting to %s over %s", host, cfg->transport);
+	if ((ret = mux_start(c, &m)) < 0) {
+		chan_close(c);
+		return ret;
+	}
+	if ((ret = msg_hello(m, "source", &hello, cfg->timeout_s * 1000)) < 0) {
+		mux_close(m);
+		return ph_errctx(ret, "hello with %s", host);
+	}
+	snprintf(peer_name, peer_len, "%s", hello->hostname && *hello->hostname ?
+		 hello->hostname : host);
+	pr_info("connected to %s (phaul %s)", peer_name, hello->phaul_version);
+	phaul__hello__free_unpacked(hello, NULL);
+	*out = m;
+	return 0;
+}
+
+int finish_agent(struct mux *m, bool commit, const char *reason, int timeout_ms)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT, *ack = NULL;
+	Phaul__Finish f = PHAUL__FINISH__INIT;
+	int ret;
+
+	f.commit = commit;
+	f.reason = (char *)reason;
+	out.body_case = PHAUL__MSG__BODY_FINISH;
+	out.finish = &f;
+	if ((ret = msg_send(m, &out)) < 0 ||
+	    (ret = msg_expect(m, PHAUL__MSG__BODY_FINISH_ACK, &ack, timeout_ms)) < 0)
+		return ret;
+	if (!ack->finish_ack->ok)
+		ret = ph_seterr(PH_EPEER, "%s could not %s", mux_peer(m),
+				commit ? "commit" : "discard the migration");
+	msg_free(ack);
+	return ret;
+}

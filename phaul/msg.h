@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Control messages (proto/phaul.proto Msg) over the mux control stream:
+ * one packed Msg per record, at most PH_MSG_MAX bytes.
+ */
+#ifndef PHAUL_MSG_H
+#define PHAUL_MSG_H
+
+#include "phaul.pb-c.h"
+#include "transport/mux.h"
+
+#define PHAUL_PROTO_VERSION 1
+
+int msg_send(struct mux *m, const Phaul__Msg *msg);
+/*
+ * Next message, unpacked into *out (free with msg_free). An Error message
+ * from the peer is returned as its code (or PH_EPEER) with the peer's text
+ * as the detail. Unknown or empty bodies are PH_EPROTO.
+ */
+int msg_recv(struct mux *m, Phaul__Msg **out, int timeout_ms);
+/* msg_recv() that also requires the body to be `want`. */
+int msg_expect(struct mux *m, Phaul__Msg__BodyCase want, Phaul__Msg **out, int timeout_ms);
+/* Report a failure to the peer (best effort). */
+void msg_send_error(struct mux *m, int code, const char *text, const char *host);
+void msg_free(Phaul__Msg *msg);
+const char *msg_name(Phaul__Msg__BodyCase c);
+
+/* Exchange Hello: send ours, read the peer's, check the protocol version. */
+int msg_hello(struct mux *m, const char *role, Phaul__Hello **peer, int timeout_ms);
+
+#endif

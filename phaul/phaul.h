@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The CLI's commands and what they share. */
+#ifndef PHAUL_PHAUL_H
+#define PHAUL_PHAUL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compat/compat.h"
+#include "config.h"
+#include "transport/mux.h"
+
+/* Exit codes (HOWTO.md "Exit codes"). */
+enum phaul_exit {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,       /* failed before anything changed / generic */
+	EXIT_USAGE = 2,
+	EXIT_REFUSED = 3,      /* compat checks refused the migration */
+	EXIT_ROLLED_BACK = 4,  /* migration failed, source resumed */
+	EXIT_UNRECOVERED = 5,  /* migration failed and rollback failed */
+};
+
+/*
+ * Connect to the agent on host ("[user@]host[:port]") with the configured
+ * transport (ssh: runs cfg->agent_cmd there; tcp: shared-secret auth), start
+ * the mux and exchange Hello. *peer_name gets the peer's hostname.
+ */
+int connect_agent(const struct phaul_config *cfg, const char *host, struct mux **out,
+		  char *peer_name, size_t peer_len);
+
+/*
+ * End the session: commit keeps what the agent restored, else it discards
+ * everything it received. Returns 0 when the agent acknowledged.
+ */
+int finish_agent(struct mux *m, bool commit, const char *reason, int timeout_ms);
+
+/*
+ * Ask the agent for its facts (sending our cpuinfo and the CT's pids),
+ * compare with ours and print the table. 0, or PH_ECOMPAT naming the check.
+ */
+int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
+		 const struct compat_req *req, const uint32_t *pids, size_t npids,
+		 struct compat_table *t);
+
+int cmd_agent(struct phaul_config *cfg, int argc, char **argv);
+int cmd_check(struct phaul_config *cfg, int argc, char **argv);
+int cmd_migrate(struct phaul_config *cfg, int argc, char **argv);
+
+#endif

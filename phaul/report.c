@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report.h"
+
+void report_init(struct report *r, bool json)
+{
+	memset(r, 0, sizeof(*r));
+	r->json = json;
+	r->stop_reason = "";
+}
+
+/* JSON string body with the characters JSON requires escaped. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static double mib(uint64_t b)
+{
+	return b / (1024.0 * 1024.0);
+}
+
+void report_phase(struct report *r, const char *phase, const char *fmt, ...)
+{
+	char msg[512] = "";
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	if (r->json) {
+		printf("{\"event\":\"phase\",\"phase\":");
+		json_str(stdout, phase);
+		printf(",\"msg\":");
+		json_str(stdout, msg);
+		printf("}\n");
+	} else {
+		printf("[%s] %s\n", phase, msg);
+	}
+	fflush(stdout);
+}
+
+void report_iter(struct report *r, const struct iter_report *it)
+{
+	if (it->iter < PH_ITER_MAX + 1)
+		r->it[it->iter] = *it;
+	if (it->iter >= r->niter)
+		r->niter = it->iter + 1;
+	if (r->json) {
+		printf("{\"event\":\"iteration\",\"iter\":%u,\"final\":%s,\"pages\":%llu,"
+		       "\"raw_bytes\":%llu,\"wire_bytes\":%llu,\"usec\":%llu,\"frozen_us\":%llu,"
+		       "\"dirty_pages_per_sec\":%.0f,\"bytes_per_sec\":%.0f,"
+		       "\"predicted_downtime_us\":%llu}\n",
+		       it->iter, it->final ? "true" : "false", (unsigned long long)it->pages,
+		       (unsigned long long)it->raw_bytes, (unsigned long long)it->wire_bytes,
+		       (unsigned long long)it->usec, (unsigned long long)it->frozen_us,
+		       it->dirty_pps, it->bw_bps, (unsigned long long)it->predicted_downtime_us);
+	} else {
+		printf("  %s %2u: %7llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s  %7.1f MiB/s",
+		       it->final ? "final" : "iter ", it->iter, (unsigned long long)it->pages,
+		       mib(it->raw_bytes), mib(it->wire_bytes), it->usec / 1e6,
+		       mib((uint64_t)it->bw_bps));
+		if (!it->final)
+			printf("  dirty %6.0f pages/s  predicted downtime %llu ms", it->dirty_pps,
+			       (unsigned long long)it->predicted_downtime_us / 1000);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static void print_json(const struct report *r)
+{
+	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d,\"ct\":", r->result ? "false" : "true",
+	       r->exit_code);
+	json_str(stdout, r->ct);
+	printf(",\"source\":");
+	json_str(stdout, r->src);
+	printf(",\"destination\":");
+	json_str(stdout, r->dst);
+	printf(",\"transport\":");
+	json_str(stdout, r->transport ? r->transport : "");
+	printf(",\"error\":");
+	json_str(stdout, r->error);
+	printf(",\"rolled_back\":%s,\"stop_reason\":", r->rolled_back ? "true" : "false");
+	json_str(stdout, r->stop_reason);
+	printf(",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
+	       "\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
+	       "\"wire_bytes\":%llu,\"dst_pid\":%u,\"iterations\":[",
+	       (unsigned long long)r->total_us, (unsigned long long)r->downtime_us,
+	       (unsigned long long)r->predicted_downtime_us, (unsigned long long)r->frozen_us,
+	       (unsigned long long)r->restore_us, (unsigned long long)r->images_bytes,
+	       (unsigned long long)r->raw_bytes, (unsigned long long)r->wire_bytes, r->dst_pid);
+	for (uint32_t i = 1; i < r->niter; i++)
+		printf("%s{\"iter\":%u,\"final\":%s,\"pages\":%llu,\"raw_bytes\":%llu,"
+		       "\"wire_bytes\":%llu,\"usec\":%llu}",
+		       i > 1 ? "," : "", i, r->it[i].final ? "true" : "false",
+		       (unsigned long long)r->it[i].pages, (unsigned long long)r->it[i].raw_bytes,
+		       (unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec);
+	printf("]}\n");
+}
+
+void report_print(const struct report *r)
+{
+	if (r->json) {
+		print_json(r);
+		return;
+	}
+	printf("\nmigration of %s: %s -> %s over %s: %s\n", r->ct, r->src, r->dst,
+	       r->transport ? r->transport : "?", r->result ? "FAILED" : "done");
+	if (r->result)
+		printf("  error            %s\n  source           %s\n", r->error,
+		       r->rolled_back ? "resumed, unchanged" : "see error");
+	printf("  total time       %.2f s\n", r->total_us / 1e6);
+	if (!r->result) {
+		printf("  downtime         %.0f ms (predicted %.0f ms)\n", r->downtime_us / 1e3,
+		       r->predicted_downtime_us / 1e3);
+		printf("  frozen (CRIU)    %.0f ms\n", r->frozen_us / 1e3);
+		printf("  restore (CRIU)   %.0f ms\n", r->restore_us / 1e3);
+		printf("  pid on target    %u\n", r->dst_pid);
+	}
+	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,
+	       *r->stop_reason ? " (stopped: " : "", r->stop_reason, *r->stop_reason ? ")" : "");
+	for (uint32_t i = 1; i < r->niter; i++)
+		printf("    %-5s %2u  %8llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s\n",
+		       r->it[i].final ? "final" : "iter", i, (unsigned long long)r->it[i].pages,
+		       mib(r->it[i].raw_bytes), mib(r->it[i].wire_bytes), r->it[i].usec / 1e6);
+	printf("  images (non-page) %.1f MiB\n", mib(r->images_bytes));
+	printf("  bytes            %.1f MiB raw, %.1f MiB on the wire (%.1fx)\n", mib(r->raw_bytes),
+	       mib(r->wire_bytes), r->wire_bytes ? (double)r->raw_bytes / r->wire_bytes : 0.0);
+	fflush(stdout);
+}

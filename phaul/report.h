@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the operator sees of a migration: progress events while it runs and
+ * the report at the end, as text on a terminal or, with --json, as one JSON
+ * object per line on stdout ({"event": ...}).
+ */
+#ifndef PHAUL_REPORT_H
+#define PHAUL_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "caps.h"
+
+struct iter_report {
+	uint32_t iter;
+	bool final;
+	uint64_t pages;        /* pages sent through the page server */
+	uint64_t raw_bytes;    /* page stream before compression */
+	uint64_t wire_bytes;   /* page stream on the wire */
+	uint64_t usec;         /* wall time of the iteration */
+	uint64_t frozen_us;    /* CRIU's frozen time in this iteration */
+	double dirty_pps;      /* estimated dirty rate after it, pages/s */
+	double bw_bps;         /* measured stream rate, bytes/s */
+	uint64_t predicted_downtime_us;
+};
+
+struct report {
+	bool json;
+	char ct[256];
+	char src[256];
+	char dst[256];
+	const char *transport;
+	int result;            /* 0 ok, else PH_E* */
+	int exit_code;
+	char error[1024];
+	bool rolled_back;
+	uint32_t niter;
+	struct iter_report it[PH_ITER_MAX + 1];
+	const char *stop_reason;
+	uint64_t total_us;
+	uint64_t downtime_us;          /* freeze start on src -> running on dst */
+	uint64_t predicted_downtime_us;
+	uint64_t frozen_us;            /* CRIU: stats-dump frozen_time */
+	uint64_t restore_us;           /* CRIU: stats-restore restore_time */
+	uint64_t images_bytes;         /* non-page images streamed */
+	uint64_t raw_bytes, wire_bytes;/* all streams */
+	uint32_t dst_pid;
+};
+
+void report_init(struct report *r, bool json);
+/* A phase begins: "connect", "check", "precopy", "dump", "restore", ... */
+void report_phase(struct report *r, const char *phase, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void report_iter(struct report *r, const struct iter_report *it);
+/* The final report (text or JSON), on stdout. */
+void report_print(const struct report *r);
+
+#endif

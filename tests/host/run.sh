@@ -1,0 +1,149 @@
+#!/bin/bash
+# Host-side end-to-end tests of the phaul binary: CLI, config, `check` on
+# this host (whose kernel CRIU 3.17 cannot run on), and `check HOST` against
+# a real agent over tcp on loopback and over ssh through a real sshd.
+# Last line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+PHAUL=$PWD/build/phaul
+T=$(mktemp -d /tmp/phaul-host.XXXXXX)
+pass=0 fail=0
+pids=()
+
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() {
+	echo "FAIL $1"; fail=$((fail + 1))
+	[ -f "$T/out" ] && sed 's/^/    /' "$T/out" | tail -20
+}
+# expect NAME RC PATTERN CMD...: exit code RC and output matching PATTERN
+expect() {
+	local name=$1 want=$2 pat=$3; shift 3
+	"$@" >"$T/out" 2>&1 </dev/null
+	local rc=$?
+	if [ "$rc" -eq "$want" ] && grep -Eq -- "$pat" "$T/out"; then
+		ok "$name"
+	else
+		echo "    (exit $rc, wanted $want; pattern '$pat')"
+		bad "$name"
+	fi
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	local port=$1 i
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+conf=$T/phaul.conf
+cat >"$conf" <<EOC
+[phaul]
+work_dir = $T/work
+secret_file = $T/secret
+timeout = 20
+EOC
+export PHAUL_CONFIG=$conf
+head -c 32 /dev/urandom | base64 >"$T/secret"
+chmod 600 "$T/secret"
+
+# --- CLI and config ---
+expect "help lists the commands" 0 'migrate CT HOST' "$PHAUL" --help
+expect "version" 0 '^phaul [0-9]+\.' "$PHAUL" --version
+expect "unknown command is a usage error" 2 "unknown command 'frobnicate'" "$PHAUL" frobnicate
+printf '[phaul]\nbogus_key = 1\n' >"$T/bad.conf"
+expect "unknown config key names file and line" 2 "bad.conf:2.*unknown key 'bogus_key'" \
+	"$PHAUL" -c "$T/bad.conf" check
+printf '[migrate]\ndowntime_limit_ms = soon\n' >"$T/bad2.conf"
+expect "bad config value is refused" 2 "bad value 'soon' for 'downtime_limit_ms'" \
+	"$PHAUL" -c "$T/bad2.conf" check
+expect "missing config file given with -c" 2 "cannot open config" \
+	"$PHAUL" -c "$T/nope.conf" check
+
+# --- this host: CRIU 3.17 cannot initialise on its kernel ---
+expect "local check says plainly why this host cannot migrate" 1 \
+	"cannot checkpoint or restore: CRIU [0-9.]+ on kernel [^ ]+: .+" "$PHAUL" check
+
+# --- tcp agent on loopback ---
+port=$(free_port)
+"$PHAUL" agent --listen "127.0.0.1:$port" >"$T/agent.log" 2>&1 &
+pids+=($!)
+if wait_port "$port"; then
+	expect "tcp: check against a host that cannot run CRIU is refused with the table" 3 \
+		"criu-check +FAILED +FAILED +FAIL" "$PHAUL" -t tcp check "127.0.0.1:$port"
+	grep -q "check 'criu-check' failed" "$T/out" && ok "tcp: refusal names the failing check" ||
+		bad "tcp: refusal names the failing check"
+	head -c 32 /dev/urandom | base64 >"$T/wrong"
+	chmod 600 "$T/wrong"
+	expect "tcp: wrong secret is refused" 1 "authentication" \
+		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
+	grep -q "failed shared-secret authentication" "$T/agent.log" &&
+		ok "tcp: agent logs the failed authentication" ||
+		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
+	chmod 644 "$T/wrong"
+	expect "tcp: world-readable secret is refused" 1 "readable" \
+		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
+else
+	bad "tcp agent did not start listening"
+	cp "$T/agent.log" "$T/out"
+fi
+expect "tcp: nobody listening gives a clear error" 1 "connecting to 127.0.0.1:1 over tcp" \
+	"$PHAUL" -t tcp check 127.0.0.1:1
+
+# --- ssh: a real sshd on loopback runs `phaul agent --stdio` ---
+if [ -x /usr/sbin/sshd ]; then
+	mkdir -p /run/sshd "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_key"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id_ed25519"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/other_host_key"
+	cp "$T/ssh/id_ed25519.pub" "$T/ssh/authorized_keys"
+	sport=$(free_port)
+	cat >"$T/ssh/sshd_config" <<EOC
+ListenAddress 127.0.0.1
+Port $sport
+HostKey $T/ssh/host_key
+AuthorizedKeysFile $T/ssh/authorized_keys
+PidFile $T/ssh/sshd.pid
+StrictModes no
+UsePAM no
+PermitRootLogin yes
+PasswordAuthentication no
+SetEnv PHAUL_CONFIG=$conf
+EOC
+	/usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" >"$T/sshd.log" 2>&1 &
+	pids+=($!)
+	echo "[127.0.0.1]:$sport $(cut -d' ' -f1,2 "$T/ssh/host_key.pub")" >"$T/ssh/known_hosts"
+	echo "[127.0.0.1]:$sport $(cut -d' ' -f1,2 "$T/ssh/other_host_key.pub")" >"$T/ssh/bad_known_hosts"
+	: >"$T/ssh/empty_known_hosts"
+	sshopt=(-t ssh -o identity="$T/ssh/id_ed25519" -o "agent_cmd=$PHAUL agent --stdio")
+	if wait_port "$sport"; then
+		expect "ssh: check through sshd and a remote agent gives the table" 3 \
+			"criu-check +FAILED +FAILED +FAIL" \
+			"$PHAUL" "${sshopt[@]}" -o known_hosts="$T/ssh/known_hosts" check "root@127.0.0.1:$sport"
+		expect "ssh: unknown host key is refused with its fingerprint" 1 "SHA256:[A-Za-z0-9+/]{43}" \
+			"$PHAUL" "${sshopt[@]}" -o known_hosts="$T/ssh/empty_known_hosts" check "root@127.0.0.1:$sport"
+		expect "ssh: changed host key is refused" 1 "CHANGED" \
+			"$PHAUL" "${sshopt[@]}" -o known_hosts="$T/ssh/bad_known_hosts" check "root@127.0.0.1:$sport"
+		expect "ssh: remote command that is not an agent fails clearly" 1 "exit status|closed" \
+			"$PHAUL" -t ssh -o identity="$T/ssh/id_ed25519" -o agent_cmd=/bin/false \
+			-o known_hosts="$T/ssh/known_hosts" check "root@127.0.0.1:$sport"
+	else
+		bad "sshd did not start"
+		cp "$T/sshd.log" "$T/out"
+	fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

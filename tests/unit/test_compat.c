@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/* compat: this host's real facts, compared against variations of itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "compat/compat.h"
+#include "err.h"
+
+static Phaul__HostFacts src, dst;
+
+static int setup(void **state)
+{
+	struct compat_probe p = { .work_dir = "/tmp" };
+
+	assert_int_equal(compat_local_facts(&p, &src), 0);
+	assert_int_equal(compat_local_facts(&p, &dst), 0);
+	/* Pretend CRIU works on both, as it does inside the VMs. */
+	free(src.criu_version);
+	free(dst.criu_version);
+	src.criu_version = strdup("3.17.1");
+	dst.criu_version = strdup("3.17.1");
+	src.criu_ok = dst.criu_ok = dst.cpu_ok = 1;
+	src.soft_dirty = dst.soft_dirty = 1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	compat_facts_free(&src);
+	compat_facts_free(&dst);
+	return 0;
+}
+
+static struct compat_row *find(struct compat_table *t, const char *name)
+{
+	for (int i = 0; i < t->nrows; i++)
+		if (!strcmp(t->rows[i].check, name))
+			return &t->rows[i];
+	fail_msg("no row %s", name);
+	return NULL;
+}
+
+static void test_real_facts_are_sane(void **state)
+{
+	assert_true(src.page_size >= 4096);
+	assert_true(strlen(src.kernel) > 0);
+	assert_true(strlen(src.arch) > 0);
+	assert_true(src.mem_avail_kb > 0);
+	assert_true(src.disk_avail_kb > 0);
+}
+
+static void test_same_host_is_compatible(void **state)
+{
+	struct compat_req q = { .ct_rss_kb = 1024, .ct_images_kb = 1024 };
+	struct compat_table t;
+
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(t.nfail, 0);
+	assert_true(t.precopy);
+	assert_int_equal(find(&t, "arch")->verdict, COMPAT_OK);
+}
+
+static void test_criu_minor_mismatch_fails(void **state)
+{
+	struct compat_req q = { 0 };
+	struct compat_table t;
+	char *old = dst.criu_version;
+
+	dst.criu_version = "3.18";
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	assert_int_equal(find(&t, "criu-version")->verdict, COMPAT_FAIL);
+	assert_non_null(strstr(ph_errmsg(), "criu-version"));
+	assert_non_null(strstr(ph_errmsg(), "3.18"));
+	dst.criu_version = "3.17.0";
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "criu-version")->verdict, COMPAT_WARN);
+	dst.criu_version = old;
+}
+
+static void test_memory_and_pids(void **state)
+{
+	struct compat_req q = { .ct_rss_kb = dst.mem_avail_kb + 1 };
+	struct compat_table t;
+	uint32_t busy = (uint32_t)getpid();
+
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	assert_int_equal(find(&t, "memory")->verdict, COMPAT_FAIL);
+	assert_non_null(strstr(ph_errmsg(), "memory"));
+
+	q.ct_rss_kb = 0;
+	dst.pids_busy[0] = busy;
+	dst.n_pids_busy = 1;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	assert_int_equal(find(&t, "pids")->verdict, COMPAT_FAIL);
+	/* --force pids skips exactly that check */
+	q.force = "memory,pids";
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "pids")->verdict, COMPAT_SKIP);
+	dst.n_pids_busy = 0;
+}
+
+static void test_probe_reports_busy_pids(void **state)
+{
+	uint32_t pids[2] = { (uint32_t)getpid(), 4194303 };
+	struct compat_probe p = { .work_dir = "/tmp", .pids = pids, .npids = 2 };
+	Phaul__HostFacts f;
+
+	assert_int_equal(compat_local_facts(&p, &f), 0);
+	assert_int_equal(f.n_pids_busy, 1);
+	assert_int_equal(f.pids_busy[0], getpid());
+	compat_facts_free(&f);
+}
+
+static void test_soft_dirty(void **state)
+{
+	struct compat_req q = { 0 };
+	struct compat_table t;
+
+	src.soft_dirty = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_false(t.precopy);
+	assert_int_equal(find(&t, "soft-dirty")->verdict, COMPAT_WARN);
+	q.require_precopy = true;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	src.soft_dirty = 1;
+}
+
+static void test_criu_check_failure_names_host(void **state)
+{
+	struct compat_req q = { 0 };
+	struct compat_table t;
+
+	dst.criu_ok = 0;
+	free(dst.criu_msg);
+	dst.criu_msg = strdup("vdso: Unexpected rt vDSO area bounds");
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	assert_non_null(strstr(ph_errmsg(), "destination: vdso"));
+	dst.criu_ok = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_facts_are_sane),
+		cmocka_unit_test(test_same_host_is_compatible),
+		cmocka_unit_test(test_criu_minor_mismatch_fails),
+		cmocka_unit_test(test_memory_and_pids),
+		cmocka_unit_test(test_probe_reports_busy_pids),
+		cmocka_unit_test(test_soft_dirty),
+		cmocka_unit_test(test_criu_check_failure_names_host),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
