@@ -26,6 +26,12 @@ struct chan_ops {
 	/* stop both directions; blocked readers return 0 or an error */
 	void (*shutdown)(struct chan *c);
 	void (*free)(struct chan *c);
+	/*
+	 * Optional (NULL: reads never time out). Until called again, read and
+	 * write fail with PH_ETIMEDOUT when no progress is possible for
+	 * timeout_ms (-1: wait forever). Used to bound the auth handshake.
+	 */
+	int (*set_timeout)(struct chan *c, int timeout_ms);
 };
 
 struct chan {
@@ -42,7 +48,14 @@ void chan_shutdown(struct chan *c);
 /* Shut down and free; accepts NULL. */
 void chan_close(struct chan *c);
 
-/* fd backend: rfd/wfd are owned (closed on free). */
+/* Per-call I/O timeout (see chan_ops.set_timeout); PH_ENOTSUP if the backend has none. */
+int chan_set_timeout(struct chan *c, int timeout_ms);
+
+/*
+ * fd backend: rfd/wfd are owned from the call on (closed on free, and on
+ * failure); they may be the same fd (a socket). Both are switched to
+ * O_NONBLOCK: chan_shutdown() must be able to wake a blocked read or write.
+ */
 int chan_fd_open(int rfd, int wfd, const char *peer, struct chan **out);
 
 /* tcp backend. addr "HOST:PORT" or "[V6]:PORT". */
@@ -68,6 +81,10 @@ int chan_ssh_open(const struct chan_ssh_opts *o, struct chan **out);
  */
 int chan_auth_client(struct chan *c, const uint8_t *key, size_t keylen);
 int chan_auth_server(struct chan *c, const uint8_t *key, size_t keylen);
+/* Default bound on the whole handshake; the _tmo variants take their own. */
+#define CHAN_AUTH_TIMEOUT_MS 15000
+int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms);
+int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms);
 /* Load a secret file (PH_SECRET_MIN..PH_SECRET_MAX bytes, not group/world
  * readable). key must hold PH_SECRET_MAX bytes. */
 int chan_load_secret(const char *path, uint8_t *key, size_t *keylen);

@@ -74,6 +74,18 @@ long mux_recv(struct mux *m, int s, void *buf, size_t cap, int timeout_ms);
 void mux_abort(struct mux *m, int err, const char *msg);
 
 void mux_get_stats(struct mux *m, int s, struct mux_stats *tx, struct mux_stats *rx);
+/*
+ * Flow-control state of stream s, for tests and progress output. Credit is
+ * counted as payload bytes + MUX_REC_COST (64) per DATA frame.
+ */
+struct mux_flow {
+	uint64_t window;    /* this stream's window */
+	uint64_t rx_queued; /* credit held by records queued for our consumer */
+	uint64_t rx_peak;   /* highest rx_queued so far (never above window) */
+	int64_t tx_credit;  /* what we may still send before the peer grants more */
+};
+void mux_get_flow(struct mux *m, int s, struct mux_flow *f);
+
 /* Peer name of the underlying chan, for messages. */
 const char *mux_peer(struct mux *m);
 
