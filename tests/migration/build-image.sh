@@ -240,6 +240,15 @@ make_overlay() {
 		echo "src,10.99.0.1 $(cut -d' ' -f1,2 "$dir/keys/host-src.pub")"
 		echo "dst,10.99.0.2 $(cut -d' ' -f1,2 "$dir/keys/host-dst.pub")"
 	} >"$root/root/.ssh/known_hosts"
+	# guest-to-guest ssh multiplexed: a handshake costs seconds under TCG
+	cat >"$root/root/.ssh/config" <<-'EOF'
+	Host *
+		BatchMode yes
+		StrictHostKeyChecking yes
+		ControlMaster auto
+		ControlPath /run/ssh-%C
+		ControlPersist 600
+	EOF
 	chmod 700 "$root/root" "$root/root/.ssh"
 
 	for f in "$HERE"/workloads/build/*; do

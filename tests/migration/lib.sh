@@ -150,7 +150,7 @@ _vm_boot_once() {
 	_qemu_alive "$DST_QEMU_PID" || { echo "dst qemu exited at start" >&2; return 1; }
 	SRC_QEMU_PID=$(_start_qemu src "connect=127.0.0.1:$link" "$SRC_SSH_PORT")
 	_vm_save_env
-	vm_wait_ssh 180
+	vm_wait_ssh 180 && vm_sync_clocks >&2
 }
 
 _vm_save_env() {
@@ -246,6 +246,14 @@ vm_teardown() {
 	return 0
 }
 
+# vm_sync_clocks: step dst's clock to src's over the link (timesync.c), so
+# that a workload's gap across a migration is its downtime.
+vm_sync_clocks() {
+	on_src 'setsid timesync serve 5998 </dev/null >/dev/null 2>&1 &' &&
+		wait_until 10 "timesync on src" on_src 'netstat -lun | grep -q ":5998 "' &&
+		on_dst "timesync sync $SRC_IP 5998"
+}
+
 # vm_alive: both guests answer a trivial command within 20 s.
 vm_alive() {
 	timeout 20 bash -c "source '$MIG_HERE/lib.sh'; on_src true && on_dst true" \
@@ -288,10 +296,11 @@ link_measure() {
 	local mib=${1:-32} t0 t1
 	on_dst 'rm -f /tmp/.lm; (nc -l -p 5999 >/dev/null; echo done >/tmp/.lm) </dev/null >/dev/null 2>&1 &'
 	wait_until 10 "nc listening on dst" on_dst 'netstat -ltn | grep -q ":5999 "'
-	t0=$(on_src 'date +%s.%N')
-	on_src "dd if=/dev/zero bs=1M count=$mib 2>/dev/null | nc -w 2 $DST_IP 5999 || true"
+	# host clock; busybox date has no sub-second format
+	t0=$(date +%s.%N)
+	on_src "dd if=/dev/zero bs=1M count=$mib 2>/dev/null | nc $DST_IP 5999 || true"
 	wait_until 60 "nc on dst finished" on_dst 'test -e /tmp/.lm'
-	t1=$(on_dst 'date +%s.%N')
+	t1=$(date +%s.%N)
 	awk -v m="$mib" -v a="$t0" -v b="$t1" \
 		'BEGIN { printf "link: %d MiB in %.2f s = %.1f MiB/s\n", m, b - a, m / (b - a) }'
 }
@@ -336,6 +345,8 @@ wl_check() {
 # to dst and restore there.  CRIU logs end up in $SCEN_LOG on both guests.
 criu_raw_migrate() {
 	local pid=$1 n=$2 sync=$3 i port=27000 prev what t0 t1
+	# open the src -> dst ssh connection now, not during the downtime
+	on_src "ssh dst true" || return 1
 	for i in $(seq 1 $((n + 1))); do
 		prev=
 		[ "$i" -gt 1 ] && prev="--prev-images-dir ../$((i - 1))"
@@ -343,30 +354,31 @@ criu_raw_migrate() {
 		on_src "mkdir -p $MIG_IMAGES/$i"
 		on_dst "mkdir -p $MIG_IMAGES/$i && cd $MIG_IMAGES/$i &&
 			setsid criu page-server --images-dir $MIG_IMAGES/$i $prev \
-			--port $port -o page-server-$i.log -v4 </dev/null >/dev/null 2>&1 &"
-		wait_until 20 "page-server $i on dst" \
-			on_dst "netstat -ltn | grep -q ':$port '" || return 1
+			--port $port -o page-server-$i.log -v4 </dev/null >/dev/null 2>&1 &
+			n=0; while ! netstat -ltn | grep -q ':$port '; do
+				n=\$((n + 1)); [ \$n -lt 200 ] || exit 1; usleep 50000; done" ||
+			fail "page-server $i did not start on dst"
 		t0=$(date +%s.%N)
 		on_src "criu $what -t $pid -D $MIG_IMAGES/$i $prev --track-mem \
 			--page-server --address $DST_IP --port $port \
 			-o $what-$i.log -v4" ||
 			{ on_src "tail -20 $MIG_IMAGES/$i/$what-$i.log" >&2; _criu_logs; return 1; }
 		t1=$(date +%s.%N)
-		wait_until 20 "page-server $i to exit" \
-			on_dst "! netstat -ltn | grep -q ':$port '" || return 1
 		note "$what $i: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')," \
 			"$(on_dst "cat $MIG_IMAGES/$i/pages-*.img | wc -c" | awk '{ printf "%.1f MiB", $1 / 1048576 }') of pages on dst"
 		port=$((port + 1))
 	done
-	# The other images and the workload's files go over the link while
-	# the tree is gone from src.
-	on_src "tar cf - -C $MIG_IMAGES/$i . | ssh dst 'tar xf - -C $MIG_IMAGES/$i' &&
-		rsync -a $sync/ dst:$sync/" || { _criu_logs; return 1; }
+	# While the tree is gone from src: its files and the other images go
+	# to dst and it is restored there, in one go from src to keep the
+	# downtime down.  (The page-server has written everything once the
+	# dump returns: the dump waits for its answer to the final flush.)
 	t0=$(date +%s.%N)
-	on_dst "criu restore -d -D $MIG_IMAGES/$i -o restore.log -v4" ||
+	on_src "rsync -a $sync/ dst:$sync/ &&
+		tar cf - -C $MIG_IMAGES/$i . | ssh dst 'tar xf - -C $MIG_IMAGES/$i &&
+		criu restore -d -D $MIG_IMAGES/$i -o restore.log -v4'" ||
 		{ on_dst "tail -30 $MIG_IMAGES/$i/restore.log" >&2; _criu_logs; return 1; }
 	t1=$(date +%s.%N)
-	note "restore: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')"
+	note "copy + restore: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')"
 	_criu_logs
 }
 

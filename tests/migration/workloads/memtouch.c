@@ -30,6 +30,7 @@ struct memtouch {
 	uint64_t seed;
 	int corrupt;
 	int exit_after_check;
+	int thp;
 	uint64_t cursor;
 	uint64_t dirtied;
 	uint64_t checks;
@@ -116,6 +117,8 @@ static void usage(void)
 		"  --random              incompressible page content\n"
 		"  --seed N              PRNG seed for --random (default 1)\n"
 		"  --exit-after-check    exit after the first check\n"
+		"  --thp                 allow transparent huge pages (a 4 KiB write\n"
+		"                        then makes 2 MiB soft-dirty)\n"
 		"  --corrupt-after-check-request  damage a page before checking\n"
 		WL_COMMON_USAGE);
 	exit(2);
@@ -131,6 +134,7 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "exit-after-check", no_argument, NULL, 'x' },
 		{ "corrupt-after-check-request", no_argument, NULL, 'C' },
+		{ "thp", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -148,6 +152,7 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		case 's': m->seed = strtoull(optarg, NULL, 0); break;
 		case 'x': m->exit_after_check = 1; break;
 		case 'C': m->corrupt = 1; break;
+		case 'T': m->thp = 1; break;
 		default: usage();
 		}
 	}
@@ -172,6 +177,8 @@ int main(int argc, char **argv)
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m.mem == MAP_FAILED || m.gen == MAP_FAILED)
 		wl_die(&m.w, "mmap %zu pages: %s", m.npages, strerror(errno));
+	if (!m.thp && madvise(m.mem, m.npages * PAGE, MADV_NOHUGEPAGE))
+		wl_die(&m.w, "madvise: %s", strerror(errno));
 	for (p = 0; p < m.npages; p++)
 		touch_page(&m, p);
 	m.dirtied = 0;
