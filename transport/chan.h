@@ -72,7 +72,19 @@ struct chan_ssh_opts {
 	const char *identity;       /* NULL: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa */
 	int timeout_ms;
 };
+/*
+ * Connect, verify the host key against known_hosts (PH_EHOSTKEY if unknown
+ * or changed, with its SHA256 fingerprint), authenticate (PH_EAUTH naming
+ * what was tried), and run remote_cmd. Reads get its stdout; its stderr
+ * is logged at warn level, prefixed with the host; when it exits, reads
+ * return PH_EEOF with its exit status.
+ */
 int chan_ssh_open(const struct chan_ssh_opts *o, struct chan **out);
+/* Split "[user@]host[:port]" (user: $USER or root; port 22). */
+int chan_ssh_parse_target(const char *target, char *user, size_t ulen, char *host, size_t hlen,
+			  int *port);
+/* OpenSSH-style "SHA256:<base64, no padding>" fingerprint of a raw key blob. */
+void chan_ssh_fingerprint(const unsigned char *key, size_t len, char *out, size_t outlen);
 
 /*
  * Shared-secret authentication (tcp). Mutual HMAC-SHA256 challenge-response

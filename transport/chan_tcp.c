@@ -117,14 +117,13 @@ fail:
 	return r;
 }
 
-int chan_tcp_connect(const char *addr, int timeout_ms, struct chan **out)
+int chan_tcp_dial(const char *addr, int timeout_ms, int *out)
 {
 	struct addrinfo *res = NULL, *ai;
 	int64_t deadline = timeout_ms < 0 ? -1 : chan_now_ms() + timeout_ms;
-	char peer[256];
 	int fd = -1, r;
 
-	*out = NULL;
+	*out = -1;
 	if ((r = tcp_resolve(addr, 0, &res)) < 0)
 		return r;
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -136,6 +135,18 @@ int chan_tcp_connect(const char *addr, int timeout_ms, struct chan **out)
 	if (fd < 0)
 		return fd;
 	tcp_tune(fd);
+	*out = fd;
+	return 0;
+}
+
+int chan_tcp_connect(const char *addr, int timeout_ms, struct chan **out)
+{
+	char peer[256];
+	int fd, r;
+
+	*out = NULL;
+	if ((r = chan_tcp_dial(addr, timeout_ms, &fd)) < 0)
+		return r;
 	snprintf(peer, sizeof(peer), "tcp:%s", addr);
 	return chan_fd_new(fd, fd, peer, "tcp", out);
 }
