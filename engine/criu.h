@@ -3,15 +3,31 @@
  * CRIU driven over its RPC: `criu swrk FD` on a SOCK_SEQPACKET socketpair,
  * one packed CriuReq/CriuResp per datagram (rpc.proto from the criu
  * package). A struct criu_conn is one swrk process; it serves one request,
- * except the PRE_DUMP... DUMP sequence, which shares one connection.
+ * except the PRE_DUMP... DUMP sequence, which shares one connection, and
+ * keep_open requests (PAGE_SERVER_CHLD then WAIT_PID, used by
+ * criu_page_server()). Engine design and the migration call sequence:
+ * engine/README.md.
  *
- * Errors: every CRIU failure returns PH_ECRIU with cr_errno, cr_errmsg and
- * the log file path in the message (ph_errmsg()).
+ * fds: swrk uses fd numbers from a request as-is in its own fd table
+ * (ps.fd), so such fds must exist when swrk is forked: pass them to
+ * criu_conn_open_fds(). images_dir/work_dir are opened by the engine and
+ * reopened by CRIU through /proc/<our pid>/fd, so they need no passing.
+ * swrk gets /dev/null as stdin and stdout (so it can never write into an
+ * agent's --stdio channel) and inherits stderr.
+ *
+ * Errors: every CRIU failure returns PH_ECRIU with the request name,
+ * cr_errno, cr_errmsg, the log file path and its last "Error" lines in
+ * the message (ph_errmsg()). A swrk that dies mid-request gives PH_ECRIU
+ * "criu swrk exited (...)"; a wait past its deadline gives PH_ETIMEDOUT.
+ * No function leaves a zombie swrk behind.
+ *
+ * Threads: a criu_conn is used by one thread at a time.
  */
 #ifndef ENGINE_CRIU_H
 #define ENGINE_CRIU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,7 +40,8 @@ struct criu_opts {
 	const char *parent_img;    /* "../N-1" relative to images_dir, or NULL */
 	const char *log_file;      /* name inside work_dir; NULL: "<request>.log" */
 	int log_level;             /* CRIU's 0..4; 0 means 4 */
-	int ps_fd;                 /* connected page-server socket or -1 */
+	int ps_fd;                 /* connected page-server socket or -1 (0 is a
+				    * valid fd: initialise with CRIU_OPTS_INIT) */
 	bool track_mem;
 	bool shell_job;
 	bool tcp_established;
@@ -32,23 +49,125 @@ struct criu_opts {
 	bool file_locks;
 	bool leave_running;
 	bool manage_cgroups;
-	bool lazy_pages;
+	bool lazy_pages;           /* note: CRIU then ignores ps_fd for page transfer */
 };
+
+#define CRIU_OPTS_INIT { .ps_fd = -1 }
+
+/* Default deadline for quick requests (VERSION, CHECK, FEATURE_CHECK, CPUINFO). */
+#define CRIU_QUICK_TIMEOUT_MS 60000
 
 /* Decision returned by the post-dump callback. */
 enum criu_verdict { CRIU_ROLLBACK = 0, CRIU_COMMIT = 1 };
 
 /*
  * Called for each notification CRIU sends during DUMP ("pre-dump",
- * "network-lock", "post-dump", ...). For "post-dump" the return value is the
- * verdict (the callback may block until the migration is decided): COMMIT
- * answers success, so CRIU kills the tree; ROLLBACK answers failure, so
- * CRIU resumes it. For other scripts return COMMIT to continue.
+ * "network-lock", "post-dump", "network-unlock", ...). For "post-dump" the
+ * return value is the verdict (the callback may block until the migration
+ * is decided): COMMIT answers success, so CRIU kills the tree; ROLLBACK
+ * answers failure, so CRIU unlocks the network and resumes it. For other
+ * scripts return COMMIT to continue; ROLLBACK there makes CRIU abort the
+ * dump (and resume the tree).
  */
 typedef enum criu_verdict (*criu_notify_fn)(const char *script, void *arg);
 
+/* Start `criu swrk` ($PHAUL_CRIU, else "criu" on PATH). */
 int criu_conn_open(struct criu_conn **out);
-/* Ends the swrk process (waits for it). Accepts NULL. */
+/* Same, and swrk inherits fds[0..nfds) at the same numbers (e.g. ps_fd). */
+int criu_conn_open_fds(struct criu_conn **out, const int *fds, size_t nfds);
+/*
+ * Ends the swrk process: closes the socket (swrk exits on EOF; a DUMP
+ * waiting for a notify answer then resumes the tree), waits up to 10 s,
+ * then SIGKILLs and reaps it. Accepts NULL.
+ */
 void criu_conn_close(struct criu_conn *c);
+/* Deadline for each wait for a CRIU message on c; -1 (default): none. */
+void criu_conn_set_timeout(struct criu_conn *c, int timeout_ms);
+/* pid of the swrk process (for logs and tests). */
+pid_t criu_conn_pid(const struct criu_conn *c);
+
+struct criu_version {
+	int major, minor, sublevel; /* sublevel 0 when CRIU did not send one */
+	char gitid[64];             /* "" when none */
+	char str[32];               /* "3.17.1" */
+};
+
+/* VERSION (one-shot connection). PH_ECRIU if criu cannot be started. */
+int criu_version(struct criu_version *v);
+
+/*
+ * CHECK with logs in work_dir (check.log). 0: CRIU's checks pass. On
+ * failure PH_ECRIU; msg (if non-NULL) gets a plain one-line reason built
+ * from the log's error lines, also the ph_errmsg() detail.
+ */
+int criu_check(const char *work_dir, char *msg, size_t len);
+
+struct criu_features {
+	bool mem_track;   /* soft-dirty: pre-copy iterations possible */
+	bool lazy_pages;  /* userfaultfd: post-copy possible */
+	bool pidfd_store;
+};
+
+/* FEATURE_CHECK for the three features above. */
+int criu_feature_check(struct criu_features *f);
+
+/* CPUINFO_DUMP writes dir/cpuinfo.img; CPUINFO_CHECK compares this CPU to it. */
+int criu_cpuinfo_dump(const char *dir);
+int criu_cpuinfo_check(const char *dir);
+
+/*
+ * PRE_DUMP on c, repeatable; each call one iteration with its own
+ * images_dir and parent_img. With o->ps_fd the pages go to that socket
+ * (the same fd every iteration: CRIU sends FORCE_CLOSE at the end of
+ * each, see engine/psx.h). A failed PRE_DUMP ends swrk: c is then dead
+ * and further requests on it fail.
+ */
+int criu_pre_dump(struct criu_conn *c, const struct criu_opts *o);
+
+enum criu_dump_outcome {
+	CRIU_DUMP_UNKNOWN = 0, /* CRIU died or broke protocol: check the tree */
+	CRIU_DUMP_KILLED = 1,  /* dumped, COMMIT answered, tree killed (or left
+				* running with leave_running) */
+	CRIU_DUMP_RESUMED = 2, /* CRIU answered failure: dump error or ROLLBACK;
+				* the tree was resumed by CRIU */
+};
+
+/*
+ * DUMP on c (fresh, or after criu_pre_dump()s) with notify_scripts, calling
+ * fn for each notification (fn may be NULL: COMMIT everything). Returns 0
+ * when CRIU did what the post-dump verdict asked (KILLED after COMMIT,
+ * RESUMED after ROLLBACK); PH_ECRIU otherwise. *outcome (may be NULL)
+ * says what happened to the tree in every case.
+ */
+int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn, void *arg,
+	      enum criu_dump_outcome *outcome);
+
+/*
+ * RESTORE (one-shot connection) with rst_sibling: the restored root is
+ * created as a child of the calling process, not of swrk, so it outlives
+ * swrk; the caller must reap it eventually (waitpid(*pid) or SIGCHLD).
+ */
+int criu_restore(const struct criu_opts *o, pid_t *pid);
+
+/* A running CRIU page server (one per iteration; it serves one session). */
+struct criu_ps;
+
+/*
+ * Start a page server on o->ps_fd (required: an already-connected stream
+ * socket, the relay's end) writing into o->images_dir with o->parent_img.
+ * Returns once CRIU reports it started. Uses PAGE_SERVER_CHLD with
+ * keep_open, so the page server is swrk's child and its exit status can
+ * be collected with criu_ps_wait().
+ */
+int criu_page_server(const struct criu_opts *o, struct criu_ps **out);
+pid_t criu_ps_pid(const struct criu_ps *ps);
+/*
+ * Wait (up to timeout_ms, -1: forever) for the page server to finish its
+ * session and exit. 0: it exited 0 (every page received and written);
+ * PH_ECRIU with its status and log otherwise; PH_ETIMEDOUT.
+ */
+int criu_ps_wait(struct criu_ps *ps, int timeout_ms);
+/* Kill the page server if still running, end swrk, free. Accepts NULL. */
+void criu_ps_close(struct criu_ps *ps);
 
 #endif
