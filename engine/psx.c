@@ -311,6 +311,11 @@ int psx_reply_feed(struct psx_parser *p, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+bool psx_session_closed(const struct psx_parser *p)
+{
+	return p->closed;
+}
+
 size_t psx_reply_pending(const struct psx_parser *p)
 {
 	size_t sum = 0;

@@ -131,6 +131,9 @@ int psx_feed(struct psx_parser *p, const uint8_t *buf, size_t len, size_t *consu
  */
 int psx_reply_feed(struct psx_parser *p, const uint8_t *buf, size_t len);
 
+/* A CLOSE/FORCE_CLOSE ended the session (until psx_next_session()). */
+bool psx_session_closed(const struct psx_parser *p);
+
 /* Bytes of answer still owed (the relay reads exactly this many). */
 size_t psx_reply_pending(const struct psx_parser *p);
 
