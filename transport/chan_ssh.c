@@ -33,6 +33,7 @@
 /* After the remote EOF, how long to wait for the exit status. */
 #define SSH_EXIT_WAIT_MS 5000
 #define SSH_ERRLINE 1024
+#define SSH_FREE_WAIT_MS 1000
 #define PATH_MAX_SSH 4096
 
 struct ssh_target {
@@ -293,11 +294,17 @@ static void ssh_priv_free(struct ssh_priv *p)
 {
 	if (!p)
 		return;
+	if (p->s) {
+		/*
+		 * Non-blocking frees may return EAGAIN and leak; blocking ones
+		 * are bounded so a dead peer stalls us at most briefly.
+		 */
+		libssh2_session_set_timeout(p->s, SSH_FREE_WAIT_MS);
+		libssh2_session_set_blocking(p->s, 1);
+	}
 	if (p->ch)
 		libssh2_channel_free(p->ch);
 	if (p->s) {
-		/* Best effort: a dead peer must not stall us here. */
-		libssh2_session_set_blocking(p->s, 0);
 		libssh2_session_disconnect(p->s, "phaul done");
 		libssh2_session_free(p->s);
 	}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Arbitrary bytes as the other side of the shared-secret handshake, for
+ * both roles: the reader takes fixed sizes only and must refuse cleanly.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "transport/chan.h"
+
+static const uint8_t key[] = "fuzzing-shared-secret-0123456789";
+
+static void one(const uint8_t *data, size_t size, int server)
+{
+	struct chan *c = NULL;
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		abort();
+	if (size && write(sv[0], data, size) != (ssize_t)size)
+		abort();
+	shutdown(sv[0], SHUT_WR);
+	if (chan_fd_open(sv[1], sv[1], "fuzz", &c))
+		abort();
+	if (server)
+		r = chan_auth_server_tmo(c, key, sizeof(key) - 1, 5000);
+	else
+		r = chan_auth_client_tmo(c, key, sizeof(key) - 1, 5000);
+	/* Fresh random nonces: nobody can answer them without the key. */
+	if (r == 0 || r == -PH_ETIMEDOUT)
+		abort();
+	chan_close(c);
+	close(sv[0]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 4096)
+		size = 4096; /* the handshake never reads more than 76 bytes */
+	one(data, size, 1);
+	one(data, size, 0);
+	return 0;
+}
