@@ -42,15 +42,16 @@ wait_until() {
 	done
 }
 
+# _ssh_opts PORT: ssh options for a guest (an array, so that paths with
+# spaces survive): sets _SSH_OPTS.
 _ssh_opts() {
-	local port=$1
-	echo "-o BatchMode=yes -o StrictHostKeyChecking=yes" \
-		"-o UserKnownHostsFile=$PHAUL_VM_DIR/known_hosts" \
-		"-o IdentitiesOnly=yes -i $PHAUL_VM_DIR/keys/harness" \
-		"-o ConnectTimeout=10 -o ServerAliveInterval=5" \
-		"-o ServerAliveCountMax=6 -o LogLevel=ERROR" \
-		"-o ControlMaster=auto -o ControlPersist=yes" \
-		"-o ControlPath=$VM_CTL_DIR/%C -p $port"
+	_SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=yes
+		-o "UserKnownHostsFile=$PHAUL_VM_DIR/known_hosts"
+		-o IdentitiesOnly=yes -i "$PHAUL_VM_DIR/keys/harness"
+		-o ConnectTimeout=10 -o ServerAliveInterval=5
+		-o ServerAliveCountMax=6 -o LogLevel=ERROR
+		-o ControlMaster=auto -o ControlPersist=yes
+		-o "ControlPath=$VM_CTL_DIR/%C" -o "Port=$1")
 }
 
 _port_of() {
@@ -67,8 +68,8 @@ on_guest() {
 	local port
 	port=$(_port_of "$1") || return 1
 	shift
-	# shellcheck disable=SC2046
-	ssh $(_ssh_opts "$port") root@127.0.0.1 -- "$@"
+	_ssh_opts "$port"
+	ssh "${_SSH_OPTS[@]}" root@127.0.0.1 -- "$@"
 }
 on_src() { on_guest src "$@"; }
 on_dst() { on_guest dst "$@"; }
@@ -79,16 +80,14 @@ _scp_to() {
 	port=$(_port_of "$role") || return 1
 	shift
 	dest=${*: -1}
-	# shellcheck disable=SC2046
-	scp -q -r $(_ssh_opts "$port" | sed 's/-p \([0-9]*\)$/-P \1/') \
-		"${@:1:$#-1}" "root@127.0.0.1:$dest"
+	_ssh_opts "$port"
+	scp -q -r "${_SSH_OPTS[@]}" "${@:1:$#-1}" "root@127.0.0.1:$dest"
 }
 _scp_from() {
 	local port
 	port=$(_port_of "$1") || return 1
-	# shellcheck disable=SC2046
-	scp -q -r $(_ssh_opts "$port" | sed 's/-p \([0-9]*\)$/-P \1/') \
-		"root@127.0.0.1:$2" "$3"
+	_ssh_opts "$port"
+	scp -q -r "${_SSH_OPTS[@]}" "root@127.0.0.1:$2" "$3"
 }
 to_src() { _scp_to src "$@"; }
 to_dst() { _scp_to dst "$@"; }
@@ -127,6 +126,7 @@ _start_qemu() {
 }
 
 _listening() { ss -Htln "sport = :$1" | grep -q .; }
+_listening_or_dead() { _listening "$1" || ! _qemu_alive "$2"; }
 
 _vm_boot_once() {
 	local link
@@ -146,7 +146,7 @@ _vm_boot_once() {
 	DST_QEMU_PID=$(_start_qemu dst "listen=127.0.0.1:$link" "$DST_SSH_PORT")
 	_vm_save_env
 	wait_until 30 "dst qemu listening on $link" \
-		eval '_listening "$link" || ! _qemu_alive "$DST_QEMU_PID"' || return 1
+		_listening_or_dead "$link" "$DST_QEMU_PID" || return 1
 	_qemu_alive "$DST_QEMU_PID" || { echo "dst qemu exited at start" >&2; return 1; }
 	SRC_QEMU_PID=$(_start_qemu src "connect=127.0.0.1:$link" "$SRC_SSH_PORT")
 	_vm_save_env
@@ -211,7 +211,8 @@ vm_boot_pair() {
 _vm_stop_one() {
 	local role=$1 pid=$2 port=$3 i
 	_qemu_alive "$pid" || return 0
-	timeout 5 ssh $(_ssh_opts "$port") root@127.0.0.1 'poweroff -f' \
+	_ssh_opts "$port"
+	timeout 5 ssh "${_SSH_OPTS[@]}" root@127.0.0.1 'poweroff -f' \
 		</dev/null >/dev/null 2>&1 &
 	for i in $(seq 50); do
 		_qemu_alive "$pid" || break
@@ -237,11 +238,12 @@ vm_teardown() {
 	_vm_stop_one dst "${DST_QEMU_PID:-}" "${DST_SSH_PORT:-0}" &
 	wait
 	for p in "${SRC_SSH_PORT:-}" "${DST_SSH_PORT:-}"; do
-		[ -n "$p" ] && [ -n "${VM_CTL_DIR:-}" ] &&
-			ssh $(_ssh_opts "$p") -O exit root@127.0.0.1 >/dev/null 2>&1
+		if [ -z "$p" ] || [ -z "${VM_CTL_DIR:-}" ]; then continue; fi
+		_ssh_opts "$p"
+		ssh "${_SSH_OPTS[@]}" -O exit root@127.0.0.1 >/dev/null 2>&1
 	done
 	[ -n "${VM_CTL_DIR:-}" ] && rm -rf "$VM_CTL_DIR"
-	SRC_QEMU_PID= DST_QEMU_PID= VM_CTL_DIR=
+	SRC_QEMU_PID='' DST_QEMU_PID='' VM_CTL_DIR=''
 	_vm_save_env
 	return 0
 }
@@ -286,6 +288,7 @@ link_shape() {
 }
 
 link_unshape() {
+	# shellcheck disable=SC2016 # expanded in the guest
 	local cmd='. /etc/guest.conf; tc qdisc del dev $LINK_IF root 2>/dev/null; true'
 	on_src "$cmd" && on_dst "$cmd"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # The harness itself: ssh between the guests over the link both ways with
 # strict host key checking, by name and by address, and CRIU usable on both.
 # timeout: 120
@@ -9,9 +10,10 @@ for role in src dst; do
 done
 
 for pair in "src dst $DST_IP" "dst src $SRC_IP"; do
-	set -- $pair
+	read -r -a pair <<<"$pair"
+	set -- "${pair[@]}"
 	for target in "$2" "$3"; do
-		got=$(on_guest "$1" "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes $target hostname") ||
+		got=$(on_guest "$1" "ssh -o ControlPath=none -o BatchMode=yes -o StrictHostKeyChecking=yes $target hostname") ||
 			fail "ssh $1 -> $target failed"
 		[ "$got" = "$2" ] || fail "ssh $1 -> $target reached '$got'"
 		echo "ssh $1 -> $target: ok ($got)"
@@ -19,7 +21,7 @@ for pair in "src dst $DST_IP" "dst src $SRC_IP"; do
 done
 
 # an unknown host key must be refused (strict checking really is on)
-if on_src "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null dst true" 2>/dev/null; then
+if on_src "ssh -o ControlPath=none -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null dst true" 2>/dev/null; then
 	fail "ssh accepted an unknown host key"
 fi
 

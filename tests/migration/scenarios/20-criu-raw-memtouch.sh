@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # Raw CRIU, no phaul: a 64 MiB memtouch dirtying pages on src is moved to
 # dst with one pre-dump and the final dump streamed to page-servers on dst,
 # restored there, and verifies every page.  The source must be gone.

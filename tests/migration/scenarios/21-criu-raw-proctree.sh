@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # Raw CRIU, no phaul: a three-process tree joined by pipes, one child
 # re-exec'd, the last one appending to a file it keeps open, is moved to
 # dst (pre-dump + dump to page-servers, the file synced while the tree is
