@@ -26,19 +26,19 @@ PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
 LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c \
 	   compat/*.c fs-sync/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(PROTO_SRC:.c=.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(PROTO_SRC:.c=.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 all: $(B)/phaul
 
-$(B)/phaul: $(B)/phaul/main.o $(B)/libphaul.a
+$(B)/phaul: $(B)/obj/phaul/main.o $(B)/libphaul.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/libphaul.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/%.o: %.c $(PROTO_HDR)
+$(B)/obj/%.o: %.c $(PROTO_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -169,7 +169,7 @@ static int listen_loop(struct phaul_config *cfg, const char *addr)
 			continue;
 		}
 		if (pid > 0) {
-			chan_close(c);
+			chan_release(c); /* the child serves it */
 			continue;
 		}
 		close(lfd);
@@ -214,7 +214,12 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': stdio = 1; break;
-		case 'l': listen = optarg ? optarg : cfg->listen; break;
+		case 'l':
+			/* "--listen ADDR" as well as "--listen=ADDR" */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			listen = optarg ? optarg : cfg->listen;
+			break;
 		case 'S': snprintf(cfg->secret_file, sizeof(cfg->secret_file), "%s", optarg); break;
 		case 'w': snprintf(cfg->work_dir, sizeof(cfg->work_dir), "%s", optarg); break;
 		case 'h': fputs(agent_usage, stdout); return EXIT_OK;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Agent session end: commit or discard what a migration left here. */
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "agent.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 const char *agent_state_name(enum agent_state s)
 {
@@ -19,13 +19,6 @@ const char *agent_state_name(enum agent_state s)
 	case AG_RESTORED: return "restored";
 	}
 	return "?";
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	if (remove(path) < 0 && errno != ENOENT)
-		pr_perror("removing %s", path);
-	return 0;
 }
 
 int agent_finish(struct agent *a, bool commit)
@@ -42,8 +35,10 @@ int agent_finish(struct agent *a, bool commit)
 		a->restored_pid = 0;
 	}
 	if (a->dir[0] && !a->cfg->keep_images) {
-		nftw(a->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		pr_info("removed %s", a->dir);
+		if (rm_tree(a->dir) < 0)
+			pr_warn("%s", ph_errmsg());
+		else
+			pr_info("removed %s", a->dir);
 		a->dir[0] = '\0';
 	}
 	return 0;

@@ -89,6 +89,7 @@ int ph_errctx(int ret, const char *fmt, ...)
 {
 	char prefix[256], old[PH_ERRMSG_MAX];
 	va_list ap;
+	size_t n, len;
 
 	if (ret >= 0)
 		return ret;
@@ -96,7 +97,16 @@ int ph_errctx(int ret, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	snprintf(errbuf, sizeof(errbuf), "%s: %s", prefix, old);
+	/* prefix + ": " + old, cut to fit */
+	n = strlen(prefix);
+	memcpy(errbuf, prefix, n);
+	memcpy(errbuf + n, ": ", 3);
+	n += 2;
+	len = strlen(old);
+	if (len > sizeof(errbuf) - n - 1)
+		len = sizeof(errbuf) - n - 1;
+	memcpy(errbuf + n, old, len);
+	errbuf[n + len] = '\0';
 	lasterr = -ret;
 	return ret;
 }

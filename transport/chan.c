@@ -65,3 +65,9 @@ void chan_close(struct chan *c)
 	c->ops->shutdown(c);
 	c->ops->free(c);
 }
+
+void chan_release(struct chan *c)
+{
+	if (c)
+		c->ops->free(c);
+}

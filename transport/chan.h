@@ -47,6 +47,11 @@ int chan_write_full(struct chan *c, const void *buf, size_t len);
 void chan_shutdown(struct chan *c);
 /* Shut down and free; accepts NULL. */
 void chan_close(struct chan *c);
+/*
+ * Free without shutting the connection down: after fork(), the process
+ * that hands the connection to the other must not end it for both.
+ */
+void chan_release(struct chan *c);
 
 /* Per-call I/O timeout (see chan_ops.set_timeout); PH_ENOTSUP if the backend has none. */
 int chan_set_timeout(struct chan *c, int timeout_ms);

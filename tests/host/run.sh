@@ -87,13 +87,13 @@ if wait_port "$port"; then
 		bad "tcp: refusal names the failing check"
 	head -c 32 /dev/urandom | base64 >"$T/wrong"
 	chmod 600 "$T/wrong"
-	expect "tcp: wrong secret is refused" 1 "authentication" \
+	expect "tcp: wrong secret is refused" 1 "refused our shared secret" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
 	grep -q "failed shared-secret authentication" "$T/agent.log" &&
 		ok "tcp: agent logs the failed authentication" ||
 		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
 	chmod 644 "$T/wrong"
-	expect "tcp: world-readable secret is refused" 1 "readable" \
+	expect "tcp: world-readable secret is refused" 1 "must not be accessible by group or others" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
 else
 	bad "tcp agent did not start listening"

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "util.h"
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (remove(path) < 0 && errno != ENOENT)
+		return ph_seterr_errno(PH_ESYS, "removing %s", path);
+	return 0;
+}
+
+int rm_tree(const char *path)
+{
+	int r = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+
+	if (r < 0 && errno == ENOENT)
+		return 0;
+	return r ? -PH_ESYS : 0;
+}
+
+int mkdir_p(const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return ph_seterr(PH_EPATH, "path too long: %.64s...", path);
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return ph_seterr_errno(PH_ESYS, "creating %s", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return ph_seterr_errno(PH_ESYS, "creating %s", buf);
+	return 0;
+}
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	int fd, ret = 0;
+	ssize_t n;
+
+	*buf = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "reading %s", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = ph_seterr(PH_ETOOBIG, "%s has %lld bytes (max %zu)", path,
+				(long long)st.st_size, max);
+		goto out;
+	}
+	*buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!*buf) {
+		ret = ph_seterr(PH_ENOMEM, "reading %s", path);
+		goto out;
+	}
+	n = read(fd, *buf, (size_t)st.st_size);
+	if (n != st.st_size) {
+		free(*buf);
+		*buf = NULL;
+		ret = ph_seterr_errno(PH_ESYS, "short read of %s", path);
+		goto out;
+	}
+	*len = (size_t)n;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}

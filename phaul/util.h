@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by every module. */
+#ifndef PHAUL_UTIL_H
+#define PHAUL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Remove path and everything under it (no symlinks followed). 0 or PH_ESYS. */
+int rm_tree(const char *path);
+/* mkdir -p with mode for the components it creates. */
+int mkdir_p(const char *path, unsigned mode);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t now_us(void);
+/* Read a whole small file (at most max bytes) into a malloc'ed buffer. */
+int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+#endif
