@@ -723,7 +723,7 @@ out:
 static void *mux_reader(void *arg)
 {
 	struct mux *m = arg;
-	int r;
+	int r, closing;
 
 	for (;;) {
 		uint8_t b[FRAME_HDR_LEN];
@@ -744,7 +744,10 @@ static void *mux_reader(void *arg)
 		if (r < 0)
 			break;
 	}
-	if (!m->closing)
+	pthread_mutex_lock(&m->lock);
+	closing = m->closing;
+	pthread_mutex_unlock(&m->lock);
+	if (!closing) /* a failure of our own making is not news */
 		mux_fail(m, r, 0);
 	return NULL;
 }
