@@ -61,18 +61,25 @@ lib_closure() {
 		$1 ~ /^\// { print $1 }'
 }
 
-# Copy a host file into ROOT at the same path, following symlinks.
+# Copy a host file into ROOT at the same path, following symlinks.  The
+# path is written in its merged-/usr form (/lib/x -> /usr/lib/x): the
+# overlay archive must not contain a /lib directory, which the kernel would
+# put in place of the base's /lib -> usr/lib symlink.
 copy_in() {
-	local root=$1 f=$2
-	mkdir -p "$root$(dirname "$f")"
-	cp -L "$f" "$root$f"
+	local root=$1 f=$2 d
+	case $f in
+	/lib/* | /lib64/* | /bin/* | /sbin/*) d=/usr$f ;;
+	*) d=$f ;;
+	esac
+	mkdir -p "$root$(dirname "$d")"
+	cp -L "$f" "$root$d"
 }
 
 copy_with_libs() {
 	local root=$1 bin=$2 lib
 	copy_in "$root" "$bin"
 	for lib in $(lib_closure "$bin"); do
-		[ -e "$root$lib" ] || copy_in "$root" "$lib"
+		copy_in "$root" "$lib"
 	done
 }
 

@@ -262,12 +262,14 @@ vm_alive() {
 		</dev/null >/dev/null 2>&1
 }
 
-# vm_clean: kill leftover workloads and empty scratch dirs on both guests;
-# reboot the pair when a guest does not answer.
+# vm_clean: kill leftover workloads and empty scratch dirs on both guests,
+# resync the clocks (TCG guests drift apart); reboot the pair when a guest
+# does not answer.
 vm_clean() {
 	if vm_alive &&
 		timeout 30 bash -c "source '$MIG_HERE/lib.sh'; on_src guest-clean && on_dst guest-clean" \
-			</dev/null >/dev/null 2>&1; then
+			</dev/null >/dev/null 2>&1 &&
+		timeout 30 bash -c "source '$MIG_HERE/lib.sh'; vm_sync_clocks" </dev/null >/dev/null 2>&1; then
 		return 0
 	fi
 	echo "guests unresponsive; rebooting the pair" >&2
@@ -346,10 +348,12 @@ wl_check() {
 # dump, each streamed to its own page-server on dst (images dir N, parent
 # N-1); then copy the other image files and SYNC_DIR (the workload's files)
 # to dst and restore there.  CRIU logs end up in $SCEN_LOG on both guests.
+# With MIG_STATS set to a host file, appends "STEP N PAGES SECONDS" lines.
 criu_raw_migrate() {
-	local pid=$1 n=$2 sync=$3 i port=27000 prev what t0 t1
+	local pid=$1 n=$2 sync=$3 i port=27000 prev what t0 t1 bytes secs
 	# open the src -> dst ssh connection now, not during the downtime
 	on_src "ssh dst true" || return 1
+	[ "${MIG_DEBUG:-0}" = 1 ] && note "src -> dst ssh connection up"
 	for i in $(seq 1 $((n + 1))); do
 		prev=
 		[ "$i" -gt 1 ] && prev="--prev-images-dir ../$((i - 1))"
@@ -361,14 +365,17 @@ criu_raw_migrate() {
 			n=0; while ! netstat -ltn | grep -q ':$port '; do
 				n=\$((n + 1)); [ \$n -lt 200 ] || exit 1; usleep 50000; done" ||
 			fail "page-server $i did not start on dst"
+		[ "${MIG_DEBUG:-0}" = 1 ] && note "page-server $i listening"
 		t0=$(date +%s.%N)
 		on_src "criu $what -t $pid -D $MIG_IMAGES/$i $prev --track-mem \
 			--page-server --address $DST_IP --port $port \
 			-o $what-$i.log -v4" ||
 			{ on_src "tail -20 $MIG_IMAGES/$i/$what-$i.log" >&2; _criu_logs; return 1; }
 		t1=$(date +%s.%N)
-		note "$what $i: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')," \
-			"$(on_dst "cat $MIG_IMAGES/$i/pages-*.img | wc -c" | awk '{ printf "%.1f MiB", $1 / 1048576 }') of pages on dst"
+		bytes=$(on_dst "stat -c %s $MIG_IMAGES/$i/pages-*.img | awk '{ s += \$1 } END { print s + 0 }'")
+		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+		note "$what $i: $secs s, $(awk -v b="$bytes" 'BEGIN { printf "%.1f MiB", b / 1048576 }') of pages on dst"
+		echo "$what $i $((bytes / 4096)) $secs" >>"${MIG_STATS:-/dev/null}"
 		port=$((port + 1))
 	done
 	# While the tree is gone from src: its files and the other images go
@@ -381,7 +388,9 @@ criu_raw_migrate() {
 		criu restore -d -D $MIG_IMAGES/$i -o restore.log -v4'" ||
 		{ on_dst "tail -30 $MIG_IMAGES/$i/restore.log" >&2; _criu_logs; return 1; }
 	t1=$(date +%s.%N)
-	note "copy + restore: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')"
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	note "copy + restore: $secs s"
+	echo "copy+restore - - $secs" >>"${MIG_STATS:-/dev/null}"
 	_criu_logs
 }
 
