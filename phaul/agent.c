@@ -75,6 +75,10 @@ static const struct {
 	int (*fn)(struct agent *a, Phaul__Msg *in);
 } dispatch[] = {
 	{ PHAUL__MSG__BODY_CHECK_REQ, AG_READY, on_check },
+	{ PHAUL__MSG__BODY_ITER_START, AG_READY | AG_COPYING, agent_on_iter_start },
+	{ PHAUL__MSG__BODY_IMAGE_FILE, AG_COPYING, agent_on_image_file },
+	{ PHAUL__MSG__BODY_IMAGES_DONE, AG_COPYING, agent_on_images_done },
+	{ PHAUL__MSG__BODY_RESTORE_REQ, AG_COPYING, agent_on_restore },
 	{ PHAUL__MSG__BODY_FINISH, AG_READY | AG_COPYING | AG_RESTORED, on_finish },
 };
 

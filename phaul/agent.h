@@ -7,6 +7,9 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "engine/criu.h"
+#include "engine/psx.h"
+#include "pages.h"
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
 
@@ -25,6 +28,12 @@ struct agent {
 	char peer[256];     /* the source's hostname */
 	char dir[768];      /* this migration's work dir, "" until created */
 	pid_t restored_pid; /* root of the restored tree, 0 if none */
+	uint32_t iter;      /* current iteration, 0 before the first */
+	bool final;         /* the current iteration is the final dump */
+	uint32_t nimages;   /* image files received for the final dump */
+	struct criu_ps *ps; /* the current iteration's page server */
+	struct psx_parser psx;
+	struct pages_relay relay;
 };
 
 int agent_serve(struct agent *a);
@@ -33,5 +42,11 @@ int agent_finish(struct agent *a, bool commit);
 /* Release everything the session holds (after agent_finish). */
 void agent_cleanup(struct agent *a);
 const char *agent_state_name(enum agent_state s);
+
+/* Message handlers of a migration (agent_mig.c). */
+int agent_on_iter_start(struct agent *a, Phaul__Msg *in);
+int agent_on_image_file(struct agent *a, Phaul__Msg *in);
+int agent_on_images_done(struct agent *a, Phaul__Msg *in);
+int agent_on_restore(struct agent *a, Phaul__Msg *in);
 
 #endif

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -23,6 +24,9 @@ const char *agent_state_name(enum agent_state s)
 
 int agent_finish(struct agent *a, bool commit)
 {
+	/* The page relay ends as soon as the stream does (or fails). */
+	if (pages_relay_join(&a->relay) < 0 && !commit)
+		pr_debug("page relay: %s", ph_errmsg());
 	if (commit) {
 		pr_info("migration from %s committed%s", a->peer,
 			a->restored_pid ? "" : " (nothing restored)");
@@ -31,7 +35,10 @@ int agent_finish(struct agent *a, bool commit)
 	if (a->restored_pid > 0) {
 		/* The source resumes: a second copy here must not run on. */
 		pr_warn("discarding restored tree %d", a->restored_pid);
+		/* The restored root is our child (CRIU's rst_sibling): reap it. */
+		kill(-a->restored_pid, SIGKILL);
 		kill(a->restored_pid, SIGKILL);
+		waitpid(a->restored_pid, NULL, 0);
 		a->restored_pid = 0;
 	}
 	if (a->dir[0] && !a->cfg->keep_images) {
@@ -46,5 +53,7 @@ int agent_finish(struct agent *a, bool commit)
 
 void agent_cleanup(struct agent *a)
 {
-	(void)a;
+	pages_relay_join(&a->relay);
+	criu_ps_close(a->ps);
+	a->ps = NULL;
 }

@@ -1,14 +1,586 @@
 // SPDX-License-Identifier: GPL-2.0
-/* phaul migrate CT HOST: the source side of one migration. */
+/*
+ * phaul migrate CT HOST: the source side of one migration, as a linear list
+ * of steps with one finish that decides (DESIGN.md "One migration"):
+ *
+ *   connect -> checks -> pre-copy iterations -> final dump
+ *     post-dump (CRIU holds the tree frozen): images -> restore -> commit
+ *   COMMIT answered only after the destination confirmed it runs the CT;
+ *   any failure before that answers ROLLBACK and CRIU resumes the source.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "caps.h"
+#include "engine/criu.h"
+#include "engine/stats.h"
 #include "err.h"
+#include "htype.h"
+#include "images.h"
 #include "log.h"
+#include "msg.h"
+#include "pages.h"
 #include "phaul.h"
+#include "precopy.h"
+#include "report.h"
+#include "util.h"
+
+struct mig_opts {
+	bool dry_run, json, shell_job, tcp_established, require_precopy, no_compress;
+	const char *force;
+};
+
+struct mig {
+	struct phaul_config *cfg;
+	struct mig_opts opt;
+	struct ct ct;
+	struct report rep;
+	struct mux *m;
+	pthread_mutex_t lock;   /* m vs the signal thread */
+	volatile int interrupted;
+	char peer[256];
+	char host[256];
+	char dir[PATH_MAX];
+	struct criu_conn *criu;
+	int sk;                 /* relay's end of CRIU's page-server socket */
+	int criu_sk;            /* CRIU's end, as swrk knows it */
+	struct psx_parser psx;
+	struct pages_relay relay;
+	struct precopy pc;
+	uint32_t iter;
+	bool precopy;
+	bool committed;
+	uint64_t t_start, t_iter, t_dump;
+	uint64_t pages_wire;    /* page-stream wire bytes counted so far */
+	char err[1024];         /* why the post-dump step rolled back */
+	int err_code;
+};
+
+static int iter_path(struct mig *g, uint32_t iter, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%u", g->dir, iter);
+
+	if (n < 0 || (size_t)n >= len)
+		return ph_seterr(PH_EPATH, "work dir path too long");
+	return 0;
+}
+
+static int iter_dir(struct mig *g, uint32_t iter, char *out, size_t len)
+{
+	int ret = iter_path(g, iter, out, len);
+
+	return ret < 0 ? ret : mkdir_p(out, 0700);
+}
+
+/* The operator's Ctrl-C: fail every blocked transfer; the finish rolls back. */
+static void *signal_thread(void *arg)
+{
+	struct mig *g = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) != 0)
+		return NULL;
+	pthread_mutex_lock(&g->lock);
+	g->interrupted = 1;
+	if (g->m)
+		mux_abort(g->m, PH_EINTR, "migration interrupted by the operator on the source");
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+static int check_interrupt(struct mig *g)
+{
+	if (g->interrupted)
+		return ph_seterr(PH_EINTR, "interrupted (SIGINT/SIGTERM) on %s", g->host);
+	return 0;
+}
+
+static int step_connect(struct mig *g, const char *host)
+{
+	struct mux *m;
+	int ret;
+
+	report_phase(&g->rep, "connect", "%s over %s", host, g->cfg->transport);
+	if ((ret = connect_agent(g->cfg, host, &m, g->peer, sizeof(g->peer))) < 0)
+		return ret;
+	pthread_mutex_lock(&g->lock);
+	g->m = m;
+	pthread_mutex_unlock(&g->lock);
+	snprintf(g->rep.dst, sizeof(g->rep.dst), "%s", g->peer);
+	return check_interrupt(g);
+}
+
+static int step_check(struct mig *g)
+{
+	struct compat_req q = {
+		.ct_rss_kb = g->ct.rss_kb,
+		.ct_images_kb = g->ct.rss_kb + 16 * 1024,
+		.require_precopy = g->opt.require_precopy,
+		.force = g->opt.force,
+	};
+	struct compat_table t;
+	int ret;
+
+	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
+		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
+	ret = check_remote(g->cfg, g->m, g->peer, &q, g->ct.pids, g->ct.npids, &t);
+	g->precopy = t.precopy;
+	if (ret == 0 && !g->precopy)
+		report_phase(&g->rep, "check", "no soft-dirty tracking: one stop-and-copy dump");
+	return ret;
+}
+
+static int step_prepare(struct mig *g)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	int sp[2], ret;
+
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&now));
+	snprintf(g->dir, sizeof(g->dir), "%s/out-%s-%.32s-%s", g->cfg->work_dir, g->ct.ops->name,
+		 g->ct.id, stamp);
+	if ((ret = mkdir_p(g->dir, 0700)) < 0)
+		return ret;
+	if (!g->opt.no_compress && g->cfg->compress) {
+		if ((ret = mux_set_compress(g->m, MUX_PAGES, g->cfg->compress_level)) < 0 ||
+		    (ret = mux_set_compress(g->m, MUX_IMAGES, g->cfg->compress_level)) < 0)
+			return ret;
+	}
+	mux_set_bwlimit(g->m, g->cfg->bwlimit);
+	/* One socket serves every pre-dump and the dump (engine/README.md). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
+	ret = criu_conn_open_fds(&g->criu, &sp[0], 1);
+	g->criu_sk = sp[0];
+	close(sp[0]); /* swrk holds its own copy at the same number */
+	g->sk = sp[1];
+	psx_init(&g->psx, (size_t)sysconf(_SC_PAGESIZE));
+	return ret;
+}
+
+static void fill_opts(struct mig *g, struct criu_opts *o, const char *dir, const char *parent)
+{
+	*o = (struct criu_opts)CRIU_OPTS_INIT;
+	g->ct.ops->criu_opts(&g->ct, o);
+	o->images_dir = dir;
+	o->parent_img = parent;
+	o->ps_fd = g->criu_sk;
+	o->track_mem = g->precopy;
+	o->shell_job = g->opt.shell_job;
+	o->tcp_established = g->opt.tcp_established;
+}
+
+/* Tell the destination to start its page server for the next iteration. */
+static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *parent, size_t plen)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__IterStart s = PHAUL__ITER_START__INIT;
+	int ret;
+
+	if ((ret = check_interrupt(g)) < 0)
+		return ret;
+	g->iter++;
+	if ((ret = iter_dir(g, g->iter, dir, dlen)) < 0)
+		return ret;
+	parent[0] = '\0';
+	s.iter = g->iter;
+	s.has_final = 1;
+	s.final = final;
+	if (g->iter > 1) {
+		s.has_parent = 1;
+		s.parent = g->iter - 1;
+		snprintf(parent, plen, "../%u", g->iter - 1);
+	}
+	out.body_case = PHAUL__MSG__BODY_ITER_START;
+	out.iter_start = &s;
+	if ((ret = msg_send(g->m, &out)) < 0 ||
+	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_ITER_READY, &in, g->cfg->timeout_s * 1000)) < 0)
+		return ret;
+	msg_free(in);
+	g->relay = (struct pages_relay){
+		.mux = g->m, .sk = g->sk, .psx = &g->psx, .source = true,
+		.timeout_ms = g->cfg->timeout_s * 1000,
+	};
+	g->t_iter = now_us();
+	return pages_relay_start(&g->relay);
+}
+
+/* The page stream of the iteration is over on both sides: fill in its figures. */
+static int iter_end(struct mig *g, struct iter_report *it, const char *dir)
+{
+	const struct psx_counts *pc;
+	struct mux_stats tx, rx;
+	Phaul__Msg *in = NULL;
+	struct criu_stats st;
+	int ret;
+
+	if ((ret = pages_relay_join(&g->relay)) < 0)
+		return ph_errctx(ret, "page stream of iteration %u", g->iter);
+	if ((ret = msg_expect(g->m, PHAUL__MSG__BODY_ITER_DONE, &in, g->cfg->timeout_s * 1000)) < 0)
+		return ret;
+	if (!in->iter_done->ok) {
+		ret = ph_seterr(PH_EPEER, "%s: page server of iteration %u failed: %s", g->peer,
+				g->iter, in->iter_done->msg ? in->iter_done->msg : "");
+		msg_free(in);
+		return ret;
+	}
+	msg_free(in);
+	pc = psx_session_counts(&g->psx);
+	memset(it, 0, sizeof(*it));
+	it->iter = g->iter;
+	it->usec = now_us() - g->t_iter;
+	it->pages = pc->pages;
+	it->raw_bytes = pc->stream_bytes;
+	mux_get_stats(g->m, MUX_PAGES, &tx, &rx);
+	it->wire_bytes = tx.wire_bytes - g->pages_wire;
+	g->pages_wire = tx.wire_bytes;
+	memset(&st, 0, sizeof(st));
+	if (stats_read(dir, STATS_DUMP, &st) == 0)
+		it->frozen_us = st.frozen_time_us;
+	return psx_next_session(&g->psx);
+}
+
+static int step_precopy(struct mig *g)
+{
+	char dir[PATH_MAX], parent[32];
+	struct criu_opts o;
+	enum precopy_verdict v = PRECOPY_CONTINUE;
+	int ret;
+
+	if (!g->precopy)
+		return 0;
+	report_phase(&g->rep, "precopy", "pre-dump iterations, downtime limit %u ms, at most %u",
+		     g->cfg->downtime_limit_ms, g->cfg->max_iterations);
+	precopy_init(&g->pc, (uint64_t)g->cfg->downtime_limit_ms * 1000, g->cfg->max_iterations,
+		     (uint32_t)sysconf(_SC_PAGESIZE));
+	while (v == PRECOPY_CONTINUE) {
+		struct iter_report it;
+
+		if ((ret = iter_begin(g, false, dir, sizeof(dir), parent, sizeof(parent))) < 0)
+			return ret;
+		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
+		ret = criu_pre_dump(g->criu, &o);
+		if (ret < 0) {
+			char msg[1024];
+
+			/* The relay's error (link, peer) is the cause; CRIU's follows from it. */
+			snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+			if (pages_relay_join(&g->relay) < 0)
+				return ph_errctx(-ph_lasterr(), "pre-dump %u", g->iter);
+			return ph_seterr(ret, "%s", msg);
+		}
+		if ((ret = iter_end(g, &it, dir)) < 0)
+			return ret;
+		v = precopy_next(&g->pc, &it);
+		g->rep.predicted_downtime_us = it.predicted_downtime_us;
+		report_iter(&g->rep, &it);
+	}
+	g->rep.stop_reason = precopy_verdict_str(v);
+	return 0;
+}
+
+/* The destination restores from the image chain; its answer decides. */
+static int restore_remote(struct mig *g)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__RestoreReq q = PHAUL__RESTORE_REQ__INIT;
+	int ret;
+
+	q.iter = g->iter;
+	q.has_shell_job = q.has_tcp_established = 1;
+	q.shell_job = g->opt.shell_job;
+	q.tcp_established = g->opt.tcp_established;
+	q.ct = g->ct.spec;
+	out.body_case = PHAUL__MSG__BODY_RESTORE_REQ;
+	out.restore_req = &q;
+	if ((ret = msg_send(g->m, &out)) < 0 ||
+	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_RESTORE_RESP, &in, g->cfg->timeout_s * 1000)) < 0)
+		return ret;
+	if (!in->restore_resp->ok) {
+		ret = ph_seterr(in->restore_resp->has_err ? in->restore_resp->err : PH_EPEER,
+				"restore on %s failed: %s", g->peer,
+				in->restore_resp->msg ? in->restore_resp->msg : "");
+	} else {
+		g->rep.dst_pid = in->restore_resp->pid;
+		g->rep.restore_us = in->restore_resp->restore_time_us;
+		g->rep.downtime_us = now_us() - g->t_dump;
+	}
+	msg_free(in);
+	return ret;
+}
+
+/* CRIU holds the tree frozen while this runs: everything to the point of no return. */
+static int post_dump(struct mig *g)
+{
+	char dir[PATH_MAX];
+	struct iter_report it;
+	uint32_t count;
+	uint64_t bytes;
+	int ret;
+
+	if ((ret = iter_path(g, g->iter, dir, sizeof(dir))) < 0 ||
+	    (ret = iter_end(g, &it, dir)) < 0)
+		return ret;
+	it.final = true;
+	report_iter(&g->rep, &it);
+	report_phase(&g->rep, "images", "sending the dump's images");
+	if ((ret = images_send(g->m, g->iter, dir, &count, &bytes)) < 0)
+		return ret;
+	g->rep.images_bytes = bytes;
+	if ((ret = check_interrupt(g)) < 0)
+		return ret;
+	report_phase(&g->rep, "restore", "%u image files (%.1f MiB); restoring on %s", count,
+		     bytes / 1048576.0, g->peer);
+	if ((ret = restore_remote(g)) < 0)
+		return ret;
+	if ((ret = check_interrupt(g)) < 0)
+		return ret;
+	/* The destination keeps the CT only once it has this commit. */
+	if ((ret = finish_agent(g->m, true, "restored", g->cfg->timeout_s * 1000)) < 0)
+		return ret;
+	g->committed = true;
+	return 0;
+}
+
+static enum criu_verdict on_notify(const char *script, void *arg)
+{
+	struct mig *g = arg;
+	int ret;
+
+	pr_debug("CRIU notification %s", script);
+	if (strcmp(script, "post-dump"))
+		return CRIU_COMMIT;
+	if (getenv("PHAUL_FAULT_POST_DUMP")) {
+		/* fault injection for the harness: fail with the CT frozen */
+		ret = ph_seterr(PH_EPEER, "fault injected at post-dump (PHAUL_FAULT_POST_DUMP)");
+	} else {
+		ret = post_dump(g);
+	}
+	if (ret < 0) {
+		g->err_code = ret;
+		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
+		pr_err("rolling back: %s", g->err);
+		return CRIU_ROLLBACK;
+	}
+	return CRIU_COMMIT;
+}
+
+static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
+{
+	char dir[PATH_MAX], parent[32];
+	struct criu_opts o;
+	struct criu_stats st;
+	int ret;
+
+	report_phase(&g->rep, "dump", "freezing %s for the final dump", g->ct.spec);
+	if ((ret = iter_begin(g, true, dir, sizeof(dir), parent, sizeof(parent))) < 0)
+		return ret;
+	fill_opts(g, &o, dir, parent[0] ? parent : NULL);
+	g->t_dump = now_us();
+	ret = criu_dump(g->criu, &o, on_notify, g, outcome);
+	/* If the dump failed before post-dump, the page stream ends with it. */
+	pages_relay_join(&g->relay);
+	if (ret == 0 && *outcome == CRIU_DUMP_RESUMED && g->err_code)
+		ret = ph_seterr(g->err_code, "%s", g->err);
+	else if (ret == 0 && *outcome == CRIU_DUMP_RESUMED)
+		ret = ph_seterr(PH_ECRIU, "CRIU dump failed on %s; the tree was resumed", g->host);
+	memset(&st, 0, sizeof(st));
+	if (stats_read(dir, STATS_DUMP, &st) == 0) {
+		g->rep.frozen_us = st.frozen_time_us;
+		if (g->iter < PH_ITER_MAX + 1)
+			g->rep.it[g->iter].frozen_us = st.frozen_time_us;
+	}
+	return ret;
+}
+
+/* Exit code and report once the migration is decided. */
+static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
+{
+	struct mux_stats tx, rx;
+
+	g->rep.total_us = now_us() - g->t_start;
+	g->rep.result = ret < 0 ? -ret : 0;
+	g->rep.raw_bytes = g->rep.wire_bytes = 0;
+	if (g->m) {
+		for (int s = 0; s < MUX_NSTREAMS; s++) {
+			mux_get_stats(g->m, s, &tx, &rx);
+			g->rep.raw_bytes += tx.raw_bytes;
+			g->rep.wire_bytes += tx.wire_bytes;
+		}
+	}
+	if (ret == 0) {
+		g->rep.exit_code = EXIT_OK;
+	} else {
+		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
+		if (ret == -PH_ECOMPAT)
+			g->rep.exit_code = EXIT_REFUSED;
+		else if (g->committed && outcome != CRIU_DUMP_KILLED)
+			g->rep.exit_code = EXIT_UNRECOVERED;
+		else if (outcome == CRIU_DUMP_UNKNOWN && g->t_dump && !ct_alive(&g->ct))
+			g->rep.exit_code = EXIT_UNRECOVERED;
+		else if (g->iter > 0 || g->t_dump)
+			g->rep.exit_code = EXIT_ROLLED_BACK;
+		else
+			g->rep.exit_code = EXIT_FAILED;
+		g->rep.rolled_back = g->rep.exit_code == EXIT_ROLLED_BACK;
+		/* Tell the agent to discard what it has (best effort: it may be gone). */
+		if (g->m && !g->committed && ret != -PH_EINTR)
+			finish_agent(g->m, false, g->rep.error, 5000);
+	}
+	return g->rep.exit_code;
+}
+
+static int migrate(struct mig *g, const char *host)
+{
+	enum criu_dump_outcome outcome = CRIU_DUMP_UNKNOWN;
+	int ret;
+
+	g->t_start = now_us();
+	if ((ret = step_connect(g, host)) < 0 || (ret = step_check(g)) < 0)
+		goto out;
+	if (g->opt.dry_run) {
+		report_phase(&g->rep, "dry-run", "checks passed; nothing migrated");
+		finish_agent(g->m, false, "dry run", 5000);
+		goto out;
+	}
+	if ((ret = step_prepare(g)) < 0 || (ret = step_precopy(g)) < 0 ||
+	    (ret = step_dump(g, &outcome)) < 0)
+		goto out;
+	if (outcome != CRIU_DUMP_KILLED)
+		ret = ph_seterr(PH_EROLLBACK, "destination runs %s but CRIU did not end the source tree",
+				g->ct.spec);
+out:
+	if (ret < 0)
+		pr_err("%s", ph_errmsg());
+	ret = finish(g, ret, outcome);
+	report_print(&g->rep);
+	return ret;
+}
+
+static const char migrate_usage[] =
+	"Usage: phaul migrate [OPTIONS] CT HOST\n"
+	"\n"
+	"Move CT (pid:N) to HOST ([user@]host[:port]) with pre-copy.\n"
+	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300)\n"
+	"  --max-iterations N    pre-copy iterations at most (8)\n"
+	"  --no-compress         no zstd on the page and image streams\n"
+	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
+	"  --work-dir DIR        images and logs here (both hosts)\n"
+	"  --keep-images         keep the work dirs afterwards\n"
+	"  --shell-job           the tree is attached to a terminal\n"
+	"  --tcp-established     migrate established TCP connections\n"
+	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
+	"  --force CHECKS        skip these compatibility checks (comma-separated)\n"
+	"  --dry-run             connect and run the checks only\n"
+	"  --json                progress and report as JSON lines on stdout\n";
+
+static int parse_opts(struct mig *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "downtime-limit", required_argument, NULL, 'd' },
+		{ "max-iterations", required_argument, NULL, 'i' },
+		{ "no-compress", no_argument, NULL, 'Z' },
+		{ "bwlimit", required_argument, NULL, 'b' },
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "keep-images", no_argument, NULL, 'k' },
+		{ "shell-job", no_argument, NULL, 's' },
+		{ "tcp-established", no_argument, NULL, 't' },
+		{ "require-precopy", no_argument, NULL, 'r' },
+		{ "force", required_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (c) {
+		case 'd': key = "downtime_limit_ms"; break;
+		case 'i': key = "max_iterations"; break;
+		case 'b': key = "bwlimit"; break;
+		case 'w': key = "work_dir"; break;
+		case 'Z': g->opt.no_compress = true; break;
+		case 'k': g->cfg->keep_images = true; break;
+		case 's': g->opt.shell_job = true; break;
+		case 't': g->opt.tcp_established = true; break;
+		case 'r': g->opt.require_precopy = true; break;
+		case 'f': g->opt.force = optarg; break;
+		case 'n': g->opt.dry_run = true; break;
+		case 'j': g->opt.json = true; break;
+		case 'h': fputs(migrate_usage, stdout); exit(EXIT_OK);
+		default: fputs(migrate_usage, stderr); return -1;
+		}
+		if (key && config_set(g->cfg, NULL, key, optarg) < 0) {
+			fprintf(stderr, "phaul: %s\n", ph_errmsg());
+			return -1;
+		}
+	}
+	if (optind + 2 != argc) {
+		fputs(migrate_usage, stderr);
+		return -1;
+	}
+	return 0;
+}
 
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 {
+	static struct mig g; /* large (report, ct); one per process */
+	pthread_t sig_thread;
+	sigset_t set;
+	int ret;
+
+	memset(&g, 0, sizeof(g));
+	g.cfg = cfg;
+	g.sk = -1;
+	pthread_mutex_init(&g.lock, NULL);
+	if (parse_opts(&g, argc, argv) < 0)
+		return EXIT_USAGE;
 	log_init("src", cfg->log_level);
-	fprintf(stderr, "phaul: migrate is not available in this version yet\n");
-	return EXIT_FAILED;
+	gethostname(g.host, sizeof(g.host) - 1);
+	report_init(&g.rep, g.opt.json);
+	snprintf(g.rep.ct, sizeof(g.rep.ct), "%s", argv[optind]);
+	snprintf(g.rep.src, sizeof(g.rep.src), "%s", g.host);
+	snprintf(g.rep.dst, sizeof(g.rep.dst), "%s", argv[optind + 1]);
+	g.rep.transport = cfg->transport;
+	if (ct_open(argv[optind], &g.ct) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+	}
+
+	/* Signals go to one thread; the others (relay, CRIU's children) never see them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_create(&sig_thread, NULL, signal_thread, &g);
+	pthread_detach(sig_thread);
+
+	ret = migrate(&g, argv[optind + 1]);
+
+	pthread_mutex_lock(&g.lock);
+	mux_close(g.m);
+	g.m = NULL;
+	pthread_mutex_unlock(&g.lock);
+	criu_conn_close(g.criu);
+	if (g.sk >= 0)
+		close(g.sk);
+	if (g.dir[0] && !cfg->keep_images && ret == EXIT_OK)
+		rm_tree(g.dir);
+	return ret;
 }

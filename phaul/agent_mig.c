@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The agent's side of a migration: one CRIU page server per iteration fed
+ * through the page relay, the image files of the final dump, the restore.
+ * Layout: <work_dir>/in-<source>-<time>/<iter>/, parent links "../<iter-1>".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "caps.h"
+#include "engine/criu.h"
+#include "engine/stats.h"
+#include "err.h"
+#include "images.h"
+#include "log.h"
+#include "msg.h"
+#include "util.h"
+
+static int iter_dir(struct agent *a, uint32_t iter, char *out, size_t len)
+{
+	if ((size_t)snprintf(out, len, "%s/%u", a->dir, iter) >= len)
+		return ph_seterr(PH_EPATH, "work dir path too long");
+	return 0;
+}
+
+static int make_session_dir(struct agent *a)
+{
+	char stamp[32];
+	time_t t = time(NULL);
+	int ret;
+
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&t));
+	snprintf(a->dir, sizeof(a->dir), "%s/in-%.64s-%s-%d", a->cfg->work_dir, a->peer, stamp,
+		 (int)getpid());
+	if ((ret = mkdir_p(a->dir, 0700)) < 0)
+		a->dir[0] = '\0';
+	return ret;
+}
+
+/* In the relay thread after the session: the page server's verdict. */
+static int ps_after(struct pages_relay *r, int ret)
+{
+	struct agent *a = r->arg;
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__IterDone done = PHAUL__ITER_DONE__INIT;
+	int wret;
+
+	wret = criu_ps_wait(a->ps, ret < 0 ? 5000 : a->cfg->timeout_s * 1000);
+	if (ret == 0 && wret < 0)
+		ret = wret;
+	criu_ps_close(a->ps);
+	a->ps = NULL;
+	close(r->sk);
+	r->sk = -1;
+	done.iter = a->iter;
+	done.ok = ret == 0;
+	done.has_bytes = 1;
+	done.bytes = psx_session_counts(r->psx)->stream_bytes;
+	done.msg = ret < 0 ? (char *)ph_errmsg() : "";
+	out.body_case = PHAUL__MSG__BODY_ITER_DONE;
+	out.iter_done = &done;
+	if (msg_send(a->mux, &out) < 0 && ret == 0)
+		ret = -PH_EEOF;
+	return ret;
+}
+
+int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
+{
+	Phaul__IterStart *s = in->iter_start;
+	struct criu_opts o = CRIU_OPTS_INIT;
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
+	char dir[PATH_MAX], parent[32];
+	int sk[2] = { -1, -1 }, ret;
+
+	if ((ret = pages_relay_join(&a->relay)) < 0)
+		return ph_errctx(ret, "%s: iteration %u", a->host, a->iter);
+	if (s->iter != a->iter + 1 || s->iter > PH_ITER_MAX + 1 ||
+	    (s->has_parent && s->parent != a->iter))
+		return ph_seterr(PH_EPROTO, "IterStart %u (parent %u) after iteration %u", s->iter,
+				 s->has_parent ? s->parent : 0, a->iter);
+	if (!a->dir[0] && (ret = make_session_dir(a)) < 0)
+		return ret;
+	a->state = AG_COPYING;
+	a->iter = s->iter;
+	a->final = s->has_final && s->final;
+	if ((ret = iter_dir(a, s->iter, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
+		return ret;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
+		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
+	o.images_dir = dir;
+	o.ps_fd = sk[0];
+	if (s->has_parent) {
+		snprintf(parent, sizeof(parent), "../%u", s->parent);
+		o.parent_img = parent;
+	}
+	ret = criu_page_server(&o, &a->ps);
+	close(sk[0]);
+	if (ret < 0) {
+		close(sk[1]);
+		return ph_errctx(ret, "%s: page server for iteration %u", a->host, s->iter);
+	}
+	psx_init(&a->psx, (size_t)sysconf(_SC_PAGESIZE));
+	a->relay = (struct pages_relay){
+		.mux = a->mux, .sk = sk[1], .psx = &a->psx, .source = false,
+		.timeout_ms = a->cfg->timeout_s * 1000, .after = ps_after, .arg = a,
+	};
+	if ((ret = pages_relay_start(&a->relay)) < 0) {
+		close(sk[1]);
+		criu_ps_close(a->ps);
+		a->ps = NULL;
+		return ret;
+	}
+	ready.iter = s->iter;
+	out.body_case = PHAUL__MSG__BODY_ITER_READY;
+	out.iter_ready = &ready;
+	return msg_send(a->mux, &out);
+}
+
+int agent_on_image_file(struct agent *a, Phaul__Msg *in)
+{
+	char dir[PATH_MAX];
+	int dfd, ret;
+
+	if (in->image_file->iter != a->iter || !a->final)
+		return ph_seterr(PH_EPROTO, "image file for iteration %u; the final one is %u",
+				 in->image_file->iter, a->iter);
+	if (++a->nimages > PH_IMAGE_FILES_MAX)
+		return ph_seterr(PH_ETOOBIG, "more than %u image files", PH_IMAGE_FILES_MAX);
+	if ((ret = iter_dir(a, a->iter, dir, sizeof(dir))) < 0)
+		return ret;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: opening %s", a->host, dir);
+	ret = images_recv(a->mux, dfd, in->image_file, a->host);
+	close(dfd);
+	return ret;
+}
+
+int agent_on_images_done(struct agent *a, Phaul__Msg *in)
+{
+	if (in->images_done->count != a->nimages)
+		return ph_seterr(PH_EPROTO, "source says %u image files, %u arrived",
+				 in->images_done->count, a->nimages);
+	return 0;
+}
+
+static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct criu_stats *st)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
+
+	r.ok = ret == 0;
+	r.has_pid = r.has_restore_time_us = r.has_pages_restored = ret == 0;
+	r.pid = (uint32_t)pid;
+	r.restore_time_us = st->restore_time_us;
+	r.pages_restored = st->pages_restored;
+	if (ret < 0) {
+		r.has_err = 1;
+		r.err = -ret;
+		r.msg = (char *)ph_errmsg();
+	}
+	out.body_case = PHAUL__MSG__BODY_RESTORE_RESP;
+	out.restore_resp = &r;
+	msg_send(a->mux, &out);
+}
+
+int agent_on_restore(struct agent *a, Phaul__Msg *in)
+{
+	Phaul__RestoreReq *q = in->restore_req;
+	struct criu_opts o = CRIU_OPTS_INIT;
+	struct criu_stats st;
+	char dir[PATH_MAX];
+	pid_t pid = 0;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	if ((ret = pages_relay_join(&a->relay)) < 0)
+		goto out;
+	if (q->iter != a->iter || !a->final) {
+		ret = ph_seterr(PH_EPROTO, "restore of iteration %u; the final one is %u", q->iter,
+				a->iter);
+		goto out;
+	}
+	if ((ret = iter_dir(a, a->iter, dir, sizeof(dir))) < 0)
+		goto out;
+	if (getenv("PHAUL_FAULT_RESTORE")) {
+		/* fault injection for the harness: a restore that fails for real */
+		ret = ph_seterr(PH_ECRIU, "%s: restore failed (PHAUL_FAULT_RESTORE)", a->host);
+		goto out;
+	}
+	o.images_dir = dir;
+	o.shell_job = q->has_shell_job && q->shell_job;
+	o.tcp_established = q->has_tcp_established && q->tcp_established;
+	ret = criu_restore(&o, &pid);
+	if (ret < 0) {
+		ph_errctx(ret, "%s", a->host);
+		goto out;
+	}
+	a->restored_pid = pid;
+	a->state = AG_RESTORED;
+	if (stats_read(dir, STATS_RESTORE, &st) < 0)
+		pr_warn("no restore stats: %s", ph_errmsg());
+	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
+out:
+	send_restore_resp(a, ret, pid, &st);
+	/* A failed restore is answered, not fatal: the source decides. */
+	return 0;
+}

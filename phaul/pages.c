@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "engine/relay.h"
+#include "err.h"
+#include "log.h"
+#include "pages.h"
+
+static int io_send(void *arg, const void *buf, size_t len)
+{
+	return mux_send_rec(arg, MUX_PAGES, buf, len);
+}
+
+static int io_eof(void *arg)
+{
+	return mux_send_eof(arg, MUX_PAGES);
+}
+
+static long io_recv(void *arg, void *buf, size_t cap, int timeout_ms)
+{
+	return mux_recv(arg, MUX_PAGES, buf, cap, timeout_ms);
+}
+
+static void *relay_thread(void *arg)
+{
+	struct pages_relay *r = arg;
+	struct relay_io io = { io_send, io_eof, io_recv, r->mux };
+	int ret;
+
+	if (r->source)
+		ret = relay_src_session(r->sk, r->psx, &io, r->timeout_ms);
+	else
+		ret = relay_dst_session(r->sk, r->psx, &io, r->timeout_ms);
+	if (ret < 0) {
+		pr_warn("page stream: %s", ph_errmsg());
+		/* CRIU must see the failure too, not wait for answers forever. */
+		shutdown(r->sk, SHUT_RDWR);
+	}
+	if (r->after)
+		ret = r->after(r, ret);
+	if (ret < 0)
+		snprintf(r->err, sizeof(r->err), "%s", ph_errmsg());
+	r->ret = ret;
+	return NULL;
+}
+
+int pages_relay_start(struct pages_relay *r)
+{
+	int err;
+
+	r->ret = 0;
+	err = pthread_create(&r->thread, NULL, relay_thread, r);
+	if (err) {
+		errno = err;
+		return ph_seterr_errno(PH_ESYS, "starting the page relay");
+	}
+	r->running = true;
+	return 0;
+}
+
+int pages_relay_join(struct pages_relay *r)
+{
+	if (!r->running)
+		return 0;
+	pthread_join(r->thread, NULL);
+	r->running = false;
+	if (r->ret < 0)
+		return ph_seterr(r->ret, "%s", r->err);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The page stream of one iteration, relayed in a thread between a local
+ * CRIU socket and the MUX_PAGES stream (engine/relay.h does the work;
+ * this binds it to the mux and runs it beside the blocking CRIU call).
+ */
+#ifndef PHAUL_PAGES_H
+#define PHAUL_PAGES_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "engine/psx.h"
+#include "transport/mux.h"
+
+struct pages_relay {
+	struct mux *mux;
+	int sk;                /* relay's end of the CRIU socketpair */
+	struct psx_parser *psx;
+	bool source;           /* source side (CRIU dumps) or destination (page server) */
+	int timeout_ms;
+	/* destination: runs in the thread after the session (wait for CRIU, report) */
+	int (*after)(struct pages_relay *r, int ret);
+	void *arg;
+	pthread_t thread;
+	bool running;
+	int ret;
+	char err[512];         /* the thread's error detail (ph_errmsg is per thread) */
+};
+
+/* Start relaying one session in a thread. */
+int pages_relay_start(struct pages_relay *r);
+/* Wait for it; returns its result (0 or PH_E*, detail in ph_errmsg()). */
+int pages_relay_join(struct pages_relay *r);
+
+#endif
