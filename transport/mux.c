@@ -99,6 +99,14 @@ static struct timespec mux_abstime(int64_t ns)
 	return (struct timespec){ ns / 1000000000, ns % 1000000000 };
 }
 
+static void mux_send_abort(struct mux *m, int err, const char *msg);
+
+/* The peer broke the protocol: worth telling it why before hanging up. */
+static int mux_peer_fault(int err)
+{
+	return err == -PH_EPROTO || err == -PH_ETOOBIG || err == -PH_EZSTD;
+}
+
 /* Record the first failure (the current ph_errmsg()), wake everyone, stop the chan. */
 static int mux_fail(struct mux *m, int err, int aborted)
 {
@@ -113,6 +121,26 @@ static int mux_fail(struct mux *m, int err, int aborted)
 	if (!aborted)
 		chan_shutdown(m->c);
 	return err;
+}
+
+/*
+ * mux_fail() for what the peer sent. A protocol violation is reported to
+ * the peer in an ABORT first, so the other host's log says what we refused.
+ */
+static int mux_fail_peer(struct mux *m, int err)
+{
+	char msg[MUX_ERRMSG];
+	int tell;
+
+	pthread_mutex_lock(&m->lock);
+	tell = !m->err && !m->closing && mux_peer_fault(err);
+	pthread_mutex_unlock(&m->lock);
+	if (tell) {
+		snprintf(msg, sizeof(msg), "refused what we sent: %s", ph_errmsg());
+		mux_send_abort(m, -err, msg);
+		ph_seterr(-err, "%s", msg + strlen("refused what we sent: "));
+	}
+	return mux_fail(m, err, 0);
 }
 
 /* With m->lock held: the sticky error, restated in this thread. */
@@ -370,17 +398,31 @@ void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec)
 	pthread_mutex_unlock(&m->bwlock);
 }
 
-void mux_abort(struct mux *m, int err, const char *msg)
+/* Best effort: a write failure is recorded by mux_write_frame() itself. */
+static void mux_send_abort(struct mux *m, int err, const char *msg)
 {
-	size_t n = strnlen(msg ? msg : "", PH_FRAME_MAX - FRAME_U32_LEN);
+	size_t n = strnlen(msg, PH_FRAME_MAX - FRAME_U32_LEN);
 	struct frame_hdr h = { FRAME_ABORT, MUX_CTL, 0, (uint32_t)(FRAME_U32_LEN + n) };
 	uint8_t *p = malloc(FRAME_U32_LEN + n);
+
+	if (!p)
+		return;
+	frame_put_u32(p, (uint32_t)err);
+	memcpy(p + FRAME_U32_LEN, msg, n);
+	mux_write_frame(m, &h, p);
+	free(p);
+}
+
+void mux_abort(struct mux *m, int err, const char *msg)
+{
 	int send;
 
 	if (err < 0)
 		err = -err;
 	if (!err || err >= PH_E_MAX)
 		err = PH_EPEER;
+	if (!msg)
+		msg = "";
 	pthread_mutex_lock(&m->lock);
 	send = !m->err;
 	pthread_mutex_unlock(&m->lock);
@@ -389,14 +431,10 @@ void mux_abort(struct mux *m, int err, const char *msg)
 	 * ABORT, and our callers must see our reason, not its hang-up. The chan
 	 * stays up so the frame still goes out.
 	 */
-	ph_seterr(err, "mux %s: aborted: %s", m->c->peer, msg ? msg : "");
+	ph_seterr(err, "mux %s: aborted: %s", m->c->peer, msg);
 	mux_fail(m, -err, 1);
-	if (send && p) {
-		frame_put_u32(p, (uint32_t)err);
-		memcpy(p + FRAME_U32_LEN, msg ? msg : "", n);
-		mux_write_frame(m, &h, p);
-	}
-	free(p);
+	if (send)
+		mux_send_abort(m, err, msg);
 }
 
 /* ---- receiving ---- */
@@ -536,7 +574,7 @@ static long mux_consume(struct mux *m, int s, struct mux_rec *rec, void *buf, si
 	if (rec->flags & FRAME_ZSTD) {
 		n = mux_unzip(m, s, rec);
 		if (n < 0)
-			return mux_fail(m, (int)n, 0);
+			return mux_fail_peer(m, (int)n);
 		*skip = !n; /* end of a zstd frame, or an empty record */
 		if (!n)
 			return 0;
@@ -748,7 +786,7 @@ static void *mux_reader(void *arg)
 	closing = m->closing;
 	pthread_mutex_unlock(&m->lock);
 	if (!closing) /* a failure of our own making is not news */
-		mux_fail(m, r, 0);
+		mux_fail_peer(m, r);
 	return NULL;
 }
 

@@ -453,6 +453,22 @@ static void expect_fail(struct mux *m, int err, const char *needle)
 	assert_int_equal(mux_send_rec(m, MUX_CTL, "x", 1), -err);
 }
 
+/* The mux tells a misbehaving peer why it hangs up: an ABORT frame. */
+static void expect_told(struct chan *raw, int err, const char *needle)
+{
+	uint8_t b[FRAME_HDR_LEN], msg[1024] = { 0 };
+	struct frame_hdr h;
+
+	assert_int_equal(chan_read_full(raw, b, sizeof(b)), 0);
+	assert_int_equal(frame_parse_hdr(b, sizeof(b), &h), FRAME_HDR_LEN);
+	assert_int_equal(h.type, FRAME_ABORT);
+	assert_true(h.len < sizeof(msg));
+	assert_int_equal(chan_read_full(raw, msg, h.len), 0);
+	assert_int_equal(frame_get_u32(msg), err);
+	if (!strstr((char *)msg + 4, needle))
+		fail_msg("ABORT says '%s', want '%s'", (char *)msg + 4, needle);
+}
+
 static void test_oversized_frame(void **state)
 {
 	struct chan *raw;
@@ -461,6 +477,7 @@ static void test_oversized_frame(void **state)
 	raw_pair(&m, &raw);
 	raw_frame(raw, FRAME_DATA, MUX_CTL, 0, PH_FRAME_MAX + 1);
 	expect_fail(m, PH_ETOOBIG, "frame length 262145 exceeds the limit 262144");
+	expect_told(raw, PH_ETOOBIG, "refused what we sent: peer tcp:127.0.0.1:");
 	mux_close(m);
 	chan_close(raw);
 }
@@ -598,6 +615,7 @@ static void test_window_overgrant(void **state)
 	raw_frame(raw, FRAME_WINDOW, MUX_CTL, 0, 4);
 	assert_int_equal(chan_write_full(raw, inc, 4), 0);
 	expect_fail(m, PH_EPROTO, "granted 1 bytes of credit on stream 0");
+	expect_told(raw, PH_EPROTO, "granted 1 bytes");
 	mux_close(m);
 	chan_close(raw);
 }
