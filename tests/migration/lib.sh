@@ -349,6 +349,8 @@ wl_check() {
 # N-1); then copy the other image files and SYNC_DIR (the workload's files)
 # to dst and restore there.  CRIU logs end up in $SCEN_LOG on both guests.
 # With MIG_STATS set to a host file, appends "STEP N PAGES SECONDS" lines.
+# A function mig_before_dump, if the caller defines one, runs right before
+# the final dump.
 criu_raw_migrate() {
 	local pid=$1 n=$2 sync=$3 i port=27000 prev what t0 t1 bytes secs
 	# open the src -> dst ssh connection now, not during the downtime
@@ -366,6 +368,9 @@ criu_raw_migrate() {
 				n=\$((n + 1)); [ \$n -lt 200 ] || exit 1; usleep 50000; done" ||
 			fail "page-server $i did not start on dst"
 		[ "${MIG_DEBUG:-0}" = 1 ] && note "page-server $i listening"
+		if [ "$what" = dump ] && declare -F mig_before_dump >/dev/null; then
+			mig_before_dump || return 1
+		fi
 		t0=$(date +%s.%N)
 		on_src "criu $what -t $pid -D $MIG_IMAGES/$i $prev --track-mem \
 			--page-server --address $DST_IP --port $port \
