@@ -21,10 +21,10 @@
 #include "err.h"
 #include "transport/chan_int.h"
 
-#define AUTH_MAGIC "PHAUL-AUTH1\n"
+#define AUTH_MAGIC     "PHAUL-AUTH1\n"
 #define AUTH_MAGIC_LEN (sizeof(AUTH_MAGIC) - 1)
-#define AUTH_NONCE 32
-#define AUTH_MAC crypto_auth_hmacsha256_BYTES
+#define AUTH_NONCE     32
+#define AUTH_MAC       crypto_auth_hmacsha256_BYTES
 #define AUTH_HELLO_LEN (AUTH_MAGIC_LEN + AUTH_NONCE)
 #define AUTH_PROOF_LEN (AUTH_MAGIC_LEN + AUTH_NONCE + AUTH_MAC)
 
@@ -51,8 +51,10 @@ static int auth_read(struct chan *c, void *buf, size_t len, int64_t deadline)
 		ssize_t n;
 
 		if (left <= 0)
-			return ph_seterr(PH_ETIMEDOUT, "peer %s: authentication not completed in time (got %zu of %zu bytes)",
-					 c->peer, got, len);
+			return ph_seterr(
+			    PH_ETIMEDOUT,
+			    "peer %s: authentication not completed in time (got %zu of %zu bytes)",
+			    c->peer, got, len);
 		if (c->ops->set_timeout)
 			c->ops->set_timeout(c, (int)left);
 		n = c->ops->read(c, (uint8_t *)buf + got, len - got);
@@ -63,7 +65,9 @@ static int auth_read(struct chan *c, void *buf, size_t len, int64_t deadline)
 		if (n == -PH_ETIMEDOUT)
 			continue; /* the loop head reports it with the byte count */
 		if (n == 0)
-			return ph_seterr(PH_EEOF, "peer %s closed the connection during authentication (got %zu of %zu bytes)",
+			return ph_seterr(PH_EEOF,
+					 "peer %s closed the connection during authentication (got "
+					 "%zu of %zu bytes)",
 					 c->peer, got, len);
 		return (int)n;
 	}
@@ -111,7 +115,9 @@ int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 	if ((r = auth_read(c, proof, sizeof(proof), deadline)) < 0)
 		goto out;
 	if (memcmp(proof, AUTH_MAGIC, AUTH_MAGIC_LEN)) {
-		r = ph_seterr(PH_EAUTH, "tcp peer %s failed shared-secret authentication: not a phaul client (bad greeting)",
+		r = ph_seterr(PH_EAUTH,
+			      "tcp peer %s failed shared-secret authentication: not a phaul client "
+			      "(bad greeting)",
 			      c->peer);
 		goto out;
 	}
@@ -140,7 +146,8 @@ int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 	if ((r = auth_read(c, hello, sizeof(hello), deadline)) < 0)
 		goto out;
 	if (memcmp(hello, AUTH_MAGIC, AUTH_MAGIC_LEN)) {
-		r = ph_seterr(PH_EAUTH, "tcp peer %s is not a phaul agent (bad auth greeting)", c->peer);
+		r = ph_seterr(PH_EAUTH, "tcp peer %s is not a phaul agent (bad auth greeting)",
+			      c->peer);
 		goto out;
 	}
 	memcpy(proof, AUTH_MAGIC, AUTH_MAGIC_LEN);
@@ -150,7 +157,9 @@ int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 		goto out;
 	r = auth_read(c, mac, sizeof(mac), deadline);
 	if (r == -PH_EEOF) {
-		r = ph_seterr(PH_EAUTH, "tcp peer %s refused our shared secret (it closed the connection): the two hosts use different secrets",
+		r = ph_seterr(PH_EAUTH,
+			      "tcp peer %s refused our shared secret (it closed the connection): "
+			      "the two hosts use different secrets",
 			      c->peer);
 		goto out;
 	}
@@ -158,7 +167,8 @@ int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 		goto out;
 	auth_mac(want, key, keylen, "phaul server", ns, nc);
 	if (sodium_memcmp(mac, want, AUTH_MAC))
-		r = ph_seterr(PH_EAUTH, "tcp peer %s failed to prove it holds the shared secret", c->peer);
+		r = ph_seterr(PH_EAUTH, "tcp peer %s failed to prove it holds the shared secret",
+			      c->peer);
 out:
 	auth_done(c);
 	sodium_memzero(want, sizeof(want));
@@ -198,7 +208,9 @@ int chan_load_secret(const char *path, uint8_t *key, size_t *keylen)
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		r = ph_seterr(PH_ECONFIG, "secret file %s has mode %04o: it must not be accessible by group or others (chmod 600)",
+		r = ph_seterr(PH_ECONFIG,
+			      "secret file %s has mode %04o: it must not be accessible by group or "
+			      "others (chmod 600)",
 			      path, (unsigned int)(st.st_mode & 07777));
 		goto out;
 	}
@@ -221,8 +233,8 @@ int chan_load_secret(const char *path, uint8_t *key, size_t *keylen)
 			n--;
 		if (n < PH_SECRET_MIN || n > PH_SECRET_MAX) {
 			sodium_memzero(buf, sizeof(buf));
-			r = ph_seterr(PH_ECONFIG, "secret in %s is %zd bytes, must be %u..%u", path, n,
-				      PH_SECRET_MIN, PH_SECRET_MAX);
+			r = ph_seterr(PH_ECONFIG, "secret in %s is %zd bytes, must be %u..%u", path,
+				      n, PH_SECRET_MIN, PH_SECRET_MAX);
 			goto out;
 		}
 		memcpy(key, buf, n);

@@ -71,10 +71,10 @@ int chan_tcp_accept(int lfd, struct chan **out);
 
 /* ssh backend. */
 struct chan_ssh_opts {
-	const char *target;         /* "[user@]host[:port]" */
-	const char *remote_cmd;     /* run on the remote host, e.g. "phaul agent --stdio" */
-	const char *known_hosts;    /* NULL: ~/.ssh/known_hosts */
-	const char *identity;       /* NULL: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa */
+	const char *target;	 /* "[user@]host[:port]" */
+	const char *remote_cmd;	 /* run on the remote host, e.g. "phaul agent --stdio" */
+	const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
+	const char *identity;	 /* NULL: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa */
 	int timeout_ms;
 };
 /*

@@ -32,9 +32,9 @@
 #define SSH_POLL_MS 10
 /* After the remote EOF, how long to wait for the exit status. */
 #define SSH_EXIT_WAIT_MS 5000
-#define SSH_ERRLINE 1024
+#define SSH_ERRLINE	 1024
 #define SSH_FREE_WAIT_MS 1000
-#define PATH_MAX_SSH 4096
+#define PATH_MAX_SSH	 4096
 
 struct ssh_target {
 	char user[128];
@@ -122,7 +122,7 @@ static int ssh_wait(struct chan *c, int64_t deadline)
 {
 	struct ssh_priv *p = c->priv;
 	int dir = libssh2_session_block_directions(p->s);
-	struct pollfd pfd[2] = { { p->sock, 0, 0 }, { p->wake[0], POLLIN, 0 } };
+	struct pollfd pfd[2] = {{p->sock, 0, 0}, {p->wake[0], POLLIN, 0}};
 
 	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
 		pfd[0].events |= POLLIN;
@@ -134,7 +134,8 @@ static int ssh_wait(struct chan *c, int64_t deadline)
 	if (atomic_load(&p->shut))
 		return 1;
 	if (deadline >= 0 && chan_now_ms() > deadline)
-		return ph_seterr(PH_ETIMEDOUT, "%s: no progress within %d ms", c->peer, p->timeout_ms);
+		return ph_seterr(PH_ETIMEDOUT, "%s: no progress within %d ms", c->peer,
+				 p->timeout_ms);
 	return 0;
 }
 
@@ -187,15 +188,20 @@ static int ssh_eof_error(struct chan *c)
 	ssh_drain_stderr(c, 1);
 	libssh2_channel_get_exit_signal(p->ch, &sig, NULL, NULL, NULL, NULL, NULL);
 	if (sig) {
-		rc = ph_seterr(PH_EEOF, "peer %s closed the connection: remote command '%s' killed by signal %s",
-			       c->peer, p->cmd, sig);
+		rc = ph_seterr(
+		    PH_EEOF,
+		    "peer %s closed the connection: remote command '%s' killed by signal %s",
+		    c->peer, p->cmd, sig);
 		libssh2_free(p->s, sig);
 		return rc;
 	}
 	if (rc)
-		return ph_seterr(PH_EEOF, "peer %s closed the connection: remote command '%s' sent EOF (exit status not received)",
+		return ph_seterr(PH_EEOF,
+				 "peer %s closed the connection: remote command '%s' sent EOF "
+				 "(exit status not received)",
 				 c->peer, p->cmd);
-	return ph_seterr(PH_EEOF, "peer %s closed the connection: remote command '%s' exited with status %d",
+	return ph_seterr(PH_EEOF,
+			 "peer %s closed the connection: remote command '%s' exited with status %d",
 			 c->peer, p->cmd, libssh2_channel_get_exit_status(p->ch));
 }
 
@@ -251,8 +257,8 @@ static ssize_t ssh_write(struct chan *c, const void *buf, size_t len)
 			break;
 		if (n == LIBSSH2_ERROR_CHANNEL_CLOSED || n == LIBSSH2_ERROR_CHANNEL_EOF_SENT ||
 		    n == LIBSSH2_ERROR_SOCKET_SEND || n == LIBSSH2_ERROR_SOCKET_DISCONNECT) {
-			n = ph_seterr(PH_EEOF, "peer %s closed the connection (writing: %s)", c->peer,
-				      ssh_lasterr(p->s));
+			n = ph_seterr(PH_EEOF, "peer %s closed the connection (writing: %s)",
+				      c->peer, ssh_lasterr(p->s));
 			break;
 		}
 		if (n != LIBSSH2_ERROR_EAGAIN) {
@@ -325,12 +331,12 @@ static void ssh_free(struct chan *c)
 }
 
 static const struct chan_ops ssh_ops = {
-	.name = "ssh",
-	.read = ssh_read,
-	.write = ssh_write,
-	.shutdown = ssh_shutdown,
-	.free = ssh_free,
-	.set_timeout = ssh_set_timeout,
+    .name = "ssh",
+    .read = ssh_read,
+    .write = ssh_write,
+    .shutdown = ssh_shutdown,
+    .free = ssh_free,
+    .set_timeout = ssh_set_timeout,
 };
 
 /* ---- set-up ---- */
@@ -391,7 +397,8 @@ void chan_ssh_fingerprint(const unsigned char *key, size_t len, char *out, size_
 	char b64[64];
 
 	crypto_hash_sha256(h, key, len);
-	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h),
+			  sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 	snprintf(out, outlen, "SHA256:%s", b64);
 }
 
@@ -419,25 +426,31 @@ static int ssh_check_hostkey(LIBSSH2_SESSION *s, const struct ssh_target *t, con
 			      ssh_lasterr(s));
 		goto out;
 	}
-	check = libssh2_knownhost_checkp(kh, t->host, t->port, key, len,
-					 LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-						 ssh_keytype(type, &tname),
-					 &found);
+	check = libssh2_knownhost_checkp(
+	    kh, t->host, t->port, key, len,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | ssh_keytype(type, &tname),
+	    &found);
 	switch (check) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
 		r = 0;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		r = ph_seterr(PH_EHOSTKEY, "HOST KEY for %s CHANGED: it offered %s key %s, which does not match %s; someone may be intercepting the connection, or the host was reinstalled (fix %s after checking)",
+		r = ph_seterr(PH_EHOSTKEY,
+			      "HOST KEY for %s CHANGED: it offered %s key %s, which does not match "
+			      "%s; someone may be intercepting the connection, or the host was "
+			      "reinstalled (fix %s after checking)",
 			      name, tname, fp, khfile, khfile);
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		r = ph_seterr(PH_EHOSTKEY, "host key for %s is not in %s (%s key %s); verify it and add it, e.g. ssh-keyscan -p %d %s >> %s",
+		r = ph_seterr(PH_EHOSTKEY,
+			      "host key for %s is not in %s (%s key %s); verify it and add it, "
+			      "e.g. ssh-keyscan -p %d %s >> %s",
 			      name, khfile, tname, fp, t->port, t->host, khfile);
 		break;
 	default:
-		r = ph_seterr(PH_EHOSTKEY, "ssh to %s: checking the host key (%s) against %s failed: %s",
-			      name, fp, khfile, ssh_lasterr(s));
+		r = ph_seterr(PH_EHOSTKEY,
+			      "ssh to %s: checking the host key (%s) against %s failed: %s", name,
+			      fp, khfile, ssh_lasterr(s));
 	}
 out:
 	libssh2_knownhost_free(kh);
@@ -483,12 +496,14 @@ static int ssh_auth_file(LIBSSH2_SESSION *s, const char *user, const char *priv,
 	strncat(tried, priv, tlen - strlen(tried) - 1);
 	snprintf(pub, sizeof(pub), "%s.pub", priv);
 	return libssh2_userauth_publickey_fromfile(s, user, access(pub, R_OK) ? NULL : pub, priv,
-						   NULL) ? -1 : 0;
+						   NULL)
+		   ? -1
+		   : 0;
 }
 
 static int ssh_auth(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *identity)
 {
-	static const char *const defaults[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
+	static const char *const defaults[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	const char *home = getenv("HOME"), *methods;
 	char tried[1024] = "", path[PATH_MAX_SSH];
 
@@ -498,19 +513,21 @@ static int ssh_auth(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *
 	if (ssh_auth_agent(s, t->user, tried, sizeof(tried)) == 0)
 		return 0;
 	if (identity)
-		return ssh_auth_file(s, t->user, identity, tried, sizeof(tried)) == 0 ?
-			       0 :
-			       ph_seterr(PH_EAUTH, "ssh authentication as %s@%s failed (tried: %s%s; server accepts: %s)",
-					 t->user, t->host, tried, *tried ? "" : identity,
-					 methods ? methods : "?");
+		return ssh_auth_file(s, t->user, identity, tried, sizeof(tried)) == 0
+			   ? 0
+			   : ph_seterr(PH_EAUTH,
+				       "ssh authentication as %s@%s failed (tried: %s%s; server "
+				       "accepts: %s)",
+				       t->user, t->host, tried, *tried ? "" : identity,
+				       methods ? methods : "?");
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		snprintf(path, sizeof(path), "%s/.ssh/%s", home ? home : "/root", defaults[i]);
 		if (ssh_auth_file(s, t->user, path, tried, sizeof(tried)) == 0)
 			return 0;
 	}
-	return ph_seterr(PH_EAUTH, "ssh authentication as %s@%s failed (tried: %s; server accepts: %s)",
-			 t->user, t->host, *tried ? tried : "no agent, no key in ~/.ssh",
-			 methods ? methods : "?");
+	return ph_seterr(
+	    PH_EAUTH, "ssh authentication as %s@%s failed (tried: %s; server accepts: %s)", t->user,
+	    t->host, *tried ? tried : "no agent, no key in ~/.ssh", methods ? methods : "?");
 }
 
 static int ssh_exec(struct chan *c, const char *cmd)
@@ -526,8 +543,7 @@ static int ssh_exec(struct chan *c, const char *cmd)
 	return 0;
 }
 
-static int ssh_session(struct chan *c, const struct ssh_target *t,
-		       const struct chan_ssh_opts *o)
+static int ssh_session(struct chan *c, const struct ssh_target *t, const struct chan_ssh_opts *o)
 {
 	struct ssh_priv *p = c->priv;
 	const char *home = getenv("HOME");
@@ -571,7 +587,8 @@ static int ssh_new(const struct chan_ssh_opts *o, const struct ssh_target *t, st
 	if (t->port == 22)
 		snprintf(c->peer, sizeof(c->peer), "ssh:%.100s@%.120s", t->user, t->host);
 	else
-		snprintf(c->peer, sizeof(c->peer), "ssh:%.100s@%.120s:%d", t->user, t->host, t->port);
+		snprintf(c->peer, sizeof(c->peer), "ssh:%.100s@%.120s:%d", t->user, t->host,
+			 t->port);
 	snprintf(p->host, sizeof(p->host), "%s", t->host);
 	snprintf(p->cmd, sizeof(p->cmd), "%s", o->remote_cmd);
 	*out = c;
@@ -588,7 +605,8 @@ int chan_ssh_open(const struct chan_ssh_opts *o, struct chan **out)
 
 	*out = NULL;
 	if (!o->remote_cmd || strlen(o->remote_cmd) >= PH_CMD_MAX)
-		return ph_seterr(PH_EUSAGE, "ssh remote command missing or longer than %u", PH_CMD_MAX);
+		return ph_seterr(PH_EUSAGE, "ssh remote command missing or longer than %u",
+				 PH_CMD_MAX);
 	if ((r = chan_ssh_parse_target(o->target, t.user, sizeof(t.user), t.host, sizeof(t.host),
 				       &t.port)) < 0)
 		return r;

@@ -15,9 +15,9 @@
 #include "transport/chan_int.h"
 
 /* Dead peers are noticed after about KEEPIDLE + KEEPINTVL * KEEPCNT seconds. */
-#define TCP_KA_IDLE 30
+#define TCP_KA_IDLE  30
 #define TCP_KA_INTVL 10
-#define TCP_KA_CNT 6
+#define TCP_KA_CNT   6
 
 /* Split "HOST:PORT" or "[V6]:PORT" into host and port strings. */
 static int tcp_split(const char *addr, char *host, size_t hlen, char *port, size_t plen)
@@ -36,12 +36,13 @@ static int tcp_split(const char *addr, char *host, size_t hlen, char *port, size
 	} else {
 		colon = strrchr(addr, ':');
 		if (!colon || strchr(addr, ':') != colon)
-			return ph_seterr(PH_EUSAGE, "tcp address '%s': expected HOST:PORT or [V6]:PORT",
-					 addr);
+			return ph_seterr(PH_EUSAGE,
+					 "tcp address '%s': expected HOST:PORT or [V6]:PORT", addr);
 		n = colon - addr;
 	}
 	if (!n || n >= hlen || !colon[1] || strlen(colon + 1) >= plen)
-		return ph_seterr(PH_EUSAGE, "tcp address '%s': empty or too long host or port", addr);
+		return ph_seterr(PH_EUSAGE, "tcp address '%s': empty or too long host or port",
+				 addr);
 	memcpy(host, h, n);
 	host[n] = '\0';
 	snprintf(port, plen, "%s", colon + 1);
@@ -50,7 +51,7 @@ static int tcp_split(const char *addr, char *host, size_t hlen, char *port, size
 
 static int tcp_resolve(const char *addr, int passive, struct addrinfo **res)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
 	char host[256], port[32];
 	int r;
 
@@ -60,7 +61,8 @@ static int tcp_resolve(const char *addr, int passive, struct addrinfo **res)
 		hints.ai_flags = AI_PASSIVE;
 	r = getaddrinfo(host, port, &hints, res);
 	if (r)
-		return ph_seterr(PH_ECONFIG, "resolving tcp address '%s': %s", addr, gai_strerror(r));
+		return ph_seterr(PH_ECONFIG, "resolving tcp address '%s': %s", addr,
+				 gai_strerror(r));
 	return 0;
 }
 
@@ -92,7 +94,7 @@ static int tcp_try(const char *addr, const struct addrinfo *ai, int64_t deadline
 		r = ph_seterr_errno(PH_ESYS, "connecting to tcp:%s", addr);
 		goto fail;
 	}
-	pfd = (struct pollfd){ fd, POLLOUT, 0 };
+	pfd = (struct pollfd){fd, POLLOUT, 0};
 	do {
 		int64_t left = deadline < 0 ? -1 : deadline - chan_now_ms();
 

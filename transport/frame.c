@@ -24,10 +24,12 @@ static int frame_check_len(const struct frame_hdr *h)
 	switch (h->type) {
 	case FRAME_DATA:
 		if (h->len > PH_FRAME_MAX)
-			return ph_seterr(PH_ETOOBIG, "frame length %u exceeds the limit %u (DATA, stream %u)",
+			return ph_seterr(PH_ETOOBIG,
+					 "frame length %u exceeds the limit %u (DATA, stream %u)",
 					 h->len, PH_FRAME_MAX, h->stream);
 		if ((h->flags & FRAME_FIN) && h->len)
-			return ph_seterr(PH_EPROTO, "frame length %u on a FIN frame (stream %u): must be 0",
+			return ph_seterr(PH_EPROTO,
+					 "frame length %u on a FIN frame (stream %u): must be 0",
 					 h->len, h->stream);
 		return 0;
 	case FRAME_WINDOW:
@@ -40,7 +42,8 @@ static int frame_check_len(const struct frame_hdr *h)
 			return ph_seterr(PH_ETOOBIG, "frame length %u exceeds the limit %u (ABORT)",
 					 h->len, PH_FRAME_MAX);
 		if (h->len < FRAME_U32_LEN)
-			return ph_seterr(PH_EPROTO, "frame length %u on an ABORT frame: must be %u..%u",
+			return ph_seterr(PH_EPROTO,
+					 "frame length %u on an ABORT frame: must be %u..%u",
 					 h->len, FRAME_U32_LEN, PH_FRAME_MAX);
 		return 0;
 	}

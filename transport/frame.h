@@ -20,13 +20,13 @@
 #define FRAME_HDR_LEN 8
 
 enum frame_type {
-	FRAME_DATA = 1,   /* stream payload (a record) */
+	FRAME_DATA = 1,	  /* stream payload (a record) */
 	FRAME_WINDOW = 2, /* u32 credit increment for the stream */
 	FRAME_ABORT = 3,  /* u32 PH_E* code + message text; ends the session */
 };
 
-#define FRAME_FIN 0x0001u  /* end of the stream's data; no payload */
-#define FRAME_ZSTD 0x0002u /* payload is one flushed block of the stream's zstd stream */
+#define FRAME_FIN	  0x0001u /* end of the stream's data; no payload */
+#define FRAME_ZSTD	  0x0002u /* payload is one flushed block of the stream's zstd stream */
 #define FRAME_FLAGS_KNOWN (FRAME_FIN | FRAME_ZSTD)
 
 /* WINDOW payload is exactly this; ABORT payload at least this (the code). */

@@ -32,8 +32,8 @@
 /* zstd levels accepted; above 19 the window outgrows MUX_ZWLOG_MAX. */
 #define MUX_ZLEVEL_MIN (-7)
 #define MUX_ZLEVEL_MAX 19
-#define MUX_ZWLOG_MAX 23
-#define MUX_ERRMSG 1024
+#define MUX_ZWLOG_MAX  23
+#define MUX_ERRMSG     1024
 
 struct mux_rec {
 	struct mux_rec *next;
@@ -46,11 +46,11 @@ struct mux_rx {
 	pthread_mutex_t lock;
 	struct mux_rec *head, *tail;
 	uint64_t queued;    /* credit charged by queued records */
-	uint64_t peak;      /* highest 'queued' seen */
+	uint64_t peak;	    /* highest 'queued' seen */
 	uint64_t ungranted; /* consumed, not yet granted back */
 	ZSTD_DCtx *dctx;
-	uint8_t *zbuf;      /* PH_FRAME_MAX + 1: one byte more proves an overrun */
-	long pend;          /* decompressed record in zbuf not yet delivered, or -1 */
+	uint8_t *zbuf; /* PH_FRAME_MAX + 1: one byte more proves an overrun */
+	long pend;     /* decompressed record in zbuf not yet delivered, or -1 */
 	struct mux_stats st;
 };
 
@@ -70,8 +70,8 @@ struct mux {
 	pthread_t reader;
 	pthread_mutex_t lock, wlock, bwlock;
 	pthread_cond_t cond;
-	int err;      /* first failure, <0; sticky */
-	int aborted;  /* err came from an ABORT (either side): queued records are moot */
+	int err;     /* first failure, <0; sticky */
+	int aborted; /* err came from an ABORT (either side): queued records are moot */
 	int closing;
 	char errmsg[MUX_ERRMSG];
 	uint64_t bw_rate;
@@ -96,7 +96,7 @@ static int64_t mux_now_ns(void)
 
 static struct timespec mux_abstime(int64_t ns)
 {
-	return (struct timespec){ ns / 1000000000, ns % 1000000000 };
+	return (struct timespec){ns / 1000000000, ns % 1000000000};
 }
 
 static void mux_send_abort(struct mux *m, int err, const char *msg);
@@ -152,8 +152,8 @@ static int mux_err_locked(struct mux *m)
 static int mux_check_stream(struct mux *m, int s)
 {
 	if (s < 0 || s >= MUX_NSTREAMS)
-		return ph_seterr(PH_EUSAGE, "mux %s: stream %d out of range (limit %d)", m->c->peer, s,
-				 MUX_NSTREAMS - 1);
+		return ph_seterr(PH_EUSAGE, "mux %s: stream %d out of range (limit %d)", m->c->peer,
+				 s, MUX_NSTREAMS - 1);
 	return 0;
 }
 
@@ -215,7 +215,7 @@ static int mux_send_frame(struct mux *m, int s, uint16_t flags, const void *p, u
 			  size_t raw)
 {
 	struct mux_tx *tx = &m->tx[s];
-	struct frame_hdr h = { FRAME_DATA, (uint8_t)s, flags, len };
+	struct frame_hdr h = {FRAME_DATA, (uint8_t)s, flags, len};
 	int64_t cost = (int64_t)len + MUX_REC_COST;
 	int r;
 
@@ -245,18 +245,19 @@ static int mux_send_frame(struct mux *m, int s, uint16_t flags, const void *p, u
 static long mux_zrun(struct mux *m, int s, const void *in, size_t len, ZSTD_EndDirective mode)
 {
 	struct mux_tx *tx = &m->tx[s];
-	ZSTD_inBuffer ib = { in, len, 0 };
-	ZSTD_outBuffer ob = { tx->zbuf, tx->zcap, 0 };
+	ZSTD_inBuffer ib = {in, len, 0};
+	ZSTD_outBuffer ob = {tx->zbuf, tx->zcap, 0};
 	size_t left;
 
 	do {
 		left = ZSTD_compressStream2(tx->cctx, &ob, &ib, mode);
 		if (ZSTD_isError(left))
-			return ph_seterr(PH_EZSTD, "mux %s: compressing stream %d: %s", m->c->peer, s,
-					 ZSTD_getErrorName(left));
+			return ph_seterr(PH_EZSTD, "mux %s: compressing stream %d: %s", m->c->peer,
+					 s, ZSTD_getErrorName(left));
 	} while (left && ob.pos < ob.size);
 	if (left) /* cannot happen with zcap >= compressBound; refuse rather than corrupt */
-		return ph_seterr(PH_EZSTD, "mux %s: stream %d: compressed record overflows %zu bytes",
+		return ph_seterr(PH_EZSTD,
+				 "mux %s: stream %d: compressed record overflows %zu bytes",
 				 m->c->peer, s, tx->zcap);
 	return (long)ob.pos;
 }
@@ -359,7 +360,8 @@ static int mux_zinit(struct mux *m, int s, int level)
 		tx->cctx = ZSTD_createCCtx();
 		tx->zbuf = malloc(tx->zcap);
 		if (!tx->cctx || !tx->zbuf)
-			return ph_seterr(PH_ENOMEM, "mux %s: zstd context for stream %d", m->c->peer, s);
+			return ph_seterr(PH_ENOMEM, "mux %s: zstd context for stream %d",
+					 m->c->peer, s);
 	}
 	ZSTD_CCtx_reset(tx->cctx, ZSTD_reset_session_and_parameters);
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(tx->cctx, ZSTD_c_compressionLevel, level)))
@@ -402,7 +404,7 @@ void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec)
 static void mux_send_abort(struct mux *m, int err, const char *msg)
 {
 	size_t n = strnlen(msg, PH_FRAME_MAX - FRAME_U32_LEN);
-	struct frame_hdr h = { FRAME_ABORT, MUX_CTL, 0, (uint32_t)(FRAME_U32_LEN + n) };
+	struct frame_hdr h = {FRAME_ABORT, MUX_CTL, 0, (uint32_t)(FRAME_U32_LEN + n)};
 	uint8_t *p = malloc(FRAME_U32_LEN + n);
 
 	if (!p)
@@ -441,7 +443,7 @@ void mux_abort(struct mux *m, int err, const char *msg)
 
 static int mux_grant(struct mux *m, int s, uint32_t inc)
 {
-	struct frame_hdr h = { FRAME_WINDOW, (uint8_t)s, 0, FRAME_U32_LEN };
+	struct frame_hdr h = {FRAME_WINDOW, (uint8_t)s, 0, FRAME_U32_LEN};
 	uint8_t p[FRAME_U32_LEN];
 
 	frame_put_u32(p, inc);
@@ -490,9 +492,10 @@ static int mux_take(struct mux *m, int s, int timeout_ms, struct mux_rec **out, 
 		} else {
 			struct timespec ts = mux_abstime(until);
 
-			if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT && !rx->head &&
-			    !m->err) {
-				r = ph_seterr(PH_ETIMEDOUT, "mux %s: nothing on stream %d within %d ms",
+			if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT &&
+			    !rx->head && !m->err) {
+				r = ph_seterr(PH_ETIMEDOUT,
+					      "mux %s: nothing on stream %d within %d ms",
 					      m->c->peer, s, timeout_ms);
 				break;
 			}
@@ -519,25 +522,27 @@ static int mux_take(struct mux *m, int s, int timeout_ms, struct mux_rec **out, 
 static long mux_unzip(struct mux *m, int s, const struct mux_rec *rec)
 {
 	struct mux_rx *rx = &m->rx[s];
-	ZSTD_inBuffer ib = { rec->data, rec->len, 0 };
+	ZSTD_inBuffer ib = {rec->data, rec->len, 0};
 	ZSTD_outBuffer ob;
 
 	if (!rx->dctx) {
 		rx->dctx = ZSTD_createDCtx();
 		rx->zbuf = malloc(PH_FRAME_MAX + 1);
 		if (!rx->dctx || !rx->zbuf)
-			return ph_seterr(PH_ENOMEM, "mux %s: zstd context for stream %d", m->c->peer, s);
+			return ph_seterr(PH_ENOMEM, "mux %s: zstd context for stream %d",
+					 m->c->peer, s);
 		/* The peer picks the window; do not let it pick our memory use. */
 		ZSTD_DCtx_setParameter(rx->dctx, ZSTD_d_windowLogMax, MUX_ZWLOG_MAX);
 	}
-	ob = (ZSTD_outBuffer){ rx->zbuf, PH_FRAME_MAX + 1, 0 };
+	ob = (ZSTD_outBuffer){rx->zbuf, PH_FRAME_MAX + 1, 0};
 	/* Output room left after all input is used means the decoder flushed all. */
 	while (ib.pos < ib.size || ob.pos == ob.size) {
 		size_t z;
 
 		if (ob.pos == ob.size)
-			return ph_seterr(PH_EPROTO, "peer %s: zstd record on stream %d expands beyond %u bytes",
-					 m->c->peer, s, PH_FRAME_MAX);
+			return ph_seterr(
+			    PH_EPROTO, "peer %s: zstd record on stream %d expands beyond %u bytes",
+			    m->c->peer, s, PH_FRAME_MAX);
 		z = ZSTD_decompressStream(rx->dctx, &ob, &ib);
 		if (ZSTD_isError(z))
 			return ph_seterr(PH_EZSTD, "peer %s: bad zstd record on stream %d: %s",
@@ -553,8 +558,10 @@ static long mux_deliver_pend(struct mux *m, int s, void *buf, size_t cap)
 	long n = rx->pend;
 
 	if ((size_t)n > cap)
-		return ph_seterr(PH_ETOOBIG, "mux %s: record of %ld bytes on stream %d does not fit a buffer of %zu",
-				 m->c->peer, n, s, cap);
+		return ph_seterr(
+		    PH_ETOOBIG,
+		    "mux %s: record of %ld bytes on stream %d does not fit a buffer of %zu",
+		    m->c->peer, n, s, cap);
 	memcpy(buf, rx->zbuf, n);
 	rx->pend = -1;
 	pthread_mutex_lock(&m->lock);
@@ -603,8 +610,10 @@ static int mux_head_fits(struct mux *m, int s, size_t cap)
 	pthread_mutex_lock(&m->lock);
 	h = m->rx[s].head;
 	if (h && !(h->flags & FRAME_ZSTD) && h->len > cap)
-		r = ph_seterr(PH_ETOOBIG, "mux %s: record of %u bytes on stream %d does not fit a buffer of %zu",
-			      m->c->peer, h->len, s, cap);
+		r = ph_seterr(
+		    PH_ETOOBIG,
+		    "mux %s: record of %u bytes on stream %d does not fit a buffer of %zu",
+		    m->c->peer, h->len, s, cap);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -662,11 +671,15 @@ static int mux_rd(struct mux *m, void *buf, size_t len, size_t off, size_t total
 		if (n == 0 && !off && !got)
 			return ph_seterr(PH_EEOF, "peer %s closed the connection", peer);
 		if (n == 0)
-			return ph_seterr(PH_ETRUNC, "peer %s: stream ended inside a frame (got %zu of %zu bytes)",
-					 peer, off + got, total);
+			return ph_seterr(
+			    PH_ETRUNC,
+			    "peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
+			    off + got, total);
 		if (n == -PH_EEOF && (off || got))
-			return ph_errctx(-PH_ETRUNC, "peer %s: stream ended inside a frame (got %zu of %zu bytes)",
-					 peer, off + got, total);
+			return ph_errctx(
+			    -PH_ETRUNC,
+			    "peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
+			    off + got, total);
 		return (int)n;
 	}
 	return 0;
@@ -683,7 +696,9 @@ static int mux_on_data(struct mux *m, const struct frame_hdr *h)
 	held = rx->queued + rx->ungranted;
 	pthread_mutex_unlock(&m->lock);
 	if (held + cost > mux_window(h->stream))
-		return ph_seterr(PH_EPROTO, "peer %s exceeded its credit on stream %u: %llu bytes held + frame of %llu > window %u",
+		return ph_seterr(PH_EPROTO,
+				 "peer %s exceeded its credit on stream %u: %llu bytes held + "
+				 "frame of %llu > window %u",
 				 m->c->peer, h->stream, (unsigned long long)held,
 				 (unsigned long long)cost, mux_window(h->stream));
 	rec = malloc(sizeof(*rec) + h->len);
@@ -724,9 +739,11 @@ static int mux_on_window(struct mux *m, const struct frame_hdr *h)
 	inc = frame_get_u32(p);
 	pthread_mutex_lock(&m->lock);
 	if (!inc || tx->credit + inc > mux_window(h->stream))
-		r = ph_seterr(PH_EPROTO, "peer %s granted %u bytes of credit on stream %u: must be 1..%lld (window %u)",
-			      m->c->peer, inc, h->stream,
-			      (long long)(mux_window(h->stream) - tx->credit), mux_window(h->stream));
+		r = ph_seterr(
+		    PH_EPROTO,
+		    "peer %s granted %u bytes of credit on stream %u: must be 1..%lld (window %u)",
+		    m->c->peer, inc, h->stream, (long long)(mux_window(h->stream) - tx->credit),
+		    mux_window(h->stream));
 	else
 		tx->credit += inc;
 	pthread_cond_broadcast(&m->cond);
@@ -741,7 +758,8 @@ static int mux_on_abort(struct mux *m, const struct frame_hdr *h)
 	int r;
 
 	if (!p)
-		return ph_seterr(PH_ENOMEM, "mux %s: abort message of %u bytes", m->c->peer, h->len);
+		return ph_seterr(PH_ENOMEM, "mux %s: abort message of %u bytes", m->c->peer,
+				 h->len);
 	if ((r = mux_rd(m, p, h->len, FRAME_HDR_LEN, FRAME_HDR_LEN + h->len)) < 0)
 		goto out;
 	code = frame_get_u32(p);
@@ -751,7 +769,8 @@ static int mux_on_abort(struct mux *m, const struct frame_hdr *h)
 			p[i] = '?';
 	p[h->len] = '\0';
 	r = ph_seterr(PH_EPEER, "peer %s aborted: %.512s (%s)", m->c->peer,
-		      (char *)p + FRAME_U32_LEN, ph_strerror((int)(code > PH_E_MAX ? PH_E_MAX : code)));
+		      (char *)p + FRAME_U32_LEN,
+		      ph_strerror((int)(code > PH_E_MAX ? PH_E_MAX : code)));
 	mux_fail(m, r, 1);
 out:
 	free(p);

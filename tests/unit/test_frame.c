@@ -25,13 +25,13 @@ static void raw_hdr(uint8_t *b, uint8_t type, uint8_t stream, uint16_t flags, ui
 static void test_roundtrip(void **state)
 {
 	const struct frame_hdr cases[] = {
-		{ FRAME_DATA, MUX_CTL, 0, 0 },
-		{ FRAME_DATA, MUX_PAGES, 0, PH_FRAME_MAX },
-		{ FRAME_DATA, MUX_FS, FRAME_ZSTD, 12345 },
-		{ FRAME_DATA, MUX_IMAGES, FRAME_FIN, 0 },
-		{ FRAME_WINDOW, MUX_PAGES, 0, 4 },
-		{ FRAME_ABORT, MUX_CTL, 0, 4 },
-		{ FRAME_ABORT, MUX_CTL, 0, PH_FRAME_MAX },
+	    {FRAME_DATA, MUX_CTL, 0, 0},
+	    {FRAME_DATA, MUX_PAGES, 0, PH_FRAME_MAX},
+	    {FRAME_DATA, MUX_FS, FRAME_ZSTD, 12345},
+	    {FRAME_DATA, MUX_IMAGES, FRAME_FIN, 0},
+	    {FRAME_WINDOW, MUX_PAGES, 0, 4},
+	    {FRAME_ABORT, MUX_CTL, 0, 4},
+	    {FRAME_ABORT, MUX_CTL, 0, PH_FRAME_MAX},
 	};
 	uint8_t b[FRAME_HDR_LEN];
 	struct frame_hdr h;
@@ -45,8 +45,8 @@ static void test_roundtrip(void **state)
 
 static void test_big_endian(void **state)
 {
-	const struct frame_hdr h = { FRAME_DATA, 2, FRAME_ZSTD, 0x00030201 };
-	const uint8_t want[] = { 1, 2, 0, 2, 0, 3, 2, 1 };
+	const struct frame_hdr h = {FRAME_DATA, 2, FRAME_ZSTD, 0x00030201};
+	const uint8_t want[] = {1, 2, 0, 2, 0, 3, 2, 1};
 	uint8_t b[FRAME_HDR_LEN];
 
 	assert_int_equal(frame_put_hdr(b, &h), FRAME_HDR_LEN);
@@ -56,7 +56,7 @@ static void test_big_endian(void **state)
 static void test_need_more(void **state)
 {
 	uint8_t b[FRAME_HDR_LEN];
-	struct frame_hdr h = { 0 };
+	struct frame_hdr h = {0};
 
 	raw_hdr(b, FRAME_DATA, 0, 0, 10);
 	for (size_t n = 0; n < FRAME_HDR_LEN; n++)
@@ -70,7 +70,7 @@ static void expect_refused(uint8_t type, uint8_t stream, uint16_t flags, uint32_
 			   const char *needle)
 {
 	uint8_t b[FRAME_HDR_LEN];
-	struct frame_hdr h = { 9, 9, 9, 9 }, orig = h;
+	struct frame_hdr h = {9, 9, 9, 9}, orig = h;
 
 	raw_hdr(b, type, stream, flags, len);
 	ph_clearerr();
@@ -78,13 +78,14 @@ static void expect_refused(uint8_t type, uint8_t stream, uint16_t flags, uint32_
 	assert_non_null(strstr(ph_errmsg(), needle));
 	assert_memory_equal(&h, &orig, sizeof(h));
 	/* The encoder refuses what the parser refuses. */
-	h = (struct frame_hdr){ type, stream, flags, len };
+	h = (struct frame_hdr){type, stream, flags, len};
 	assert_int_equal(frame_put_hdr(b, &h), -err);
 }
 
 static void test_too_big(void **state)
 {
-	expect_refused(FRAME_DATA, 0, 0, PH_FRAME_MAX + 1, PH_ETOOBIG, "262145 exceeds the limit 262144");
+	expect_refused(FRAME_DATA, 0, 0, PH_FRAME_MAX + 1, PH_ETOOBIG,
+		       "262145 exceeds the limit 262144");
 	expect_refused(FRAME_DATA, 1, 0, UINT32_MAX, PH_ETOOBIG, "4294967295");
 	expect_refused(FRAME_ABORT, 0, 0, PH_FRAME_MAX + 1, PH_ETOOBIG, "limit 262144");
 }
@@ -110,9 +111,9 @@ static void test_bad_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_big_endian),
-		cmocka_unit_test(test_need_more), cmocka_unit_test(test_too_big),
-		cmocka_unit_test(test_bad_fields),
+	    cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_big_endian),
+	    cmocka_unit_test(test_need_more),  cmocka_unit_test(test_too_big),
+	    cmocka_unit_test(test_bad_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,7 @@
 #include "transport/mux.h"
 
 #define SSHD "/usr/sbin/sshd"
-#define MiB (1024u * 1024)
+#define MiB  (1024u * 1024)
 
 static char dir[] = "/tmp/phaul-ssh-test-XXXXXX";
 static char target[300], user[128];
@@ -72,11 +72,12 @@ static char *path(const char *name)
 
 static int free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
 
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || getsockname(fd, (struct sockaddr *)&sa, &sl))
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl))
 		return -1;
 	p = ntohs(sa.sin_port);
 	close(fd);
@@ -85,8 +86,8 @@ static int free_port(void)
 
 static int port_open(int p)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(p), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
 
 	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
@@ -102,10 +103,11 @@ static int start_sshd(void)
 	f = fopen(path("sshd_config"), "w");
 	if (!f)
 		return -1;
-	fprintf(f, "ListenAddress 127.0.0.1\nPort %d\nHostKey %s\nAuthorizedKeysFile %s\n"
-		   "PidFile %s\nStrictModes no\nUsePAM no\nPermitRootLogin yes\n"
-		   "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-		   "PubkeyAuthentication yes\nLogLevel VERBOSE\n",
+	fprintf(f,
+		"ListenAddress 127.0.0.1\nPort %d\nHostKey %s\nAuthorizedKeysFile %s\n"
+		"PidFile %s\nStrictModes no\nUsePAM no\nPermitRootLogin yes\n"
+		"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+		"PubkeyAuthentication yes\nLogLevel VERBOSE\n",
 		port, path("host_ed25519"), path("authorized_keys"), path("sshd.pid"));
 	fclose(f);
 	sshd_pid = fork();
@@ -142,8 +144,10 @@ static int setup_all(void **state)
 	       "ssh-keygen -q -t ed25519 -N '' -f other_host && "
 	       "ssh-keygen -q -t ed25519 -N '' -C phaul-test -f user_key && "
 	       "ssh-keygen -q -t ed25519 -N '' -f wrong_key && cp user_key.pub authorized_keys && "
-	       "printf '[127.0.0.1]:%d %%s\\n' \"$(cut -d' ' -f1,2 host_ed25519.pub)\" > known_hosts && "
-	       "printf '[127.0.0.1]:%d %%s\\n' \"$(cut -d' ' -f1,2 other_host.pub)\" > changed_hosts && "
+	       "printf '[127.0.0.1]:%d %%s\\n' \"$(cut -d' ' -f1,2 host_ed25519.pub)\" > "
+	       "known_hosts && "
+	       "printf '[127.0.0.1]:%d %%s\\n' \"$(cut -d' ' -f1,2 other_host.pub)\" > "
+	       "changed_hosts && "
 	       "cp known_hosts hashed_hosts && ssh-keygen -q -H -f hashed_hosts >/dev/null 2>&1",
 	       dir, port, port))
 		return -1;
@@ -165,19 +169,22 @@ static int teardown_all(void **state)
 static int open_ssh(const char *cmd, const char *kh, const char *id, struct chan **c)
 {
 	struct chan_ssh_opts o = {
-		.target = target, .remote_cmd = cmd, .known_hosts = kh, .identity = id,
-		.timeout_ms = 30000,
+	    .target = target,
+	    .remote_cmd = cmd,
+	    .known_hosts = kh,
+	    .identity = id,
+	    .timeout_ms = 30000,
 	};
 
 	return chan_ssh_open(&o, c);
 }
 
-#define NEED_SSHD()                                   \
-	do {                                          \
-		if (skip_reason) {                    \
-			print_message("skip: %s\n", skip_reason); \
-			skip();                       \
-		}                                     \
+#define NEED_SSHD()                                                                                \
+	do {                                                                                       \
+		if (skip_reason) {                                                                 \
+			print_message("skip: %s\n", skip_reason);                                  \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void test_parse_target(void **state)
@@ -185,7 +192,8 @@ static void test_parse_target(void **state)
 	char u[64], h[64];
 	int p;
 
-	assert_int_equal(chan_ssh_parse_target("root@node2:2222", u, sizeof(u), h, sizeof(h), &p), 0);
+	assert_int_equal(chan_ssh_parse_target("root@node2:2222", u, sizeof(u), h, sizeof(h), &p),
+			 0);
 	assert_string_equal(u, "root");
 	assert_string_equal(h, "node2");
 	assert_int_equal(p, 2222);
@@ -199,7 +207,8 @@ static void test_parse_target(void **state)
 	assert_int_equal(chan_ssh_parse_target("fe80::1", u, sizeof(u), h, sizeof(h), &p), 0);
 	assert_string_equal(h, "fe80::1");
 	assert_int_equal(chan_ssh_parse_target("h:0", u, sizeof(u), h, sizeof(h), &p), -PH_EUSAGE);
-	assert_int_equal(chan_ssh_parse_target("h:99999", u, sizeof(u), h, sizeof(h), &p), -PH_EUSAGE);
+	assert_int_equal(chan_ssh_parse_target("h:99999", u, sizeof(u), h, sizeof(h), &p),
+			 -PH_EUSAGE);
 	assert_int_equal(chan_ssh_parse_target("@h", u, sizeof(u), h, sizeof(h), &p), -PH_EUSAGE);
 	assert_int_equal(chan_ssh_parse_target("u@", u, sizeof(u), h, sizeof(h), &p), -PH_EUSAGE);
 }
@@ -279,7 +288,8 @@ static void test_changed_host_key(void **state)
 
 	NEED_SSHD();
 	host_fingerprint(fp, sizeof(fp));
-	assert_int_equal(open_ssh("cat", path("changed_hosts"), path("user_key"), &c), -PH_EHOSTKEY);
+	assert_int_equal(open_ssh("cat", path("changed_hosts"), path("user_key"), &c),
+			 -PH_EHOSTKEY);
 	print_message("%s\n", ph_errmsg());
 	assert_non_null(strstr(ph_errmsg(), "HOST KEY for [127.0.0.1]:"));
 	assert_non_null(strstr(ph_errmsg(), "CHANGED"));
@@ -307,7 +317,8 @@ static void test_remote_exit_status(void **state)
 
 	NEED_SSHD();
 	assert_int_equal(open_ssh("echo 'remote agent: it broke' >&2; printf ab; exit 3",
-				  path("known_hosts"), path("user_key"), &c), 0);
+				  path("known_hosts"), path("user_key"), &c),
+			 0);
 	assert_int_equal(chan_read_full(c, buf, 2), 0);
 	assert_memory_equal(buf, "ab", 2);
 	assert_int_equal(chan_read_full(c, buf, 1), -PH_EEOF);
@@ -347,7 +358,7 @@ static void *sender(void *arg)
 
 static void test_mux_over_ssh(void **state)
 {
-	struct send_job j = { .total = 16 * MiB };
+	struct send_job j = {.total = 16 * MiB};
 	uint8_t *buf = malloc(PH_FRAME_MAX);
 	struct mux_stats rx;
 	struct chan *c;
@@ -390,8 +401,9 @@ static void test_mux_remote_exit(void **state)
 	struct mux *m;
 
 	NEED_SSHD();
-	assert_int_equal(open_ssh("head -c 20 >/dev/null; exit 7", path("known_hosts"),
-				  path("user_key"), &c), 0);
+	assert_int_equal(
+	    open_ssh("head -c 20 >/dev/null; exit 7", path("known_hosts"), path("user_key"), &c),
+	    0);
 	assert_int_equal(mux_start(c, &m), 0);
 	assert_int_equal(mux_send_rec(m, MUX_CTL, "0123456789abcdefghijklmnop", 26), 0);
 	assert_int_equal(mux_recv(m, MUX_CTL, buf, sizeof(buf), 60000), -PH_EEOF);
@@ -403,15 +415,11 @@ static void test_mux_remote_exit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_target),
-		cmocka_unit_test(test_known_host_ok),
-		cmocka_unit_test(test_hashed_known_host_ok),
-		cmocka_unit_test(test_unknown_host_key),
-		cmocka_unit_test(test_changed_host_key),
-		cmocka_unit_test(test_wrong_user_key),
-		cmocka_unit_test(test_remote_exit_status),
-		cmocka_unit_test(test_mux_over_ssh),
-		cmocka_unit_test(test_mux_remote_exit),
+	    cmocka_unit_test(test_parse_target),	 cmocka_unit_test(test_known_host_ok),
+	    cmocka_unit_test(test_hashed_known_host_ok), cmocka_unit_test(test_unknown_host_key),
+	    cmocka_unit_test(test_changed_host_key),	 cmocka_unit_test(test_wrong_user_key),
+	    cmocka_unit_test(test_remote_exit_status),	 cmocka_unit_test(test_mux_over_ssh),
+	    cmocka_unit_test(test_mux_remote_exit),
 	};
 
 	alarm(900);

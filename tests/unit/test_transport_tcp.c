@@ -42,12 +42,12 @@ static double now_s(void)
 }
 
 /* Poll for a condition for up to 30 s: the machine may be loaded. */
-#define WAIT_FOR(cond)                                                         \
-	do {                                                                   \
-		double t0_ = now_s();                                          \
-		while (!(cond) && now_s() - t0_ < 30)                         \
-			usleep(2000);                                          \
-		assert_true(cond);                                             \
+#define WAIT_FOR(cond)                                                                             \
+	do {                                                                                       \
+		double t0_ = now_s();                                                              \
+		while (!(cond) && now_s() - t0_ < 30)                                              \
+			usleep(2000);                                                              \
+		assert_true(cond);                                                                 \
 	} while (0)
 
 /* A connected pair of tcp chans over 127.0.0.1 (port 0: the kernel picks). */
@@ -88,7 +88,7 @@ static void raw_pair(struct mux **m, struct chan **raw)
 
 static void raw_frame(struct chan *raw, uint8_t type, uint8_t s, uint16_t flags, uint32_t len)
 {
-	uint8_t b[FRAME_HDR_LEN] = { type, s, flags >> 8, flags & 0xff };
+	uint8_t b[FRAME_HDR_LEN] = {type, s, flags >> 8, flags & 0xff};
 
 	frame_put_u32(b + 4, len);
 	assert_int_equal(chan_write_full(raw, b, sizeof(b)), 0);
@@ -122,7 +122,7 @@ static void run_auth(const uint8_t *skey, const uint8_t *ckey, int *src, int *cr
 	pthread_t t;
 
 	tcp_pair(&c, &s);
-	*j = (struct auth_job){ .c = s, .key = skey, .tmo = 30000 };
+	*j = (struct auth_job){.c = s, .key = skey, .tmo = 30000};
 	assert_int_equal(pthread_create(&t, NULL, auth_server_thread, j), 0);
 	*crc = chan_auth_client(c, ckey, sizeof(key_a) - 1);
 	pthread_join(t, NULL);
@@ -275,7 +275,8 @@ static uint64_t recv_verify(struct mux *m, int s, int compressible)
 	while ((n = mux_recv(m, s, buf, sizeof(buf), 60000)) > 0) {
 		gen(want, off, n, compressible);
 		if (memcmp(buf, want, n))
-			fail_msg("stream %d differs in [%llu, +%ld)", s, (unsigned long long)off, n);
+			fail_msg("stream %d differs in [%llu, +%ld)", s, (unsigned long long)off,
+				 n);
 		off += n;
 	}
 	if (n < 0)
@@ -285,7 +286,7 @@ static uint64_t recv_verify(struct mux *m, int s, int compressible)
 
 static void ctl_roundtrip(struct mux *a, struct mux *b)
 {
-	static const size_t sizes[] = { 1, 17, 4096, PH_MSG_MAX, PH_FRAME_MAX };
+	static const size_t sizes[] = {1, 17, 4096, PH_MSG_MAX, PH_FRAME_MAX};
 	uint8_t *out = malloc(PH_FRAME_MAX), *in = malloc(PH_FRAME_MAX);
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -309,7 +310,7 @@ static void ctl_roundtrip(struct mux *a, struct mux *b)
 
 static void big_stream(int level, int compressible, uint64_t total)
 {
-	struct send_job j = { .stream = MUX_PAGES, .total = total, .compressible = compressible };
+	struct send_job j = {.stream = MUX_PAGES, .total = total, .compressible = compressible};
 	struct mux_stats tx, rx;
 	struct mux_flow f;
 	struct mux *a, *b;
@@ -392,7 +393,7 @@ static void test_mux_zstd_mixed_records(void **state)
 
 static void test_flow_control(void **state)
 {
-	struct send_job j = { .stream = MUX_FS, .total = 40 * MiB, .compressible = 0 };
+	struct send_job j = {.stream = MUX_FS, .total = 40 * MiB, .compressible = 0};
 	struct mux_flow fa, fb;
 	struct mux *a, *b;
 	pthread_t t;
@@ -421,7 +422,7 @@ static void test_flow_control(void **state)
 
 static void test_bwlimit(void **state)
 {
-	struct send_job j = { .stream = MUX_PAGES, .total = 4 * MiB, .compressible = 0 };
+	struct send_job j = {.stream = MUX_PAGES, .total = 4 * MiB, .compressible = 0};
 	struct mux *a, *b;
 	pthread_t t;
 	double t0 = now_s(), dt;
@@ -456,7 +457,7 @@ static void expect_fail(struct mux *m, int err, const char *needle)
 /* The mux tells a misbehaving peer why it hangs up: an ABORT frame. */
 static void expect_told(struct chan *raw, int err, const char *needle)
 {
-	uint8_t b[FRAME_HDR_LEN], msg[1024] = { 0 };
+	uint8_t b[FRAME_HDR_LEN], msg[1024] = {0};
 	struct frame_hdr h;
 
 	assert_int_equal(chan_read_full(raw, b, sizeof(b)), 0);
@@ -496,7 +497,7 @@ static void test_bad_type(void **state)
 
 static void test_truncated_frame(void **state)
 {
-	uint8_t half[50] = { 0 };
+	uint8_t half[50] = {0};
 	struct chan *raw;
 	struct mux *m;
 
@@ -526,7 +527,7 @@ static void *blocked_recv_thread(void *arg)
 
 static void test_hangup_wakes_blocked_recv(void **state)
 {
-	struct recv_job j = { 0 };
+	struct recv_job j = {0};
 	struct chan *raw;
 	pthread_t t;
 
@@ -670,28 +671,28 @@ static void test_connect_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auth_ok),
-		cmocka_unit_test(test_auth_wrong_secret),
-		cmocka_unit_test(test_auth_silent_peer_times_out),
-		cmocka_unit_test(test_auth_short_key),
-		cmocka_unit_test(test_load_secret),
-		cmocka_unit_test(test_mux_64m_plain),
-		cmocka_unit_test(test_mux_64m_zstd),
-		cmocka_unit_test(test_mux_zstd_incompressible),
-		cmocka_unit_test(test_mux_zstd_mixed_records),
-		cmocka_unit_test(test_flow_control),
-		cmocka_unit_test(test_bwlimit),
-		cmocka_unit_test(test_oversized_frame),
-		cmocka_unit_test(test_bad_type),
-		cmocka_unit_test(test_truncated_frame),
-		cmocka_unit_test(test_hangup_wakes_blocked_recv),
-		cmocka_unit_test(test_zstd_bomb),
-		cmocka_unit_test(test_zstd_garbage),
-		cmocka_unit_test(test_credit_violation),
-		cmocka_unit_test(test_window_overgrant),
-		cmocka_unit_test(test_abort),
-		cmocka_unit_test(test_close_idle),
-		cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_auth_ok),
+	    cmocka_unit_test(test_auth_wrong_secret),
+	    cmocka_unit_test(test_auth_silent_peer_times_out),
+	    cmocka_unit_test(test_auth_short_key),
+	    cmocka_unit_test(test_load_secret),
+	    cmocka_unit_test(test_mux_64m_plain),
+	    cmocka_unit_test(test_mux_64m_zstd),
+	    cmocka_unit_test(test_mux_zstd_incompressible),
+	    cmocka_unit_test(test_mux_zstd_mixed_records),
+	    cmocka_unit_test(test_flow_control),
+	    cmocka_unit_test(test_bwlimit),
+	    cmocka_unit_test(test_oversized_frame),
+	    cmocka_unit_test(test_bad_type),
+	    cmocka_unit_test(test_truncated_frame),
+	    cmocka_unit_test(test_hangup_wakes_blocked_recv),
+	    cmocka_unit_test(test_zstd_bomb),
+	    cmocka_unit_test(test_zstd_garbage),
+	    cmocka_unit_test(test_credit_violation),
+	    cmocka_unit_test(test_window_overgrant),
+	    cmocka_unit_test(test_abort),
+	    cmocka_unit_test(test_close_idle),
+	    cmocka_unit_test(test_connect_refused),
 	};
 
 	alarm(600); /* a hang is a failure, not a stuck CI job */
