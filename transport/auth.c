@@ -131,6 +131,8 @@ int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 out:
 	auth_done(c);
 	sodium_memzero(mac, sizeof(mac));
+	if (r < 0) /* an unproven peer gets nothing more from us, not even a read */
+		chan_shutdown(c);
 	return r;
 }
 

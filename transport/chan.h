@@ -94,7 +94,10 @@ void chan_ssh_fingerprint(const unsigned char *key, size_t len, char *out, size_
 /*
  * Shared-secret authentication (tcp). Mutual HMAC-SHA256 challenge-response
  * over fresh nonces; the secret never crosses the wire. Must complete
- * before anything else is read from a tcp peer.
+ * before anything else is read from a tcp peer. 0 or <0: PH_EAUTH (wrong
+ * secret, either side), PH_ETIMEDOUT (the whole exchange is bounded),
+ * PH_EEOF, PH_ECONFIG (key length). On failure the server side shuts the
+ * chan down: the caller can only close it.
  */
 int chan_auth_client(struct chan *c, const uint8_t *key, size_t keylen);
 int chan_auth_server(struct chan *c, const uint8_t *key, size_t keylen);

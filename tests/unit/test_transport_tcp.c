@@ -110,8 +110,6 @@ static void *auth_server_thread(void *arg)
 
 	j->rc = chan_auth_server_tmo(j->c, j->key, sizeof(key_a) - 1, j->tmo);
 	snprintf(j->msg, sizeof(j->msg), "%s", ph_errmsg());
-	if (j->rc < 0) /* a refused peer gets nothing more: hang up */
-		chan_shutdown(j->c);
 	return NULL;
 }
 
@@ -152,6 +150,55 @@ static void test_auth_wrong_secret(void **state)
 	assert_non_null(strstr(j.msg, "tcp peer tcp:127.0.0.1:"));
 	assert_int_equal(crc, -PH_EAUTH);
 	assert_non_null(strstr(ph_errmsg(), "refused our shared secret"));
+}
+
+/* A peer without the secret cannot pose as the server either. */
+static void *fake_server_thread(void *arg)
+{
+	struct auth_job *j = arg;
+	uint8_t hello[44] = "PHAUL-AUTH1\n", proof[76], mac[32] = {0};
+
+	j->rc = chan_write_full(j->c, hello, sizeof(hello));
+	if (!j->rc)
+		j->rc = chan_read_full(j->c, proof, sizeof(proof));
+	if (!j->rc)
+		j->rc = chan_write_full(j->c, mac, sizeof(mac));
+	return NULL;
+}
+
+static void test_auth_fake_server(void **state)
+{
+	struct auth_job j = {0};
+	struct chan *c, *s;
+	pthread_t t;
+
+	tcp_pair(&c, &s);
+	j.c = s;
+	assert_int_equal(pthread_create(&t, NULL, fake_server_thread, &j), 0);
+	assert_int_equal(chan_auth_client(c, key_a, sizeof(key_a) - 1), -PH_EAUTH);
+	assert_non_null(strstr(ph_errmsg(), "failed to prove it holds the shared secret"));
+	pthread_join(t, NULL);
+	assert_int_equal(j.rc, 0);
+	chan_close(c);
+	chan_close(s);
+}
+
+/* After a refusal the server reads nothing more from that peer. */
+static void test_auth_refused_reads_nothing(void **state)
+{
+	uint8_t junk[76] = "PHAUL-AUTH1\n", hello[44], b[1];
+	struct chan *c, *s;
+
+	tcp_pair(&c, &s);
+	/* Client side sends its (wrong) proof and then more bytes. */
+	assert_int_equal(chan_write_full(c, junk, sizeof(junk)), 0);
+	assert_int_equal(chan_write_full(c, "more", 4), 0);
+	assert_int_equal(chan_auth_server(s, key_a, sizeof(key_a) - 1), -PH_EAUTH);
+	assert_true(s->ops->read(s, b, 1) <= 0);
+	assert_int_equal(chan_read_full(c, hello, sizeof(hello)), 0);
+	assert_int_equal(chan_read_full(c, b, 1), -PH_EEOF);
+	chan_close(c);
+	chan_close(s);
 }
 
 static void test_auth_silent_peer_times_out(void **state)
@@ -673,6 +720,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_auth_ok),
 	    cmocka_unit_test(test_auth_wrong_secret),
+	    cmocka_unit_test(test_auth_fake_server),
+	    cmocka_unit_test(test_auth_refused_reads_nothing),
 	    cmocka_unit_test(test_auth_silent_peer_times_out),
 	    cmocka_unit_test(test_auth_short_key),
 	    cmocka_unit_test(test_load_secret),
