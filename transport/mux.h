@@ -54,7 +54,11 @@ void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec);
 
 /* Send len bytes on stream s, split into records; blocks on credit. */
 int mux_send(struct mux *m, int s, const void *buf, size_t len);
-/* Send one record (len <= PH_FRAME_MAX); record boundary preserved. */
+/*
+ * Send one record (len <= PH_FRAME_MAX); record boundary preserved. A
+ * zero-length record is not sent (it would read as EOF). Records of one
+ * stream from several threads are serialised in call order.
+ */
 int mux_send_rec(struct mux *m, int s, const void *buf, size_t len);
 /* Mark the end of the data on stream s (receiver gets 0 from mux_recv). */
 int mux_send_eof(struct mux *m, int s);
@@ -62,14 +66,19 @@ int mux_send_eof(struct mux *m, int s);
 /*
  * Receive the next record of stream s into buf (cap PH_FRAME_MAX is always
  * enough). Returns its length (>0), 0 at an EOF record, <0 PH_E* on
- * failure, PH_ETIMEDOUT after timeout_ms (-1: wait forever). After an EOF
- * the stream can carry a new sequence (next iteration).
+ * failure, PH_ETIMEDOUT after timeout_ms (-1: wait forever; 0: poll). After
+ * an EOF the stream can carry a new sequence (next iteration). A record
+ * larger than cap is refused with PH_ETOOBIG and kept for the next call.
+ * Records that arrived before a connection failure are delivered before
+ * the failure is reported; after an ABORT (either side) they are dropped.
+ * Taking a record returns its credit to the peer.
  */
 long mux_recv(struct mux *m, int s, void *buf, size_t cap, int timeout_ms);
 
 /*
  * Tell the peer we are going away because of err (PH_E*) with a message;
- * the peer's blocked calls return PH_EPEER with "peer: <msg>".
+ * the peer's blocked calls return PH_EPEER with "peer X aborted: <msg>".
+ * Our own later calls return err. Still call mux_close() afterwards.
  */
 void mux_abort(struct mux *m, int err, const char *msg);
 
