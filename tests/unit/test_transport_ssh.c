@@ -197,8 +197,16 @@ static void test_parse_target(void **state)
 	assert_string_equal(u, "root");
 	assert_string_equal(h, "node2");
 	assert_int_equal(p, 2222);
+	const char *saved = getenv("USER");
+	char old[128];
+
+	snprintf(old, sizeof(old), "%s", saved ? saved : "");
 	setenv("USER", "alice", 1);
 	assert_int_equal(chan_ssh_parse_target("node2", u, sizeof(u), h, sizeof(h), &p), 0);
+	if (saved)
+		setenv("USER", old, 1);
+	else
+		unsetenv("USER");
 	assert_string_equal(u, "alice");
 	assert_int_equal(p, 22);
 	assert_int_equal(chan_ssh_parse_target("bob@[::1]:7", u, sizeof(u), h, sizeof(h), &p), 0);
