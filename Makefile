@@ -84,8 +84,9 @@ fuzz: fuzz-build
 	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
 	  mkdir -p build-fuzz/corpus/$$n; \
 	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
+	  seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/$$n \
-	    tests/fuzz/corpus/$$n 2>build-fuzz/$$n.log >/dev/null || \
+	    $$seeds 2>build-fuzz/$$n.log >/dev/null || \
 	    { tail -40 build-fuzz/$$n.log; exit 1; }; done
 
 tests: $(TESTS)

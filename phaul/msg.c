@@ -52,10 +52,39 @@ int msg_send(struct mux *m, const Phaul__Msg *msg)
 	return ret;
 }
 
+int msg_decode(const uint8_t *buf, size_t len, const char *peer, Phaul__Msg **out)
+{
+	Phaul__Msg *msg;
+	int ret;
+
+	*out = NULL;
+	if (len > PH_MSG_MAX)
+		return ph_seterr(PH_ETOOBIG, "%s sent a %zu-byte control message (max %u)", peer, len,
+				 PH_MSG_MAX);
+	msg = phaul__msg__unpack(NULL, len, buf);
+	if (!msg)
+		return ph_seterr(PH_EPROTO, "%s sent an undecodable control message", peer);
+	if (msg->body_case == PHAUL__MSG__BODY__NOT_SET) {
+		phaul__msg__free_unpacked(msg, NULL);
+		return ph_seterr(PH_EPROTO, "%s sent an empty or unknown message", peer);
+	}
+	if (msg->body_case == PHAUL__MSG__BODY_ERROR) {
+		int code = msg->error->code;
+
+		if (code <= 0 || code >= PH_E_MAX)
+			code = PH_EPEER;
+		ret = ph_seterr(code, "%s: %s", msg->error->host && *msg->error->host ?
+				msg->error->host : peer, msg->error->msg);
+		phaul__msg__free_unpacked(msg, NULL);
+		return ret;
+	}
+	*out = msg;
+	return 0;
+}
+
 int msg_recv(struct mux *m, Phaul__Msg **out, int timeout_ms)
 {
 	uint8_t *buf;
-	Phaul__Msg *msg;
 	long n;
 	int ret;
 
@@ -70,32 +99,11 @@ int msg_recv(struct mux *m, Phaul__Msg **out, int timeout_ms)
 			return ph_seterr(PH_EPROTO, "%s ended the control stream", mux_peer(m));
 		return (int)n;
 	}
-	if (n > PH_MSG_MAX) {
-		free(buf);
-		return ph_seterr(PH_ETOOBIG, "%s sent a %ld-byte control message (max %u)",
-				 mux_peer(m), n, PH_MSG_MAX);
-	}
-	msg = phaul__msg__unpack(NULL, (size_t)n, buf);
+	ret = msg_decode(buf, (size_t)n, mux_peer(m), out);
 	free(buf);
-	if (!msg)
-		return ph_seterr(PH_EPROTO, "%s sent an undecodable control message", mux_peer(m));
-	if (msg->body_case == PHAUL__MSG__BODY__NOT_SET) {
-		phaul__msg__free_unpacked(msg, NULL);
-		return ph_seterr(PH_EPROTO, "%s sent an empty or unknown message", mux_peer(m));
-	}
-	pr_debug("got %s", msg_name(msg->body_case));
-	if (msg->body_case == PHAUL__MSG__BODY_ERROR) {
-		int code = msg->error->code;
-
-		if (code <= 0 || code >= PH_E_MAX)
-			code = PH_EPEER;
-		ret = ph_seterr(code, "%s: %s", msg->error->host && *msg->error->host ?
-				msg->error->host : mux_peer(m), msg->error->msg);
-		phaul__msg__free_unpacked(msg, NULL);
-		return ret;
-	}
-	*out = msg;
-	return 0;
+	if (ret == 0)
+		pr_debug("got %s", msg_name((*out)->body_case));
+	return ret;
 }
 
 int msg_expect(struct mux *m, Phaul__Msg__BodyCase want, Phaul__Msg **out, int timeout_ms)

@@ -18,6 +18,8 @@ int msg_send(struct mux *m, const Phaul__Msg *msg);
  * as the detail. Unknown or empty bodies are PH_EPROTO.
  */
 int msg_recv(struct mux *m, Phaul__Msg **out, int timeout_ms);
+/* The decoding half of msg_recv(), on a buffer (bounded, fuzzed). */
+int msg_decode(const uint8_t *buf, size_t len, const char *peer, Phaul__Msg **out);
 /* msg_recv() that also requires the body to be `want`. */
 int msg_expect(struct mux *m, Phaul__Msg__BodyCase want, Phaul__Msg **out, int timeout_ms);
 /* Report a failure to the peer (best effort). */

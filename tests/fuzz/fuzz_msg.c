@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The agent protocol's control messages as the peer may send them: decode,
+ * then run the checks the agent applies to names and counts.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "images.h"
+#include "msg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	Phaul__Msg *m = NULL;
+
+	if (msg_decode(data, size, "fuzz", &m) < 0)
+		return 0;
+	(void)msg_name(m->body_case);
+	if (m->body_case == PHAUL__MSG__BODY_IMAGE_FILE)
+		(void)images_name_ok(m->image_file->name);
+	if (m->body_case == PHAUL__MSG__BODY_CHECK_RESP && m->check_resp->facts->hostname)
+		(void)strlen(m->check_resp->facts->hostname);
+	msg_free(m);
+	return 0;
+}
