@@ -156,8 +156,12 @@ build_base() {
 	done
 
 	cp /bin/busybox "$root/usr/bin/busybox"
+	# no applet may shadow a real binary of the same name (busybox tc in
+	# /usr/bin came before iproute2's in /usr/sbin on root's PATH)
 	busybox --list-full | while read -r f; do
-		[ -e "$root/$f" ] || [ -L "$root/$f" ] || ln -s /usr/bin/busybox "$root/$f"
+		n=$(basename "$f")
+		[ -e "$root/usr/bin/$n" ] || [ -e "$root/usr/sbin/$n" ] ||
+			ln -s /usr/bin/busybox "$root/$f"
 	done
 
 	install -m 0755 "$HERE/guest/init" "$root/init"

@@ -283,31 +283,31 @@ vm_clean() {
 # 5ms): netem adds DELAY, tbf below it limits to RATE.
 link_shape() {
 	local rate=$1 delay=$2 cmd
-	cmd=". /etc/guest.conf; tc qdisc del dev \$LINK_IF root 2>/dev/null;
-	tc qdisc add dev \$LINK_IF root handle 1: netem delay $delay &&
-	tc qdisc add dev \$LINK_IF parent 1:1 handle 10: tbf rate $rate burst 64kb latency 100ms"
+	cmd=". /etc/guest.conf; /usr/sbin/tc qdisc del dev \$LINK_IF root 2>/dev/null;
+	/usr/sbin/tc qdisc add dev \$LINK_IF root handle 1: netem delay $delay &&
+	/usr/sbin/tc qdisc add dev \$LINK_IF parent 1:1 handle 10: tbf rate $rate burst 64kb latency 100ms"
 	on_src "$cmd" && on_dst "$cmd"
 }
 
 link_unshape() {
 	# shellcheck disable=SC2016 # expanded in the guest
-	local cmd='. /etc/guest.conf; tc qdisc del dev $LINK_IF root 2>/dev/null; true'
+	local cmd='. /etc/guest.conf; /usr/sbin/tc qdisc del dev $LINK_IF root 2>/dev/null; true'
 	on_src "$cmd" && on_dst "$cmd"
 }
 
-# link_measure [MIB]: push MIB (default 32) MiB src -> dst over the link
-# with busybox nc; prints "link: N MiB in S s = R MiB/s".
+# link_measure [MIB]: send MIB (default 32) MiB src -> dst over the link
+# (linkbench); prints "link: N MiB in S s = R MiB/s" as timed by dst.
 link_measure() {
-	local mib=${1:-32} t0 t1
-	on_dst 'rm -f /tmp/.lm; (nc -l -p 5999 >/dev/null; echo done >/tmp/.lm) </dev/null >/dev/null 2>&1 &'
-	wait_until 10 "nc listening on dst" on_dst 'netstat -ltn | grep -q ":5999 "'
-	# host clock; busybox date has no sub-second format
-	t0=$(date +%s.%N)
-	on_src "dd if=/dev/zero bs=1M count=$mib 2>/dev/null | nc $DST_IP 5999 || true"
-	wait_until 60 "nc on dst finished" on_dst 'test -e /tmp/.lm'
-	t1=$(date +%s.%N)
-	awk -v m="$mib" -v a="$t0" -v b="$t1" \
-		'BEGIN { printf "link: %d MiB in %.2f s = %.1f MiB/s\n", m, b - a, m / (b - a) }'
+	local mib=${1:-32} r
+	on_dst 'rm -f /tmp/.lm; setsid linkbench recv 5999 /tmp/.lm </dev/null >/dev/null 2>&1 &'
+	wait_until 10 "linkbench listening on dst" on_dst 'netstat -ltn | grep -q ":5999 "' || return 1
+	on_src "linkbench send $DST_IP 5999 $mib" || return 1
+	wait_until 120 "linkbench on dst finished" on_dst 'test -s /tmp/.lm' || return 1
+	r=$(on_dst 'cat /tmp/.lm')
+	awk -v r="$r" -v m="$mib" 'BEGIN {
+		split(r, f, /[ =]/)
+		if (f[2] != m * 1048576) { print "link: short transfer: " r; exit 1 }
+		printf "link: %d MiB in %.2f s = %.1f MiB/s\n", m, f[4], f[6] }'
 }
 
 # ---- workloads -------------------------------------------------------------
