@@ -35,5 +35,15 @@
 #define PH_SECRET_MAX 4096
 /* ssh: remote command line */
 #define PH_CMD_MAX 4096
+/* fs-sync: arguments of the rsync receiver command line in FsSyncStart */
+#define PH_FSS_ARGS_MAX 16
+/* fs-sync: one such argument (the destination path is one of them) */
+#define PH_FSS_ARG_MAX PH_PATH_MAX
+/* fs-sync: the shared-filesystem probe's cookie */
+#define PH_FSS_COOKIE_MAX 64
+/* fs-sync: what is kept of rsync's --stats output (the rest is dropped) */
+#define PH_FSS_STATS_MAX (16u * 1024)
+/* hooks: executables run for one stage */
+#define PH_HOOKS_MAX 256
 
 #endif

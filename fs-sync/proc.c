@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Running rsync: spawn with a clean fd table, collect its output, reap it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "err.h"
+#include "fss_int.h"
+#include "log.h"
+#include "util.h"
+
+int fss_find_rsync(char *path, size_t len)
+{
+	const char *env = getenv("PHAUL_RSYNC"), *p, *end;
+	char dirs[4096];
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return 0;
+	}
+	/* Resolved before fork: the child must stay async-signal-safe. */
+	snprintf(dirs, sizeof(dirs), "%s", getenv("PATH") ?: "/usr/bin:/bin");
+	for (p = dirs; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		if ((size_t)snprintf(path, len, "%.*s/rsync", (int)(end - p), p) < len &&
+		    access(path, X_OK) == 0)
+			return 0;
+	}
+	snprintf(path, len, "/usr/bin/rsync");
+	if (access(path, X_OK) == 0)
+		return 0;
+	return ph_seterr(PH_ERSYNC, "rsync not found on PATH or in /usr/bin (set $PHAUL_RSYNC)");
+}
+
+/* Between fork and exec: async-signal-safe calls only. */
+static void child(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
+		  int out_w, int err_w, int ep)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int null, e, i;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (i = 1; i < NSIG; i++)
+		sigaction(i, &sa, NULL);
+	/* Own group: a timeout kills rsync's generator/receiver pair together. */
+	setpgid(0, 0);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || dup2(io_fd >= 0 ? io_fd : null, 0) < 0 ||
+	    dup2(io_fd >= 0 ? io_fd : out_w, 1) < 0 || dup2(err_w, 2) < 0)
+		goto fail;
+	/* Nothing of phaul's (the protocol connection above all) reaches rsync. */
+	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+	if (keep_fd >= 0)
+		fcntl(keep_fd, F_SETFD, 0);
+	execve(bin, argv, envp);
+fail:
+	e = errno;
+	if (write(ep, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+int fss_spawn(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
+	      struct fss_proc *p)
+{
+	int op[2] = { -1, -1 }, errp[2] = { -1, -1 }, ep[2] = { -1, -1 }, e = 0, ret = 0;
+	ssize_t n;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->out = p->err = -1;
+	if ((io_fd < 0 && pipe2(op, O_CLOEXEC) < 0) || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "pipes for %s", bin);
+		goto out;
+	}
+	p->pid = fork();
+	if (p->pid < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "fork for %s", bin);
+		goto out;
+	}
+	if (p->pid == 0)
+		child(bin, argv, envp, io_fd, keep_fd, op[1], errp[1], ep[1]);
+	close(ep[1]);
+	ep[1] = -1;
+	/* EOF: exec succeeded (the pipe was close-on-exec); else the child's errno. */
+	while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(e)) {
+		waitpid(p->pid, NULL, 0);
+		p->pid = -1;
+		ret = ph_seterr(PH_ERSYNC, "cannot run %s: %s", bin, strerror(e));
+		goto out;
+	}
+	p->out = op[0];
+	p->err = errp[0];
+	op[0] = errp[0] = -1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (op[i] >= 0)
+			close(op[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	return ret;
+}
+
+/* Log complete lines of rsync's stderr; remember the last non-empty one. */
+static void err_lines(struct fss_proc *p, const char *tag, char *buf, size_t *len, bool flush)
+{
+	char *s = buf, *nl;
+
+	while ((nl = memchr(s, '\n', *len - (size_t)(s - buf))) || (flush && s < buf + *len)) {
+		size_t n = nl ? (size_t)(nl - s) : *len - (size_t)(s - buf);
+
+		if (n) {
+			pr_warn("%s: %.*s", tag, (int)n, s);
+			snprintf(p->last, sizeof(p->last), "%.*s", (int)n, s);
+		}
+		s += n + (nl != NULL);
+	}
+	*len -= (size_t)(s - buf);
+	memmove(buf, s, *len);
+	if (*len == 1024) /* an endless line: its head stands for it */
+		err_lines(p, tag, buf, len, true);
+}
+
+static void read_out(struct fss_proc *p)
+{
+	char buf[4096];
+	ssize_t n = read(p->out, buf, sizeof(buf));
+
+	if (n <= 0) {
+		close(p->out);
+		p->out = -1;
+		return;
+	}
+	if (!p->stats)
+		p->stats = calloc(1, PH_FSS_STATS_MAX + 1);
+	if (p->stats && p->stats_len < PH_FSS_STATS_MAX) {
+		size_t k = (size_t)n < PH_FSS_STATS_MAX - p->stats_len ?
+				   (size_t)n : PH_FSS_STATS_MAX - p->stats_len;
+
+		memcpy(p->stats + p->stats_len, buf, k);
+		p->stats_len += k;
+	}
+}
+
+static void kill_late(struct fss_proc *p, atomic_bool *peer_done, uint64_t *since)
+{
+	if (!peer_done || !atomic_load(peer_done) || p->pid <= 0)
+		return;
+	if (!*since)
+		*since = now_us();
+	else if (now_us() - *since > (uint64_t)FSS_GRACE_MS * 1000) {
+		pr_warn("rsync (pid %d) still runs %d s after the peer ended: killing it",
+			(int)p->pid, FSS_GRACE_MS / 1000);
+		kill(-p->pid, SIGKILL);
+		*since = UINT64_MAX / 2;
+	}
+}
+
+int fss_proc_wait(struct fss_proc *p, const char *tag, atomic_bool *peer_done)
+{
+	char ebuf[1024];
+	size_t elen = 0;
+	uint64_t since = 0;
+	pid_t r;
+
+	while (p->out >= 0 || p->err >= 0) {
+		struct pollfd pf[2] = { { .fd = p->out, .events = POLLIN },
+					{ .fd = p->err, .events = POLLIN } };
+
+		if (poll(pf, 2, 500) < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents)
+			read_out(p);
+		if (pf[1].revents) {
+			ssize_t n = read(p->err, ebuf + elen, sizeof(ebuf) - elen);
+
+			if (n <= 0) {
+				close(p->err);
+				p->err = -1;
+			} else {
+				elen += (size_t)n;
+			}
+			err_lines(p, tag, ebuf, &elen, p->err < 0);
+		}
+		kill_late(p, peer_done, &since);
+	}
+	/* Output closed: rsync is on its way out; one that lingers gets the grace. */
+	since = now_us();
+	while ((r = waitpid(p->pid, &p->status, WNOHANG)) == 0) {
+		if (now_us() - since > (uint64_t)FSS_GRACE_MS * 1000) {
+			kill(-p->pid, SIGKILL);
+			r = waitpid(p->pid, &p->status, 0);
+			break;
+		}
+		usleep(20000);
+	}
+	if (r < 0)
+		p->status = W_EXITCODE(127, 0);
+	p->pid = -1;
+	if (WIFEXITED(p->status))
+		return WEXITSTATUS(p->status);
+	return 128 + WTERMSIG(p->status);
+}
+
+void fss_proc_free(struct fss_proc *p)
+{
+	if (p->pid > 0) {
+		kill(-p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->pid = -1;
+	}
+	if (p->out >= 0)
+		close(p->out);
+	if (p->err >= 0)
+		close(p->err);
+	p->out = p->err = -1;
+	free(p->stats);
+	p->stats = NULL;
+}
+
+const char *fss_status_str(int code, char *buf, size_t len)
+{
+	if (code < 0)
+		snprintf(buf, len, "not run");
+	else if (code > 128)
+		snprintf(buf, len, "killed by signal %d", code - 128);
+	else
+		snprintf(buf, len, "exit %d", code);
+	return buf;
+}
