@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,7 +19,7 @@
 /* Letters of the short-option cluster -aHAXS gives the server (rsync 3.2 .. 3.5). */
 static const char short_ok[] = "lHogDtpAXrS";
 
-static const char *const long_ok[] = { "--delete", "--numeric-ids", "--stats" };
+static const char *const long_ok[] = {"--delete", "--numeric-ids", "--stats"};
 
 /* A printable, bounded copy of a peer's string for an error message. */
 static const char *shown(const char *s, char *buf, size_t len)
@@ -58,12 +59,14 @@ static bool short_cluster_ok(const char *a)
 
 static bool timeout_ok(const char *a)
 {
-	const char *v = a + strlen("--timeout=");
-	size_t n = strlen(v);
+	const char *v;
+	size_t n;
 
-	if (strncmp(a, "--timeout=", strlen("--timeout=")) || n == 0 || n > 6)
+	if (strncmp(a, "--timeout=", strlen("--timeout=")))
 		return false;
-	return strspn(v, "0123456789") == n && v[0] != '0';
+	v = a + strlen("--timeout=");
+	n = strlen(v);
+	return n > 0 && n <= 6 && strspn(v, "0123456789") == n && v[0] != '0';
 }
 
 static bool option_ok(const char *a, bool *had_cluster)
@@ -92,22 +95,30 @@ int fss_check_args(const char *const *args, size_t nargs, const char *dest)
 				 PH_FSS_ARGS_MAX);
 	for (i = 0; i < nargs; i++)
 		if (!args[i] || strnlen(args[i], PH_FSS_ARG_MAX + 1) > PH_FSS_ARG_MAX)
-			return ph_seterr(PH_ETOOBIG, "FsSyncStart argument %zu is missing or longer "
-					 "than %u bytes", i, PH_FSS_ARG_MAX);
+			return ph_seterr(PH_ETOOBIG,
+					 "FsSyncStart argument %zu is missing or longer "
+					 "than %u bytes",
+					 i, PH_FSS_ARG_MAX);
 	if (strcmp(args[0], "rsync") || strcmp(args[1], "--server"))
-		return ph_seterr(PH_EPROTO, "FsSyncStart is not an rsync receiver command line: "
-				 "it starts with '%s'", shown(args[0], b, sizeof(b)));
+		return ph_seterr(PH_EPROTO,
+				 "FsSyncStart is not an rsync receiver command line: "
+				 "it starts with '%s'",
+				 shown(args[0], b, sizeof(b)));
 	for (i = 2; i < nargs - 2; i++)
 		if (!option_ok(args[i], &cluster))
-			return ph_seterr(PH_EPROTO, "FsSyncStart argument %zu '%s' is not allowed "
-					 "(only the receiver options phaul's fs-sync sends)", i,
-					 shown(args[i], b, sizeof(b)));
+			return ph_seterr(PH_EPROTO,
+					 "FsSyncStart argument %zu '%s' is not allowed "
+					 "(only the receiver options phaul's fs-sync sends)",
+					 i, shown(args[i], b, sizeof(b)));
 	if (strcmp(args[nargs - 2], "."))
-		return ph_seterr(PH_EPROTO, "FsSyncStart argument %zu '%s' is not allowed (want '.')",
+		return ph_seterr(PH_EPROTO,
+				 "FsSyncStart argument %zu '%s' is not allowed (want '.')",
 				 nargs - 2, shown(args[nargs - 2], b, sizeof(b)));
 	if (!dest || strcmp(args[nargs - 1], dest))
-		return ph_seterr(PH_EPATH, "FsSyncStart destination argument '%s' differs from "
-				 "its dest", shown(args[nargs - 1], b, sizeof(b)));
+		return ph_seterr(PH_EPATH,
+				 "FsSyncStart destination argument '%s' differs from "
+				 "its dest",
+				 shown(args[nargs - 1], b, sizeof(b)));
 	return 0;
 }
 
@@ -152,25 +163,32 @@ int fss_check_dest_lexical(const char *dest, const char *root)
 
 	if (!root || root[0] != '/')
 		return ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (no absolute "
-				 "fs root configured)");
+					     "fs root configured)");
 	if (!dest || dest[0] != '/' || strnlen(dest, PH_PATH_MAX + 1) > PH_PATH_MAX)
-		return ph_seterr(PH_EPATH, "fs-sync destination '%s' is not an absolute path of at "
-				 "most %u bytes", dest ? shown(dest, b, sizeof(b)) : "", PH_PATH_MAX);
+		return ph_seterr(PH_EPATH,
+				 "fs-sync destination '%s' is not an absolute path of at "
+				 "most %u bytes",
+				 dest ? shown(dest, b, sizeof(b)) : "", PH_PATH_MAX);
 	if (!path_chars_ok(dest, &bad))
-		return ph_seterr(PH_EPATH, "fs-sync destination '%s' contains byte 0x%02x (allowed: "
-				 "letters, digits and ._+,=@%%:/-)", shown(dest, b, sizeof(b)),
-				 (unsigned char)bad);
+		return ph_seterr(PH_EPATH,
+				 "fs-sync destination '%s' contains byte 0x%02x (allowed: "
+				 "letters, digits and ._+,=@%%:/-)",
+				 shown(dest, b, sizeof(b)), (unsigned char)bad);
 	for (c = dest; *c; c = strchrnul(c + 1, '/')) {
 		const char *s = c + 1, *e = strchrnul(s, '/');
 
 		if ((e - s == 1 && s[0] == '.') || (e - s == 2 && s[0] == '.' && s[1] == '.') ||
 		    (e == s && *e))
-			return ph_seterr(PH_EPATH, "fs-sync destination '%s' has a '.', '..' or "
-					 "empty component", shown(dest, b, sizeof(b)));
+			return ph_seterr(PH_EPATH,
+					 "fs-sync destination '%s' has a '.', '..' or "
+					 "empty component",
+					 shown(dest, b, sizeof(b)));
 	}
 	if (!under_root(dest, root))
-		return ph_seterr(PH_EPATH, "fs-sync destination '%s' is outside the agent's fs root "
-				 "%s", shown(dest, b, sizeof(b)), root);
+		return ph_seterr(PH_EPATH,
+				 "fs-sync destination '%s' is outside the agent's fs root "
+				 "%s",
+				 shown(dest, b, sizeof(b)), root);
 	return 0;
 }
 
@@ -212,11 +230,15 @@ int fss_check_dest(const char *dest, const char *root)
 			return ph_seterr_errno(PH_EPATH, "fs-sync destination %s: %s", dest, path);
 		}
 		if (S_ISLNK(st.st_mode))
-			return ph_seterr(PH_EPATH, "fs-sync destination %s: component %s is a "
-					 "symlink", dest, path);
+			return ph_seterr(PH_EPATH,
+					 "fs-sync destination %s: component %s is a "
+					 "symlink",
+					 dest, path);
 		if (!S_ISDIR(st.st_mode))
-			return ph_seterr(PH_EPATH, "fs-sync destination %s: component %s is not a "
-					 "directory", dest, path);
+			return ph_seterr(PH_EPATH,
+					 "fs-sync destination %s: component %s is not a "
+					 "directory",
+					 dest, path);
 	}
 	return 0;
 }

@@ -33,7 +33,8 @@ static void *up_thread(void *arg)
 		n = read(b->rfd, buf, PH_FRAME_MAX);
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* A reset from a dying rsync ends its output like EOF; rsync's exit code says why. */
+		/* A reset from a dying rsync ends its output like EOF; rsync's exit code says why.
+		 */
 		if (n <= 0)
 			break;
 		if ((ret = mux_send(b->m, MUX_FS, buf, (size_t)n)) < 0)
@@ -98,7 +99,8 @@ static void *down_thread(void *arg)
 				idle_since = now_us();
 			if (now_us() - idle_since < (uint64_t)b->idle_ms * 1000)
 				continue;
-			ret = ph_seterr(PH_ETIMEDOUT, "%s did not end its fs-sync stream within %d ms",
+			ret = ph_seterr(PH_ETIMEDOUT,
+					"%s did not end its fs-sync stream within %d ms",
 					mux_peer(b->m), b->idle_ms);
 			break;
 		}

@@ -32,24 +32,23 @@
 #define FSS_TIMEOUT_S_DEFAULT 120
 
 struct fss_opts {
-	int timeout_s;                /* rsync --timeout and waits for the peer; 0: default */
-	const char *const *excludes;  /* rsync --exclude patterns (travel in rsync's protocol) */
+	int timeout_s;		     /* rsync --timeout and waits for the peer; 0: default */
+	const char *const *excludes; /* rsync --exclude patterns (travel in rsync's protocol) */
 	size_t nexcludes;
-	const char *rsh_exe;          /* program implementing fss_rsh_main() as "fs-rsh";
-				       * NULL: this process's binary (/proc/PID/exe) */
-	const char *host;             /* our hostname, for messages; NULL: gethostname() */
+	const char *rsh_exe; /* program implementing fss_rsh_main() as "fs-rsh";
+			      * NULL: this process's binary (/proc/PID/exe) */
 };
 
 struct fss_stats {
-	uint64_t usec;          /* wall time of the sync */
-	uint64_t wire_tx;       /* MUX_FS bytes sent by this side, headers included */
-	uint64_t wire_rx;       /* MUX_FS bytes received */
-	uint64_t files;         /* rsync --stats: regular files transferred */
-	uint64_t total_size;    /* rsync --stats: total file size of the tree */
-	uint64_t literal;       /* rsync --stats: literal data sent (not matched) */
-	int client_exit;        /* exit code of the local rsync client (-1: not run) */
-	int server_exit;        /* exit code of the agent's rsync (-1: not run) */
-	bool shared;            /* fss_probe_shared() said shared: nothing was synced */
+	uint64_t usec;	     /* wall time of the sync */
+	uint64_t wire_tx;    /* MUX_FS bytes sent by this side, headers included */
+	uint64_t wire_rx;    /* MUX_FS bytes received */
+	uint64_t files;	     /* rsync --stats: regular files transferred */
+	uint64_t total_size; /* rsync --stats: total file size of the tree */
+	uint64_t literal;    /* rsync --stats: literal data sent (not matched) */
+	int client_exit;     /* exit code of the local rsync client (-1: not run) */
+	int server_exit;     /* exit code of the agent's rsync (-1: not run) */
+	bool shared;	     /* for the caller: fss_probe_shared() said shared, no sync */
 };
 
 /*

@@ -22,12 +22,12 @@
 /* A running rsync. */
 struct fss_proc {
 	pid_t pid;
-	int out;               /* its stdout pipe, or -1 */
-	int err;               /* its stderr pipe, or -1 */
-	char last[256];        /* last non-empty stderr line */
-	char *stats;           /* its stdout, at most PH_FSS_STATS_MAX bytes; may be NULL */
+	int out;	/* its stdout pipe, or -1 */
+	int err;	/* its stderr pipe, or -1 */
+	char last[256]; /* last non-empty stderr line */
+	char *stats;	/* its stdout, at most PH_FSS_STATS_MAX bytes; may be NULL */
 	size_t stats_len;
-	int status;            /* wait status once reaped */
+	int status; /* wait status once reaped */
 };
 
 /* Where rsync is: $PHAUL_RSYNC, else PATH, else /usr/bin/rsync. */
@@ -60,9 +60,9 @@ void fss_proc_free(struct fss_proc *p);
 struct fss_bridge {
 	struct mux *m;
 	int rfd, wfd;
-	int idle_ms;           /* once local_done: give up waiting for the peer's EOF */
-	atomic_bool local_done;/* the local rsync has exited */
-	atomic_bool peer_done; /* the peer's EOF arrived (or the stream failed) */
+	int idle_ms;		/* once local_done: give up waiting for the peer's EOF */
+	atomic_bool local_done; /* the local rsync has exited */
+	atomic_bool peer_done;	/* the peer's EOF arrived (or the stream failed) */
 	pthread_t up, down;
 	bool up_started, down_started;
 	int up_ret, down_ret;

@@ -62,7 +62,7 @@ static int check(const Phaul__FsSyncStart *req, const char *root)
 
 	if (!root || !*root)
 		return ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (no fs root "
-				 "configured)");
+					     "configured)");
 	if ((ret = fss_check_args((const char *const *)req->args, req->n_args, req->dest)) < 0 ||
 	    (ret = fss_check_dest(req->dest, root)) < 0)
 		return ret;
@@ -74,11 +74,11 @@ static int check(const Phaul__FsSyncStart *req, const char *root)
 static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int *code, char *last,
 			size_t llen)
 {
-	static char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+	static char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
 	char rsync[PATH_MAX], *argv[PH_FSS_ARGS_MAX + 1];
-	struct fss_proc p = { .pid = -1, .out = -1, .err = -1 };
+	struct fss_proc p = {.pid = -1, .out = -1, .err = -1};
 	struct fss_bridge b;
-	int sv[2] = { -1, -1 }, wfd, ret;
+	int sv[2] = {-1, -1}, wfd, ret;
 	size_t i;
 
 	*code = -1;
@@ -186,7 +186,7 @@ int fss_serve_probe(struct mux *m, const Phaul__FsProbe *req, const char *allowe
 
 	if (!allowed_root || !*allowed_root)
 		ret = ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (no fs root "
-				"configured)");
+					    "configured)");
 	else if (req->cookie.len < 16 || req->cookie.len > PH_FSS_COOKIE_MAX)
 		ret = ph_seterr(PH_ETOOBIG, "FsProbe cookie of %zu bytes (allowed 16..%u)",
 				req->cookie.len, PH_FSS_COOKIE_MAX);

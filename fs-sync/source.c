@@ -98,8 +98,8 @@ static int prepare(struct fss_run *r, const char *src, const char *dst, const st
 	char exe[PATH_MAX];
 	int ret;
 
-	if ((ret = fss_check_dest_lexical(dst, "/")) < 0 || (ret = fss_find_rsync(r->rsync,
-								     sizeof(r->rsync))) < 0)
+	if ((ret = fss_check_dest_lexical(dst, "/")) < 0 ||
+	    (ret = fss_find_rsync(r->rsync, sizeof(r->rsync))) < 0)
 		return ret;
 	/* /proc/PID/exe runs our binary even if it was replaced on disk meanwhile. */
 	if (o->rsh_exe)
@@ -179,9 +179,11 @@ static int verdict(struct mux *m, struct fss_run *r, struct fss_stats *st, int t
 		ret = ph_seterr(d->err, "fs-sync to %s:%s refused: %s", mux_peer(m), dst,
 				d->msg ?: "");
 	else if (!d->ok)
-		ret = ph_seterr(PH_ERSYNC, "rsync %s -> %s:%s failed: server on %s %s: %s; "
-				"client %s: %s", src, mux_peer(m), dst, mux_peer(m), ss, d->msg ?: "",
-				cs, r->p.last);
+		ret =
+		    ph_seterr(PH_ERSYNC,
+			      "rsync %s -> %s:%s failed: server on %s %s: %s; "
+			      "client %s: %s",
+			      src, mux_peer(m), dst, mux_peer(m), ss, d->msg ?: "", cs, r->p.last);
 	else if (st->client_exit != 0)
 		ret = ph_seterr(PH_ERSYNC, "rsync %s -> %s:%s failed: client %s: %s", src,
 				mux_peer(m), dst, cs, r->p.last);

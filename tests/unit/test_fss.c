@@ -37,11 +37,11 @@
 #include "util.h"
 
 struct pair {
-	struct mux *a, *b;     /* a: source, b: agent */
-	char top[64];          /* everything of one test lives here */
+	struct mux *a, *b; /* a: source, b: agent */
+	char top[64];	   /* everything of one test lives here */
 	char src[96], root[96], dst[128];
 	pthread_t agent;
-	int nreq;              /* requests the agent thread serves */
+	int nreq; /* requests the agent thread serves */
 	int serve_ret;
 };
 
@@ -309,15 +309,14 @@ static int bad_request(struct pair *p, const char **args, size_t n, const char *
 	return err;
 }
 
-#define BAD(err, substr, dest, ...)                                                   \
-	do {                                                                         \
-		const char *v[] = { __VA_ARGS__ };                                   \
-		char m[512];                                                         \
-		assert_int_equal(bad_request(p, v, sizeof(v) / sizeof(v[0]), dest, m, \
-					     sizeof(m)),                             \
-				 err);                                               \
-		assert_non_null(strstr(m, substr));                                  \
-		assert_non_null(strstr(m, "dsthost"));                               \
+#define BAD(err, substr, dest, ...)                                                                \
+	do {                                                                                       \
+		const char *v[] = {__VA_ARGS__};                                                   \
+		char m[512];                                                                       \
+		assert_int_equal(bad_request(p, v, sizeof(v) / sizeof(v[0]), dest, m, sizeof(m)),  \
+				 err);                                                             \
+		assert_non_null(strstr(m, substr));                                                \
+		assert_non_null(strstr(m, "dsthost"));                                             \
 	} while (0)
 
 static void test_refusals(void **state)
@@ -358,7 +357,7 @@ static void test_disabled(void **state)
 {
 	struct pair *p = *state;
 	char m[512];
-	const char *v[] = { "rsync", "--server", "-lr", ".", p->dst };
+	const char *v[] = {"rsync", "--server", "-lr", ".", p->dst};
 
 	p->root[0] = '\0';
 	assert_int_equal(bad_request(p, v, 5, p->dst, m, sizeof(m)), PH_ENOTSUP);
@@ -468,10 +467,11 @@ static void test_probe(void **state)
 
 static void test_check_args(void **state)
 {
-	const char *good[] = { "rsync", "--server", "-lHogDtpAXrSe.iLsfxCIvu", "--timeout=60",
-			       "--delete", "--stats", "--numeric-ids", ".", "/r/ct/" };
-	const char *two[] = { "rsync", "--server", "-lr", "-lr", ".", "/r/ct/" };
-	const char *zero[] = { "rsync", "--server", "--timeout=0", ".", "/r/ct/" };
+	const char *good[] = {"rsync",	       "--server", "-lHogDtpAXrSe.iLsfxCIvu",
+			      "--timeout=60",  "--delete", "--stats",
+			      "--numeric-ids", ".",	   "/r/ct/"};
+	const char *two[] = {"rsync", "--server", "-lr", "-lr", ".", "/r/ct/"};
+	const char *zero[] = {"rsync", "--server", "--timeout=0", ".", "/r/ct/"};
 
 	assert_int_equal(fss_check_args(good, 9, "/r/ct/"), 0);
 	assert_int_equal(fss_check_args(good, 9, "/r/ct"), -PH_EPATH);
@@ -492,14 +492,14 @@ static void test_check_args(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check_args),
-		cmocka_unit_test_setup_teardown(test_sync_tree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sync_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rsync_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_source, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+	    cmocka_unit_test(test_check_args),
+	    cmocka_unit_test_setup_teardown(test_sync_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rsync_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_source, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
 	};
 
 	/* rsync runs this binary as its remote shell, as it runs "phaul fs-rsh". */
