@@ -30,4 +30,14 @@ on_src "ping -c 1 -W 2 $DST_IP >/dev/null" || fail "no ping src -> dst"
 for m in unix_diag nf_tables sch_netem; do
 	on_dst "grep -q '^$m ' /proc/modules" || fail "module $m not loaded on dst"
 done
+
+
+# copy helpers and guest-to-guest scp (sftp) round trip
+head -c 100000 /dev/urandom >"$RESULT_DIR/blob"
+to_src "$RESULT_DIR/blob" /tmp/blob
+on_src "scp -q /tmp/blob dst:/tmp/blob2"
+from_dst /tmp/blob2 "$RESULT_DIR/blob.back"
+cmp "$RESULT_DIR/blob" "$RESULT_DIR/blob.back" || fail "file changed on its way host -> src -> dst -> host"
+rm -f "$RESULT_DIR/blob" "$RESULT_DIR/blob.back"
+echo "copy host -> src -> dst -> host: ok"
 echo "harness ok"
