@@ -798,10 +798,10 @@ int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn,
 	x.opts.notify_scripts = true;
 	req.type = CRIU_REQ_TYPE__DUMP;
 	req.opts = &x.opts;
-	c->state = CONN_DONE; /* swrk exits after a DUMP, whatever happens */
 	r = criu_send(c, &req, "DUMP");
 	if (r == 0)
-		r = criu_dump_loop(c, &d, &resp);
+		r = criu_dump_loop(c, &d, &resp); /* answers NOTIFYs on this conn */
+	c->state = CONN_DONE; /* swrk exits after a DUMP, whatever happens */
 	if (r < 0)
 		goto out;
 	/* cr_dump_finish(): any failure, post-dump included, resumes the tree. */

@@ -66,7 +66,7 @@ static int ps_after(struct pages_relay *r, int ret)
 	done.iter = a->iter;
 	done.ok = ret == 0;
 	done.has_bytes = 1;
-	done.bytes = psx_session_counts(r->psx)->stream_bytes;
+	done.bytes = psx_total_counts(r->psx)->stream_bytes; /* one parser per iteration */
 	done.msg = ret < 0 ? (char *)ph_errmsg() : "";
 	out.body_case = PHAUL__MSG__BODY_ITER_DONE;
 	out.iter_done = &done;

@@ -61,6 +61,7 @@ struct mig {
 	bool committed;
 	uint64_t t_start, t_iter, t_dump;
 	uint64_t pages_wire;    /* page-stream wire bytes counted so far */
+	struct psx_counts psx_before; /* totals when the iteration began */
 	char err[1024];         /* why the post-dump step rolled back */
 	int err_code;
 };
@@ -215,6 +216,7 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 		.timeout_ms = g->cfg->timeout_s * 1000,
 	};
 	g->t_iter = now_us();
+	g->psx_before = *psx_total_counts(&g->psx);
 	return pages_relay_start(&g->relay);
 }
 
@@ -238,19 +240,20 @@ static int iter_end(struct mig *g, struct iter_report *it, const char *dir)
 		return ret;
 	}
 	msg_free(in);
-	pc = psx_session_counts(&g->psx);
+	/* The relay has already started the parser's next session: use totals. */
+	pc = psx_total_counts(&g->psx);
 	memset(it, 0, sizeof(*it));
 	it->iter = g->iter;
 	it->usec = now_us() - g->t_iter;
-	it->pages = pc->pages;
-	it->raw_bytes = pc->stream_bytes;
+	it->pages = pc->pages - g->psx_before.pages;
+	it->raw_bytes = pc->stream_bytes - g->psx_before.stream_bytes;
 	mux_get_stats(g->m, MUX_PAGES, &tx, &rx);
 	it->wire_bytes = tx.wire_bytes - g->pages_wire;
 	g->pages_wire = tx.wire_bytes;
 	memset(&st, 0, sizeof(st));
 	if (stats_read(dir, STATS_DUMP, &st) == 0)
 		it->frozen_us = st.frozen_time_us;
-	return psx_next_session(&g->psx);
+	return 0;
 }
 
 static int step_precopy(struct mig *g)
@@ -391,19 +394,24 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	fill_opts(g, &o, dir, parent[0] ? parent : NULL);
 	g->t_dump = now_us();
 	ret = criu_dump(g->criu, &o, on_notify, g, outcome);
-	/* If the dump failed before post-dump, the page stream ends with it. */
-	pages_relay_join(&g->relay);
-	if (ret == 0 && *outcome == CRIU_DUMP_RESUMED && g->err_code)
-		ret = ph_seterr(g->err_code, "%s", g->err);
-	else if (ret == 0 && *outcome == CRIU_DUMP_RESUMED)
-		ret = ph_seterr(PH_ECRIU, "CRIU dump failed on %s; the tree was resumed", g->host);
+	if (ret < 0) {
+		/* CRIU's own error first; the page stream ends with the dump. */
+		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
+		pages_relay_join(&g->relay);
+		return ph_seterr(ret, "%s", g->err);
+	}
 	memset(&st, 0, sizeof(st));
 	if (stats_read(dir, STATS_DUMP, &st) == 0) {
 		g->rep.frozen_us = st.frozen_time_us;
 		if (g->iter < PH_ITER_MAX + 1)
 			g->rep.it[g->iter].frozen_us = st.frozen_time_us;
 	}
-	return ret;
+	pages_relay_join(&g->relay);
+	if (*outcome == CRIU_DUMP_RESUMED && g->err_code)
+		return ph_seterr(g->err_code, "%s", g->err);
+	if (*outcome == CRIU_DUMP_RESUMED)
+		return ph_seterr(PH_ECRIU, "CRIU dump failed on %s; the tree was resumed", g->host);
+	return 0;
 }
 
 /* Exit code and report once the migration is decided. */
