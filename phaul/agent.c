@@ -20,6 +20,8 @@
 #include "caps.h"
 #include "compat/compat.h"
 #include "err.h"
+#include "fs-sync/fss.h"
+#include "hooks.h"
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
@@ -43,6 +45,8 @@ static int on_check(struct agent *a, Phaul__Msg *in)
 	if (q->n_pids > PH_CHECK_PIDS_MAX)
 		return ph_seterr(PH_ETOOBIG, "CheckReq names %zu pids (max %u)", q->n_pids,
 				 PH_CHECK_PIDS_MAX);
+	if ((ret = agent_hook(a, HOOK_BEFORE_CHECK, NULL)) < 0)
+		return ph_errctx(ret, "%s", a->host);
 	/* A failing probe is a fact to report, not a reason to hang up. */
 	if (compat_local_facts(&p, &f) < 0)
 		pr_warn("host facts incomplete: %s", ph_errmsg());
@@ -68,6 +72,16 @@ static int on_finish(struct agent *a, Phaul__Msg *in)
 	return ret;
 }
 
+static int on_fs_start(struct agent *a, Phaul__Msg *in)
+{
+	return fss_serve(a->mux, in->fs_start, a->cfg->fs_root, a->host);
+}
+
+static int on_fs_probe(struct agent *a, Phaul__Msg *in)
+{
+	return fss_serve_probe(a->mux, in->fs_probe, a->cfg->fs_root, a->host);
+}
+
 /* Which messages the agent takes in which state. */
 static const struct {
 	Phaul__Msg__BodyCase body;
@@ -79,6 +93,8 @@ static const struct {
 	{ PHAUL__MSG__BODY_IMAGE_FILE, AG_COPYING, agent_on_image_file },
 	{ PHAUL__MSG__BODY_IMAGES_DONE, AG_COPYING, agent_on_images_done },
 	{ PHAUL__MSG__BODY_RESTORE_REQ, AG_COPYING, agent_on_restore },
+	{ PHAUL__MSG__BODY_FS_START, AG_READY | AG_COPYING, on_fs_start },
+	{ PHAUL__MSG__BODY_FS_PROBE, AG_READY | AG_COPYING, on_fs_probe },
 	{ PHAUL__MSG__BODY_FINISH, AG_READY | AG_COPYING | AG_RESTORED, on_finish },
 };
 

@@ -24,9 +24,11 @@ struct agent {
 	struct mux *mux;
 	enum agent_state state;
 	bool done;          /* Finish answered */
+	bool discarded;     /* agent_finish(false) already ran */
 	char host[256];     /* our hostname, for error messages */
 	char peer[256];     /* the source's hostname */
 	char dir[768];      /* this migration's work dir, "" until created */
+	char ct[256];       /* the CT, once the source names it (RestoreReq) */
 	pid_t restored_pid; /* root of the restored tree, 0 if none */
 	uint32_t iter;      /* current iteration, 0 before the first */
 	bool final;         /* the current iteration is the final dump */
@@ -42,6 +44,8 @@ int agent_finish(struct agent *a, bool commit);
 /* Release everything the session holds (after agent_finish). */
 void agent_cleanup(struct agent *a);
 const char *agent_state_name(enum agent_state s);
+/* Run the destination's hooks of stage (err: the failure, for on-failure). */
+int agent_hook(struct agent *a, const char *stage, const char *err);
 
 /* Message handlers of a migration (agent_mig.c). */
 int agent_on_iter_start(struct agent *a, Phaul__Msg *in);

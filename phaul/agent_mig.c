@@ -22,6 +22,7 @@
 #include "engine/criu.h"
 #include "engine/stats.h"
 #include "err.h"
+#include "hooks.h"
 #include "images.h"
 #include "log.h"
 #include "msg.h"
@@ -200,6 +201,12 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		ret = ph_seterr(PH_ECRIU, "%s: restore failed (PHAUL_FAULT_RESTORE)", a->host);
 		goto out;
 	}
+	if (q->ct)
+		snprintf(a->ct, sizeof(a->ct), "%s", q->ct);
+	if ((ret = agent_hook(a, HOOK_PRE_RESTORE, NULL)) < 0) {
+		ph_errctx(ret, "%s", a->host);
+		goto out;
+	}
 	o.images_dir = dir;
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
@@ -209,6 +216,13 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		goto out;
 	}
 	a->restored_pid = pid;
+	if ((ret = agent_hook(a, HOOK_POST_RESTORE, NULL)) < 0) {
+		/* The source resumes: this copy must not run on. */
+		ph_errctx(ret, "%s", a->host);
+		agent_finish(a, false);
+		pid = 0;
+		goto out;
+	}
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());

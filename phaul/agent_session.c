@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "err.h"
+#include "hooks.h"
 #include "log.h"
 #include "util.h"
 
@@ -22,6 +23,21 @@ const char *agent_state_name(enum agent_state s)
 	return "?";
 }
 
+int agent_hook(struct agent *a, const char *stage, const char *err)
+{
+	struct hook_env he = {
+		.ct = a->ct[0] ? a->ct : NULL,
+		.src_host = a->peer,
+		.dst_host = a->host,
+		.side = "destination",
+		.work_dir = a->dir[0] ? a->dir : NULL,
+		.root_pid = a->restored_pid,
+		.error = err,
+	};
+
+	return hooks_run(a->cfg->hooks_dir, stage, &he);
+}
+
 int agent_finish(struct agent *a, bool commit)
 {
 	/* The page relay ends as soon as the stream does (or fails). */
@@ -30,8 +46,15 @@ int agent_finish(struct agent *a, bool commit)
 	if (commit) {
 		pr_info("migration from %s committed%s", a->peer,
 			a->restored_pid ? "" : " (nothing restored)");
+		if (a->restored_pid && agent_hook(a, HOOK_ON_SUCCESS, NULL) < 0)
+			pr_warn("%s", ph_errmsg()); /* too late to change anything */
 		return 0;
 	}
+	if (a->discarded)
+		return 0;
+	a->discarded = true;
+	if (a->dir[0] && agent_hook(a, HOOK_ON_FAILURE, "migration not committed") < 0)
+		pr_warn("%s", ph_errmsg());
 	if (a->restored_pid > 0) {
 		/* The source resumes: a second copy here must not run on. */
 		pr_warn("discarding restored tree %d", a->restored_pid);

@@ -61,7 +61,6 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	Phaul__HostFacts local;
 	uint8_t *cpuinfo = NULL;
 	size_t cpulen = 0;
-	char host[256] = "";
 	int ret;
 
 	compat_local_facts(&p, &local);
@@ -84,10 +83,6 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 		in->check_resp->facts->cpu_ok = 0;
 	}
 	ret = compat_compare(&local, in->check_resp->facts, req, t);
-	gethostname(host, sizeof(host) - 1);
-	printf("\n");
-	compat_print(stdout, t, host, peer);
-	printf("\n");
 out:
 	msg_free(in);
 	free(cpuinfo);
@@ -103,7 +98,7 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct compat_req req = { 0 };
-	struct compat_table t;
+	struct compat_table t = { .nrows = 0 };
 	struct mux *m = NULL;
 	char peer[256];
 	int c, ret;
@@ -127,6 +122,14 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	ret = check_remote(cfg, m, peer, &req, NULL, 0, &t);
+	if (t.nrows) {
+		char host[256] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		printf("\n");
+		compat_print(stdout, &t, host, peer);
+		printf("\n");
+	}
 	if (ret == -PH_ECOMPAT) {
 		pr_err("%s", ph_errmsg());
 		ret = EXIT_REFUSED;

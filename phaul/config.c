@@ -18,6 +18,7 @@ void config_defaults(struct phaul_config *c)
 	strcpy(c->listen, "127.0.0.1:7070");
 	strcpy(c->agent_cmd, "phaul agent --stdio");
 	strcpy(c->hooks_dir, "/etc/phaul/hooks");
+	strcpy(c->fs_root, "/");
 	c->log_level = LOG_INFO;
 	c->tcp_port = 7070;
 	c->downtime_limit_ms = 300;
@@ -106,6 +107,8 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		STR(identity);
 	if (!strcmp(k, "hooks_dir"))
 		STR(hooks_dir);
+	if (!strcmp(k, "fs_root"))
+		STR(fs_root);
 	if (!strcmp(k, "log_level")) {
 		if ((l = log_level_parse(v)) < 0)
 			return -1;

@@ -27,6 +27,7 @@ struct phaul_config {
 	int compress_level;
 	uint64_t bwlimit;         /* bytes/s, 0 = unlimited */
 	char hooks_dir[512];
+	char fs_root[512];        /* agent: fs-sync writes only under this ("" = never) */
 	int timeout_s;            /* any single step */
 	bool keep_images;         /* keep the work dirs after the migration */
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "fs-sync/fss.h"
 #include "log.h"
 #include "phaul.h"
 
@@ -68,6 +69,9 @@ int main(int argc, char **argv)
 	int verbose = 0, quiet = 0, c, nopt = 0;
 	char *setv[32], *transport = NULL;
 
+	/* rsync's remote shell for fs-sync (fs-sync/README.md): no config, no logs */
+	if (argc > 1 && !strcmp(argv[1], "fs-rsh"))
+		return fss_rsh_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
 	/* "+": stop at the command, its options are its own */
 	while ((c = getopt_long(argc, argv, "+c:o:t:vqhV", opts, NULL)) != -1) {

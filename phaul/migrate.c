@@ -24,6 +24,8 @@
 #include "engine/criu.h"
 #include "engine/stats.h"
 #include "err.h"
+#include "fs-sync/fss.h"
+#include "hooks.h"
 #include "htype.h"
 #include "images.h"
 #include "log.h"
@@ -34,9 +36,14 @@
 #include "report.h"
 #include "util.h"
 
+#define MIG_SYNC_MAX 16
+
 struct mig_opts {
 	bool dry_run, json, shell_job, tcp_established, require_precopy, no_compress;
 	const char *force;
+	const char *sync[MIG_SYNC_MAX]; /* --sync PATH: same path on both hosts */
+	int nsync;
+	bool sync_shared[MIG_SYNC_MAX]; /* the probe found it on shared storage */
 };
 
 struct mig {
@@ -109,6 +116,65 @@ static int check_interrupt(struct mig *g)
 	return 0;
 }
 
+static int run_hook(struct mig *g, const char *stage, const char *err)
+{
+	struct hook_env he = {
+		.ct = g->ct.spec,
+		.ct_type = g->ct.ops->name,
+		.ct_id = g->ct.id,
+		.src_host = g->host,
+		.dst_host = g->peer[0] ? g->peer : g->rep.dst,
+		.side = "source",
+		.work_dir = g->dir[0] ? g->dir : NULL,
+		.root_pid = g->ct.root,
+		.error = err,
+	};
+
+	return hooks_run(g->cfg->hooks_dir, stage, &he);
+}
+
+/* rsync every --sync path that is not on shared storage (fs-sync/). */
+static int sync_paths(struct mig *g, const char *when)
+{
+	struct fss_opts o = { .timeout_s = g->cfg->timeout_s };
+	struct fss_stats st;
+	int ret;
+
+	for (int i = 0; i < g->opt.nsync; i++) {
+		if (g->opt.sync_shared[i])
+			continue;
+		if ((ret = check_interrupt(g)) < 0 ||
+		    (ret = fss_sync(g->m, g->opt.sync[i], g->opt.sync[i], &o, &st)) < 0)
+			return ph_errctx(ret, "%s sync of %s", when, g->opt.sync[i]);
+		g->rep.fs_syncs++;
+		g->rep.fs_wire_bytes += st.wire_tx;
+		g->rep.fs_usec += st.usec;
+		report_phase(&g->rep, "fs-sync", "%s: %s, %llu files, %.1f KiB on the wire, %.2f s",
+			     when, g->opt.sync[i], (unsigned long long)st.files, st.wire_tx / 1024.0,
+			     st.usec / 1e6);
+	}
+	return 0;
+}
+
+/* Before anything moves: which paths are shared, then the full first sync. */
+static int step_fs(struct mig *g)
+{
+	bool shared;
+	int ret;
+
+	for (int i = 0; i < g->opt.nsync; i++) {
+		ret = fss_probe_shared(g->m, g->opt.sync[i], g->opt.sync[i],
+				       g->cfg->timeout_s * 1000, &shared);
+		if (ret < 0)
+			return ph_errctx(ret, "shared-storage probe of %s", g->opt.sync[i]);
+		g->opt.sync_shared[i] = shared;
+		if (shared)
+			report_phase(&g->rep, "fs-sync", "%s is on storage both hosts share: not copied",
+				     g->opt.sync[i]);
+	}
+	return sync_paths(g, "initial");
+}
+
 static int step_connect(struct mig *g, const char *host)
 {
 	struct mux *m;
@@ -137,11 +203,28 @@ static int step_check(struct mig *g)
 
 	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
 		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
+	t.nrows = 0;
 	ret = check_remote(g->cfg, g->m, g->peer, &q, g->ct.pids, g->ct.npids, &t);
+	if (t.nrows)
+		report_check(&g->rep, &t);
 	g->precopy = t.precopy;
 	if (ret == 0 && !g->precopy)
 		report_phase(&g->rep, "check", "no soft-dirty tracking: one stop-and-copy dump");
 	return ret;
+}
+
+static int setup_streams(struct mig *g)
+{
+	static const int streams[] = { MUX_PAGES, MUX_IMAGES, MUX_FS };
+	int ret;
+
+	mux_set_bwlimit(g->m, g->cfg->bwlimit);
+	if (g->opt.no_compress || !g->cfg->compress)
+		return 0;
+	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
+		if ((ret = mux_set_compress(g->m, streams[i], g->cfg->compress_level)) < 0)
+			return ret;
+	return 0;
 }
 
 static int step_prepare(struct mig *g)
@@ -155,12 +238,6 @@ static int step_prepare(struct mig *g)
 		 g->ct.id, stamp);
 	if ((ret = mkdir_p(g->dir, 0700)) < 0)
 		return ret;
-	if (!g->opt.no_compress && g->cfg->compress) {
-		if ((ret = mux_set_compress(g->m, MUX_PAGES, g->cfg->compress_level)) < 0 ||
-		    (ret = mux_set_compress(g->m, MUX_IMAGES, g->cfg->compress_level)) < 0)
-			return ret;
-	}
-	mux_set_bwlimit(g->m, g->cfg->bwlimit);
 	/* One socket serves every pre-dump and the dump (engine/README.md). */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
@@ -265,6 +342,8 @@ static int step_precopy(struct mig *g)
 
 	if (!g->precopy)
 		return 0;
+	if ((ret = run_hook(g, HOOK_PRE_PRECOPY, NULL)) < 0)
+		return ret;
 	report_phase(&g->rep, "precopy", "pre-dump iterations, downtime limit %u ms, at most %u",
 		     g->cfg->downtime_limit_ms, g->cfg->max_iterations);
 	precopy_init(&g->pc, (uint64_t)g->cfg->downtime_limit_ms * 1000, g->cfg->max_iterations,
@@ -290,6 +369,8 @@ static int step_precopy(struct mig *g)
 		v = precopy_next(&g->pc, &it);
 		g->rep.predicted_downtime_us = it.predicted_downtime_us;
 		report_iter(&g->rep, &it);
+		if ((ret = sync_paths(g, "incremental")) < 0)
+			return ret;
 	}
 	g->rep.stop_reason = precopy_verdict_str(v);
 	return 0;
@@ -339,6 +420,8 @@ static int post_dump(struct mig *g)
 		return ret;
 	it.final = true;
 	report_iter(&g->rep, &it);
+	if ((ret = sync_paths(g, "final")) < 0)
+		return ret;
 	report_phase(&g->rep, "images", "sending the dump's images");
 	if ((ret = images_send(g->m, g->iter, dir, &count, &bytes)) < 0)
 		return ret;
@@ -369,7 +452,7 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 	if (getenv("PHAUL_FAULT_POST_DUMP")) {
 		/* fault injection for the harness: fail with the CT frozen */
 		ret = ph_seterr(PH_EPEER, "fault injected at post-dump (PHAUL_FAULT_POST_DUMP)");
-	} else {
+	} else if ((ret = run_hook(g, HOOK_POST_DUMP, NULL)) == 0) {
 		ret = post_dump(g);
 	}
 	if (ret < 0) {
@@ -388,6 +471,8 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	struct criu_stats st;
 	int ret;
 
+	if ((ret = run_hook(g, HOOK_PRE_DUMP, NULL)) < 0)
+		return ret;
 	report_phase(&g->rep, "dump", "freezing %s for the final dump", g->ct.spec);
 	if ((ret = iter_begin(g, true, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 		return ret;
@@ -431,6 +516,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 	}
 	if (ret == 0) {
 		g->rep.exit_code = EXIT_OK;
+		if (run_hook(g, HOOK_ON_SUCCESS, NULL) < 0)
+			pr_warn("%s", ph_errmsg()); /* the CT runs on the destination already */
 	} else {
 		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
 		if (ret == -PH_ECOMPAT)
@@ -444,6 +531,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		else
 			g->rep.exit_code = EXIT_FAILED;
 		g->rep.rolled_back = g->rep.exit_code == EXIT_ROLLED_BACK;
+		if (g->rep.exit_code != EXIT_REFUSED && run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
+			pr_warn("%s", ph_errmsg());
 		/* Tell the agent to discard what it has (best effort: it may be gone). */
 		if (g->m && !g->committed && ret != -PH_EINTR)
 			finish_agent(g->m, false, g->rep.error, 5000);
@@ -457,15 +546,16 @@ static int migrate(struct mig *g, const char *host)
 	int ret;
 
 	g->t_start = now_us();
-	if ((ret = step_connect(g, host)) < 0 || (ret = step_check(g)) < 0)
+	if ((ret = step_connect(g, host)) < 0 || (ret = run_hook(g, HOOK_BEFORE_CHECK, NULL)) < 0 ||
+	    (ret = step_check(g)) < 0)
 		goto out;
 	if (g->opt.dry_run) {
 		report_phase(&g->rep, "dry-run", "checks passed; nothing migrated");
 		finish_agent(g->m, false, "dry run", 5000);
 		goto out;
 	}
-	if ((ret = step_prepare(g)) < 0 || (ret = step_precopy(g)) < 0 ||
-	    (ret = step_dump(g, &outcome)) < 0)
+	if ((ret = setup_streams(g)) < 0 || (ret = step_fs(g)) < 0 || (ret = step_prepare(g)) < 0 ||
+	    (ret = step_precopy(g)) < 0 || (ret = step_dump(g, &outcome)) < 0)
 		goto out;
 	if (outcome != CRIU_DUMP_KILLED)
 		ret = ph_seterr(PH_EROLLBACK, "destination runs %s but CRIU did not end the source tree",
@@ -493,7 +583,9 @@ static const char migrate_usage[] =
 	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
 	"  --force CHECKS        skip these compatibility checks (comma-separated)\n"
 	"  --dry-run             connect and run the checks only\n"
-	"  --json                progress and report as JSON lines on stdout\n";
+	"  --json                progress and report as JSON lines on stdout\n"
+	"  --sync PATH           rsync PATH to the same path on HOST: before, during\n"
+	"                        pre-copy and while frozen (repeatable)\n";
 
 static int parse_opts(struct mig *g, int argc, char **argv)
 {
@@ -510,6 +602,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		{ "force", required_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "sync", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -531,6 +624,14 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'f': g->opt.force = optarg; break;
 		case 'n': g->opt.dry_run = true; break;
 		case 'j': g->opt.json = true; break;
+		case 'S':
+			if (g->opt.nsync == MIG_SYNC_MAX || optarg[0] != '/') {
+				fprintf(stderr, "phaul: --sync takes an absolute path, at most %d\n",
+					MIG_SYNC_MAX);
+				return -1;
+			}
+			g->opt.sync[g->opt.nsync++] = optarg;
+			break;
 		case 'h': fputs(migrate_usage, stdout); exit(EXIT_OK);
 		default: fputs(migrate_usage, stderr); return -1;
 		}

@@ -24,6 +24,8 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_ERROR] = "Error",
 	[PHAUL__MSG__BODY_FS_START] = "FsSyncStart",
 	[PHAUL__MSG__BODY_FS_DONE] = "FsSyncDone",
+	[PHAUL__MSG__BODY_FS_PROBE] = "FsProbe",
+	[PHAUL__MSG__BODY_FS_PROBE_RESP] = "FsProbeResp",
 };
 
 const char *msg_name(Phaul__Msg__BodyCase c)

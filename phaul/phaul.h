@@ -35,8 +35,9 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 int finish_agent(struct mux *m, bool commit, const char *reason, int timeout_ms);
 
 /*
- * Ask the agent for its facts (sending our cpuinfo and the CT's pids),
- * compare with ours and print the table. 0, or PH_ECOMPAT naming the check.
+ * Ask the agent for its facts (sending our cpuinfo and the CT's pids) and
+ * compare with ours into t (t->nrows is 0 if it never got that far).
+ * 0, or PH_ECOMPAT naming the check.
  */
 int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 		 const struct compat_req *req, const uint32_t *pids, size_t npids,

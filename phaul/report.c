@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compat/compat.h"
 #include "report.h"
 
 void report_init(struct report *r, bool json)
@@ -84,6 +85,35 @@ void report_iter(struct report *r, const struct iter_report *it)
 	fflush(stdout);
 }
 
+void report_check(struct report *r, const struct compat_table *t)
+{
+	if (!r->json) {
+		printf("\n");
+		compat_print(stdout, t, r->src, r->dst);
+		printf("\n");
+		fflush(stdout);
+		return;
+	}
+	printf("{\"event\":\"check\",\"rows\":[");
+	for (int i = 0; i < t->nrows; i++) {
+		const struct compat_row *row = &t->rows[i];
+
+		printf("%s{\"check\":", i ? "," : "");
+		json_str(stdout, row->check);
+		printf(",\"source\":");
+		json_str(stdout, row->src);
+		printf(",\"destination\":");
+		json_str(stdout, row->dst);
+		printf(",\"verdict\":");
+		json_str(stdout, compat_verdict_str(row->verdict));
+		printf(",\"detail\":");
+		json_str(stdout, row->detail);
+		printf("}");
+	}
+	printf("]}\n");
+	fflush(stdout);
+}
+
 static void print_json(const struct report *r)
 {
 	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d,\"ct\":", r->result ? "false" : "true",
@@ -101,11 +131,13 @@ static void print_json(const struct report *r)
 	json_str(stdout, r->stop_reason);
 	printf(",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
 	       "\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
-	       "\"wire_bytes\":%llu,\"dst_pid\":%u,\"iterations\":[",
+	       "\"wire_bytes\":%llu,\"dst_pid\":%u,\"fs_syncs\":%u,\"fs_wire_bytes\":%llu,"
+	       "\"fs_usec\":%llu,\"iterations\":[",
 	       (unsigned long long)r->total_us, (unsigned long long)r->downtime_us,
 	       (unsigned long long)r->predicted_downtime_us, (unsigned long long)r->frozen_us,
 	       (unsigned long long)r->restore_us, (unsigned long long)r->images_bytes,
-	       (unsigned long long)r->raw_bytes, (unsigned long long)r->wire_bytes, r->dst_pid);
+	       (unsigned long long)r->raw_bytes, (unsigned long long)r->wire_bytes, r->dst_pid,
+	       r->fs_syncs, (unsigned long long)r->fs_wire_bytes, (unsigned long long)r->fs_usec);
 	for (uint32_t i = 1; i < r->niter; i++)
 		printf("%s{\"iter\":%u,\"final\":%s,\"pages\":%llu,\"raw_bytes\":%llu,"
 		       "\"wire_bytes\":%llu,\"usec\":%llu}",
@@ -141,6 +173,9 @@ void report_print(const struct report *r)
 		       r->it[i].final ? "final" : "iter", i, (unsigned long long)r->it[i].pages,
 		       mib(r->it[i].raw_bytes), mib(r->it[i].wire_bytes), r->it[i].usec / 1e6);
 	printf("  images (non-page) %.1f MiB\n", mib(r->images_bytes));
+	if (r->fs_syncs)
+		printf("  fs sync          %u runs, %.1f MiB on the wire, %.2f s\n", r->fs_syncs,
+		       mib(r->fs_wire_bytes), r->fs_usec / 1e6);
 	printf("  bytes            %.1f MiB raw, %.1f MiB on the wire (%.1fx)\n", mib(r->raw_bytes),
 	       mib(r->wire_bytes), r->wire_bytes ? (double)r->raw_bytes / r->wire_bytes : 0.0);
 	fflush(stdout);

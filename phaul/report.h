@@ -46,6 +46,9 @@ struct report {
 	uint64_t images_bytes;         /* non-page images streamed */
 	uint64_t raw_bytes, wire_bytes;/* all streams */
 	uint32_t dst_pid;
+	uint32_t fs_syncs;             /* rsync runs (--sync) */
+	uint64_t fs_wire_bytes;        /* their bytes on the wire */
+	uint64_t fs_usec;              /* their time, all together */
 };
 
 void report_init(struct report *r, bool json);
@@ -53,6 +56,9 @@ void report_init(struct report *r, bool json);
 void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void report_iter(struct report *r, const struct iter_report *it);
+/* The compatibility table: printed, or one {"event":"check"} with its rows. */
+struct compat_table;
+void report_check(struct report *r, const struct compat_table *t);
 /* The final report (text or JSON), on stdout. */
 void report_print(const struct report *r);
 

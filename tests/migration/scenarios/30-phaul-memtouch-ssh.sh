@@ -19,7 +19,7 @@ grep -v '"event":"report"' "$RESULT_DIR/migrate.json" | head -40
 report=$(grep '"event":"report"' "$RESULT_DIR/migrate.json")
 echo "$report"
 
-on_src "test ! -e /proc/$pid" || fail "memtouch $pid still exists on src"
+phaul_gone src "$pid" || fail "memtouch $pid still exists on src"
 on_dst "test -e /proc/$pid" || fail "memtouch $pid not running on dst"
 wait_until 20 "memtouch ticking on dst" on_dst "grep -q 'host=dst' $WL_DIR/memtouch/progress"
 wl_check dst memtouch 120 || fail "memtouch verification on dst failed"
