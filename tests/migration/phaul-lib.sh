@@ -45,3 +45,51 @@ phaul_gone() {
 		return 1
 	}
 }
+
+# phaul_bg NAME ARGS...: start `phaul ARGS` on src in the background; its
+# JSON output goes to $SCEN_LOG/NAME.json, its exit code to NAME.rc.
+phaul_bg() {
+	local name=$1
+	shift
+	on_src "rm -f $SCEN_LOG/$name.rc; (phaul $*; echo \$? >$SCEN_LOG/$name.rc) \
+		</dev/null >$SCEN_LOG/$name.json 2>$SCEN_LOG/$name.err & echo \$! >$SCEN_LOG/$name.sh.pid"
+}
+
+# phaul_bg_wait NAME SECONDS: wait for it to end; prints its exit code.
+phaul_bg_wait() {
+	wait_until "$2" "phaul $1 to finish" on_src "test -s $SCEN_LOG/$1.rc" >&2 || return 1
+	on_src "cat $SCEN_LOG/$1.rc"
+}
+
+# gpgrep ROLE ERE: pids of the guest's processes whose command line (argv
+# joined by spaces) matches ERE (busybox has no pgrep here).
+gpgrep() {
+	on_guest "$1" "ps -o pid,args | awk 'NR > 1 { p = \$1; sub(/^ *[0-9]+ +/, \"\");
+		if (\$0 ~ /$2/) print p }'"
+}
+
+# phaul_wait_pages NAME: the migration NAME is in pre-copy and the page
+# server of its first iteration runs on dst.
+phaul_wait_pages() {
+	wait_until 60 "pre-copy started" on_src "grep -q '\"precopy\"' $SCEN_LOG/$1.json"
+	wait_until 30 "page server on dst" eval '[ -n "$(gpgrep dst "^criu swrk")" ]'
+}
+
+# phaul_rolled_back NAME RC PID WL: the migration failed with "rolled back"
+# (exit 4) and the workload runs on src, unfrozen, and verifies itself.
+phaul_rolled_back() {
+	local name=$1 rc=$2 pid=$3 wl=$4 keep=${5:-} t
+	on_src "cat $SCEN_LOG/$name.err" | tail -5
+	[ "$rc" = 4 ] || fail "phaul exit code $rc, wanted 4 (rolled back)"
+	on_src "tail -1 $SCEN_LOG/$name.json" | grep -q '"rolled_back":true' ||
+		fail "report does not say rolled back"
+	on_src "grep -q '^State:[[:space:]]*[RS]' /proc/$pid/status" ||
+		fail "$wl $pid on src is not running: $(on_src "grep State /proc/$pid/status")"
+	t=$(on_src "sed -n 's/.*ticks=\([0-9]*\).*/\1/p' $WL_DIR/$wl/progress")
+	wait_until 20 "$wl on src still making progress" \
+		on_src "[ \$(sed -n 's/.*ticks=\([0-9]*\).*/\1/p' $WL_DIR/$wl/progress) -gt $t ]"
+	wl_check src "$wl" 120 || fail "$wl verification on src failed"
+	on_dst "! test -e /proc/$pid" || fail "a copy of $pid runs on dst"
+	[ -n "$keep" ] || on_dst "! ls -d /var/lib/phaul/in-* 2>/dev/null" ||
+		fail "dst kept what it received"
+}
