@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The pre-copy stop rule (DESIGN.md "Performance model"). After each
- * iteration: bandwidth B from the bytes and time of the page stream, dirty
- * rate D from the pages the iteration had to send over the time of the one
- * before, and the predicted downtime of a final dump now:
+ * iteration: the dirty rate D from the pages it had to send over the time
+ * of the one before, the cost of an iteration as fixed + per-page (fitted
+ * on the first and the latest iteration, so it includes the link), and the
+ * predicted downtime of a final dump now:
  *
- *     fixed cost + (D * t_last) pages * page size * wire ratio / B
+ *     fixed + per-page * (D * t_last) + restore
+ *
+ * where restore follows the CT's whole size (CRIU maps every page from the
+ * image chain), not the last delta.
  *
  * Stop when that is under the limit, when an iteration no longer shrinks
  * the dirty set, or at the iteration limit.
@@ -28,10 +32,11 @@ struct precopy {
 	uint64_t limit_us;
 	uint32_t max_iter;
 	uint32_t page_size;
-	uint64_t restore_est_us; /* fixed restore cost assumed in predictions */
 	uint32_t n;              /* iterations seen */
 	uint64_t prev_pages;
 	uint64_t prev_usec;
+	uint64_t first_pages;    /* the first iteration: the CT's whole memory */
+	uint64_t first_usec;
 };
 
 void precopy_init(struct precopy *p, uint64_t limit_us, uint32_t max_iter, uint32_t page_size);
