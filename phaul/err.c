@@ -49,6 +49,8 @@ const char *ph_strerror(int err)
 }
 
 static int vset(int err, int with_errno, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int vset(int err, int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	int n;
