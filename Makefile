@@ -101,6 +101,9 @@ check: deps all tests
 demo: deps all
 	./tests/migration/demo
 
+bench: deps all
+	./tests/bench/run
+
 deps:
 	@./configs/install-deps.sh
 
