@@ -33,6 +33,7 @@
 
 struct fss_opts {
 	int timeout_s;		     /* rsync --timeout and waits for the peer; 0: default */
+	bool vanished_ok;	     /* rsync exit 24 (files vanished) is success: live CT */
 	const char *const *excludes; /* rsync --exclude patterns (travel in rsync's protocol) */
 	size_t nexcludes;
 	const char *rsh_exe; /* program implementing fss_rsh_main() as "fs-rsh";

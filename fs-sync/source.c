@@ -160,9 +160,16 @@ static void fill_stats(struct fss_stats *st, struct fss_run *r)
 	st->literal = stat_num(r->p.stats, "Literal data:");
 }
 
-/* The agent's FsSyncDone and our client's exit decide. */
+/* rsync's "some files vanished before they could be transferred" */
+#define RSYNC_VANISHED 24
+
+/*
+ * The agent's FsSyncDone and our client's exit decide. Files vanishing
+ * while a live CT runs are normal before the freeze (o->vanished_ok): the
+ * next sync catches up, and the final one runs with the CT frozen.
+ */
 static int verdict(struct mux *m, struct fss_run *r, struct fss_stats *st, int timeout_ms,
-		   const char *src, const char *dst)
+		   const char *src, const char *dst, bool vanished_ok)
 {
 	Phaul__Msg *in = NULL;
 	Phaul__FsSyncDone *d;
@@ -173,6 +180,14 @@ static int verdict(struct mux *m, struct fss_run *r, struct fss_stats *st, int t
 		return ret;
 	d = in->fs_done;
 	st->server_exit = d->has_exit_code ? d->exit_code : -1;
+	if (vanished_ok && (st->server_exit == RSYNC_VANISHED || st->client_exit == RSYNC_VANISHED) &&
+	    (st->server_exit == RSYNC_VANISHED || st->server_exit == 0) &&
+	    (st->client_exit == RSYNC_VANISHED || st->client_exit == 0)) {
+		pr_info("rsync %s: some files vanished during the sync (the next one catches up)",
+			src);
+		msg_free(in);
+		return 0;
+	}
 	fss_status_str(st->client_exit, cs, sizeof(cs));
 	fss_status_str(st->server_exit, ss, sizeof(ss));
 	if (!d->ok && d->has_err && d->err > 0 && d->err < PH_E_MAX && d->err != PH_ERSYNC)
@@ -261,7 +276,7 @@ int fss_sync(struct mux *m, const char *src_dir, const char *dst_dir, const stru
 	fill_stats(st, r);
 	if ((ret = bret) < 0)
 		goto out;
-	ret = verdict(m, r, st, timeout_s * 1000, src_dir, dst_dir);
+	ret = verdict(m, r, st, timeout_s * 1000, src_dir, dst_dir, o->vanished_ok);
 out:
 	run_free(r);
 	mux_get_stats(m, MUX_FS, &tx, &rx);

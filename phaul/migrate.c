@@ -136,7 +136,8 @@ static int run_hook(struct mig *g, const char *stage, const char *err)
 /* rsync every --sync path that is not on shared storage (fs-sync/). */
 static int sync_paths(struct mig *g, const char *when)
 {
-	struct fss_opts o = { .timeout_s = g->cfg->timeout_s };
+	/* Before the freeze files may vanish under rsync; the final sync is exact. */
+	struct fss_opts o = { .timeout_s = g->cfg->timeout_s, .vanished_ok = strcmp(when, "final") };
 	struct fss_stats st;
 	int ret;
 

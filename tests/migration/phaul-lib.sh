@@ -93,3 +93,37 @@ phaul_rolled_back() {
 	[ -n "$keep" ] || on_dst "! ls -d /var/lib/phaul/in-* 2>/dev/null" ||
 		fail "dst kept what it received"
 }
+
+# phaul_memtouch MIB TRANSPORT [MIGRATE-OPTIONS...]: migrate a memtouch of
+# MIB MiB, dirtying pages all along, from src to dst over TRANSPORT (ssh or
+# tcp) with `phaul migrate --json`; then assert: the source is gone, the
+# workload runs on dst and verifies every page, the report shows more than
+# one pre-copy iteration and a last one smaller than the first.
+phaul_memtouch() {
+	local mib=$1 transport=$2 pid target
+	shift 2
+	pid=$(wl_start src memtouch memtouch --mib "$mib" --rate 300)
+	wait_until 60 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
+	on_dst "mkdir -p $WL_DIR/memtouch $SCEN_LOG"
+	if [ "$transport" = tcp ]; then
+		phaul_tcp_agent
+		target=$DST_IP
+	else
+		target=root@dst
+	fi
+	on_src "phaul -t $transport migrate --json $* pid:$pid $target" >"$RESULT_DIR/migrate.json" ||
+		{ cat "$RESULT_DIR/migrate.json"; phaul_logs; fail "phaul migrate failed"; }
+	grep -v '"event":"report"' "$RESULT_DIR/migrate.json" | grep -v '"check"'
+	phaul_gone src "$pid" || fail "memtouch $pid still runs on src"
+	wait_until 30 "memtouch ticking on dst" on_dst "grep -q 'host=dst' $WL_DIR/memtouch/progress"
+	wl_check dst memtouch 300 || fail "memtouch verification on dst failed"
+	phaul_json_check "$RESULT_DIR/migrate.json" '
+assert rep["ok"], rep
+assert len(its) > 1, "only %d pre-copy iterations" % len(its)
+assert its[-1]["pages"] < its[0]["pages"], (its[0]["pages"], its[-1]["pages"])
+print("iterations=%d first=%d last=%d downtime_ms=%.0f predicted_ms=%.0f raw_MiB=%.1f wire_MiB=%.1f"
+      % (len(its), its[0]["pages"], its[-1]["pages"], rep["downtime_us"] / 1e3,
+         rep["predicted_downtime_us"] / 1e3, rep["raw_bytes"] / 2**20, rep["wire_bytes"] / 2**20))
+' || fail "report does not show converging pre-copy"
+	note "workload saw: $(on_dst "sed -n 's/.*\(migration_gap_ms=[0-9.]*\).*/\1/p' $WL_DIR/memtouch/progress")"
+}
