@@ -114,7 +114,7 @@ _start_qemu() {
 	n=$([ "$role" = src ] && echo 1 || echo 2)
 	echo "=== boot $(date -u +%FT%TZ) ===" >>"$PHAUL_VM_DIR/serial-$role.log"
 	setsid qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
-		-m "${PHAUL_VM_MEM:-1536}" -nographic -no-reboot \
+		-m "${PHAUL_VM_MEM:-3072}" -nographic -no-reboot \
 		-kernel "$PHAUL_VM_DIR/vmlinuz" -initrd "$PHAUL_VM_DIR/initrd-$role" \
 		-append "console=ttyS0 panic=-1 quiet" \
 		-netdev "socket,id=n0,$sock" \
