@@ -48,6 +48,9 @@ int agent_finish(struct agent *a, bool commit)
 			a->restored_pid ? "" : " (nothing restored)");
 		if (a->restored_pid && agent_hook(a, HOOK_ON_SUCCESS, NULL) < 0)
 			pr_warn("%s", ph_errmsg()); /* too late to change anything */
+		/* The CT runs from memory now: the images are only disk used. */
+		if (a->dir[0] && !a->cfg->keep_images && rm_tree(a->dir) == 0)
+			a->dir[0] = '\0';
 		return 0;
 	}
 	if (a->discarded)

@@ -141,7 +141,7 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 		       t.nwarn, t.nwarn == 1 ? "" : "s");
 		ret = EXIT_OK;
 	}
-	finish_agent(m, false, "check only", 5000);
+	finish_agent(m, false, false, "check only", 5000);
 	mux_close(m);
 	return ret;
 }

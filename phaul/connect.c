@@ -80,7 +80,7 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 	return 0;
 }
 
-int finish_agent(struct mux *m, bool commit, const char *reason, int timeout_ms)
+int finish_agent(struct mux *m, bool commit, bool keep, const char *reason, int timeout_ms)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT, *ack = NULL;
 	Phaul__Finish f = PHAUL__FINISH__INIT;
@@ -88,6 +88,8 @@ int finish_agent(struct mux *m, bool commit, const char *reason, int timeout_ms)
 
 	f.commit = commit;
 	f.reason = (char *)reason;
+	f.has_keep_images = 1;
+	f.keep_images = keep;
 	out.body_case = PHAUL__MSG__BODY_FINISH;
 	out.finish = &f;
 	if ((ret = msg_send(m, &out)) < 0 ||

@@ -436,7 +436,7 @@ static int post_dump(struct mig *g)
 	if ((ret = check_interrupt(g)) < 0)
 		return ret;
 	/* The destination keeps the CT only once it has this commit. */
-	if ((ret = finish_agent(g->m, true, "restored", g->cfg->timeout_s * 1000)) < 0)
+	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "restored", g->cfg->timeout_s * 1000)) < 0)
 		return ret;
 	g->committed = true;
 	return 0;
@@ -536,7 +536,7 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			pr_warn("%s", ph_errmsg());
 		/* Tell the agent to discard what it has (best effort: it may be gone). */
 		if (g->m && !g->committed && ret != -PH_EINTR)
-			finish_agent(g->m, false, g->rep.error, 5000);
+			finish_agent(g->m, false, g->cfg->keep_images, g->rep.error, 5000);
 	}
 	return g->rep.exit_code;
 }
@@ -552,7 +552,7 @@ static int migrate(struct mig *g, const char *host)
 		goto out;
 	if (g->opt.dry_run) {
 		report_phase(&g->rep, "dry-run", "checks passed; nothing migrated");
-		finish_agent(g->m, false, "dry run", 5000);
+		finish_agent(g->m, false, false, "dry run", 5000);
 		goto out;
 	}
 	if ((ret = setup_streams(g)) < 0 || (ret = step_fs(g)) < 0 || (ret = step_prepare(g)) < 0 ||

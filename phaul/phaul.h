@@ -30,9 +30,10 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 
 /*
  * End the session: commit keeps what the agent restored, else it discards
- * everything it received. Returns 0 when the agent acknowledged.
+ * everything it received; keep: the agent keeps the images either way.
+ * Returns 0 when the agent acknowledged.
  */
-int finish_agent(struct mux *m, bool commit, const char *reason, int timeout_ms);
+int finish_agent(struct mux *m, bool commit, bool keep, const char *reason, int timeout_ms);
 
 /*
  * Ask the agent for its facts (sending our cpuinfo and the CT's pids) and

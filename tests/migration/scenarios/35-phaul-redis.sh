@@ -1,0 +1,49 @@
+# shellcheck shell=bash disable=SC2154
+# phaul migrate of a real server: redis-server on src takes writes from
+# kvclient (a separate tree that stays on src) during pre-copy; a pre-dump
+# hook on src stops the client and waits for redis to close its connection
+# before the freeze (no established TCP connection migrates); redis's data
+# dir is --sync'ed. On dst every write redis acknowledged must be there, and
+# redis must take new ones.
+# timeout: 300
+
+. "$MIG_HERE/phaul-lib.sh"
+
+kv=/var/lib/kv
+hooks=/tmp/hooks-35
+on_src "mkdir -p $WL_DIR/redis $kv &&
+	echo \$((20000 + \$\$ % 9000)) >/proc/sys/kernel/ns_last_pid &&
+	redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize yes --pidfile $WL_DIR/redis/pid --dir $WL_DIR/redis \
+		--logfile $SCEN_LOG/redis.log"
+wait_until 20 "redis answering" on_src "redis-cli -p 6379 ping | grep -q PONG"
+pid=$(on_src "cat $WL_DIR/redis/pid")
+on_src "kvclient write --port 6379 --log $kv/acks --rate 200 --stop-file $kv/stop"
+wait_until 30 "100 acknowledged writes" on_src "[ \$(wc -l <$kv/acks) -ge 100 ]"
+
+on_src "mkdir -p $hooks && cat >$hooks/pre-dump && chmod 755 $hooks/pre-dump" <<EOH
+#!/bin/sh
+# stop the client and let redis close its end before the freeze
+touch $kv/stop
+n=0
+while pidof kvclient >/dev/null || netstat -tn | grep ':6379 ' | grep -qE 'ESTABLISHED|CLOSE_WAIT'; do
+	n=\$((n + 1)); [ \$n -lt 200 ] || { echo "client did not stop" >&2; exit 1; }
+	usleep 100000
+done
+echo "client stopped after \$(wc -l <$kv/acks) acknowledged writes" >&2
+EOH
+on_dst "mkdir -p $SCEN_LOG"
+on_src "phaul -o hooks_dir=$hooks migrate --json --sync $WL_DIR/redis pid:$pid root@dst" \
+	>"$RESULT_DIR/migrate.json" ||
+	{ cat "$RESULT_DIR/migrate.json"; phaul_logs; fail "phaul migrate failed"; }
+grep '"iteration"\|"fs-sync"' "$RESULT_DIR/migrate.json" | cut -c1-160
+
+phaul_gone src "$pid" || fail "redis-server $pid still runs on src"
+note "src: $(on_src "wc -l <$kv/acks") acknowledged writes"
+on_dst "mkdir -p $kv" && on_src "cat $kv/acks" | on_dst "cat >$kv/acks"
+res=$(on_dst "kvclient verify --port 6379 --log $kv/acks") || true
+echo "verify on dst: $res"
+[ "${res#PASS}" != "$res" ] || fail "redis on dst: $res"
+on_dst "redis-cli -p 6379 set after-migration yes >/dev/null &&
+	redis-cli -p 6379 get after-migration | grep -qx yes" || fail "redis on dst does not take writes"
+echo "redis on dst: $(on_dst 'redis-cli -p 6379 dbsize') keys, takes writes"
