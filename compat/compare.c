@@ -98,7 +98,7 @@ static void check_criu(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->dst, sizeof(r->dst), "%s", str(d->criu_version));
 	if (!s->criu_version || !*s->criu_version || !d->criu_version || !*d->criu_version)
 		set(r, COMPAT_FAIL, "criu not found on %s",
-		    (!s->criu_version || !*s->criu_version) ? "source" : "destination");
+		    (!s->criu_version || !*s->criu_version) ? "the source" : "the destination");
 	else if (!criu_wire_compatible(s->criu_version, d->criu_version))
 		set(r, COMPAT_FAIL, "page-server wire needs the same CRIU major.minor");
 	else if (strcmp(s->criu_version, d->criu_version))
@@ -108,15 +108,15 @@ static void check_criu(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->src, sizeof(r->src), "%s", s->criu_ok ? "passed" : "FAILED");
 	snprintf(r->dst, sizeof(r->dst), "%s", d->criu_ok ? "passed" : "FAILED");
 	if (!s->criu_ok)
-		set(r, COMPAT_FAIL, "source: %s", str(s->criu_msg));
+		set(r, COMPAT_FAIL, "on source %s: %s", str(s->hostname), str(s->criu_msg));
 	else if (!d->criu_ok)
-		set(r, COMPAT_FAIL, "destination: %s", str(d->criu_msg));
+		set(r, COMPAT_FAIL, "on destination %s: %s", str(d->hostname), str(d->criu_msg));
 
 	r = row(t, "cpu");
 	snprintf(r->src, sizeof(r->src), "%s", "cpuinfo dumped");
 	snprintf(r->dst, sizeof(r->dst), "%s", d->cpu_ok ? "compatible" : "INCOMPATIBLE");
 	if (!d->cpu_ok)
-		set(r, COMPAT_FAIL, "destination: %s", str(d->cpu_msg));
+		set(r, COMPAT_FAIL, "on destination %s: %s", str(d->hostname), str(d->cpu_msg));
 }
 
 static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
@@ -129,8 +129,8 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->dst, sizeof(r->dst), "%llu MiB available",
 		 (unsigned long long)d->mem_avail_kb / 1024);
 	if (d->mem_avail_kb < q->ct_rss_kb)
-		set(r, COMPAT_FAIL, "destination has %llu MiB available, CT needs %llu MiB",
-		    (unsigned long long)d->mem_avail_kb / 1024,
+		set(r, COMPAT_FAIL, "destination %s has %llu MiB available, CT needs %llu MiB",
+		    str(d->hostname), (unsigned long long)d->mem_avail_kb / 1024,
 		    (unsigned long long)q->ct_rss_kb / 1024);
 
 	r = row(t, "disk");
@@ -139,8 +139,8 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->dst, sizeof(r->dst), "%llu MiB free in %s",
 		 (unsigned long long)d->disk_avail_kb / 1024, str(d->work_dir));
 	if (d->disk_avail_kb < q->ct_images_kb)
-		set(r, COMPAT_FAIL, "destination work dir has %llu MiB free, images need ~%llu MiB",
-		    (unsigned long long)d->disk_avail_kb / 1024,
+		set(r, COMPAT_FAIL, "work dir on destination %s has %llu MiB free, images need ~%llu MiB",
+		    str(d->hostname), (unsigned long long)d->disk_avail_kb / 1024,
 		    (unsigned long long)q->ct_images_kb / 1024);
 
 	r = row(t, "pids");
@@ -150,8 +150,8 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	} else {
 		snprintf(r->dst, sizeof(r->dst), "%zu in use (first %u)", d->n_pids_busy,
 			 d->pids_busy[0]);
-		set(r, COMPAT_FAIL, "a process tree restores with its own pids; pid %u is taken",
-		    d->pids_busy[0]);
+		set(r, COMPAT_FAIL, "a process tree restores with its own pids; pid %u is taken on %s",
+		    d->pids_busy[0], str(d->hostname));
 	}
 	(void)s;
 }

@@ -165,6 +165,21 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 	return ret;
 }
 
+/* --inetd: the peer on stdin/stdout proves the secret like a tcp peer. */
+static int auth_stdio(struct phaul_config *cfg, struct chan *c)
+{
+	uint8_t key[PH_SECRET_MAX];
+	size_t keylen;
+	int ret;
+
+	if ((ret = chan_load_secret(cfg->secret_file, key, &keylen)) == 0)
+		ret = chan_auth_server(c, key, keylen);
+	memset(key, 0, sizeof(key));
+	if (ret < 0)
+		chan_close(c);
+	return ret;
+}
+
 /* tcp: authenticate each peer before reading anything else from it. */
 static int listen_loop(struct phaul_config *cfg, const char *addr)
 {
@@ -214,11 +229,14 @@ static int listen_loop(struct phaul_config *cfg, const char *addr)
 static const char agent_usage[] =
 	"Usage: phaul agent --stdio\n"
 	"       phaul agent --listen [ADDR:PORT]\n"
+	"       phaul agent --inetd\n"
 	"\n"
 	"Run the destination agent.\n"
 	"  --stdio            talk on stdin/stdout (what the ssh transport runs)\n"
 	"  --listen [ADDR]    accept tcp peers that prove the shared secret\n"
 	"                     (default from config: 127.0.0.1:7070, loopback only)\n"
+	"  --inetd            stdin/stdout is one accepted tcp peer (inetd, systemd\n"
+	"                     socket activation): it must prove the shared secret\n"
 	"  --secret-file F    shared secret for --listen\n"
 	"  --work-dir D       where received images go\n";
 
@@ -226,6 +244,7 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "stdio", no_argument, NULL, 's' },
+		{ "inetd", no_argument, NULL, 'i' },
 		{ "listen", optional_argument, NULL, 'l' },
 		{ "secret-file", required_argument, NULL, 'S' },
 		{ "work-dir", required_argument, NULL, 'w' },
@@ -238,6 +257,7 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': stdio = 1; break;
+		case 'i': stdio = 2; break;
 		case 'l':
 			/* "--listen ADDR" as well as "--listen=ADDR" */
 			if (!optarg && optind < argc && argv[optind][0] != '-')
@@ -250,7 +270,7 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 		default: fputs(agent_usage, stderr); return EXIT_USAGE;
 		}
 	}
-	if (stdio == !!listen || optind != argc) {
+	if (!stdio == !listen || optind != argc) {
 		fputs(agent_usage, stderr);
 		return EXIT_USAGE;
 	}
@@ -274,7 +294,10 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 			pr_perror("/dev/null");
 			return EXIT_FAILED;
 		}
-		if ((ret = chan_fd_open(rfd, wfd, "ssh-client", &ch)) == 0)
+		ret = chan_fd_open(rfd, wfd, stdio == 1 ? "ssh-client" : "inetd-peer", &ch);
+		if (ret == 0 && stdio == 2)
+			ret = auth_stdio(cfg, ch);
+		if (ret == 0)
 			ret = serve_chan(cfg, ch);
 	} else {
 		ret = listen_loop(cfg, listen);

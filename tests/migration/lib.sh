@@ -110,8 +110,12 @@ _qemu_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 # _start_qemu ROLE NETDEV-SOCKET-ARG SSH-PORT: start one guest in the
 # background; prints the qemu pid.
 _start_qemu() {
-	local role=$1 sock=$2 port=$3 n
+	local role=$1 sock=$2 port=$3 n fwd=
 	n=$([ "$role" = src ] && echo 1 || echo 2)
+	# src reaches a phaul agent on the host at 10.0.2.100:7070 (inetd mode,
+	# one per connection; configured by $PHAUL_VM_DIR/host-agent.conf)
+	[ "$role" = src ] &&
+		fwd=",guestfwd=tcp:10.0.2.100:7070-cmd:/bin/sh -c 'exec $MIG_HERE/../../build/phaul -c $PHAUL_VM_DIR/host-agent.conf agent --inetd 2>>$PHAUL_VM_DIR/host-agent.log'"
 	echo "=== boot $(date -u +%FT%TZ) ===" >>"$PHAUL_VM_DIR/serial-$role.log"
 	setsid qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
 		-m "${PHAUL_VM_MEM:-3072}" -nographic -no-reboot \
@@ -119,7 +123,7 @@ _start_qemu() {
 		-append "console=ttyS0 panic=-1 quiet" \
 		-netdev "socket,id=n0,$sock" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:99:00:0$n" \
-		-netdev "user,id=c0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" \
+		-netdev "user,id=c0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22$fwd" \
 		-device "virtio-net-pci,netdev=c0,mac=52:54:00:c0:00:0$n" \
 		</dev/null >>"$PHAUL_VM_DIR/serial-$role.log" 2>&1 &
 	echo $!
