@@ -46,7 +46,7 @@ stage sanitizers san_all
 stage fuzz fuzz_all
 stage host ./tests/host/run.sh
 if [ "${PHAUL_SKIP_VM:-0}" != 1 ]; then
-	stage vm-harness ./tests/migration/run
+	stage vm-harness ./tests/migration/run --keep-going
 	stage vm-selftest ./tests/migration/selftest.sh
 fi
 
