@@ -16,6 +16,7 @@
 #include "compat/compat.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 #define PM_SOFT_DIRTY (1ull << 55)
 
@@ -53,22 +54,6 @@ out:
 		close(pfd);
 	munmap(p, psz);
 	return ok;
-}
-
-/* MemAvailable from /proc/meminfo, in KiB; 0 if unreadable. */
-static uint64_t mem_avail_kb(void)
-{
-	unsigned long long kb = 0;
-	char line[256];
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 /* Free space for the work dir, or its nearest existing parent. */
@@ -116,7 +101,7 @@ int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 	f->kernel = xstrdup(u.release);
 	f->has_page_size = f->has_mem_avail_kb = f->has_disk_avail_kb = 1;
 	f->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	f->mem_avail_kb = mem_avail_kb();
+	f->mem_avail_kb = proc_kb("/proc/meminfo", "MemAvailable");
 	f->disk_avail_kb = disk_avail_kb(p->work_dir);
 	f->work_dir = xstrdup(p->work_dir);
 	f->has_soft_dirty = 1;

@@ -20,6 +20,7 @@
 #include "caps.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 #include "engine/criu.h"
 #include "rpc.pb-c.h"
 
@@ -65,26 +66,10 @@ struct criu_req_ctx {
 
 static int criu_find(char *path, size_t len)
 {
-	const char *env = getenv("PHAUL_CRIU"), *p, *end;
-	char dirs[4096];
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return 0;
-	}
-	/* Resolved here, not with execvp() in the child: fork+exec must stay async-signal-safe. */
-	snprintf(dirs, sizeof(dirs), "%s", getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
-	for (p = dirs; *p; p = *end ? end + 1 : end) {
-		end = strchrnul(p, ':');
-		if ((size_t)snprintf(path, len, "%.*s/criu", (int)(end - p), p) < len &&
-		    access(path, X_OK) == 0)
-			return 0;
-	}
 	/* Debian's criu lives in /usr/sbin, often not on a user's PATH. */
-	snprintf(path, len, "/usr/sbin/criu");
-	if (access(path, X_OK) == 0)
-		return 0;
-	return ph_seterr(PH_ECRIU, "criu not found on PATH or in /usr/sbin (set $PHAUL_CRIU)");
+	if (find_exe("criu", "PHAUL_CRIU", "/usr/sbin", path, len) < 0)
+		return ph_seterr(PH_ECRIU, "criu not found on PATH or in /usr/sbin (set $PHAUL_CRIU)");
+	return 0;
 }
 
 /* In the child between fork and exec: async-signal-safe calls only. */

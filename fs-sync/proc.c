@@ -18,25 +18,9 @@
 
 int fss_find_rsync(char *path, size_t len)
 {
-	const char *env = getenv("PHAUL_RSYNC"), *p, *end;
-	char dirs[4096];
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return 0;
-	}
-	/* Resolved before fork: the child must stay async-signal-safe. */
-	snprintf(dirs, sizeof(dirs), "%s", getenv("PATH") ?: "/usr/bin:/bin");
-	for (p = dirs; *p; p = *end ? end + 1 : end) {
-		end = strchrnul(p, ':');
-		if ((size_t)snprintf(path, len, "%.*s/rsync", (int)(end - p), p) < len &&
-		    access(path, X_OK) == 0)
-			return 0;
-	}
-	snprintf(path, len, "/usr/bin/rsync");
-	if (access(path, X_OK) == 0)
-		return 0;
-	return ph_seterr(PH_ERSYNC, "rsync not found on PATH or in /usr/bin (set $PHAUL_RSYNC)");
+	if (find_exe("rsync", "PHAUL_RSYNC", "/usr/bin", path, len) < 0)
+		return ph_seterr(PH_ERSYNC, "rsync not found on PATH or in /usr/bin (set $PHAUL_RSYNC)");
+	return 0;
 }
 
 /* Between fork and exec: async-signal-safe calls only. */

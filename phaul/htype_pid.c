@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "htype.h"
+#include "util.h"
 
 /* Append N's children (all threads' children files) breadth-first. */
 static int add_children(struct ct *ct, pid_t pid)
@@ -47,19 +48,10 @@ static int add_children(struct ct *ct, pid_t pid)
 
 static uint64_t rss_kb(pid_t pid)
 {
-	unsigned long long kb = 0;
-	char path[64], line[256];
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	return proc_kb(path, "VmRSS");
 }
 
 static int pid_resolve(struct ct *ct)

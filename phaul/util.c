@@ -58,6 +58,46 @@ uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+int find_exe(const char *name, const char *env, const char *fallback_dir, char *path, size_t len)
+{
+	const char *val = env ? getenv(env) : NULL, *p, *end;
+	char dirs[4096];
+	int n;
+
+	if (val && *val) {
+		snprintf(path, len, "%s", val);
+		return 0;
+	}
+	snprintf(dirs, sizeof(dirs), "%s", getenv("PATH") ?: "/usr/bin:/bin");
+	for (p = dirs; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		n = snprintf(path, len, "%.*s/%s", (int)(end - p), p, name);
+		if (n > 0 && (size_t)n < len && access(path, X_OK) == 0)
+			return 0;
+	}
+	snprintf(path, len, "%s/%s", fallback_dir, name);
+	return access(path, X_OK) == 0 ? 0 : -1;
+}
+
+uint64_t proc_kb(const char *path, const char *field)
+{
+	size_t flen = strlen(field);
+	unsigned long long kb = 0;
+	char line[256];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			sscanf(line + flen + 1, "%llu", &kb);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
 	struct stat st;

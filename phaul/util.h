@@ -12,6 +12,14 @@ int rm_tree(const char *path);
 int mkdir_p(const char *path, unsigned mode);
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t now_us(void);
+/*
+ * Find an executable: $env if set and non-empty, else name on $PATH, else
+ * fallback_dir/name. Resolved before fork: the child must stay
+ * async-signal-safe. 0, or -1 when not found (the caller words the error).
+ */
+int find_exe(const char *name, const char *env, const char *fallback_dir, char *path, size_t len);
+/* "Field: N kB" from a /proc file (meminfo, PID/status), in KiB; 0 if absent. */
+uint64_t proc_kb(const char *path, const char *field);
 /* Read a whole small file (at most max bytes) into a malloc'ed buffer. */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 
