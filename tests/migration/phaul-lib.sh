@@ -127,3 +127,15 @@ print("iterations=%d first=%d last=%d downtime_ms=%.0f predicted_ms=%.0f raw_MiB
 ' || fail "report does not show converging pre-copy"
 	note "workload saw: $(on_dst "sed -n 's/.*\(migration_gap_ms=[0-9.]*\).*/\1/p' $WL_DIR/memtouch/progress")"
 }
+
+# phaul_slow_precopy STEP_TIMEOUT: start a 64 MiB memtouch of incompressible
+# pages on src and `phaul migrate` of it in the background (name "mig") at
+# 4 MiB/s, so that its first pre-copy iteration takes about 16 s; return once
+# that iteration's page server runs on dst. Sets MT_PID to the workload.
+phaul_slow_precopy() {
+	MT_PID=$(wl_start src memtouch memtouch --mib 64 --rate 300 --random)
+	wait_until 20 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
+	on_dst "mkdir -p $WL_DIR/memtouch"
+	phaul_bg mig -o timeout="$1" migrate --json --no-compress --bwlimit 4M pid:"$MT_PID" root@dst
+	phaul_wait_pages mig
+}

@@ -6,11 +6,8 @@
 
 . "$MIG_HERE/phaul-lib.sh"
 
-pid=$(wl_start src memtouch memtouch --mib 64 --rate 300 --random)
-wait_until 20 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
-on_dst "mkdir -p $WL_DIR/memtouch"
-phaul_bg mig -o timeout=15 migrate --json --no-compress --bwlimit 4M pid:"$pid" root@dst
-phaul_wait_pages mig
+phaul_slow_precopy 15
+pid=$MT_PID
 on_dst ". /etc/guest.conf; ip link set \$LINK_IF down"
 note "link down"
 rc=$(phaul_bg_wait mig 120) || { on_dst ". /etc/guest.conf; ip link set \$LINK_IF up"; fail "phaul did not finish"; }

@@ -6,11 +6,8 @@
 
 . "$MIG_HERE/phaul-lib.sh"
 
-pid=$(wl_start src memtouch memtouch --mib 64 --rate 300 --random)
-wait_until 20 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
-on_dst "mkdir -p $WL_DIR/memtouch"
-phaul_bg mig -o timeout=30 migrate --json --no-compress --bwlimit 4M pid:"$pid" root@dst
-phaul_wait_pages mig
+phaul_slow_precopy 30
+pid=$MT_PID
 on_src "kill -INT $(gpgrep src "^phaul .*migrate" | head -1)"
 note "sent SIGINT to phaul"
 rc=$(phaul_bg_wait mig 120) || fail "phaul did not finish"
