@@ -2,14 +2,15 @@
 #include "precopy.h"
 
 /*
- * Fixed part of a restore (fork, namespaces, files) and the share of a
- * page's pre-dump cost that restoring it costs. Restore maps every page of
- * the CT from the image chain, so its cost follows the CT's size, not the
- * last delta. Measured on CRIU 3.17 in the VM harness: restoring 64 MiB
- * took about half the per-page time of the first pre-dump.
+ * Restore maps every page of the CT from the image chain, so its cost
+ * follows the CT's size, not the last delta, and not the link. The local
+ * reference for "how fast this machine moves a page" is the first
+ * pre-dump's frozen time (freeze + copying every page into pipes). Measured
+ * with CRIU 3.17 in the VM harness: restore took 8 times that, plus a fixed
+ * 100 ms (64 MiB: 152 ms frozen, 1.32 s restore).
  */
 #define RESTORE_FIXED_US 100000
-#define RESTORE_PAGE_SHARE 0.5
+#define RESTORE_PER_FROZEN 8
 
 void precopy_init(struct precopy *p, uint64_t limit_us, uint32_t max_iter, uint32_t page_size)
 {
@@ -63,6 +64,7 @@ enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 	if (p->n == 1) {
 		p->first_pages = it->pages;
 		p->first_usec = it->usec;
+		p->first_frozen_us = it->frozen_us;
 	}
 	it->bw_bps = it->wire_bytes / secs;
 	/*
@@ -78,7 +80,7 @@ enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 	if (next_pages > it->pages && p->n > 1)
 		next_pages = it->pages;
 	cost_model(p, it, &fixed_us, &page_us);
-	restore_us = RESTORE_FIXED_US + RESTORE_PAGE_SHARE * page_us * p->first_pages;
+	restore_us = RESTORE_FIXED_US + RESTORE_PER_FROZEN * (double)p->first_frozen_us;
 	it->predicted_downtime_us = (uint64_t)(fixed_us + page_us * next_pages + restore_us);
 
 	if (p->n > 1 && it->predicted_downtime_us <= p->limit_us)

@@ -9,7 +9,8 @@
  *     fixed + per-page * (D * t_last) + restore
  *
  * where restore follows the CT's whole size (CRIU maps every page from the
- * image chain), not the last delta.
+ * image chain), not the last delta: it is estimated from the first
+ * iteration's frozen time, this machine's cost of touching every page.
  *
  * Stop when that is under the limit, when an iteration no longer shrinks
  * the dirty set, or at the iteration limit.
@@ -37,6 +38,7 @@ struct precopy {
 	uint64_t prev_usec;
 	uint64_t first_pages;    /* the first iteration: the CT's whole memory */
 	uint64_t first_usec;
+	uint64_t first_frozen_us;
 };
 
 void precopy_init(struct precopy *p, uint64_t limit_us, uint32_t max_iter, uint32_t page_size);

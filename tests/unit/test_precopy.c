@@ -27,14 +27,14 @@ static void test_converges_when_delta_shrinks(void **state)
 	struct iter_report it;
 
 	precopy_init(&p, 1200000, 8, 4096);
-	it = iter(65536, 2.0, 20000); /* 256 MiB in 2 s */
+	it = iter(65536, 2.0, 125000); /* 256 MiB in 2 s, frozen 125 ms */
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
 	it = iter(2000, 0.1, 20000); /* 2000 pages dirtied in 2 s: 1000 p/s */
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONVERGED);
 	assert_true(it.dirty_pps > 999 && it.dirty_pps < 1001);
 	/*
 	 * per page (2 s - 0.1 s) / 63536 = 30 us, fixed 0.1 s - 2000 * 30 us =
-	 * 40 ms; next delta 100 pages: 3 ms; restore 100 ms + 65536 * 15 us.
+	 * 40 ms; next delta 100 pages: 3 ms; restore 100 ms + 8 * 125 ms.
 	 */
 	assert_true(it.predicted_downtime_us > 1100000);
 	assert_true(it.predicted_downtime_us < 1200000);
