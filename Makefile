@@ -110,8 +110,11 @@ deps:
 install: $(B)/phaul
 	install -D -m 0755 $(B)/phaul $(DESTDIR)$(PREFIX)/bin/phaul
 	install -D -m 0644 configs/phaul.conf $(DESTDIR)/etc/phaul/phaul.conf
-	install -D -m 0644 configs/phaul-agent.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-agent.service
+	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-agent.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-agent.service
+	install -d $(DESTDIR)/etc/phaul/hooks $(DESTDIR)$(PREFIX)/share/doc/phaul
+	cp -r configs/hooks HOWTO.md $(DESTDIR)$(PREFIX)/share/doc/phaul/
 
 clean:
 	rm -rf build build-san build-fuzz
