@@ -13,8 +13,8 @@
 #include "err.h"
 
 const char *const compat_check_names[] = {
-	"arch", "page-size", "kernel", "criu-version", "criu-check", "cpu",
-	"soft-dirty", "memory", "disk", "pids", NULL,
+	"arch",	      "page-size", "kernel", "criu-version", "criu-check", "cpu",
+	"soft-dirty", "memory",	   "disk",   "pids",	     NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -89,8 +89,7 @@ static bool criu_wire_compatible(const char *a, const char *b)
 	return amaj == bmaj && amin == bmin;
 }
 
-static void check_criu(struct compat_table *t, const Phaul__HostFacts *s,
-		       const Phaul__HostFacts *d)
+static void check_criu(struct compat_table *t, const Phaul__HostFacts *s, const Phaul__HostFacts *d)
 {
 	struct compat_row *r = row(t, "criu-version");
 
@@ -139,7 +138,8 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->dst, sizeof(r->dst), "%llu MiB free in %s",
 		 (unsigned long long)d->disk_avail_kb / 1024, str(d->work_dir));
 	if (d->disk_avail_kb < q->ct_images_kb)
-		set(r, COMPAT_FAIL, "work dir on destination %s has %llu MiB free, images need ~%llu MiB",
+		set(r, COMPAT_FAIL,
+		    "work dir on destination %s has %llu MiB free, images need ~%llu MiB",
 		    str(d->hostname), (unsigned long long)d->disk_avail_kb / 1024,
 		    (unsigned long long)q->ct_images_kb / 1024);
 
@@ -150,20 +150,22 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	} else {
 		snprintf(r->dst, sizeof(r->dst), "%zu in use (first %u)", d->n_pids_busy,
 			 d->pids_busy[0]);
-		set(r, COMPAT_FAIL, "a process tree restores with its own pids; pid %u is taken on %s",
+		set(r, COMPAT_FAIL,
+		    "a process tree restores with its own pids; pid %u is taken on %s",
 		    d->pids_busy[0], str(d->hostname));
 	}
 	(void)s;
 }
 
-int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d,
-		   const struct compat_req *q, struct compat_table *t)
+int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const struct compat_req *q,
+		   struct compat_table *t)
 {
 	char ps[16], pd[16];
 	struct compat_row *r;
 
 	memset(t, 0, sizeof(*t));
-	cmp_strings(t, "arch", s->arch, d->arch, COMPAT_FAIL, "CRIU restores on the same architecture only");
+	cmp_strings(t, "arch", s->arch, d->arch, COMPAT_FAIL,
+		    "CRIU restores on the same architecture only");
 	snprintf(ps, sizeof(ps), "%u", s->page_size);
 	snprintf(pd, sizeof(pd), "%u", d->page_size);
 	cmp_strings(t, "page-size", ps, pd, COMPAT_FAIL, "page size must match");
@@ -178,7 +180,8 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d,
 	if (!s->soft_dirty)
 		set(r, q->require_precopy ? COMPAT_FAIL : COMPAT_WARN,
 		    "source kernel has no soft-dirty tracking: pre-copy is off%s",
-		    q->require_precopy ? " and --require-precopy was given" : ", one stop-and-copy dump");
+		    q->require_precopy ? " and --require-precopy was given"
+				       : ", one stop-and-copy dump");
 
 	check_resources(t, s, d, q);
 
@@ -192,7 +195,8 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d,
 	for (int i = 0; i < t->nrows; i++) {
 		r = &t->rows[i];
 		if (r->verdict == COMPAT_FAIL)
-			return ph_seterr(PH_ECOMPAT, "check '%s' failed: %s (source: %s, destination: %s)",
+			return ph_seterr(PH_ECOMPAT,
+					 "check '%s' failed: %s (source: %s, destination: %s)",
 					 r->check, r->detail, r->src, r->dst);
 	}
 	return 0;

@@ -41,7 +41,7 @@ bool compat_soft_dirty(void);
 enum compat_verdict { COMPAT_OK = 0, COMPAT_WARN = 1, COMPAT_FAIL = 2, COMPAT_SKIP = 3 };
 
 #define COMPAT_ROWS_MAX 16
-#define COMPAT_VAL_MAX 96
+#define COMPAT_VAL_MAX	96
 
 struct compat_row {
 	const char *check; /* stable name, also what --force takes */
@@ -60,10 +60,10 @@ struct compat_table {
 };
 
 struct compat_req {
-	uint64_t ct_rss_kb;     /* memory the CT needs on the destination */
-	uint64_t ct_images_kb;  /* disk the images need in the dst work dir */
-	bool require_precopy;   /* no soft-dirty is a failure, not a warning */
-	const char *force;      /* comma-separated check names to skip */
+	uint64_t ct_rss_kb;    /* memory the CT needs on the destination */
+	uint64_t ct_images_kb; /* disk the images need in the dst work dir */
+	bool require_precopy;  /* no soft-dirty is a failure, not a warning */
+	const char *force;     /* comma-separated check names to skip */
 };
 
 /* Compare; returns 0 if nothing failed, else PH_ECOMPAT naming the first

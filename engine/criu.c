@@ -25,10 +25,10 @@
 #include "rpc.pb-c.h"
 
 #define CRIU_CLOSE_WAIT_MS 10000
-#define CRIU_LOG_TAIL 16384
-#define CRIU_ERR_LINES 3
-#define CRIU_ERR_LINE_MAX 200
-#define CRIU_KEEP_FDS_MAX 16
+#define CRIU_LOG_TAIL	   16384
+#define CRIU_ERR_LINES	   3
+#define CRIU_ERR_LINE_MAX  200
+#define CRIU_KEEP_FDS_MAX  16
 
 enum conn_state {
 	CONN_FRESH,    /* no request sent yet */
@@ -54,7 +54,7 @@ struct criu_ps {
 
 /* Everything one request needs that must live until its response. */
 struct criu_req_ctx {
-	const char *name;  /* "DUMP", for messages */
+	const char *name; /* "DUMP", for messages */
 	const char *work_dir;
 	char log_file[NAME_MAX + 1];
 	int img_fd, work_fd;
@@ -68,7 +68,8 @@ static int criu_find(char *path, size_t len)
 {
 	/* Debian's criu lives in /usr/sbin, often not on a user's PATH. */
 	if (find_exe("criu", "PHAUL_CRIU", "/usr/sbin", path, len) < 0)
-		return ph_seterr(PH_ECRIU, "criu not found on PATH or in /usr/sbin (set $PHAUL_CRIU)");
+		return ph_seterr(PH_ECRIU,
+				 "criu not found on PATH or in /usr/sbin (set $PHAUL_CRIU)");
 	return 0;
 }
 
@@ -257,8 +258,7 @@ static int criu_died(struct criu_conn *c, const char *req)
 	if (WIFSIGNALED(st))
 		return ph_seterr(PH_ECRIU, "criu %s: criu swrk exited (killed by signal %d)", req,
 				 WTERMSIG(st));
-	return ph_seterr(PH_ECRIU, "criu %s: criu swrk exited (status %d)", req,
-			 WEXITSTATUS(st));
+	return ph_seterr(PH_ECRIU, "criu %s: criu swrk exited (status %d)", req, WEXITSTATUS(st));
 }
 
 /* ---- messages ---- */
@@ -301,8 +301,9 @@ static int criu_wait_readable(struct criu_conn *c, const char *name)
 	if (n < 0)
 		return ph_seterr_errno(PH_ESYS, "criu %s: poll", name);
 	if (n == 0)
-		return ph_seterr(PH_ETIMEDOUT, "criu %s: no answer from criu swrk (pid %d) in %d ms",
-				 name, c->pid, c->timeout_ms);
+		return ph_seterr(PH_ETIMEDOUT,
+				 "criu %s: no answer from criu swrk (pid %d) in %d ms", name,
+				 c->pid, c->timeout_ms);
 	return 0;
 }
 
@@ -350,8 +351,8 @@ static int criu_recv(struct criu_conn *c, CriuResp **out, const char *name)
 		return ph_seterr_errno(PH_ESYS, "criu %s: recv", name);
 	if (size > PH_CRIU_MSG_MAX) {
 		(void)!recv(c->sk, &dummy, 1, MSG_TRUNC); /* drop it */
-		return ph_seterr(PH_ETOOBIG, "criu %s: response of %zd bytes, limit %u", name,
-				 size, PH_CRIU_MSG_MAX);
+		return ph_seterr(PH_ETOOBIG, "criu %s: response of %zd bytes, limit %u", name, size,
+				 PH_CRIU_MSG_MAX);
 	}
 	buf = malloc(size);
 	if (!buf)
@@ -434,8 +435,7 @@ static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 	snprintf(path, sizeof(path), "%s/%s", x->work_dir ?: ".", x->log_file);
 	criu_log_errors(path, errs, sizeof(errs));
 	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%s; see %s%s%s", x->name, e,
-			 e ? strerror(e) : "none", *m ? " " : "", m, path, *errs ? ": " : "",
-			 errs);
+			 e ? strerror(e) : "none", *m ? " " : "", m, path, *errs ? ": " : "", errs);
 }
 
 /* ---- requests ---- */
@@ -459,12 +459,12 @@ static void criu_ctx_fini(struct criu_req_ctx *x)
 
 static void criu_ctx_flags(CriuOpts *r, const struct criu_opts *o)
 {
-#define SETB(f)                        \
-	do {                           \
-		if (o->f) {            \
-			r->has_##f = true; \
-			r->f = true;       \
-		}                      \
+#define SETB(f)                                                                                    \
+	do {                                                                                       \
+		if (o->f) {                                                                        \
+			r->has_##f = true;                                                         \
+			r->f = true;                                                               \
+		}                                                                                  \
 	} while (0)
 	SETB(track_mem);
 	SETB(shell_job);
@@ -535,8 +535,9 @@ static int criu_call(struct criu_conn *c, const CriuReq *req, CriuReqType want, 
 		r = criu_recv(c, &resp, name);
 	if (r < 0)
 		return r;
-	if (resp->type != want && !(want == CRIU_REQ_TYPE__PAGE_SERVER_CHLD &&
-				    resp->type == CRIU_REQ_TYPE__PAGE_SERVER) &&
+	if (resp->type != want &&
+	    !(want == CRIU_REQ_TYPE__PAGE_SERVER_CHLD &&
+	      resp->type == CRIU_REQ_TYPE__PAGE_SERVER) &&
 	    resp->success) {
 		r = ph_seterr(PH_ECRIU, "criu %s: answered with type %d", name, resp->type);
 		criu_resp__free_unpacked(resp, NULL);
@@ -650,8 +651,7 @@ int criu_cpuinfo_check(const char *dir)
 	struct criu_opts o = CRIU_OPTS_INIT;
 
 	o.images_dir = dir;
-	return criu_simple(&o, CRIU_REQ_TYPE__CPUINFO_CHECK, "CPUINFO_CHECK",
-			   "cpuinfo-check.log");
+	return criu_simple(&o, CRIU_REQ_TYPE__CPUINFO_CHECK, "CPUINFO_CHECK", "cpuinfo-check.log");
 }
 
 int criu_feature_check(struct criu_features *f)
@@ -667,13 +667,14 @@ int criu_feature_check(struct criu_features *f)
 	want.has_pidfd_store = want.pidfd_store = true;
 	req.type = CRIU_REQ_TYPE__FEATURE_CHECK;
 	req.features = &want;
-	r = criu_oneshot(&req, CRIU_REQ_TYPE__FEATURE_CHECK, "FEATURE_CHECK",
-			 CRIU_QUICK_TIMEOUT_MS, &resp);
+	r = criu_oneshot(&req, CRIU_REQ_TYPE__FEATURE_CHECK, "FEATURE_CHECK", CRIU_QUICK_TIMEOUT_MS,
+			 &resp);
 	if (r < 0)
 		return r;
 	/* CRIU answers failure when its kernel probing (kerndat) fails; no log file then. */
 	if (!resp->success || !resp->features)
-		r = ph_seterr(PH_ECRIU, "criu FEATURE_CHECK failed: kernel feature detection "
+		r = ph_seterr(PH_ECRIU,
+			      "criu FEATURE_CHECK failed: kernel feature detection "
 			      "failed (criu prints the reason on stderr; run 'criu check')");
 	else {
 		f->mem_track = resp->features->has_mem_track && resp->features->mem_track;
@@ -693,7 +694,7 @@ int criu_pre_dump(struct criu_conn *c, const struct criu_opts *o)
 
 	if (c->state != CONN_FRESH && c->state != CONN_PRE_DUMP)
 		return ph_seterr(PH_ECRIU, "criu PRE_DUMP: connection not fresh (one request per "
-				 "swrk, except PRE_DUMP... DUMP)");
+					   "swrk, except PRE_DUMP... DUMP)");
 	r = criu_ctx_init(&x, o, "PRE_DUMP", "pre-dump.log");
 	if (r < 0)
 		return r;
@@ -751,7 +752,8 @@ static int criu_dump_loop(struct criu_conn *c, struct criu_dump_run *d, CriuResp
 			break;
 		if (resp->type != CRIU_REQ_TYPE__NOTIFY) {
 			criu_resp__free_unpacked(resp, NULL);
-			return ph_seterr(PH_ECRIU, "criu DUMP: unexpected message type %d", resp->type);
+			return ph_seterr(PH_ECRIU, "criu DUMP: unexpected message type %d",
+					 resp->type);
 		}
 		r = criu_answer_notify(c, d, resp);
 		criu_resp__free_unpacked(resp, NULL);
@@ -786,14 +788,14 @@ int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn,
 	r = criu_send(c, &req, "DUMP");
 	if (r == 0)
 		r = criu_dump_loop(c, &d, &resp); /* answers NOTIFYs on this conn */
-	c->state = CONN_DONE; /* swrk exits after a DUMP, whatever happens */
+	c->state = CONN_DONE;			  /* swrk exits after a DUMP, whatever happens */
 	if (r < 0)
 		goto out;
 	/* cr_dump_finish(): any failure, post-dump included, resumes the tree. */
 	oc = resp->success ? CRIU_DUMP_KILLED : CRIU_DUMP_RESUMED;
 	if (resp->success && d.rollback)
 		r = ph_seterr(PH_ECRIU, "criu DUMP succeeded although a notification was "
-			      "answered with failure");
+					"answered with failure");
 	else if (!resp->success && !d.rollback)
 		r = criu_fail(&x, resp);
 out:

@@ -34,14 +34,14 @@
 struct criu_conn;
 
 struct criu_opts {
-	pid_t pid;                 /* dump: root of the tree */
-	const char *images_dir;    /* opened by the engine, passed as images_dir_fd */
-	const char *work_dir;      /* logs and stats; NULL: images_dir */
-	const char *parent_img;    /* "../N-1" relative to images_dir, or NULL */
-	const char *log_file;      /* name inside work_dir; NULL: "<request>.log" */
-	int log_level;             /* CRIU's 0..4; 0 means 4 */
-	int ps_fd;                 /* connected page-server socket or -1 (0 is a
-				    * valid fd: initialise with CRIU_OPTS_INIT) */
+	pid_t pid;		/* dump: root of the tree */
+	const char *images_dir; /* opened by the engine, passed as images_dir_fd */
+	const char *work_dir;	/* logs and stats; NULL: images_dir */
+	const char *parent_img; /* "../N-1" relative to images_dir, or NULL */
+	const char *log_file;	/* name inside work_dir; NULL: "<request>.log" */
+	int log_level;		/* CRIU's 0..4; 0 means 4 */
+	int ps_fd;		/* connected page-server socket or -1 (0 is a
+				 * valid fd: initialise with CRIU_OPTS_INIT) */
 	bool track_mem;
 	bool shell_job;
 	bool tcp_established;
@@ -49,10 +49,13 @@ struct criu_opts {
 	bool file_locks;
 	bool leave_running;
 	bool manage_cgroups;
-	bool lazy_pages;           /* note: CRIU then ignores ps_fd for page transfer */
+	bool lazy_pages; /* note: CRIU then ignores ps_fd for page transfer */
 };
 
-#define CRIU_OPTS_INIT { .ps_fd = -1 }
+#define CRIU_OPTS_INIT                                                                             \
+	{                                                                                          \
+		.ps_fd = -1                                                                        \
+	}
 
 /* Default deadline for quick requests (VERSION, CHECK, FEATURE_CHECK, CPUINFO). */
 #define CRIU_QUICK_TIMEOUT_MS 60000
@@ -88,8 +91,8 @@ pid_t criu_conn_pid(const struct criu_conn *c);
 
 struct criu_version {
 	int major, minor, sublevel; /* sublevel 0 when CRIU did not send one */
-	char gitid[64];             /* "" when none */
-	char str[32];               /* "3.17.1" */
+	char gitid[64];		    /* "" when none */
+	char str[32];		    /* "3.17.1" */
 };
 
 /* VERSION (one-shot connection). PH_ECRIU if criu cannot be started. */
@@ -103,8 +106,8 @@ int criu_version(struct criu_version *v);
 int criu_check(const char *work_dir, char *msg, size_t len);
 
 struct criu_features {
-	bool mem_track;   /* soft-dirty: pre-copy iterations possible */
-	bool lazy_pages;  /* userfaultfd: post-copy possible */
+	bool mem_track;	 /* soft-dirty: pre-copy iterations possible */
+	bool lazy_pages; /* userfaultfd: post-copy possible */
 	bool pidfd_store;
 };
 

@@ -25,24 +25,15 @@ void psx_init(struct psx_parser *p, size_t page_size)
 const char *psx_cmd_name(uint32_t cmd)
 {
 	switch (cmd & PS_CMD_MASK) {
-	case PS_IOV_ADD:
-		return "ADD";
-	case PS_IOV_HOLE:
-		return "HOLE";
-	case PS_IOV_OPEN:
-		return "OPEN";
-	case PS_IOV_OPEN2:
-		return "OPEN2";
-	case PS_IOV_PARENT:
-		return "PARENT";
-	case PS_IOV_ADD_F:
-		return "ADD_F";
-	case PS_IOV_GET:
-		return "GET";
-	case PS_IOV_CLOSE:
-		return "CLOSE";
-	case PS_IOV_FORCE_CLOSE:
-		return "FORCE_CLOSE";
+	case PS_IOV_ADD: return "ADD";
+	case PS_IOV_HOLE: return "HOLE";
+	case PS_IOV_OPEN: return "OPEN";
+	case PS_IOV_OPEN2: return "OPEN2";
+	case PS_IOV_PARENT: return "PARENT";
+	case PS_IOV_ADD_F: return "ADD_F";
+	case PS_IOV_GET: return "GET";
+	case PS_IOV_CLOSE: return "CLOSE";
+	case PS_IOV_FORCE_CLOSE: return "FORCE_CLOSE";
 	}
 	return "unknown";
 }
@@ -62,8 +53,7 @@ static size_t reply_size(uint8_t kind)
 static int psx_owe(struct psx_parser *p, enum psx_reply kind)
 {
 	if (p->rq_len >= PSX_REPLIES_MAX)
-		return ph_seterr(PH_EPROTO,
-				 "page-server stream: %u answers owed already, limit %u",
+		return ph_seterr(PH_EPROTO, "page-server stream: %u answers owed already, limit %u",
 				 p->rq_len, PSX_REPLIES_MAX);
 	p->rq[(p->rq_head + p->rq_len) % PSX_REPLIES_MAX] = kind;
 	p->rq_len++;
@@ -114,8 +104,8 @@ static int psx_do_open(struct psx_parser *p, const struct psx_hdr *h, uint32_t c
 }
 
 /* ADD, HOLE, ADD_F: a run of pages of the open pagemap; returns payload bytes. */
-static int psx_do_pages(struct psx_parser *p, const struct psx_hdr *h, uint32_t cmd,
-			uint32_t flags, uint64_t *payload)
+static int psx_do_pages(struct psx_parser *p, const struct psx_hdr *h, uint32_t cmd, uint32_t flags,
+			uint64_t *payload)
 {
 	const char *n = psx_cmd_name(cmd);
 	uint64_t len;
@@ -126,15 +116,18 @@ static int psx_do_pages(struct psx_parser *p, const struct psx_hdr *h, uint32_t 
 				 PH_PS_PAGES_MAX);
 	len = (uint64_t)h->nr_pages * p->page_size;
 	if (h->vaddr % p->page_size)
-		return ph_seterr(PH_EPROTO, "page-server %s: vaddr 0x%" PRIx64
-				 " not aligned to page size %zu", n, h->vaddr, p->page_size);
+		return ph_seterr(PH_EPROTO,
+				 "page-server %s: vaddr 0x%" PRIx64 " not aligned to page size %zu",
+				 n, h->vaddr, p->page_size);
 	if (h->vaddr + len < h->vaddr)
-		return ph_seterr(PH_EPROTO, "page-server %s: vaddr 0x%" PRIx64
-				 " + %u pages wraps around", n, h->vaddr, h->nr_pages);
+		return ph_seterr(PH_EPROTO,
+				 "page-server %s: vaddr 0x%" PRIx64 " + %u pages wraps around", n,
+				 h->vaddr, h->nr_pages);
 	if (!p->have_dst || h->dst_id != p->dst_id)
-		return ph_seterr(PH_EPROTO, "page-server %s: dst_id 0x%" PRIx64
-				 " was not opened (open: %s0x%" PRIx64 ")", n, h->dst_id,
-				 p->have_dst ? "" : "none, ", p->dst_id);
+		return ph_seterr(PH_EPROTO,
+				 "page-server %s: dst_id 0x%" PRIx64
+				 " was not opened (open: %s0x%" PRIx64 ")",
+				 n, h->dst_id, p->have_dst ? "" : "none, ", p->dst_id);
 	if (cmd == PS_IOV_ADD)
 		flags = PSX_PE_PRESENT;
 	*payload = (flags & PSX_PE_PRESENT) ? len : 0;
@@ -166,8 +159,10 @@ static int psx_header(struct psx_parser *p, const struct psx_hdr *h, uint64_t *p
 
 	*payload = 0;
 	if (flags && cmd != PS_IOV_ADD_F)
-		return ph_seterr(PH_EPROTO, "page-server %s: cmd 0x%08x carries flags 0x%x, "
-				 "only ADD_F may", psx_cmd_name(cmd), h->cmd, flags);
+		return ph_seterr(PH_EPROTO,
+				 "page-server %s: cmd 0x%08x carries flags 0x%x, "
+				 "only ADD_F may",
+				 psx_cmd_name(cmd), h->cmd, flags);
 	if (flags & ~PSX_PE_ALL)
 		return ph_seterr(PH_EPROTO, "page-server ADD_F: flags 0x%x, known 0x%x", flags,
 				 PSX_PE_ALL);
@@ -177,21 +172,20 @@ static int psx_header(struct psx_parser *p, const struct psx_hdr *h, uint64_t *p
 	switch (cmd) {
 	case PS_IOV_OPEN:
 	case PS_IOV_OPEN2:
-	case PS_IOV_PARENT:
-		return psx_do_open(p, h, cmd);
+	case PS_IOV_PARENT: return psx_do_open(p, h, cmd);
 	case PS_IOV_ADD:
 	case PS_IOV_HOLE:
-	case PS_IOV_ADD_F:
-		return psx_do_pages(p, h, cmd, flags, payload);
+	case PS_IOV_ADD_F: return psx_do_pages(p, h, cmd, flags, payload);
 	case PS_IOV_CLOSE:
-	case PS_IOV_FORCE_CLOSE:
-		return psx_do_close(p, h);
+	case PS_IOV_FORCE_CLOSE: return psx_do_close(p, h);
 	case PS_IOV_GET:
 		return ph_seterr(PH_EPROTO, "page-server: cmd GET (lazy-pages pull) in a dump "
-				 "stream");
+					    "stream");
 	}
-	return ph_seterr(PH_EPROTO, "page-server: cmd 0x%08x unknown (CRIU 3.17 knows 1..7, "
-			 "0x1023, 0x1024)", h->cmd);
+	return ph_seterr(PH_EPROTO,
+			 "page-server: cmd 0x%08x unknown (CRIU 3.17 knows 1..7, "
+			 "0x1023, 0x1024)",
+			 h->cmd);
 }
 
 static void psx_count_bytes(struct psx_parser *p, size_t n, bool payload)
@@ -239,8 +233,10 @@ int psx_feed(struct psx_parser *p, const uint8_t *buf, size_t len, size_t *consu
 	if (p->err)
 		return ph_seterr(p->err, "page-server stream: parser failed earlier");
 	if (p->closed && len)
-		return psx_fail(p, ph_seterr(PH_EPROTO, "page-server stream: %zu bytes after "
-					     "CLOSE in the same session", len));
+		return psx_fail(p, ph_seterr(PH_EPROTO,
+					     "page-server stream: %zu bytes after "
+					     "CLOSE in the same session",
+					     len));
 	while (off < len) {
 		if (p->payload_left) {
 			n = len - off;
@@ -267,14 +263,15 @@ static int psx_check_reply(uint8_t kind, const uint8_t *v)
 
 	if (kind == PSX_R_OPEN2) {
 		if (v[0] > 1)
-			return ph_seterr(PH_EPROTO, "page-server answer to OPEN2: has_parent %u, "
-					 "expected 0 or 1", v[0]);
+			return ph_seterr(PH_EPROTO,
+					 "page-server answer to OPEN2: has_parent %u, "
+					 "expected 0 or 1",
+					 v[0]);
 		return 0;
 	}
 	memcpy(&i, v, 4);
 	if (kind == PSX_R_PARENT && i != 0 && i != 1)
-		return ph_seterr(PH_EPROTO, "page-server answer to PARENT: %d, expected 0 or 1",
-				 i);
+		return ph_seterr(PH_EPROTO, "page-server answer to PARENT: %d, expected 0 or 1", i);
 	if (kind == PSX_R_CLOSE && i != 0)
 		return ph_seterr(PH_EPROTO, "page-server answer to CLOSE: status %d, expected 0",
 				 i);
@@ -291,8 +288,10 @@ int psx_reply_feed(struct psx_parser *p, const uint8_t *buf, size_t len)
 		return ph_seterr(p->err, "page-server stream: parser failed earlier");
 	while (off < len) {
 		if (!p->rq_len)
-			return psx_fail(p, ph_seterr(PH_EPROTO, "page-server: %zu answer bytes "
-						     "nobody asked for", len - off));
+			return psx_fail(p, ph_seterr(PH_EPROTO,
+						     "page-server: %zu answer bytes "
+						     "nobody asked for",
+						     len - off));
 		kind = p->rq[p->rq_head];
 		want = reply_size(kind) - p->rhave;
 		n = len - off < want ? len - off : want;
@@ -346,11 +345,14 @@ int psx_finish(const struct psx_parser *p)
 	if (p->err)
 		return ph_seterr(p->err, "page-server stream: parser failed earlier");
 	if (p->hdr_have)
-		return ph_seterr(PH_ETRUNC, "page-server stream ended inside a header: %zu of %u "
-				 "bytes", p->hdr_have, PSX_HDR_SIZE);
+		return ph_seterr(PH_ETRUNC,
+				 "page-server stream ended inside a header: %zu of %u "
+				 "bytes",
+				 p->hdr_have, PSX_HDR_SIZE);
 	if (p->payload_left)
-		return ph_seterr(PH_ETRUNC, "page-server stream ended with %" PRIu64
-				 " page bytes missing", p->payload_left);
+		return ph_seterr(PH_ETRUNC,
+				 "page-server stream ended with %" PRIu64 " page bytes missing",
+				 p->payload_left);
 	if (p->rq_len)
 		return ph_seterr(PH_ETRUNC, "page-server stream ended with %zu answer bytes owed",
 				 psx_reply_pending(p));

@@ -50,27 +50,27 @@
 
 #define PSX_HDR_SIZE 24
 
-#define PS_IOV_ADD 1
-#define PS_IOV_HOLE 2
-#define PS_IOV_OPEN 3
-#define PS_IOV_OPEN2 4
-#define PS_IOV_PARENT 5
-#define PS_IOV_ADD_F 6
-#define PS_IOV_GET 7
-#define PS_IOV_CLOSE 0x1023
+#define PS_IOV_ADD	   1
+#define PS_IOV_HOLE	   2
+#define PS_IOV_OPEN	   3
+#define PS_IOV_OPEN2	   4
+#define PS_IOV_PARENT	   5
+#define PS_IOV_ADD_F	   6
+#define PS_IOV_GET	   7
+#define PS_IOV_CLOSE	   0x1023
 #define PS_IOV_FORCE_CLOSE 0x1024
 
 #define PS_CMD_BITS 16
 #define PS_CMD_MASK ((1u << PS_CMD_BITS) - 1)
 
-#define PSX_PE_PARENT (1u << 0)
-#define PSX_PE_LAZY (1u << 1)
+#define PSX_PE_PARENT  (1u << 0)
+#define PSX_PE_LAZY    (1u << 1)
 #define PSX_PE_PRESENT (1u << 2)
-#define PSX_PE_ALL (PSX_PE_PARENT | PSX_PE_LAZY | PSX_PE_PRESENT)
+#define PSX_PE_ALL     (PSX_PE_PARENT | PSX_PE_LAZY | PSX_PE_PRESENT)
 
-#define PS_TYPE_BITS 8
-#define PS_TYPE_MASK ((1u << PS_TYPE_BITS) - 1)
-#define PS_TYPE_PID 1
+#define PS_TYPE_BITS  8
+#define PS_TYPE_MASK  ((1u << PS_TYPE_BITS) - 1)
+#define PS_TYPE_PID   1
 #define PS_TYPE_SHMEM 2
 
 /* Answers owed at once: CRIU waits for each, so 1 in practice. */
@@ -81,11 +81,11 @@
 
 struct psx_counts {
 	uint64_t headers;      /* page_server_iov headers */
-	uint64_t pages;        /* pages carried as payload (ADD, ADD_F|PE_PRESENT) */
+	uint64_t pages;	       /* pages carried as payload (ADD, ADD_F|PE_PRESENT) */
 	uint64_t pages_nodata; /* pages announced without data (holes, parent, lazy) */
 	uint64_t payload_bytes;
 	uint64_t stream_bytes; /* everything CRIU wrote: headers + payload */
-	uint64_t opens;        /* OPEN/OPEN2: pagemaps (processes, shmem) */
+	uint64_t opens;	       /* OPEN/OPEN2: pagemaps (processes, shmem) */
 };
 
 /* Reply kinds owed by the page server, in order. */
@@ -94,21 +94,21 @@ enum psx_reply { PSX_R_OPEN2 = 1, PSX_R_PARENT = 2, PSX_R_CLOSE = 3 };
 struct psx_parser {
 	/* everything below is private to psx.c */
 	size_t page_size;
-	int err;                 /* sticky PH_E* once failed, else 0 */
-	bool in_session;         /* a header was seen since the last close */
-	bool closed;             /* CLOSE seen, psx_next_session() not yet called */
+	int err;	 /* sticky PH_E* once failed, else 0 */
+	bool in_session; /* a header was seen since the last close */
+	bool closed;	 /* CLOSE seen, psx_next_session() not yet called */
 	bool have_dst;
 	uint8_t hdr[PSX_HDR_SIZE];
 	size_t hdr_have;
 	uint64_t payload_left;
-	uint64_t dst_id;         /* last OPEN/OPEN2 */
+	uint64_t dst_id; /* last OPEN/OPEN2 */
 	uint8_t rq[PSX_REPLIES_MAX];
 	unsigned int rq_head, rq_len;
 	uint8_t rbuf[4];
 	size_t rhave;
 	struct psx_counts session; /* the current (or just closed) session */
 	struct psx_counts total;   /* all sessions */
-	uint64_t sessions;         /* sessions closed */
+	uint64_t sessions;	   /* sessions closed */
 };
 
 /* page_size: this host's (both hosts must match; compat checks that). */

@@ -64,8 +64,10 @@ static int relay_read_exact(int sk, uint8_t *buf, size_t len, int timeout_ms)
 		if (n < 0)
 			return ph_seterr_errno(PH_ESYS, "relay: read from CRIU socket");
 		if (n == 0)
-			return ph_seterr(PH_ETRUNC, "relay: page server closed its socket with %zu "
-					 "answer bytes owed", len);
+			return ph_seterr(PH_ETRUNC,
+					 "relay: page server closed its socket with %zu "
+					 "answer bytes owed",
+					 len);
 		buf += n;
 		len -= n;
 	}
@@ -73,8 +75,8 @@ static int relay_read_exact(int sk, uint8_t *buf, size_t len, int timeout_ms)
 }
 
 /* Source: take answer records from the peer until none is owed. */
-static int relay_src_answers(int sk, struct psx_parser *p, const struct relay_io *io,
-			     uint8_t *buf, int timeout_ms)
+static int relay_src_answers(int sk, struct psx_parser *p, const struct relay_io *io, uint8_t *buf,
+			     int timeout_ms)
 {
 	size_t owed;
 	long n;
@@ -85,8 +87,8 @@ static int relay_src_answers(int sk, struct psx_parser *p, const struct relay_io
 		if (n < 0)
 			return (int)n;
 		if (n == 0 || (size_t)n > owed)
-			return ph_seterr(PH_EPROTO, "relay: peer sent %ld answer bytes, %zu owed", n,
-					 owed);
+			return ph_seterr(PH_EPROTO, "relay: peer sent %ld answer bytes, %zu owed",
+					 n, owed);
 		r = psx_reply_feed(p, buf, n);
 		if (r == 0)
 			r = relay_write(sk, buf, n, timeout_ms);
@@ -97,8 +99,8 @@ static int relay_src_answers(int sk, struct psx_parser *p, const struct relay_io
 }
 
 /* Source: read what CRIU wrote, validate, forward. 1 when the session closed. */
-static int relay_src_chunk(int sk, struct psx_parser *p, const struct relay_io *io,
-			   uint8_t *buf, int timeout_ms)
+static int relay_src_chunk(int sk, struct psx_parser *p, const struct relay_io *io, uint8_t *buf,
+			   int timeout_ms)
 {
 	size_t used;
 	ssize_t n;
@@ -124,7 +126,8 @@ static int relay_src_chunk(int sk, struct psx_parser *p, const struct relay_io *
 	if (r < 0)
 		return r;
 	if (used != (size_t)n)
-		return ph_seterr(PH_EPROTO, "relay: CRIU sent %zd bytes after CLOSE", n - (ssize_t)used);
+		return ph_seterr(PH_EPROTO, "relay: CRIU sent %zd bytes after CLOSE",
+				 n - (ssize_t)used);
 	return io->send_rec(io->arg, buf, n);
 }
 
@@ -150,8 +153,11 @@ int relay_src_session(int sk, struct psx_parser *p, const struct relay_io *io, i
 	}
 	n = io->recv_rec(io->arg, buf, PH_FRAME_MAX, timeout_ms);
 	if (n != 0) {
-		r = n < 0 ? (int)n : ph_seterr(PH_EPROTO, "relay: peer sent %ld bytes after the "
-					       "last answer", n);
+		r = n < 0 ? (int)n
+			  : ph_seterr(PH_EPROTO,
+				      "relay: peer sent %ld bytes after the "
+				      "last answer",
+				      n);
 		goto out;
 	}
 	r = psx_next_session(p);
@@ -205,7 +211,8 @@ int relay_dst_session(int sk, struct psx_parser *p, const struct relay_io *io, i
 		}
 		r = psx_feed(p, buf, n, &used);
 		if (r >= 0 && used != (size_t)n)
-			r = ph_seterr(PH_EPROTO, "relay: peer sent %zu bytes after CLOSE", n - used);
+			r = ph_seterr(PH_EPROTO, "relay: peer sent %zu bytes after CLOSE",
+				      n - used);
 		if (r < 0)
 			goto out;
 		r = relay_write(sk, buf, n, timeout_ms);

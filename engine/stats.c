@@ -92,10 +92,10 @@ static int stats_frame(const uint8_t *buf, size_t len, const char *name, const u
 	return 0;
 }
 
-#define NEED(e, f, name)                                                                    \
-	do {                                                                                \
-		if (!(e)->has_##f)                                                          \
-			return ph_seterr(PH_EPROTO, "%s: field " #f " missing", name);      \
+#define NEED(e, f, name)                                                                           \
+	do {                                                                                       \
+		if (!(e)->has_##f)                                                                 \
+			return ph_seterr(PH_EPROTO, "%s: field " #f " missing", name);             \
 	} while (0)
 
 static int stats_fill_dump(const DumpStatsEntry *d, struct criu_stats *st, const char *name)
@@ -125,8 +125,7 @@ static int stats_fill_dump(const DumpStatsEntry *d, struct criu_stats *st, const
 	return 0;
 }
 
-static int stats_fill_restore(const RestoreStatsEntry *r, struct criu_stats *st,
-			      const char *name)
+static int stats_fill_restore(const RestoreStatsEntry *r, struct criu_stats *st, const char *name)
 {
 	NEED(r, pages_compared, name);
 	NEED(r, pages_skipped_cow, name);
@@ -155,8 +154,7 @@ int stats_parse(const uint8_t *buf, size_t len, enum stats_kind kind, struct cri
 	/* protobuf-c bounds every read by olen; it fails on malformed input. */
 	e = criustats__stats_entry__unpack(NULL, olen, obj);
 	if (!e) {
-		r = ph_seterr(PH_EPROTO, "%s: object of %zu bytes is not a StatsEntry", name,
-			      olen);
+		r = ph_seterr(PH_EPROTO, "%s: object of %zu bytes is not a StatsEntry", name, olen);
 		goto out;
 	}
 	if (kind == STATS_DUMP && !e->dump) {

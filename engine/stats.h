@@ -23,10 +23,10 @@
 #include <stdint.h>
 
 #define STATS_IMG_SERVICE_MAGIC 0x55105940u
-#define STATS_MAGIC 0x57093306u
+#define STATS_MAGIC		0x57093306u
 
 enum stats_kind {
-	STATS_DUMP = 0,    /* "stats-dump": written by pre-dump, dump */
+	STATS_DUMP = 0,	   /* "stats-dump": written by pre-dump, dump */
 	STATS_RESTORE = 1, /* "stats-restore": written by restore */
 };
 

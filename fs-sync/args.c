@@ -19,7 +19,7 @@
 /* Letters of the short-option cluster -aHAXS gives the server (rsync 3.2 .. 3.5). */
 static const char short_ok[] = "lHogDtpAXrS";
 
-static const char *const long_ok[] = {"--delete", "--numeric-ids", "--stats"};
+static const char *const long_ok[] = { "--delete", "--numeric-ids", "--stats" };
 
 /* A printable, bounded copy of a peer's string for an error message. */
 static const char *shown(const char *s, char *buf, size_t len)

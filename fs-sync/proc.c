@@ -19,7 +19,8 @@
 int fss_find_rsync(char *path, size_t len)
 {
 	if (find_exe("rsync", "PHAUL_RSYNC", "/usr/bin", path, len) < 0)
-		return ph_seterr(PH_ERSYNC, "rsync not found on PATH or in /usr/bin (set $PHAUL_RSYNC)");
+		return ph_seterr(PH_ERSYNC,
+				 "rsync not found on PATH or in /usr/bin (set $PHAUL_RSYNC)");
 	return 0;
 }
 
@@ -27,7 +28,7 @@ int fss_find_rsync(char *path, size_t len)
 static void child(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
 		  int out_w, int err_w, int ep)
 {
-	struct sigaction sa = {.sa_handler = SIG_DFL};
+	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int null, e, i;
 
@@ -56,7 +57,7 @@ fail:
 int fss_spawn(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
 	      struct fss_proc *p)
 {
-	int op[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1}, e = 0, ret = 0;
+	int op[2] = { -1, -1 }, errp[2] = { -1, -1 }, ep[2] = { -1, -1 }, e = 0, ret = 0;
 	ssize_t n;
 
 	memset(p, 0, sizeof(*p));
@@ -134,8 +135,8 @@ static void read_out(struct fss_proc *p)
 		p->stats = calloc(1, PH_FSS_STATS_MAX + 1);
 	if (p->stats && p->stats_len < PH_FSS_STATS_MAX) {
 		size_t k = (size_t)n < PH_FSS_STATS_MAX - p->stats_len
-			       ? (size_t)n
-			       : PH_FSS_STATS_MAX - p->stats_len;
+				   ? (size_t)n
+				   : PH_FSS_STATS_MAX - p->stats_len;
 
 		memcpy(p->stats + p->stats_len, buf, k);
 		p->stats_len += k;
@@ -164,8 +165,8 @@ int fss_proc_wait(struct fss_proc *p, const char *tag, atomic_bool *peer_done)
 	pid_t r;
 
 	while (p->out >= 0 || p->err >= 0) {
-		struct pollfd pf[2] = {{.fd = p->out, .events = POLLIN},
-				       {.fd = p->err, .events = POLLIN}};
+		struct pollfd pf[2] = { { .fd = p->out, .events = POLLIN },
+					{ .fd = p->err, .events = POLLIN } };
 
 		if (poll(pf, 2, 500) < 0 && errno != EINTR)
 			break;

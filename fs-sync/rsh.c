@@ -29,13 +29,13 @@ int fss_rsh_main(int argc, char **argv)
 		struct cmsghdr align;
 	} u;
 	char data[PH_CMD_MAX];
-	struct iovec iov = {.iov_base = data};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
+	struct iovec iov = { .iov_base = data };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *c;
-	int fd, fds[2] = {0, 1}, i;
+	int fd, fds[2] = { 0, 1 }, i;
 	size_t len = 0;
 	char *end;
 
@@ -118,12 +118,12 @@ int fss_rsh_accept(int sk, int timeout_ms, struct fss_rsh_cmd *cmd, int fds[2])
 		char buf[CMSG_SPACE(8 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = cmd->buf, .iov_len = sizeof(cmd->buf)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	struct pollfd pf = {.fd = sk, .events = POLLIN};
+	struct iovec iov = { .iov_base = cmd->buf, .iov_len = sizeof(cmd->buf) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct pollfd pf = { .fd = sk, .events = POLLIN };
 	ssize_t n;
 	int r;
 

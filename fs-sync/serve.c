@@ -74,11 +74,11 @@ static int check(const Phaul__FsSyncStart *req, const char *root)
 static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int *code, char *last,
 			size_t llen)
 {
-	static char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
+	static char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 	char rsync[PATH_MAX], *argv[PH_FSS_ARGS_MAX + 1];
-	struct fss_proc p = {.pid = -1, .out = -1, .err = -1};
+	struct fss_proc p = { .pid = -1, .out = -1, .err = -1 };
 	struct fss_bridge b;
-	int sv[2] = {-1, -1}, wfd, ret;
+	int sv[2] = { -1, -1 }, wfd, ret;
 	size_t i;
 
 	*code = -1;

@@ -180,7 +180,8 @@ static int verdict(struct mux *m, struct fss_run *r, struct fss_stats *st, int t
 		return ret;
 	d = in->fs_done;
 	st->server_exit = d->has_exit_code ? d->exit_code : -1;
-	if (vanished_ok && (st->server_exit == RSYNC_VANISHED || st->client_exit == RSYNC_VANISHED) &&
+	if (vanished_ok &&
+	    (st->server_exit == RSYNC_VANISHED || st->client_exit == RSYNC_VANISHED) &&
 	    (st->server_exit == RSYNC_VANISHED || st->server_exit == 0) &&
 	    (st->client_exit == RSYNC_VANISHED || st->client_exit == 0)) {
 		pr_info("rsync %s: some files vanished during the sync (the next one catches up)",
@@ -194,11 +195,11 @@ static int verdict(struct mux *m, struct fss_run *r, struct fss_stats *st, int t
 		ret = ph_seterr(d->err, "fs-sync to %s:%s refused: %s", mux_peer(m), dst,
 				d->msg ?: "");
 	else if (!d->ok)
-		ret =
-		    ph_seterr(PH_ERSYNC,
-			      "rsync %s -> %s:%s failed: server on %s %s: %s; "
-			      "client %s: %s",
-			      src, mux_peer(m), dst, mux_peer(m), ss, d->msg ?: "", cs, r->p.last);
+		ret = ph_seterr(PH_ERSYNC,
+				"rsync %s -> %s:%s failed: server on %s %s: %s; "
+				"client %s: %s",
+				src, mux_peer(m), dst, mux_peer(m), ss, d->msg ?: "", cs,
+				r->p.last);
 	else if (st->client_exit != 0)
 		ret = ph_seterr(PH_ERSYNC, "rsync %s -> %s:%s failed: client %s: %s", src,
 				mux_peer(m), dst, cs, r->p.last);

@@ -124,9 +124,10 @@ int agent_serve(struct agent *a)
 		for (i = 0; i < sizeof(dispatch) / sizeof(dispatch[0]); i++)
 			if (dispatch[i].body == in->body_case)
 				break;
-		if (i == sizeof(dispatch) / sizeof(dispatch[0]) || !(dispatch[i].states & a->state)) {
-			ret = ph_seterr(PH_EPROTO, "%s not allowed in state %s", msg_name(in->body_case),
-					agent_state_name(a->state));
+		if (i == sizeof(dispatch) / sizeof(dispatch[0]) ||
+		    !(dispatch[i].states & a->state)) {
+			ret = ph_seterr(PH_EPROTO, "%s not allowed in state %s",
+					msg_name(in->body_case), agent_state_name(a->state));
 			msg_send_error(a->mux, ret, ph_errmsg(), a->host);
 			break;
 		}

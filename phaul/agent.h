@@ -23,15 +23,15 @@ struct agent {
 	struct phaul_config *cfg;
 	struct mux *mux;
 	enum agent_state state;
-	bool done;          /* Finish answered */
-	bool discarded;     /* agent_finish(false) already ran */
-	char host[256];     /* our hostname, for error messages */
-	char peer[256];     /* the source's hostname */
-	char dir[768];      /* this migration's work dir, "" until created */
-	char ct[256];       /* the CT, once the source names it (RestoreReq) */
+	bool done;	    /* Finish answered */
+	bool discarded;	    /* agent_finish(false) already ran */
+	char host[256];	    /* our hostname, for error messages */
+	char peer[256];	    /* the source's hostname */
+	char dir[768];	    /* this migration's work dir, "" until created */
+	char ct[256];	    /* the CT, once the source names it (RestoreReq) */
 	pid_t restored_pid; /* root of the restored tree, 0 if none */
-	uint32_t iter;      /* current iteration, 0 before the first */
-	bool final;         /* the current iteration is the final dump */
+	uint32_t iter;	    /* current iteration, 0 before the first */
+	bool final;	    /* the current iteration is the final dump */
 	uint32_t nimages;   /* image files received for the final dump */
 	struct criu_ps *ps; /* the current iteration's page server */
 	struct psx_parser psx;

@@ -114,8 +114,13 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	}
 	psx_init(&a->psx, (size_t)sysconf(_SC_PAGESIZE));
 	a->relay = (struct pages_relay){
-		.mux = a->mux, .sk = sk[1], .psx = &a->psx, .source = false,
-		.timeout_ms = a->cfg->timeout_s * 1000, .after = ps_after, .arg = a,
+		.mux = a->mux,
+		.sk = sk[1],
+		.psx = &a->psx,
+		.source = false,
+		.timeout_ms = a->cfg->timeout_s * 1000,
+		.after = ps_after,
+		.arg = a,
 	};
 	if ((ret = pages_relay_start(&a->relay)) < 0) {
 		close(sk[1]);

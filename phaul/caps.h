@@ -10,7 +10,7 @@
 /* transport: one frame's payload, before and after compression */
 #define PH_FRAME_MAX (256u * 1024)
 /* transport: per-stream receive window (bytes in flight, on the wire) */
-#define PH_WINDOW_CTL (1u * 1024 * 1024)
+#define PH_WINDOW_CTL  (1u * 1024 * 1024)
 #define PH_WINDOW_DATA (8u * 1024 * 1024)
 /* one control message (protobuf) */
 #define PH_MSG_MAX (64u * 1024)

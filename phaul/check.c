@@ -32,14 +32,16 @@ static int check_local(struct phaul_config *cfg)
 	printf("criu        %s\n", *f.criu_version ? f.criu_version : "not found");
 	printf("criu check  %s%s%s\n", f.criu_ok ? "passed" : "FAILED", f.criu_ok ? "" : ": ",
 	       f.criu_ok ? "" : f.criu_msg);
-	printf("soft-dirty  %s\n", f.soft_dirty ? "yes (pre-copy possible)" :
-	       "no (kernel lacks CONFIG_MEM_SOFT_DIRTY: only stop-and-copy)");
+	printf("soft-dirty  %s\n",
+	       f.soft_dirty ? "yes (pre-copy possible)"
+			    : "no (kernel lacks CONFIG_MEM_SOFT_DIRTY: only stop-and-copy)");
 	printf("memory      %llu MiB available\n", (unsigned long long)f.mem_avail_kb / 1024);
 	printf("work dir    %s: %llu MiB free\n", f.work_dir,
 	       (unsigned long long)f.disk_avail_kb / 1024);
 	ok = f.criu_ok;
 	if (!ok)
-		fprintf(stderr, "phaul: this host cannot checkpoint or restore: CRIU %s on kernel %s: %s\n",
+		fprintf(stderr,
+			"phaul: this host cannot checkpoint or restore: CRIU %s on kernel %s: %s\n",
 			*f.criu_version ? f.criu_version : "(missing)", f.kernel, f.criu_msg);
 	else
 		printf("verdict     ready\n");

@@ -38,9 +38,21 @@ int config_parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
 	}
 	if (*end == 'B' || *end == 'b')
 		end++;
@@ -74,12 +86,12 @@ static int parse_bool(const char *s, bool *out)
 	return 0;
 }
 
-#define STR(field)                                                                  \
-	do {                                                                        \
-		if (strlen(v) >= sizeof(c->field))                                  \
-			return -1;                                                  \
-		strcpy(c->field, v);                                                \
-		return 0;                                                           \
+#define STR(field)                                                                                 \
+	do {                                                                                       \
+		if (strlen(v) >= sizeof(c->field))                                                 \
+			return -1;                                                                 \
+		strcpy(c->field, v);                                                               \
+		return 0;                                                                          \
 	} while (0)
 
 /* Returns 0 on success, -1 for a bad value, -2 for an unknown key. */

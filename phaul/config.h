@@ -12,24 +12,24 @@
 #define PHAUL_CONF_DEFAULT "/etc/phaul/phaul.conf"
 
 struct phaul_config {
-	char transport[8];        /* "ssh" or "tcp" */
+	char transport[8]; /* "ssh" or "tcp" */
 	char secret_file[512];
 	char work_dir[512];
 	int log_level;
-	char listen[128];         /* agent --listen default */
-	char agent_cmd[512];      /* what ssh runs on the destination */
-	char known_hosts[512];    /* "" = ~/.ssh/known_hosts */
-	char identity[512];       /* "" = agent, then ~/.ssh/id_* */
-	int tcp_port;             /* port used when HOST has none (tcp) */
+	char listen[128];      /* agent --listen default */
+	char agent_cmd[512];   /* what ssh runs on the destination */
+	char known_hosts[512]; /* "" = ~/.ssh/known_hosts */
+	char identity[512];    /* "" = agent, then ~/.ssh/id_* */
+	int tcp_port;	       /* port used when HOST has none (tcp) */
 	uint32_t downtime_limit_ms;
 	uint32_t max_iterations;
 	bool compress;
 	int compress_level;
-	uint64_t bwlimit;         /* bytes/s, 0 = unlimited */
+	uint64_t bwlimit; /* bytes/s, 0 = unlimited */
 	char hooks_dir[512];
-	char fs_root[512];        /* agent: fs-sync writes only under this ("" = never) */
-	int timeout_s;            /* any single step */
-	bool keep_images;         /* keep the work dirs after the migration */
+	char fs_root[512]; /* agent: fs-sync writes only under this ("" = never) */
+	int timeout_s;	   /* any single step */
+	bool keep_images;  /* keep the work dirs after the migration */
 };
 
 void config_defaults(struct phaul_config *c);

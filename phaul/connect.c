@@ -72,8 +72,8 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 		mux_close(m);
 		return ph_errctx(ret, "hello with %s", host);
 	}
-	snprintf(peer_name, peer_len, "%s", hello->hostname && *hello->hostname ?
-		 hello->hostname : host);
+	snprintf(peer_name, peer_len, "%s",
+		 hello->hostname && *hello->hostname ? hello->hostname : host);
 	pr_info("connected to %s (phaul %s)", peer_name, hello->phaul_version);
 	phaul__hello__free_unpacked(hello, NULL);
 	*out = m;

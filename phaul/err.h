@@ -15,31 +15,31 @@
 
 enum ph_err {
 	PH_OK = 0,
-	PH_ESYS = 1,      /* a system call failed (errno in the message) */
-	PH_ENOMEM = 2,    /* allocation failed */
-	PH_EPROTO = 3,    /* peer sent something the protocol forbids */
-	PH_ETOOBIG = 4,   /* a length or count exceeds its named maximum */
-	PH_ETRUNC = 5,    /* stream ended inside a frame or record */
-	PH_EEOF = 6,      /* peer closed the connection */
-	PH_EAUTH = 7,     /* shared-secret or key authentication failed */
-	PH_EHOSTKEY = 8,  /* ssh host key unknown or changed */
-	PH_ESSH = 9,      /* libssh2 reported an error */
-	PH_ETIMEDOUT = 10,/* a deadline passed */
-	PH_ECRIU = 11,    /* CRIU refused or failed a request */
-	PH_ECOMPAT = 12,  /* hosts are not compatible */
-	PH_ECONFIG = 13,  /* bad configuration file or value */
-	PH_EUSAGE = 14,   /* bad command line */
-	PH_EZSTD = 15,    /* compression or decompression failed */
-	PH_EPATH = 16,    /* a path from the peer escapes the work dir */
-	PH_ENOSPC = 17,   /* no space left where data had to be written */
-	PH_EINTR = 18,    /* interrupted by the operator (SIGINT/SIGTERM) */
-	PH_EPEER = 19,    /* the peer reported a failure (message says which) */
-	PH_EVERSION = 20, /* incompatible protocol version */
-	PH_ENOTSUP = 21,  /* feature not available on this host */
-	PH_EHOOK = 22,    /* a stage hook failed */
-	PH_ERSYNC = 23,   /* rsync failed */
-	PH_ENOENT = 24,   /* the named CT or file does not exist */
-	PH_EROLLBACK = 25,/* rollback itself failed: source state uncertain */
+	PH_ESYS = 1,	   /* a system call failed (errno in the message) */
+	PH_ENOMEM = 2,	   /* allocation failed */
+	PH_EPROTO = 3,	   /* peer sent something the protocol forbids */
+	PH_ETOOBIG = 4,	   /* a length or count exceeds its named maximum */
+	PH_ETRUNC = 5,	   /* stream ended inside a frame or record */
+	PH_EEOF = 6,	   /* peer closed the connection */
+	PH_EAUTH = 7,	   /* shared-secret or key authentication failed */
+	PH_EHOSTKEY = 8,   /* ssh host key unknown or changed */
+	PH_ESSH = 9,	   /* libssh2 reported an error */
+	PH_ETIMEDOUT = 10, /* a deadline passed */
+	PH_ECRIU = 11,	   /* CRIU refused or failed a request */
+	PH_ECOMPAT = 12,   /* hosts are not compatible */
+	PH_ECONFIG = 13,   /* bad configuration file or value */
+	PH_EUSAGE = 14,	   /* bad command line */
+	PH_EZSTD = 15,	   /* compression or decompression failed */
+	PH_EPATH = 16,	   /* a path from the peer escapes the work dir */
+	PH_ENOSPC = 17,	   /* no space left where data had to be written */
+	PH_EINTR = 18,	   /* interrupted by the operator (SIGINT/SIGTERM) */
+	PH_EPEER = 19,	   /* the peer reported a failure (message says which) */
+	PH_EVERSION = 20,  /* incompatible protocol version */
+	PH_ENOTSUP = 21,   /* feature not available on this host */
+	PH_EHOOK = 22,	   /* a stage hook failed */
+	PH_ERSYNC = 23,	   /* rsync failed */
+	PH_ENOENT = 24,	   /* the named CT or file does not exist */
+	PH_EROLLBACK = 25, /* rollback itself failed: source state uncertain */
 	PH_E_MAX
 };
 

@@ -41,8 +41,8 @@ struct hook_run {
 
 static bool ignored_name(const char *n)
 {
-	static const char *const sfx[] = {"~",	     ".dpkg-old", ".dpkg-new", ".dpkg-dist",
-					  ".rpmnew", ".rpmsave",  ".swp"};
+	static const char *const sfx[] = { "~",	      ".dpkg-old", ".dpkg-new", ".dpkg-dist",
+					   ".rpmnew", ".rpmsave",  ".swp" };
 	size_t len = strlen(n);
 
 	if (n[0] == '.')
@@ -83,11 +83,11 @@ static char **build_env(const char *stage, const struct hook_env *e, char *own[H
 	const struct {
 		const char *name, *val;
 	} v[] = {
-	    {"PHAUL_STAGE", stage},	     {"PHAUL_CT", e->ct},
-	    {"PHAUL_CT_TYPE", e->ct_type},   {"PHAUL_CT_ID", e->ct_id},
-	    {"PHAUL_SRC_HOST", e->src_host}, {"PHAUL_DST_HOST", e->dst_host},
-	    {"PHAUL_SIDE", e->side},	     {"PHAUL_WORK_DIR", e->work_dir},
-	    {"PHAUL_ERROR", e->error},
+		{ "PHAUL_STAGE", stage },	   { "PHAUL_CT", e->ct },
+		{ "PHAUL_CT_TYPE", e->ct_type },   { "PHAUL_CT_ID", e->ct_id },
+		{ "PHAUL_SRC_HOST", e->src_host }, { "PHAUL_DST_HOST", e->dst_host },
+		{ "PHAUL_SIDE", e->side },	   { "PHAUL_WORK_DIR", e->work_dir },
+		{ "PHAUL_ERROR", e->error },
 	};
 	size_t n = 0, i, k = 0;
 	char **envp;
@@ -112,8 +112,8 @@ static char **build_env(const char *stage, const struct hook_env *e, char *own[H
 /* Between fork and exec: async-signal-safe calls only. */
 static void hook_child(const char *path, const char *stage, char **envp, int out, int err)
 {
-	char *argv[] = {(char *)path, (char *)stage, NULL};
-	struct sigaction sa = {.sa_handler = SIG_DFL};
+	char *argv[] = { (char *)path, (char *)stage, NULL };
+	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int null;
 
@@ -171,8 +171,8 @@ static void watch(struct hook_run *h, int timeout_ms)
 	pid_t r;
 
 	for (;;) {
-		struct pollfd pf[2] = {{.fd = h->out, .events = POLLIN},
-				       {.fd = h->err, .events = POLLIN}};
+		struct pollfd pf[2] = { { .fd = h->out, .events = POLLIN },
+					{ .fd = h->err, .events = POLLIN } };
 
 		if (poll(pf, 2, 50) > 0) {
 			if (pf[0].revents)
@@ -213,8 +213,8 @@ static int verdict(struct hook_run *h, int timeout_ms)
 
 	if (h->timed_out)
 		return ph_seterr(
-		    PH_EHOOK, "hook %s (stage %s) did not finish within %d ms: killed%s%s", h->path,
-		    h->stage, timeout_ms, h->last[0] ? "; last words: " : "", h->last);
+			PH_EHOOK, "hook %s (stage %s) did not finish within %d ms: killed%s%s",
+			h->path, h->stage, timeout_ms, h->last[0] ? "; last words: " : "", h->last);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (WIFEXITED(st))
@@ -226,8 +226,8 @@ static int verdict(struct hook_run *h, int timeout_ms)
 
 static int run_one(const char *path, const char *stage, char **envp, int timeout_ms)
 {
-	struct hook_run h = {.path = path, .stage = stage, .out = -1, .err = -1};
-	int op[2] = {-1, -1}, ep[2] = {-1, -1}, ret;
+	struct hook_run h = { .path = path, .stage = stage, .out = -1, .err = -1 };
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, ret;
 
 	pr_info("running hook %s (stage %s)", path, stage);
 	if (pipe2(op, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
@@ -286,8 +286,8 @@ static int collect(const char *dir, const char *stage, char ***out, size_t *n)
 	k = scandir(path, &ents, keep_entry, by_name);
 	if (k < 0)
 		return errno == ENOENT || errno == ENOTDIR
-			   ? 0
-			   : ph_seterr_errno(PH_EHOOK, "reading hooks dir %s", path);
+			       ? 0
+			       : ph_seterr_errno(PH_EHOOK, "reading hooks dir %s", path);
 	if (k > PH_HOOKS_MAX)
 		ret = ph_seterr(PH_EHOOK, "%s holds %d hooks (max %u)", path, k, PH_HOOKS_MAX);
 	for (int i = 0; i < k; i++) {
@@ -305,7 +305,7 @@ int hooks_run_timeout(const char *dir, const char *stage, const struct hook_env 
 		      int timeout_ms)
 {
 	static const struct hook_env none;
-	char *own[HOOKS_ENV_OWN] = {NULL}, **envp = NULL, **paths = NULL, why[1024] = "";
+	char *own[HOOKS_ENV_OWN] = { NULL }, **envp = NULL, **paths = NULL, why[1024] = "";
 	size_t n = 0, i;
 	int ret = 0, r, first = 0;
 

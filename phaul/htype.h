@@ -27,12 +27,12 @@ struct htype_ops {
 
 struct ct {
 	const struct htype_ops *ops;
-	char spec[256];     /* as given: "pid:4242" */
-	char id[128];       /* after the "type:" prefix */
+	char spec[256]; /* as given: "pid:4242" */
+	char id[128];	/* after the "type:" prefix */
 	pid_t root;
 	uint32_t pids[CT_PIDS_MAX];
 	size_t npids;
-	uint64_t rss_kb;    /* resident memory of the whole tree */
+	uint64_t rss_kb; /* resident memory of the whole tree */
 };
 
 /* Parse "type:id" and resolve it. */

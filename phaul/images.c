@@ -142,7 +142,8 @@ int images_recv(struct mux *m, int dirfd, const Phaul__ImageFile *f, const char 
 				 host, f->name);
 	if (f->size > PH_IMAGE_FILE_MAX)
 		return ph_seterr(PH_ETOOBIG, "%s: image %s announced %llu bytes (max %llu)", host,
-				 f->name, (unsigned long long)f->size, (unsigned long long)PH_IMAGE_FILE_MAX);
+				 f->name, (unsigned long long)f->size,
+				 (unsigned long long)PH_IMAGE_FILE_MAX);
 	fd = openat(dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    (f->has_mode ? f->mode : 0600) & 0777);
 	if (fd < 0)
@@ -154,8 +155,9 @@ int images_recv(struct mux *m, int dirfd, const Phaul__ImageFile *f, const char 
 	}
 	while ((n = mux_recv(m, MUX_IMAGES, buf, PH_FRAME_MAX, -1)) > 0) {
 		if (got + (uint64_t)n > f->size) {
-			ret = ph_seterr(PH_EPROTO, "%s: image %s: more than the announced %llu bytes",
-					host, f->name, (unsigned long long)f->size);
+			ret = ph_seterr(PH_EPROTO,
+					"%s: image %s: more than the announced %llu bytes", host,
+					f->name, (unsigned long long)f->size);
 			goto out;
 		}
 		if (write_all(fd, buf, (size_t)n) < 0) {
@@ -170,8 +172,9 @@ int images_recv(struct mux *m, int dirfd, const Phaul__ImageFile *f, const char 
 		goto out;
 	}
 	if (got != f->size) {
-		ret = ph_seterr(PH_EPROTO, "%s: image %s: got %llu of the announced %llu bytes", host,
-				f->name, (unsigned long long)got, (unsigned long long)f->size);
+		ret = ph_seterr(PH_EPROTO, "%s: image %s: got %llu of the announced %llu bytes",
+				host, f->name, (unsigned long long)got,
+				(unsigned long long)f->size);
 		goto out;
 	}
 	/*

@@ -20,16 +20,16 @@ int log_level_parse(const char *s);
 void log_msg(int level, int with_errno, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-#define pr_at(lvl, e, fmt, ...)                                                 \
-	do {                                                                    \
-		if ((lvl) <= log_level)                                         \
-			log_msg(lvl, e, __FILE__, __LINE__, fmt, ##__VA_ARGS__); \
+#define pr_at(lvl, e, fmt, ...)                                                                    \
+	do {                                                                                       \
+		if ((lvl) <= log_level)                                                            \
+			log_msg(lvl, e, __FILE__, __LINE__, fmt, ##__VA_ARGS__);                   \
 	} while (0)
 
-#define pr_err(fmt, ...) pr_at(LOG_ERR, 0, fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...)    pr_at(LOG_ERR, 0, fmt, ##__VA_ARGS__)
 #define pr_perror(fmt, ...) pr_at(LOG_ERR, 1, fmt, ##__VA_ARGS__)
-#define pr_warn(fmt, ...) pr_at(LOG_WARN, 0, fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...) pr_at(LOG_INFO, 0, fmt, ##__VA_ARGS__)
-#define pr_debug(fmt, ...) pr_at(LOG_DEBUG, 0, fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...)   pr_at(LOG_WARN, 0, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)   pr_at(LOG_INFO, 0, fmt, ##__VA_ARGS__)
+#define pr_debug(fmt, ...)  pr_at(LOG_DEBUG, 0, fmt, ##__VA_ARGS__)
 
 #endif

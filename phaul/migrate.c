@@ -52,14 +52,14 @@ struct mig {
 	struct ct ct;
 	struct report rep;
 	struct mux *m;
-	pthread_mutex_t lock;   /* m vs the signal thread */
+	pthread_mutex_t lock; /* m vs the signal thread */
 	volatile int interrupted;
 	char peer[256];
 	char host[256];
 	char dir[PATH_MAX];
 	struct criu_conn *criu;
-	int sk;                 /* relay's end of CRIU's page-server socket */
-	int criu_sk;            /* CRIU's end, as swrk knows it */
+	int sk;	     /* relay's end of CRIU's page-server socket */
+	int criu_sk; /* CRIU's end, as swrk knows it */
 	struct psx_parser psx;
 	struct pages_relay relay;
 	struct precopy pc;
@@ -67,9 +67,9 @@ struct mig {
 	bool precopy;
 	bool committed;
 	uint64_t t_start, t_iter, t_dump;
-	uint64_t pages_wire;    /* page-stream wire bytes counted so far */
+	uint64_t pages_wire;	      /* page-stream wire bytes counted so far */
 	struct psx_counts psx_before; /* totals when the iteration began */
-	char err[1024];         /* why the post-dump step rolled back */
+	char err[1024];		      /* why the post-dump step rolled back */
 	int err_code;
 };
 
@@ -137,7 +137,8 @@ static int run_hook(struct mig *g, const char *stage, const char *err)
 static int sync_paths(struct mig *g, const char *when)
 {
 	/* Before the freeze files may vanish under rsync; the final sync is exact. */
-	struct fss_opts o = { .timeout_s = g->cfg->timeout_s, .vanished_ok = strcmp(when, "final") };
+	struct fss_opts o = { .timeout_s = g->cfg->timeout_s,
+			      .vanished_ok = strcmp(when, "final") };
 	struct fss_stats st;
 	int ret;
 
@@ -151,8 +152,8 @@ static int sync_paths(struct mig *g, const char *when)
 		g->rep.fs_wire_bytes += st.wire_tx;
 		g->rep.fs_usec += st.usec;
 		report_phase(&g->rep, "fs-sync", "%s: %s, %llu files, %.1f KiB on the wire, %.2f s",
-			     when, g->opt.sync[i], (unsigned long long)st.files, st.wire_tx / 1024.0,
-			     st.usec / 1e6);
+			     when, g->opt.sync[i], (unsigned long long)st.files,
+			     st.wire_tx / 1024.0, st.usec / 1e6);
 	}
 	return 0;
 }
@@ -170,7 +171,8 @@ static int step_fs(struct mig *g)
 			return ph_errctx(ret, "shared-storage probe of %s", g->opt.sync[i]);
 		g->opt.sync_shared[i] = shared;
 		if (shared)
-			report_phase(&g->rep, "fs-sync", "%s is on storage both hosts share: not copied",
+			report_phase(&g->rep, "fs-sync",
+				     "%s is on storage both hosts share: not copied",
 				     g->opt.sync[i]);
 	}
 	return sync_paths(g, "initial");
@@ -286,11 +288,15 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	out.body_case = PHAUL__MSG__BODY_ITER_START;
 	out.iter_start = &s;
 	if ((ret = msg_send(g->m, &out)) < 0 ||
-	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_ITER_READY, &in, g->cfg->timeout_s * 1000)) < 0)
+	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_ITER_READY, &in, g->cfg->timeout_s * 1000)) <
+		    0)
 		return ret;
 	msg_free(in);
 	g->relay = (struct pages_relay){
-		.mux = g->m, .sk = g->sk, .psx = &g->psx, .source = true,
+		.mux = g->m,
+		.sk = g->sk,
+		.psx = &g->psx,
+		.source = true,
 		.timeout_ms = g->cfg->timeout_s * 1000,
 	};
 	g->t_iter = now_us();
@@ -392,7 +398,8 @@ static int restore_remote(struct mig *g)
 	out.body_case = PHAUL__MSG__BODY_RESTORE_REQ;
 	out.restore_req = &q;
 	if ((ret = msg_send(g->m, &out)) < 0 ||
-	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_RESTORE_RESP, &in, g->cfg->timeout_s * 1000)) < 0)
+	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_RESTORE_RESP, &in, g->cfg->timeout_s * 1000)) <
+		    0)
 		return ret;
 	if (!in->restore_resp->ok) {
 		ret = ph_seterr(in->restore_resp->has_err ? in->restore_resp->err : PH_EPEER,
@@ -436,7 +443,8 @@ static int post_dump(struct mig *g)
 	if ((ret = check_interrupt(g)) < 0)
 		return ret;
 	/* The destination keeps the CT only once it has this commit. */
-	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "restored", g->cfg->timeout_s * 1000)) < 0)
+	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "restored",
+				g->cfg->timeout_s * 1000)) < 0)
 		return ret;
 	g->committed = true;
 	return 0;
@@ -532,7 +540,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		else
 			g->rep.exit_code = EXIT_FAILED;
 		g->rep.rolled_back = g->rep.exit_code == EXIT_ROLLED_BACK;
-		if (g->rep.exit_code != EXIT_REFUSED && run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
+		if (g->rep.exit_code != EXIT_REFUSED &&
+		    run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
 			pr_warn("%s", ph_errmsg());
 		/* Tell the agent to discard what it has (best effort: it may be gone). */
 		if (g->m && !g->committed && ret != -PH_EINTR)
@@ -559,7 +568,8 @@ static int migrate(struct mig *g, const char *host)
 	    (ret = step_precopy(g)) < 0 || (ret = step_dump(g, &outcome)) < 0)
 		goto out;
 	if (outcome != CRIU_DUMP_KILLED)
-		ret = ph_seterr(PH_EROLLBACK, "destination runs %s but CRIU did not end the source tree",
+		ret = ph_seterr(PH_EROLLBACK,
+				"destination runs %s but CRIU did not end the source tree",
 				g->ct.spec);
 out:
 	if (ret < 0)
@@ -627,7 +637,8 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'j': g->opt.json = true; break;
 		case 'S':
 			if (g->opt.nsync == MIG_SYNC_MAX || optarg[0] != '/') {
-				fprintf(stderr, "phaul: --sync takes an absolute path, at most %d\n",
+				fprintf(stderr,
+					"phaul: --sync takes an absolute path, at most %d\n",
 					MIG_SYNC_MAX);
 				return -1;
 			}

@@ -61,8 +61,8 @@ int msg_decode(const uint8_t *buf, size_t len, const char *peer, Phaul__Msg **ou
 
 	*out = NULL;
 	if (len > PH_MSG_MAX)
-		return ph_seterr(PH_ETOOBIG, "%s sent a %zu-byte control message (max %u)", peer, len,
-				 PH_MSG_MAX);
+		return ph_seterr(PH_ETOOBIG, "%s sent a %zu-byte control message (max %u)", peer,
+				 len, PH_MSG_MAX);
 	msg = phaul__msg__unpack(NULL, len, buf);
 	if (!msg)
 		return ph_seterr(PH_EPROTO, "%s sent an undecodable control message", peer);
@@ -75,8 +75,9 @@ int msg_decode(const uint8_t *buf, size_t len, const char *peer, Phaul__Msg **ou
 
 		if (code <= 0 || code >= PH_E_MAX)
 			code = PH_EPEER;
-		ret = ph_seterr(code, "%s: %s", msg->error->host && *msg->error->host ?
-				msg->error->host : peer, msg->error->msg);
+		ret = ph_seterr(code, "%s: %s",
+				msg->error->host && *msg->error->host ? msg->error->host : peer,
+				msg->error->msg);
 		phaul__msg__free_unpacked(msg, NULL);
 		return ret;
 	}

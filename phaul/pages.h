@@ -15,9 +15,9 @@
 
 struct pages_relay {
 	struct mux *mux;
-	int sk;                /* relay's end of the CRIU socketpair */
+	int sk; /* relay's end of the CRIU socketpair */
 	struct psx_parser *psx;
-	bool source;           /* source side (CRIU dumps) or destination (page server) */
+	bool source; /* source side (CRIU dumps) or destination (page server) */
 	int timeout_ms;
 	/* destination: runs in the thread after the session (wait for CRIU, report) */
 	int (*after)(struct pages_relay *r, int ret);
@@ -25,7 +25,7 @@ struct pages_relay {
 	pthread_t thread;
 	bool running;
 	int ret;
-	char err[512];         /* the thread's error detail (ph_errmsg is per thread) */
+	char err[512]; /* the thread's error detail (ph_errmsg is per thread) */
 };
 
 /* Start relaying one session in a thread. */

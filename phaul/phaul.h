@@ -13,11 +13,11 @@
 /* Exit codes (HOWTO.md "Exit codes"). */
 enum phaul_exit {
 	EXIT_OK = 0,
-	EXIT_FAILED = 1,       /* failed before anything changed / generic */
+	EXIT_FAILED = 1, /* failed before anything changed / generic */
 	EXIT_USAGE = 2,
-	EXIT_REFUSED = 3,      /* compat checks refused the migration */
-	EXIT_ROLLED_BACK = 4,  /* migration failed, source resumed */
-	EXIT_UNRECOVERED = 5,  /* migration failed and rollback failed */
+	EXIT_REFUSED = 3,     /* compat checks refused the migration */
+	EXIT_ROLLED_BACK = 4, /* migration failed, source resumed */
+	EXIT_UNRECOVERED = 5, /* migration failed and rollback failed */
 };
 
 /*

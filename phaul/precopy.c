@@ -9,7 +9,7 @@
  * with CRIU 3.17 in the VM harness: restore took 8 times that, plus a fixed
  * 100 ms (64 MiB: 152 ms frozen, 1.32 s restore).
  */
-#define RESTORE_FIXED_US 100000
+#define RESTORE_FIXED_US   100000
 #define RESTORE_PER_FROZEN 8
 
 void precopy_init(struct precopy *p, uint64_t limit_us, uint32_t max_iter, uint32_t page_size)

@@ -24,19 +24,19 @@
 
 enum precopy_verdict {
 	PRECOPY_CONTINUE = 0,
-	PRECOPY_CONVERGED,  /* predicted downtime under the limit */
-	PRECOPY_STALLED,    /* the dirty set stopped shrinking */
-	PRECOPY_MAX_ITER,   /* iteration limit */
+	PRECOPY_CONVERGED, /* predicted downtime under the limit */
+	PRECOPY_STALLED,   /* the dirty set stopped shrinking */
+	PRECOPY_MAX_ITER,  /* iteration limit */
 };
 
 struct precopy {
 	uint64_t limit_us;
 	uint32_t max_iter;
 	uint32_t page_size;
-	uint32_t n;              /* iterations seen */
+	uint32_t n; /* iterations seen */
 	uint64_t prev_pages;
 	uint64_t prev_usec;
-	uint64_t first_pages;    /* the first iteration: the CT's whole memory */
+	uint64_t first_pages; /* the first iteration: the CT's whole memory */
 	uint64_t first_usec;
 	uint64_t first_frozen_us;
 };

@@ -116,8 +116,8 @@ void report_check(struct report *r, const struct compat_table *t)
 
 static void print_json(const struct report *r)
 {
-	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d,\"ct\":", r->result ? "false" : "true",
-	       r->exit_code);
+	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d,\"ct\":",
+	       r->result ? "false" : "true", r->exit_code);
 	json_str(stdout, r->ct);
 	printf(",\"source\":");
 	json_str(stdout, r->src);

@@ -15,13 +15,13 @@
 struct iter_report {
 	uint32_t iter;
 	bool final;
-	uint64_t pages;        /* pages sent through the page server */
-	uint64_t raw_bytes;    /* page stream before compression */
-	uint64_t wire_bytes;   /* page stream on the wire */
-	uint64_t usec;         /* wall time of the iteration */
-	uint64_t frozen_us;    /* CRIU's frozen time in this iteration */
-	double dirty_pps;      /* estimated dirty rate after it, pages/s */
-	double bw_bps;         /* measured stream rate, bytes/s */
+	uint64_t pages;	     /* pages sent through the page server */
+	uint64_t raw_bytes;  /* page stream before compression */
+	uint64_t wire_bytes; /* page stream on the wire */
+	uint64_t usec;	     /* wall time of the iteration */
+	uint64_t frozen_us;  /* CRIU's frozen time in this iteration */
+	double dirty_pps;    /* estimated dirty rate after it, pages/s */
+	double bw_bps;	     /* measured stream rate, bytes/s */
 	uint64_t predicted_downtime_us;
 };
 
@@ -31,7 +31,7 @@ struct report {
 	char src[256];
 	char dst[256];
 	const char *transport;
-	int result;            /* 0 ok, else PH_E* */
+	int result; /* 0 ok, else PH_E* */
 	int exit_code;
 	char error[1024];
 	bool rolled_back;
@@ -39,16 +39,16 @@ struct report {
 	struct iter_report it[PH_ITER_MAX + 1];
 	const char *stop_reason;
 	uint64_t total_us;
-	uint64_t downtime_us;          /* freeze start on src -> running on dst */
+	uint64_t downtime_us; /* freeze start on src -> running on dst */
 	uint64_t predicted_downtime_us;
-	uint64_t frozen_us;            /* CRIU: stats-dump frozen_time */
-	uint64_t restore_us;           /* CRIU: stats-restore restore_time */
-	uint64_t images_bytes;         /* non-page images streamed */
-	uint64_t raw_bytes, wire_bytes;/* all streams */
+	uint64_t frozen_us;		/* CRIU: stats-dump frozen_time */
+	uint64_t restore_us;		/* CRIU: stats-restore restore_time */
+	uint64_t images_bytes;		/* non-page images streamed */
+	uint64_t raw_bytes, wire_bytes; /* all streams */
 	uint32_t dst_pid;
-	uint32_t fs_syncs;             /* rsync runs (--sync) */
-	uint64_t fs_wire_bytes;        /* their bytes on the wire */
-	uint64_t fs_usec;              /* their time, all together */
+	uint32_t fs_syncs;	/* rsync runs (--sync) */
+	uint64_t fs_wire_bytes; /* their bytes on the wire */
+	uint64_t fs_usec;	/* their time, all together */
 };
 
 void report_init(struct report *r, bool json);

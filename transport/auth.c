@@ -51,10 +51,10 @@ static int auth_read(struct chan *c, void *buf, size_t len, int64_t deadline)
 		ssize_t n;
 
 		if (left <= 0)
-			return ph_seterr(
-			    PH_ETIMEDOUT,
-			    "peer %s: authentication not completed in time (got %zu of %zu bytes)",
-			    c->peer, got, len);
+			return ph_seterr(PH_ETIMEDOUT,
+					 "peer %s: authentication not completed in time (got %zu "
+					 "of %zu bytes)",
+					 c->peer, got, len);
 		if (c->ops->set_timeout)
 			c->ops->set_timeout(c, (int)left);
 		n = c->ops->read(c, (uint8_t *)buf + got, len - got);

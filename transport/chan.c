@@ -19,14 +19,14 @@ int chan_read_full(struct chan *c, void *buf, size_t len)
 			return ph_seterr(PH_EEOF, "peer %s closed the connection", c->peer);
 		if (n == 0)
 			return ph_seterr(
-			    PH_ETRUNC,
-			    "peer %s: stream ended inside a message (got %zu of %zu bytes)",
-			    c->peer, got, len);
+				PH_ETRUNC,
+				"peer %s: stream ended inside a message (got %zu of %zu bytes)",
+				c->peer, got, len);
 		if (n == -PH_EEOF && got)
 			return ph_errctx(
-			    -PH_ETRUNC,
-			    "peer %s: stream ended inside a message (got %zu of %zu bytes)",
-			    c->peer, got, len);
+				-PH_ETRUNC,
+				"peer %s: stream ended inside a message (got %zu of %zu bytes)",
+				c->peer, got, len);
 		return (int)n;
 	}
 	return 0;

@@ -41,7 +41,7 @@ int64_t chan_now_ms(void)
 static int fd_wait(struct chan *c, int fd, short ev)
 {
 	struct fd_priv *p = c->priv;
-	struct pollfd pfd[2] = {{fd, ev, 0}, {p->wake[0], POLLIN, 0}};
+	struct pollfd pfd[2] = { { fd, ev, 0 }, { p->wake[0], POLLIN, 0 } };
 	int tmo = atomic_load(&p->timeout_ms);
 	int r;
 
@@ -88,7 +88,7 @@ static ssize_t fd_read(struct chan *c, void *buf, size_t len)
 static ssize_t fd_write_pipe(int fd, const void *buf, size_t len)
 {
 	sigset_t pipe_set, old;
-	struct timespec zero = {0, 0};
+	struct timespec zero = { 0, 0 };
 	ssize_t n;
 	int saved;
 
@@ -171,21 +171,21 @@ static int fd_set_timeout(struct chan *c, int timeout_ms)
 }
 
 static const struct chan_ops fd_ops = {
-    .name = "fd",
-    .read = fd_read,
-    .write = fd_write,
-    .shutdown = fd_shutdown,
-    .free = fd_free,
-    .set_timeout = fd_set_timeout,
+	.name = "fd",
+	.read = fd_read,
+	.write = fd_write,
+	.shutdown = fd_shutdown,
+	.free = fd_free,
+	.set_timeout = fd_set_timeout,
 };
 
 static const struct chan_ops tcp_ops = {
-    .name = "tcp",
-    .read = fd_read,
-    .write = fd_write,
-    .shutdown = fd_shutdown,
-    .free = fd_free,
-    .set_timeout = fd_set_timeout,
+	.name = "tcp",
+	.read = fd_read,
+	.write = fd_write,
+	.shutdown = fd_shutdown,
+	.free = fd_free,
+	.set_timeout = fd_set_timeout,
 };
 
 static int fd_nonblock(int fd)

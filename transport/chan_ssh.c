@@ -122,7 +122,7 @@ static int ssh_wait(struct chan *c, int64_t deadline)
 {
 	struct ssh_priv *p = c->priv;
 	int dir = libssh2_session_block_directions(p->s);
-	struct pollfd pfd[2] = {{p->sock, 0, 0}, {p->wake[0], POLLIN, 0}};
+	struct pollfd pfd[2] = { { p->sock, 0, 0 }, { p->wake[0], POLLIN, 0 } };
 
 	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
 		pfd[0].events |= POLLIN;
@@ -189,9 +189,9 @@ static int ssh_eof_error(struct chan *c)
 	libssh2_channel_get_exit_signal(p->ch, &sig, NULL, NULL, NULL, NULL, NULL);
 	if (sig) {
 		rc = ph_seterr(
-		    PH_EEOF,
-		    "peer %s closed the connection: remote command '%s' killed by signal %s",
-		    c->peer, p->cmd, sig);
+			PH_EEOF,
+			"peer %s closed the connection: remote command '%s' killed by signal %s",
+			c->peer, p->cmd, sig);
 		libssh2_free(p->s, sig);
 		return rc;
 	}
@@ -331,12 +331,12 @@ static void ssh_free(struct chan *c)
 }
 
 static const struct chan_ops ssh_ops = {
-    .name = "ssh",
-    .read = ssh_read,
-    .write = ssh_write,
-    .shutdown = ssh_shutdown,
-    .free = ssh_free,
-    .set_timeout = ssh_set_timeout,
+	.name = "ssh",
+	.read = ssh_read,
+	.write = ssh_write,
+	.shutdown = ssh_shutdown,
+	.free = ssh_free,
+	.set_timeout = ssh_set_timeout,
 };
 
 /* ---- set-up ---- */
@@ -367,12 +367,8 @@ static void ssh_kh_name(const struct ssh_target *t, char *b, size_t n)
 static int ssh_keytype(int hktype, const char **name)
 {
 	switch (hktype) {
-	case LIBSSH2_HOSTKEY_TYPE_RSA:
-		*name = "RSA";
-		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-	case LIBSSH2_HOSTKEY_TYPE_DSS:
-		*name = "DSA";
-		return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+	case LIBSSH2_HOSTKEY_TYPE_RSA: *name = "RSA"; return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+	case LIBSSH2_HOSTKEY_TYPE_DSS: *name = "DSA"; return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
 	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
 		*name = "ECDSA";
 		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
@@ -382,9 +378,7 @@ static int ssh_keytype(int hktype, const char **name)
 	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
 		*name = "ECDSA";
 		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-	case LIBSSH2_HOSTKEY_TYPE_ED25519:
-		*name = "ED25519";
-		return LIBSSH2_KNOWNHOST_KEY_ED25519;
+	case LIBSSH2_HOSTKEY_TYPE_ED25519: *name = "ED25519"; return LIBSSH2_KNOWNHOST_KEY_ED25519;
 	}
 	*name = "unknown";
 	return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
@@ -426,14 +420,13 @@ static int ssh_check_hostkey(LIBSSH2_SESSION *s, const struct ssh_target *t, con
 			      ssh_lasterr(s));
 		goto out;
 	}
-	check = libssh2_knownhost_checkp(
-	    kh, t->host, t->port, key, len,
-	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | ssh_keytype(type, &tname),
-	    &found);
+	check = libssh2_knownhost_checkp(kh, t->host, t->port, key, len,
+					 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+						 LIBSSH2_KNOWNHOST_KEYENC_RAW |
+						 ssh_keytype(type, &tname),
+					 &found);
 	switch (check) {
-	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-		r = 0;
-		break;
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH: r = 0; break;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
 		r = ph_seterr(PH_EHOSTKEY,
 			      "HOST KEY for %s CHANGED: it offered %s key %s, which does not match "
@@ -497,13 +490,13 @@ static int ssh_auth_file(LIBSSH2_SESSION *s, const char *user, const char *priv,
 	snprintf(pub, sizeof(pub), "%s.pub", priv);
 	return libssh2_userauth_publickey_fromfile(s, user, access(pub, R_OK) ? NULL : pub, priv,
 						   NULL)
-		   ? -1
-		   : 0;
+		       ? -1
+		       : 0;
 }
 
 static int ssh_auth(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *identity)
 {
-	static const char *const defaults[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
+	static const char *const defaults[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
 	const char *home = getenv("HOME"), *methods;
 	char tried[1024] = "", path[PATH_MAX_SSH];
 
@@ -514,20 +507,22 @@ static int ssh_auth(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *
 		return 0;
 	if (identity)
 		return ssh_auth_file(s, t->user, identity, tried, sizeof(tried)) == 0
-			   ? 0
-			   : ph_seterr(PH_EAUTH,
-				       "ssh authentication as %s@%s failed (tried: %s%s; server "
-				       "accepts: %s)",
-				       t->user, t->host, tried, *tried ? "" : identity,
-				       methods ? methods : "?");
+			       ? 0
+			       : ph_seterr(
+					 PH_EAUTH,
+					 "ssh authentication as %s@%s failed (tried: %s%s; server "
+					 "accepts: %s)",
+					 t->user, t->host, tried, *tried ? "" : identity,
+					 methods ? methods : "?");
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		snprintf(path, sizeof(path), "%s/.ssh/%s", home ? home : "/root", defaults[i]);
 		if (ssh_auth_file(s, t->user, path, tried, sizeof(tried)) == 0)
 			return 0;
 	}
-	return ph_seterr(
-	    PH_EAUTH, "ssh authentication as %s@%s failed (tried: %s; server accepts: %s)", t->user,
-	    t->host, *tried ? tried : "no agent, no key in ~/.ssh", methods ? methods : "?");
+	return ph_seterr(PH_EAUTH,
+			 "ssh authentication as %s@%s failed (tried: %s; server accepts: %s)",
+			 t->user, t->host, *tried ? tried : "no agent, no key in ~/.ssh",
+			 methods ? methods : "?");
 }
 
 static int ssh_exec(struct chan *c, const char *cmd)

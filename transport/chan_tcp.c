@@ -51,7 +51,7 @@ static int tcp_split(const char *addr, char *host, size_t hlen, char *port, size
 
 static int tcp_resolve(const char *addr, int passive, struct addrinfo **res)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
 	char host[256], port[32];
 	int r;
 
@@ -94,7 +94,7 @@ static int tcp_try(const char *addr, const struct addrinfo *ai, int64_t deadline
 		r = ph_seterr_errno(PH_ESYS, "connecting to tcp:%s", addr);
 		goto fail;
 	}
-	pfd = (struct pollfd){fd, POLLOUT, 0};
+	pfd = (struct pollfd){ fd, POLLOUT, 0 };
 	do {
 		int64_t left = deadline < 0 ? -1 : deadline - chan_now_ms();
 

@@ -8,12 +8,9 @@
 const char *frame_type_name(unsigned int type)
 {
 	switch (type) {
-	case FRAME_DATA:
-		return "DATA";
-	case FRAME_WINDOW:
-		return "WINDOW";
-	case FRAME_ABORT:
-		return "ABORT";
+	case FRAME_DATA: return "DATA";
+	case FRAME_WINDOW: return "WINDOW";
+	case FRAME_ABORT: return "ABORT";
 	}
 	return "unknown";
 }

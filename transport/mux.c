@@ -96,7 +96,7 @@ static int64_t mux_now_ns(void)
 
 static struct timespec mux_abstime(int64_t ns)
 {
-	return (struct timespec){ns / 1000000000, ns % 1000000000};
+	return (struct timespec){ ns / 1000000000, ns % 1000000000 };
 }
 
 static void mux_send_abort(struct mux *m, int err, const char *msg);
@@ -215,7 +215,7 @@ static int mux_send_frame(struct mux *m, int s, uint16_t flags, const void *p, u
 			  size_t raw)
 {
 	struct mux_tx *tx = &m->tx[s];
-	struct frame_hdr h = {FRAME_DATA, (uint8_t)s, flags, len};
+	struct frame_hdr h = { FRAME_DATA, (uint8_t)s, flags, len };
 	int64_t cost = (int64_t)len + MUX_REC_COST;
 	int r;
 
@@ -245,8 +245,8 @@ static int mux_send_frame(struct mux *m, int s, uint16_t flags, const void *p, u
 static long mux_zrun(struct mux *m, int s, const void *in, size_t len, ZSTD_EndDirective mode)
 {
 	struct mux_tx *tx = &m->tx[s];
-	ZSTD_inBuffer ib = {in, len, 0};
-	ZSTD_outBuffer ob = {tx->zbuf, tx->zcap, 0};
+	ZSTD_inBuffer ib = { in, len, 0 };
+	ZSTD_outBuffer ob = { tx->zbuf, tx->zcap, 0 };
 	size_t left;
 
 	do {
@@ -404,7 +404,7 @@ void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec)
 static void mux_send_abort(struct mux *m, int err, const char *msg)
 {
 	size_t n = strnlen(msg, PH_FRAME_MAX - FRAME_U32_LEN);
-	struct frame_hdr h = {FRAME_ABORT, MUX_CTL, 0, (uint32_t)(FRAME_U32_LEN + n)};
+	struct frame_hdr h = { FRAME_ABORT, MUX_CTL, 0, (uint32_t)(FRAME_U32_LEN + n) };
 	uint8_t *p = malloc(FRAME_U32_LEN + n);
 
 	if (!p)
@@ -443,7 +443,7 @@ void mux_abort(struct mux *m, int err, const char *msg)
 
 static int mux_grant(struct mux *m, int s, uint32_t inc)
 {
-	struct frame_hdr h = {FRAME_WINDOW, (uint8_t)s, 0, FRAME_U32_LEN};
+	struct frame_hdr h = { FRAME_WINDOW, (uint8_t)s, 0, FRAME_U32_LEN };
 	uint8_t p[FRAME_U32_LEN];
 
 	frame_put_u32(p, inc);
@@ -522,7 +522,7 @@ static int mux_take(struct mux *m, int s, int timeout_ms, struct mux_rec **out, 
 static long mux_unzip(struct mux *m, int s, const struct mux_rec *rec)
 {
 	struct mux_rx *rx = &m->rx[s];
-	ZSTD_inBuffer ib = {rec->data, rec->len, 0};
+	ZSTD_inBuffer ib = { rec->data, rec->len, 0 };
 	ZSTD_outBuffer ob;
 
 	if (!rx->dctx) {
@@ -534,15 +534,16 @@ static long mux_unzip(struct mux *m, int s, const struct mux_rec *rec)
 		/* The peer picks the window; do not let it pick our memory use. */
 		ZSTD_DCtx_setParameter(rx->dctx, ZSTD_d_windowLogMax, MUX_ZWLOG_MAX);
 	}
-	ob = (ZSTD_outBuffer){rx->zbuf, PH_FRAME_MAX + 1, 0};
+	ob = (ZSTD_outBuffer){ rx->zbuf, PH_FRAME_MAX + 1, 0 };
 	/* Output room left after all input is used means the decoder flushed all. */
 	while (ib.pos < ib.size || ob.pos == ob.size) {
 		size_t z;
 
 		if (ob.pos == ob.size)
 			return ph_seterr(
-			    PH_EPROTO, "peer %s: zstd record on stream %d expands beyond %u bytes",
-			    m->c->peer, s, PH_FRAME_MAX);
+				PH_EPROTO,
+				"peer %s: zstd record on stream %d expands beyond %u bytes",
+				m->c->peer, s, PH_FRAME_MAX);
 		z = ZSTD_decompressStream(rx->dctx, &ob, &ib);
 		if (ZSTD_isError(z))
 			return ph_seterr(PH_EZSTD, "peer %s: bad zstd record on stream %d: %s",
@@ -559,9 +560,9 @@ static long mux_deliver_pend(struct mux *m, int s, void *buf, size_t cap)
 
 	if ((size_t)n > cap)
 		return ph_seterr(
-		    PH_ETOOBIG,
-		    "mux %s: record of %ld bytes on stream %d does not fit a buffer of %zu",
-		    m->c->peer, n, s, cap);
+			PH_ETOOBIG,
+			"mux %s: record of %ld bytes on stream %d does not fit a buffer of %zu",
+			m->c->peer, n, s, cap);
 	memcpy(buf, rx->zbuf, n);
 	rx->pend = -1;
 	pthread_mutex_lock(&m->lock);
@@ -611,9 +612,9 @@ static int mux_head_fits(struct mux *m, int s, size_t cap)
 	h = m->rx[s].head;
 	if (h && !(h->flags & FRAME_ZSTD) && h->len > cap)
 		r = ph_seterr(
-		    PH_ETOOBIG,
-		    "mux %s: record of %u bytes on stream %d does not fit a buffer of %zu",
-		    m->c->peer, h->len, s, cap);
+			PH_ETOOBIG,
+			"mux %s: record of %u bytes on stream %d does not fit a buffer of %zu",
+			m->c->peer, h->len, s, cap);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -672,14 +673,14 @@ static int mux_rd(struct mux *m, void *buf, size_t len, size_t off, size_t total
 			return ph_seterr(PH_EEOF, "peer %s closed the connection", peer);
 		if (n == 0)
 			return ph_seterr(
-			    PH_ETRUNC,
-			    "peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
-			    off + got, total);
+				PH_ETRUNC,
+				"peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
+				off + got, total);
 		if (n == -PH_EEOF && (off || got))
 			return ph_errctx(
-			    -PH_ETRUNC,
-			    "peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
-			    off + got, total);
+				-PH_ETRUNC,
+				"peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
+				off + got, total);
 		return (int)n;
 	}
 	return 0;
@@ -739,11 +740,12 @@ static int mux_on_window(struct mux *m, const struct frame_hdr *h)
 	inc = frame_get_u32(p);
 	pthread_mutex_lock(&m->lock);
 	if (!inc || tx->credit + inc > mux_window(h->stream))
-		r = ph_seterr(
-		    PH_EPROTO,
-		    "peer %s granted %u bytes of credit on stream %u: must be 1..%lld (window %u)",
-		    m->c->peer, inc, h->stream, (long long)(mux_window(h->stream) - tx->credit),
-		    mux_window(h->stream));
+		r = ph_seterr(PH_EPROTO,
+			      "peer %s granted %u bytes of credit on stream %u: must be 1..%lld "
+			      "(window %u)",
+			      m->c->peer, inc, h->stream,
+			      (long long)(mux_window(h->stream) - tx->credit),
+			      mux_window(h->stream));
 	else
 		tx->credit += inc;
 	pthread_cond_broadcast(&m->cond);
