@@ -17,7 +17,7 @@ static const char usage[] =
 	"Live-migrate a running process tree or container to another host.\n"
 	"\n"
 	"Commands:\n"
-	"  migrate CT HOST   move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port])\n"
+	"  migrate CT HOST   move CT (pid:N, a process tree) to HOST ([user@]host[:port])\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
 	"\n"
