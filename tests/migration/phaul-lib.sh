@@ -33,7 +33,11 @@ phaul_tcp_agent() {
 		chmod 600 /etc/phaul/secret"
 	on_src "cat /etc/phaul/secret" | on_dst "mkdir -p /etc/phaul && cat >/etc/phaul/secret &&
 		chmod 600 /etc/phaul/secret"
-	on_dst "setsid phaul agent --listen $DST_IP:7070 </dev/null >>$SCEN_LOG/agent-tcp.log 2>&1 &"
+	# an agent left by an earlier scenario holds the port and the old secret
+	on_dst "kill \$(cat /run/phaul-tcp-agent.pid 2>/dev/null) 2>/dev/null; true"
+	wait_until 10 "port 7070 free on dst" on_dst "! netstat -ltn | grep -q ':7070 '"
+	on_dst "setsid phaul agent --listen $DST_IP:7070 </dev/null >>$SCEN_LOG/agent-tcp.log 2>&1 &
+		echo \$! >/run/phaul-tcp-agent.pid"
 	wait_until 10 "tcp agent listening on dst" on_dst "netstat -ltn | grep -q ':7070 '"
 }
 
