@@ -3,6 +3,7 @@
 #ifndef PHAUL_AGENT_H
 #define PHAUL_AGENT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -34,6 +35,9 @@ struct agent {
 	bool final;	    /* the current iteration is the final dump */
 	uint32_t nimages;   /* image files received for the final dump */
 	struct criu_ps *ps; /* the current iteration's page server */
+	pthread_t ps_waiter; /* waits for it beside the relay */
+	int ps_wret;
+	char ps_err[512];
 	struct psx_parser psx;
 	struct pages_relay relay;
 };

@@ -5,6 +5,7 @@
  * Layout: <work_dir>/in-<source>-<time>/<iter>/, parent links "../<iter-1>".
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -49,6 +50,22 @@ static int make_session_dir(struct agent *a)
 	return ret;
 }
 
+/*
+ * Waits for the page server beside the relay: if it dies (a full disk),
+ * the relay must not keep writing into a socket swrk still holds open.
+ */
+static void *ps_wait_thread(void *arg)
+{
+	struct agent *a = arg;
+
+	a->ps_wret = criu_ps_wait(a->ps, -1);
+	if (a->ps_wret < 0) {
+		snprintf(a->ps_err, sizeof(a->ps_err), "%s", ph_errmsg());
+		shutdown(a->relay.sk, SHUT_RDWR);
+	}
+	return NULL;
+}
+
 /* In the relay thread after the session: the page server's verdict. */
 static int ps_after(struct pages_relay *r, int ret)
 {
@@ -57,18 +74,36 @@ static int ps_after(struct pages_relay *r, int ret)
 	Phaul__IterDone done = PHAUL__ITER_DONE__INIT;
 	int wret;
 
-	wret = criu_ps_wait(a->ps, ret < 0 ? 5000 : a->cfg->timeout_s * 1000);
-	if (ret == 0 && wret < 0)
-		ret = wret;
+	if (ret < 0 && criu_ps_pid(a->ps) > 0)
+		kill(criu_ps_pid(a->ps), SIGKILL); /* the stream is gone: so is its server */
+	pthread_join(a->ps_waiter, NULL);
+	wret = a->ps_wret;
+	if (wret < 0) {
+		ph_seterr(wret, "%s", a->ps_err);
+		ret = wret; /* CRIU's reason (a full disk, say) beats the broken pipe */
+	}
 	criu_ps_close(a->ps);
 	a->ps = NULL;
 	close(r->sk);
 	r->sk = -1;
+	if (ret < 0) {
+		char msg[1024];
+
+		/*
+		 * Nobody drains the page stream any more: the source's relay
+		 * would wait for credit while CRIU waits for it. Abort the
+		 * session so every wait on the source fails with our reason.
+		 */
+		snprintf(msg, sizeof(msg), "%s: page server of iteration %u failed: %s", a->host,
+			 a->iter, ph_errmsg());
+		mux_abort(a->mux, ret, msg);
+		return ph_seterr(ret, "%s", msg);
+	}
 	done.iter = a->iter;
-	done.ok = ret == 0;
+	done.ok = true;
 	done.has_bytes = 1;
 	done.bytes = psx_total_counts(r->psx)->stream_bytes; /* one parser per iteration */
-	done.msg = ret < 0 ? (char *)ph_errmsg() : "";
+	done.msg = "";
 	out.body_case = PHAUL__MSG__BODY_ITER_DONE;
 	out.iter_done = &done;
 	if (msg_send(a->mux, &out) < 0 && ret == 0)
@@ -122,7 +157,15 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 		.after = ps_after,
 		.arg = a,
 	};
+	if (pthread_create(&a->ps_waiter, NULL, ps_wait_thread, a)) {
+		close(sk[1]);
+		criu_ps_close(a->ps);
+		a->ps = NULL;
+		return ph_seterr(PH_ESYS, "starting the page-server waiter");
+	}
 	if ((ret = pages_relay_start(&a->relay)) < 0) {
+		kill(criu_ps_pid(a->ps), SIGKILL);
+		pthread_join(a->ps_waiter, NULL);
 		close(sk[1]);
 		criu_ps_close(a->ps);
 		a->ps = NULL;
