@@ -407,3 +407,23 @@ _criu_logs() {
 	on_src "cp $MIG_IMAGES/*/*.log $SCEN_LOG/ 2>/dev/null; true"
 	on_dst "cp $MIG_IMAGES/*/*.log $SCEN_LOG/ 2>/dev/null; true"
 }
+
+# wl_redis_start KVDIR: redis-server on src (data in $WL_DIR/redis, pid from
+# the high range like wl_start) and kvclient writing to it, logging every
+# acknowledged write to KVDIR/acks until KVDIR/stop appears; returns once
+# 100 writes are acknowledged. Prints redis-server's pid.
+wl_redis_start() {
+	local kv=$1
+	# a stop file left by an earlier scenario would end the client at once
+	on_src "rm -rf $kv && mkdir -p $WL_DIR/redis $kv &&
+		echo \$((20000 + \$\$ % 9000)) >/proc/sys/kernel/ns_last_pid &&
+		redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
+			--daemonize yes --pidfile $WL_DIR/redis/pid --dir $WL_DIR/redis \
+			--logfile $SCEN_LOG/redis.log" >&2
+	wait_until 20 "redis answering" on_src "redis-cli -p 6379 ping | grep -q PONG" >&2 ||
+		return 1
+	on_src "kvclient write --port 6379 --log $kv/acks --rate 200 --stop-file $kv/stop" >&2
+	wait_until 30 "100 acknowledged writes" on_src "[ \$(wc -l <$kv/acks) -ge 100 ]" >&2 ||
+		return 1
+	on_src "cat $WL_DIR/redis/pid"
+}

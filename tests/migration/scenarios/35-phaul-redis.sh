@@ -11,15 +11,8 @@
 
 kv=/var/lib/kv
 hooks=/tmp/hooks-35
-on_src "mkdir -p $WL_DIR/redis $kv &&
-	echo \$((20000 + \$\$ % 9000)) >/proc/sys/kernel/ns_last_pid &&
-	redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize yes --pidfile $WL_DIR/redis/pid --dir $WL_DIR/redis \
-		--logfile $SCEN_LOG/redis.log"
-wait_until 20 "redis answering" on_src "redis-cli -p 6379 ping | grep -q PONG"
-pid=$(on_src "cat $WL_DIR/redis/pid")
-on_src "kvclient write --port 6379 --log $kv/acks --rate 200 --stop-file $kv/stop"
-wait_until 30 "100 acknowledged writes" on_src "[ \$(wc -l <$kv/acks) -ge 100 ]"
+pid=$(wl_redis_start "$kv") || fail "redis and its client did not start"
+note "redis-server pid $pid on src"
 
 on_src "mkdir -p $hooks && cat >$hooks/pre-dump && chmod 755 $hooks/pre-dump" <<EOH
 #!/bin/sh
