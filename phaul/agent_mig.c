@@ -29,13 +29,6 @@
 #include "msg.h"
 #include "util.h"
 
-static int iter_dir(struct agent *a, uint32_t iter, char *out, size_t len)
-{
-	if ((size_t)snprintf(out, len, "%s/%u", a->dir, iter) >= len)
-		return ph_seterr(PH_EPATH, "work dir path too long");
-	return 0;
-}
-
 static int make_session_dir(struct agent *a)
 {
 	char stamp[32];
@@ -131,14 +124,14 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	a->state = AG_COPYING;
 	a->iter = s->iter;
 	a->final = s->has_final && s->final;
-	if ((ret = iter_dir(a, s->iter, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
+	if ((ret = images_iter_dir(a->dir, s->iter, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
 		return ret;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
 		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
 	o.images_dir = dir;
 	o.ps_fd = sk[0];
 	if (s->has_parent) {
-		snprintf(parent, sizeof(parent), "../%u", s->parent);
+		images_parent(s->parent, parent, sizeof(parent));
 		o.parent_img = parent;
 	}
 	ret = criu_page_server(&o, &a->ps);
@@ -187,7 +180,7 @@ int agent_on_image_file(struct agent *a, Phaul__Msg *in)
 				 in->image_file->iter, a->iter);
 	if (++a->nimages > PH_IMAGE_FILES_MAX)
 		return ph_seterr(PH_ETOOBIG, "more than %u image files", PH_IMAGE_FILES_MAX);
-	if ((ret = iter_dir(a, a->iter, dir, sizeof(dir))) < 0)
+	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
 		return ret;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -242,7 +235,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 				a->iter);
 		goto out;
 	}
-	if ((ret = iter_dir(a, a->iter, dir, sizeof(dir))) < 0)
+	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
 		goto out;
 	if (getenv("PHAUL_FAULT_RESTORE")) {
 		/* fault injection for the harness: a restore that fails for real */

@@ -30,6 +30,20 @@ bool images_name_ok(const char *name)
 	return true;
 }
 
+int images_iter_dir(const char *dir, uint32_t iter, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%u", dir, iter);
+
+	if (n < 0 || (size_t)n >= len)
+		return ph_seterr(PH_EPATH, "work dir path too long: %.64s...", dir);
+	return 0;
+}
+
+void images_parent(uint32_t parent, char *out, size_t len)
+{
+	snprintf(out, len, "../%u", parent);
+}
+
 static bool is_image(const char *name)
 {
 	size_t n = strlen(name);

@@ -15,6 +15,13 @@
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
 
+/*
+ * The layout both sides share: iteration N's images in "<dir>/N", its
+ * parent linked as "../N-1". PH_EPATH if the path does not fit in len.
+ */
+int images_iter_dir(const char *dir, uint32_t iter, char *out, size_t len);
+void images_parent(uint32_t parent, char *out, size_t len);
+
 /* Send every *.img in dir (and nothing else); *bytes gets the total. */
 int images_send(struct mux *m, uint32_t iter, const char *dir, uint32_t *count, uint64_t *bytes);
 

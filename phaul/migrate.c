@@ -73,18 +73,10 @@ struct mig {
 	int err_code;
 };
 
-static int iter_path(struct mig *g, uint32_t iter, char *out, size_t len)
-{
-	int n = snprintf(out, len, "%s/%u", g->dir, iter);
-
-	if (n < 0 || (size_t)n >= len)
-		return ph_seterr(PH_EPATH, "work dir path too long");
-	return 0;
-}
-
+/* Iteration N's images dir on this side, created. */
 static int iter_dir(struct mig *g, uint32_t iter, char *out, size_t len)
 {
-	int ret = iter_path(g, iter, out, len);
+	int ret = images_iter_dir(g->dir, iter, out, len);
 
 	return ret < 0 ? ret : mkdir_p(out, 0700);
 }
@@ -283,7 +275,7 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	if (g->iter > 1) {
 		s.has_parent = 1;
 		s.parent = g->iter - 1;
-		snprintf(parent, plen, "../%u", g->iter - 1);
+		images_parent(g->iter - 1, parent, plen);
 	}
 	out.body_case = PHAUL__MSG__BODY_ITER_START;
 	out.iter_start = &s;
@@ -423,7 +415,7 @@ static int post_dump(struct mig *g)
 	uint64_t bytes;
 	int ret;
 
-	if ((ret = iter_path(g, g->iter, dir, sizeof(dir))) < 0 ||
+	if ((ret = images_iter_dir(g->dir, g->iter, dir, sizeof(dir))) < 0 ||
 	    (ret = iter_end(g, &it, dir)) < 0)
 		return ret;
 	it.final = true;

@@ -30,6 +30,13 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* sep "key": "escaped value", sep being "" or "," */
+static void json_field(const char *sep, const char *key, const char *val)
+{
+	printf("%s\"%s\":", sep, key);
+	json_str(stdout, val);
+}
+
 static double mib(uint64_t b)
 {
 	return b / (1024.0 * 1024.0);
@@ -46,10 +53,9 @@ void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 		va_end(ap);
 	}
 	if (r->json) {
-		printf("{\"event\":\"phase\",\"phase\":");
-		json_str(stdout, phase);
-		printf(",\"msg\":");
-		json_str(stdout, msg);
+		printf("{\"event\":\"phase\"");
+		json_field(",", "phase", phase);
+		json_field(",", "msg", msg);
 		printf("}\n");
 	} else {
 		printf("[%s] %s\n", phase, msg);
@@ -98,16 +104,12 @@ void report_check(struct report *r, const struct compat_table *t)
 	for (int i = 0; i < t->nrows; i++) {
 		const struct compat_row *row = &t->rows[i];
 
-		printf("%s{\"check\":", i ? "," : "");
-		json_str(stdout, row->check);
-		printf(",\"source\":");
-		json_str(stdout, row->src);
-		printf(",\"destination\":");
-		json_str(stdout, row->dst);
-		printf(",\"verdict\":");
-		json_str(stdout, compat_verdict_str(row->verdict));
-		printf(",\"detail\":");
-		json_str(stdout, row->detail);
+		printf("%s{", i ? "," : "");
+		json_field("", "check", row->check);
+		json_field(",", "source", row->src);
+		json_field(",", "destination", row->dst);
+		json_field(",", "verdict", compat_verdict_str(row->verdict));
+		json_field(",", "detail", row->detail);
 		printf("}");
 	}
 	printf("]}\n");
@@ -116,19 +118,15 @@ void report_check(struct report *r, const struct compat_table *t)
 
 static void print_json(const struct report *r)
 {
-	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d,\"ct\":",
+	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d",
 	       r->result ? "false" : "true", r->exit_code);
-	json_str(stdout, r->ct);
-	printf(",\"source\":");
-	json_str(stdout, r->src);
-	printf(",\"destination\":");
-	json_str(stdout, r->dst);
-	printf(",\"transport\":");
-	json_str(stdout, r->transport ? r->transport : "");
-	printf(",\"error\":");
-	json_str(stdout, r->error);
-	printf(",\"rolled_back\":%s,\"stop_reason\":", r->rolled_back ? "true" : "false");
-	json_str(stdout, r->stop_reason);
+	json_field(",", "ct", r->ct);
+	json_field(",", "source", r->src);
+	json_field(",", "destination", r->dst);
+	json_field(",", "transport", r->transport ? r->transport : "");
+	json_field(",", "error", r->error);
+	printf(",\"rolled_back\":%s", r->rolled_back ? "true" : "false");
+	json_field(",", "stop_reason", r->stop_reason);
 	printf(",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
 	       "\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
 	       "\"wire_bytes\":%llu,\"dst_pid\":%u,\"fs_syncs\":%u,\"fs_wire_bytes\":%llu,"

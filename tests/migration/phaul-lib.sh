@@ -4,10 +4,11 @@
 # phaul_logs: copy phaul's work dirs (CRIU logs, stats) of both guests into
 # the scenario's results.
 phaul_logs() {
-	on_src "mkdir -p $SCEN_LOG/phaul && for f in /var/lib/phaul/*/*/*.log; do
-		[ -e \"\$f\" ] && cp \"\$f\" $SCEN_LOG/phaul/\$(echo \"\$f\" | tr / _); done; true"
-	on_dst "mkdir -p $SCEN_LOG/phaul && for f in /var/lib/phaul/*/*/*.log; do
-		[ -e \"\$f\" ] && cp \"\$f\" $SCEN_LOG/phaul/\$(echo \"\$f\" | tr / _); done; true"
+	local role
+	for role in src dst; do
+		on_guest "$role" "mkdir -p $SCEN_LOG/phaul && for f in /var/lib/phaul/*/*/*.log; do
+			[ -e \"\$f\" ] && cp \"\$f\" $SCEN_LOG/phaul/\$(echo \"\$f\" | tr / _); done; true"
+	done
 }
 
 # phaul_json_check FILE PYTHON-ASSERTIONS: run assertions over the events of
