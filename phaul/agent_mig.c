@@ -27,6 +27,7 @@
 #include "images.h"
 #include "log.h"
 #include "msg.h"
+#include "throttle.h"
 #include "util.h"
 
 static int make_session_dir(struct agent *a)
@@ -57,6 +58,41 @@ static void *ps_wait_thread(void *arg)
 		shutdown(a->relay.sk, SHUT_RDWR);
 	}
 	return NULL;
+}
+
+/*
+ * This host's restore speed, ns per page of the CT, from its last restore:
+ * the source's downtime prediction needs it, and only the destination can
+ * measure it. One number in the work dir; 0 when there is none yet.
+ */
+#define RESTORE_RATE_FILE "restore-rate"
+
+static uint64_t restore_rate_load(const struct agent *a)
+{
+	char path[PATH_MAX], text[32];
+	unsigned long long v;
+
+	snprintf(path, sizeof(path), "%s/" RESTORE_RATE_FILE, a->cfg->work_dir);
+	if (read_text(path, text, sizeof(text)) < 0 || sscanf(text, "%llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+static void restore_rate_save(const struct agent *a, uint64_t restore_us, uint64_t pages)
+{
+	char path[640], tmp[PATH_MAX];
+	FILE *f;
+
+	if (!restore_us || !pages)
+		return;
+	snprintf(path, sizeof(path), "%s/" RESTORE_RATE_FILE, a->cfg->work_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%llu\n", (unsigned long long)(restore_us * 1000 / pages));
+	if (fclose(f) == 0)
+		rename(tmp, path);
 }
 
 /* In the relay thread after the session: the page server's verdict. */
@@ -165,6 +201,8 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 		return ret;
 	}
 	ready.iter = s->iter;
+	ready.restore_ns_per_page = restore_rate_load(a);
+	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
 	out.body_case = PHAUL__MSG__BODY_ITER_READY;
 	out.iter_ready = &ready;
 	return msg_send(a->mux, &out);
@@ -198,7 +236,8 @@ int agent_on_images_done(struct agent *a, Phaul__Msg *in)
 	return 0;
 }
 
-static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct criu_stats *st)
+static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct criu_stats *st,
+			      const char *throttle_note)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
@@ -208,6 +247,8 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
 	r.pages_restored = st->pages_restored;
+	if (ret == 0 && throttle_note[0])
+		r.throttle_note = (char *)throttle_note;
 	if (ret < 0) {
 		r.has_err = 1;
 		r.err = -ret;
@@ -223,7 +264,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	Phaul__RestoreReq *q = in->restore_req;
 	struct criu_opts o = CRIU_OPTS_INIT;
 	struct criu_stats st;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], note[512] = "";
 	pid_t pid = 0;
 	int ret;
 
@@ -257,6 +298,20 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		goto out;
 	}
 	a->restored_pid = pid;
+	if (q->throttle_cgroup &&
+	    (ret = throttle_lift_restored(pid, q->throttle_cgroup,
+					  q->has_throttle_created && q->throttle_created,
+					  q->throttle_home ? q->throttle_home : "/",
+					  q->throttle_orig_max ? q->throttle_orig_max : "max",
+					  note, sizeof(note))) < 0) {
+		/* a CT that would crawl at 1 % CPU here is not a success */
+		ph_errctx(ret, "%s: lifting the auto-converge throttle", a->host);
+		agent_finish(a, false);
+		pid = 0;
+		goto out;
+	}
+	if (note[0])
+		pr_info("auto-converge: %s", note);
 	if ((ret = agent_hook(a, HOOK_POST_RESTORE, NULL)) < 0) {
 		/* The source resumes: this copy must not run on. */
 		ph_errctx(ret, "%s", a->host);
@@ -267,9 +322,11 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
+	else if (q->has_ct_pages)
+		restore_rate_save(a, st.restore_time_us, q->ct_pages);
 	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
 out:
-	send_restore_resp(a, ret, pid, &st);
+	send_restore_resp(a, ret, pid, &st, note);
 	/* A failed restore is answered, not fatal: the source decides. */
 	return 0;
 }

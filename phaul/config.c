@@ -23,6 +23,8 @@ void config_defaults(struct phaul_config *c)
 	c->tcp_port = 7070;
 	c->downtime_limit_ms = 300;
 	c->max_iterations = 8;
+	strcpy(c->policy, "predict");
+	c->auto_converge = true;
 	c->compress = true;
 	c->compress_level = 1;
 	c->timeout_s = 120;
@@ -145,6 +147,15 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		c->max_iterations = (uint32_t)u;
 		return 0;
 	}
+	if (!strcmp(k, "policy")) {
+		if (strcmp(v, "predict") && strcmp(v, "fixed"))
+			return -1;
+		STR(policy);
+	}
+	if (!strcmp(k, "auto_converge"))
+		return parse_bool(v, &c->auto_converge);
+	if (!strcmp(k, "allow_downtime_overrun"))
+		return parse_bool(v, &c->allow_downtime_overrun);
 	if (!strcmp(k, "compress"))
 		return parse_bool(v, &c->compress);
 	if (!strcmp(k, "compress_level")) {

@@ -23,6 +23,9 @@ struct phaul_config {
 	int tcp_port;	       /* port used when HOST has none (tcp) */
 	uint32_t downtime_limit_ms;
 	uint32_t max_iterations;
+	char policy[16];	     /* pre-copy stop rule: "predict" or "fixed" */
+	bool auto_converge;	     /* throttle a CT that out-dirties the link */
+	bool allow_downtime_overrun; /* dump anyway when the limit cannot be met */
 	bool compress;
 	int compress_level;
 	uint64_t bwlimit; /* bytes/s, 0 = unlimited */

@@ -37,6 +37,7 @@ static const char *const errtab[PH_E_MAX] = {
 	[PH_ERSYNC] = "rsync failed",
 	[PH_ENOENT] = "not found",
 	[PH_EROLLBACK] = "rollback failed",
+	[PH_ELIMIT] = "downtime limit cannot be met",
 };
 
 const char *ph_strerror(int err)

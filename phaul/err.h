@@ -40,6 +40,7 @@ enum ph_err {
 	PH_ERSYNC = 23,	   /* rsync failed */
 	PH_ENOENT = 24,	   /* the named CT or file does not exist */
 	PH_EROLLBACK = 25, /* rollback itself failed: source state uncertain */
+	PH_ELIMIT = 26,	   /* the downtime limit cannot be met */
 	PH_E_MAX
 };
 

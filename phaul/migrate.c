@@ -34,6 +34,7 @@
 #include "phaul.h"
 #include "precopy.h"
 #include "report.h"
+#include "throttle.h"
 #include "util.h"
 
 #define MIG_SYNC_MAX 16
@@ -63,6 +64,8 @@ struct mig {
 	struct psx_parser psx;
 	struct pages_relay relay;
 	struct precopy pc;
+	struct throttle thr;	       /* auto-converge */
+	uint64_t restore_ns_per_page; /* the destination's last restore */
 	uint32_t iter;
 	bool precopy;
 	bool committed;
@@ -283,6 +286,8 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_ITER_READY, &in, g->cfg->timeout_s * 1000)) <
 		    0)
 		return ret;
+	if (in->iter_ready->has_restore_ns_per_page)
+		g->restore_ns_per_page = in->iter_ready->restore_ns_per_page;
 	msg_free(in);
 	g->relay = (struct pages_relay){
 		.mux = g->m,
@@ -332,26 +337,77 @@ static int iter_end(struct mig *g, struct iter_report *it, const char *dir)
 	return 0;
 }
 
+/* The loop cannot meet the limit: throttle the CT's CPU for the next round. */
+static void auto_converge(struct mig *g)
+{
+	if (throttle_apply(&g->thr, &g->ct, g->pc.throttle_pct) < 0) {
+		report_phase(&g->rep, "precopy", "auto-converge unavailable: %s", ph_errmsg());
+		g->pc.auto_converge = false;
+		g->pc.throttle_pct = 0;
+		return;
+	}
+	g->rep.throttle_pct = g->pc.throttle_pct;
+	snprintf(g->rep.throttle_cgroup, sizeof(g->rep.throttle_cgroup), "%s", g->thr.cg);
+	report_phase(&g->rep, "precopy", "not converging: CPU of %s throttled by %u%% (cgroup %s)",
+		     g->ct.spec, g->pc.throttle_pct, g->thr.cg);
+}
+
+/* The loop stopped short of the limit: go on only if the operator allows it. */
+static int limit_missed(struct mig *g, enum precopy_verdict v)
+{
+	uint64_t pred = g->rep.predicted_downtime_us, lim = g->pc.limit_us;
+
+	if (g->cfg->allow_downtime_overrun) {
+		report_phase(&g->rep, "precopy",
+			     "predicted downtime %llu ms is over the limit %llu ms by %llu ms (%s); "
+			     "dumping anyway (--allow-downtime-overrun)",
+			     (unsigned long long)pred / 1000, (unsigned long long)lim / 1000,
+			     (unsigned long long)(pred > lim ? pred - lim : 0) / 1000,
+			     precopy_verdict_str(v));
+		return 0;
+	}
+	return ph_seterr(PH_ELIMIT,
+			 "downtime limit %llu ms cannot be met: predicted %llu ms after %u "
+			 "iterations (%s)%s; %s runs on. Raise --downtime-limit or pass "
+			 "--allow-downtime-overrun",
+			 (unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
+			 precopy_verdict_str(v),
+			 g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" :
+									    ", auto-converge is off",
+			 g->ct.spec);
+}
+
 static int step_precopy(struct mig *g)
 {
 	char dir[PATH_MAX], parent[32];
 	struct criu_opts o;
 	enum precopy_verdict v = PRECOPY_CONTINUE;
+	enum precopy_policy policy = PRECOPY_PREDICT;
 	int ret;
 
 	if (!g->precopy)
 		return 0;
 	if ((ret = run_hook(g, HOOK_PRE_PRECOPY, NULL)) < 0)
 		return ret;
-	report_phase(&g->rep, "precopy", "pre-dump iterations, downtime limit %u ms, at most %u",
-		     g->cfg->downtime_limit_ms, g->cfg->max_iterations);
-	precopy_init(&g->pc, (uint64_t)g->cfg->downtime_limit_ms * 1000, g->cfg->max_iterations,
-		     (uint32_t)sysconf(_SC_PAGESIZE));
-	while (v == PRECOPY_CONTINUE) {
+	precopy_policy_parse(g->cfg->policy, &policy);
+	precopy_init(&g->pc, policy, (uint64_t)g->cfg->downtime_limit_ms * 1000,
+		     g->cfg->max_iterations, (uint32_t)sysconf(_SC_PAGESIZE));
+	g->pc.auto_converge = g->cfg->auto_converge;
+	g->pc.allow_overrun = g->cfg->allow_downtime_overrun;
+	if (policy == PRECOPY_FIXED)
+		report_phase(&g->rep, "precopy", "pre-dump iterations, fixed policy, at most %u",
+			     g->cfg->max_iterations);
+	else
+		report_phase(&g->rep, "precopy",
+			     "pre-dump iterations, downtime limit %u ms, at most %u%s",
+			     g->cfg->downtime_limit_ms, g->cfg->max_iterations,
+			     g->cfg->auto_converge ? ", auto-converge" : "");
+	while (v == PRECOPY_CONTINUE || v == PRECOPY_THROTTLE) {
 		struct iter_report it;
 
 		if ((ret = iter_begin(g, false, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 			return ret;
+		g->pc.restore_ns_per_page = g->restore_ns_per_page;
 		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
 		ret = criu_pre_dump(g->criu, &o);
 		if (ret < 0) {
@@ -368,10 +424,14 @@ static int step_precopy(struct mig *g)
 		v = precopy_next(&g->pc, &it);
 		g->rep.predicted_downtime_us = it.predicted_downtime_us;
 		report_iter(&g->rep, &it);
+		if (v == PRECOPY_THROTTLE)
+			auto_converge(g);
 		if ((ret = sync_paths(g, "incremental")) < 0)
 			return ret;
 	}
 	g->rep.stop_reason = precopy_verdict_str(v);
+	if (!precopy_fits(&g->pc, v))
+		return limit_missed(g, v);
 	return 0;
 }
 
@@ -387,6 +447,15 @@ static int restore_remote(struct mig *g)
 	q.shell_job = g->opt.shell_job;
 	q.tcp_established = g->opt.tcp_established;
 	q.ct = g->ct.spec;
+	q.has_ct_pages = g->pc.first_pages > 0;
+	q.ct_pages = g->pc.first_pages;
+	if (g->thr.cg[0]) {
+		q.throttle_cgroup = g->thr.cg;
+		q.has_throttle_created = 1;
+		q.throttle_created = g->thr.created;
+		q.throttle_home = g->thr.home;
+		q.throttle_orig_max = g->thr.orig_max;
+	}
 	out.body_case = PHAUL__MSG__BODY_RESTORE_REQ;
 	out.restore_req = &q;
 	if ((ret = msg_send(g->m, &out)) < 0 ||
@@ -401,6 +470,9 @@ static int restore_remote(struct mig *g)
 		g->rep.dst_pid = in->restore_resp->pid;
 		g->rep.restore_us = in->restore_resp->restore_time_us;
 		g->rep.downtime_us = now_us() - g->t_dump;
+		if (in->restore_resp->throttle_note)
+			report_phase(&g->rep, "restore", "auto-converge throttle lifted on %s: %s",
+				     g->peer, in->restore_resp->throttle_note);
 	}
 	msg_free(in);
 	return ret;
@@ -516,6 +588,7 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		}
 	}
 	if (ret == 0) {
+		throttle_release(&g->thr);
 		g->rep.exit_code = EXIT_OK;
 		if (run_hook(g, HOOK_ON_SUCCESS, NULL) < 0)
 			pr_warn("%s", ph_errmsg()); /* the CT runs on the destination already */
@@ -532,6 +605,9 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		else
 			g->rep.exit_code = EXIT_FAILED;
 		g->rep.rolled_back = g->rep.exit_code == EXIT_ROLLED_BACK;
+		/* the tree runs on here: at full speed again */
+		if (g->rep.exit_code != EXIT_UNRECOVERED && throttle_lift(&g->thr, &g->ct) < 0)
+			pr_warn("%s", ph_errmsg());
 		if (g->rep.exit_code != EXIT_REFUSED &&
 		    run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
 			pr_warn("%s", ph_errmsg());
@@ -575,8 +651,16 @@ static const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
 	"Move CT (pid:N) to HOST ([user@]host[:port]) with pre-copy.\n"
-	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300)\n"
-	"  --max-iterations N    pre-copy iterations at most (8)\n"
+	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
+	"                        a limit that cannot be met aborts, the source runs on\n"
+	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
+	"                        by how much\n"
+	"  --no-auto-converge    never throttle the CT's CPU (cgroup v2 cpu.max) when it\n"
+	"                        dirties memory faster than the link carries it\n"
+	"  --policy P            predict (default) or fixed: P.Haul's rule (<= 64 pages,\n"
+	"                        10 % growth or max iterations; no downtime limit)\n"
+	"  --max-iterations N    pre-copy iterations at most (8; auto-converge may add\n"
+	"                        up to 9 throttled ones)\n"
 	"  --no-compress         no zstd on the page and image streams\n"
 	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
 	"  --work-dir DIR        images and logs here (both hosts)\n"
@@ -595,6 +679,9 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "downtime-limit", required_argument, NULL, 'd' },
 		{ "max-iterations", required_argument, NULL, 'i' },
+		{ "allow-downtime-overrun", no_argument, NULL, 'O' },
+		{ "no-auto-converge", no_argument, NULL, 'A' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ "no-compress", no_argument, NULL, 'Z' },
 		{ "bwlimit", required_argument, NULL, 'b' },
 		{ "work-dir", required_argument, NULL, 'w' },
@@ -617,6 +704,9 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		switch (c) {
 		case 'd': key = "downtime_limit_ms"; break;
 		case 'i': key = "max_iterations"; break;
+		case 'P': key = "policy"; break;
+		case 'O': g->cfg->allow_downtime_overrun = true; break;
+		case 'A': g->cfg->auto_converge = false; break;
 		case 'b': key = "bwlimit"; break;
 		case 'w': key = "work_dir"; break;
 		case 'Z': g->opt.no_compress = true; break;
@@ -671,6 +761,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	snprintf(g.rep.src, sizeof(g.rep.src), "%s", g.host);
 	snprintf(g.rep.dst, sizeof(g.rep.dst), "%s", argv[optind + 1]);
 	g.rep.transport = cfg->transport;
+	g.rep.limit_us = strcmp(cfg->policy, "fixed") ? (uint64_t)cfg->downtime_limit_ms * 1000 : 0;
+	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
 	if (ct_open(argv[optind], &g.ct) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;

@@ -1,20 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <string.h>
+
 #include "precopy.h"
 
 /*
- * Restore maps every page of the CT from the image chain, so its cost
- * follows the CT's size, not the last delta, and not the link. The local
- * reference for "how fast this machine moves a page" is the first
- * pre-dump's frozen time (freeze + copying every page into pipes). Measured
- * with CRIU 3.17 in the VM harness: restore took 8 times that, plus a fixed
- * 100 ms (64 MiB: 152 ms frozen, 1.32 s restore).
+ * Without a measured restore from the destination: the local reference for
+ * "how fast this machine moves a page" is the first pre-dump's frozen time
+ * (freeze + copying every page into pipes). Measured with CRIU 3.17 in the
+ * VM harness: restore took 8 times that, plus a fixed 100 ms (64 MiB:
+ * 152 ms frozen, 1.32 s restore).
  */
 #define RESTORE_FIXED_US   100000
 #define RESTORE_PER_FROZEN 8
+/* "Not converging": an iteration sent more than this share of the one before. */
+#define SHRINK_MIN 0.9
+/* P.Haul's fixed policy */
+#define FIXED_SMALL_PAGES 64
+#define FIXED_GROWTH	  1.1
 
-void precopy_init(struct precopy *p, uint64_t limit_us, uint32_t max_iter, uint32_t page_size)
+void precopy_init(struct precopy *p, enum precopy_policy policy, uint64_t limit_us,
+		  uint32_t max_iter, uint32_t page_size)
 {
 	*p = (struct precopy){
+		.policy = policy,
 		.limit_us = limit_us,
 		.max_iter = max_iter,
 		.page_size = page_size,
@@ -25,11 +33,33 @@ const char *precopy_verdict_str(enum precopy_verdict v)
 {
 	switch (v) {
 	case PRECOPY_CONTINUE: return "continue";
+	case PRECOPY_THROTTLE: return "throttle";
 	case PRECOPY_CONVERGED: return "predicted downtime under the limit";
 	case PRECOPY_STALLED: return "dirty set stopped shrinking";
+	case PRECOPY_NOT_CONVERGING: return "dirty set shrinks too slowly to meet the limit";
+	case PRECOPY_THROTTLE_MAX: return "throttled to 99% and still over the limit";
+	case PRECOPY_UNREACHABLE: return "fixed cost and restore alone exceed the limit";
 	case PRECOPY_MAX_ITER: return "iteration limit";
+	case PRECOPY_FIXED_SMALL: return "64 pages or fewer left (fixed policy)";
+	case PRECOPY_FIXED_GREW: return "an iteration grew by more than 10% (fixed policy)";
 	}
 	return "?";
+}
+
+int precopy_policy_parse(const char *s, enum precopy_policy *out)
+{
+	if (!strcmp(s, "predict"))
+		*out = PRECOPY_PREDICT;
+	else if (!strcmp(s, "fixed"))
+		*out = PRECOPY_FIXED;
+	else
+		return -1;
+	return 0;
+}
+
+bool precopy_fits(const struct precopy *p, enum precopy_verdict v)
+{
+	return p->policy == PRECOPY_FIXED || v == PRECOPY_CONVERGED;
 }
 
 /*
@@ -54,11 +84,83 @@ static void cost_model(const struct precopy *p, const struct iter_report *it, do
 	}
 }
 
+static double restore_estimate(const struct precopy *p)
+{
+	if (p->restore_ns_per_page)
+		return p->first_pages * (double)p->restore_ns_per_page / 1000;
+	return RESTORE_FIXED_US + RESTORE_PER_FROZEN * (double)p->first_frozen_us;
+}
+
+/*
+ * Can the limit still be met without help? Not when an iteration sent
+ * nearly as much as the one before, nor when, shrinking at the latest
+ * ratio, the delta that fits the limit lies beyond the iteration limit.
+ */
+static bool converging(const struct precopy *p, const struct iter_report *it, double page_us)
+{
+	double ratio, fit_pages, pages = it->pages;
+	uint32_t k;
+
+	if (pages >= SHRINK_MIN * p->prev_pages)
+		return false;
+	if (p->n < 3 || page_us <= 0)
+		return true;
+	ratio = pages / p->prev_pages;
+	fit_pages = (p->limit_us - (double)p->floor_us) / page_us;
+	for (k = p->n; k < p->max_iter && pages > fit_pages; k++)
+		pages *= ratio;
+	return pages <= fit_pages;
+}
+
+static enum precopy_verdict next_fixed(const struct precopy *p, const struct iter_report *it)
+{
+	if (it->pages <= FIXED_SMALL_PAGES)
+		return PRECOPY_FIXED_SMALL;
+	if (p->n > 1 && it->pages > FIXED_GROWTH * p->prev_pages)
+		return PRECOPY_FIXED_GREW;
+	if (p->n >= p->max_iter)
+		return PRECOPY_MAX_ITER;
+	return PRECOPY_CONTINUE;
+}
+
+static enum precopy_verdict next_predict(struct precopy *p, const struct iter_report *it,
+					 double page_us)
+{
+	bool unreachable, stuck;
+
+	if (p->n == 1)
+		return p->n >= p->max_iter ? PRECOPY_MAX_ITER : PRECOPY_CONTINUE;
+	if (it->predicted_downtime_us <= p->limit_us)
+		return PRECOPY_CONVERGED;
+	unreachable = p->floor_us > p->limit_us;
+	stuck = unreachable || p->throttle_pct || !converging(p, it, page_us);
+	if (stuck && !unreachable && p->auto_converge && p->throttle_pct < PRECOPY_THROTTLE_TOP) {
+		p->throttle_pct = p->throttle_pct ? p->throttle_pct + PRECOPY_THROTTLE_STEP :
+						    PRECOPY_THROTTLE_FIRST;
+		if (p->throttle_pct > PRECOPY_THROTTLE_TOP)
+			p->throttle_pct = PRECOPY_THROTTLE_TOP;
+		return PRECOPY_THROTTLE;
+	}
+	if (stuck && !p->allow_overrun) {
+		if (unreachable)
+			return PRECOPY_UNREACHABLE;
+		if (p->throttle_pct)
+			return PRECOPY_THROTTLE_MAX;
+		return it->pages >= p->prev_pages ? PRECOPY_STALLED : PRECOPY_NOT_CONVERGING;
+	}
+	/* The limit will be missed anyway (and may be): the least downtime. */
+	if (it->pages >= p->prev_pages)
+		return PRECOPY_STALLED;
+	if (p->n >= p->max_iter)
+		return PRECOPY_MAX_ITER;
+	return PRECOPY_CONTINUE;
+}
+
 enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 {
 	double secs = it->usec ? it->usec / 1e6 : 1e-6;
 	double next_pages, fixed_us, page_us, restore_us;
-	enum precopy_verdict v = PRECOPY_CONTINUE;
+	enum precopy_verdict v;
 
 	p->n++;
 	if (p->n == 1) {
@@ -67,6 +169,7 @@ enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 		p->first_frozen_us = it->frozen_us;
 	}
 	it->bw_bps = it->wire_bytes / secs;
+	it->throttle_pct = p->throttle_pct;
 	/*
 	 * What iteration N sent is what was dirtied while N-1 ran. The first
 	 * iteration sends everything, so it only measures the link; assume
@@ -80,15 +183,11 @@ enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 	if (next_pages > it->pages && p->n > 1)
 		next_pages = it->pages;
 	cost_model(p, it, &fixed_us, &page_us);
-	restore_us = RESTORE_FIXED_US + RESTORE_PER_FROZEN * (double)p->first_frozen_us;
+	restore_us = restore_estimate(p);
+	p->floor_us = (uint64_t)(fixed_us + restore_us);
 	it->predicted_downtime_us = (uint64_t)(fixed_us + page_us * next_pages + restore_us);
 
-	if (p->n > 1 && it->predicted_downtime_us <= p->limit_us)
-		v = PRECOPY_CONVERGED;
-	else if (p->n > 1 && it->pages >= p->prev_pages)
-		v = PRECOPY_STALLED;
-	else if (p->n >= p->max_iter)
-		v = PRECOPY_MAX_ITER;
+	v = p->policy == PRECOPY_FIXED ? next_fixed(p, it) : next_predict(p, it, page_us);
 	p->prev_pages = it->pages;
 	p->prev_usec = it->usec;
 	return v;

@@ -9,31 +9,66 @@
  *     fixed + per-page * (D * t_last) + restore
  *
  * where restore follows the CT's whole size (CRIU maps every page from the
- * image chain), not the last delta: it is estimated from the first
- * iteration's frozen time, this machine's cost of touching every page.
+ * image chain), not the last delta: from the destination's own last restore
+ * when it has one (ns per page), else estimated from the first iteration's
+ * frozen time, this machine's cost of touching every page.
  *
- * Stop when that is under the limit, when an iteration no longer shrinks
- * the dirty set, or at the iteration limit.
+ * Policy "predict" (the default) stops when that is under the limit. When
+ * it cannot get there it says so early, within three iterations: the
+ * dirty set shrinks by less than a tenth, or at the rate it shrinks the
+ * limit is out of reach before the iteration limit. Then, with
+ * auto-converge, it asks for a CPU throttle of the CT (20 %, then 10 more
+ * each iteration, up to 99 %, like QEMU) and goes on; without, or once the
+ * throttle is at its top, it stops with a verdict that does not fit the
+ * limit. If even an empty final dump (fixed cost plus restore) is over the
+ * limit, throttling cannot help: "unreachable". With the overrun allowed,
+ * a loop that cannot meet the limit goes on while the delta shrinks, for
+ * the least downtime it can get.
+ *
+ * Policy "fixed" is P.Haul's: stop at 64 pages or fewer, when an iteration
+ * grows by more than 10 %, or at the iteration limit; no downtime limit.
  */
 #ifndef PHAUL_PRECOPY_H
 #define PHAUL_PRECOPY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "report.h"
 
-enum precopy_verdict {
-	PRECOPY_CONTINUE = 0,
-	PRECOPY_CONVERGED, /* predicted downtime under the limit */
-	PRECOPY_STALLED,   /* the dirty set stopped shrinking */
-	PRECOPY_MAX_ITER,  /* iteration limit */
+enum precopy_policy {
+	PRECOPY_PREDICT = 0,
+	PRECOPY_FIXED,
 };
 
+enum precopy_verdict {
+	PRECOPY_CONTINUE = 0,
+	PRECOPY_THROTTLE,    /* go on, with the CT throttled to p->throttle_pct */
+	PRECOPY_CONVERGED,   /* predicted downtime under the limit */
+	PRECOPY_STALLED,     /* the dirty set stopped shrinking */
+	PRECOPY_NOT_CONVERGING, /* shrinking too slowly to meet the limit */
+	PRECOPY_THROTTLE_MAX, /* throttled to the top and still over */
+	PRECOPY_UNREACHABLE, /* fixed cost + restore alone exceed the limit */
+	PRECOPY_MAX_ITER,    /* iteration limit */
+	PRECOPY_FIXED_SMALL, /* fixed policy: at most 64 pages */
+	PRECOPY_FIXED_GREW,  /* fixed policy: the delta grew by more than 10 % */
+};
+
+#define PRECOPY_THROTTLE_FIRST 20
+#define PRECOPY_THROTTLE_STEP  10
+#define PRECOPY_THROTTLE_TOP   99
+
 struct precopy {
+	enum precopy_policy policy;
 	uint64_t limit_us;
 	uint32_t max_iter;
 	uint32_t page_size;
-	uint32_t n; /* iterations seen */
+	bool auto_converge;	      /* may ask for a throttle */
+	bool allow_overrun;	      /* a missed limit does not stop the loop early */
+	uint64_t restore_ns_per_page; /* the destination's last restore; 0 = unknown */
+	uint32_t n;		      /* iterations seen */
+	uint32_t throttle_pct;	      /* asked for so far, 0 = none */
+	uint64_t floor_us;	      /* predicted downtime with nothing left to send */
 	uint64_t prev_pages;
 	uint64_t prev_usec;
 	uint64_t first_pages; /* the first iteration: the CT's whole memory */
@@ -41,9 +76,13 @@ struct precopy {
 	uint64_t first_frozen_us;
 };
 
-void precopy_init(struct precopy *p, uint64_t limit_us, uint32_t max_iter, uint32_t page_size);
+void precopy_init(struct precopy *p, enum precopy_policy policy, uint64_t limit_us,
+		  uint32_t max_iter, uint32_t page_size);
 /* Fill it's dirty rate, bandwidth and prediction; return the verdict. */
 enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it);
+/* Does stopping with v honour the downtime limit (or is there none)? */
+bool precopy_fits(const struct precopy *p, enum precopy_verdict v);
 const char *precopy_verdict_str(enum precopy_verdict v);
+int precopy_policy_parse(const char *s, enum precopy_policy *out);
 
 #endif

@@ -73,11 +73,12 @@ void report_iter(struct report *r, const struct iter_report *it)
 		printf("{\"event\":\"iteration\",\"iter\":%u,\"final\":%s,\"pages\":%llu,"
 		       "\"raw_bytes\":%llu,\"wire_bytes\":%llu,\"usec\":%llu,\"frozen_us\":%llu,"
 		       "\"dirty_pages_per_sec\":%.0f,\"bytes_per_sec\":%.0f,"
-		       "\"predicted_downtime_us\":%llu}\n",
+		       "\"predicted_downtime_us\":%llu,\"throttle_pct\":%u}\n",
 		       it->iter, it->final ? "true" : "false", (unsigned long long)it->pages,
 		       (unsigned long long)it->raw_bytes, (unsigned long long)it->wire_bytes,
 		       (unsigned long long)it->usec, (unsigned long long)it->frozen_us,
-		       it->dirty_pps, it->bw_bps, (unsigned long long)it->predicted_downtime_us);
+		       it->dirty_pps, it->bw_bps, (unsigned long long)it->predicted_downtime_us,
+		       it->throttle_pct);
 	} else {
 		printf("  %s %2u: %7llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s  %7.1f MiB/s",
 		       it->final ? "final" : "iter ", it->iter, (unsigned long long)it->pages,
@@ -86,6 +87,8 @@ void report_iter(struct report *r, const struct iter_report *it)
 		if (!it->final)
 			printf("  dirty %6.0f pages/s  predicted downtime %llu ms", it->dirty_pps,
 			       (unsigned long long)it->predicted_downtime_us / 1000);
+		if (it->throttle_pct)
+			printf("  throttle %u%%", it->throttle_pct);
 		printf("\n");
 	}
 	fflush(stdout);
@@ -130,12 +133,17 @@ static void print_json(const struct report *r)
 	printf(",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
 	       "\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
 	       "\"wire_bytes\":%llu,\"dst_pid\":%u,\"fs_syncs\":%u,\"fs_wire_bytes\":%llu,"
-	       "\"fs_usec\":%llu,\"iterations\":[",
+	       "\"fs_usec\":%llu,\"downtime_limit_us\":%llu,\"downtime_overrun_us\":%llu,"
+	       "\"overrun_allowed\":%s,\"throttle_pct\":%u,",
 	       (unsigned long long)r->total_us, (unsigned long long)r->downtime_us,
 	       (unsigned long long)r->predicted_downtime_us, (unsigned long long)r->frozen_us,
 	       (unsigned long long)r->restore_us, (unsigned long long)r->images_bytes,
 	       (unsigned long long)r->raw_bytes, (unsigned long long)r->wire_bytes, r->dst_pid,
-	       r->fs_syncs, (unsigned long long)r->fs_wire_bytes, (unsigned long long)r->fs_usec);
+	       r->fs_syncs, (unsigned long long)r->fs_wire_bytes, (unsigned long long)r->fs_usec,
+	       (unsigned long long)r->limit_us, (unsigned long long)report_overrun_us(r),
+	       r->overrun_allowed ? "true" : "false", r->throttle_pct);
+	json_field("", "throttle_cgroup", r->throttle_cgroup);
+	printf(",\"iterations\":[");
 	for (uint32_t i = 1; i < r->niter; i++)
 		printf("%s{\"iter\":%u,\"final\":%s,\"pages\":%llu,\"raw_bytes\":%llu,"
 		       "\"wire_bytes\":%llu,\"usec\":%llu}",
@@ -143,6 +151,13 @@ static void print_json(const struct report *r)
 		       (unsigned long long)r->it[i].pages, (unsigned long long)r->it[i].raw_bytes,
 		       (unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec);
 	printf("]}\n");
+}
+
+uint64_t report_overrun_us(const struct report *r)
+{
+	if (r->result || !r->limit_us || r->downtime_us <= r->limit_us)
+		return 0;
+	return r->downtime_us - r->limit_us;
 }
 
 void report_print(const struct report *r)
@@ -160,6 +175,10 @@ void report_print(const struct report *r)
 	if (!r->result) {
 		printf("  downtime         %.0f ms (predicted %.0f ms)\n", r->downtime_us / 1e3,
 		       r->predicted_downtime_us / 1e3);
+		if (report_overrun_us(r))
+			printf("  OVER THE LIMIT   by %.0f ms (limit %.0f ms%s)\n",
+			       report_overrun_us(r) / 1e3, r->limit_us / 1e3,
+			       r->overrun_allowed ? ", --allow-downtime-overrun" : "");
 		printf("  frozen (CRIU)    %.0f ms\n", r->frozen_us / 1e3);
 		printf("  restore (CRIU)   %.0f ms\n", r->restore_us / 1e3);
 		printf("  pid on target    %u\n", r->dst_pid);
@@ -170,6 +189,10 @@ void report_print(const struct report *r)
 		printf("    %-5s %2u  %8llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s\n",
 		       r->it[i].final ? "final" : "iter", i, (unsigned long long)r->it[i].pages,
 		       mib(r->it[i].raw_bytes), mib(r->it[i].wire_bytes), r->it[i].usec / 1e6);
+	if (r->throttle_pct)
+		printf("  auto-converge    CPU throttled up to %u%% (cgroup %s), lifted on %s\n",
+		       r->throttle_pct, r->throttle_cgroup,
+		       r->result ? "the source" : "the destination");
 	printf("  images (non-page) %.1f MiB\n", mib(r->images_bytes));
 	if (r->fs_syncs)
 		printf("  fs sync          %u runs, %.1f MiB on the wire, %.2f s\n", r->fs_syncs,

@@ -23,6 +23,7 @@ struct iter_report {
 	double dirty_pps;    /* estimated dirty rate after it, pages/s */
 	double bw_bps;	     /* measured stream rate, bytes/s */
 	uint64_t predicted_downtime_us;
+	uint32_t throttle_pct; /* CPU throttle of the CT while it ran, % */
 };
 
 struct report {
@@ -41,6 +42,10 @@ struct report {
 	uint64_t total_us;
 	uint64_t downtime_us; /* freeze start on src -> running on dst */
 	uint64_t predicted_downtime_us;
+	uint64_t limit_us;		/* the downtime limit; 0 = none (fixed policy) */
+	bool overrun_allowed;		/* --allow-downtime-overrun */
+	uint32_t throttle_pct;		/* auto-converge: the highest CPU throttle, % */
+	char throttle_cgroup[320];	/* the cgroup it was applied to */
 	uint64_t frozen_us;		/* CRIU: stats-dump frozen_time */
 	uint64_t restore_us;		/* CRIU: stats-restore restore_time */
 	uint64_t images_bytes;		/* non-page images streamed */
@@ -59,6 +64,8 @@ void report_iter(struct report *r, const struct iter_report *it);
 /* The compatibility table: printed, or one {"event":"check"} with its rows. */
 struct compat_table;
 void report_check(struct report *r, const struct compat_table *t);
+/* How far the measured downtime went over the limit (0: within, or no limit). */
+uint64_t report_overrun_us(const struct report *r);
 /* The final report (text or JSON), on stdout. */
 void report_print(const struct report *r);
 

@@ -134,3 +134,28 @@ out:
 		close(fd);
 	return ret;
 }
+
+int read_text(const char *path, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ph_seterr_errno(PH_ESYS, "reading %s", path);
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return ph_seterr_errno(PH_ESYS, "reading %s", path);
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (got + 1 == len)
+		return ph_seterr(PH_ETOOBIG, "%s is larger than %zu bytes", path, len - 1);
+	return 0;
+}

@@ -22,5 +22,7 @@ int find_exe(const char *name, const char *env, const char *fallback_dir, char *
 uint64_t proc_kb(const char *path, const char *field);
 /* Read a whole small file (at most max bytes) into a malloc'ed buffer. */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* A small text file that stat cannot size (/proc, cgroupfs), NUL-terminated. */
+int read_text(const char *path, char *buf, size_t len);
 
 #endif

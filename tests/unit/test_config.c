@@ -35,6 +35,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.downtime_limit_ms, 300);
 	assert_string_equal(c.listen, "127.0.0.1:7070");
 	assert_true(c.compress);
+	assert_true(c.auto_converge);
+	assert_false(c.allow_downtime_overrun);
+	assert_string_equal(c.policy, "predict");
 }
 
 static void test_shipped_config_loads(void **state)
@@ -45,13 +48,18 @@ static void test_shipped_config_loads(void **state)
 	assert_int_equal(config_load(&c, "configs/phaul.conf", false), 0);
 	assert_string_equal(c.work_dir, "/var/lib/phaul");
 	assert_int_equal(c.max_iterations, 8);
+	/* what configs/phaul.conf says is what phaul does without it */
+	assert_true(c.auto_converge);
+	assert_false(c.allow_downtime_overrun);
+	assert_string_equal(c.policy, "predict");
 }
 
 static void test_values(void **state)
 {
 	struct phaul_config c;
 	char *p = write_tmp("[phaul]\ntransport = tcp\nlog_level = debug\n"
-			    "[migrate]\nbwlimit = 100M\ncompress = no\ndowntime_limit_ms = 50\n");
+			    "[migrate]\nbwlimit = 100M\ncompress = no\ndowntime_limit_ms = 50\n"
+			    "auto_converge = off\nallow_downtime_overrun = yes\npolicy = fixed\n");
 
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, p, false), 0);
@@ -60,6 +68,10 @@ static void test_values(void **state)
 	assert_false(c.compress);
 	assert_int_equal(c.downtime_limit_ms, 50);
 	assert_int_equal(c.log_level, 3);
+	assert_false(c.auto_converge);
+	assert_true(c.allow_downtime_overrun);
+	assert_string_equal(c.policy, "fixed");
+	assert_int_equal(config_set(&c, NULL, "policy", "greedy"), -PH_ECONFIG);
 	unlink(p);
 }
 

@@ -26,7 +26,7 @@ static void test_converges_when_delta_shrinks(void **state)
 	struct precopy p;
 	struct iter_report it;
 
-	precopy_init(&p, 1200000, 8, 4096);
+	precopy_init(&p, PRECOPY_PREDICT, 1200000, 8, 4096);
 	it = iter(65536, 2.0, 125000); /* 256 MiB in 2 s, frozen 125 ms */
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
 	it = iter(2000, 0.1, 20000); /* 2000 pages dirtied in 2 s: 1000 p/s */
@@ -45,7 +45,7 @@ static void test_stalls_when_dirty_rate_beats_link(void **state)
 	struct precopy p;
 	struct iter_report it;
 
-	precopy_init(&p, 300000, 8, 4096);
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
 	it = iter(65536, 2.0, 20000);
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
 	it = iter(65536, 2.0, 20000); /* everything dirty again */
@@ -59,13 +59,148 @@ static void test_iteration_limit(void **state)
 	struct iter_report it;
 	uint64_t pages = 60000;
 
-	precopy_init(&p, 1000, 3, 4096); /* a limit no one can meet */
+	/* a limit no one can meet, allowed to overrun: the least downtime */
+	precopy_init(&p, PRECOPY_PREDICT, 1000, 3, 4096);
+	p.allow_overrun = true;
 	for (int i = 1; i < 3; i++) {
 		it = iter(pages, 1.0, 20000);
 		assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
 		pages /= 2;
 	}
 	it = iter(pages, 0.5, 20000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_MAX_ITER);
+	assert_false(precopy_fits(&p, PRECOPY_MAX_ITER));
+}
+
+static void test_unreachable_limit_stops_at_once(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+
+	/* restore alone (100 ms + 8 * 20 ms) is over 200 ms: no throttle helps */
+	precopy_init(&p, PRECOPY_PREDICT, 200000, 8, 4096);
+	p.auto_converge = true;
+	it = iter(60000, 1.0, 20000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	it = iter(30000, 0.5, 20000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_UNREACHABLE);
+	assert_int_equal(p.throttle_pct, 0);
+}
+
+/* A CT that dirties as fast as the link sends: 16000 of 16384 pages again. */
+static void test_auto_converge_throttles_then_converges(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+
+	precopy_init(&p, PRECOPY_PREDICT, 1500000, 8, 4096);
+	p.auto_converge = true;
+	it = iter(16384, 2.0, 50000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	it = iter(16000, 2.0, 50000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_THROTTLE); /* detected at 2 */
+	assert_int_equal(p.throttle_pct, 20);
+	assert_int_equal(it.throttle_pct, 0); /* this one ran unthrottled */
+	it = iter(15000, 1.9, 50000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_THROTTLE);
+	assert_int_equal(p.throttle_pct, 30);
+	assert_int_equal(it.throttle_pct, 20);
+	it = iter(500, 0.1, 20000); /* throttled enough */
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONVERGED);
+	assert_int_equal(it.throttle_pct, 30);
+	assert_true(precopy_fits(&p, PRECOPY_CONVERGED));
+}
+
+static void test_auto_converge_tops_out(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+	uint32_t want = 20, n = 0;
+
+	precopy_init(&p, PRECOPY_PREDICT, 1500000, 8, 4096);
+	p.auto_converge = true;
+	it = iter(16384, 2.0, 50000);
+	precopy_next(&p, &it);
+	for (;;) {
+		enum precopy_verdict v;
+
+		it = iter(16384, 2.0, 50000); /* nothing slows it down */
+		v = precopy_next(&p, &it);
+		if (v != PRECOPY_THROTTLE) {
+			assert_int_equal(v, PRECOPY_THROTTLE_MAX);
+			break;
+		}
+		assert_int_equal(p.throttle_pct, want);
+		want = want + 10 > 99 ? 99 : want + 10;
+		assert_true(++n < 20);
+	}
+	assert_int_equal(p.throttle_pct, 99);
+	assert_int_equal(n, 9); /* 20, 30, ..., 90, 99 */
+}
+
+/*
+ * Shrinking, but by a fifth per iteration from 60000 pages at 30 us a page:
+ * by the 8th iteration 60000 * 0.8^5 = 19660 pages, 590 ms, over 300 ms.
+ * Seen at the third iteration: without auto-converge, stop there.
+ */
+static void test_not_converging_seen_by_third(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
+	p.restore_ns_per_page = 1000; /* 60 ms for 60000 pages */
+	it = iter(75000, 2.25, 10000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	it = iter(60000, 1.8, 10000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	it = iter(48000, 1.44, 10000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_NOT_CONVERGING);
+}
+
+static void test_restore_rate_from_destination(void **state)
+{
+	struct precopy p, q;
+	struct iter_report a, b;
+
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
+	q = p;
+	q.restore_ns_per_page = 50000; /* 50 us a page: 16384 pages, 819 ms */
+	a = iter(16384, 1.0, 50000);
+	b = a;
+	precopy_next(&p, &a);
+	precopy_next(&q, &b);
+	/* the frozen-time guess: 100 ms + 8 * 50 ms */
+	assert_true(b.predicted_downtime_us - a.predicted_downtime_us > 819000 - 500000 - 1000);
+	assert_true(b.predicted_downtime_us - a.predicted_downtime_us < 819000 - 500000 + 1000);
+}
+
+static void test_fixed_policy(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+
+	precopy_init(&p, PRECOPY_FIXED, 1, 8, 4096);
+	it = iter(16384, 2.0, 50000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	it = iter(1000, 0.2, 5000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE); /* no limit to meet */
+	it = iter(1101, 0.2, 5000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_FIXED_GREW);
+	assert_true(precopy_fits(&p, PRECOPY_FIXED_GREW));
+
+	precopy_init(&p, PRECOPY_FIXED, 1, 8, 4096);
+	it = iter(16384, 2.0, 50000);
+	precopy_next(&p, &it);
+	it = iter(64, 0.01, 5000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_FIXED_SMALL);
+
+	precopy_init(&p, PRECOPY_FIXED, 1, 3, 4096);
+	for (int i = 0; i < 2; i++) {
+		it = iter(1000 - i, 0.2, 5000);
+		assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	}
+	it = iter(990, 0.2, 5000);
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_MAX_ITER);
 }
 
@@ -75,7 +210,7 @@ static void test_first_iteration_never_stops_early(void **state)
 	struct iter_report it;
 
 	/* even a tiny CT gets a second pass: the first measures the link only */
-	precopy_init(&p, 300000, 8, 4096);
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
 	it = iter(10, 0.01, 1000);
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
 }
@@ -86,6 +221,12 @@ int main(void)
 		cmocka_unit_test(test_converges_when_delta_shrinks),
 		cmocka_unit_test(test_stalls_when_dirty_rate_beats_link),
 		cmocka_unit_test(test_iteration_limit),
+		cmocka_unit_test(test_unreachable_limit_stops_at_once),
+		cmocka_unit_test(test_auto_converge_throttles_then_converges),
+		cmocka_unit_test(test_auto_converge_tops_out),
+		cmocka_unit_test(test_not_converging_seen_by_third),
+		cmocka_unit_test(test_restore_rate_from_destination),
+		cmocka_unit_test(test_fixed_policy),
 		cmocka_unit_test(test_first_iteration_never_stops_early),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "htype.h"
+#include "log.h"
+#include "throttle.h"
+#include "util.h"
+
+#define CG_TEXT_MAX 65536
+
+/* Where cgroup v2 is mounted; "" when it is not. */
+static const char *cg_mount(void)
+{
+	static char root[PATH_MAX];
+	struct mntent *me;
+	FILE *f;
+
+	if (root[0])
+		return root;
+	f = setmntent("/proc/self/mounts", "re");
+	if (!f)
+		return "";
+	while ((me = getmntent(f)))
+		if (!strcmp(me->mnt_type, "cgroup2")) {
+			snprintf(root, sizeof(root), "%s", me->mnt_dir);
+			break;
+		}
+	endmntent(f);
+	return root;
+}
+
+static void cg_path(char *out, size_t len, const char *cg, const char *file)
+{
+	snprintf(out, len, "%s%s%s%s", cg_mount(), strcmp(cg, "/") ? cg : "", file ? "/" : "",
+		 file ? file : "");
+}
+
+/* A cgroup file into a buffer of CG_TEXT_MAX the caller frees. */
+static int cg_read(const char *cg, const char *file, char **text)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	cg_path(path, sizeof(path), cg, file);
+	*text = malloc(CG_TEXT_MAX);
+	if (!*text)
+		return ph_seterr(PH_ENOMEM, "reading %s", path);
+	if ((ret = read_text(path, *text, CG_TEXT_MAX)) < 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return ret;
+}
+
+static int cg_write(const char *cg, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	cg_path(path, sizeof(path), cg, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ph_seterr_errno(PH_ESYS, "opening %s", path);
+	n = write(fd, val, strlen(val));
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return ph_seterr_errno(PH_ESYS, "writing '%s' to %s", val, path);
+	}
+	close(fd);
+	return 0;
+}
+
+int throttle_parse_proc_cgroup(const char *text, char *out, size_t len)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, "0::", 3)) {
+			size_t n = strcspn(p + 3, "\n");
+
+			if (n == 0 || n >= len || p[3] != '/')
+				break;
+			memcpy(out, p + 3, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return ph_seterr(PH_ENOTSUP, "no cgroup v2 entry");
+}
+
+void throttle_cpu_max(uint32_t pct, char *buf, size_t len)
+{
+	if (!pct)
+		snprintf(buf, len, "max %u", THROTTLE_PERIOD_US);
+	else
+		snprintf(buf, len, "%u %u", THROTTLE_PERIOD_US * (100 - pct) / 100,
+			 THROTTLE_PERIOD_US);
+}
+
+static int cgroup_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], text[4096];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if ((ret = read_text(path, text, sizeof(text))) < 0)
+		return ret;
+	if (throttle_parse_proc_cgroup(text, out, len) < 0)
+		return ph_seterr(PH_ENOTSUP, "pid %d is not in a cgroup v2 hierarchy", (int)pid);
+	return 0;
+}
+
+static void parent_of(const char *cg, char *out, size_t len)
+{
+	const char *slash = strrchr(cg, '/');
+
+	if (!slash || slash == cg)
+		snprintf(out, len, "/");
+	else
+		snprintf(out, len, "%.*s", (int)(slash - cg), cg);
+}
+
+static bool ct_has(const struct ct *ct, long pid)
+{
+	for (size_t i = 0; i < ct->npids; i++)
+		if (ct->pids[i] == (uint32_t)pid)
+			return true;
+	return false;
+}
+
+/* Does cg hold processes outside the CT? */
+static int holds_others(const struct ct *ct, const char *cg, bool *others)
+{
+	char *text, *p, *end;
+	int ret;
+
+	if ((ret = cg_read(cg, "cgroup.procs", &text)) < 0)
+		return ret;
+	*others = false;
+	for (p = text; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (!ct_has(ct, pid))
+			*others = true;
+	}
+	free(text);
+	return 0;
+}
+
+/* cpu must be on in parent's subtree_control for cg's cpu.max to exist. */
+static int enable_cpu(const char *parent)
+{
+	char *text, *tok, *save;
+	bool on = false;
+	int ret;
+
+	if ((ret = cg_read(parent, "cgroup.subtree_control", &text)) < 0)
+		return ret;
+	for (tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		on |= !strcmp(tok, "cpu");
+	free(text);
+	return on ? 0 : cg_write(parent, "cgroup.subtree_control", "+cpu");
+}
+
+static int move_procs(const struct ct *ct, const char *to)
+{
+	char pid[16];
+	int ret;
+
+	for (size_t i = 0; i < ct->npids; i++) {
+		snprintf(pid, sizeof(pid), "%u", ct->pids[i]);
+		if ((ret = cg_write(to, "cgroup.procs", pid)) < 0 && errno != ESRCH)
+			return ret;
+	}
+	return 0;
+}
+
+static int setup(struct throttle *t, struct ct *ct)
+{
+	char parent[256];
+	char *text;
+	bool others;
+	int ret;
+
+	if (!*cg_mount())
+		return ph_seterr(PH_ENOTSUP, "cgroup v2 is not mounted");
+	/* the tree may have grown since it was resolved */
+	if ((ret = ct->ops->resolve(ct)) < 0 || (ret = cgroup_of(ct->root, t->home, sizeof(t->home))) < 0)
+		return ret;
+	if ((ret = holds_others(ct, t->home, &others)) < 0)
+		return ret;
+	if (strcmp(t->home, "/") && !others) {
+		/* a cgroup of its own: the quota goes on it */
+		parent_of(t->home, parent, sizeof(parent));
+		if ((ret = enable_cpu(parent)) < 0)
+			return ret;
+		snprintf(t->cg, sizeof(t->cg), "%s", t->home);
+		if ((ret = cg_read(t->cg, "cpu.max", &text)) < 0)
+			return ret;
+		snprintf(t->orig_max, sizeof(t->orig_max), "%.*s", (int)strcspn(text, "\n"), text);
+		free(text);
+		return 0;
+	}
+	/* shared with others: a sibling of its own */
+	if (!strcmp(t->home, "/"))
+		snprintf(parent, sizeof(parent), "/");
+	else
+		parent_of(t->home, parent, sizeof(parent));
+	if ((ret = enable_cpu(parent)) < 0)
+		return ph_errctx(ret, "cgroup %s holds other processes too", t->home);
+	snprintf(t->cg, sizeof(t->cg), "%s/phaul.throttle.%d", strcmp(parent, "/") ? parent : "",
+		 (int)ct->root);
+	{
+		char path[PATH_MAX];
+
+		cg_path(path, sizeof(path), t->cg, NULL);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return ph_seterr_errno(PH_ESYS, "creating cgroup %s", path);
+	}
+	t->created = true;
+	return move_procs(ct, t->cg);
+}
+
+int throttle_apply(struct throttle *t, struct ct *ct, uint32_t pct)
+{
+	char val[64];
+	int ret;
+
+	if (!t->cg[0] && (ret = setup(t, ct)) < 0) {
+		t->cg[0] = '\0';
+		return ph_errctx(ret, "auto-converge cannot throttle %s", ct->spec);
+	}
+	throttle_cpu_max(pct, val, sizeof(val));
+	if ((ret = cg_write(t->cg, "cpu.max", val)) < 0)
+		return ret;
+	t->pct = pct;
+	pr_info("auto-converge: %s throttled by %u%% (cgroup %s, cpu.max %s)", ct->spec, pct, t->cg,
+		val);
+	return 0;
+}
+
+/* Remove a cgroup phaul made; its last tasks may take a moment to leave. */
+static void remove_cg(const char *cg)
+{
+	char path[PATH_MAX];
+
+	cg_path(path, sizeof(path), cg, NULL);
+	for (int i = 0; i < 100; i++) {
+		if (rmdir(path) == 0 || errno == ENOENT)
+			return;
+		if (errno != EBUSY)
+			break;
+		usleep(10000);
+	}
+	pr_warn("could not remove cgroup %s: %s", path, strerror(errno));
+}
+
+int throttle_lift(struct throttle *t, struct ct *ct)
+{
+	int ret = 0;
+
+	if (!t->cg[0])
+		return 0;
+	if (t->created) {
+		if ((ret = ct->ops->resolve(ct)) == 0)
+			ret = move_procs(ct, t->home);
+		if (ret == 0)
+			remove_cg(t->cg);
+	} else {
+		ret = cg_write(t->cg, "cpu.max", t->orig_max);
+	}
+	if (ret < 0)
+		return ph_errctx(ret, "lifting the auto-converge throttle of %s", ct->spec);
+	pr_info("auto-converge: throttle of %s lifted", ct->spec);
+	t->cg[0] = '\0';
+	t->pct = 0;
+	return 0;
+}
+
+void throttle_release(struct throttle *t)
+{
+	if (t->cg[0] && t->created)
+		remove_cg(t->cg);
+	t->cg[0] = '\0';
+}
+
+int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *home,
+			   const char *orig_max, char *note, size_t len)
+{
+	char now[256], *text, *p, *end;
+	int ret, moved = 0;
+
+	if ((ret = cgroup_of(pid, now, sizeof(now))) < 0)
+		return ret;
+	if (strcmp(now, cg)) {
+		snprintf(note, len, "restored into cgroup %s, not the throttled %s: nothing to lift",
+			 now, cg);
+		return 0;
+	}
+	if (!created) {
+		if ((ret = cg_write(cg, "cpu.max", orig_max)) < 0)
+			return ret;
+		snprintf(note, len, "cpu.max of %s back to '%s'", cg, orig_max);
+		return 0;
+	}
+	if ((ret = cg_read(cg, "cgroup.procs", &text)) < 0)
+		return ret;
+	for (p = text; *p; p = end) {
+		long n = strtol(p, &end, 10);
+		char s[16];
+
+		if (end == p)
+			break;
+		snprintf(s, sizeof(s), "%ld", n);
+		if ((ret = cg_write(home, "cgroup.procs", s)) < 0 && errno != ESRCH)
+			break;
+		ret = 0;
+		moved++;
+	}
+	free(text);
+	if (ret < 0)
+		return ret;
+	remove_cg(cg);
+	snprintf(note, len, "%d process%s moved from %s back to %s", moved, moved == 1 ? "" : "es", cg,
+		 home);
+	return 0;
+}
