@@ -144,3 +144,18 @@ phaul_slow_precopy() {
 	phaul_bg mig -o timeout="$1" migrate --json --no-compress --bwlimit 4M pid:"$MT_PID" root@dst
 	phaul_wait_pages mig
 }
+
+# phaul_cpu_dirtier: a tcp agent on dst, the link shaped to 100 Mbit/s (about
+# 2800 incompressible pages/s) and, on src, a 64 MiB memtouch rewriting
+# random pages as fast as its CPU lets it (--spin: about 10000 pages/s
+# alone; its dirty rate follows its CPU share). Sets MT_PID and MT_HOME (its
+# /proc/PID/cgroup line).
+phaul_cpu_dirtier() {
+	phaul_tcp_agent
+	link_shape 100mbit 1ms
+	MT_PID=$(wl_start src memtouch memtouch --mib 64 --rate 100000 --random --spin 20000)
+	wait_until 60 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
+	on_dst "mkdir -p $WL_DIR/memtouch"
+	MT_HOME=$(on_src "cat /proc/$MT_PID/cgroup")
+	note "memtouch $MT_PID in cgroup '${MT_HOME#0::}' on src; $(wl_progress src memtouch)"
+}

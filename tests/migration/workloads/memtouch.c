@@ -31,6 +31,7 @@ struct memtouch {
 	int corrupt;
 	int exit_after_check;
 	int thp;
+	unsigned long spin; /* extra work per page written, splitmix rounds */
 	uint64_t cursor;
 	uint64_t dirtied;
 	uint64_t checks;
@@ -70,6 +71,10 @@ static void fill_page(const struct memtouch *m, uint64_t *dst, uint64_t p, uint3
 
 static void touch_page(struct memtouch *m, uint64_t p)
 {
+	volatile uint64_t sink = p;
+
+	for (unsigned long i = 0; i < m->spin; i++)
+		sink = splitmix(sink);
 	m->gen[p]++;
 	fill_page(m, m->mem + p * WORDS, p, m->gen[p]);
 	m->dirtied++;
@@ -117,6 +122,9 @@ static void usage(void)
 		"  --random              incompressible page content\n"
 		"  --seed N              PRNG seed for --random (default 1)\n"
 		"  --exit-after-check    exit after the first check\n"
+		"  --spin N              N rounds of computation per page written: a\n"
+		"                        CPU-bound dirtier, as real programs are, whose\n"
+		"                        dirty rate follows its CPU share\n"
 		"  --thp                 allow transparent huge pages (a 4 KiB write\n"
 		"                        then makes 2 MiB soft-dirty)\n"
 		"  --corrupt-after-check-request  damage a page before checking\n"
@@ -135,6 +143,7 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		{ "exit-after-check", no_argument, NULL, 'x' },
 		{ "corrupt-after-check-request", no_argument, NULL, 'C' },
 		{ "thp", no_argument, NULL, 'T' },
+		{ "spin", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -153,6 +162,7 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		case 'x': m->exit_after_check = 1; break;
 		case 'C': m->corrupt = 1; break;
 		case 'T': m->thp = 1; break;
+		case 'S': m->spin = strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
