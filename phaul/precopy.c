@@ -65,14 +65,16 @@ bool precopy_fits(const struct precopy *p, enum precopy_verdict v)
 /*
  * An iteration costs fixed + per_page * pages (freeze, collect, then the
  * pages through the relay). The first iteration and the latest one give the
- * two points; with one point, everything is per-page cost.
+ * two points, when they are far enough apart for the slope to mean
+ * something (two near-equal page counts and noisy times give any slope at
+ * all); else everything is per-page cost.
  */
 static void cost_model(const struct precopy *p, const struct iter_report *it, double *fixed_us,
 		       double *page_us)
 {
 	*fixed_us = it->frozen_us;
 	*page_us = it->pages ? (double)it->usec / it->pages : 0;
-	if (p->n > 1 && p->first_pages > it->pages) {
+	if (p->n > 1 && p->first_pages > 2 * it->pages) {
 		double slope = ((double)p->first_usec - it->usec) / (p->first_pages - it->pages);
 
 		if (slope > 0) {

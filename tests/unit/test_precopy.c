@@ -53,6 +53,23 @@ static void test_stalls_when_dirty_rate_beats_link(void **state)
 	assert_true(it.predicted_downtime_us > 2000000); /* a whole dump plus restore */
 }
 
+/* Near-equal page counts must not give a wild slope (seen: 176 s predicted). */
+static void test_stall_prediction_stays_sane(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+
+	precopy_init(&p, PRECOPY_PREDICT, 5000000, 8, 4096);
+	p.allow_overrun = true;
+	it = iter(16417, 6.39, 175000);
+	precopy_next(&p, &it);
+	it = iter(16405, 5.25, 267000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE); /* still shrinking */
+	/* a full resend (5.25 s) plus restore (100 ms + 8 * 175 ms) */
+	assert_true(it.predicted_downtime_us > 6000000);
+	assert_true(it.predicted_downtime_us < 8000000);
+}
+
 static void test_iteration_limit(void **state)
 {
 	struct precopy p;
@@ -220,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_converges_when_delta_shrinks),
 		cmocka_unit_test(test_stalls_when_dirty_rate_beats_link),
+		cmocka_unit_test(test_stall_prediction_stays_sane),
 		cmocka_unit_test(test_iteration_limit),
 		cmocka_unit_test(test_unreachable_limit_stops_at_once),
 		cmocka_unit_test(test_auto_converge_throttles_then_converges),
