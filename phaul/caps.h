@@ -39,6 +39,8 @@
 #define PH_FSS_ARGS_MAX 16
 /* fs-sync: one such argument (the destination path is one of them) */
 #define PH_FSS_ARG_MAX PH_PATH_MAX
+/* fs-sync: --sync paths of one migration */
+#define PH_SYNC_MAX 16
 /* fs-sync: the shared-filesystem probe's cookie */
 #define PH_FSS_COOKIE_MAX 64
 /* fs-sync: what is kept of rsync's --stats output (the rest is dropped) */

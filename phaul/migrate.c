@@ -37,14 +37,11 @@
 #include "throttle.h"
 #include "util.h"
 
-#define MIG_SYNC_MAX 16
-
 struct mig_opts {
 	bool dry_run, json, shell_job, tcp_established, require_precopy, no_compress;
 	const char *force;
-	const char *sync[MIG_SYNC_MAX]; /* --sync PATH: same path on both hosts */
+	const char *sync[PH_SYNC_MAX]; /* --sync PATH: same path on both hosts */
 	int nsync;
-	bool sync_shared[MIG_SYNC_MAX]; /* the probe found it on shared storage */
 };
 
 struct mig {
@@ -138,11 +135,15 @@ static int sync_paths(struct mig *g, const char *when)
 	int ret;
 
 	for (int i = 0; i < g->opt.nsync; i++) {
-		if (g->opt.sync_shared[i])
+		struct sync_report *sr = &g->rep.sync[i];
+
+		if (sr->shared)
 			continue;
 		if ((ret = check_interrupt(g)) < 0 ||
 		    (ret = fss_sync(g->m, g->opt.sync[i], g->opt.sync[i], &o, &st)) < 0)
 			return ph_errctx(ret, "%s sync of %s", when, g->opt.sync[i]);
+		sr->syncs++;
+		sr->wire_bytes += st.wire_tx;
 		g->rep.fs_syncs++;
 		g->rep.fs_wire_bytes += st.wire_tx;
 		g->rep.fs_usec += st.usec;
@@ -164,10 +165,11 @@ static int step_fs(struct mig *g)
 				       g->cfg->timeout_s * 1000, &shared);
 		if (ret < 0)
 			return ph_errctx(ret, "shared-storage probe of %s", g->opt.sync[i]);
-		g->opt.sync_shared[i] = shared;
+		g->rep.sync[i].probed = true;
+		g->rep.sync[i].shared = shared;
 		if (shared)
 			report_phase(&g->rep, "fs-sync",
-				     "%s is on storage both hosts share: not copied",
+				     "%s is on storage both hosts share: not copied, no rsync",
 				     g->opt.sync[i]);
 	}
 	return sync_paths(g, "initial");
@@ -718,10 +720,10 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'n': g->opt.dry_run = true; break;
 		case 'j': g->opt.json = true; break;
 		case 'S':
-			if (g->opt.nsync == MIG_SYNC_MAX || optarg[0] != '/') {
+			if (g->opt.nsync == PH_SYNC_MAX || optarg[0] != '/') {
 				fprintf(stderr,
 					"phaul: --sync takes an absolute path, at most %d\n",
-					MIG_SYNC_MAX);
+					PH_SYNC_MAX);
 				return -1;
 			}
 			g->opt.sync[g->opt.nsync++] = optarg;
@@ -763,6 +765,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	g.rep.transport = cfg->transport;
 	g.rep.limit_us = strcmp(cfg->policy, "fixed") ? (uint64_t)cfg->downtime_limit_ms * 1000 : 0;
 	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
+	for (int i = 0; i < g.opt.nsync; i++)
+		report_sync_path(&g.rep, g.opt.sync[i]);
 	if (ct_open(argv[optind], &g.ct) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;

@@ -42,6 +42,26 @@ static double mib(uint64_t b)
 	return b / (1024.0 * 1024.0);
 }
 
+struct sync_report *report_sync_path(struct report *r, const char *path)
+{
+	struct sync_report *s;
+
+	if (r->nsync == PH_SYNC_MAX)
+		return NULL;
+	s = &r->sync[r->nsync++];
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	return s;
+}
+
+/* "shared", "rsync" or "unknown" (the probe did not get to it). */
+static const char *sync_mode(const struct sync_report *s)
+{
+	if (!s->probed)
+		return "unknown";
+	return s->shared ? "shared" : "rsync";
+}
+
 void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 {
 	char msg[512] = "";
@@ -150,6 +170,16 @@ static void print_json(const struct report *r)
 		       i > 1 ? "," : "", i, r->it[i].final ? "true" : "false",
 		       (unsigned long long)r->it[i].pages, (unsigned long long)r->it[i].raw_bytes,
 		       (unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec);
+	printf("],\"fs_paths\":[");
+	for (uint32_t i = 0; i < r->nsync; i++) {
+		const struct sync_report *s = &r->sync[i];
+
+		printf("%s{", i ? "," : "");
+		json_field("", "path", s->path);
+		json_field(",", "mode", sync_mode(s));
+		printf(",\"shared\":%s,\"syncs\":%u,\"wire_bytes\":%llu}",
+		       s->shared ? "true" : "false", s->syncs, (unsigned long long)s->wire_bytes);
+	}
 	printf("]}\n");
 }
 
@@ -194,9 +224,20 @@ void report_print(const struct report *r)
 		       r->throttle_pct, r->throttle_cgroup,
 		       r->result ? "the source" : "the destination");
 	printf("  images (non-page) %.1f MiB\n", mib(r->images_bytes));
-	if (r->fs_syncs)
+	if (r->fs_syncs || r->nsync)
 		printf("  fs sync          %u runs, %.1f MiB on the wire, %.2f s\n", r->fs_syncs,
 		       mib(r->fs_wire_bytes), r->fs_usec / 1e6);
+	for (uint32_t i = 0; i < r->nsync; i++) {
+		const struct sync_report *s = &r->sync[i];
+
+		if (s->shared)
+			printf("    %s  shared storage: not copied\n", s->path);
+		else if (s->probed)
+			printf("    %s  rsync: %u runs, %.1f MiB on the wire\n", s->path, s->syncs,
+			       mib(s->wire_bytes));
+		else
+			printf("    %s  not synced (the migration stopped before)\n", s->path);
+	}
 	printf("  bytes            %.1f MiB raw, %.1f MiB on the wire (%.1fx)\n", mib(r->raw_bytes),
 	       mib(r->wire_bytes), r->wire_bytes ? (double)r->raw_bytes / r->wire_bytes : 0.0);
 	fflush(stdout);

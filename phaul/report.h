@@ -26,6 +26,15 @@ struct iter_report {
 	uint32_t throttle_pct; /* CPU throttle of the CT while it ran, % */
 };
 
+/* One --sync path: on storage both hosts share (never copied) or rsynced. */
+struct sync_report {
+	const char *path; /* the option's argument: outlives the report */
+	bool probed;	  /* the shared-storage probe answered */
+	bool shared;	  /* ...and found the path on both hosts */
+	uint32_t syncs;	  /* rsync runs of this path */
+	uint64_t wire_bytes;
+};
+
 struct report {
 	bool json;
 	char ct[256];
@@ -54,10 +63,14 @@ struct report {
 	uint32_t fs_syncs;	/* rsync runs (--sync) */
 	uint64_t fs_wire_bytes; /* their bytes on the wire */
 	uint64_t fs_usec;	/* their time, all together */
+	uint32_t nsync;
+	struct sync_report sync[PH_SYNC_MAX]; /* per --sync path */
 };
 
 void report_init(struct report *r, bool json);
 /* A phase begins: "connect", "check", "precopy", "dump", "restore", ... */
+/* Register a --sync path (ignored beyond PH_SYNC_MAX); returns its entry or NULL. */
+struct sync_report *report_sync_path(struct report *r, const char *path);
 void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void report_iter(struct report *r, const struct iter_report *it);
