@@ -28,9 +28,10 @@ fi
 
 MODULES="virtio_pci virtio_net libcrc32c nfnetlink nf_tables unix_diag
 inet_diag tcp_diag udp_diag netlink_diag af_packet_diag tun veth sch_tbf
-sch_netem sch_htb overlay"
+sch_netem sch_htb overlay fuse virtiofs"
 # 9p/9pnet/9pnet_virtio are not built in Debian's cloud kernel
-# (CONFIG_NET_9P is not set), so they cannot be offered.
+# (CONFIG_NET_9P is not set), so they cannot be offered; the shared folder
+# is virtiofs (fuse + virtiofs, CONFIG_VIRTIO_FS=m).
 
 # Host binaries copied with their shared-library closure.
 BINARIES="/usr/sbin/criu /usr/bin/rsync /usr/sbin/sshd /usr/bin/ssh

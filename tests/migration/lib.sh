@@ -107,18 +107,66 @@ _free_port() {
 
 _qemu_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
+# ---- shared storage (virtiofs) ---------------------------------------------
+#
+# Both guests mount one host folder, $PHAUL_VM_DIR/shared, at /mnt/shared:
+# one virtiofsd per guest serves it (a virtiofsd serves exactly one
+# vhost-user connection), with cache=none so that each guest sees the other's
+# writes at once.  vhost-user needs the guest RAM in a shareable memfd.
+# PHAUL_VM_SHARED=0 boots without it.
+VIRTIOFSD=${PHAUL_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+
+_vm_shared() { [ "${PHAUL_VM_SHARED:-1}" != 0 ] && [ -x "$VIRTIOFSD" ]; }
+
+# _start_virtiofsd ROLE: serve $PHAUL_VM_DIR/shared on a socket in
+# $VM_CTL_DIR; prints the daemon's pid once the socket exists.
+_start_virtiofsd() {
+	local role=$1 sock=$VM_CTL_DIR/vfs-$1.sock pid
+	rm -f "$sock"
+	setsid "$VIRTIOFSD" --socket-path="$sock" -o source="$PHAUL_VM_DIR/shared" \
+		-o cache=none -o log_level=warn \
+		</dev/null >>"$PHAUL_VM_DIR/virtiofsd-$role.log" 2>&1 &
+	pid=$!
+	wait_until 10 "virtiofsd socket $sock" eval "[ -S '$sock' ] || ! kill -0 $pid 2>/dev/null" ||
+		{ kill "$pid" 2>/dev/null; return 1; }
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "virtiofsd for $role exited; see $PHAUL_VM_DIR/virtiofsd-$role.log" >&2
+		return 1
+	fi
+	echo "$pid"
+}
+
+# _stop_pid PID: TERM, then KILL after 3 s; for helper daemons.
+_stop_pid() {
+	local pid=$1 i
+	_qemu_alive "$pid" || return 0
+	kill "$pid" 2>/dev/null
+	for i in $(seq 30); do
+		_qemu_alive "$pid" || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	return 0
+}
+
 # _start_qemu ROLE NETDEV-SOCKET-ARG SSH-PORT: start one guest in the
 # background; prints the qemu pid.
 _start_qemu() {
-	local role=$1 sock=$2 port=$3 n fwd=
+	local role=$1 sock=$2 port=$3 n fwd='' mem=${PHAUL_VM_MEM:-3072} vfs=()
 	n=$([ "$role" = src ] && echo 1 || echo 2)
 	# src reaches a phaul agent on the host at 10.0.2.100:7070 (inetd mode,
 	# one per connection; configured by $PHAUL_VM_DIR/host-agent.conf)
 	[ "$role" = src ] &&
 		fwd=",guestfwd=tcp:10.0.2.100:7070-cmd:/bin/sh -c 'exec $MIG_HERE/../../build/phaul -c $PHAUL_VM_DIR/host-agent.conf agent --inetd 2>>$PHAUL_VM_DIR/host-agent.log'"
+	# shellcheck disable=SC2054 # commas belong to qemu's option syntax
+	_vm_shared &&
+		vfs=(-object "memory-backend-memfd,id=mem,size=${mem}M,share=on"
+			-numa node,memdev=mem
+			-chardev "socket,id=vfs,path=$VM_CTL_DIR/vfs-$role.sock"
+			-device vhost-user-fs-pci,chardev=vfs,tag=shared)
 	echo "=== boot $(date -u +%FT%TZ) ===" >>"$PHAUL_VM_DIR/serial-$role.log"
 	setsid qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
-		-m "${PHAUL_VM_MEM:-3072}" -nographic -no-reboot \
+		-m "$mem" -nographic -no-reboot "${vfs[@]}" \
 		-kernel "$PHAUL_VM_DIR/vmlinuz" -initrd "$PHAUL_VM_DIR/initrd-$role" \
 		-append "console=ttyS0 panic=-1 quiet" \
 		-netdev "socket,id=n0,$sock" \
@@ -146,6 +194,15 @@ _vm_boot_once() {
 		echo "[127.0.0.1]:$DST_SSH_PORT $(cut -d' ' -f1,2 "$PHAUL_VM_DIR/keys/host-dst.pub")"
 	} >"$PHAUL_VM_DIR/known_hosts"
 
+	if _vm_shared; then
+		# a fresh shared folder each boot: nothing of an earlier run
+		rm -rf "${PHAUL_VM_DIR:?}/shared"
+		mkdir -p "$PHAUL_VM_DIR/shared"
+		SRC_VFS_PID=$(_start_virtiofsd src) || return 1
+		_vm_save_env
+		DST_VFS_PID=$(_start_virtiofsd dst) || return 1
+		_vm_save_env
+	fi
 	# dst listens on the link socket; src can only connect once it does
 	DST_QEMU_PID=$(_start_qemu dst "listen=127.0.0.1:$link" "$DST_SSH_PORT")
 	_vm_save_env
@@ -163,6 +220,8 @@ _vm_save_env() {
 	DST_SSH_PORT=${DST_SSH_PORT:-}
 	SRC_QEMU_PID=${SRC_QEMU_PID:-}
 	DST_QEMU_PID=${DST_QEMU_PID:-}
+	SRC_VFS_PID=${SRC_VFS_PID:-}
+	DST_VFS_PID=${DST_VFS_PID:-}
 	VM_CTL_DIR=${VM_CTL_DIR:-}
 	EOF
 }
@@ -241,13 +300,17 @@ vm_teardown() {
 	_vm_stop_one src "${SRC_QEMU_PID:-}" "${SRC_SSH_PORT:-0}" &
 	_vm_stop_one dst "${DST_QEMU_PID:-}" "${DST_SSH_PORT:-0}" &
 	wait
+	# virtiofsd ends when its qemu goes; make sure of it
+	_stop_pid "${SRC_VFS_PID:-}" &
+	_stop_pid "${DST_VFS_PID:-}" &
+	wait
 	for p in "${SRC_SSH_PORT:-}" "${DST_SSH_PORT:-}"; do
 		if [ -z "$p" ] || [ -z "${VM_CTL_DIR:-}" ]; then continue; fi
 		_ssh_opts "$p"
 		ssh "${_SSH_OPTS[@]}" -O exit root@127.0.0.1 >/dev/null 2>&1
 	done
 	[ -n "${VM_CTL_DIR:-}" ] && rm -rf "$VM_CTL_DIR"
-	SRC_QEMU_PID='' DST_QEMU_PID='' VM_CTL_DIR=''
+	SRC_QEMU_PID='' DST_QEMU_PID='' SRC_VFS_PID='' DST_VFS_PID='' VM_CTL_DIR=''
 	_vm_save_env
 	return 0
 }
