@@ -136,10 +136,12 @@ _start_virtiofsd() {
 	echo "$pid"
 }
 
-# _stop_pid PID: TERM, then KILL after 3 s; for helper daemons.
+# _stop_pid PID COMM: TERM, then KILL after 3 s, the helper daemon PID if
+# it still runs COMM (the pid may have been reused since it ended).
 _stop_pid() {
 	local pid=$1 i
 	_qemu_alive "$pid" || return 0
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 0
 	kill "$pid" 2>/dev/null
 	for i in $(seq 30); do
 		_qemu_alive "$pid" || return 0
@@ -301,8 +303,8 @@ vm_teardown() {
 	_vm_stop_one dst "${DST_QEMU_PID:-}" "${DST_SSH_PORT:-0}" &
 	wait
 	# virtiofsd ends when its qemu goes; make sure of it
-	_stop_pid "${SRC_VFS_PID:-}" &
-	_stop_pid "${DST_VFS_PID:-}" &
+	_stop_pid "${SRC_VFS_PID:-}" virtiofsd &
+	_stop_pid "${DST_VFS_PID:-}" virtiofsd &
 	wait
 	for p in "${SRC_SSH_PORT:-}" "${DST_SSH_PORT:-}"; do
 		if [ -z "$p" ] || [ -z "${VM_CTL_DIR:-}" ]; then continue; fi
