@@ -268,9 +268,15 @@ static long mux_zrun(struct mux *m, int s, const void *in, size_t len, ZSTD_EndD
  * MUX_ZSKIP records go raw without trying: compressing random pages costs
  * CPU and saves nothing (measured in the benchmarks: incompressible pages
  * made every pre-copy iteration slower than with no compression at all).
+ * Only records of a page or more are judged: a short one (a page-server
+ * header between pages) never shrinks, and taking it for incompressible
+ * data sent the next 64 pages raw (measured: 25 MiB on the wire for a
+ * pattern-filled 256 MiB CT, against 1.4 MiB before the skip existed). It
+ * goes through zstd all the same, a few bytes longer.
  */
 #define MUX_ZSKIP 64
 #define MUX_ZMIN_SAVING 16 /* at least 1/16 smaller */
+#define MUX_ZJUDGE_MIN 4096 /* shorter records are not judged */
 
 /* One record on stream s; tx[s].lock held. */
 static int mux_send_one(struct mux *m, int s, const void *buf, size_t len)
@@ -287,7 +293,7 @@ static int mux_send_one(struct mux *m, int s, const void *buf, size_t len)
 	n = mux_zrun(m, s, buf, len, ZSTD_e_flush);
 	if (n < 0)
 		return mux_fail(m, (int)n, 0);
-	if ((size_t)n <= len - len / MUX_ZMIN_SAVING) {
+	if (len < MUX_ZJUDGE_MIN || (size_t)n <= len - len / MUX_ZMIN_SAVING) {
 		tx->zopen = 1;
 		return mux_send_frame(m, s, FRAME_ZSTD, tx->zbuf, (uint32_t)n, len);
 	}
