@@ -60,26 +60,31 @@ static int cg_read(const char *cg, const char *file, char **text)
 	return ret;
 }
 
-static int cg_write(const char *cg, const char *file, const char *val)
+/* 0 or -errno: callers tell a vanished task (ESRCH) from a real failure. */
+static int cg_write_raw(const char *cg, const char *file, const char *val)
 {
 	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
+	int fd, e = 0;
 
 	cg_path(path, sizeof(path), cg, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ph_seterr_errno(PH_ESYS, "opening %s", path);
-	n = write(fd, val, strlen(val));
-	if (n < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return ph_seterr_errno(PH_ESYS, "writing '%s' to %s", val, path);
-	}
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		e = -errno;
 	close(fd);
-	return 0;
+	return e;
+}
+
+static int cg_write(const char *cg, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	int e = cg_write_raw(cg, file, val);
+
+	if (!e)
+		return 0;
+	cg_path(path, sizeof(path), cg, file);
+	return ph_seterr(PH_ESYS, "writing '%s' to %s: %s", val, path, strerror(-e));
 }
 
 int throttle_parse_proc_cgroup(const char *text, char *out, size_t len)
@@ -186,15 +191,15 @@ static int move_procs(const struct ct *ct, const char *to)
 
 	for (size_t i = 0; i < ct->npids; i++) {
 		snprintf(pid, sizeof(pid), "%u", ct->pids[i]);
-		if ((ret = cg_write(to, "cgroup.procs", pid)) < 0 && errno != ESRCH)
-			return ret;
+		if ((ret = cg_write_raw(to, "cgroup.procs", pid)) < 0 && ret != -ESRCH)
+			return cg_write(to, "cgroup.procs", pid); /* again, for the message */
 	}
 	return 0;
 }
 
 static int setup(struct throttle *t, struct ct *ct)
 {
-	char parent[256];
+	char parent[256], path[PATH_MAX];
 	char *text;
 	bool others;
 	int ret;
@@ -202,13 +207,13 @@ static int setup(struct throttle *t, struct ct *ct)
 	if (!*cg_mount())
 		return ph_seterr(PH_ENOTSUP, "cgroup v2 is not mounted");
 	/* the tree may have grown since it was resolved */
-	if ((ret = ct->ops->resolve(ct)) < 0 || (ret = cgroup_of(ct->root, t->home, sizeof(t->home))) < 0)
+	if ((ret = ct->ops->resolve(ct)) < 0 ||
+	    (ret = cgroup_of(ct->root, t->home, sizeof(t->home))) < 0 ||
+	    (ret = holds_others(ct, t->home, &others)) < 0)
 		return ret;
-	if ((ret = holds_others(ct, t->home, &others)) < 0)
-		return ret;
+	parent_of(t->home, parent, sizeof(parent));
 	if (strcmp(t->home, "/") && !others) {
 		/* a cgroup of its own: the quota goes on it */
-		parent_of(t->home, parent, sizeof(parent));
 		if ((ret = enable_cpu(parent)) < 0)
 			return ret;
 		snprintf(t->cg, sizeof(t->cg), "%s", t->home);
@@ -218,22 +223,14 @@ static int setup(struct throttle *t, struct ct *ct)
 		free(text);
 		return 0;
 	}
-	/* shared with others: a sibling of its own */
-	if (!strcmp(t->home, "/"))
-		snprintf(parent, sizeof(parent), "/");
-	else
-		parent_of(t->home, parent, sizeof(parent));
+	/* shared with others (or the root cgroup): a sibling of its own */
 	if ((ret = enable_cpu(parent)) < 0)
 		return ph_errctx(ret, "cgroup %s holds other processes too", t->home);
 	snprintf(t->cg, sizeof(t->cg), "%s/phaul.throttle.%d", strcmp(parent, "/") ? parent : "",
 		 (int)ct->root);
-	{
-		char path[PATH_MAX];
-
-		cg_path(path, sizeof(path), t->cg, NULL);
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return ph_seterr_errno(PH_ESYS, "creating cgroup %s", path);
-	}
+	cg_path(path, sizeof(path), t->cg, NULL);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return ph_seterr_errno(PH_ESYS, "creating cgroup %s", path);
 	t->created = true;
 	return move_procs(ct, t->cg);
 }
@@ -314,9 +311,10 @@ int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *
 			 now, cg);
 		return 0;
 	}
+	/* the lift itself; where the tree ends up comes second */
+	if ((ret = cg_write(cg, "cpu.max", created ? "max" : orig_max)) < 0)
+		return ret;
 	if (!created) {
-		if ((ret = cg_write(cg, "cpu.max", orig_max)) < 0)
-			return ret;
 		snprintf(note, len, "cpu.max of %s back to '%s'", cg, orig_max);
 		return 0;
 	}
@@ -329,14 +327,18 @@ int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *
 		if (end == p)
 			break;
 		snprintf(s, sizeof(s), "%ld", n);
-		if ((ret = cg_write(home, "cgroup.procs", s)) < 0 && errno != ESRCH)
+		if ((ret = cg_write_raw(home, "cgroup.procs", s)) < 0 && ret != -ESRCH)
 			break;
 		ret = 0;
 		moved++;
 	}
 	free(text);
-	if (ret < 0)
-		return ret;
+	if (ret < 0) {
+		/* its home need not exist here (a login session's scope, say) */
+		snprintf(note, len, "cpu.max of %s lifted; the tree stays there (moving it to %s: %s)",
+			 cg, home, strerror(-ret));
+		return 0;
+	}
 	remove_cg(cg);
 	snprintf(note, len, "%d process%s moved from %s back to %s", moved, moved == 1 ? "" : "es", cg,
 		 home);
