@@ -309,7 +309,7 @@ vm_teardown() {
 	for p in "${SRC_SSH_PORT:-}" "${DST_SSH_PORT:-}"; do
 		if [ -z "$p" ] || [ -z "${VM_CTL_DIR:-}" ]; then continue; fi
 		_ssh_opts "$p"
-		ssh "${_SSH_OPTS[@]}" -O exit root@127.0.0.1 >/dev/null 2>&1
+		ssh "${_SSH_OPTS[@]}" -O exit root@127.0.0.1 >/dev/null 2>&1 || true
 	done
 	[ -n "${VM_CTL_DIR:-}" ] && rm -rf "$VM_CTL_DIR"
 	SRC_QEMU_PID='' DST_QEMU_PID='' SRC_VFS_PID='' DST_VFS_PID='' VM_CTL_DIR=''
