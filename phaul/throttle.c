@@ -311,9 +311,13 @@ int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *
 			 now, cg);
 		return 0;
 	}
-	/* the lift itself; where the tree ends up comes second */
-	if ((ret = cg_write(cg, "cpu.max", created ? "max" : orig_max)) < 0)
-		return ret;
+	/*
+	 * The lift itself; where the tree ends up comes second. CRIU may have
+	 * made cg here without the cpu controller: no cpu.max, no quota.
+	 */
+	ret = cg_write_raw(cg, "cpu.max", created ? "max" : orig_max);
+	if (ret < 0 && (ret != -ENOENT || !created))
+		return cg_write(cg, "cpu.max", created ? "max" : orig_max);
 	if (!created) {
 		snprintf(note, len, "cpu.max of %s back to '%s'", cg, orig_max);
 		return 0;
