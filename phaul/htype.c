@@ -10,8 +10,9 @@
 #include "util.h"
 
 extern const struct htype_ops htype_pid;
+extern const struct htype_ops htype_lxc;
 
-static const struct htype_ops *const htypes[] = { &htype_pid };
+static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc };
 
 int ct_parse(const char *spec, struct ct *ct)
 {
@@ -33,7 +34,7 @@ int ct_parse(const char *spec, struct ct *ct)
 			return 0;
 		}
 	}
-	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid)", spec);
+	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc)", spec);
 }
 
 int ct_open(const char *spec, struct ct *ct)
