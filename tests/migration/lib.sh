@@ -117,10 +117,12 @@ _start_qemu() {
 	[ "$role" = src ] &&
 		fwd=",guestfwd=tcp:10.0.2.100:7070-cmd:/bin/sh -c 'exec $MIG_HERE/../../build/phaul -c $PHAUL_VM_DIR/host-agent.conf agent --inetd 2>>$PHAUL_VM_DIR/host-agent.log'"
 	echo "=== boot $(date -u +%FT%TZ) ===" >>"$PHAUL_VM_DIR/serial-$role.log"
+	# apparmor=0: liblxc (lxc: scenarios) would want profiles the guests
+	# cannot load, and CRIU would be asked to restore them
 	setsid qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
 		-m "${PHAUL_VM_MEM:-3072}" -nographic -no-reboot \
 		-kernel "$PHAUL_VM_DIR/vmlinuz" -initrd "$PHAUL_VM_DIR/initrd-$role" \
-		-append "console=ttyS0 panic=-1 quiet" \
+		-append "console=ttyS0 panic=-1 quiet apparmor=0" \
 		-netdev "socket,id=n0,$sock" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:99:00:0$n" \
 		-netdev "user,id=c0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22$fwd" \
