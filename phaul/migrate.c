@@ -295,11 +295,20 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, const char *dir, cons
 	};
 }
 
-/* A dump that failed before its CRIU connected must not leave the relay waiting. */
-static void unblock_relay(struct mig *g)
+/*
+ * A type's dump failed (ret): a relay still waiting for its CRIU to connect
+ * must give up. Which error is the cause: the stream's if CRIU was
+ * connected and the stream broke (link, peer), else the type's.
+ */
+static int ct_dump_failed(struct mig *g, int ret)
 {
-	if (g->relay.accept)
-		shutdown(g->sk, SHUT_RDWR);
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+	shutdown(g->sk, SHUT_RDWR);
+	if (pages_relay_join(&g->relay) < 0 && g->relay.connected)
+		return -ph_lasterr();
+	return ph_seterr(ret, "%s", msg);
 }
 
 static int pre_dump(struct mig *g, const char *dir, const char *parent)
@@ -314,7 +323,7 @@ static int pre_dump(struct mig *g, const char *dir, const char *parent)
 	}
 	fill_ct_dump(g, &d, dir, parent);
 	if ((ret = g->ct.ops->pre_dump(&g->ct, &d)) < 0)
-		unblock_relay(g);
+		ret = ct_dump_failed(g, ret);
 	return ret;
 }
 
@@ -543,7 +552,7 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	if (g->ct.ops->dump) {
 		fill_ct_dump(g, &d, dir, parent[0] ? parent : NULL);
 		if ((ret = g->ct.ops->dump(&g->ct, &d, on_notify, g, outcome)) < 0)
-			unblock_relay(g);
+			ret = ct_dump_failed(g, ret);
 	} else {
 		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
 		ret = criu_dump(g->criu, &o, on_notify, g, outcome);

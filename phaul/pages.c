@@ -49,8 +49,10 @@ static void *relay_thread(void *arg)
 	struct relay_io io = { io_send, io_eof, io_recv, r->mux };
 	int ret = 0, sk = r->sk;
 
-	if (r->accept)
+	if (r->accept) {
 		sk = ret = relay_accept(r);
+		r->connected = sk >= 0;
+	}
 	if (sk >= 0)
 		ret = r->source ? relay_src_session(sk, r->psx, &io, r->timeout_ms)
 				: relay_dst_session(sk, r->psx, &io, r->timeout_ms);
