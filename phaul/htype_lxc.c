@@ -14,8 +14,9 @@
  *   rootfs       the container's dir (config, rootfs) is rsynced by the
  *                orchestrator like a --sync path
  *   restore      MIGRATE_RESTORE in a child process that keeps none of our
- *                fds: liblxc forks the container's monitor from it, which
- *                must not hold the agent's connection open
+ *                fds (stdio on /dev/null): liblxc forks the container's
+ *                monitor from it, which must not hold the agent's
+ *                connection open
  *
  * liblxc is dlopen()ed on first use: phaul needs it only for lxc: CTs.
  */
@@ -280,6 +281,7 @@ static int notify_loop(int req, int done, criu_notify_fn fn, void *arg, const ch
 
 	for (;;) {
 		struct pollfd p[2] = { { req, POLLIN, 0 }, { done, POLLIN, 0 } };
+		enum criu_verdict v;
 		ssize_t n;
 
 		if (poll(p, 2, -1) < 0) {
@@ -295,8 +297,9 @@ static int notify_loop(int req, int done, criu_notify_fn fn, void *arg, const ch
 		buf[n] = '\0';
 		if (strncmp(buf, "post-dump", 9))
 			continue;
-		*verdict = fn ? fn("post-dump", arg) : CRIU_COMMIT;
-		notify_answer(dir, (enum criu_verdict) * verdict);
+		v = fn ? fn("post-dump", arg) : CRIU_COMMIT;
+		*verdict = (int)v;
+		notify_answer(dir, v);
 	}
 }
 
@@ -366,13 +369,21 @@ struct restore_res {
 	char msg[768];
 };
 
-/* In a child that keeps none of our fds: liblxc forks the monitor from it. */
+/*
+ * In a child that keeps none of our fds, stdio on /dev/null: liblxc forks
+ * the container's monitor from it, which lives as long as the container.
+ */
 static void restore_child(struct ct *ct, const char *dir, int wfd)
 {
 	struct restore_res res = { 0 };
 	struct lxc_container *c;
 	struct migrate_opts o;
 
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* stdio too: an agent's may be its --stdio channel (ssh) */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(1);
 	if (wfd > 3)
 		close_range(3, (unsigned int)wfd - 1, 0);
 	close_range((unsigned int)wfd + 1, ~0U, 0);
