@@ -27,8 +27,9 @@ exec(sys.argv[2])
 PY
 }
 
-# phaul_tcp_agent: a shared secret on both guests and a tcp agent on dst
-# listening on the link; prints nothing. Uses port 7070.
+# phaul_tcp_agent [OPTIONS...]: a shared secret on both guests and a tcp
+# agent (`phaul OPTIONS agent`) on dst listening on the link; prints
+# nothing. Uses port 7070.
 phaul_tcp_agent() {
 	on_src "mkdir -p /etc/phaul && head -c 32 /dev/urandom | base64 >/etc/phaul/secret &&
 		chmod 600 /etc/phaul/secret"
@@ -37,7 +38,7 @@ phaul_tcp_agent() {
 	# an agent left by an earlier scenario holds the port and the old secret
 	on_dst "kill \$(cat /run/phaul-tcp-agent.pid 2>/dev/null) 2>/dev/null; true"
 	wait_until 10 "port 7070 free on dst" on_dst "! netstat -ltn | grep -q ':7070 '"
-	on_dst "setsid phaul agent --listen $DST_IP:7070 </dev/null >>$SCEN_LOG/agent-tcp.log 2>&1 &
+	on_dst "setsid phaul $* agent --listen $DST_IP:7070 </dev/null >>$SCEN_LOG/agent-tcp.log 2>&1 &
 		echo \$! >/run/phaul-tcp-agent.pid"
 	wait_until 10 "tcp agent listening on dst" on_dst "netstat -ltn | grep -q ':7070 '"
 }
