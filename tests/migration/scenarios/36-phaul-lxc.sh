@@ -1,11 +1,13 @@
 # shellcheck shell=bash disable=SC2154
-# phaul migrate lxc:ct1 over tcp: an LXC container (busybox rootfs in a
+# phaul migrate lxc:ct1 over ssh: an LXC container (busybox rootfs in a
 # directory, own network namespace, veth on br0 at 10.99.1.10) running a
 # memtouch that dirties pages all along. liblxc pre-dumps and dumps it
 # through phaul's page relay, its dir (config and rootfs) is rsynced, and
 # liblxc restores it on dst. Then: RUNNING on dst, STOPPED on src, the
 # rootfs identical but for the workload's files, every page verified, the
-# address answers on dst's bridge.
+# address answers on dst's bridge. (Over ssh the agent's stdio is the
+# channel: the container's monitor, forked on dst by the restore, must not
+# keep it, or the session would never end. 37 covers tcp.)
 # timeout: 420
 
 . "$MIG_HERE/phaul-lib.sh"
@@ -13,14 +15,15 @@
 lxc_ct_create 32 || fail "container did not start on src"
 [ "$(lxc_state src)" = RUNNING ] || fail "ct1 on src is $(lxc_state src)"
 on_src "ping -c 1 -W 2 $LXC_IP >/dev/null" || fail "$LXC_IP does not answer on src"
-phaul_tcp_agent
 
-on_src "phaul -t tcp migrate --json --keep-images lxc:$LXC_CT $DST_IP" \
+on_src "timeout 300 phaul migrate --json --keep-images lxc:$LXC_CT root@dst" \
 	>"$RESULT_DIR/migrate.json" ||
 	{ cat "$RESULT_DIR/migrate.json"; phaul_logs; fail "phaul migrate failed"; }
 phaul_logs
 grep -v '"event":"report"' "$RESULT_DIR/migrate.json" | grep -v '"check"'
 
+wait_until 20 "the ssh agent on dst gone" eval '[ -z "$(gpgrep dst "^phaul .*agent")" ]' ||
+	fail "the agent on dst did not end"
 st=$(lxc_state dst)
 [ "$st" = RUNNING ] || fail "ct1 on dst is $st, not RUNNING"
 st=$(lxc_state src)
@@ -43,7 +46,7 @@ wait_until 20 "memtouch making progress on dst" \
 	fail "memtouch in ct1 does not run on dst"
 lxc_wl_check dst || fail "memtouch verification in ct1 on dst failed"
 phaul_json_check "$RESULT_DIR/migrate.json" '
-assert rep["ok"] and rep["ct"] == "lxc:ct1", rep
+assert rep["ok"] and rep["ct"] == "lxc:ct1" and rep["transport"] == "ssh", rep
 assert rep["fs_syncs"] >= 3, rep["fs_syncs"]
 assert len(its) >= 1, "no pre-copy iteration"
 print("iterations=%d fs_syncs=%d downtime_ms=%.0f" % (len(its), rep["fs_syncs"], rep["downtime_us"] / 1000))
