@@ -387,8 +387,7 @@ static bool criu_err_line(const char *l)
 	return strstr(l, "Error") && !strstr(l, "TCP_CORK") && !strstr(l, "TCP_NODELAY");
 }
 
-/* Append the last error lines of path to out as " | "-separated text. */
-static void criu_log_errors(const char *path, char *out, size_t len)
+void criu_log_errors(const char *path, char *out, size_t len)
 {
 	char *buf = NULL, *lines[CRIU_ERR_LINES] = { 0 }, *l, *save = NULL;
 	int fd, i, nl = 0;

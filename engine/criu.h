@@ -152,6 +152,13 @@ int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn,
  */
 int criu_restore(const struct criu_opts *o, pid_t *pid);
 
+/*
+ * The last error lines of the CRIU log at path as " | "-separated text in
+ * out ("" if none or no such log); for CRIU runs phaul did not start
+ * itself (liblxc's).
+ */
+void criu_log_errors(const char *path, char *out, size_t len);
+
 /* A running CRIU page server (one per iteration; it serves one session). */
 struct criu_ps;
 

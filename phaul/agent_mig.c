@@ -24,6 +24,7 @@
 #include "engine/stats.h"
 #include "err.h"
 #include "hooks.h"
+#include "htype.h"
 #include "images.h"
 #include "log.h"
 #include "msg.h"
@@ -259,6 +260,19 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	msg_send(a->mux, &out);
 }
 
+/* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
+static int restore_ct(struct agent *a, const struct criu_opts *o, pid_t *pid)
+{
+	static struct ct ct; /* large; one restore per agent process */
+	int ret;
+
+	if (!a->ct[0])
+		return criu_restore(o, pid);
+	if ((ret = ct_parse(a->ct, &ct)) < 0)
+		return ret;
+	return ct.ops->restore ? ct.ops->restore(&ct, o->images_dir, o, pid) : criu_restore(o, pid);
+}
+
 int agent_on_restore(struct agent *a, Phaul__Msg *in)
 {
 	Phaul__RestoreReq *q = in->restore_req;
@@ -292,7 +306,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	o.images_dir = dir;
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
-	ret = criu_restore(&o, &pid);
+	ret = restore_ct(a, &o, &pid);
 	if (ret < 0) {
 		ph_errctx(ret, "%s", a->host);
 		goto out;

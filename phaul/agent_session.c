@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "err.h"
 #include "hooks.h"
+#include "htype.h"
 #include "log.h"
 #include "util.h"
 
@@ -38,6 +39,21 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 
+static void discard_restored(struct agent *a)
+{
+	static struct ct ct; /* large; one migration per agent process */
+
+	if (a->ct[0] && ct_parse(a->ct, &ct) == 0 && ct.ops->discard) {
+		if (ct.ops->discard(&ct, a->restored_pid) < 0)
+			pr_warn("%s", ph_errmsg());
+		return;
+	}
+	/* The restored root is our child (CRIU's rst_sibling): reap it. */
+	kill(-a->restored_pid, SIGKILL);
+	kill(a->restored_pid, SIGKILL);
+	waitpid(a->restored_pid, NULL, 0);
+}
+
 int agent_finish(struct agent *a, bool commit)
 {
 	/* The page relay ends as soon as the stream does (or fails). */
@@ -60,11 +76,8 @@ int agent_finish(struct agent *a, bool commit)
 		pr_warn("%s", ph_errmsg());
 	if (a->restored_pid > 0) {
 		/* The source resumes: a second copy here must not run on. */
-		pr_warn("discarding restored tree %d", a->restored_pid);
-		/* The restored root is our child (CRIU's rst_sibling): reap it. */
-		kill(-a->restored_pid, SIGKILL);
-		kill(a->restored_pid, SIGKILL);
-		waitpid(a->restored_pid, NULL, 0);
+		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
+		discard_restored(a);
 		a->restored_pid = 0;
 	}
 	if (a->dir[0] && !a->cfg->keep_images) {

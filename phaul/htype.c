@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -6,12 +7,14 @@
 
 #include "err.h"
 #include "htype.h"
+#include "util.h"
 
 extern const struct htype_ops htype_pid;
+extern const struct htype_ops htype_lxc;
 
-static const struct htype_ops *const htypes[] = { &htype_pid };
+static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc };
 
-int ct_open(const char *spec, struct ct *ct)
+int ct_parse(const char *spec, struct ct *ct)
 {
 	const char *colon = strchr(spec, ':');
 
@@ -21,15 +24,82 @@ int ct_open(const char *spec, struct ct *ct)
 	snprintf(ct->spec, sizeof(ct->spec), "%s", spec);
 	if (!colon)
 		return ph_seterr(PH_EUSAGE, "'%s': CT must be TYPE:ID, e.g. pid:4242", spec);
+	if (strlen(colon + 1) >= sizeof(ct->id) || !colon[1])
+		return ph_seterr(PH_EUSAGE, "'%s': bad CT id", spec);
 	snprintf(ct->id, sizeof(ct->id), "%s", colon + 1);
 	for (size_t i = 0; i < sizeof(htypes) / sizeof(htypes[0]); i++) {
 		if (strlen(htypes[i]->name) == (size_t)(colon - spec) &&
 		    !strncmp(spec, htypes[i]->name, colon - spec)) {
 			ct->ops = htypes[i];
-			return ct->ops->resolve(ct);
+			return 0;
 		}
 	}
-	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid)", spec);
+	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc)", spec);
+}
+
+int ct_open(const char *spec, struct ct *ct)
+{
+	int ret = ct_parse(spec, ct);
+
+	return ret < 0 ? ret : ct->ops->resolve(ct);
+}
+
+/* Append N's children (all threads' children files) breadth-first. */
+static int add_children(struct ct *ct, pid_t pid)
+{
+	char path[64], buf[4096];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0; /* gone meanwhile: the dump will notice */
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(buf, sizeof(buf), "/proc/%d/task/%s/children", pid, de->d_name);
+		f = fopen(buf, "re");
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &pid) == 1) {
+			if (ct->npids == CT_PIDS_MAX) {
+				fclose(f);
+				closedir(d);
+				return ph_seterr(PH_ETOOBIG, "%s has more than %d processes",
+						 ct->spec, CT_PIDS_MAX);
+			}
+			ct->pids[ct->npids++] = (uint32_t)pid;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+static uint64_t rss_kb(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	return proc_kb(path, "VmRSS");
+}
+
+int ct_collect_tree(struct ct *ct)
+{
+	int ret;
+
+	ct->npids = 0;
+	ct->pids[ct->npids++] = (uint32_t)ct->root;
+	for (size_t i = 0; i < ct->npids; i++)
+		if ((ret = add_children(ct, (pid_t)ct->pids[i])) < 0)
+			return ret;
+	ct->rss_kb = 0;
+	for (size_t i = 0; i < ct->npids; i++)
+		ct->rss_kb += rss_kb((pid_t)ct->pids[i]);
+	return 0;
 }
 
 bool ct_alive(const struct ct *ct)

@@ -2,10 +2,17 @@
 /*
  * htypes: what a CT ("pid:N", "lxc:NAME") is. Each type answers the few
  * questions a migration asks; the orchestrator never looks inside.
+ *
+ * Only name and resolve are required. A type that leaves the dump and
+ * restore hooks NULL is dumped over phaul's own `criu swrk` connection and
+ * restored with criu_restore(); a type whose manager runs CRIU itself
+ * (lxc: liblxc) dumps with its own hooks and sends the pages to the page
+ * server address it is given: phaul's relay, listening on the source.
  */
 #ifndef PHAUL_HTYPE_H
 #define PHAUL_HTYPE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,15 +22,39 @@
 
 struct ct;
 
+/* One pre-dump or the final dump, for a type that runs CRIU itself. */
+struct ct_dump {
+	const char *images_dir; /* this iteration's images (and CRIU's log) */
+	const char *parent;	/* previous iteration, "../N-1" relative to it; or NULL */
+	const char *work_dir;	/* the migration's work dir (scripts, logs) */
+	const char *ps_addr;	/* page server for the pages: the relay */
+	int ps_port;
+};
+
 struct htype_ops {
 	const char *name;
-	/* Find the root pid and the tree; fail with PH_ENOENT naming the CT. */
+	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
 	int (*resolve)(struct ct *ct);
-	/* Add the type's CRIU options (dump and restore). */
+	/* Source: add the type's CRIU options (swrk dumps). */
 	void (*criu_opts)(const struct ct *ct, struct criu_opts *o);
+	/* Source: one pre-dump; NULL: criu_pre_dump() over swrk. */
+	int (*pre_dump)(struct ct *ct, const struct ct_dump *d);
+	/*
+	 * Source: the final dump; NULL: criu_dump() over swrk. Same contract
+	 * as criu_dump(): fn("post-dump") decides COMMIT (the CT is killed)
+	 * or ROLLBACK (it resumes); *outcome says what happened to it.
+	 */
+	int (*dump)(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
+		    enum criu_dump_outcome *outcome);
+	/* Destination: restore from images_dir; NULL: criu_restore(). */
+	int (*restore)(struct ct *ct, const char *images_dir, const struct criu_opts *o,
+		       pid_t *pid);
+	/* Destination: stop what restore started (not committed); NULL: kill the tree. */
+	int (*discard)(struct ct *ct, pid_t root);
 };
 
 #define CT_PIDS_MAX 4096
+#define CT_SYNC_MAX 4
 
 struct ct {
 	const struct htype_ops *ops;
@@ -33,10 +64,20 @@ struct ct {
 	uint32_t pids[CT_PIDS_MAX];
 	size_t npids;
 	uint64_t rss_kb; /* resident memory of the whole tree */
+	/* Restored in a pid namespace of its own: its host pids need not be free. */
+	bool own_pidns;
+	/* Directories the type needs on the destination (same path): rsynced
+	 * like --sync paths, the last time while the CT is frozen. */
+	char sync[CT_SYNC_MAX][PATH_MAX];
+	size_t nsync;
 };
 
-/* Parse "type:id" and resolve it. */
+/* Parse "type:id" and resolve it (source). */
 int ct_open(const char *spec, struct ct *ct);
+/* Parse "type:id" only: the destination, where the CT does not run yet. */
+int ct_parse(const char *spec, struct ct *ct);
+/* Fill pids, npids and rss_kb with the tree under ct->root. */
+int ct_collect_tree(struct ct *ct);
 /* Is the CT's root still alive (after a rollback, say)? */
 bool ct_alive(const struct ct *ct);
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include "precopy.h"
 #include "report.h"
 #include "throttle.h"
+#include "transport/chan.h"
 #include "util.h"
 
 struct mig_opts {
@@ -58,6 +60,7 @@ struct mig {
 	struct criu_conn *criu;
 	int sk;	     /* relay's end of CRIU's page-server socket */
 	int criu_sk; /* CRIU's end, as swrk knows it */
+	int ps_port; /* CTs that run CRIU themselves: sk listens on 127.0.0.1 here */
 	struct psx_parser psx;
 	struct pages_relay relay;
 	struct precopy pc;
@@ -204,7 +207,9 @@ static int step_check(struct mig *g)
 	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
 		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
 	t.nrows = 0;
-	ret = check_remote(g->cfg, g->m, g->peer, &q, g->ct.pids, g->ct.npids, &t);
+	/* In a pid namespace of its own the CT's host pids need not be free there. */
+	ret = check_remote(g->cfg, g->m, g->peer, &q, g->ct.pids, g->ct.own_pidns ? 0 : g->ct.npids,
+			   &t);
 	if (t.nrows)
 		report_check(&g->rep, &t);
 	g->precopy = t.precopy;
@@ -227,6 +232,23 @@ static int setup_streams(struct mig *g)
 	return 0;
 }
 
+/* The page relay's address for a CRIU that connects itself: 127.0.0.1, any port. */
+static int tcp_listen_local(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = chan_tcp_listen("127.0.0.1:0");
+
+	if (fd < 0)
+		return fd;
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		close(fd);
+		return ph_seterr_errno(PH_ESYS, "page relay: getsockname");
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
 static int step_prepare(struct mig *g)
 {
 	char stamp[32];
@@ -238,6 +260,12 @@ static int step_prepare(struct mig *g)
 		 g->ct.id, stamp);
 	if ((ret = mkdir_p(g->dir, 0700)) < 0)
 		return ret;
+	psx_init(&g->psx, (size_t)sysconf(_SC_PAGESIZE));
+	if (g->ct.ops->dump) {
+		/* The type's CRIU connects to a page-server address: one connection per dump. */
+		g->sk = tcp_listen_local(&g->ps_port);
+		return g->sk < 0 ? g->sk : 0;
+	}
 	/* One socket serves every pre-dump and the dump (engine/README.md). */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
@@ -245,7 +273,6 @@ static int step_prepare(struct mig *g)
 	g->criu_sk = sp[0];
 	close(sp[0]); /* swrk holds its own copy at the same number */
 	g->sk = sp[1];
-	psx_init(&g->psx, (size_t)sysconf(_SC_PAGESIZE));
 	return ret;
 }
 
@@ -259,6 +286,50 @@ static void fill_opts(struct mig *g, struct criu_opts *o, const char *dir, const
 	o->track_mem = g->precopy;
 	o->shell_job = g->opt.shell_job;
 	o->tcp_established = g->opt.tcp_established;
+}
+
+/* What a type that runs CRIU itself needs for one dump. */
+static void fill_ct_dump(struct mig *g, struct ct_dump *d, const char *dir, const char *parent)
+{
+	*d = (struct ct_dump){
+		.images_dir = dir,
+		.parent = parent,
+		.work_dir = g->dir,
+		.ps_addr = "127.0.0.1",
+		.ps_port = g->ps_port,
+	};
+}
+
+/*
+ * A type's dump failed (ret): a relay still waiting for its CRIU to connect
+ * must give up. Which error is the cause: the stream's if CRIU was
+ * connected and the stream broke (link, peer), else the type's.
+ */
+static int ct_dump_failed(struct mig *g, int ret)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+	shutdown(g->sk, SHUT_RDWR);
+	if (pages_relay_join(&g->relay) < 0 && g->relay.connected)
+		return -ph_lasterr();
+	return ph_seterr(ret, "%s", msg);
+}
+
+static int pre_dump(struct mig *g, const char *dir, const char *parent)
+{
+	struct criu_opts o;
+	struct ct_dump d;
+	int ret;
+
+	if (!g->ct.ops->pre_dump) {
+		fill_opts(g, &o, dir, parent);
+		return criu_pre_dump(g->criu, &o);
+	}
+	fill_ct_dump(g, &d, dir, parent);
+	if ((ret = g->ct.ops->pre_dump(&g->ct, &d)) < 0)
+		ret = ct_dump_failed(g, ret);
+	return ret;
 }
 
 /* Tell the destination to start its page server for the next iteration. */
@@ -294,6 +365,7 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	g->relay = (struct pages_relay){
 		.mux = g->m,
 		.sk = g->sk,
+		.accept = g->ct.ops->dump != NULL,
 		.psx = &g->psx,
 		.source = true,
 		.timeout_ms = g->cfg->timeout_s * 1000,
@@ -382,7 +454,6 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 static int step_precopy(struct mig *g)
 {
 	char dir[PATH_MAX], parent[32];
-	struct criu_opts o;
 	enum precopy_verdict v = PRECOPY_CONTINUE;
 	enum precopy_policy policy = PRECOPY_PREDICT;
 	int ret;
@@ -410,8 +481,7 @@ static int step_precopy(struct mig *g)
 		if ((ret = iter_begin(g, false, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 			return ret;
 		g->pc.restore_ns_per_page = g->restore_ns_per_page;
-		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
-		ret = criu_pre_dump(g->criu, &o);
+		ret = pre_dump(g, dir, parent[0] ? parent : NULL);
 		if (ret < 0) {
 			char msg[1024];
 
@@ -543,6 +613,7 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 {
 	char dir[PATH_MAX], parent[32];
 	struct criu_opts o;
+	struct ct_dump d;
 	struct criu_stats st;
 	int ret;
 
@@ -551,9 +622,15 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	report_phase(&g->rep, "dump", "freezing %s for the final dump", g->ct.spec);
 	if ((ret = iter_begin(g, true, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 		return ret;
-	fill_opts(g, &o, dir, parent[0] ? parent : NULL);
 	g->t_dump = now_us();
-	ret = criu_dump(g->criu, &o, on_notify, g, outcome);
+	if (g->ct.ops->dump) {
+		fill_ct_dump(g, &d, dir, parent[0] ? parent : NULL);
+		if ((ret = g->ct.ops->dump(&g->ct, &d, on_notify, g, outcome)) < 0)
+			ret = ct_dump_failed(g, ret);
+	} else {
+		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
+		ret = criu_dump(g->criu, &o, on_notify, g, outcome);
+	}
 	if (ret < 0) {
 		/* CRIU's own error first; the page stream ends with the dump. */
 		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
@@ -652,7 +729,7 @@ out:
 static const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
-	"Move CT (pid:N) to HOST ([user@]host[:port]) with pre-copy.\n"
+	"Move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port]) with pre-copy.\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
@@ -765,12 +842,20 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	g.rep.transport = cfg->transport;
 	g.rep.limit_us = strcmp(cfg->policy, "fixed") ? (uint64_t)cfg->downtime_limit_ms * 1000 : 0;
 	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
-	for (int i = 0; i < g.opt.nsync; i++)
-		report_sync_path(&g.rep, g.opt.sync[i]);
 	if (ct_open(argv[optind], &g.ct) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 	}
+	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
+	for (size_t i = 0; i < g.ct.nsync; i++) {
+		if (g.opt.nsync == PH_SYNC_MAX) {
+			fprintf(stderr, "phaul: more than %d paths to sync\n", PH_SYNC_MAX);
+			return EXIT_USAGE;
+		}
+		g.opt.sync[g.opt.nsync++] = g.ct.sync[i];
+	}
+	for (int i = 0; i < g.opt.nsync; i++)
+		report_sync_path(&g.rep, g.opt.sync[i]);
 
 	/* Signals go to one thread; the others (relay, CRIU's children) never see them. */
 	sigemptyset(&set);

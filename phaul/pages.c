@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "engine/relay.h"
 #include "err.h"
@@ -24,21 +26,44 @@ static long io_recv(void *arg, void *buf, size_t cap, int timeout_ms)
 	return mux_recv(arg, MUX_PAGES, buf, cap, timeout_ms);
 }
 
+/* CRIU's connection to the listening sk, within the relay's timeout. */
+static int relay_accept(struct pages_relay *r)
+{
+	struct pollfd p = { r->sk, POLLIN, 0 };
+	int n, fd;
+
+	while ((n = poll(&p, 1, r->timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (n == 0)
+		return ph_seterr(PH_ETIMEDOUT, "CRIU did not connect to the page relay in %d ms",
+				 r->timeout_ms);
+	fd = accept4(r->sk, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return ph_seterr_errno(PH_ESYS, "accepting CRIU's page-server connection");
+	return fd;
+}
+
 static void *relay_thread(void *arg)
 {
 	struct pages_relay *r = arg;
 	struct relay_io io = { io_send, io_eof, io_recv, r->mux };
-	int ret;
+	int ret = 0, sk = r->sk;
 
-	if (r->source)
-		ret = relay_src_session(r->sk, r->psx, &io, r->timeout_ms);
-	else
-		ret = relay_dst_session(r->sk, r->psx, &io, r->timeout_ms);
+	if (r->accept) {
+		sk = ret = relay_accept(r);
+		r->connected = sk >= 0;
+	}
+	if (sk >= 0)
+		ret = r->source ? relay_src_session(sk, r->psx, &io, r->timeout_ms)
+				: relay_dst_session(sk, r->psx, &io, r->timeout_ms);
 	if (ret < 0) {
 		pr_warn("page stream: %s", ph_errmsg());
 		/* CRIU must see the failure too, not wait for answers forever. */
-		shutdown(r->sk, SHUT_RDWR);
+		if (sk >= 0)
+			shutdown(sk, SHUT_RDWR);
 	}
+	if (r->accept && sk >= 0)
+		close(sk);
 	if (r->after)
 		ret = r->after(r, ret);
 	if (ret < 0)

@@ -16,6 +16,10 @@
 struct pages_relay {
 	struct mux *mux;
 	int sk; /* relay's end of the CRIU socketpair */
+	/* sk listens (CRIU connects to a page-server address): relay the one
+	 * connection accepted on it; shutdown(sk) makes the relay give up */
+	bool accept;
+	bool connected; /* accept: CRIU connected (set by the thread) */
 	struct psx_parser *psx;
 	bool source; /* source side (CRIU dumps) or destination (page server) */
 	int timeout_ms;

@@ -28,7 +28,7 @@ fi
 
 MODULES="virtio_pci virtio_net libcrc32c nfnetlink nf_tables unix_diag
 inet_diag tcp_diag udp_diag netlink_diag af_packet_diag tun veth sch_tbf
-sch_netem sch_htb overlay fuse virtiofs"
+sch_netem sch_htb overlay fuse virtiofs bridge nf_conntrack_netlink nft_compat xt_mark"
 # 9p/9pnet/9pnet_virtio are not built in Debian's cloud kernel
 # (CONFIG_NET_9P is not set), so they cannot be offered; the shared folder
 # is virtiofs (fuse + virtiofs, CONFIG_VIRTIO_FS=m).
@@ -37,9 +37,19 @@ sch_netem sch_htb overlay fuse virtiofs"
 BINARIES="/usr/sbin/criu /usr/bin/rsync /usr/sbin/sshd /usr/bin/ssh
 /usr/bin/scp /usr/bin/ssh-keygen /usr/lib/openssh/sftp-server /usr/sbin/tc
 /usr/sbin/ip"
+# LXC for the lxc: scenarios (liblxc.so.1 comes with their closure; phaul
+# dlopen()s it). The criu that liblxc runs locks a container's network
+# namespace with iptables-restore (CRIU 3.17's default; its nftables lock
+# is not undone after a restore under another pid): iptables-nft, with the
+# extensions it loads from XTABLES_DIR.
+LXC_BINARIES="/usr/bin/lxc-start /usr/bin/lxc-stop /usr/bin/lxc-info
+/usr/bin/lxc-attach /usr/bin/lxc-ls /usr/sbin/iptables-restore
+/usr/sbin/ip6tables-restore /usr/sbin/iptables-save /usr/sbin/ip6tables-save
+/usr/sbin/iptables"
+XTABLES_DIR=/usr/lib/x86_64-linux-gnu/xtables
 OPTIONAL_BINARIES="/usr/bin/redis-server /usr/bin/redis-cli"
 PACKAGES="busybox-static criu rsync openssh-server openssh-client iproute2
-libc6 kmod redis-server redis-tools"
+libc6 kmod redis-server redis-tools lxc liblxc1 liblxc-common iptables"
 
 log() { echo "build-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -90,7 +100,7 @@ base_inputs() {
 	echo "kernel $kpkg $(apt-cache policy "$kpkg" | awk '/Candidate:/ {print $2}')"
 	# shellcheck disable=SC2086
 	dpkg-query -W -f '${Package} ${Version}\n' $PACKAGES 2>/dev/null || true
-	for b in $BINARIES $OPTIONAL_BINARIES; do
+	for b in $BINARIES $LXC_BINARIES $OPTIONAL_BINARIES; do
 		[ -e "$b" ] || continue
 		stat -L -c '%n %s %Y' "$b"
 		for l in $(lib_closure "$b"); do stat -L -c '%n %s %Y' "$l"; done
@@ -144,7 +154,7 @@ build_base() {
 	done
 	depmod -b "$root" "$kver"
 
-	for f in $BINARIES; do
+	for f in $BINARIES $LXC_BINARIES; do
 		[ -e "$f" ] || die "$f missing on the host (make deps?)"
 		copy_with_libs "$root" "$f"
 	done
@@ -155,6 +165,11 @@ build_base() {
 			log "warning: $f not installed; redis scenarios will fail"
 		fi
 	done
+
+	# liblxc's mount point for a container's rootfs and its default lxcpath
+	mkdir -p "$root/var/lib/lxc" "$root$(dirname "$(readlink -f /usr/lib/*/liblxc.so.1)")/lxc/rootfs"
+	mkdir -p "$root$XTABLES_DIR"
+	cp "$XTABLES_DIR"/*.so "$root$XTABLES_DIR/"
 
 	cp /bin/busybox "$root/usr/bin/busybox"
 	# no applet may shadow a real binary of the same name (busybox tc in

@@ -167,10 +167,12 @@ _start_qemu() {
 			-chardev "socket,id=vfs,path=$VM_CTL_DIR/vfs-$role.sock"
 			-device vhost-user-fs-pci,chardev=vfs,tag=shared)
 	echo "=== boot $(date -u +%FT%TZ) ===" >>"$PHAUL_VM_DIR/serial-$role.log"
+	# apparmor=0: liblxc (lxc: scenarios) would want profiles the guests
+	# cannot load, and CRIU would be asked to restore them
 	setsid qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
 		-m "$mem" -nographic -no-reboot "${vfs[@]}" \
 		-kernel "$PHAUL_VM_DIR/vmlinuz" -initrd "$PHAUL_VM_DIR/initrd-$role" \
-		-append "console=ttyS0 panic=-1 quiet" \
+		-append "console=ttyS0 panic=-1 quiet apparmor=0" \
 		-netdev "socket,id=n0,$sock" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:99:00:0$n" \
 		-netdev "user,id=c0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22$fwd" \

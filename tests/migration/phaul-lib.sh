@@ -27,8 +27,9 @@ exec(sys.argv[2])
 PY
 }
 
-# phaul_tcp_agent: a shared secret on both guests and a tcp agent on dst
-# listening on the link; prints nothing. Uses port 7070.
+# phaul_tcp_agent [OPTIONS...]: a shared secret on both guests and a tcp
+# agent (`phaul OPTIONS agent`) on dst listening on the link; prints
+# nothing. Uses port 7070.
 phaul_tcp_agent() {
 	on_src "mkdir -p /etc/phaul && head -c 32 /dev/urandom | base64 >/etc/phaul/secret &&
 		chmod 600 /etc/phaul/secret"
@@ -37,7 +38,7 @@ phaul_tcp_agent() {
 	# an agent left by an earlier scenario holds the port and the old secret
 	on_dst "kill \$(cat /run/phaul-tcp-agent.pid 2>/dev/null) 2>/dev/null; true"
 	wait_until 10 "port 7070 free on dst" on_dst "! netstat -ltn | grep -q ':7070 '"
-	on_dst "setsid phaul agent --listen $DST_IP:7070 </dev/null >>$SCEN_LOG/agent-tcp.log 2>&1 &
+	on_dst "setsid phaul $* agent --listen $DST_IP:7070 </dev/null >>$SCEN_LOG/agent-tcp.log 2>&1 &
 		echo \$! >/run/phaul-tcp-agent.pid"
 	wait_until 10 "tcp agent listening on dst" on_dst "netstat -ltn | grep -q ':7070 '"
 }
@@ -158,4 +159,89 @@ phaul_cpu_dirtier() {
 	on_dst "mkdir -p $WL_DIR/memtouch"
 	MT_HOME=$(on_src "cat /proc/$MT_PID/cgroup")
 	note "memtouch $MT_PID in cgroup '${MT_HOME#0::}' on src; $(wl_progress src memtouch)"
+}
+
+# ---- LXC containers (lxc: scenarios) ----------------------------------------
+
+# Container ct1: busybox and memtouch in a directory rootfs, its own network
+# namespace with a veth on bridge br0 (10.99.1.1 on both guests, not joined
+# to the link) at 10.99.1.10. Its /init starts memtouch (state in /wl of the
+# rootfs) and then sleeps as the container's pid 1.
+LXC_CT=ct1
+LXC_DIR=/var/lib/lxc/$LXC_CT
+LXC_IP=10.99.1.10
+
+# lxc_bridge ROLE: br0 with 10.99.1.1/24 on the guest, the same MAC on both
+# (a gateway the container finds at the same address after the move; its
+# ARP cache travels with it).
+lxc_bridge() {
+	on_guest "$1" "ip link add br0 address 02:00:0a:63:01:01 type bridge &&
+		ip addr add 10.99.1.1/24 dev br0 && ip link set br0 up"
+}
+
+# lxc_net_diag ROLE: the guest's and ct1's links and addresses (on failure).
+lxc_net_diag() {
+	on_guest "$1" "/usr/sbin/ip -d link show; /usr/sbin/ip addr show br0; /usr/sbin/ip neigh;
+		lxc-attach -n $LXC_CT -- /bin/ip addr; lxc-attach -n $LXC_CT -- /bin/ip neigh" >&2 || true
+}
+
+# lxc_ct_create MIB: bridges on both guests, ct1 defined and started on src
+# with a memtouch of MIB MiB; returns once memtouch ticks in it.
+lxc_ct_create() {
+	local mib=$1
+	lxc_bridge src
+	lxc_bridge dst
+	on_src "set -e
+		r=$LXC_DIR/rootfs
+		mkdir -p \$r/bin \$r/dev \$r/proc \$r/sys \$r/tmp \$r/wl \$r/etc
+		cp /usr/bin/busybox /usr/local/bin/memtouch \$r/bin/
+		for a in sh sleep ip ping cat; do ln -s busybox \$r/bin/\$a; done
+		mknod -m 666 \$r/dev/null c 1 3
+		mknod -m 666 \$r/dev/zero c 1 5
+		mknod -m 666 \$r/dev/urandom c 1 9
+		echo 'root:x:0:0:root:/:/bin/sh' >\$r/etc/passwd
+		printf '%s\n' '#!/bin/sh' 'exec </dev/null >/dev/null 2>&1' \
+			'/bin/memtouch --mib $mib --rate 300 --pid-file /wl/pid --progress-file /wl/progress --check-file /wl/check --result /wl/result --log /wl/log' \
+			'exec /bin/sleep 2147483647' >\$r/init
+		chmod 755 \$r/init
+		cat >$LXC_DIR/config <<-EOC
+		lxc.uts.name = $LXC_CT
+		lxc.rootfs.path = dir:$LXC_DIR/rootfs
+		lxc.init.cmd = /init
+		lxc.console.path = none
+		lxc.tty.max = 0
+		lxc.autodev = 0
+		lxc.mount.auto = proc:rw
+		lxc.net.0.type = veth
+		lxc.net.0.link = br0
+		lxc.net.0.flags = up
+		lxc.net.0.name = eth0
+		lxc.net.0.hwaddr = 02:00:0a:63:01:0a
+		lxc.net.0.ipv4.address = $LXC_IP/24
+		EOC
+		lxc-start -n $LXC_CT -l INFO -o $SCEN_LOG/lxc-start.log" ||
+		{ on_src "cat $SCEN_LOG/lxc-start.log" >&2; return 1; }
+	wait_until 30 "memtouch ticking in $LXC_CT" \
+		on_src "grep -q 'ticks=[1-9][0-9]' $LXC_DIR/rootfs/wl/progress"
+}
+
+# lxc_state ROLE: RUNNING, STOPPED, ... as lxc-info says, or NONE.
+lxc_state() {
+	on_guest "$1" "lxc-info -n $LXC_CT -s -H 2>/dev/null || echo NONE"
+}
+
+# lxc_wl_check ROLE: memtouch in the container verifies every page.
+lxc_wl_check() {
+	local r=$LXC_DIR/rootfs/wl res
+	on_guest "$1" "rm -f $r/result; touch $r/check"
+	wait_until 120 "memtouch verdict in $LXC_CT on $1" on_guest "$1" "test -s $r/result" ||
+		return 1
+	res=$(on_guest "$1" "cat $r/result")
+	echo "memtouch in $LXC_CT on $1: $res"
+	[ "${res#PASS}" != "$res" ]
+}
+
+# lxc_rootfs_sums ROLE: md5 of every file in ct1's dir but the workload's.
+lxc_rootfs_sums() {
+	on_guest "$1" "cd $LXC_DIR && find . -type f ! -path './rootfs/wl/*' | sort | xargs md5sum"
 }

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CT specs: parsing, the type table, the errors an operator sees. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "err.h"
+#include "htype.h"
+
+static struct ct ct; /* large */
+
+static void test_parse_types(void **state)
+{
+	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
+	assert_string_equal(ct.ops->name, "lxc");
+	assert_string_equal(ct.id, "web1");
+	assert_non_null(ct.ops->dump);
+	assert_non_null(ct.ops->restore);
+	assert_int_equal(ct_parse("pid:42", &ct), 0);
+	assert_string_equal(ct.ops->name, "pid");
+	/* pid: is dumped and restored by phaul's own CRIU calls */
+	assert_null(ct.ops->dump);
+	assert_null(ct.ops->restore);
+}
+
+static void test_parse_refuses(void **state)
+{
+	assert_int_equal(ct_parse("web1", &ct), -PH_EUSAGE);
+	assert_int_equal(ct_parse("lxc:", &ct), -PH_EUSAGE);
+	assert_int_equal(ct_parse("docker:x", &ct), -PH_EUSAGE);
+	assert_non_null(strstr(ph_errmsg(), "known: pid, lxc"));
+}
+
+static void test_open_pid_self(void **state)
+{
+	char spec[32];
+
+	snprintf(spec, sizeof(spec), "pid:%d", (int)getpid());
+	assert_int_equal(ct_open(spec, &ct), 0);
+	assert_int_equal(ct.root, getpid());
+	assert_true(ct.npids >= 1);
+	assert_false(ct.own_pidns);
+	assert_int_equal(ct.nsync, 0);
+}
+
+static void test_open_lxc_missing(void **state)
+{
+	int ret = ct_open("lxc:phaul-test-no-such-ct", &ct);
+
+	/* without liblxc on this host: PH_ENOTSUP naming the library */
+	assert_true(ret == -PH_ENOENT || ret == -PH_ENOTSUP);
+	if (ret == -PH_ENOENT)
+		assert_non_null(strstr(ph_errmsg(), "no such container"));
+	else
+		assert_non_null(strstr(ph_errmsg(), "liblxc"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_types),
+		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_open_pid_self),
+		cmocka_unit_test(test_open_lxc_missing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
