@@ -160,6 +160,7 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 		chan_close(c);
 		return ret;
 	}
+	mux_set_send_timeout(a.mux, cfg->timeout_s * 1000);
 	ret = agent_serve(&a);
 	agent_cleanup(&a);
 	mux_close(a.mux);

@@ -68,6 +68,7 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 		chan_close(c);
 		return ret;
 	}
+	mux_set_send_timeout(m, cfg->timeout_s * 1000);
 	if ((ret = msg_hello(m, "source", &hello, cfg->timeout_s * 1000)) < 0) {
 		mux_close(m);
 		return ph_errctx(ret, "hello with %s", host);

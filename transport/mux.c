@@ -75,6 +75,7 @@ struct mux {
 	int aborted; /* err came from an ABORT (either side): queued records are moot */
 	int closing;
 	char errmsg[MUX_ERRMSG];
+	int send_timeout_ms; /* longest wait for credit; -1: forever */
 	uint64_t bw_rate;
 	double bw_tokens;
 	int64_t bw_last_ns;
@@ -217,12 +218,28 @@ static int mux_send_frame(struct mux *m, int s, uint16_t flags, const void *p, u
 {
 	struct mux_tx *tx = &m->tx[s];
 	struct frame_hdr h = { FRAME_DATA, (uint8_t)s, flags, len };
-	int64_t cost = (int64_t)len + MUX_REC_COST;
+	int64_t cost = (int64_t)len + MUX_REC_COST, until;
 	int r;
 
 	pthread_mutex_lock(&m->lock);
-	while (!m->err && tx->credit < cost)
-		pthread_cond_wait(&m->cond, &m->lock);
+	until = m->send_timeout_ms < 0 ? 0 : mux_now_ns() + (int64_t)m->send_timeout_ms * 1000000;
+	while (!m->err && tx->credit < cost) {
+		struct timespec ts = mux_abstime(until);
+
+		if (!until) {
+			pthread_cond_wait(&m->cond, &m->lock);
+		} else if (mux_now_ns() >= until) {
+			/* a peer that takes nothing is as gone as one that hung up */
+			pthread_mutex_unlock(&m->lock);
+			ph_seterr(PH_ETIMEDOUT,
+				  "mux %s: peer took nothing on stream %d for %d ms (peer stalled "
+				  "or link down)",
+				  m->c->peer, s, m->send_timeout_ms);
+			return mux_fail(m, -PH_ETIMEDOUT, 0);
+		} else {
+			pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+		}
+	}
 	if (m->err) {
 		r = mux_err_locked(m);
 		pthread_mutex_unlock(&m->lock);
@@ -410,6 +427,13 @@ int mux_set_compress(struct mux *m, int s, int level)
 	}
 	pthread_mutex_unlock(&tx->lock);
 	return r;
+}
+
+void mux_set_send_timeout(struct mux *m, int timeout_ms)
+{
+	pthread_mutex_lock(&m->lock);
+	m->send_timeout_ms = timeout_ms;
+	pthread_mutex_unlock(&m->lock);
 }
 
 void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec)
@@ -890,6 +914,7 @@ int mux_start(struct chan *c, struct mux **out)
 		return ph_seterr(PH_ENOMEM, "mux for %s", c->peer);
 	}
 	m->c = c;
+	m->send_timeout_ms = -1;
 	mux_init_locks(m);
 	r = pthread_create(&m->reader, NULL, mux_reader, m);
 	if (r) {
