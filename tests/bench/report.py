@@ -230,6 +230,8 @@ def check_targets(runs, rows):
             continue
         fx = row_of(rows, "fixed", link=r["link"], mib=r["mib"], dirty=r["dirty"],
                     content="pattern")
+        if fx is None:
+            continue  # a cell without fixed (1024 MiB)
         q = ratio(r["wire_mib"], fx and fx["wire_mib"])
         t.append({"target": "wire bytes phaul <= 1/2 fixed (%d MiB %s pattern, link %s)" % (
             r["mib"], r["dirty"], r["link"]),
