@@ -55,24 +55,31 @@ static void *send_all(void *arg)
 	return NULL;
 }
 
+/* a sends to b over a socketpair, zstd level 1 on a's page stream */
+static void mux_pair(struct mux **a, struct mux **b)
+{
+	struct chan *ca, *cb;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
+	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
+	assert_int_equal(mux_start(ca, a), 0);
+	assert_int_equal(mux_start(cb, b), 0);
+	assert_int_equal(mux_set_compress(*a, MUX_PAGES, 1), 0);
+}
+
 static void test_random_then_pattern(void **state)
 {
 	struct mux *a, *b;
-	struct chan *ca, *cb;
 	struct sender snd = { 0 };
 	struct mux_stats tx, rx;
 	uint8_t *buf = malloc(PH_FRAME_MAX);
 	uint64_t off = 0;
 	pthread_t t;
-	int sv[2];
 	long n;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, &a), 0);
-	assert_int_equal(mux_start(cb, &b), 0);
-	assert_int_equal(mux_set_compress(a, MUX_PAGES, 1), 0);
+	mux_pair(&a, &b);
 	snd.m = a;
 	pthread_create(&t, NULL, send_all, &snd);
 	while ((n = mux_recv(b, MUX_PAGES, buf, PH_FRAME_MAX, 20000)) > 0) {
@@ -126,21 +133,14 @@ static void *send_hdr_page_pairs(void *arg)
 static void test_short_records_keep_compression(void **state)
 {
 	struct mux *a, *b;
-	struct chan *ca, *cb;
 	struct sender snd = { 0 };
 	struct mux_stats tx, rx;
 	uint8_t *buf = malloc(PH_FRAME_MAX);
 	uint64_t got = 0;
 	pthread_t t;
-	int sv[2];
 	long n;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, &a), 0);
-	assert_int_equal(mux_start(cb, &b), 0);
-	assert_int_equal(mux_set_compress(a, MUX_PAGES, 1), 0);
+	mux_pair(&a, &b);
 	snd.m = a;
 	pthread_create(&t, NULL, send_hdr_page_pairs, &snd);
 	while ((n = mux_recv(b, MUX_PAGES, buf, PH_FRAME_MAX, 20000)) > 0)
