@@ -17,7 +17,7 @@ static const char usage[] =
 	"Live-migrate a running process tree or container to another host.\n"
 	"\n"
 	"Commands:\n"
-	"  migrate CT HOST   move CT (pid:N, a process tree) to HOST ([user@]host[:port])\n"
+	"  migrate CT HOST   move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port])\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
 	"\n"
@@ -31,7 +31,8 @@ static const char usage[] =
 	"  -V, --version          print the version\n"
 	"\n"
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
-	"            4 failed and rolled back (source running), 5 rollback failed.\n"
+	"            4 failed or limit not met, rolled back (source running),\n"
+	"            5 rollback failed.\n"
 	"See HOWTO.md for every option and error.\n";
 
 static int set_option(struct phaul_config *cfg, const char *kv)
