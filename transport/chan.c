@@ -56,6 +56,14 @@ int chan_set_timeout(struct chan *c, int timeout_ms)
 	return c->ops->set_timeout(c, timeout_ms);
 }
 
+int chan_set_write_timeout(struct chan *c, int timeout_ms)
+{
+	if (!c->ops->set_write_timeout)
+		return ph_seterr(PH_ENOTSUP, "%s: the %s channel has no write timeout", c->peer,
+				 c->ops->name);
+	return c->ops->set_write_timeout(c, timeout_ms);
+}
+
 void chan_shutdown(struct chan *c)
 {
 	if (c)

@@ -32,6 +32,12 @@ struct chan_ops {
 	 * timeout_ms (-1: wait forever). Used to bound the auth handshake.
 	 */
 	int (*set_timeout)(struct chan *c, int timeout_ms);
+	/*
+	 * Optional: writes alone fail with PH_ETIMEDOUT after timeout_ms
+	 * without progress (-1: never), whatever set_timeout says for reads.
+	 * A peer that takes nothing for that long is stalled or unreachable.
+	 */
+	int (*set_write_timeout)(struct chan *c, int timeout_ms);
 };
 
 struct chan {
@@ -45,6 +51,8 @@ struct chan {
 int chan_read_full(struct chan *c, void *buf, size_t len);
 int chan_write_full(struct chan *c, const void *buf, size_t len);
 void chan_shutdown(struct chan *c);
+/* ops->set_write_timeout, or PH_ENOTSUP. */
+int chan_set_write_timeout(struct chan *c, int timeout_ms);
 /* Shut down and free; accepts NULL. */
 void chan_close(struct chan *c);
 /*

@@ -26,6 +26,7 @@ struct fd_priv {
 	int wake[2]; /* self-pipe: readable once shut down */
 	atomic_int shut;
 	atomic_int timeout_ms;
+	atomic_int wtimeout_ms; /* writes only; timeout_ms wins when set */
 	int wsock; /* wfd is a socket: send(MSG_NOSIGNAL) instead of write() */
 };
 
@@ -44,6 +45,9 @@ static int fd_wait(struct chan *c, int fd, short ev)
 	struct pollfd pfd[2] = { { fd, ev, 0 }, { p->wake[0], POLLIN, 0 } };
 	int tmo = atomic_load(&p->timeout_ms);
 	int r;
+
+	if (tmo < 0 && ev == POLLOUT)
+		tmo = atomic_load(&p->wtimeout_ms);
 
 	do {
 		r = poll(pfd, 2, tmo);
@@ -170,6 +174,14 @@ static int fd_set_timeout(struct chan *c, int timeout_ms)
 	return 0;
 }
 
+static int fd_set_write_timeout(struct chan *c, int timeout_ms)
+{
+	struct fd_priv *p = c->priv;
+
+	atomic_store(&p->wtimeout_ms, timeout_ms < 0 ? -1 : timeout_ms);
+	return 0;
+}
+
 static const struct chan_ops fd_ops = {
 	.name = "fd",
 	.read = fd_read,
@@ -177,6 +189,7 @@ static const struct chan_ops fd_ops = {
 	.shutdown = fd_shutdown,
 	.free = fd_free,
 	.set_timeout = fd_set_timeout,
+	.set_write_timeout = fd_set_write_timeout,
 };
 
 static const struct chan_ops tcp_ops = {
@@ -186,6 +199,7 @@ static const struct chan_ops tcp_ops = {
 	.shutdown = fd_shutdown,
 	.free = fd_free,
 	.set_timeout = fd_set_timeout,
+	.set_write_timeout = fd_set_write_timeout,
 };
 
 static int fd_nonblock(int fd)
@@ -227,6 +241,7 @@ int chan_fd_new(int rfd, int wfd, const char *peer, const char *ops_name, struct
 		goto fail_pipe;
 	atomic_init(&p->shut, 0);
 	atomic_init(&p->timeout_ms, -1);
+	atomic_init(&p->wtimeout_ms, -1);
 	p->wsock = fd_is_socket(wfd);
 	c->ops = strcmp(ops_name, "tcp") ? &fd_ops : &tcp_ops;
 	c->priv = p;

@@ -50,6 +50,7 @@ struct ssh_priv {
 	int wake[2];
 	atomic_int shut;
 	int timeout_ms; /* set_timeout(); -1: none */
+	int wtimeout_ms; /* set_write_timeout(), when timeout_ms is -1 */
 	char errline[SSH_ERRLINE];
 	size_t errlen;
 	char host[300]; /* for log lines */
@@ -118,7 +119,7 @@ int chan_ssh_parse_target(const char *t, char *user, size_t ulen, char *host, si
 /* ---- locked libssh2 calls ---- */
 
 /* Called with p->lock held after EAGAIN; returns with it held. 1: shut down. */
-static int ssh_wait(struct chan *c, int64_t deadline)
+static int ssh_wait(struct chan *c, int64_t deadline, int tmo)
 {
 	struct ssh_priv *p = c->priv;
 	int dir = libssh2_session_block_directions(p->s);
@@ -134,14 +135,13 @@ static int ssh_wait(struct chan *c, int64_t deadline)
 	if (atomic_load(&p->shut))
 		return 1;
 	if (deadline >= 0 && chan_now_ms() > deadline)
-		return ph_seterr(PH_ETIMEDOUT, "%s: no progress within %d ms", c->peer,
-				 p->timeout_ms);
+		return ph_seterr(PH_ETIMEDOUT, "%s: no progress within %d ms", c->peer, tmo);
 	return 0;
 }
 
-static int64_t ssh_deadline(struct ssh_priv *p)
+static int64_t ssh_deadline(int tmo)
 {
-	return p->timeout_ms < 0 ? -1 : chan_now_ms() + p->timeout_ms;
+	return tmo < 0 ? -1 : chan_now_ms() + tmo;
 }
 
 /* Log the remote command's stderr a line at a time; lock held. */
@@ -182,7 +182,7 @@ static int ssh_eof_error(struct chan *c)
 
 	while ((rc = libssh2_channel_wait_closed(p->ch)) == LIBSSH2_ERROR_EAGAIN) {
 		ssh_drain_stderr(c, 0);
-		if (ssh_wait(c, deadline))
+		if (ssh_wait(c, deadline, SSH_EXIT_WAIT_MS))
 			break;
 	}
 	ssh_drain_stderr(c, 1);
@@ -212,7 +212,7 @@ static ssize_t ssh_read(struct chan *c, void *buf, size_t len)
 	ssize_t n;
 
 	pthread_mutex_lock(&p->lock);
-	deadline = ssh_deadline(p);
+	deadline = ssh_deadline(p->timeout_ms);
 	for (;;) {
 		if (atomic_load(&p->shut)) {
 			n = 0;
@@ -230,7 +230,7 @@ static ssize_t ssh_read(struct chan *c, void *buf, size_t len)
 			n = ph_seterr(PH_ESSH, "reading from %s: %s", c->peer, ssh_lasterr(p->s));
 			break;
 		}
-		if ((n = ssh_wait(c, deadline)) != 0) {
+		if ((n = ssh_wait(c, deadline, p->timeout_ms)) != 0) {
 			n = n > 0 ? 0 : n;
 			break;
 		}
@@ -244,9 +244,11 @@ static ssize_t ssh_write(struct chan *c, const void *buf, size_t len)
 	struct ssh_priv *p = c->priv;
 	int64_t deadline;
 	ssize_t n;
+	int tmo;
 
 	pthread_mutex_lock(&p->lock);
-	deadline = ssh_deadline(p);
+	tmo = p->timeout_ms >= 0 ? p->timeout_ms : p->wtimeout_ms;
+	deadline = ssh_deadline(tmo);
 	for (;;) {
 		if (atomic_load(&p->shut)) {
 			n = ph_seterr(PH_EEOF, "%s: channel shut down", c->peer);
@@ -265,7 +267,7 @@ static ssize_t ssh_write(struct chan *c, const void *buf, size_t len)
 			n = ph_seterr(PH_ESSH, "writing to %s: %s", c->peer, ssh_lasterr(p->s));
 			break;
 		}
-		if ((n = ssh_wait(c, deadline)) != 0) {
+		if ((n = ssh_wait(c, deadline, tmo)) != 0) {
 			if (n > 0)
 				n = ph_seterr(PH_EEOF, "%s: channel shut down", c->peer);
 			break;
@@ -292,6 +294,16 @@ static int ssh_set_timeout(struct chan *c, int timeout_ms)
 
 	pthread_mutex_lock(&p->lock);
 	p->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static int ssh_set_write_timeout(struct chan *c, int timeout_ms)
+{
+	struct ssh_priv *p = c->priv;
+
+	pthread_mutex_lock(&p->lock);
+	p->wtimeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
@@ -337,6 +349,7 @@ static const struct chan_ops ssh_ops = {
 	.shutdown = ssh_shutdown,
 	.free = ssh_free,
 	.set_timeout = ssh_set_timeout,
+	.set_write_timeout = ssh_set_write_timeout,
 };
 
 /* ---- set-up ---- */
@@ -577,6 +590,7 @@ static int ssh_new(const struct chan_ssh_opts *o, const struct ssh_target *t, st
 	pthread_mutex_init(&p->lock, NULL);
 	atomic_init(&p->shut, 0);
 	p->timeout_ms = -1;
+	p->wtimeout_ms = -1;
 	c->ops = &ssh_ops;
 	c->priv = p;
 	if (t->port == 22)

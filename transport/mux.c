@@ -434,6 +434,9 @@ void mux_set_send_timeout(struct mux *m, int timeout_ms)
 	pthread_mutex_lock(&m->lock);
 	m->send_timeout_ms = timeout_ms;
 	pthread_mutex_unlock(&m->lock);
+	/* and the socket under it: a full send buffer on a dead link blocks too */
+	if (m->c->ops->set_write_timeout)
+		m->c->ops->set_write_timeout(m->c, timeout_ms);
 }
 
 void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec)

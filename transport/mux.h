@@ -52,10 +52,11 @@ int mux_set_compress(struct mux *m, int s, int level);
 /* Cap the send rate, all streams together, bytes per second (0: none). */
 void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec);
 /*
- * A sender waits at most timeout_ms for the peer to grant credit (-1, the
- * default: forever); then the whole mux fails with PH_ETIMEDOUT. Without
- * it, a link that dies while a stream's window is full blocks the sender
- * until TCP gives up, many minutes later.
+ * A sender waits at most timeout_ms for the peer to grant credit, and a
+ * write to the channel at most that long for progress (-1, the default:
+ * forever); then the whole mux fails with PH_ETIMEDOUT. Without it, a link
+ * that dies while a stream's window or the socket's buffer is full blocks
+ * the sender until TCP gives up, many minutes later.
  */
 void mux_set_send_timeout(struct mux *m, int timeout_ms);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -66,10 +67,37 @@ static void test_send_gives_up_on_a_silent_peer(void **state)
 	mux_close(b);
 }
 
+/*
+ * A dead link: the peer's kernel takes nothing, so the socket's buffer
+ * fills before the credit window does. The write itself must give up.
+ */
+static void test_write_gives_up_on_a_dead_link(void **state)
+{
+	static uint8_t rec[64 * 1024];
+	struct mux *a;
+	struct chan *ca;
+	double t0, took;
+	int sv[2], ret = 0;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
+	assert_int_equal(mux_start(ca, &a), 0);
+	mux_set_send_timeout(a, 300);
+	t0 = now_s();
+	for (int i = 0; i < 10000 && !ret; i++)
+		ret = mux_send(a, MUX_PAGES, rec, sizeof(rec));
+	took = now_s() - t0;
+	assert_int_equal(ret, -PH_ETIMEDOUT);
+	assert_true(took >= 0.3 && took < 5.0);
+	mux_close(a);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_send_gives_up_on_a_silent_peer),
+		cmocka_unit_test(test_write_gives_up_on_a_dead_link),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
