@@ -22,7 +22,10 @@ rc=$(phaul_bg_wait mig 180) || { on_dst "umount /var/lib/phaul"; fail "phaul did
 on_src "tail -1 $SCEN_LOG/mig.json" | grep -o '"error":"[^"]*"' | cut -c1-300
 # the reason reaches the operator: in the report, or (when the agent's hang-up
 # overtakes its abort message) in the agent's log lines phaul relays
-on_src "tail -1 $SCEN_LOG/mig.json; cat $SCEN_LOG/mig.err" | grep -q "No space left on device" ||
+# (into a variable first: grep -q closing the pipe early would SIGPIPE ssh,
+# and pipefail would call that a failure)
+said=$(on_src "tail -1 $SCEN_LOG/mig.json; cat $SCEN_LOG/mig.err")
+grep -q "No space left on device" <<<"$said" ||
 	fail "the operator is not told that the disk is full"
 phaul_rolled_back mig "$rc" "$pid" memtouch
 on_dst "umount /var/lib/phaul"
