@@ -76,15 +76,20 @@ static int cg_write_raw(const char *cg, const char *file, const char *val)
 	return e;
 }
 
-static int cg_write(const char *cg, const char *file, const char *val)
+/* The error for cg_write_raw()'s -errno e. */
+static int cg_write_err(const char *cg, const char *file, const char *val, int e)
 {
 	char path[PATH_MAX];
-	int e = cg_write_raw(cg, file, val);
 
-	if (!e)
-		return 0;
 	cg_path(path, sizeof(path), cg, file);
 	return ph_seterr(PH_ESYS, "writing '%s' to %s: %s", val, path, strerror(-e));
+}
+
+static int cg_write(const char *cg, const char *file, const char *val)
+{
+	int e = cg_write_raw(cg, file, val);
+
+	return e ? cg_write_err(cg, file, val, e) : 0;
 }
 
 int throttle_parse_proc_cgroup(const char *text, char *out, size_t len)
@@ -192,7 +197,7 @@ static int move_procs(const struct ct *ct, const char *to)
 	for (size_t i = 0; i < ct->npids; i++) {
 		snprintf(pid, sizeof(pid), "%u", ct->pids[i]);
 		if ((ret = cg_write_raw(to, "cgroup.procs", pid)) < 0 && ret != -ESRCH)
-			return cg_write(to, "cgroup.procs", pid); /* again, for the message */
+			return cg_write_err(to, "cgroup.procs", pid, ret);
 	}
 	return 0;
 }
@@ -317,7 +322,7 @@ int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *
 	 */
 	ret = cg_write_raw(cg, "cpu.max", created ? "max" : orig_max);
 	if (ret < 0 && (ret != -ENOENT || !created))
-		return cg_write(cg, "cpu.max", created ? "max" : orig_max);
+		return cg_write_err(cg, "cpu.max", created ? "max" : orig_max, ret);
 	if (!created) {
 		snprintf(note, len, "cpu.max of %s back to '%s'", cg, orig_max);
 		return 0;
