@@ -63,6 +63,7 @@ struct mig {
 	int ps_port; /* CTs that run CRIU themselves: sk listens on 127.0.0.1 here */
 	struct psx_parser psx;
 	struct pages_relay relay;
+	enum precopy_policy policy; /* cfg->policy, parsed */
 	struct precopy pc;
 	struct throttle thr;	       /* auto-converge */
 	uint64_t restore_ns_per_page; /* the destination's last restore */
@@ -455,19 +456,17 @@ static int step_precopy(struct mig *g)
 {
 	char dir[PATH_MAX], parent[32];
 	enum precopy_verdict v = PRECOPY_CONTINUE;
-	enum precopy_policy policy = PRECOPY_PREDICT;
 	int ret;
 
 	if (!g->precopy)
 		return 0;
 	if ((ret = run_hook(g, HOOK_PRE_PRECOPY, NULL)) < 0)
 		return ret;
-	precopy_policy_parse(g->cfg->policy, &policy);
-	precopy_init(&g->pc, policy, (uint64_t)g->cfg->downtime_limit_ms * 1000,
+	precopy_init(&g->pc, g->policy, (uint64_t)g->cfg->downtime_limit_ms * 1000,
 		     g->cfg->max_iterations, (uint32_t)sysconf(_SC_PAGESIZE));
 	g->pc.auto_converge = g->cfg->auto_converge;
 	g->pc.allow_overrun = g->cfg->allow_downtime_overrun;
-	if (policy == PRECOPY_FIXED)
+	if (g->policy == PRECOPY_FIXED)
 		report_phase(&g->rep, "precopy", "pre-dump iterations, fixed policy, at most %u",
 			     g->cfg->max_iterations);
 	else
@@ -840,7 +839,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	snprintf(g.rep.src, sizeof(g.rep.src), "%s", g.host);
 	snprintf(g.rep.dst, sizeof(g.rep.dst), "%s", argv[optind + 1]);
 	g.rep.transport = cfg->transport;
-	g.rep.limit_us = strcmp(cfg->policy, "fixed") ? (uint64_t)cfg->downtime_limit_ms * 1000 : 0;
+	precopy_policy_parse(cfg->policy, &g.policy); /* config_set() admits only the two */
+	g.rep.limit_us = g.policy == PRECOPY_FIXED ? 0 : (uint64_t)cfg->downtime_limit_ms * 1000;
 	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
 	if (ct_open(argv[optind], &g.ct) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
