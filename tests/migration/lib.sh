@@ -494,3 +494,18 @@ wl_redis_start() {
 		return 1
 	on_src "cat $WL_DIR/redis/pid"
 }
+
+# wl_redis_check_dst KV: redis runs on dst (after a migration), holds every
+# write the client had acknowledged on src (KV/acks) and takes new ones;
+# fails the scenario otherwise.
+wl_redis_check_dst() {
+	local kv=$1 res
+	on_dst "mkdir -p $kv" && on_src "cat $kv/acks" | on_dst "cat >$kv/acks"
+	res=$(on_dst "kvclient verify --port 6379 --log $kv/acks") || true
+	echo "verify on dst: $res"
+	[ "${res#PASS}" != "$res" ] || fail "redis on dst: $res"
+	on_dst "redis-cli -p 6379 set after-migration yes >/dev/null &&
+		redis-cli -p 6379 get after-migration | grep -qx yes" ||
+		fail "redis on dst does not take writes"
+	echo "redis on dst: $(on_dst 'redis-cli -p 6379 dbsize') keys, takes writes"
+}

@@ -21,10 +21,4 @@ mig_before_dump() {
 criu_raw_migrate "$pid" 1 "$WL_DIR/redis" || fail "raw CRIU migration failed"
 
 on_src "test ! -e /proc/$pid" || fail "redis-server $pid still exists on src"
-on_dst "mkdir -p $kv" && on_src "cat $kv/acks" | on_dst "cat >$kv/acks"
-res=$(on_dst "kvclient verify --port 6379 --log $kv/acks") || true
-echo "verify on dst: $res"
-[ "${res#PASS}" != "$res" ] || fail "redis on dst: $res"
-on_dst "redis-cli -p 6379 set after-migration yes >/dev/null &&
-	redis-cli -p 6379 get after-migration | grep -qx yes" || fail "redis on dst does not take writes"
-echo "redis on dst: $(on_dst 'redis-cli -p 6379 dbsize') keys, takes writes"
+wl_redis_check_dst "$kv"
