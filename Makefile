@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 B       := build
 CC      ?= cc
-PKGS    := libssh2 libprotobuf-c liburing libzstd libcurl inih libsodium
+PKGS    := libssh2 libprotobuf-c liburing libzstd libcurl inih libsodium jansson
 VERSION := 0.1.0
 
 CFLAGS  ?= -O2 -g
