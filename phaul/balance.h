@@ -44,7 +44,7 @@ struct bal_ct_cfg {
 struct bal_params {
 	double threshold;	 /* act when (max - min) / max >= this */
 	unsigned hold_runs;	 /* ...for this many consecutive runs */
-	double min_gain;	 /* a move must cut the pair's gap by this (of the source) */
+	double min_gain;	 /* a move must cut the pair's gap by this many score points */
 	double max_target_score; /* the target's predicted score must stay below */
 	unsigned max_moves;	 /* per run */
 	unsigned cooldown_s;	 /* a moved CT stays put this long */
@@ -61,6 +61,7 @@ struct bal_config {
 	size_t nrules;
 	char metrics[16];      /* "agent" (default) or "prometheus" */
 	char metrics_url[512]; /* prometheus: its base URL */
+	char force[256];       /* compat checks the pre-selection skips (as --force) */
 	struct bal_params p;
 };
 
@@ -158,6 +159,8 @@ struct bal_state {
  * bal_state_close() whatever it returns.
  */
 int bal_state_open(const char *work_dir, struct bal_state *s);
+/* Why the CT must stay put now (cooldown, fail_backoff), or NULL (balance_decide.c). */
+const char *bal_why_not(const struct bal_params *p, const struct bal_ct_state *s, time_t now);
 int bal_state_save(struct bal_state *s);
 void bal_state_close(struct bal_state *s);
 /* The entry of ct, created when create. NULL on allocation failure or absent. */
@@ -177,6 +180,12 @@ int agent_on_migrate(struct agent *a, Phaul__Msg *in);
  */
 int bal_load_query(struct mux *m, const char *const *cts, size_t ncts, const char *const *rules,
 		   size_t nrules, int timeout_ms, struct bal_host *h, Phaul__HostFacts **facts);
+
+/*
+ * Balancer: check an agent's LoadResp (counts against their caps, figures
+ * possible) and fill h from it (h->cts malloc'ed). Fuzzed (fuzz_msg).
+ */
+int bal_load_take(const char *host, const Phaul__LoadResp *r, struct bal_host *h);
 
 /*
  * Balancer: ask m's agent (the source) to migrate ct to target; relay its

@@ -13,7 +13,7 @@ void bal_config_defaults(struct bal_config *b)
 	strcpy(b->metrics, "agent");
 	b->p.threshold = 0.20;
 	b->p.hold_runs = 3;
-	b->p.min_gain = 0.10;
+	b->p.min_gain = 0.02;
 	b->p.max_target_score = 0.85;
 	b->p.max_moves = 1;
 	b->p.cooldown_s = 6 * 3600;
@@ -183,6 +183,8 @@ int bal_config_set(struct bal_config *b, const char *key, const char *value)
 		return add_rule(b, v);
 	if (!strcmp(key, "metrics"))
 		return set_metrics(b, v);
+	if (!strcmp(key, "force"))
+		return copy(b->force, sizeof(b->force), v);
 	if (!strcmp(key, "threshold"))
 		return parse_double(v, 0.01, 1.0, &b->p.threshold);
 	if (!strcmp(key, "min_gain"))

@@ -31,6 +31,15 @@ double bal_score_with(const struct bal_params *p, const struct bal_host *h, doub
 	return (mem + cpu) / 2.0;
 }
 
+const char *bal_why_not(const struct bal_params *p, const struct bal_ct_state *s, time_t now)
+{
+	if (s && s->moved_at && now - s->moved_at < (time_t)p->cooldown_s)
+		return "cooling down after its last move (cooldown)";
+	if (s && s->failed_at && now - s->failed_at < (time_t)p->fail_backoff_s)
+		return "failed to move recently (fail_backoff)";
+	return NULL;
+}
+
 double bal_score(const struct bal_params *p, const struct bal_host *h)
 {
 	return bal_score_with(p, h, 0, 0);
@@ -111,15 +120,21 @@ static bool try_move(const struct plan *pl, struct bal_decision *d, size_t src, 
 				      pl->dcpu[src] - ct->cpu);
 	m->dst_after = bal_score_with(pl->p, &pl->h[dst], pl->dkb[dst] + (double)ct->rss_kb,
 				      pl->dcpu[dst] + ct->cpu);
-	/* What the pair's gap shrinks by, as a share of the source's score. */
-	m->gain = (gap - fabs(m->src_after - m->dst_after)) / pl->score[src];
+	/* What the pair's gap shrinks by, in score points. */
+	m->gain = gap - fabs(m->src_after - m->dst_after);
 	if (m->dst_after >= pl->p->max_target_score) {
 		if (dst == d->imin)
 			skip(d, "%s -> %s: target would reach score %.3f (max_target_score %.3f)",
 			     ct->name, pl->h[dst].name, m->dst_after, pl->p->max_target_score);
 		return false;
 	}
-	return m->gain >= pl->p->min_gain;
+	if (m->gain < pl->p->min_gain) {
+		if (dst == d->imin)
+			skip(d, "%s -> %s: gain %.3f < min_gain %.3f", ct->name, pl->h[dst].name,
+			     m->gain, pl->p->min_gain);
+		return false;
+	}
+	return true;
 }
 
 /* The best move off src, compatibility checked for the winner only. */

@@ -47,5 +47,12 @@
 #define PH_FSS_STATS_MAX (16u * 1024)
 /* hooks: executables run for one stage */
 #define PH_HOOKS_MAX 256
+/* balance: CTs and rules in one LoadReq, CTs in one LoadResp */
+#define PH_LOAD_CTS_MAX	  1024
+#define PH_LOAD_RULES_MAX 8
+/* balance: one CT spec or target in LoadReq / MigrateReq */
+#define PH_LOAD_NAME_MAX 256
+/* balance: one JSON line relayed from a remote phaul migrate */
+#define PH_MIGRATE_LINE_MAX (16u * 1024)
 
 #endif

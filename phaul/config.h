@@ -32,10 +32,10 @@ struct phaul_config {
 	int compress_level;
 	uint64_t bwlimit; /* bytes/s, 0 = unlimited */
 	char hooks_dir[512];
-	char fs_root[512]; /* agent: fs-sync writes only under this ("" = never) */
-	int timeout_s;	   /* any single step */
-	bool keep_images;  /* keep the work dirs after the migration */
-	char path[512];	   /* the file loaded ("" = none): what a remote migrate re-reads */
+	char fs_root[512];	   /* agent: fs-sync writes only under this ("" = never) */
+	int timeout_s;		   /* any single step */
+	bool keep_images;	   /* keep the work dirs after the migration */
+	char path[512];		   /* the file loaded ("" = none): what a remote migrate re-reads */
 	bool allow_remote_migrate; /* agent: a balancer may ask it to migrate a CT */
 	char notify_url[512];	   /* POST the final report here ("" = never) */
 	struct bal_config balance; /* [balance] */

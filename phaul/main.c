@@ -9,6 +9,7 @@
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "log.h"
+#include "balance.h"
 #include "phaul.h"
 
 static const char usage[] =
@@ -20,6 +21,7 @@ static const char usage[] =
 	"  migrate CT HOST   move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port])\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
+	"  balance           one run of the load balancer over the [balance] hosts (cron)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      config file (default " PHAUL_CONF_DEFAULT ")\n"
@@ -123,6 +125,8 @@ int main(int argc, char **argv)
 		return cmd_check(&cfg, argc, argv);
 	if (!strcmp(argv[0], "migrate"))
 		return cmd_migrate(&cfg, argc, argv);
+	if (!strcmp(argv[0], "balance"))
+		return cmd_balance(&cfg, argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		fputs(usage, stdout);
 		return EXIT_OK;

@@ -26,6 +26,11 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_FS_DONE] = "FsSyncDone",
 	[PHAUL__MSG__BODY_FS_PROBE] = "FsProbe",
 	[PHAUL__MSG__BODY_FS_PROBE_RESP] = "FsProbeResp",
+	[PHAUL__MSG__BODY_LOAD_REQ] = "LoadReq",
+	[PHAUL__MSG__BODY_LOAD_RESP] = "LoadResp",
+	[PHAUL__MSG__BODY_MIGRATE_REQ] = "MigrateReq",
+	[PHAUL__MSG__BODY_MIGRATE_LINE] = "MigrateLine",
+	[PHAUL__MSG__BODY_MIGRATE_DONE] = "MigrateDone",
 };
 
 const char *msg_name(Phaul__Msg__BodyCase c)

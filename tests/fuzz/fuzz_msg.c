@@ -5,8 +5,10 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "balance.h"
 #include "images.h"
 #include "msg.h"
 
@@ -21,6 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)images_name_ok(m->image_file->name);
 	if (m->body_case == PHAUL__MSG__BODY_CHECK_RESP && m->check_resp->facts->hostname)
 		(void)strlen(m->check_resp->facts->hostname);
+	if (m->body_case == PHAUL__MSG__BODY_LOAD_RESP) {
+		struct bal_host h;
+
+		memset(&h, 0, sizeof(h));
+		(void)bal_load_take("fuzz", m->load_resp, &h);
+		free(h.cts);
+	}
 	msg_free(m);
 	return 0;
 }

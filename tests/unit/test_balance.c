@@ -139,7 +139,7 @@ static void test_one_move_busiest_to_idlest(void **state)
 	assert_string_equal(f.cts[d.moves[0].ct].name, "lxc:big");
 	assert_float_equal(d.moves[0].src_after, 0.3875, 1e-6);
 	assert_float_equal(d.moves[0].dst_after, 0.55, 1e-6);
-	assert_float_equal(d.moves[0].gain, (0.7125 - 0.1625) / 0.825, 1e-6);
+	assert_float_equal(d.moves[0].gain, 0.7125 - 0.1625, 1e-6);
 }
 
 static void test_max_moves(void **state)
@@ -197,8 +197,9 @@ static void test_min_gain(void **state)
 	f.cts[0].why_not = f.cts[1].why_not = f.cts[2].why_not = "pinned";
 	bal_decide(&p, f.h, 3, 0, NULL, NULL, &d);
 	assert_int_equal(d.nmoves, 0);
-	assert_int_equal(d.nskips, 3);
+	assert_int_equal(d.nskips, 4);
 	assert_non_null(strstr(d.skips[0].text, "lxc:big on busy: pinned"));
+	assert_non_null(strstr(d.skips[3].text, "lxc:tiny -> idle: gain 0.003 < min_gain 0.020"));
 	p.min_gain = 0.0001;
 	bal_decide(&p, f.h, 3, 0, NULL, NULL, &d);
 	assert_int_equal(d.nmoves, 1);
