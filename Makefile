@@ -63,6 +63,13 @@ $(B)/tests/%: tests/unit/%.c $(B)/libphaul.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS) -lcmocka
 
+# The balancer's fleet simulation (tests/sim): the real decision code, no I/O.
+$(B)/sim/balance_sim: tests/sim/balance_sim.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS) -lm
+
+sim: $(B)/sim/balance_sim
+
 # ---- sanitizer build: the same library and tests under ASan+UBSan ----
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 san:
@@ -122,6 +129,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all san fuzz fuzz-build tests unit check demo deps install clean format
+.PHONY: all sim san fuzz fuzz-build tests unit check demo deps install clean format
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
