@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Chart of a balance_sim run: spread and moves per round, one panel per trace.
 
     tests/sim/chart.py DIR      reads DIR/{steady,diurnal,spike,noisy}.csv,
