@@ -120,8 +120,11 @@ install: $(B)/phaul
 	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-agent.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-agent.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-balance.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-balance.service
+	install -m 0644 configs/phaul-balance.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -d $(DESTDIR)/etc/phaul/hooks $(DESTDIR)$(PREFIX)/share/doc/phaul
-	cp -r configs/hooks HOWTO.md $(DESTDIR)$(PREFIX)/share/doc/phaul/
+	cp -r configs/hooks configs/phaul-balance.cron HOWTO.md $(DESTDIR)$(PREFIX)/share/doc/phaul/
 
 clean:
 	rm -rf build build-san build-fuzz
