@@ -30,6 +30,7 @@ timeout = 20
 allow_remote_migrate = $allow
 EOC
 done
+echo "notify_url = http://127.0.0.1:$ph/migrate" >>"$T/a.conf"   # [agent]: any section
 PHAUL_FAULT_LOAD1=7.5 "$PHAUL" -c "$T/a.conf" agent --listen "127.0.0.1:$pa" 2>"$T/a.log" &
 pids+=($!)
 "$PHAUL" -c "$T/b.conf" agent --listen "127.0.0.1:$pb" 2>"$T/b.log" &
@@ -104,6 +105,12 @@ check "agent a ran phaul migrate for the balancer" "grep -q 'asks to migrate pid
 check "the CT still runs on a" "kill -0 $ct"
 check "the failure is in the state" "grep -q '\"failed_at\": [1-9]' $W/balance/state"
 check "notify_url got the record" "grep -q '\"event\":\"balance\"' $T/posted && grep -q '\"outcome\":\"failed\"' $T/posted"
+check "the remote migrate POSTed its own report (the source's notify_url)" \
+	"grep -q '\"event\":\"report\",\"ok\":false' $T/posted"
+: >"$T/posted"
+expect "phaul migrate POSTs its final report to notify_url" 1 'FAILED|failed' \
+	"$PHAUL" -c "$T/a.conf" migrate "pid:$ct" "127.0.0.1:1"
+check "...and the receiver got it" "grep -q '\"event\":\"report\".*\"destination\":\"127.0.0.1:1\"' $T/posted"
 
 expect "a CT that failed recently is skipped" 0 'failed to move recently' "${B[@]}" balance
 check "one JSON record per run in the log" "[ \$(wc -l <$W/balance/log) -eq 5 ] && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' $W/balance/log"
