@@ -105,6 +105,38 @@ static void mark_movable(struct run *r, struct bal_host *h)
 	}
 }
 
+/* metrics = prometheus: the host figures from node_exporter's series. */
+static void prom_figures(struct run *r)
+{
+	size_t n = r->b->nhosts;
+	char(*inst)[BAL_ADDR_MAX] = calloc(n, sizeof(*inst));
+	const char **ptr = calloc(n, sizeof(*ptr));
+
+	if (!inst || !ptr) {
+		pr_err("prometheus: out of memory");
+		for (size_t i = 0; i < n; i++)
+			r->hosts[i].up = false;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bal_prom_instance(&r->b->hosts[i], inst[i], sizeof(inst[i]));
+		ptr[i] = inst[i];
+	}
+	if (bal_prom_query(r->b->metrics_url, ptr, n, r->cfg->timeout_s, r->hosts, r->errors) < 0) {
+		pr_err("%s", ph_errmsg());
+		for (size_t i = 0; i < n; i++) {
+			if (!r->hosts[i].up)
+				continue;
+			free(r->errors[i]);
+			r->errors[i] = strdup(ph_errmsg());
+			r->hosts[i].up = false;
+		}
+	}
+out:
+	free(inst);
+	free(ptr);
+}
+
 static void query_hosts(struct run *r)
 {
 	const char *rules[8];
@@ -134,6 +166,8 @@ static void query_hosts(struct run *r)
 		mark_movable(r, h);
 	}
 	free(cts);
+	if (!strcmp(r->b->metrics, "prometheus"))
+		prom_figures(r);
 }
 
 /*
@@ -406,11 +440,6 @@ int cmd_balance(struct phaul_config *cfg, int argc, char **argv)
 		pr_err("balance: the config's [balance] section names %zu host%s (required: at "
 		       "least 2 'host = NAME ADDRESS' lines)",
 		       r.b->nhosts, r.b->nhosts == 1 ? "" : "s");
-		return EXIT_USAGE;
-	}
-	if (strcmp(r.b->metrics, "agent")) {
-		pr_err("balance: metrics = %s is not available in this build (use agent)",
-		       r.b->metrics);
 		return EXIT_USAGE;
 	}
 	ret = bal_state_open(cfg->work_dir, &r.st);

@@ -32,7 +32,9 @@ struct phaul_config;
 struct bal_host_cfg {
 	char name[BAL_NAME_MAX];
 	char addr[BAL_ADDR_MAX];
-	char transport[8]; /* "" = the global transport */
+	char transport[8];	     /* "" = the global transport */
+	char instance[BAL_ADDR_MAX]; /* its node_exporter's instance label ("" = ADDRESS's
+					host:9100) */
 };
 
 /* One "ct =", "pin =" or "exclude =" line: HOST CT, or CT alone (any host). */
@@ -194,6 +196,19 @@ int bal_load_take(const char *host, const Phaul__LoadResp *r, struct bal_host *h
  */
 int bal_remote_migrate(struct mux *m, const char *ct, const char *target, int timeout_ms,
 		       void (*line_fn)(void *arg, const char *line), void *arg, int *exit_code);
+
+/*
+ * metrics = prometheus: overwrite the host figures of hosts[i] (those up)
+ * with node_exporter's series for instances[i] from the Prometheus HTTP API
+ * at url. A host whose series are missing goes down with errors[i] (owned)
+ * saying which; an unreachable server or a bad answer fails the whole call.
+ */
+int bal_prom_query(const char *url, const char *const *instances, size_t n, int timeout_s,
+		   struct bal_host *hosts, char **errors);
+/* The value of instance's sample in one API answer; -1 if none (fuzzed: fuzz_prom). */
+int bal_prom_value(const char *answer, size_t len, const char *instance, double *v);
+/* The instance label of host h: its "instance =" or ADDRESS's host and :9100. */
+void bal_prom_instance(const struct bal_host_cfg *h, char *out, size_t len);
 
 int cmd_balance(struct phaul_config *cfg, int argc, char **argv);
 

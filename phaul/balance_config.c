@@ -114,6 +114,19 @@ static int add_ct(struct bal_ct_cfg **list, size_t *n, char *v, bool host_requir
 	return 0;
 }
 
+/* "NAME INSTANCE": the node_exporter instance label of a host declared above. */
+static int set_instance(struct bal_config *b, char *v)
+{
+	char *w[2];
+
+	if (words(v, w, 2) != 2)
+		return -1;
+	for (size_t i = 0; i < b->nhosts; i++)
+		if (!strcmp(b->hosts[i].name, w[0]))
+			return copy(b->hosts[i].instance, sizeof(b->hosts[i].instance), w[1]);
+	return -1;
+}
+
 static int add_rule(struct bal_config *b, const char *v)
 {
 	bool ok = !strcmp(v, "lxc:*") || (!strncmp(v, "unit:", 5) && ct_spec_ok(v));
@@ -179,6 +192,8 @@ int bal_config_set(struct bal_config *b, const char *key, const char *value)
 		return add_ct(&b->pins, &b->npins, v, false);
 	if (!strcmp(key, "exclude"))
 		return add_ct(&b->excludes, &b->nexcludes, v, false);
+	if (!strcmp(key, "instance"))
+		return set_instance(b, v);
 	if (!strcmp(key, "rule"))
 		return add_rule(b, v);
 	if (!strcmp(key, "metrics"))

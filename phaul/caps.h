@@ -54,5 +54,7 @@
 #define PH_LOAD_NAME_MAX 256
 /* balance: one JSON line relayed from a remote phaul migrate */
 #define PH_MIGRATE_LINE_MAX (16u * 1024)
+/* balance: one answer of the Prometheus HTTP API */
+#define PH_PROM_RESP_MAX (16u * 1024 * 1024)
 
 #endif

@@ -260,6 +260,8 @@ static void test_config_keys(void **state)
 	assert_int_equal(config_set(&c, "balance", "rule", "unit:nginx.service"), 0);
 	assert_int_equal(config_set(&c, "balance", "threshold", "0.3"), 0);
 	assert_int_equal(config_set(&c, "balance", "max_moves", "2"), 0);
+	assert_int_equal(config_set(&c, "balance", "instance", "a a.example:9100"), 0);
+	assert_int_equal(config_set(&c, "balance", "metrics", "prometheus http://p:9090"), 0);
 	assert_int_equal(config_set(&c, "agent", "allow_remote_migrate", "yes"), 0);
 	assert_int_equal(c.balance.nhosts, 2);
 	assert_string_equal(c.balance.hosts[0].transport, "tcp");
@@ -268,6 +270,9 @@ static void test_config_keys(void **state)
 	assert_true(bal_ct_listed(c.balance.excludes, c.balance.nexcludes, "b", "pid:42"));
 	assert_false(bal_ct_listed(c.balance.excludes, c.balance.nexcludes, "a", "pid:42"));
 	assert_float_equal(c.balance.p.threshold, 0.3, 1e-9);
+	assert_string_equal(c.balance.hosts[0].instance, "a.example:9100");
+	assert_string_equal(c.balance.metrics, "prometheus");
+	assert_string_equal(c.balance.metrics_url, "http://p:9090");
 	assert_true(c.allow_remote_migrate);
 	/* refused: duplicate host, bad transport, option-like address, bad CT, ranges */
 	assert_int_equal(config_set(&c, "balance", "host", "a 10.0.0.9"), -PH_ECONFIG);
@@ -282,8 +287,28 @@ static void test_config_keys(void **state)
 	assert_int_equal(config_set(&c, "balance", "max_moves", "17"), -PH_ECONFIG);
 	assert_int_equal(config_set(&c, "balance", "metrics", "prometheus ftp://x"), -PH_ECONFIG);
 	assert_int_equal(config_set(&c, "balance", "nope", "1"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "balance", "instance", "zz x:9100"), -PH_ECONFIG);
 	assert_int_equal(config_set(&c, NULL, "notify_url", "file:///etc/passwd"), -PH_ECONFIG);
 	bal_config_free(&c.balance);
+}
+
+static void test_prom_instance(void **state)
+{
+	struct bal_host_cfg h = { .name = "a" };
+	char out[300];
+
+	strcpy(h.addr, "root@10.0.0.1:22");
+	bal_prom_instance(&h, out, sizeof(out));
+	assert_string_equal(out, "10.0.0.1:9100");
+	strcpy(h.addr, "node1");
+	bal_prom_instance(&h, out, sizeof(out));
+	assert_string_equal(out, "node1:9100");
+	strcpy(h.addr, "[fd00::1]:7070");
+	bal_prom_instance(&h, out, sizeof(out));
+	assert_string_equal(out, "[fd00::1]:9100");
+	strcpy(h.instance, "node1.example:9100");
+	bal_prom_instance(&h, out, sizeof(out));
+	assert_string_equal(out, "node1.example:9100");
 }
 
 static void test_state_lock_and_roundtrip(void **state)
@@ -328,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_incompatible_target_skipped),
 		cmocka_unit_test(test_too_few_hosts),
 		cmocka_unit_test(test_config_keys),
+		cmocka_unit_test(test_prom_instance),
 		cmocka_unit_test(test_state_lock_and_roundtrip),
 	};
 
