@@ -206,14 +206,37 @@ static int expand_rule(const char *rule, char ***names, size_t *n)
 	return ret;
 }
 
-static int check_names(char **names, size_t n, size_t max, const char *what)
+/*
+ * A CT the peer names is data: "type:id" with an id of letters, digits and
+ * ._@+- not starting with '.' or '-' (no path: liblxc builds one from it).
+ */
+static bool ct_name_ok(const char *s)
+{
+	const char *id = strchr(s, ':');
+
+	if (!id || id == s || !*++id || *id == '.' || *id == '-')
+		return false;
+	for (; *id; id++)
+		if (!((*id >= 'a' && *id <= 'z') || (*id >= 'A' && *id <= 'Z') ||
+		      (*id >= '0' && *id <= '9') || strchr("._@+-", *id)))
+			return false;
+	return true;
+}
+
+static int check_names(char **names, size_t n, size_t max, const char *what, bool cts)
 {
 	if (n > max)
 		return ph_seterr(PH_ETOOBIG, "LoadReq names %zu %s (max %zu)", n, what, max);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (strnlen(names[i], PH_LOAD_NAME_MAX) >= PH_LOAD_NAME_MAX)
 			return ph_seterr(PH_ETOOBIG, "LoadReq: a %s name exceeds %d bytes", what,
 					 PH_LOAD_NAME_MAX);
+		if (cts && !ct_name_ok(names[i]))
+			return ph_seterr(PH_EPATH,
+					 "LoadReq: refused CT name '%.64s' (TYPE:ID, ID of "
+					 "letters, digits and ._@+-)",
+					 names[i]);
+	}
 	return 0;
 }
 
@@ -276,8 +299,8 @@ int agent_on_load(struct agent *a, Phaul__Msg *in)
 	bool facts = false;
 	int ret;
 
-	if ((ret = check_names(q->cts, q->n_cts, PH_LOAD_CTS_MAX, "CTs")) < 0 ||
-	    (ret = check_names(q->rules, q->n_rules, PH_LOAD_RULES_MAX, "rules")) < 0 ||
+	if ((ret = check_names(q->cts, q->n_cts, PH_LOAD_CTS_MAX, "CTs", true)) < 0 ||
+	    (ret = check_names(q->rules, q->n_rules, PH_LOAD_RULES_MAX, "rules", false)) < 0 ||
 	    (ret = host_figures(&r)) < 0)
 		return ret;
 	for (i = 0; i < q->n_cts && ret == 0; i++) {

@@ -139,6 +139,11 @@ wait_port "$pc"
 expect "an agent without allow_remote_migrate refuses" 1 'allow_remote_migrate is off' \
 	"$PHAUL" -c "$T/bal2.conf" balance
 
+# A CT name is data, never a path on the agent's host (liblxc builds one from it).
+expect "an agent refuses a CT name that is a path" 1 \
+	"a +down: .*refused CT name 'lxc:\.\./\.\./etc'" \
+	"${B[@]}" -o "balance.ct=a lxc:../../etc" balance --dry-run
+
 # Two runs at once: the second does nothing.
 expect "a run while another holds the lock does nothing" 0 'another phaul balance holds' \
 	flock "$W/balance/lock" "${B[@]}" balance
