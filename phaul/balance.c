@@ -248,11 +248,12 @@ static int act(struct run *r)
 static json_t *host_json(const struct run *r, size_t i)
 {
 	const struct bal_host *h = &r->hosts[i];
-	json_t *o, *cts = json_array();
+	json_t *o, *cts;
 
 	if (!h->up)
 		return json_pack("{s:s, s:b, s:s}", "host", h->name, "up", 0, "error",
 				 r->errors[i] ? r->errors[i] : "");
+	cts = json_array();
 	for (size_t c = 0; c < h->ncts; c++)
 		json_array_append_new(
 			cts, json_pack("{s:s, s:I, s:f, s:b, s:s?}", "ct", h->cts[c].name, "rss_kb",

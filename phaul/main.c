@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = getenv("PHAUL_CONFIG");
-	struct phaul_config cfg;
+	/* static: lives to exit (what it allocates, [balance] lists, with it) */
+	static struct phaul_config cfg;
 	int verbose = 0, quiet = 0, c, nopt = 0;
 	char *setv[32], *transport = NULL;
 

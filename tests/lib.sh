@@ -2,7 +2,7 @@
 # a temp dir $T removed at exit with the processes in pids, pass/fail
 # counters and the expect helpers. Source it after cd to the repo root;
 # set TAG first for the temp dir's name.
-PHAUL=$PWD/build/phaul
+PHAUL=${PHAUL_BIN:-$PWD/build/phaul}
 T=$(mktemp -d "/tmp/phaul-${TAG:-test}.XXXXXX")
 pass=0 fail=0
 pids=()
