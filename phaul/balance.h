@@ -2,9 +2,11 @@
 /*
  * The balancer (phaul balance): inventory and thresholds from the config's
  * [balance] section (balance_config.c), each host's load from its agent
- * (balance_load.c, LoadReq), the decision (balance_decide.c: no I/O, the
- * fleet simulation drives the same code), acting through the source's
- * agent (MigrateReq, balance_remote.c) and the run itself (balance.c).
+ * (balance_load.c, LoadReq) or from Prometheus (balance_prom.c), the
+ * decision (balance_decide.c: no I/O, the fleet simulation drives the same
+ * code), the state between runs (balance_state.c), acting through the
+ * source's agent (MigrateReq, balance_remote.c) and the run itself
+ * (balance.c).
  */
 #ifndef PHAUL_BALANCE_H
 #define PHAUL_BALANCE_H
