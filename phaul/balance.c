@@ -137,6 +137,54 @@ out:
 	free(ptr);
 }
 
+static void host_failed(struct run *r, size_t i)
+{
+	free(r->errors[i]);
+	r->errors[i] = strdup(ph_errmsg());
+	r->hosts[i].up = false;
+	pr_warn("%s: no figures: %s", r->hosts[i].name, ph_errmsg());
+}
+
+/*
+ * Ask QUERY_BATCH hosts at a time: connect and send to each, then read
+ * each answer, so that the agents sample their CTs at the same time.
+ */
+#define QUERY_BATCH 64
+
+static void query_batch(struct run *r, size_t first, size_t n, const char **cts,
+			const char *const *rules)
+{
+	struct mux *m[QUERY_BATCH] = { 0 };
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t h = first + i, nct = cts ? host_cts(r->b, r->b->hosts[h].name, cts) : 0;
+		int ret;
+
+		snprintf(r->hosts[h].name, sizeof(r->hosts[h].name), "%s", r->b->hosts[h].name);
+		if ((ret = connect_host(r, h, &m[i])) == 0 &&
+		    (ret = bal_load_send(m[i], cts, nct, rules, r->b->nrules, true)) < 0) {
+			hang_up(m[i], ret);
+			m[i] = NULL;
+		}
+		if (ret < 0)
+			host_failed(r, h);
+	}
+	for (i = 0; i < n; i++) {
+		size_t h = first + i;
+		int ret;
+
+		if (!m[i])
+			continue;
+		ret = bal_load_recv(m[i], r->cfg->timeout_s * 1000, &r->hosts[h], &r->facts[h]);
+		hang_up(m[i], ret);
+		if (ret < 0)
+			host_failed(r, h);
+		else
+			mark_movable(r, &r->hosts[h]);
+	}
+}
+
 static void query_hosts(struct run *r)
 {
 	const char *rules[8];
@@ -144,26 +192,10 @@ static void query_hosts(struct run *r)
 
 	for (size_t i = 0; i < r->b->nrules; i++)
 		rules[i] = r->b->rules[i];
-	for (size_t i = 0; i < r->b->nhosts; i++) {
-		struct bal_host *h = &r->hosts[i];
-		struct mux *m = NULL;
-		size_t n = cts ? host_cts(r->b, r->b->hosts[i].name, cts) : 0;
-		int ret;
+	for (size_t i = 0; i < r->b->nhosts; i += QUERY_BATCH) {
+		size_t n = r->b->nhosts - i < QUERY_BATCH ? r->b->nhosts - i : QUERY_BATCH;
 
-		snprintf(h->name, sizeof(h->name), "%s", r->b->hosts[i].name);
-		ret = connect_host(r, i, &m);
-		if (ret == 0) {
-			ret = bal_load_query(m, cts, n, rules, r->b->nrules,
-					     r->cfg->timeout_s * 1000, h, &r->facts[i]);
-			hang_up(m, ret);
-		}
-		if (ret < 0) {
-			r->errors[i] = strdup(ph_errmsg());
-			h->up = false;
-			pr_warn("%s: no figures: %s", h->name, ph_errmsg());
-			continue;
-		}
-		mark_movable(r, h);
+		query_batch(r, i, n, cts, rules);
 	}
 	free(cts);
 	if (!strcmp(r->b->metrics, "prometheus"))

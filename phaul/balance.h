@@ -179,11 +179,14 @@ int agent_on_load(struct agent *a, Phaul__Msg *in);
 int agent_on_migrate(struct agent *a, Phaul__Msg *in);
 
 /*
- * Balancer: ask m's agent for its load and the figures of cts/rules; fill h
- * (h->cts malloc'ed, owned by the caller) and, when facts, its host facts.
+ * Balancer: ask m's agent for its load, the figures of cts and of what the
+ * rules find, and (facts) its host facts. Send to every host first, then
+ * receive: the agents sample at the same time.
  */
-int bal_load_query(struct mux *m, const char *const *cts, size_t ncts, const char *const *rules,
-		   size_t nrules, int timeout_ms, struct bal_host *h, Phaul__HostFacts **facts);
+int bal_load_send(struct mux *m, const char *const *cts, size_t ncts, const char *const *rules,
+		  size_t nrules, bool facts);
+/* The answer into h (h->cts malloc'ed, the caller's) and *facts (owned, or NULL). */
+int bal_load_recv(struct mux *m, int timeout_ms, struct bal_host *h, Phaul__HostFacts **facts);
 
 /*
  * Balancer: check an agent's LoadResp (counts against their caps, figures

@@ -407,23 +407,29 @@ int bal_load_take(const char *host, const Phaul__LoadResp *r, struct bal_host *h
 	return 0;
 }
 
-int bal_load_query(struct mux *m, const char *const *cts, size_t ncts, const char *const *rules,
-		   size_t nrules, int timeout_ms, struct bal_host *h, Phaul__HostFacts **facts)
+int bal_load_send(struct mux *m, const char *const *cts, size_t ncts, const char *const *rules,
+		  size_t nrules, bool facts)
 {
-	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__LoadReq q = PHAUL__LOAD_REQ__INIT;
-	int ret;
 
 	q.cts = (char **)cts;
 	q.n_cts = ncts;
 	q.rules = (char **)rules;
 	q.n_rules = nrules;
 	q.has_facts = 1;
-	q.facts = facts != NULL;
+	q.facts = facts;
 	out.body_case = PHAUL__MSG__BODY_LOAD_REQ;
 	out.load_req = &q;
-	if ((ret = msg_send(m, &out)) < 0 ||
-	    (ret = msg_expect(m, PHAUL__MSG__BODY_LOAD_RESP, &in, timeout_ms)) < 0)
+	return msg_send(m, &out);
+}
+
+int bal_load_recv(struct mux *m, int timeout_ms, struct bal_host *h, Phaul__HostFacts **facts)
+{
+	Phaul__Msg *in = NULL;
+	int ret;
+
+	if ((ret = msg_expect(m, PHAUL__MSG__BODY_LOAD_RESP, &in, timeout_ms)) < 0)
 		return ret;
 	if ((ret = bal_load_take(mux_peer(m), in->load_resp, h)) == 0 && facts &&
 	    in->load_resp->facts) {
