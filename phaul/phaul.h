@@ -18,6 +18,8 @@ enum phaul_exit {
 	EXIT_REFUSED = 3,     /* compat checks refused the migration */
 	EXIT_ROLLED_BACK = 4, /* migration failed, source resumed */
 	EXIT_UNRECOVERED = 5, /* migration failed and rollback failed */
+	EXIT_UNKNOWN = 6,     /* outcome unknown: the CT is held frozen or
+			       * stopped on one side; run `phaul recover` */
 };
 
 /*
@@ -47,5 +49,6 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 int cmd_agent(struct phaul_config *cfg, int argc, char **argv);
 int cmd_check(struct phaul_config *cfg, int argc, char **argv);
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv);
+int cmd_recover(struct phaul_config *cfg, int argc, char **argv);
 
 #endif
