@@ -91,8 +91,6 @@ static int let_run(struct agent *a)
 {
 	int ret = 0;
 
-	if (fault_at("agent-go"))
-		raise(SIGKILL);
 	/* Recorded before acting: a crash after this is answered RUNNING. */
 	record_dst(a, DST_RUNNING);
 	if (a->held && agent_ct_holdable(a->ct) &&
@@ -101,10 +99,6 @@ static int let_run(struct agent *a)
 		       ph_errmsg());
 	a->held = false;
 	a->committed = true;
-	if (fault_at("agent-ack"))
-		raise(SIGKILL);
-	if (fault_at("agent-cut-ack"))
-		mux_abort(a->mux, PH_EEOF, "link cut after Go (PHAUL_FAULT_COMMIT=agent-cut-ack)");
 	return ret;
 }
 
@@ -114,8 +108,15 @@ int agent_finish(struct agent *a, bool commit)
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
 	if (commit) {
+		if (fault_at("agent-go"))
+			raise(SIGKILL);
 		if (a->restored_pid && let_run(a) < 0)
 			return -ph_lasterr();
+		if (fault_at("agent-ack"))
+			raise(SIGKILL);
+		if (fault_at("agent-cut-ack"))
+			mux_abort(a->mux, PH_EEOF,
+				  "link cut after Go (PHAUL_FAULT_COMMIT=agent-cut-ack)");
 		pr_info("migration from %s committed%s", a->peer,
 			a->restored_pid ? "" : " (nothing restored)");
 		if (a->restored_pid && agent_hook(a, HOOK_ON_SUCCESS, NULL) < 0)

@@ -791,13 +791,43 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 	return EXIT_FAILED; /* not reached: DONE is a success */
 }
 
+static void say_report(void *arg, const char *line)
+{
+	struct mig *g = arg;
+
+	report_phase(&g->rep, "recover", "%s", line);
+}
+
+/*
+ * An answer of the commit was lost: settle it at once over a fresh session
+ * as `phaul recover` would (the old one is closed first: the agent's
+ * session of it must end). The exit code it comes to.
+ */
+static int settle_now(struct mig *g)
+{
+	int code;
+
+	if (fault_at("src-no-settle"))
+		return EXIT_UNKNOWN;
+	pthread_mutex_lock(&g->lock);
+	mux_close(g->m);
+	g->m = NULL;
+	pthread_mutex_unlock(&g->lock);
+	report_phase(&g->rep, "recover", "an answer was lost; asking %s again", g->target);
+	code = recover_migration(g->cfg, g->id, true, say_report, g);
+	if (code == EXIT_OK || code == EXIT_ROLLED_BACK) {
+		g->phase = code == EXIT_OK ? PHASE_DONE : PHASE_ROLLED_BACK;
+		g->rep.where[0] = '\0';
+	}
+	return code == EXIT_FAILED ? EXIT_UNKNOWN : code;
+}
+
 /* Exit code and report once the migration is decided. */
 static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 {
 	struct mux_stats tx, rx;
+	int code = EXIT_OK;
 
-	g->rep.total_us = now_us() - g->t_start;
-	g->rep.result = ret < 0 ? -ret : 0;
 	g->rep.raw_bytes = g->rep.wire_bytes = 0;
 	if (g->m) {
 		for (int s = 0; s < MUX_NSTREAMS; s++) {
@@ -806,26 +836,33 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			g->rep.wire_bytes += tx.wire_bytes;
 		}
 	}
-	if (ret == 0) {
+	if (ret < 0) {
+		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
+		code = failed_exit(g, ret, outcome);
+		if (code == EXIT_UNKNOWN && (code = settle_now(g)) == EXIT_OK) {
+			g->rep.downtime_us = now_us() - g->t_dump;
+			g->rep.error[0] = '\0';
+		}
+	}
+	g->rep.total_us = now_us() - g->t_start;
+	g->rep.result = code == EXIT_OK ? 0 : -ret;
+	g->rep.exit_code = code;
+	if (code == EXIT_OK) {
 		throttle_release(&g->thr);
-		g->rep.exit_code = EXIT_OK;
 		if (run_hook(g, HOOK_ON_SUCCESS, NULL) < 0)
 			pr_warn("%s", ph_errmsg()); /* the CT runs on the destination already */
-		return g->rep.exit_code;
+		return code;
 	}
-	snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
-	g->rep.exit_code = failed_exit(g, ret, outcome);
-	g->rep.rolled_back = g->rep.exit_code == EXIT_ROLLED_BACK;
+	g->rep.rolled_back = code == EXIT_ROLLED_BACK;
 	/* the tree runs on here: at full speed again */
-	if ((g->rep.exit_code == EXIT_ROLLED_BACK ||
-	     (g->rep.exit_code == EXIT_UNKNOWN && g->phase < PHASE_COMMITTING)) &&
+	if ((code == EXIT_ROLLED_BACK || (code == EXIT_UNKNOWN && g->phase < PHASE_COMMITTING)) &&
 	    throttle_lift(&g->thr, &g->ct) < 0)
 		pr_warn("%s", ph_errmsg());
-	if (g->rep.exit_code == EXIT_UNKNOWN)
+	if (code == EXIT_UNKNOWN)
 		pr_err("outcome unknown: %s", g->rep.where);
-	if (g->rep.exit_code != EXIT_REFUSED && run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
+	if (code != EXIT_REFUSED && run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
 		pr_warn("%s", ph_errmsg());
-	return g->rep.exit_code;
+	return code;
 }
 
 static int migrate(struct mig *g, const char *host)

@@ -51,4 +51,16 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv);
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv);
 int cmd_recover(struct phaul_config *cfg, int argc, char **argv);
 
+/*
+ * Settle migration id from its source record (recover.c): ask its
+ * destination and finish the job either way. locked: the caller holds the
+ * record's lock (phaul migrate settling its own lost answer). say gets one
+ * line per finding. EXIT_OK (the CT runs on the destination),
+ * EXIT_ROLLED_BACK (it runs here, no copy there), EXIT_UNRECOVERED (lost),
+ * EXIT_UNKNOWN (still), EXIT_FAILED (no such record).
+ */
+typedef void (*recover_say_fn)(void *arg, const char *line);
+int recover_migration(struct phaul_config *cfg, const char *id, bool locked, recover_say_fn say,
+		      void *arg);
+
 #endif

@@ -18,9 +18,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -62,60 +64,108 @@ static int ask_dest(struct phaul_config *cfg, const struct mrec *r, Phaul__Recov
 	return ret;
 }
 
-/* Settle one migration; the exit code it deserves. */
-static int recover_one(struct phaul_config *cfg, const char *id)
+struct say {
+	const char *id;
+	recover_say_fn fn;
+	void *arg;
+};
+
+static void say(const struct say *y, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct say *y, const char *fmt, ...)
 {
+	char line[1024];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "%s: ", y->id);
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	y->fn(y->arg, line);
+}
+
+/*
+ * Ask, retrying a destination still busy with the migration's old session
+ * (it ends once it notices ours went away) when we are that migration.
+ */
+static int ask_dest_retry(struct phaul_config *cfg, const struct mrec *r, bool own,
+			  Phaul__Recover__Action act, enum mrec_dst_state *st, char *msg,
+			  size_t len)
+{
+	int ret, tries = own ? 10 : 1;
+
+	while ((ret = ask_dest(cfg, r, act, st, msg, len)) == -PH_ETIMEDOUT && --tries > 0)
+		sleep(1);
+	return ret;
+}
+
+int recover_migration(struct phaul_config *cfg, const char *id, bool locked, recover_say_fn fn,
+		      void *arg)
+{
+	const struct say y = { id, fn, arg };
 	enum mrec_dst_state st = DST_NONE;
 	Phaul__Recover__Action act;
 	char msg[512] = "";
 	bool src_alive;
 	struct mrec r;
-	int fd, ret, code;
+	int fd = -1, ret, code;
 
-	if ((fd = mrec_lock(cfg->work_dir, MREC_SOURCE, id, false)) < 0) {
-		printf("%s: %s\n", id, ph_errmsg());
+	if (!locked && (fd = mrec_lock(cfg->work_dir, MREC_SOURCE, id, false)) < 0) {
+		say(&y, "%s", ph_errmsg());
 		return EXIT_UNKNOWN;
 	}
 	if ((ret = mrec_load(cfg->work_dir, MREC_SOURCE, id, &r)) < 0) {
-		printf("%s: %s\n", id, ph_errmsg());
+		say(&y, "%s", ph_errmsg());
 		code = ret == -PH_ENOENT ? EXIT_FAILED : EXIT_UNKNOWN;
 		goto out;
 	}
 	src_alive = mrec_pid_alive(&r);
-	act = r.state == PHASE_COMMITTED || !src_alive ? PHAUL__RECOVER__ACTION__GO
-						       : PHAUL__RECOVER__ACTION__DISCARD;
-	printf("%s: %s to %s, phase %s; source copy %s: %s on %s\n", id, r.ct, r.peer,
-	       mig_phase_name((enum mig_phase)r.state), src_alive ? "alive" : "gone",
-	       act == PHAUL__RECOVER__ACTION__GO ? "go" : "discard", r.peer);
-	if ((ret = ask_dest(cfg, &r, act, &st, msg, sizeof(msg))) < 0) {
-		printf("%s: outcome still unknown: %s\n", id, ph_errmsg());
+	act = r.state == PHASE_COMMITTED || !src_alive ? PHAUL__RECOVER__ACTION__GO :
+							 PHAUL__RECOVER__ACTION__DISCARD;
+	say(&y, "%s to %s, phase %s; source copy %s: %s on %s", r.ct, r.peer,
+	    mig_phase_name((enum mig_phase)r.state), src_alive ? "alive" : "gone",
+	    act == PHAUL__RECOVER__ACTION__GO ? "go" : "discard", r.peer);
+	if ((ret = ask_dest_retry(cfg, &r, locked, act, &st, msg, sizeof(msg))) < 0) {
+		say(&y, "outcome still unknown: %s", ph_errmsg());
 		code = EXIT_UNKNOWN;
 		goto out;
 	}
 	if (act == PHAUL__RECOVER__ACTION__DISCARD && (st == DST_DISCARDED || st == DST_NONE)) {
-		printf("%s: settled: %s runs on this host (pid %d); %s holds no copy (%s)\n", id,
-		       r.ct, (int)r.pid, r.peer, msg);
+		say(&y, "settled: %s runs on this host (pid %d); %s holds no copy (%s)", r.ct,
+		    (int)r.pid, r.peer, msg);
 		code = EXIT_ROLLED_BACK;
 	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_RUNNING) {
-		printf("%s: settled: %s runs on %s (%s)\n", id, r.ct, r.peer, msg);
+		say(&y, "settled: %s runs on %s (%s)", r.ct, r.peer, msg);
 		code = EXIT_OK;
 	} else if (act == PHAUL__RECOVER__ACTION__GO) {
-		printf("%s: LOST: the source copy is gone and %s has %s (%s)\n", id, r.peer,
-		       mrec_dst_state_name(st), msg);
+		say(&y, "LOST: the source copy is gone and %s has %s (%s)", r.peer,
+		    mrec_dst_state_name(st), msg);
 		code = EXIT_UNRECOVERED;
 	} else {
-		printf("%s: unexpected: the source copy is alive and %s says %s (%s)\n", id, r.peer,
-		       mrec_dst_state_name(st), msg);
+		say(&y, "unexpected: the source copy is alive and %s says %s (%s)", r.peer,
+		    mrec_dst_state_name(st), msg);
 		code = EXIT_UNKNOWN;
 	}
-	if (code == EXIT_OK || code == EXIT_ROLLED_BACK) {
-		if (mrec_remove(cfg->work_dir, MREC_SOURCE, id) < 0)
-			printf("%s: %s\n", id, ph_errmsg());
-		code = EXIT_OK; /* settled either way */
-	}
+	if ((code == EXIT_OK || code == EXIT_ROLLED_BACK) &&
+	    mrec_remove(cfg->work_dir, MREC_SOURCE, id) < 0)
+		say(&y, "%s", ph_errmsg());
 out:
-	mrec_unlock(cfg->work_dir, MREC_SOURCE, id, fd);
+	if (!locked)
+		mrec_unlock(cfg->work_dir, MREC_SOURCE, id, fd);
 	return code;
+}
+
+static void say_stdout(void *arg, const char *line)
+{
+	(void)arg;
+	puts(line);
+}
+
+/* Settle one migration from the command line: settled either way is success. */
+static int recover_one(struct phaul_config *cfg, const char *id)
+{
+	int code = recover_migration(cfg, id, false, say_stdout, NULL);
+
+	return code == EXIT_ROLLED_BACK ? EXIT_OK : code;
 }
 
 /* The worse of two exit codes: unknown beats lost beats failed beats ok. */

@@ -22,33 +22,37 @@ agent_with() {
 runs() { on_guest "$1" "grep -q '^State:[[:space:]]*[RSD]' /proc/$2/status 2>/dev/null"; }
 
 phaul_tcp_agent
-# point  side that must hold the CT afterwards  phaul's exit code ("kill":
-# killed by the fault, which ssh reports as 255)
+# fault(s)  side that must hold the CT afterwards  phaul's exit code ("kill":
+# killed by the fault, which ssh reports as 255). phaul settles a lost
+# answer itself over a new session (exit 0 or 4) unless src-no-settle
+# makes it leave that to `phaul recover` (exit 6).
 points="none:dst:0 src-ready:src:kill src-committing:src:kill src-committed:dst:kill
-	src-cut-go:dst:6 agent-ready:src:6 agent-cut-ready:src:6 agent-go:dst:6
-	agent-ack:dst:6 agent-cut-ack:dst:6"
+	src-cut-go:dst:0 src-cut-go,src-no-settle:dst:6
+	agent-ready:src:4 agent-ready,src-no-settle:src:6 agent-cut-ready,src-no-settle:src:6
+	agent-go:dst:0 agent-go,src-no-settle:dst:6 agent-ack,src-no-settle:dst:6
+	agent-cut-ack:dst:0"
+n=0
 for p in $points; do
 	IFS=: read -r point side want <<<"$p"
-	src_fault= dst_fault=
-	case $point in src-*) src_fault=$point ;; agent-*) dst_fault=$point ;; esac
-	wl=mt-$point
-	agent_with "$dst_fault"
+	n=$((n + 1))
+	wl=mt$n
+	agent_with "$point"
 	pid=$(wl_start src "$wl" memtouch --mib 32 --rate 300)
 	wait_until 30 "$wl ticking" on_src "grep -q 'ticks=[1-9]' $WL_DIR/$wl/progress"
 	on_dst "mkdir -p $WL_DIR/$wl"
 	rc=0
-	on_src "PHAUL_FAULT_COMMIT=$src_fault phaul -t tcp migrate --json pid:$pid $DST_IP" \
-		>"$RESULT_DIR/$point.json" 2>"$RESULT_DIR/$point.err" || rc=$?
+	on_src "PHAUL_FAULT_COMMIT=$point phaul -t tcp migrate --json --sync $WL_DIR/$wl pid:$pid $DST_IP" \
+		>"$RESULT_DIR/$n.json" 2>"$RESULT_DIR/$n.err" || rc=$?
 	[ "$want" = kill ] && [ "$rc" = 255 -o "$rc" = 137 ] && rc=kill
-	[ "$rc" = "$want" ] || { tail -5 "$RESULT_DIR/$point.err"; fail "$point: phaul exit $rc, wanted $want"; }
+	[ "$rc" = "$want" ] || { tail -5 "$RESULT_DIR/$n.err"; fail "$point: phaul exit $rc, wanted $want"; }
 	if [ "$rc" = 6 ]; then
-		grep -q '"exit_code":6' "$RESULT_DIR/$point.json" || fail "$point: report lacks exit code 6"
-		grep -q 'phaul recover' "$RESULT_DIR/$point.json" || fail "$point: report does not say what to do"
+		grep -q '"exit_code":6' "$RESULT_DIR/$n.json" || fail "$point: report lacks exit code 6"
+		grep -q 'phaul recover' "$RESULT_DIR/$n.json" || fail "$point: report does not say what to do"
 	fi
 	agent_with ""
 	rrc=0
-	on_src "phaul -t tcp recover" >"$RESULT_DIR/$point.recover" 2>&1 || rrc=$?
-	[ "$rrc" = 0 ] || { cat "$RESULT_DIR/$point.recover"; fail "$point: recover exit $rrc"; }
+	on_src "phaul -t tcp recover" >"$RESULT_DIR/$n.recover" 2>&1 || rrc=$?
+	[ "$rrc" = 0 ] || { cat "$RESULT_DIR/$n.recover"; fail "$point: recover exit $rrc"; }
 	other=src
 	[ "$side" = src ] && other=dst
 	wait_until 20 "$wl runs on $side" runs "$side" "$pid" ||
@@ -56,6 +60,6 @@ for p in $points; do
 	phaul_gone "$other" "$pid" || fail "$point: a copy of $wl $pid is left on $other"
 	wl_check "$side" "$wl" 120 || fail "$point: $wl verification on $side failed"
 	on_src "! ls /var/lib/phaul/mig-out-* 2>/dev/null" || fail "$point: a source record is left"
-	note "$point: one copy, on $side, verified (phaul exit $rc, recover: $(grep -c settled "$RESULT_DIR/$point.recover") settled)"
+	note "$point: one copy, on $side, verified (phaul exit $rc, recover: $(grep -c settled "$RESULT_DIR/$n.recover") settled)"
 	on_guest "$side" "kill -9 $pid"
 done
