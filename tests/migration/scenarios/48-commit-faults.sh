@@ -26,11 +26,12 @@ phaul_tcp_agent
 # killed by the fault, which ssh reports as 255). phaul settles a lost
 # answer itself over a new session (exit 0 or 4) unless src-no-settle
 # makes it leave that to `phaul recover` (exit 6).
-points="none:dst:0 src-ready:src:kill src-committing:src:kill src-committed:dst:kill
+# (COMMIT_POINTS overrides the list, to run a few by hand.)
+points=${COMMIT_POINTS:-"none:dst:0 src-ready:src:kill src-committing:src:kill src-committed:dst:kill
 	src-cut-go:dst:0 src-cut-go,src-no-settle:dst:6
 	agent-ready:src:4 agent-ready,src-no-settle:src:6 agent-cut-ready,src-no-settle:src:6
 	agent-go:dst:0 agent-go,src-no-settle:dst:6 agent-ack,src-no-settle:dst:6
-	agent-cut-ack:dst:0"
+	agent-cut-ack:dst:0"}
 n=0
 for p in $points; do
 	IFS=: read -r point side want <<<"$p"
@@ -48,6 +49,10 @@ for p in $points; do
 	if [ "$rc" = 6 ]; then
 		grep -q '"exit_code":6' "$RESULT_DIR/$n.json" || fail "$point: report lacks exit code 6"
 		grep -q 'phaul recover' "$RESULT_DIR/$n.json" || fail "$point: report does not say what to do"
+	fi
+	# whatever was lost, never two running copies, even before recover
+	if runs src "$pid" && runs dst "$pid"; then
+		fail "$point: $wl $pid runs on both hosts after phaul exit $rc"
 	fi
 	agent_with ""
 	rrc=0
