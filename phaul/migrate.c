@@ -1015,6 +1015,13 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 	}
+	if (recover_pending(cfg, g.ct.spec, g.id, sizeof(g.id))) {
+		/* a second copy could start while the first one's fate is open */
+		fprintf(stderr,
+			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` first\n",
+			g.id, g.ct.spec, g.id);
+		return EXIT_FAILED;
+	}
 	g.target = argv[optind + 1];
 	proc_start_time(g.ct.root, &g.root_start);
 	if (mrec_new_id(g.id, sizeof(g.id)) < 0 || mkdir_p(cfg->work_dir, 0700) < 0 ||

@@ -59,6 +59,8 @@ int cmd_recover(struct phaul_config *cfg, int argc, char **argv);
  * EXIT_ROLLED_BACK (it runs here, no copy there), EXIT_UNRECOVERED (lost),
  * EXIT_UNKNOWN (still), EXIT_FAILED (no such record).
  */
+/* Is a record of CT (its spec) left in the work dir? 1 and its id, or 0. */
+int recover_pending(const struct phaul_config *cfg, const char *ct, char *id, size_t len);
 typedef void (*recover_say_fn)(void *arg, const char *line);
 int recover_migration(struct phaul_config *cfg, const char *id, bool locked, recover_say_fn say,
 		      void *arg);

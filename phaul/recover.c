@@ -214,6 +214,27 @@ none:
 	return which ? EXIT_FAILED : EXIT_OK;
 }
 
+int recover_pending(const struct phaul_config *cfg, const char *ct, char *id, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(cfg->work_dir);
+	int found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		const char *rid = de->d_name + 8;
+		struct mrec r;
+
+		if (strncmp(de->d_name, "mig-out-", 8) || !mrec_id_valid(rid) ||
+		    mrec_load(cfg->work_dir, MREC_SOURCE, rid, &r) < 0 || strcmp(r.ct, ct))
+			continue;
+		snprintf(id, len, "%s", rid);
+		found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static const char recover_usage[] =
 	"Usage: phaul recover [ID|CT]\n"
 	"\n"

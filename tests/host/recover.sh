@@ -151,6 +151,14 @@ check "nothing on the destination: exit 5, LOST, record kept" \
 	[ "$rc" -eq 5 -a -e "$T/src/mig-out-m6" ] && grep -q LOST "$T/out"
 rm -f "$T/src/mig-out-m6"
 
+# 6b. a new migration of a CT whose last one is unsettled is refused
+s=$(ct_tree)
+src_rec m6b committed "$s"
+"$PHAUL" -t tcp migrate "pid:$s" "127.0.0.1:$port" >"$T/out" 2>&1 </dev/null; rc=$?
+check "unsettled CT: a new migrate is refused, naming recover" \
+	[ "$rc" -eq 1 ] && grep -q "not settled yet: run .phaul recover m6b" "$T/out"
+rm -f "$T/src/mig-out-m6b"
+
 # 7. a running destination copy is never discarded
 s=$(ct_tree); d=$(ct_tree)
 src_rec m7 restoring "$s"
