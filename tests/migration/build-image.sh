@@ -281,13 +281,9 @@ make_overlay() {
 	# limit cannot be met, so scenarios dump anyway (and the report says by
 	# how much) unless they test the limit with options of their own.
 	mkdir -p "$root/etc/phaul"
-	# fs-sync is off by default: the agent may write below the workloads'
-	# state dirs and the shared folder only.
 	cat >"$root/etc/phaul/phaul.conf" <<-'EOF'
 	[migrate]
 	allow_downtime_overrun = yes
-	[agent]
-	fs_root = /var/lib/wl /mnt/shared
 	EOF
 
 	for f in "$HERE"/workloads/build/*; do
