@@ -231,6 +231,21 @@ static void assert_details(const char *dst)
 	}
 }
 
+/* The CT's directory has the source's mode; the parent phaul made is root's only. */
+static void assert_dir_modes(struct pair *p)
+{
+	struct stat s1, s2;
+	char parent[160];
+
+	assert_int_equal(stat(p->src, &s1), 0);
+	assert_int_equal(stat(p->dst, &s2), 0);
+	assert_int_equal(s2.st_mode & 07777, s1.st_mode & 07777);
+	assert_int_equal(s2.st_mode & 07777, 0755);
+	snprintf(parent, sizeof(parent), "%s/ct", p->root);
+	assert_int_equal(stat(parent, &s2), 0);
+	assert_int_equal(s2.st_mode & 07777, 0700);
+}
+
 static void test_sync_tree(void **state)
 {
 	struct pair *p = *state;
@@ -243,6 +258,7 @@ static void test_sync_tree(void **state)
 	agent_join(p);
 	assert_same(p->src, p->dst);
 	assert_details(p->dst);
+	assert_dir_modes(p);
 	assert_int_equal(st.client_exit, 0);
 	assert_int_equal(st.server_exit, 0);
 	assert_true(st.wire_tx > 0 && st.wire_rx > 0);
