@@ -71,6 +71,12 @@ expect "bad config value is refused" 2 "bad value 'soon' for 'downtime_limit_ms'
 	"$PHAUL" -c "$T/bad2.conf" check
 expect "missing config file given with -c" 2 "cannot open config" \
 	"$PHAUL" -c "$T/nope.conf" check
+# fs-sync never writes over the whole host: fs_root "/" stops the agent at start-up
+expect "agent refuses fs_root /" 2 "bad value '/' for 'fs_root'.*never / itself" \
+	"$PHAUL" -o fs_root=/ agent --listen 127.0.0.1:1
+printf '[agent]\nfs_root = /srv/ct //\n' >"$T/root.conf"
+expect "agent refuses fs_root / in a list" 2 "root.conf:2.*'fs_root'" \
+	"$PHAUL" -c "$T/root.conf" agent --listen 127.0.0.1:1
 
 # --- this host: CRIU 3.17 cannot initialise on its kernel ---
 expect "local check says plainly why this host cannot migrate" 1 \
