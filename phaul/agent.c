@@ -156,10 +156,8 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
 	gethostname(a.host, sizeof(a.host) - 1);
-	if ((ret = mux_start(c, &a.mux)) < 0) {
-		chan_close(c);
-		return ret;
-	}
+	if ((ret = mux_start(c, &a.mux)) < 0)
+		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(a.mux, cfg->timeout_s * 1000);
 	ret = agent_serve(&a);
 	agent_cleanup(&a);

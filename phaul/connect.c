@@ -64,10 +64,8 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 	pr_info("connecting to %s over %s", host, cfg->transport);
 	if ((ret = open_chan(cfg, host, &c)) < 0)
 		return ph_errctx(ret, "connecting to %s over %s", host, cfg->transport);
-	if ((ret = mux_start(c, &m)) < 0) {
-		chan_close(c);
-		return ret;
-	}
+	if ((ret = mux_start(c, &m)) < 0)
+		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(m, cfg->timeout_s * 1000);
 	if ((ret = msg_hello(m, "source", &hello, cfg->timeout_s * 1000)) < 0) {
 		mux_close(m);

@@ -27,7 +27,9 @@
 #include <cmocka.h>
 
 #include "caps.h"
+#include "config.h"
 #include "err.h"
+#include "phaul.h"
 #include "transport/chan.h"
 #include "transport/mux.h"
 
@@ -420,6 +422,31 @@ static void test_mux_remote_exit(void **state)
 	mux_close(m);
 }
 
+/*
+ * mux_start() owns the chan even when it fails: connect_agent() must not
+ * close it a second time (a use-after-free under ASan, a double free
+ * without).
+ */
+static void test_connect_mux_start_fails(void **state)
+{
+	struct phaul_config cfg;
+	struct mux *m = (struct mux *)1;
+	char peer[64];
+
+	NEED_SSHD();
+	config_defaults(&cfg);
+	snprintf(cfg.transport, sizeof(cfg.transport), "ssh");
+	snprintf(cfg.agent_cmd, sizeof(cfg.agent_cmd), "cat");
+	snprintf(cfg.known_hosts, sizeof(cfg.known_hosts), "%s", path("known_hosts"));
+	snprintf(cfg.identity, sizeof(cfg.identity), "%s", path("user_key"));
+	setenv("PHAUL_FAULT_MUX_START", "1", 1);
+	assert_int_equal(connect_agent(&cfg, target, &m, peer, sizeof(peer)), -PH_ESYS);
+	unsetenv("PHAUL_FAULT_MUX_START");
+	assert_null(m);
+	print_message("%s\n", ph_errmsg());
+	assert_non_null(strstr(ph_errmsg(), "reader thread"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,7 +454,7 @@ int main(void)
 	    cmocka_unit_test(test_hashed_known_host_ok), cmocka_unit_test(test_unknown_host_key),
 	    cmocka_unit_test(test_changed_host_key),	 cmocka_unit_test(test_wrong_user_key),
 	    cmocka_unit_test(test_remote_exit_status),	 cmocka_unit_test(test_mux_over_ssh),
-	    cmocka_unit_test(test_mux_remote_exit),
+	    cmocka_unit_test(test_mux_remote_exit),	 cmocka_unit_test(test_connect_mux_start_fails),
 	};
 
 	alarm(900);
