@@ -49,6 +49,7 @@ static int add_children(struct ct *ct, pid_t pid)
 {
 	char path[64], buf[4096];
 	struct dirent *de;
+	pid_t child;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -64,14 +65,14 @@ static int add_children(struct ct *ct, pid_t pid)
 		f = fopen(buf, "re");
 		if (!f)
 			continue;
-		while (fscanf(f, "%d", &pid) == 1) {
+		while (fscanf(f, "%d", &child) == 1) {
 			if (ct->npids == CT_PIDS_MAX) {
 				fclose(f);
 				closedir(d);
 				return ph_seterr(PH_ETOOBIG, "%s has more than %d processes",
 						 ct->spec, CT_PIDS_MAX);
 			}
-			ct->pids[ct->npids++] = (uint32_t)pid;
+			ct->pids[ct->npids++] = (uint32_t)child;
 		}
 		fclose(f);
 	}
