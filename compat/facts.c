@@ -93,6 +93,11 @@ int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 	int ret;
 
 	phaul__host_facts__init(f);
+	/* Fault injection: the probe fails before any field is set. */
+	if (getenv("PHAUL_FAULT_FACTS")) {
+		errno = EIO;
+		return ph_seterr_errno(PH_ESYS, "uname");
+	}
 	if (uname(&u) < 0)
 		return ph_seterr_errno(PH_ESYS, "uname");
 	gethostname(host, sizeof(host) - 1);

@@ -25,7 +25,11 @@ static int check_local(struct phaul_config *cfg)
 	Phaul__HostFacts f;
 	int ok;
 
-	compat_local_facts(&p, &f);
+	if (compat_local_facts(&p, &f) < 0) {
+		pr_err("cannot probe this host: %s", ph_errmsg());
+		compat_facts_free(&f);
+		return EXIT_FAILED;
+	}
 	printf("host        %s\n", f.hostname);
 	printf("arch        %s, page size %u\n", f.arch, f.page_size);
 	printf("kernel      %s\n", f.kernel);
@@ -65,7 +69,10 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	size_t cpulen = 0;
 	int ret;
 
-	compat_local_facts(&p, &local);
+	if ((ret = compat_local_facts(&p, &local)) < 0) {
+		ret = ph_errctx(ret, "probing this host");
+		goto out;
+	}
 	if (compat_cpuinfo_dump(cfg->work_dir, &cpuinfo, &cpulen) == 0) {
 		q.has_cpuinfo = 1;
 		q.cpuinfo.data = cpuinfo;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* compat: this host's real facts, compared against variations of itself. */
+#include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "compat/compat.h"
 #include "err.h"
+#include "phaul.h"
 
 static Phaul__HostFacts src, dst;
 
@@ -147,6 +149,23 @@ static void test_criu_check_failure_names_host(void **state)
 	dst.criu_ok = 1;
 }
 
+/* A failed probe of this host is an error, not a NULL string printed. */
+static void test_check_local_facts_fail(void **state)
+{
+	struct phaul_config cfg;
+	char *argv[] = { "check", NULL };
+	int r;
+
+	config_defaults(&cfg);
+	snprintf(cfg.work_dir, sizeof(cfg.work_dir), "/tmp");
+	setenv("PHAUL_FAULT_FACTS", "1", 1);
+	optind = 0;
+	r = cmd_check(&cfg, 1, argv);
+	unsetenv("PHAUL_FAULT_FACTS");
+	assert_int_equal(r, EXIT_FAILED);
+	assert_non_null(strstr(ph_errmsg(), "uname"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_probe_reports_busy_pids),
 		cmocka_unit_test(test_soft_dirty),
 		cmocka_unit_test(test_criu_check_failure_names_host),
+		cmocka_unit_test(test_check_local_facts_fail),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
