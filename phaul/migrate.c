@@ -862,7 +862,14 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	pthread_create(&sig_thread, NULL, signal_thread, &g);
+	/* Without it Ctrl-C would be ignored: refuse before anything changes. */
+	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD") ? EAGAIN
+						  : pthread_create(&sig_thread, NULL, signal_thread, &g);
+	if (ret) {
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		fprintf(stderr, "phaul: cannot start the signal thread: %s\n", strerror(ret));
+		return EXIT_FAILED;
+	}
 	pthread_detach(sig_thread);
 
 	ret = migrate(&g, argv[optind + 1]);

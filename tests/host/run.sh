@@ -145,5 +145,13 @@ EOC
 	fi
 fi
 
+# --- migrate refuses what it cannot do safely, before anything changes ---
+sleep 300 &
+victim=$!
+pids+=($victim)
+expect "migrate: no signal thread (Ctrl-C would be ignored) is refused" 1 \
+	"cannot start the signal thread" env PHAUL_FAULT_SIGNAL_THREAD=1 \
+	"$PHAUL" -t tcp migrate "pid:$victim" 127.0.0.1:1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
