@@ -11,6 +11,10 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "util.h"
+
+/* A string of the peer's facts is cut here (a CRIU message is the longest). */
+#define CHECK_PEER_STR_MAX 512
 
 static const char check_usage[] =
 	"Usage: phaul check [--force CHECKS] [HOST]\n"
@@ -53,6 +57,16 @@ static int check_local(struct phaul_config *cfg)
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* The peer's facts are printed in the table: one printable line each, capped. */
+static void facts_vis(Phaul__HostFacts *f)
+{
+	char **s[] = { &f->hostname, &f->arch,	   &f->kernel, &f->criu_version,
+		       &f->criu_msg, &f->work_dir, &f->cpu_msg };
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		ph_strvis_inplace(*s[i], CHECK_PEER_STR_MAX);
+}
+
 /*
  * Ask the destination for its facts (with our cpuinfo for its CPUINFO_CHECK)
  * and compare. Used by check and migrate; pids are the CT's, if any.
@@ -87,6 +101,7 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	if ((ret = msg_send(m, &out)) < 0 ||
 	    (ret = msg_expect(m, PHAUL__MSG__BODY_CHECK_RESP, &in, cfg->timeout_s * 1000)) < 0)
 		goto out;
+	facts_vis(in->check_resp->facts);
 	if (!q.has_cpuinfo) {
 		/* No source cpuinfo: the destination could not compare CPUs. */
 		in->check_resp->facts->cpu_ok = 0;

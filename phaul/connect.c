@@ -8,6 +8,7 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "util.h"
 
 /* "host" or "[v6]" without a port gets the configured tcp port. */
 static void tcp_addr(const struct phaul_config *cfg, const char *host, char *out, size_t len)
@@ -71,8 +72,9 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 		mux_close(m);
 		return ph_errctx(ret, "hello with %s", host);
 	}
-	snprintf(peer_name, peer_len, "%s",
-		 hello->hostname && *hello->hostname ? hello->hostname : host);
+	/* The peer's name is shown in logs, tables and reports: data, not text. */
+	ph_strvis(peer_name, peer_len,
+		  hello->hostname && *hello->hostname ? hello->hostname : host);
 	pr_info("connected to %s (phaul %s)", peer_name, hello->phaul_version);
 	phaul__hello__free_unpacked(hello, NULL);
 	*out = m;

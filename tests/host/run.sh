@@ -145,6 +145,26 @@ EOC
 	fi
 fi
 
+# --- peer strings are data: a hostname with escapes and a newline forges nothing ---
+eport=$(free_port)
+unshare -u python3 -c 'import os, socket, sys
+socket.sethostname("evil\x1b[2K\nsrc: info: migration committed")
+os.execv(sys.argv[1], sys.argv[1:])' "$PHAUL" agent --listen "127.0.0.1:$eport" >"$T/evil.log" 2>&1 &
+pids+=($!)
+if wait_port "$eport"; then
+	expect "peer strings: the peer's hostname is shown escaped" 3 \
+		'connected to evil\\x1b\[2K\\nsrc: info: migration committed' \
+		"$PHAUL" -t tcp check "127.0.0.1:$eport"
+	if grep -q $'\033' "$T/out" || grep -q '^src: info: migration committed' "$T/out"; then
+		bad "peer strings: no escape or forged line reaches the output"
+	else
+		ok "peer strings: no escape or forged line reaches the output"
+	fi
+else
+	bad "agent in a UTS namespace did not start"
+	cp "$T/evil.log" "$T/out"
+fi
+
 # --- migrate refuses what it cannot do safely, before anything changes ---
 sleep 300 &
 victim=$!
