@@ -148,8 +148,8 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	if (!d->n_pids_busy) {
 		snprintf(r->dst, sizeof(r->dst), "free");
 	} else {
-		snprintf(r->dst, sizeof(r->dst), "%zu in use (first %u)", d->n_pids_busy,
-			 d->pids_busy[0]);
+		snprintf(r->dst, sizeof(r->dst), "%llu in use (first %u)",
+			 (unsigned long long)d->n_pids_busy + d->pids_busy_more, d->pids_busy[0]);
 		set(r, COMPAT_FAIL,
 		    "a process tree restores with its own pids; pid %u is taken on %s",
 		    d->pids_busy[0], str(d->hostname));

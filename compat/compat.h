@@ -17,7 +17,9 @@
 /*
  * Fill f with this host's facts. criu: also ask CRIU (version, CHECK,
  * CPUINFO_CHECK against cpuinfo when non-NULL). pids: report which of them
- * are in use here. Strings in f are owned; release with compat_facts_free().
+ * are in use here (the first PH_CHECK_BUSY_LIST_MAX in pids_busy, the rest
+ * counted in pids_busy_more, so the facts always fit one message). Strings
+ * in f are owned; release with compat_facts_free().
  */
 struct compat_probe {
 	const char *work_dir;

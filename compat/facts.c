@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "compat/compat.h"
 #include "err.h"
 #include "log.h"
@@ -115,9 +116,15 @@ int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 	f->pids_busy = calloc(p->npids ? p->npids : 1, sizeof(uint32_t));
 	if (!f->pids_busy)
 		return ph_seterr(PH_ENOMEM, "pid list");
-	for (size_t i = 0; i < p->npids; i++)
-		if (pid_in_use(p->pids[i]))
+	for (size_t i = 0; i < p->npids; i++) {
+		if (!pid_in_use(p->pids[i]))
+			continue;
+		if (f->n_pids_busy < PH_CHECK_BUSY_LIST_MAX)
 			f->pids_busy[f->n_pids_busy++] = p->pids[i];
+		else
+			f->pids_busy_more++;
+	}
+	f->has_pids_busy_more = f->pids_busy_more > 0;
 
 	ret = p->criu ? compat_criu_facts(p, f) : 0;
 	if (!f->criu_version)

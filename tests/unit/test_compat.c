@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "caps.h"
 #include "compat/compat.h"
 #include "err.h"
 #include "phaul.h"
@@ -121,6 +122,40 @@ static void test_probe_reports_busy_pids(void **state)
 	compat_facts_free(&f);
 }
 
+/* 16k busy pids: the facts list a few and count the rest, and still fit one message. */
+static void test_probe_caps_busy_pids(void **state)
+{
+	size_t n = 16384;
+	uint32_t *pids = malloc(n * sizeof(*pids));
+	struct compat_probe p = { .work_dir = "/tmp", .pids = pids, .npids = n };
+	Phaul__CheckResp resp = PHAUL__CHECK_RESP__INIT;
+	Phaul__Msg m = PHAUL__MSG__INIT;
+	struct compat_req q = { 0 };
+	struct compat_table t;
+	Phaul__HostFacts f;
+
+	for (size_t i = 0; i < n; i++)
+		pids[i] = (uint32_t)getpid(); /* busy */
+	pids[n - 1] = 4194303; /* pid_max: free */
+	assert_int_equal(compat_local_facts(&p, &f), 0);
+	resp.facts = &f;
+	m.body_case = PHAUL__MSG__BODY_CHECK_RESP;
+	m.check_resp = &resp;
+	assert_true(phaul__msg__get_packed_size(&m) <= PH_MSG_MAX);
+	assert_true(f.n_pids_busy <= PH_CHECK_BUSY_LIST_MAX);
+	assert_int_equal(f.pids_busy[0], getpid());
+	assert_int_equal(f.n_pids_busy + f.pids_busy_more, n - 1);
+	/* the table counts them all */
+	assert_int_equal(compat_compare(&src, &f, &q, &t), -PH_ECOMPAT);
+	print_message("pids: %s\n", find(&t, "pids")->dst);
+	char want[64];
+	snprintf(want, sizeof(want), "%llu in use",
+		 (unsigned long long)f.n_pids_busy + f.pids_busy_more);
+	assert_non_null(strstr(find(&t, "pids")->dst, want));
+	compat_facts_free(&f);
+	free(pids);
+}
+
 static void test_soft_dirty(void **state)
 {
 	struct compat_req q = { 0 };
@@ -174,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_criu_minor_mismatch_fails),
 		cmocka_unit_test(test_memory_and_pids),
 		cmocka_unit_test(test_probe_reports_busy_pids),
+		cmocka_unit_test(test_probe_caps_busy_pids),
 		cmocka_unit_test(test_soft_dirty),
 		cmocka_unit_test(test_criu_check_failure_names_host),
 		cmocka_unit_test(test_check_local_facts_fail),
