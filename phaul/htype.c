@@ -2,8 +2,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "htype.h"
@@ -106,4 +110,42 @@ int ct_collect_tree(struct ct *ct)
 bool ct_alive(const struct ct *ct)
 {
 	return ct->root > 0 && (kill(ct->root, 0) == 0 || errno == EPERM);
+}
+
+int ct_lock(const struct ct *ct, const char *work_dir, int *out)
+{
+	char path[PATH_MAX], holder[128] = "";
+	ssize_t n;
+	int fd, ret;
+
+	*out = -1;
+	snprintf(path, sizeof(path), "%s/locks", work_dir);
+	if ((ret = mkdir_p(path, 0700)) < 0)
+		return ph_errctx(ret, "%s: lock dir", ct->spec);
+	snprintf(path, sizeof(path), "%s/locks/pid-%d.lock", work_dir, (int)ct->root);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: opening lock %s", ct->spec, path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			ret = ph_seterr_errno(PH_ESYS, "%s: locking %s", ct->spec, path);
+		} else {
+			n = pread(fd, holder, sizeof(holder) - 1, 0);
+			holder[n > 0 ? n : 0] = '\0';
+			holder[strcspn(holder, "\n")] = '\0';
+			ret = ph_seterr(PH_EUSAGE,
+					"%s is being migrated by another phaul run (pid and CT: %s; "
+					"lock %s): wait for it, or stop it with SIGTERM",
+					ct->spec, *holder ? holder : "unknown", path);
+		}
+		close(fd);
+		return ret;
+	}
+	if (ftruncate(fd, 0) < 0 || dprintf(fd, "%d %s\n", (int)getpid(), ct->spec) < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "%s: writing lock %s", ct->spec, path);
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
 }

@@ -823,8 +823,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 {
 	static struct mig g; /* large (report, ct); one per process */
 	pthread_t sig_thread;
+	int ret, lock_fd = -1;
 	sigset_t set;
-	int ret;
 
 	memset(&g, 0, sizeof(g));
 	g.cfg = cfg;
@@ -845,6 +845,10 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	if (ct_open(argv[optind], &g.ct) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (ct_lock(&g.ct, cfg->work_dir, &lock_fd) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return EXIT_FAILED;
 	}
 	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
 	for (size_t i = 0; i < g.ct.nsync; i++) {
@@ -883,5 +887,6 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		close(g.sk);
 	if (g.dir[0] && !cfg->keep_images && ret == EXIT_OK)
 		rm_tree(g.dir);
+	close(lock_fd); /* held until the migration is settled */
 	return ret;
 }

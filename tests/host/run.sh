@@ -173,5 +173,25 @@ expect "migrate: no signal thread (Ctrl-C would be ignored) is refused" 1 \
 	"cannot start the signal thread" env PHAUL_FAULT_SIGNAL_THREAD=1 \
 	"$PHAUL" -t tcp migrate "pid:$victim" 127.0.0.1:1
 
+# --- one migration per CT: a second run of the same CT is refused, naming the first ---
+hport=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c = s.accept(); time.sleep(60)' \
+	"$hport" >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$hport"
+"$PHAUL" -t tcp migrate --dry-run "pid:$victim" "127.0.0.1:$hport" >"$T/first.log" 2>&1 &
+first=$!
+pids+=($first)
+for i in $(seq 50); do [ -s "$T/work/locks/pid-$victim.lock" ] && break; sleep 0.1; done
+expect "lock: a second migrate of the same CT is refused, naming the first run" 1 \
+	"pid:$victim is being migrated by another phaul run \(pid and CT: $first pid:$victim" \
+	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
+kill "$first" 2>/dev/null
+wait "$first" 2>/dev/null
+expect "lock: released when the first run ends" 1 "connecting to 127.0.0.1:1 over tcp" \
+	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
