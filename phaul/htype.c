@@ -133,10 +133,11 @@ int ct_lock(const struct ct *ct, const char *work_dir, int *out)
 			n = pread(fd, holder, sizeof(holder) - 1, 0);
 			holder[n > 0 ? n : 0] = '\0';
 			holder[strcspn(holder, "\n")] = '\0';
-			ret = ph_seterr(PH_EUSAGE,
-					"%s is being migrated by another phaul run (pid and CT: %s; "
-					"lock %s): wait for it, or stop it with SIGTERM",
-					ct->spec, *holder ? holder : "unknown", path);
+			ret = ph_seterr(
+				PH_EUSAGE,
+				"%s is being migrated by another phaul run (pid and CT: %s; "
+				"lock %s): wait for it, or stop it with SIGTERM",
+				ct->spec, *holder ? holder : "unknown", path);
 		}
 		close(fd);
 		return ret;
