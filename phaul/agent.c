@@ -25,6 +25,7 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "throttle.h"
 
 static int on_check(struct agent *a, Phaul__Msg *in)
 {
@@ -275,6 +276,9 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init("agent", cfg->log_level);
+	/* A throttle left on this host by a source-side phaul that died. */
+	if (throttle_recover(cfg->work_dir) < 0)
+		pr_warn("%s", ph_errmsg());
 	if (stdio) {
 		struct chan *ch;
 		int rfd, wfd;

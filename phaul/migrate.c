@@ -850,6 +850,9 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return EXIT_FAILED;
 	}
+	/* A throttle left by a phaul that died (this CT's or another's) is lifted now. */
+	if (throttle_init(&g.thr, cfg->work_dir) < 0)
+		pr_warn("%s", ph_errmsg());
 	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
 	for (size_t i = 0; i < g.ct.nsync; i++) {
 		if (g.opt.nsync == PH_SYNC_MAX) {

@@ -184,7 +184,7 @@ wait_port "$hport"
 "$PHAUL" -t tcp migrate --dry-run "pid:$victim" "127.0.0.1:$hport" >"$T/first.log" 2>&1 &
 first=$!
 pids+=($first)
-for i in $(seq 50); do [ -s "$T/work/locks/pid-$victim.lock" ] && break; sleep 0.1; done
+for i in $(seq 50); do grep -qs "^$first " "$T/work/locks/pid-$victim.lock" && break; sleep 0.1; done
 expect "lock: a second migrate of the same CT is refused, naming the first run" 1 \
 	"pid:$victim is being migrated by another phaul run \(pid and CT: $first pid:$victim" \
 	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
@@ -192,6 +192,30 @@ kill "$first" 2>/dev/null
 wait "$first" 2>/dev/null
 expect "lock: released when the first run ends" 1 "connecting to 127.0.0.1:1 over tcp" \
 	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
+
+# --- a throttle left by a killed phaul is lifted by the next start (here: the agent's) ---
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -n "$cg2" ] && mkdir "$cg2/phaul.hosttest.$$" 2>/dev/null; then
+	rmdir "$cg2/phaul.hosttest.$$"
+	sleep 300 &
+	tv=$!
+	pids+=($tv)
+	home=$(sed -n 's/^0:://p' "/proc/$tv/cgroup")
+	mkdir "$cg2/phaul.throttle.$tv" && echo "$tv" >"$cg2/phaul.throttle.$tv/cgroup.procs"
+	mkdir -p "$T/work/throttle"
+	# what a phaul killed mid-throttle leaves: its record, nobody holding it
+	printf 'phaul-throttle 1\npid 999999\ncg /phaul.throttle.%d\ncreated 1\nhome %s\norig_max max 100000\n' \
+		"$tv" "$home" >"$T/work/throttle/pid-$tv.rec"
+	"$PHAUL" agent --stdio </dev/null >/dev/null 2>"$T/out"
+	if [ "$(sed -n 's/^0:://p' "/proc/$tv/cgroup")" = "$home" ] &&
+		[ ! -e "$cg2/phaul.throttle.$tv" ] && [ ! -e "$T/work/throttle/pid-$tv.rec" ] &&
+		grep -q "lifted a throttle left by a phaul that stopped" "$T/out"; then
+		ok "throttle: a killed phaul's throttle is lifted by the next agent start"
+	else
+		bad "throttle: a killed phaul's throttle is lifted by the next agent start"
+	fi
+	rmdir "$cg2/phaul.throttle.$tv" 2>/dev/null
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
