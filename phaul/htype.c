@@ -150,3 +150,18 @@ int ct_lock(const struct ct *ct, const char *work_dir, int *out)
 	*out = fd;
 	return 0;
 }
+
+int ct_check_session(const struct ct *ct, const char *host, bool shell_job)
+{
+	pid_t sid = getsid(ct->root);
+
+	if (shell_job || sid == ct->root)
+		return 0;
+	if (sid < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: session of pid %d", ct->spec, (int)ct->root);
+	return ph_seterr(PH_ECOMPAT,
+			 "check 'session' failed on %s: the root of %s (pid %d) does not lead its "
+			 "session (session %d, led outside the tree), which CRIU cannot dump; "
+			 "start it with setsid, or migrate it with --shell-job",
+			 host, ct->spec, (int)ct->root, (int)sid);
+}

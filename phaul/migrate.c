@@ -846,6 +846,11 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 	}
+	/* Pre-flight: what CRIU would refuse only after the freeze. */
+	if (ct_check_session(&g.ct, g.host, g.opt.shell_job) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return ph_lasterr() == PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED;
+	}
 	if (ct_lock(&g.ct, cfg->work_dir, &lock_fd) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return EXIT_FAILED;

@@ -166,9 +166,18 @@ else
 fi
 
 # --- migrate refuses what it cannot do safely, before anything changes ---
-sleep 300 &
+setsid sleep 300 & # a session leader, as CRIU wants the root of a tree
 victim=$!
 pids+=($victim)
+sleep 300 &
+nonleader=$!
+pids+=($nonleader)
+expect "pre-flight: a root that does not lead its session is refused before anything" 3 \
+	"check 'session' failed on .*pid $nonleader.*setsid, or migrate it with --shell-job" \
+	"$PHAUL" -t tcp migrate "pid:$nonleader" 127.0.0.1:1
+expect "pre-flight: --shell-job lets it through to the connection" 1 \
+	"connecting to 127.0.0.1:1 over tcp" \
+	"$PHAUL" -t tcp migrate --shell-job "pid:$nonleader" 127.0.0.1:1
 expect "migrate: no signal thread (Ctrl-C would be ignored) is refused" 1 \
 	"cannot start the signal thread" env PHAUL_FAULT_SIGNAL_THREAD=1 \
 	"$PHAUL" -t tcp migrate "pid:$victim" 127.0.0.1:1
