@@ -65,6 +65,8 @@ struct compat_req {
 	uint64_t ct_rss_kb;    /* memory the CT needs on the destination */
 	uint64_t ct_images_kb; /* disk the images need in the dst work dir */
 	bool require_precopy;  /* no soft-dirty is a failure, not a warning */
+	bool need_rsync;       /* paths to rsync: rsync needed on both hosts */
+	bool auto_converge;    /* the source may throttle: it needs cgroup_cpu */
 	const char *force;     /* comma-separated check names to skip */
 };
 

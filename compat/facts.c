@@ -89,7 +89,7 @@ static char *xstrdup(const char *s)
 
 int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 {
-	char host[256] = "";
+	char host[256] = "", rsync[PATH_MAX];
 	struct utsname u;
 	int ret;
 
@@ -112,6 +112,9 @@ int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 	f->work_dir = xstrdup(p->work_dir);
 	f->has_soft_dirty = 1;
 	f->soft_dirty = compat_soft_dirty();
+	f->has_rsync_ok = 1;
+	f->rsync_ok = find_exe("rsync", "PHAUL_RSYNC", "/usr/bin", rsync, sizeof(rsync)) == 0 &&
+		      access(rsync, X_OK) == 0;
 
 	f->pids_busy = calloc(p->npids ? p->npids : 1, sizeof(uint32_t));
 	if (!f->pids_busy)

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "throttle.h"
 #include "util.h"
 
 /* A string of the peer's facts is cut here (a CRIU message is the longest). */
@@ -87,6 +88,8 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 		ret = ph_errctx(ret, "probing this host");
 		goto out;
 	}
+	local.has_cgroup_cpu = 1; /* only the source throttles */
+	local.cgroup_cpu = throttle_available();
 	if (compat_cpuinfo_dump(cfg->work_dir, &cpuinfo, &cpulen) == 0) {
 		q.has_cpuinfo = 1;
 		q.cpuinfo.data = cpuinfo;

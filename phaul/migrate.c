@@ -200,6 +200,8 @@ static int step_check(struct mig *g)
 		.ct_rss_kb = g->ct.rss_kb,
 		.ct_images_kb = g->ct.rss_kb + 16 * 1024,
 		.require_precopy = g->opt.require_precopy,
+		.need_rsync = g->opt.nsync > 0,
+		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
 		.force = g->opt.force,
 	};
 	struct compat_table t;

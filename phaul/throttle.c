@@ -18,7 +18,7 @@
 
 #define CG_TEXT_MAX 65536
 /* A crash record is a few short lines. */
-#define REC_MAX 2048
+#define REC_MAX	  2048
 #define REC_MAGIC "phaul-throttle 1"
 
 /* Where cgroup v2 is mounted; "" when it is not. */
@@ -536,4 +536,17 @@ int throttle_init(struct throttle *t, const char *work_dir)
 	t->rec_fd = -1;
 	snprintf(t->rec_dir, sizeof(t->rec_dir), "%s/throttle", work_dir);
 	return throttle_recover(work_dir);
+}
+
+bool throttle_available(void)
+{
+	char *text, *tok, *save;
+	bool on = false;
+
+	if (!*cg_mount() || cg_read("/", "cgroup.controllers", &text) < 0)
+		return false;
+	for (tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		on |= !strcmp(tok, "cpu");
+	free(text);
+	return on;
 }

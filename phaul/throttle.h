@@ -66,6 +66,9 @@ void throttle_release(struct throttle *t);
 int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *home,
 			   const char *orig_max, char *note, size_t len);
 
+/* cgroup v2 is mounted with the cpu controller: throttle_apply() can work. */
+bool throttle_available(void);
+
 /* Helpers, exported for the tests. */
 /* The cgroup v2 path in a /proc/PID/cgroup text ("0::/a/b"). */
 int throttle_parse_proc_cgroup(const char *text, char *out, size_t len);

@@ -182,6 +182,19 @@ expect "migrate: no signal thread (Ctrl-C would be ignored) is refused" 1 \
 	"cannot start the signal thread" env PHAUL_FAULT_SIGNAL_THREAD=1 \
 	"$PHAUL" -t tcp migrate "pid:$victim" 127.0.0.1:1
 
+# --- pre-flight: rsync where fs-sync needs it, on both hosts ---
+rport=$(free_port)
+PHAUL_RSYNC=/nonexistent/rsync "$PHAUL" agent --listen "127.0.0.1:$rport" >"$T/norsync.log" 2>&1 &
+pids+=($!)
+mkdir -p "$T/data"
+if wait_port "$rport"; then
+	expect "pre-flight: a destination without rsync is a failed check when --sync is given" 3 \
+		"rsync +found +MISSING +FAIL: fs-sync needs rsync on both hosts" \
+		"$PHAUL" -t tcp migrate --dry-run --sync "$T/data" "pid:$victim" "127.0.0.1:$rport"
+else
+	bad "agent without rsync did not start"
+fi
+
 # --- one migration per CT: a second run of the same CT is refused, naming the first ---
 hport=$(free_port)
 python3 -c 'import socket, sys, time

@@ -156,6 +156,46 @@ static void test_probe_caps_busy_pids(void **state)
 	free(pids);
 }
 
+/* rsync where fs-sync needs it, on both hosts; the table has no row when it is not needed. */
+static void test_rsync_needed(void **state)
+{
+	struct compat_req q = { .need_rsync = true };
+	struct compat_table t;
+
+	assert_true(src.rsync_ok); /* this host has rsync (make deps) */
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "rsync")->verdict, COMPAT_OK);
+	dst.rsync_ok = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	assert_non_null(strstr(ph_errmsg(), "check 'rsync' failed"));
+	assert_non_null(strstr(ph_errmsg(), "MISSING"));
+	q.need_rsync = false;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	for (int i = 0; i < t.nrows; i++)
+		assert_string_not_equal(t.rows[i].check, "rsync");
+	/* an agent that does not report it: a warning, not a refusal */
+	q.need_rsync = true;
+	dst.has_rsync_ok = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "rsync")->verdict, COMPAT_WARN);
+	dst.has_rsync_ok = dst.rsync_ok = 1;
+}
+
+/* Auto-converge without a cgroup v2 cpu controller on the source: said before anything. */
+static void test_auto_converge_needs_cgroup_cpu(void **state)
+{
+	struct compat_req q = { .auto_converge = true };
+	struct compat_table t;
+
+	src.cgroup_cpu = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "auto-converge")->verdict, COMPAT_WARN);
+	assert_non_null(strstr(find(&t, "auto-converge")->detail, "cannot throttle"));
+	src.cgroup_cpu = 1;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "auto-converge")->verdict, COMPAT_OK);
+}
+
 static void test_soft_dirty(void **state)
 {
 	struct compat_req q = { 0 };
@@ -210,6 +250,8 @@ int main(void)
 		cmocka_unit_test(test_memory_and_pids),
 		cmocka_unit_test(test_probe_reports_busy_pids),
 		cmocka_unit_test(test_probe_caps_busy_pids),
+		cmocka_unit_test(test_rsync_needed),
+		cmocka_unit_test(test_auto_converge_needs_cgroup_cpu),
 		cmocka_unit_test(test_soft_dirty),
 		cmocka_unit_test(test_criu_check_failure_names_host),
 		cmocka_unit_test(test_check_local_facts_fail),

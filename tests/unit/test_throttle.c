@@ -282,6 +282,33 @@ static void test_record_removed_on_release(void **state)
 	rm_tree(wd);
 }
 
+/* throttle_available() says what the cgroup2 root's controllers say (cpu on v1 here: no). */
+static void test_available(void **state)
+{
+	char mnt[256] = "", path[300], text[512] = "";
+	struct mntent *me;
+	FILE *f = setmntent("/proc/self/mounts", "re");
+
+	while (f && (me = getmntent(f)))
+		if (!strcmp(me->mnt_type, "cgroup2")) {
+			snprintf(mnt, sizeof(mnt), "%s", me->mnt_dir);
+			break;
+		}
+	if (f)
+		endmntent(f);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
+	if (!mnt[0] || read_text(path, text, sizeof(text)) < 0) {
+		assert_false(throttle_available());
+		return;
+	}
+	bool cpu = false;
+
+	for (char *save, *tok = strtok_r(text, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
+		cpu |= !strcmp(tok, "cpu");
+	assert_int_equal(throttle_available(), cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_apply_lift_real),
 		cmocka_unit_test(test_record_lifted_after_crash_real),
 		cmocka_unit_test(test_record_removed_on_release),
+		cmocka_unit_test(test_available),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
