@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "report.h"
 #include "util.h"
 
 #define FORGED "boom\nsrc: info: migration committed\033[1A\033[2K\r"
@@ -39,20 +40,20 @@ static void test_strvis(void **state)
 	assert_string_equal(b, "ok?[2K");
 }
 
-/* Run fn with stderr captured; return what it wrote (malloc'ed). */
-static char *capture(void (*fn)(void))
+/* Run fn with fd (stderr, stdout) captured; return what it wrote (malloc'ed). */
+static char *capture_fd(int which, void (*fn)(void))
 {
 	char path[] = "/tmp/phaul-log-test.XXXXXX", *out;
-	int fd = mkstemp(path), saved = dup(2);
+	int fd = mkstemp(path), saved = dup(which);
 	uint8_t *buf;
 	size_t len;
 
 	assert_true(fd >= 0 && saved >= 0);
-	fflush(stderr);
-	dup2(fd, 2);
+	fflush(NULL);
+	dup2(fd, which);
 	fn();
-	fflush(stderr);
-	dup2(saved, 2);
+	fflush(NULL);
+	dup2(saved, which);
 	close(saved);
 	close(fd);
 	assert_int_equal(read_file(path, 1 << 20, &buf, &len), 0);
@@ -62,6 +63,11 @@ static char *capture(void (*fn)(void))
 	out[len] = '\0';
 	free(buf);
 	return out;
+}
+
+static char *capture(void (*fn)(void))
+{
+	return capture_fd(2, fn);
 }
 
 static void log_forged(void)
@@ -110,6 +116,25 @@ static void test_error_text_is_one_line(void **state)
 	assert_non_null(strstr(ph_errmsg(), "from ho\\nst: peer said: boom\\nsrc"));
 }
 
+static void phase_forged(void)
+{
+	static struct report r;
+
+	report_init(&r, false);
+	report_phase(&r, "restore", "on node2: %s", FORGED);
+}
+
+/* A progress line quoting the peer (its throttle note) stays one line too. */
+static void test_progress_line_cannot_be_forged(void **state)
+{
+	char *out = capture_fd(1, phase_forged);
+
+	assert_non_null(strstr(out, "[restore] on node2: boom\\nsrc: info"));
+	assert_null(strchr(out, '\033'));
+	assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_log_line_cannot_be_forged),
 		cmocka_unit_test(test_log_line_capped),
 		cmocka_unit_test(test_error_text_is_one_line),
+		cmocka_unit_test(test_progress_line_cannot_be_forged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
