@@ -154,16 +154,13 @@ static int ps_after(struct pages_relay *r, int ret)
 	struct agent *a = r->arg;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterDone done = PHAUL__ITER_DONE__INIT;
-	int wret;
+	bool killed = false;
 
+	/* The stream is gone: so is its server (ESRCH: it was reaped already). */
 	if (ret < 0 && criu_ps_pid(a->ps) > 0)
-		kill(criu_ps_pid(a->ps), SIGKILL); /* the stream is gone: so is its server */
+		killed = kill(criu_ps_pid(a->ps), SIGKILL) == 0;
 	pthread_join(a->ps_waiter, NULL);
-	wret = a->ps_wret;
-	if (wret < 0) {
-		ph_seterr(wret, "%s", a->ps_err);
-		ret = wret; /* CRIU's reason (a full disk, say) beats the broken pipe */
-	}
+	ret = pages_ps_verdict(ret, killed, a->ps_wret, a->ps_err);
 	criu_ps_close(a->ps);
 	a->ps = NULL;
 	close(r->sk);
