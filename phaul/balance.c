@@ -33,12 +33,12 @@ static const char balance_usage[] =
 	"  --json      the run's record as one JSON object on stdout\n"
 	"\n"
 	"Exit codes: 0 nothing to do (balanced, waiting, no move qualifies, dry run,\n"
-	"            or another run holds the lock), 6 moved (every move succeeded),\n"
+	"            or another run holds the lock), 7 moved (every move succeeded),\n"
 	"            1 failed (a move failed, or fewer than two hosts answered),\n"
 	"            2 usage or config.\n"
 	"Every key and how to read a decision: HOWTO.md \"Load balancing\".\n";
 
-#define EXIT_MOVED 6
+
 
 struct run {
 	struct phaul_config *cfg;

@@ -21,6 +21,7 @@ static const char usage[] =
 	"  migrate CT HOST   move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port])\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
+	"  recover [ID|CT]   settle migrations whose outcome was lost (exit code 6)\n"
 	"  balance           one run of the load balancer over the [balance] hosts (cron)\n"
 	"\n"
 	"Options:\n"
@@ -34,7 +35,7 @@ static const char usage[] =
 	"\n"
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
 	"            4 failed or limit not met, rolled back (source running),\n"
-	"            5 rollback failed.\n"
+	"            5 rollback failed, 6 outcome unknown: run 'phaul recover'.\n"
 	"See HOWTO.md for every option and error.\n";
 
 static int set_option(struct phaul_config *cfg, const char *kv)
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
 		return cmd_check(&cfg, argc, argv);
 	if (!strcmp(argv[0], "migrate"))
 		return cmd_migrate(&cfg, argc, argv);
+	if (!strcmp(argv[0], "recover"))
+		return cmd_recover(&cfg, argc, argv);
 	if (!strcmp(argv[0], "balance"))
 		return cmd_balance(&cfg, argc, argv);
 	if (!strcmp(argv[0], "help")) {

@@ -50,6 +50,7 @@ stage unit ./tests/run-unit.sh build/tests/test_*
 stage sanitizers san_all
 stage fuzz fuzz_all
 stage host ./tests/host/run.sh
+stage recover ./tests/host/recover.sh
 stage balance ./tests/balance/run.sh
 stage balance-prometheus ./tests/balance/prometheus.sh
 stage balance-sim sim_all

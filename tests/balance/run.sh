@@ -5,7 +5,8 @@
 # host's kernel, so the migration itself fails and the balancer must say
 # so), the fail backoff, the run lock, the JSON log, and notify_url POSTed
 # to a real HTTP receiver on 127.0.0.1. Host a looks busy through
-# PHAUL_FAULT_LOAD1 (both agents run on one machine).
+# PHAUL_FAULT_LOAD1 (both agents run on one machine, b looks idle whatever
+# else this machine runs).
 # Last line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -33,12 +34,13 @@ done
 echo "notify_url = http://127.0.0.1:$ph/migrate" >>"$T/a.conf"   # [agent]: any section
 PHAUL_FAULT_LOAD1=7.5 "$PHAUL" -c "$T/a.conf" agent --listen "127.0.0.1:$pa" 2>"$T/a.log" &
 pids+=($!)
-"$PHAUL" -c "$T/b.conf" agent --listen "127.0.0.1:$pb" 2>"$T/b.log" &
+PHAUL_FAULT_LOAD1=0.1 "$PHAUL" -c "$T/b.conf" agent --listen "127.0.0.1:$pb" 2>"$T/b.log" &
 pids+=($!)
 wait_port "$pa" && wait_port "$pb" || { echo "agents did not start"; echo "0 passed, 1 failed"; exit 1; }
 
-# The CT: a CPU-bound process tree on "a" (the same machine, seen through agent a).
-sh -c 'while :; do :; done' &
+# The CT: a CPU-bound process tree on "a" (the same machine, seen through
+# agent a), leading its session as CRIU needs.
+setsid sh -c 'while :; do :; done' &
 ct=$!
 pids+=($ct)
 
@@ -77,7 +79,7 @@ min_gain = 0.01
 EOC
 B=("$PHAUL" -c "$T/bal.conf")
 
-expect "help names the exit codes" 0 '6 moved' "${B[@]}" balance --help
+expect "help names the exit codes" 0 '7 moved' "${B[@]}" balance --help
 expect "top-level help lists balance" 0 'balance ' "$PHAUL" --help
 expect "no hosts is a usage error" 2 'at least 2' "$PHAUL" -c "$T/a.conf" balance
 expect "bad threshold refused" 2 "bad value '2' for 'threshold'" "${B[@]}" -o balance.threshold=2 balance

@@ -7,7 +7,7 @@
 #   1. --dry-run explains (would move hot to dst; nocriu skipped with the
 #      failing check) and moves nothing
 #   2. a run asks src's agent to migrate: hot moves to dst and verifies
-#      there, cold stays on src; exit 6
+#      there, cold stays on src; exit 7
 #   3. a second run right after moves nothing (hot cools down, cold would
 #      gain too little); exit 0
 # timeout: 600
@@ -80,17 +80,17 @@ on_src "! test -e /var/lib/phaul-balance/balance/state" || fail "the dry run wro
 # 2. the move
 rc=0
 on_src "phaul -c $CONF balance --json 2>$SCEN_LOG/run1.err" >"$RESULT_DIR/run1.json" || rc=$?
-[ "$rc" = 6 ] || {
+[ "$rc" = 7 ] || {
 	cat "$RESULT_DIR/run1.json"
 	on_src "tail -20 $SCEN_LOG/run1.err; tail -20 $SCEN_LOG/agent-src.log"
 	phaul_logs
-	fail "balance exit $rc, wanted 6 (moved)"
+	fail "balance exit $rc, wanted 7 (moved)"
 }
 python3 - "$RESULT_DIR/run1.json" "$hot" <<'PY' || fail "the run's record is not what it should be"
 import json, sys
 r = json.loads(open(sys.argv[1]).read())
 m = r["moves"]
-assert r["outcome"] == "moved" and r["exit_code"] == 6, r["outcome"]
+assert r["outcome"] == "moved" and r["exit_code"] == 7, r["outcome"]
 assert len(m) == 1 and m[0]["ct"] == "pid:" + sys.argv[2] and m[0]["from"] == "src" \
     and m[0]["to"] == "dst" and m[0]["result"] == "moved", m
 p = r["planned"][0]
