@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "agent_pair.h"
 #include "balance.h"
 #include "caps.h"
 #include "config.h"
@@ -31,52 +32,27 @@
 
 struct sess {
 	char work[64];
-	struct phaul_config cfg;
-	struct agent a;
-	struct mux *bal;
-	pthread_t t;
-	int ret;
+	struct agent_pair p;
 };
-
-static void *agent_thread(void *arg)
-{
-	struct sess *s = arg;
-
-	s->ret = agent_serve(&s->a);
-	return NULL;
-}
 
 static int setup(void **state)
 {
 	struct sess *s = calloc(1, sizeof(*s));
 	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
 	Phaul__Hello h = PHAUL__HELLO__INIT;
-	struct chan *ca, *cb;
-	int sv[2];
 
 	strcpy(s->work, "/var/tmp/phaul-bal-agent.XXXXXX");
 	assert_non_null(mkdtemp(s->work));
-	config_defaults(&s->cfg);
-	snprintf(s->cfg.work_dir, sizeof(s->cfg.work_dir), "%s", s->work);
-	strcpy(s->cfg.hooks_dir, "/nonexistent");
-	s->cfg.timeout_s = 10;
-	setenv("PHAUL_CRIU", "/bin/false", 1);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "agent", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "balancer", &cb), 0);
-	assert_int_equal(mux_start(ca, &s->bal), 0);
-	assert_int_equal(mux_start(cb, &s->a.mux), 0);
-	s->a.cfg = &s->cfg;
-	strcpy(s->a.host, "srchost");
-	assert_int_equal(pthread_create(&s->t, NULL, agent_thread, s), 0);
+	agent_pair_open(&s->p, s->work, "srchost", "balancer");
+	agent_pair_start(&s->p);
 	h.proto_version = PHAUL_PROTO_VERSION;
 	h.phaul_version = "0";
 	h.hostname = "balancer";
 	h.role = "source";
 	out.body_case = PHAUL__MSG__BODY_HELLO;
 	out.hello = &h;
-	assert_int_equal(msg_send(s->bal, &out), 0);
-	assert_int_equal(msg_expect(s->bal, PHAUL__MSG__BODY_HELLO, &in, 10000), 0);
+	assert_int_equal(msg_send(s->p.peer, &out), 0);
+	assert_int_equal(msg_expect(s->p.peer, PHAUL__MSG__BODY_HELLO, &in, 10000), 0);
 	msg_free(in);
 	*state = s;
 	return 0;
@@ -86,12 +62,11 @@ static int teardown(void **state)
 {
 	struct sess *s = *state;
 
-	if (s->t) {
-		finish_agent(s->bal, false, false, "test", 5000);
-		pthread_join(s->t, NULL);
+	if (s->p.t) {
+		finish_agent(s->p.peer, false, false, "test", 5000);
+		agent_pair_join(&s->p);
 	}
-	mux_close(s->bal);
-	mux_close(s->a.mux);
+	agent_pair_close(&s->p);
 	rm_tree(s->work);
 	free(s);
 	return 0;
@@ -101,14 +76,13 @@ static int teardown(void **state)
 static void refused(struct sess *s, int code, const char *want)
 {
 	Phaul__Msg *in = NULL;
-	int ret = msg_recv(s->bal, &in, 10000);
+	int ret = msg_recv(s->p.peer, &in, 10000);
 
 	print_message("agent: %s\n", ph_errmsg());
 	assert_int_equal(ret, -code);
 	assert_non_null(strstr(ph_errmsg(), want));
-	pthread_join(s->t, NULL);
-	s->t = 0;
-	assert_true(s->ret < 0);
+	agent_pair_join(&s->p);
+	assert_true(s->p.ret < 0);
 }
 
 static void test_load_of_this_process(void **state)
@@ -119,8 +93,8 @@ static void test_load_of_this_process(void **state)
 	const char *cts[] = { self, "pid:999999999" };
 
 	snprintf(self, sizeof(self), "pid:%d", getpid());
-	assert_int_equal(bal_load_send(s->bal, cts, 2, NULL, 0, false), 0);
-	assert_int_equal(bal_load_recv(s->bal, 10000, &h, NULL), 0);
+	assert_int_equal(bal_load_send(s->p.peer, cts, 2, NULL, 0, false), 0);
+	assert_int_equal(bal_load_recv(s->p.peer, 10000, &h, NULL), 0);
 	assert_true(h.up);
 	assert_int_equal(h.ncpu, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
 	assert_true(h.mem_total_kb > 0 && h.mem_avail_kb <= h.mem_total_kb);
@@ -138,7 +112,7 @@ static void test_load_too_many_cts(void **state)
 
 	for (size_t i = 0; i <= PH_LOAD_CTS_MAX; i++)
 		cts[i] = "pid:2";
-	assert_int_equal(bal_load_send(s->bal, cts, PH_LOAD_CTS_MAX + 1, NULL, 0, false), 0);
+	assert_int_equal(bal_load_send(s->p.peer, cts, PH_LOAD_CTS_MAX + 1, NULL, 0, false), 0);
 	refused(s, PH_ETOOBIG, "LoadReq names 1025 CTs (max 1024)");
 	free(cts);
 }
@@ -148,7 +122,7 @@ static void test_load_path_as_name(void **state)
 	struct sess *s = *state;
 	const char *cts[] = { "lxc:../../etc" };
 
-	assert_int_equal(bal_load_send(s->bal, cts, 1, NULL, 0, false), 0);
+	assert_int_equal(bal_load_send(s->p.peer, cts, 1, NULL, 0, false), 0);
 	refused(s, PH_EPATH, "refused CT name 'lxc:../../etc'");
 }
 
@@ -161,7 +135,7 @@ static void migrate_req(struct sess *s, const char *ct, const char *target)
 	q.target = (char *)target;
 	out.body_case = PHAUL__MSG__BODY_MIGRATE_REQ;
 	out.migrate_req = &q;
-	assert_int_equal(msg_send(s->bal, &out), 0);
+	assert_int_equal(msg_send(s->p.peer, &out), 0);
 }
 
 static void test_migrate_not_allowed(void **state)
@@ -176,7 +150,7 @@ static void test_migrate_option_as_target(void **state)
 {
 	struct sess *s = *state;
 
-	s->cfg.allow_remote_migrate = true;
+	s->p.cfg.allow_remote_migrate = true;
 	migrate_req(s, "pid:4242", "--config=/tmp/evil.conf");
 	refused(s, PH_EPROTO, "bad CT or target");
 }
@@ -185,7 +159,7 @@ static void test_migrate_option_as_ct(void **state)
 {
 	struct sess *s = *state;
 
-	s->cfg.allow_remote_migrate = true;
+	s->p.cfg.allow_remote_migrate = true;
 	migrate_req(s, "-o", "10.0.0.2");
 	refused(s, PH_EPROTO, "bad CT or target");
 }
