@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "balance.h"
 #include "caps.h"
 #include "compat/compat.h"
 #include "err.h"
@@ -102,6 +103,8 @@ static const struct {
 	{ PHAUL__MSG__BODY_FS_PROBE, AG_READY | AG_COPYING, on_fs_probe },
 	{ PHAUL__MSG__BODY_FINISH, AG_READY | AG_COPYING | AG_RESTORED, on_finish },
 	{ PHAUL__MSG__BODY_RECOVER, AG_READY, agent_on_recover },
+	{ PHAUL__MSG__BODY_LOAD_REQ, AG_READY, agent_on_load },
+	{ PHAUL__MSG__BODY_MIGRATE_REQ, AG_READY, agent_on_migrate },
 };
 
 int agent_serve(struct agent *a)

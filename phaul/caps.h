@@ -53,5 +53,14 @@
 #define PH_MIG_ID_MAX 64
 /* commit: one migration's record file (phaul/mrec.h) */
 #define PH_MREC_MAX 4096
+/* balance: CTs and rules in one LoadReq, CTs in one LoadResp */
+#define PH_LOAD_CTS_MAX	  1024
+#define PH_LOAD_RULES_MAX 8
+/* balance: one CT spec or target in LoadReq / MigrateReq */
+#define PH_LOAD_NAME_MAX 256
+/* balance: one JSON line relayed from a remote phaul migrate */
+#define PH_MIGRATE_LINE_MAX (16u * 1024)
+/* balance: one answer of the Prometheus HTTP API */
+#define PH_PROM_RESP_MAX (16u * 1024 * 1024)
 
 #endif

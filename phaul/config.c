@@ -29,6 +29,7 @@ void config_defaults(struct phaul_config *c)
 	c->compress = true;
 	c->compress_level = 1;
 	c->timeout_s = 120;
+	bal_config_defaults(&c->balance);
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -78,7 +79,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+int config_parse_bool(const char *s, bool *out)
 {
 	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "on"))
 		*out = true;
@@ -173,16 +174,23 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		STR(policy);
 	}
 	if (!strcmp(k, "auto_converge"))
-		return parse_bool(v, &c->auto_converge);
+		return config_parse_bool(v, &c->auto_converge);
 	if (!strcmp(k, "allow_downtime_overrun"))
-		return parse_bool(v, &c->allow_downtime_overrun);
+		return config_parse_bool(v, &c->allow_downtime_overrun);
 	if (!strcmp(k, "compress"))
-		return parse_bool(v, &c->compress);
+		return config_parse_bool(v, &c->compress);
 	if (!strcmp(k, "compress_level")) {
 		if (parse_uint(v, 19, &u) || !u)
 			return -1;
 		c->compress_level = (int)u;
 		return 0;
+	}
+	if (!strcmp(k, "allow_remote_migrate"))
+		return config_parse_bool(v, &c->allow_remote_migrate);
+	if (!strcmp(k, "notify_url")) {
+		if (*v && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+			return -1;
+		STR(notify_url);
 	}
 	if (!strcmp(k, "bwlimit"))
 		return config_parse_size(v, &c->bwlimit);
@@ -199,10 +207,20 @@ int config_set(struct phaul_config *c, const char *section, const char *key, con
 {
 	int r;
 
+	/* -o balance.KEY=VALUE */
+	if ((!section || !*section) && !strncmp(key, "balance.", 8)) {
+		section = "balance";
+		key += 8;
+	}
+	if (section && !strcmp(section, "balance")) {
+		r = bal_config_set(&c->balance, key, value);
+		goto done;
+	}
 	if (section && *section && strcmp(section, "phaul") && strcmp(section, "migrate") &&
 	    strcmp(section, "agent"))
 		return ph_seterr(PH_ECONFIG, "unknown section [%s]", section);
 	r = set_key(c, key, value);
+done:
 	if (r == -2)
 		return ph_seterr(PH_ECONFIG, "unknown key '%s'", key);
 	if (r < 0 && !strcmp(key, "fs_root"))
@@ -242,6 +260,7 @@ int config_load(struct phaul_config *c, const char *path, bool missing_ok)
 			return 0;
 		return ph_seterr_errno(PH_ECONFIG, "cannot open config %s", path);
 	}
+	snprintf(c->path, sizeof(c->path), "%s", path);
 	line = ini_parse_file(f, on_entry, &l);
 	fclose(f);
 	if (l.ret < 0) /* inih returns the first failing line */

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "balance.h"
+
 #define PHAUL_CONF_DEFAULT "/etc/phaul/phaul.conf"
 
 struct phaul_config {
@@ -30,9 +32,13 @@ struct phaul_config {
 	int compress_level;
 	uint64_t bwlimit; /* bytes/s, 0 = unlimited */
 	char hooks_dir[512];
-	char fs_root[512]; /* agent: fs-sync writes only under this ("" = never) */
-	int timeout_s;	   /* any single step */
-	bool keep_images;  /* keep the work dirs after the migration */
+	char fs_root[512];	   /* agent: fs-sync writes only under this ("" = never) */
+	int timeout_s;		   /* any single step */
+	bool keep_images;	   /* keep the work dirs after the migration */
+	char path[512];		   /* the file loaded ("" = none): what a remote migrate re-reads */
+	bool allow_remote_migrate; /* agent: a balancer may ask it to migrate a CT */
+	char notify_url[512];	   /* POST the final report here ("" = never) */
+	struct bal_config balance; /* [balance] */
 };
 
 void config_defaults(struct phaul_config *c);
@@ -44,6 +50,8 @@ void config_defaults(struct phaul_config *c);
 int config_load(struct phaul_config *c, const char *path, bool missing_ok);
 /* Set one "section.key" or "key" to value, as from the file (used by -o). */
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value);
+/* "yes/no/true/false/on/off/1/0"; -1 otherwise. */
+int config_parse_bool(const char *s, bool *out);
 /* Parse "10M", "1G", "500k" (bytes, powers of 1024) into *out. */
 int config_parse_size(const char *s, uint64_t *out);
 

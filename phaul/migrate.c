@@ -892,6 +892,8 @@ out:
 		pr_err("%s", ph_errmsg());
 	ret = finish(g, ret, outcome);
 	report_print(&g->rep);
+	if (!g->opt.dry_run)
+		report_notify(&g->rep, g->cfg->notify_url, 10);
 	return ret;
 }
 
