@@ -456,6 +456,34 @@ static void criu_ctx_fini(struct criu_req_ctx *x)
 	x->img_fd = x->work_fd = -1;
 }
 
+static const struct {
+	const char *name;
+	CriuCgMode rpc;
+} cg_modes[] = {
+	[CRIU_CG_UNSET] = { "", CRIU_CG_MODE__DEFAULT },
+	[CRIU_CG_IGNORE] = { "ignore", CRIU_CG_MODE__IGNORE },
+	[CRIU_CG_NONE] = { "none", CRIU_CG_MODE__CG_NONE },
+	[CRIU_CG_PROPS] = { "props", CRIU_CG_MODE__PROPS },
+	[CRIU_CG_SOFT] = { "soft", CRIU_CG_MODE__SOFT },
+	[CRIU_CG_FULL] = { "full", CRIU_CG_MODE__FULL },
+	[CRIU_CG_STRICT] = { "strict", CRIU_CG_MODE__STRICT },
+};
+
+int criu_cg_mode_parse(const char *s, enum criu_cg_mode *out)
+{
+	for (size_t i = CRIU_CG_IGNORE; i < sizeof(cg_modes) / sizeof(cg_modes[0]); i++)
+		if (!strcmp(s, cg_modes[i].name)) {
+			*out = (enum criu_cg_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *criu_cg_mode_name(enum criu_cg_mode m)
+{
+	return (unsigned)m < sizeof(cg_modes) / sizeof(cg_modes[0]) ? cg_modes[m].name : "";
+}
+
 static void criu_ctx_flags(CriuOpts *r, const struct criu_opts *o)
 {
 #define SETB(f)                                                                                    \
@@ -470,10 +498,18 @@ static void criu_ctx_flags(CriuOpts *r, const struct criu_opts *o)
 	SETB(tcp_established);
 	SETB(ext_unix_sk);
 	SETB(file_locks);
+	SETB(link_remap);
 	SETB(leave_running);
-	SETB(manage_cgroups);
 	SETB(lazy_pages);
 #undef SETB
+	if (o->ghost_limit) {
+		r->has_ghost_limit = true;
+		r->ghost_limit = o->ghost_limit;
+	}
+	if (o->cg_mode != CRIU_CG_UNSET) {
+		r->has_manage_cgroups_mode = true;
+		r->manage_cgroups_mode = cg_modes[o->cg_mode].rpc;
+	}
 }
 
 /*

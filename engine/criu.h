@@ -33,6 +33,22 @@
 
 struct criu_conn;
 
+/* CRIU's --manage-cgroups modes (rpc.proto criu_cg_mode), plus "unset". */
+enum criu_cg_mode {
+	CRIU_CG_UNSET = 0,
+	CRIU_CG_IGNORE,
+	CRIU_CG_NONE,
+	CRIU_CG_PROPS,
+	CRIU_CG_SOFT,
+	CRIU_CG_FULL,
+	CRIU_CG_STRICT,
+};
+
+/* "ignore", "none", "props", "soft", "full", "strict" -> *out; -1 otherwise. */
+int criu_cg_mode_parse(const char *s, enum criu_cg_mode *out);
+/* The name criu_cg_mode_parse() takes; "" for CRIU_CG_UNSET. */
+const char *criu_cg_mode_name(enum criu_cg_mode m);
+
 struct criu_opts {
 	pid_t pid;		/* dump: root of the tree */
 	const char *images_dir; /* opened by the engine, passed as images_dir_fd */
@@ -43,13 +59,19 @@ struct criu_opts {
 	int ps_fd;		/* connected page-server socket or -1 (0 is a
 				 * valid fd: initialise with CRIU_OPTS_INIT) */
 	bool track_mem;
+	bool leave_running;
+	bool lazy_pages; /* note: CRIU then ignores ps_fd for page transfer */
+	/*
+	 * What the operator allows (struct criu_flags): each is sent only when
+	 * set, so CRIU's own default holds otherwise.
+	 */
 	bool shell_job;
 	bool tcp_established;
 	bool ext_unix_sk;
 	bool file_locks;
-	bool leave_running;
-	bool manage_cgroups;
-	bool lazy_pages; /* note: CRIU then ignores ps_fd for page transfer */
+	bool link_remap;
+	uint32_t ghost_limit;	   /* bytes; 0: CRIU's default, 1 MiB */
+	enum criu_cg_mode cg_mode; /* CRIU_CG_UNSET: CRIU's default (soft) */
 };
 
 #define CRIU_OPTS_INIT                                                                             \

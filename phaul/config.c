@@ -96,6 +96,46 @@ static int parse_bool(const char *s, bool *out)
 		return 0;                                                                          \
 	} while (0)
 
+/* [criu] keys; same returns as set_key(). */
+static int set_criu_key(struct phaul_criu_flags *f, const char *k, const char *v)
+{
+	uint64_t u;
+
+	if (!strcmp(k, "shell_job"))
+		return parse_bool(v, &f->shell_job);
+	if (!strcmp(k, "tcp_established"))
+		return parse_bool(v, &f->tcp_established);
+	if (!strcmp(k, "file_locks"))
+		return parse_bool(v, &f->file_locks);
+	if (!strcmp(k, "ext_unix_sk"))
+		return parse_bool(v, &f->ext_unix_sk);
+	if (!strcmp(k, "link_remap"))
+		return parse_bool(v, &f->link_remap);
+	if (!strcmp(k, "ghost_limit")) {
+		/* CriuOpts.ghost_limit is a uint32 */
+		if (config_parse_size(v, &u) || !u || u > UINT32_MAX)
+			return -1;
+		f->ghost_limit = (uint32_t)u;
+		return 0;
+	}
+	if (!strcmp(k, "manage_cgroups"))
+		return criu_cg_mode_parse(v, &f->cg_mode);
+	return -2;
+}
+
+void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o)
+{
+	o->shell_job = f->shell_job;
+	o->tcp_established = f->tcp_established;
+	o->file_locks = f->file_locks;
+	o->ext_unix_sk = f->ext_unix_sk;
+	o->cg_mode = f->cg_mode;
+	if (!restore) {
+		o->link_remap = f->link_remap;
+		o->ghost_limit = f->ghost_limit;
+	}
+}
+
 /* Returns 0 on success, -1 for a bad value, -2 for an unknown key. */
 static int set_key(struct phaul_config *c, const char *k, const char *v)
 {
@@ -172,7 +212,7 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		c->timeout_s = (int)u;
 		return 0;
 	}
-	return -2;
+	return set_criu_key(&c->criu, k, v);
 }
 
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value)
@@ -180,7 +220,7 @@ int config_set(struct phaul_config *c, const char *section, const char *key, con
 	int r;
 
 	if (section && *section && strcmp(section, "phaul") && strcmp(section, "migrate") &&
-	    strcmp(section, "agent"))
+	    strcmp(section, "agent") && strcmp(section, "criu"))
 		return ph_seterr(PH_ECONFIG, "unknown section [%s]", section);
 	r = set_key(c, key, value);
 	if (r == -2)

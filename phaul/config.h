@@ -9,7 +9,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/criu.h"
+
 #define PHAUL_CONF_DEFAULT "/etc/phaul/phaul.conf"
+
+/*
+ * CRIU options of a migration: [criu] keys, then migrate's flags. Each
+ * side gets those it needs (CRIU 3.17): the dump all of them, the restore
+ * shell_job, tcp_established, file_locks, ext_unix_sk, manage_cgroups
+ * (link_remap and ghost_limit only act while dumping).
+ */
+struct phaul_criu_flags {
+	bool shell_job;		   /* the tree is attached to a terminal */
+	bool tcp_established;	   /* established TCP connections (repair mode) */
+	bool file_locks;	   /* flock/fcntl/OFD locks held by the tree */
+	bool ext_unix_sk;	   /* unix datagram sockets connected outside the tree */
+	bool link_remap;	   /* open files whose name is gone but still linked */
+	uint32_t ghost_limit;	   /* bytes of one unlinked open file; 0: 1 MiB */
+	enum criu_cg_mode cg_mode; /* --manage-cgroups; CRIU_CG_UNSET: soft */
+};
 
 struct phaul_config {
 	char transport[8]; /* "ssh" or "tcp" */
@@ -33,6 +51,7 @@ struct phaul_config {
 	char fs_root[512]; /* agent: fs-sync writes only under this ("" = never) */
 	int timeout_s;	   /* any single step */
 	bool keep_images;  /* keep the work dirs after the migration */
+	struct phaul_criu_flags criu;
 };
 
 void config_defaults(struct phaul_config *c);
@@ -44,6 +63,8 @@ void config_defaults(struct phaul_config *c);
 int config_load(struct phaul_config *c, const char *path, bool missing_ok);
 /* Set one "section.key" or "key" to value, as from the file (used by -o). */
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value);
+/* Copy f into a dump's (restore: false) or a restore's CRIU options. */
+void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o);
 /* Parse "10M", "1G", "500k" (bytes, powers of 1024) into *out. */
 int config_parse_size(const char *s, uint64_t *out);
 

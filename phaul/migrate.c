@@ -40,7 +40,7 @@
 #include "util.h"
 
 struct mig_opts {
-	bool dry_run, json, shell_job, tcp_established, require_precopy, no_compress;
+	bool dry_run, json, require_precopy, no_compress;
 	const char *force;
 	const char *sync[PH_SYNC_MAX]; /* --sync PATH: same path on both hosts */
 	int nsync;
@@ -285,8 +285,7 @@ static void fill_opts(struct mig *g, struct criu_opts *o, const char *dir, const
 	o->parent_img = parent;
 	o->ps_fd = g->criu_sk;
 	o->track_mem = g->precopy;
-	o->shell_job = g->opt.shell_job;
-	o->tcp_established = g->opt.tcp_established;
+	config_criu_opts(&g->cfg->criu, false, o);
 }
 
 /* What a type that runs CRIU itself needs for one dump. */
@@ -298,6 +297,7 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, const char *dir, cons
 		.work_dir = g->dir,
 		.ps_addr = "127.0.0.1",
 		.ps_port = g->ps_port,
+		.ghost_limit = g->cfg->criu.ghost_limit,
 	};
 }
 
@@ -506,6 +506,18 @@ static int step_precopy(struct mig *g)
 	return 0;
 }
 
+/* The CRIU options the destination's restore needs (config.h). */
+static void restore_req_criu(Phaul__RestoreReq *q, const struct phaul_criu_flags *f)
+{
+	q->has_shell_job = q->has_tcp_established = q->has_file_locks = q->has_ext_unix_sk = 1;
+	q->shell_job = f->shell_job;
+	q->tcp_established = f->tcp_established;
+	q->file_locks = f->file_locks;
+	q->ext_unix_sk = f->ext_unix_sk;
+	if (f->cg_mode != CRIU_CG_UNSET)
+		q->manage_cgroups = (char *)criu_cg_mode_name(f->cg_mode);
+}
+
 /* The destination restores from the image chain; its answer decides. */
 static int restore_remote(struct mig *g)
 {
@@ -514,9 +526,7 @@ static int restore_remote(struct mig *g)
 	int ret;
 
 	q.iter = g->iter;
-	q.has_shell_job = q.has_tcp_established = 1;
-	q.shell_job = g->opt.shell_job;
-	q.tcp_established = g->opt.tcp_established;
+	restore_req_criu(&q, &g->cfg->criu);
 	q.ct = g->ct.spec;
 	q.has_ct_pages = g->pc.first_pages > 0;
 	q.ct_pages = g->pc.first_pages;
@@ -743,8 +753,22 @@ static const char migrate_usage[] =
 	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
 	"  --work-dir DIR        images and logs here (both hosts)\n"
 	"  --keep-images         keep the work dirs afterwards\n"
+	"CRIU options (also [criu] keys; HOWTO: What can be migrated):\n"
 	"  --shell-job           the tree is attached to a terminal\n"
 	"  --tcp-established     migrate established TCP connections\n"
+	"  --file-locks          migrate flock/fcntl/OFD locks the tree holds (the\n"
+	"                        files must be the same on HOST: --sync them)\n"
+	"  --link-remap          open files whose name was removed while another link\n"
+	"                        remains: CRIU links them back in their directory\n"
+	"                        (visible there until the restore; --sync it)\n"
+	"  --ext-unix-sk         unix datagram sockets connected outside the tree\n"
+	"                        (e.g. /dev/log): reconnected by name on HOST\n"
+	"  --ghost-limit SIZE    largest unlinked open file copied into the images\n"
+	"                        (1M): each costs its size in the images, on the link\n"
+	"                        and in the frozen time\n"
+	"  --manage-cgroups MODE ignore, none, props, soft (CRIU's default), full or\n"
+	"                        strict: what CRIU restores of the tree's cgroups\n"
+	"Other:\n"
 	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
 	"  --force CHECKS        skip these compatibility checks (comma-separated)\n"
 	"  --dry-run             connect and run the checks only\n"
@@ -766,6 +790,11 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		{ "keep-images", no_argument, NULL, 'k' },
 		{ "shell-job", no_argument, NULL, 's' },
 		{ "tcp-established", no_argument, NULL, 't' },
+		{ "file-locks", no_argument, NULL, 'L' },
+		{ "link-remap", no_argument, NULL, 'R' },
+		{ "ext-unix-sk", no_argument, NULL, 'U' },
+		{ "ghost-limit", required_argument, NULL, 'G' },
+		{ "manage-cgroups", required_argument, NULL, 'C' },
 		{ "require-precopy", no_argument, NULL, 'r' },
 		{ "force", required_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -789,8 +818,13 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'w': key = "work_dir"; break;
 		case 'Z': g->opt.no_compress = true; break;
 		case 'k': g->cfg->keep_images = true; break;
-		case 's': g->opt.shell_job = true; break;
-		case 't': g->opt.tcp_established = true; break;
+		case 's': g->cfg->criu.shell_job = true; break;
+		case 't': g->cfg->criu.tcp_established = true; break;
+		case 'L': g->cfg->criu.file_locks = true; break;
+		case 'R': g->cfg->criu.link_remap = true; break;
+		case 'U': g->cfg->criu.ext_unix_sk = true; break;
+		case 'G': key = "ghost_limit"; break;
+		case 'C': key = "manage_cgroups"; break;
 		case 'r': g->opt.require_precopy = true; break;
 		case 'f': g->opt.force = optarg; break;
 		case 'n': g->opt.dry_run = true; break;
@@ -819,6 +853,15 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 	return 0;
 }
 
+/* The CT's type can pass the CRIU options asked for. */
+static int criu_opts_for_type(const struct mig *g)
+{
+	struct criu_opts o = CRIU_OPTS_INIT;
+
+	config_criu_opts(&g->cfg->criu, false, &o);
+	return g->ct.ops->check_criu ? g->ct.ops->check_criu(&g->ct, &o) : 0;
+}
+
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 {
 	static struct mig g; /* large (report, ct); one per process */
@@ -845,6 +888,10 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	if (ct_open(argv[optind], &g.ct) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (criu_opts_for_type(&g) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return EXIT_USAGE;
 	}
 	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
 	for (size_t i = 0; i < g.ct.nsync; i++) {
