@@ -387,8 +387,64 @@ static bool criu_err_line(const char *l)
 	return strstr(l, "Error") && !strstr(l, "TCP_CORK") && !strstr(l, "TCP_NODELAY");
 }
 
+/*
+ * CRIU 3.17's own words (pr_err() in the files named) and what they mean
+ * for a phaul migration. Dump-side lines name the option; restore-side
+ * ones mean the option was not given to the restore.
+ */
+static const struct {
+	const char *needle;
+	const char *hint;
+} criu_hints[] = {
+	/* file-lock.c dump_file_locks(), dump_task_file_locks() */
+	{ "Some file locks are hold by dumping tasks",
+	  "the tree holds file locks (flock, fcntl, OFD): --file-locks ([criu] file_locks) "
+	  "migrates them; the locked files must exist on the destination (--sync them)" },
+	/* file-lock.c dump_file_locks(): a POSIX lock of a process outside the tree */
+	{ "Unresolved lock found",
+	  "a POSIX lock on a file the tree has open is held by a process outside the tree: "
+	  "it cannot be migrated; migrate the holder with the tree or release the lock" },
+	/* files-reg.c create_link_remap() */
+	{ "Can't create link remap for",
+	  "an open file's name was removed while another hard link remains: --link-remap "
+	  "([criu] link_remap) links it back in its directory during the dump (--sync that "
+	  "directory; the extra name is visible there until the restore)" },
+	/* files-reg.c dump_ghost_remap() */
+	{ "Can't dump ghost file",
+	  "an unlinked open file is larger than the ghost limit (CRIU's default 1 MiB): "
+	  "--ghost-limit SIZE ([criu] ghost_limit) copies files up to SIZE into the images, "
+	  "at the cost of their size on the link and in the frozen time" },
+	/* sk-unix.c dump_external_sockets() */
+	{ "External socket is used",
+	  "a unix datagram socket of the tree is connected outside it (e.g. /dev/log): "
+	  "--ext-unix-sk ([criu] ext_unix_sk) migrates it, reconnected by name on the "
+	  "destination, where the peer must exist" },
+	/* sk-unix.c open_unixsk_standalone(): dump had it, restore did not */
+	{ "External socket found in image",
+	  "the images hold an external unix socket: the restore needs --ext-unix-sk too" },
+	/* sk-unix.c dump_external_sockets() */
+	{ "Can't dump half of stream unix connection",
+	  "a unix stream socket of the tree is connected to a process outside it: it cannot "
+	  "be migrated (CRIU 3.17); migrate the peer with the tree or close the connection" },
+	/* fsnotify.c check_open_handle(): watch on an inode with no name on tmpfs */
+	{ "Can't find suitable path for handle",
+	  "an inotify/fanotify watch is on a file with no name left on tmpfs (unlinked): "
+	  "it cannot be migrated (CRIU 3.17 finds watches by path there); keep the file "
+	  "open or linked, or remove the watch" },
+};
+
+const char *criu_hint(const char *line)
+{
+	for (size_t i = 0; i < sizeof(criu_hints) / sizeof(criu_hints[0]); i++)
+		if (strstr(line, criu_hints[i].needle))
+			return criu_hints[i].hint;
+	return NULL;
+}
+
 void criu_log_errors(const char *path, char *out, size_t len)
 {
+	const char *hint = NULL;
+	size_t room;
 	char *buf = NULL, *lines[CRIU_ERR_LINES] = { 0 }, *l, *save = NULL;
 	int fd, i, nl = 0;
 	off_t end;
@@ -409,17 +465,23 @@ void criu_log_errors(const char *path, char *out, size_t len)
 	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (!criu_err_line(l))
 			continue;
+		if (!hint)
+			hint = criu_hint(l);
 		/* Drop CRIU's "(00.012345) " timestamp. */
 		if (l[0] == '(' && strchr(l, ')'))
 			l = strchr(l, ')') + 1 + (strchr(l, ')')[1] == ' ');
 		lines[nl++ % CRIU_ERR_LINES] = l;
 	}
+	/* The hint is the point of the message: the lines give way to it. */
+	room = hint && strlen(hint) + 5 < len ? len - strlen(hint) - 4 : len;
 	for (i = nl > CRIU_ERR_LINES ? nl - CRIU_ERR_LINES : 0; i < nl; i++) {
 		size_t used = strlen(out);
 
-		snprintf(out + used, len - used, "%s%.*s", used ? " | " : "", CRIU_ERR_LINE_MAX,
+		snprintf(out + used, room - used, "%s%.*s", used ? " | " : "", CRIU_ERR_LINE_MAX,
 			 lines[i % CRIU_ERR_LINES]);
 	}
+	if (hint && room < len)
+		snprintf(out + strlen(out), len - strlen(out), " -- %s", hint);
 out:
 	free(buf);
 	close(fd);
@@ -427,7 +489,7 @@ out:
 
 static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 {
-	char path[PATH_MAX], errs[3 * (CRIU_ERR_LINE_MAX + 3) + 1];
+	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
 	int e = resp && resp->has_cr_errno ? resp->cr_errno : 0;
 	const char *m = resp && resp->cr_errmsg ? resp->cr_errmsg : "";
 
@@ -656,7 +718,7 @@ static int criu_simple(const struct criu_opts *o, CriuReqType type, const char *
 int criu_check(const char *work_dir, char *msg, size_t len)
 {
 	struct criu_opts o = CRIU_OPTS_INIT;
-	char path[PATH_MAX], errs[3 * (CRIU_ERR_LINE_MAX + 3) + 1];
+	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
 	int r;
 
 	if (msg && len)

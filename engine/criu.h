@@ -177,9 +177,19 @@ int criu_restore(const struct criu_opts *o, pid_t *pid);
 /*
  * The last error lines of the CRIU log at path as " | "-separated text in
  * out ("" if none or no such log); for CRIU runs phaul did not start
- * itself (liblxc's).
+ * itself (liblxc's). When an error line in the log's tail names an object
+ * an option would allow (criu_hint()), the hint follows, whole, after
+ * " -- ": out should hold CRIU_ERRS_LEN bytes.
  */
 void criu_log_errors(const char *path, char *out, size_t len);
+#define CRIU_ERRS_LEN 1024
+
+/*
+ * What one CRIU 3.17 log line means for the operator, when it names an
+ * object phaul moves only with an option (the option, its config key and
+ * its cost) or cannot move at all (why); NULL for any other line.
+ */
+const char *criu_hint(const char *line);
 
 /* A running CRIU page server (one per iteration; it serves one session). */
 struct criu_ps;

@@ -125,15 +125,17 @@ static int set_criu_key(struct phaul_criu_flags *f, const char *k, const char *v
 
 void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o)
 {
-	o->shell_job = f->shell_job;
-	o->tcp_established = f->tcp_established;
-	o->file_locks = f->file_locks;
-	o->ext_unix_sk = f->ext_unix_sk;
-	o->cg_mode = f->cg_mode;
-	if (!restore) {
-		o->link_remap = f->link_remap;
+	o->shell_job |= f->shell_job;
+	o->tcp_established |= f->tcp_established;
+	o->file_locks |= f->file_locks;
+	o->ext_unix_sk |= f->ext_unix_sk;
+	if (f->cg_mode != CRIU_CG_UNSET)
+		o->cg_mode = f->cg_mode;
+	if (restore)
+		return;
+	o->link_remap |= f->link_remap;
+	if (f->ghost_limit)
 		o->ghost_limit = f->ghost_limit;
-	}
 }
 
 /* Returns 0 on success, -1 for a bad value, -2 for an unknown key. */

@@ -63,7 +63,7 @@ void config_defaults(struct phaul_config *c);
 int config_load(struct phaul_config *c, const char *path, bool missing_ok);
 /* Set one "section.key" or "key" to value, as from the file (used by -o). */
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value);
-/* Copy f into a dump's (restore: false) or a restore's CRIU options. */
+/* Add f to a dump's (restore: false) or a restore's CRIU options. */
 void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o);
 /* Parse "10M", "1G", "500k" (bytes, powers of 1024) into *out. */
 int config_parse_size(const char *s, uint64_t *out);

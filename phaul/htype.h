@@ -41,7 +41,10 @@ struct htype_ops {
 	 * the type cannot pass, PH_EUSAGE naming them; NULL: it passes all.
 	 */
 	int (*check_criu)(const struct ct *ct, const struct criu_opts *o);
-	/* Source: add the type's CRIU options (swrk dumps). */
+	/*
+	 * Source: add the type's CRIU options (swrk dumps; for a type that
+	 * runs CRIU itself, what it always passes, for the source's checks).
+	 */
 	void (*criu_opts)(const struct ct *ct, struct criu_opts *o);
 	/* Source: one pre-dump; NULL: criu_pre_dump() over swrk. */
 	int (*pre_dump)(struct ct *ct, const struct ct_dump *d);

@@ -188,6 +188,13 @@ static void lxc_opts(struct migrate_opts *o, const struct ct_dump *d, char *port
  * --link-remap --manage-cgroups=full, and has no way to ask for
  * --ext-unix-sk or --shell-job.
  */
+/* What liblxc's exec_criu() always passes (for the source's checks). */
+static void lxc_criu_opts(const struct ct *ct, struct criu_opts *o)
+{
+	o->tcp_established = o->file_locks = o->link_remap = true;
+	o->cg_mode = CRIU_CG_FULL;
+}
+
 static int lxc_check_criu(const struct ct *ct, const struct criu_opts *o)
 {
 	const char *no = o->ext_unix_sk ? "--ext-unix-sk"
@@ -483,6 +490,7 @@ const struct htype_ops htype_lxc = {
 	.name = "lxc",
 	.resolve = lxc_resolve,
 	.check_criu = lxc_check_criu,
+	.criu_opts = lxc_criu_opts,
 	.pre_dump = lxc_pre_dump,
 	.dump = lxc_dump,
 	.restore = lxc_restore,

@@ -202,9 +202,20 @@ static int step_check(struct mig *g)
 		.require_precopy = g->opt.require_precopy,
 		.force = g->opt.force,
 	};
+	struct criu_opts o = CRIU_OPTS_INIT;
+	struct compat_fd_allow allow;
+	char why[384];
 	struct compat_table t;
 	int ret;
 
+	/* What CRIU would refuse among the CT's files, said before anything is frozen. */
+	config_criu_opts(&g->cfg->criu, false, &o);
+	if (g->ct.ops->criu_opts)
+		g->ct.ops->criu_opts(&g->ct, &o);
+	allow = (struct compat_fd_allow){ o.file_locks, o.link_remap, o.ghost_limit };
+	q.ct_scanned = true;
+	q.ct_files = compat_scan_fds(g->ct.pids, g->ct.npids, &allow, why, sizeof(why));
+	q.ct_files_why = why;
 	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
 		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
 	t.nrows = 0;
