@@ -492,11 +492,16 @@ static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
 	int e = resp && resp->has_cr_errno ? resp->cr_errno : 0;
 	const char *m = resp && resp->cr_errmsg ? resp->cr_errmsg : "";
+	int mlen = (int)strcspn(m, "\n");
 
+	/* cr_errmsg is CRIU's first error line: noise such as TCP_CORK is not the cause */
+	if (strstr(m, "TCP_CORK") || strstr(m, "TCP_NODELAY"))
+		mlen = 0;
 	snprintf(path, sizeof(path), "%s/%s", x->work_dir ?: ".", x->log_file);
 	criu_log_errors(path, errs, sizeof(errs));
-	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%s; see %s%s%s", x->name, e,
-			 e ? strerror(e) : "none", *m ? " " : "", m, path, *errs ? ": " : "", errs);
+	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%.*s; see %s%s%s", x->name,
+			 e, e ? strerror(e) : "none", mlen ? " " : "", mlen, m, path,
+			 *errs ? ": " : "", errs);
 }
 
 /* ---- requests ---- */
