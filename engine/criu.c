@@ -499,8 +499,8 @@ static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 		mlen = 0;
 	snprintf(path, sizeof(path), "%s/%s", x->work_dir ?: ".", x->log_file);
 	criu_log_errors(path, errs, sizeof(errs));
-	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%.*s; see %s%s%s", x->name,
-			 e, e ? strerror(e) : "none", mlen ? " " : "", mlen, m, path,
+	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%.*s; see %s%s%s", x->name, e,
+			 e ? strerror(e) : "none", mlen ? " " : "", mlen, m, path,
 			 *errs ? ": " : "", errs);
 }
 
