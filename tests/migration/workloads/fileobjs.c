@@ -15,6 +15,13 @@
  *                   open under a name that is gone while another remains.
  *                   Check: the content, and the open file is DIR/b's inode
  *                   (CRIU's link remap and rsync -H kept them one file).
+ *   --mode dgram-server  binds the unix datagram socket DIR/sock and counts
+ *                   what arrives (run it apart, on both hosts). Check: PASS
+ *                   with the count since the last check.
+ *   --mode extunix  a unix datagram socket connected to DIR/sock, i.e. to
+ *                   a process outside the tree. Check: getpeername() is
+ *                   still DIR/sock and a datagram sent to it is accepted
+ *                   (the dgram-server here counts it).
  *   --mode ghost    DIR/ghost of --size bytes (default 2 MiB: over CRIU's
  *                   1 MiB ghost limit) is opened and unlinked. Check: every
  *                   byte of the open, unlinked file is as written, nlink 0.
@@ -25,6 +32,8 @@
 #include "wl.h"
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 struct fileobjs {
 	struct wl w;
@@ -32,6 +41,7 @@ struct fileobjs {
 	const char *dir;
 	long size;
 	int fd, ifd, wd, fd2;
+	unsigned long received; /* dgram-server: datagrams since the last check */
 	char path[512], path2[512];
 };
 
@@ -219,6 +229,67 @@ static void check_linkremap(struct fileobjs *f, char *why, size_t len)
 		fo_cmp(f->fd, f->size, why, len);
 }
 
+static void sock_addr(struct fileobjs *f, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if ((size_t)snprintf(a->sun_path, sizeof(a->sun_path), "%s/sock", f->dir) >=
+	    sizeof(a->sun_path))
+		wl_die(&f->w, "%s/sock: path too long", f->dir);
+}
+
+static void setup_dgram_server(struct fileobjs *f)
+{
+	struct sockaddr_un a;
+
+	sock_addr(f, &a);
+	unlink(a.sun_path);
+	f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof(a)))
+		wl_die(&f->w, "bind %s: %s", a.sun_path, strerror(errno));
+}
+
+/* Every tick: count what arrived. */
+static void drain_dgram_server(struct fileobjs *f)
+{
+	char buf[256];
+
+	while (recv(f->fd, buf, sizeof(buf), 0) > 0)
+		f->received++;
+}
+
+static void check_dgram_server(struct fileobjs *f, char *why, size_t len)
+{
+	drain_dgram_server(f);
+	if (!f->received)
+		snprintf(why, len, "no datagram arrived since the last check");
+	f->received = 0;
+}
+
+static void setup_extunix(struct fileobjs *f)
+{
+	struct sockaddr_un a;
+
+	sock_addr(f, &a);
+	f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (f->fd < 0 || connect(f->fd, (struct sockaddr *)&a, sizeof(a)))
+		wl_die(&f->w, "connect %s: %s", a.sun_path, strerror(errno));
+}
+
+static void check_extunix(struct fileobjs *f, char *why, size_t len)
+{
+	struct sockaddr_un a, want;
+	socklen_t al = sizeof(a);
+
+	sock_addr(f, &want);
+	if (getpeername(f->fd, (struct sockaddr *)&a, &al))
+		snprintf(why, len, "getpeername: %s", strerror(errno));
+	else if (strcmp(a.sun_path, want.sun_path))
+		snprintf(why, len, "connected to '%.100s', not %.100s", a.sun_path, want.sun_path);
+	else if (send(f->fd, f->w.host, strlen(f->w.host), MSG_DONTWAIT) < 0)
+		snprintf(why, len, "send to %.100s: %s", want.sun_path, strerror(errno));
+}
+
 static void setup_ghost(struct fileobjs *f)
 {
 	f->fd = fo_fill(f, "ghost", f->size);
@@ -242,7 +313,8 @@ static void check_ghost(struct fileobjs *f, char *why, size_t len)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fileobjs --mode inotify|locks|linkremap|ghost --dir DIR [--size BYTES]\n"
+		"usage: fileobjs --mode MODE --dir DIR [--size BYTES]\n"
+		"  MODE: inotify, locks, linkremap, ghost, dgram-server, extunix\n"
 		"  --size BYTES          file size (default 2097152)\n" WL_COMMON_USAGE);
 	exit(2);
 }
@@ -279,12 +351,20 @@ int main(int argc, char **argv)
 		setup_ghost(&f);
 	else if (!strcmp(f.mode, "linkremap"))
 		setup_linkremap(&f);
+	else if (!strcmp(f.mode, "dgram-server"))
+		setup_dgram_server(&f);
+	else if (!strcmp(f.mode, "extunix"))
+		setup_extunix(&f);
 	else
 		wl_die(&f.w, "unknown mode %s", f.mode);
 	wl_log(&f.w, "%s state built in %s", f.mode, f.dir);
 	wl_ready(&f.w);
 	for (;;) {
-		if (!wl_tick(&f.w))
+		int check = wl_tick(&f.w);
+
+		if (!strcmp(f.mode, "dgram-server") && !check)
+			drain_dgram_server(&f);
+		if (!check)
 			continue;
 		why[0] = 0;
 		if (!strcmp(f.mode, "inotify"))
@@ -293,6 +373,10 @@ int main(int argc, char **argv)
 			check_locks(&f, why, sizeof(why));
 		else if (!strcmp(f.mode, "linkremap"))
 			check_linkremap(&f, why, sizeof(why));
+		else if (!strcmp(f.mode, "dgram-server"))
+			check_dgram_server(&f, why, sizeof(why));
+		else if (!strcmp(f.mode, "extunix"))
+			check_extunix(&f, why, sizeof(why));
 		else
 			check_ghost(&f, why, sizeof(why));
 		if (why[0])
