@@ -25,6 +25,7 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "throttle.h"
 
 static int on_check(struct agent *a, Phaul__Msg *in)
 {
@@ -156,10 +157,8 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
 	gethostname(a.host, sizeof(a.host) - 1);
-	if ((ret = mux_start(c, &a.mux)) < 0) {
-		chan_close(c);
-		return ret;
-	}
+	if ((ret = mux_start(c, &a.mux)) < 0)
+		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(a.mux, cfg->timeout_s * 1000);
 	ret = agent_serve(&a);
 	agent_cleanup(&a);
@@ -277,6 +276,9 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init("agent", cfg->log_level);
+	/* A throttle left on this host by a source-side phaul that died. */
+	if (throttle_recover(cfg->work_dir) < 0)
+		pr_warn("%s", ph_errmsg());
 	if (stdio) {
 		struct chan *ch;
 		int rfd, wfd;

@@ -52,6 +52,8 @@
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */
 #define PH_CHECK_PIDS_MAX 65536
+/* Busy pids a host lists in its facts; the rest are only counted (CheckResp fits PH_MSG_MAX). */
+#define PH_CHECK_BUSY_LIST_MAX 64
 /* pre-copy iterations */
 #define PH_ITER_MAX 64
 /* auth: shared secret length */

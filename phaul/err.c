@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "util.h"
 
 #define PH_ERRMSG_MAX 1024
 
@@ -49,6 +50,15 @@ const char *ph_strerror(int err)
 	return errtab[err];
 }
 
+/* An error text may quote the peer: keep it one printable line (see ph_strvis()). */
+static void errvis(void)
+{
+	char tmp[PH_ERRMSG_MAX];
+
+	ph_strvis(tmp, sizeof(tmp), errbuf);
+	memcpy(errbuf, tmp, sizeof(errbuf));
+}
+
 static int vset(int err, int with_errno, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static int vset(int err, int with_errno, const char *fmt, va_list ap)
@@ -61,6 +71,7 @@ static int vset(int err, int with_errno, const char *fmt, va_list ap)
 	n = vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	if (with_errno && n >= 0 && (size_t)n < sizeof(errbuf))
 		snprintf(errbuf + n, sizeof(errbuf) - n, ": %s", strerror(saved));
+	errvis();
 	lasterr = err;
 	errno = saved;
 	return -err;
@@ -110,6 +121,7 @@ int ph_errctx(int ret, const char *fmt, ...)
 		len = sizeof(errbuf) - n - 1;
 	memcpy(errbuf + n, old, len);
 	errbuf[n + len] = '\0';
+	errvis();
 	lasterr = -ret;
 	return ret;
 }

@@ -200,6 +200,8 @@ static int step_check(struct mig *g)
 		.ct_rss_kb = g->ct.rss_kb,
 		.ct_images_kb = g->ct.rss_kb + 16 * 1024,
 		.require_precopy = g->opt.require_precopy,
+		.need_rsync = g->opt.nsync > 0,
+		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
 		.force = g->opt.force,
 	};
 	struct criu_opts o = CRIU_OPTS_INIT;
@@ -877,8 +879,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 {
 	static struct mig g; /* large (report, ct); one per process */
 	pthread_t sig_thread;
+	int ret, lock_fd = -1;
 	sigset_t set;
-	int ret;
 
 	memset(&g, 0, sizeof(g));
 	g.cfg = cfg;
@@ -904,6 +906,18 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return EXIT_USAGE;
 	}
+	/* Pre-flight: what CRIU would refuse only after the freeze. */
+	if (ct_check_session(&g.ct, g.host, cfg->criu.shell_job) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return ph_lasterr() == PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED;
+	}
+	if (ct_lock(&g.ct, cfg->work_dir, &lock_fd) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return EXIT_FAILED;
+	}
+	/* A throttle left by a phaul that died (this CT's or another's) is lifted now. */
+	if (throttle_init(&g.thr, cfg->work_dir) < 0)
+		pr_warn("%s", ph_errmsg());
 	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
 	for (size_t i = 0; i < g.ct.nsync; i++) {
 		if (g.opt.nsync == PH_SYNC_MAX) {
@@ -920,7 +934,14 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	pthread_create(&sig_thread, NULL, signal_thread, &g);
+	/* Without it Ctrl-C would be ignored: refuse before anything changes. */
+	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD") ? EAGAIN
+						  : pthread_create(&sig_thread, NULL, signal_thread, &g);
+	if (ret) {
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		fprintf(stderr, "phaul: cannot start the signal thread: %s\n", strerror(ret));
+		return EXIT_FAILED;
+	}
 	pthread_detach(sig_thread);
 
 	ret = migrate(&g, argv[optind + 1]);
@@ -934,5 +955,6 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		close(g.sk);
 	if (g.dir[0] && !cfg->keep_images && ret == EXIT_OK)
 		rm_tree(g.dir);
+	close(lock_fd); /* held until the migration is settled */
 	return ret;
 }

@@ -5,6 +5,7 @@
 
 #include "compat/compat.h"
 #include "report.h"
+#include "util.h"
 
 void report_init(struct report *r, bool json)
 {
@@ -78,7 +79,10 @@ void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 		json_field(",", "msg", msg);
 		printf("}\n");
 	} else {
-		printf("[%s] %s\n", phase, msg);
+		char vis[1024];
+
+		/* msg may quote the peer (a throttle note, say): one printable line */
+		printf("[%s] %s\n", phase, ph_strvis(vis, sizeof(vis), msg));
 	}
 	fflush(stdout);
 }

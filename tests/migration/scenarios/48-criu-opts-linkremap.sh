@@ -14,6 +14,7 @@ dl=$WL_DIR/relinked
 on_src "mkdir -p $di $dl"
 on_dst "mkdir -p $di $dl $WL_DIR/fileobjs $SCEN_LOG"
 ino=$(wl_start src ino fileobjs --mode inotify --size 4096 --dir "$di")
+phaul_fs_root
 phaul_tcp_agent
 phaul_refused "$ino" "cannot migrate it whatever the options" --link-remap --sync "$di"
 phaul_refused "$ino" "inotify/fanotify watch is on a file with no name" --force ct-files \

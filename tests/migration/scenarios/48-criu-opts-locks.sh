@@ -11,6 +11,7 @@ on_src "mkdir -p $d"
 on_dst "mkdir -p $d $WL_DIR/fileobjs $SCEN_LOG"
 pid=$(wl_start src fileobjs fileobjs --mode locks --dir "$d")
 wl_check src fileobjs || fail "the locks are not held on src to begin with"
+phaul_fs_root
 phaul_tcp_agent
 phaul_refused "$pid" "--file-locks ([criu] file_locks)" --sync "$d"
 phaul_refused "$pid" "--file-locks ([criu] file_locks)" --force ct-files --sync "$d"
