@@ -44,6 +44,7 @@ bool compat_soft_dirty(void);
 struct compat_fd_allow {
 	bool file_locks;
 	bool link_remap;
+	bool ext_unix_sk;
 	uint32_t ghost_limit; /* bytes; 0: CRIU's default, 1 MiB */
 };
 
@@ -51,8 +52,10 @@ struct compat_fd_allow {
  * Before the freeze: the open files of pids (/proc/PID/fd, fdinfo) that
  * CRIU 3.17 would refuse to dump with what allow permits: a file lock
  * without file_locks, an unlinked open file over the ghost limit, a file
- * that lost its name but has another link without link_remap, an inotify
- * watch on an unlinked file (never). Returns how many; why gets the first,
+ * that lost its name but has another link without link_remap, a unix
+ * datagram socket connected to a named one outside the tree without
+ * ext_unix_sk (sock_diag; other sockets connected outside: never), an
+ * inotify watch on an unlinked file (never). Returns how many; why gets the first,
  * naming the process, fd, file and the option that allows it (or why none
  * does). Needs root for other users' processes and for watches
  * (open_by_handle_at); what it cannot read it skips: CRIU still decides.

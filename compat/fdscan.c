@@ -4,7 +4,8 @@
  * CRIU 3.17 dumps only with an option (or not at all). The rules are
  * CRIU's: files-reg.c check_path_remap() (ghost files up to ghost_limit,
  * link remaps), file-lock.c (locks need --file-locks), fsnotify.c
- * check_open_handle() (a watch needs a path).
+ * check_open_handle() (a watch needs a path), sk-unix.c
+ * __dump_external_socket() (a socket connected outside the tree).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,21 +17,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "compat/compat.h"
+#include "compat/unixsk.h"
 #include "err.h"
 
 #define GHOST_LIMIT_DEFAULT (1u << 20) /* CRIU's opts.ghost_limit default */
 #define FH_BYTES_MAX	    128	       /* MAX_HANDLE_SZ */
 #define DELETED		    " (deleted)"
 
+/* A unix socket the tree holds (an fd linking to "socket:[INO]"). */
+struct tree_sk {
+	uint32_t ino, pid;
+	char fd[16];
+};
+
 struct scan {
 	const struct compat_fd_allow *allow;
 	char *why;
 	size_t len;
 	int found;
+	struct tree_sk *sk; /* the tree's sockets, for scan_unix() */
+	size_t nsk, capsk;
+	bool sk_full; /* more than USK_MAX: not checked */
 };
 
 /* Record one problem; the first one's text is kept. */
@@ -164,6 +176,78 @@ static void scan_fdinfo(struct scan *s, uint32_t pid, const char *fd, const char
 	fclose(f);
 }
 
+static void note_socket(struct scan *s, uint32_t pid, const char *fd, const char *target)
+{
+	struct tree_sk *v;
+	unsigned int ino;
+
+	if (sscanf(target, "socket:[%u]", &ino) != 1 || s->sk_full)
+		return;
+	if (s->nsk == s->capsk) {
+		s->capsk = s->capsk ? s->capsk * 2 : 64;
+		if (s->capsk > USK_MAX || !(v = realloc(s->sk, s->capsk * sizeof(*v)))) {
+			s->sk_full = true;
+			return;
+		}
+		s->sk = v;
+	}
+	v = &s->sk[s->nsk++];
+	v->ino = ino;
+	v->pid = pid;
+	snprintf(v->fd, sizeof(v->fd), "%.15s", fd);
+}
+
+static bool tree_has(const struct scan *s, uint32_t ino)
+{
+	for (size_t i = 0; i < s->nsk; i++)
+		if (s->sk[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* A tree's unix socket connected to one outside it (sk-unix.c __dump_external_socket()). */
+static void scan_unix_one(struct scan *s, const struct usk_table *t, const struct tree_sk *k)
+{
+	const struct usk *u = usk_find(t, k->ino), *peer;
+	char pname[64];
+
+	if (!u || !u->peer || tree_has(s, u->peer))
+		return;
+	peer = usk_find(t, u->peer);
+	if (peer && peer->named)
+		snprintf(pname, sizeof(pname), "%.60s", peer->name);
+	else
+		snprintf(pname, sizeof(pname), "nameless socket %u", u->peer);
+	if (u->type != SOCK_DGRAM)
+		problem(s,
+			"pid %u fd %s: unix %s socket connected to %s outside the tree: CRIU "
+			"3.17 cannot migrate one end of a connection; migrate the peer with the "
+			"tree or close the connection",
+			k->pid, k->fd, u->type == SOCK_STREAM ? "stream" : "seqpacket", pname);
+	else if (!peer || !peer->named)
+		problem(s,
+			"pid %u fd %s: unix datagram socket connected to a %s outside the tree: "
+			"CRIU 3.17 cannot migrate it (it reconnects by name)",
+			k->pid, k->fd, pname);
+	else if (!s->allow->ext_unix_sk)
+		problem(s,
+			"pid %u fd %s: unix datagram socket connected to %s outside the tree: "
+			"--ext-unix-sk ([criu] ext_unix_sk) migrates it, reconnected by name on "
+			"the destination, where %s must exist",
+			k->pid, k->fd, pname, pname);
+}
+
+static void scan_unix(struct scan *s)
+{
+	struct usk_table t;
+
+	if (!s->nsk || s->sk_full || usk_dump(&t) < 0)
+		return; /* CRIU decides */
+	for (size_t i = 0; i < s->nsk; i++)
+		scan_unix_one(s, &t, &s->sk[i]);
+	usk_free(&t);
+}
+
 static void scan_pid(struct scan *s, uint32_t pid)
 {
 	char dir[64], p[sizeof(dir) + NAME_MAX + 2], target[PATH_MAX];
@@ -184,6 +268,7 @@ static void scan_pid(struct scan *s, uint32_t pid)
 		target[n] = '\0';
 		scan_deleted(s, pid, de->d_name, target);
 		scan_fdinfo(s, pid, de->d_name, target);
+		note_socket(s, pid, de->d_name, target);
 	}
 	closedir(d);
 }
@@ -197,5 +282,7 @@ int compat_scan_fds(const uint32_t *pids, size_t npids, const struct compat_fd_a
 		why[0] = '\0';
 	for (size_t i = 0; i < npids; i++)
 		scan_pid(&s, pids[i]);
+	scan_unix(&s);
+	free(s.sk);
 	return s.found;
 }

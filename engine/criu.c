@@ -416,9 +416,10 @@ static const struct {
 	  "at the cost of their size on the link and in the frozen time" },
 	/* sk-unix.c dump_external_sockets() */
 	{ "External socket is used",
-	  "a unix datagram socket of the tree is connected outside it (e.g. /dev/log): "
-	  "--ext-unix-sk ([criu] ext_unix_sk) migrates it, reconnected by name on the "
-	  "destination, where the peer must exist" },
+	  "a unix socket of the tree is connected outside it: a datagram one talking to a "
+	  "named socket (e.g. /dev/log) migrates with --ext-unix-sk ([criu] ext_unix_sk), "
+	  "reconnected by name on the destination, where that socket must exist; a stream "
+	  "one cannot be migrated" },
 	/* sk-unix.c open_unixsk_standalone(): dump had it, restore did not */
 	{ "External socket found in image",
 	  "the images hold an external unix socket: the restore needs --ext-unix-sk too" },
@@ -426,6 +427,10 @@ static const struct {
 	{ "Can't dump half of stream unix connection",
 	  "a unix stream socket of the tree is connected to a process outside it: it cannot "
 	  "be migrated (CRIU 3.17); migrate the peer with the tree or close the connection" },
+	/* sk-unix.c __dump_external_socket() */
+	{ "Can't dump name-less external socket",
+	  "a unix datagram socket of the tree is connected to a nameless socket outside it: "
+	  "it cannot be migrated (CRIU reconnects by name)" },
 	/* fsnotify.c check_open_handle(): watch on an inode with no name on tmpfs */
 	{ "Can't find suitable path for handle",
 	  "an inotify/fanotify watch is on a file with no name left on tmpfs (unlinked): "

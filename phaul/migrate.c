@@ -214,7 +214,10 @@ static int step_check(struct mig *g)
 	config_criu_opts(&g->cfg->criu, false, &o);
 	if (g->ct.ops->criu_opts)
 		g->ct.ops->criu_opts(&g->ct, &o);
-	allow = (struct compat_fd_allow){ o.file_locks, o.link_remap, o.ghost_limit };
+	allow = (struct compat_fd_allow){ .file_locks = o.file_locks,
+					  .link_remap = o.link_remap,
+					  .ext_unix_sk = o.ext_unix_sk,
+					  .ghost_limit = o.ghost_limit };
 	q.ct_scanned = true;
 	q.ct_files = compat_scan_fds(g->ct.pids, g->ct.npids, &allow, why, sizeof(why));
 	q.ct_files_why = why;

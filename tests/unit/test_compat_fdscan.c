@@ -18,12 +18,15 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "compat/compat.h"
+#include "compat/unixsk.h"
 
 enum kind {
 	K_NONE,
@@ -33,8 +36,15 @@ enum kind {
 	K_GHOST_SMALL,
 	K_LINKED,
 	K_WATCH_UNLINKED,
-	K_WATCH_LINKED
+	K_WATCH_LINKED,
+	K_DGRAM_EXT,	  /* connected to a named dgram socket the test process holds */
+	K_DGRAM_NAMELESS, /* one end of a dgram socketpair; the test holds the other */
+	K_STREAM_EXT,	  /* one end of a stream socketpair; the test holds the other */
+	K_PAIR_INSIDE,	  /* both ends of a stream socketpair */
 };
+
+/* The test process's side of K_*_EXT: outside the scanned tree. */
+static int srv = -1, pair[2] = { -1, -1 };
 
 static char dir[] = "/dev/shm/phaul-fdscan-XXXXXX";
 
@@ -89,6 +99,22 @@ static void build(enum kind k)
 			_exit(14);
 		rm("a");
 		break;
+	case K_DGRAM_EXT: {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int c = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		close(srv); /* the server stays outside the tree */
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(17);
+		break;
+	}
+	case K_DGRAM_NAMELESS:
+	case K_STREAM_EXT: close(pair[1]); break;
+	case K_PAIR_INSIDE:
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+			_exit(18);
+		break;
 	case K_WATCH_UNLINKED:
 	case K_WATCH_LINKED:
 		/* kept open: unlinking a file nobody holds removes its watches */
@@ -103,6 +129,35 @@ static void build(enum kind k)
 	}
 }
 
+/* The test process's end, made before the fork. */
+static void prepare(enum kind k)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (k == K_DGRAM_EXT) {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+		unlink(sa.sun_path);
+		srv = socket(AF_UNIX, SOCK_DGRAM, 0);
+		assert_true(srv >= 0);
+		assert_int_equal(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	if (k == K_DGRAM_NAMELESS || k == K_STREAM_EXT)
+		assert_int_equal(
+			socketpair(AF_UNIX, k == K_STREAM_EXT ? SOCK_STREAM : SOCK_DGRAM, 0, pair),
+			0);
+}
+
+static void unprepare(void)
+{
+	if (srv >= 0)
+		close(srv);
+	if (pair[0] >= 0)
+		close(pair[0]);
+	if (pair[1] >= 0)
+		close(pair[1]);
+	srv = pair[0] = pair[1] = -1;
+}
+
 /* A child holding state k; returns its pid once built. */
 static pid_t spawn(enum kind k)
 {
@@ -110,6 +165,7 @@ static pid_t spawn(enum kind k)
 	char c;
 	pid_t pid;
 
+	prepare(k);
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -122,6 +178,10 @@ static pid_t spawn(enum kind k)
 		_exit(0);
 	}
 	close(p[1]);
+	if (pair[0] >= 0) {
+		close(pair[0]); /* the child's end */
+		pair[0] = -1;
+	}
 	if (read(p[0], &c, 1) != 1) {
 		int st = 0;
 
@@ -136,6 +196,7 @@ static void reap(pid_t pid)
 {
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	unprepare();
 }
 
 /* Scan k's child with allow; want: NULL for nothing found, else a word. */
@@ -210,6 +271,23 @@ static void test_watch_unlinked(void **state)
 	       "cannot migrate it whatever the options");
 }
 
+/* sk-unix.c: dgram to a named socket with --ext-unix-sk, nothing else outside. */
+static void test_unix_sockets(void **state)
+{
+	const struct compat_fd_allow none = { 0 }, ext = { .ext_unix_sk = true };
+	struct usk_table t;
+
+	if (usk_dump(&t) < 0)
+		skip(); /* no unix_diag here */
+	usk_free(&t);
+	expect(K_DGRAM_EXT, &none, "--ext-unix-sk ([criu] ext_unix_sk)", "/sock outside the tree");
+	expect(K_DGRAM_EXT, &ext, NULL, NULL);
+	expect(K_DGRAM_NAMELESS, &ext, "connected to a nameless socket", "cannot migrate it");
+	expect(K_STREAM_EXT, &ext, "unix stream socket connected to",
+	       "cannot migrate one end of a connection");
+	expect(K_PAIR_INSIDE, &none, NULL, NULL);
+}
+
 static int setup(void **state)
 {
 	return mkdtemp(dir) ? 0 : -1;
@@ -217,7 +295,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const names[] = { "flock", "posix", "ghost", "a", "b", "watched" };
+	static const char *const names[] = {
+		"flock", "posix", "ghost", "a", "b", "watched", "sock"
+	};
 	char p[128];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -232,7 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nothing),	       cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_ghost),	       cmocka_unit_test(test_link_remap),
-		cmocka_unit_test(test_watch_unlinked),
+		cmocka_unit_test(test_watch_unlinked), cmocka_unit_test(test_unix_sockets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

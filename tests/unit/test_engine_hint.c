@@ -44,6 +44,8 @@ static const struct {
 	  "restore needs --ext-unix-sk" },
 	{ "(00.012000) Error (criu/sk-unix.c:870): Can't dump half of stream unix connection.",
 	  "cannot be migrated" },
+	{ "(00.012000) Error (criu/sk-unix.c:876): Can't dump name-less external socket.",
+	  "nameless socket" },
 	{ "(00.050000) Error (criu/fsnotify.c:263): Can't find suitable path for handle (dev "
 	  "0x1a ino 0x3f): -2",
 	  "inotify" },

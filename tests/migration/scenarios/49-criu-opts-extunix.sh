@@ -1,9 +1,10 @@
 # shellcheck shell=bash disable=SC2154
 # A unix datagram socket connected to a server outside the tree, as a
-# process talking to /dev/log is (issue 16): CRIU refuses the dump and
-# phaul's error names --ext-unix-sk; migrated with it (dump and restore
-# both need it), the socket on dst is connected to dst's server at the
-# same path, which receives what the workload sends.
+# process talking to /dev/log is (issue 16): refused before the freeze
+# (sock_diag shows the peer outside the tree) naming --ext-unix-sk; past
+# that check CRIU refuses and phaul's error names it too; migrated with it,
+# the socket on dst is connected to dst's server at the same path, which
+# receives what the workload sends.
 
 . "$MIG_HERE/phaul-lib.sh"
 d=$WL_DIR/srv
@@ -15,7 +16,8 @@ pid=$(wl_start src fileobjs fileobjs --mode extunix --dir "$d")
 wl_check src fileobjs || fail "extunix cannot send on src to begin with"
 wl_check src dgsrv || fail "src's server did not receive"
 phaul_tcp_agent
-phaul_refused "$pid" "--ext-unix-sk ([criu] ext_unix_sk)"
+phaul_refused "$pid" "unix datagram socket connected to $d/sock outside the tree: --ext-unix-sk"
+phaul_refused "$pid" "--ext-unix-sk ([criu] ext_unix_sk)" --force ct-files
 on_src "phaul -t tcp migrate --ext-unix-sk pid:$pid $DST_IP" ||
 	{ phaul_logs; fail "migrate --ext-unix-sk failed"; }
 phaul_gone src "$pid" || fail "fileobjs $pid still runs on src"
