@@ -101,6 +101,7 @@ static const struct {
 	{ PHAUL__MSG__BODY_FS_START, AG_READY | AG_COPYING, on_fs_start },
 	{ PHAUL__MSG__BODY_FS_PROBE, AG_READY | AG_COPYING, on_fs_probe },
 	{ PHAUL__MSG__BODY_FINISH, AG_READY | AG_COPYING | AG_RESTORED, on_finish },
+	{ PHAUL__MSG__BODY_RECOVER, AG_READY, agent_on_recover },
 };
 
 int agent_serve(struct agent *a)
@@ -144,7 +145,7 @@ int agent_serve(struct agent *a)
 	if (!a->done) {
 		/* The source is gone or broke the protocol: nothing received is kept. */
 		pr_warn("session ended without commit: %s", ph_errmsg());
-		agent_finish(a, false);
+		agent_session_lost(a);
 	}
 	return a->done ? 0 : ret;
 }
@@ -156,6 +157,7 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.lock_fd = -1;
 	gethostname(a.host, sizeof(a.host) - 1);
 	if ((ret = mux_start(c, &a.mux)) < 0)
 		return ret; /* mux_start() closed c */

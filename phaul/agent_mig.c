@@ -29,6 +29,7 @@
 #include "htype.h"
 #include "images.h"
 #include "log.h"
+#include "mrec.h"
 #include "msg.h"
 #include "throttle.h"
 #include "util.h"
@@ -293,6 +294,8 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
 
 	r.ok = ret == 0;
+	r.has_held = ret == 0;
+	r.held = a->held && agent_ct_holdable(a->ct);
 	r.has_pid = r.has_restore_time_us = r.has_pages_restored = ret == 0;
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
@@ -307,6 +310,46 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	out.body_case = PHAUL__MSG__BODY_RESTORE_RESP;
 	out.restore_resp = &r;
 	msg_send(a->mux, &out);
+}
+
+/*
+ * The commit protocol (proto/phaul.proto at Finish): this migration's id,
+ * and its record lock held for the session, so that a `phaul recover`
+ * meanwhile cannot act behind this session's back.
+ */
+static int hold_begin(struct agent *a, const char *id)
+{
+	int fd;
+
+	if (!mrec_id_valid(id))
+		return ph_seterr(PH_EPROTO, "RestoreReq with a malformed migration id");
+	if ((fd = mrec_lock(a->cfg->work_dir, MREC_DEST, id, false)) < 0)
+		return ph_errctx(fd, "%s", a->host);
+	snprintf(a->mig_id, sizeof(a->mig_id), "%s", id);
+	a->lock_fd = fd;
+	return 0;
+}
+
+/* Restored and stopped: recorded HELD before the source hears of it. */
+static int hold_record(struct agent *a)
+{
+	struct mrec r = { .side = MREC_DEST, .state = DST_HELD, .pid = a->restored_pid };
+	int ret;
+
+	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
+	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
+	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
+	if ((ret = proc_start_time(r.pid, &r.start)) < 0 ||
+	    (ret = mrec_save(a->cfg->work_dir, &r)) < 0) {
+		/* unrecorded, it could not be recovered: the source resumes instead */
+		ph_errctx(ret, "%s: recording the restored CT", a->host);
+		agent_finish(a, false);
+		return ret;
+	}
+	a->held = true;
+	if (fault_at("agent-ready"))
+		raise(SIGKILL);
+	return 0;
 }
 
 /* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
@@ -353,6 +396,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	}
 	if (q->ct)
 		snprintf(a->ct, sizeof(a->ct), "%s", q->ct);
+	if (q->mig_id && (ret = hold_begin(a, q->mig_id)) < 0)
+		goto out;
 	if ((ret = agent_hook(a, HOOK_PRE_RESTORE, NULL)) < 0) {
 		ph_errctx(ret, "%s", a->host);
 		goto out;
@@ -362,6 +407,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
 	o.file_locks = q->has_file_locks && q->file_locks;
 	o.ext_unix_sk = q->has_ext_unix_sk && q->ext_unix_sk;
+	/* Not one instruction of the CT runs here before the source gave it up. */
+	o.leave_stopped = a->mig_id[0] != '\0';
 	ret = restore_ct(a, &o, &pid);
 	if (ret < 0) {
 		ph_errctx(ret, "%s", a->host);
@@ -389,6 +436,10 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		pid = 0;
 		goto out;
 	}
+	if (a->mig_id[0] && (ret = hold_record(a)) < 0) {
+		pid = 0;
+		goto out;
+	}
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
@@ -396,6 +447,11 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		restore_rate_save(a, st.restore_time_us, q->ct_pages);
 	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
 out:
+	if (a->held && fault_at("agent-cut-ready")) {
+		/* the answer is lost: the session ends, the CT stays held */
+		mux_abort(a->mux, PH_EEOF, "link cut (PHAUL_FAULT_COMMIT=agent-cut-ready)");
+		return -PH_EEOF;
+	}
 	send_restore_resp(a, ret, pid, &st, note);
 	/* A failed restore is answered, not fatal: the source decides. */
 	return 0;

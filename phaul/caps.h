@@ -73,5 +73,9 @@
 #define PH_FSS_STATS_MAX (16u * 1024)
 /* hooks: executables run for one stage */
 #define PH_HOOKS_MAX 256
+/* commit: a migration's id ([A-Za-z0-9-]; Recover, RestoreReq, record names) */
+#define PH_MIG_ID_MAX 64
+/* commit: one migration's record file (phaul/mrec.h) */
+#define PH_MREC_MAX 4096
 
 #endif

@@ -39,6 +39,7 @@ static const char *const errtab[PH_E_MAX] = {
 	[PH_ENOENT] = "not found",
 	[PH_EROLLBACK] = "rollback failed",
 	[PH_ELIMIT] = "downtime limit cannot be met",
+	[PH_EUNKNOWN] = "outcome unknown: run phaul recover",
 };
 
 const char *ph_strerror(int err)
