@@ -114,6 +114,48 @@ static bool fs_root_ok(const char *v)
 		return 0;                                                                          \
 	} while (0)
 
+/* [criu] keys; same returns as set_key(). */
+static int set_criu_key(struct phaul_criu_flags *f, const char *k, const char *v)
+{
+	uint64_t u;
+
+	if (!strcmp(k, "shell_job"))
+		return config_parse_bool(v, &f->shell_job);
+	if (!strcmp(k, "tcp_established"))
+		return config_parse_bool(v, &f->tcp_established);
+	if (!strcmp(k, "file_locks"))
+		return config_parse_bool(v, &f->file_locks);
+	if (!strcmp(k, "ext_unix_sk"))
+		return config_parse_bool(v, &f->ext_unix_sk);
+	if (!strcmp(k, "link_remap"))
+		return config_parse_bool(v, &f->link_remap);
+	if (!strcmp(k, "ghost_limit")) {
+		/* CriuOpts.ghost_limit is a uint32 */
+		if (config_parse_size(v, &u) || !u || u > UINT32_MAX)
+			return -1;
+		f->ghost_limit = (uint32_t)u;
+		return 0;
+	}
+	if (!strcmp(k, "manage_cgroups"))
+		return criu_cg_mode_parse(v, &f->cg_mode);
+	return -2;
+}
+
+void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o)
+{
+	o->shell_job |= f->shell_job;
+	o->tcp_established |= f->tcp_established;
+	o->file_locks |= f->file_locks;
+	o->ext_unix_sk |= f->ext_unix_sk;
+	if (f->cg_mode != CRIU_CG_UNSET)
+		o->cg_mode = f->cg_mode;
+	if (restore)
+		return;
+	o->link_remap |= f->link_remap;
+	if (f->ghost_limit)
+		o->ghost_limit = f->ghost_limit;
+}
+
 /* Returns 0 on success, -1 for a bad value, -2 for an unknown key. */
 static int set_key(struct phaul_config *c, const char *k, const char *v)
 {
@@ -200,7 +242,7 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		c->timeout_s = (int)u;
 		return 0;
 	}
-	return -2;
+	return set_criu_key(&c->criu, k, v);
 }
 
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value)
@@ -217,7 +259,7 @@ int config_set(struct phaul_config *c, const char *section, const char *key, con
 		goto done;
 	}
 	if (section && *section && strcmp(section, "phaul") && strcmp(section, "migrate") &&
-	    strcmp(section, "agent"))
+	    strcmp(section, "agent") && strcmp(section, "criu"))
 		return ph_seterr(PH_ECONFIG, "unknown section [%s]", section);
 	r = set_key(c, key, value);
 done:

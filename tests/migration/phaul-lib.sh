@@ -60,6 +60,22 @@ phaul_gone() {
 	}
 }
 
+# phaul_refused PID WANT [MIGRATE-OPTIONS...]: `phaul -t tcp migrate` of
+# pid:PID to dst (a tcp agent must run there) must fail, its output must
+# contain WANT (the option or reason it names), and PID must still run on
+# src afterwards. Prints phaul's error line.
+phaul_refused() {
+	local pid=$1 want=$2 out
+	shift 2
+	if out=$(on_src "phaul -t tcp migrate $* pid:$pid $DST_IP" 2>&1); then
+		echo "$out"
+		fail "migrate $* of $pid succeeded; expected a refusal naming '$want'"
+	fi
+	echo "$out" | grep -E 'error|FAIL' | head -3
+	echo "$out" | grep -qF -- "$want" || { echo "$out"; fail "the refusal does not name '$want'"; }
+	on_src "grep -q '^State:[[:space:]]*[^Z]' /proc/$pid/status" || fail "$pid did not survive the refusal"
+}
+
 # phaul_bg NAME ARGS...: start `phaul ARGS` on src in the background; its
 # JSON output goes to $SCEN_LOG/NAME.json, its exit code to NAME.rc.
 phaul_bg() {
