@@ -47,5 +47,9 @@
 #define PH_FSS_STATS_MAX (16u * 1024)
 /* hooks: executables run for one stage */
 #define PH_HOOKS_MAX 256
+/* agent --listen: highest max_startups / per_source_max_startups (child slots) */
+#define PH_STARTUPS_MAX 1000
+/* agent --listen: highest max_sessions */
+#define PH_SESSIONS_MAX 1000
 
 #endif

@@ -32,7 +32,15 @@ struct phaul_config {
 	char hooks_dir[512];
 	char fs_root[512]; /* agent: fs-sync writes only under this ("" = never) */
 	int timeout_s;	   /* any single step */
-	bool keep_images;  /* keep the work dirs after the migration */
+	/* agent --listen: bounds on peers (HOWTO "Bounds on peers") */
+	unsigned max_startups_start;	  /* unauthenticated connections before random drops */
+	unsigned max_startups_rate;	  /* drop percentage at start, rising to 100 at full */
+	unsigned max_startups_full;	  /* hard cap on unauthenticated connections */
+	unsigned per_source_max_startups; /* hard cap per source address */
+	unsigned max_sessions;		  /* authenticated sessions at once */
+	int login_grace_s;		  /* to prove the secret */
+	int idle_timeout_s;		  /* agent: end a session silent this long (0: timeout_s) */
+	bool keep_images;		  /* keep the work dirs after the migration */
 };
 
 void config_defaults(struct phaul_config *c);
