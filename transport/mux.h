@@ -78,7 +78,8 @@ void mux_set_send_timeout(struct mux *m, int timeout_ms);
  * not a byte arrives from the peer for timeout_ms, counted from this call
  * (-1, the default: never). Applies to every wait at once: between
  * messages, inside a frame, inside a data stream. Checked once per
- * MUX_KEEPALIVE_MS; values below MUX_IDLE_MIN_MS are raised to it.
+ * MUX_KEEPALIVE_MS, so the failure comes up to two of those late; values
+ * below MUX_IDLE_MIN_MS are raised to it.
  */
 void mux_set_idle_timeout(struct mux *m, int timeout_ms);
 

@@ -137,7 +137,7 @@ static void raw_write(int fd, uint8_t type, uint8_t s, uint32_t len, const void 
 }
 
 /*
- * The wait must end by the idle limit (plus a tick and slack), well before
+ * The wait must end by the idle limit (plus two ticks and slack), well before
  * the caller's own 20 s, with the idle limit's message.
  */
 static void expect_idle_end(long r, double t0)
@@ -147,7 +147,8 @@ static void expect_idle_end(long r, double t0)
 	printf("ended after %.1f s: %s\n", took, ph_errmsg());
 	assert_int_equal(r, -PH_ETIMEDOUT);
 	assert_non_null(strstr(ph_errmsg(), "sent nothing for"));
-	assert_true(took >= IDLE_MS / 1000.0 && took < IDLE_MS / 1000.0 + 2.5);
+	/* detection is per tick: up to two ticks late, plus slack for a loaded host */
+	assert_true(took >= IDLE_MS / 1000.0 && took < IDLE_MS / 1000.0 + 3.5);
 }
 
 /* An authenticated peer that said nothing more: the next message never comes. */
