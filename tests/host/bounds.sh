@@ -13,7 +13,9 @@ idle_timeout = 3
 max_startups = 10
 per_source_max_startups = 3
 max_sessions = 2
+fs_root = $T/fsroot
 EOC
+mkdir -p "$T/fsroot"
 blog=$T/bounds-agent.log
 bport=$(free_port)
 PHAUL_CONFIG=$bconf "$PHAUL" agent --listen "127.0.0.1:$bport" >"$blog" 2>&1 &
@@ -100,6 +102,25 @@ if wait_port "$bport"; then
 	until_children 0
 	expect "bounds: once sessions end, a new one gets in" 3 "criu-check +FAILED" \
 		env PHAUL_CONFIG="$bconf" "$PHAUL" -t tcp check "127.0.0.1:$bport"
+
+	# a source whose rsync never starts: the agent's receiver must time out on its own
+	"$PEER" "127.0.0.1:$bport" "$T/secret" fs-hold 4 "$T/fsroot/ct1" >/dev/null 2>&1 &
+	h1=$!
+	args=
+	for i in $(seq 30); do
+		for p in $(pgrep -P "$bpid"); do
+			for r in $(pgrep -P "$p" -x rsync); do
+				args=$(tr '\0' ' ' <"/proc/$r/cmdline")
+			done
+		done
+		[ -n "$args" ] && break
+		sleep 0.1
+	done
+	wait "$h1"
+	case "$args" in
+	*--server*--timeout=120*) ok "bounds: the agent's rsync receiver gets --timeout ($args)" ;;
+	*) echo "    rsync receiver: '$args'"; bad "bounds: the agent's rsync receiver gets --timeout" ;;
+	esac
 else
 	cp "$blog" "$T/out"
 	bad "bounds: tcp agent did not start listening"

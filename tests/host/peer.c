@@ -11,6 +11,10 @@
  *                                        must still answer
  *   peer ADDR SECRET_FILE hold SECONDS   Hello, then hold the session
  *   peer ADDR SECRET_FILE hello          Hello and report the answer
+ *   peer ADDR SECRET_FILE fs-hold SECONDS DEST
+ *                                        Hello, FsSyncStart into DEST with an
+ *                                        rsync command line that has no
+ *                                        --timeout, then send nothing more
  *
  * The stall modes write raw frames (no mux, so no keepalives), keep
  * reading and throwing away what the agent sends, and print
@@ -122,6 +126,25 @@ static int idle_then_finish(struct mux *m, int secs)
 	return 0;
 }
 
+/* Start an fs-sync whose rsync stream never comes, and hold the session. */
+static int fs_hold(struct mux *m, int secs, const char *dest)
+{
+	char *args[] = { "rsync", "--server", "-logDtpr", ".", (char *)dest };
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__FsSyncStart f = PHAUL__FS_SYNC_START__INIT;
+	int r;
+
+	f.dest = (char *)dest;
+	f.n_args = sizeof(args) / sizeof(args[0]);
+	f.args = args;
+	out.body_case = PHAUL__MSG__BODY_FS_START;
+	out.fs_start = &f;
+	if ((r = msg_send(m, &out)) < 0)
+		return r;
+	sleep(secs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t key[PH_SECRET_MAX];
@@ -154,6 +177,8 @@ int main(int argc, char **argv)
 		r = idle_then_finish(m, secs);
 	else if (!strcmp(mode, "hold"))
 		sleep(secs);
+	else if (!strcmp(mode, "fs-hold") && argc > 5)
+		r = fs_hold(m, secs, argv[5]);
 	else
 		printf("hello from %s\n", hello->hostname);
 out:
