@@ -53,8 +53,10 @@ struct mux_stats {
 #define MUX_IDLE_MIN_MS (3 * MUX_KEEPALIVE_MS)
 
 /*
- * Take ownership of c and start the reader and ticker threads. On failure
- * c is closed.
+ * Take ownership of c and start the reader and ticker threads. c belongs
+ * to the mux from this call on, whatever it returns: on failure
+ * mux_start() has already closed c and *out is NULL, so the caller must
+ * not touch c again.
  */
 int mux_start(struct chan *c, struct mux **out);
 /* Stop, join, close the chan, free. Accepts NULL. */
