@@ -554,6 +554,8 @@ static const char agent_usage[] =
 	"  --stdio            talk on stdin/stdout (what the ssh transport runs)\n"
 	"  --listen [ADDR]    accept tcp peers that prove the shared secret\n"
 	"                     (default from config: 127.0.0.1:7070, loopback only)\n"
+	"                     within the config's max_startups, per_source_max_startups,\n"
+	"                     max_sessions and login_grace_time\n"
 	"  --inetd            stdin/stdout is one accepted tcp peer (inetd, systemd\n"
 	"                     socket activation): it must prove the shared secret\n"
 	"  --secret-file F    shared secret for --listen\n"
