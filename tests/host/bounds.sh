@@ -71,6 +71,32 @@ if wait_port "$bport"; then
 	[ "$max" -le 10 ] && ok "bounds: 200 silent connections from 200 addresses: at most 10 children ($max)" ||
 		bad "bounds: 200 silent connections from 200 addresses gave $max children (max_startups = 10)"
 	until_children 0 || bad "bounds: children of closed connections are reaped"
+	# random early drop (max_startups = 2:50:6): some refused from 2 on, all from 6
+	sed 's/^max_startups = .*/max_startups = 2:50:6/' "$bconf" >"$T/red.conf"
+	rport=$(free_port)
+	PHAUL_CONFIG=$T/red.conf "$PHAUL" agent --listen "127.0.0.1:$rport" >"$T/red.log" 2>&1 &
+	rpid=$!
+	pids+=($rpid)
+	if wait_port "$rport"; then
+		python3 tests/host/flood.py "$rport" 100 spread 2 >/dev/null &
+		fp=$!
+		max=0
+		for i in $(seq 20); do
+			n=$(pgrep -c -P "$rpid")
+			[ "$n" -gt "$max" ] && max=$n
+			sleep 0.1
+		done
+		wait "$fp"
+		if [ "$max" -le 6 ] && wait_grep "random early drop at [2-5] unauthenticated" "$T/red.log"; then
+			ok "bounds: max_startups 2:50:6 drops at random from 2 and caps at 6 ($max)"
+		else
+			cp "$T/red.log" "$T/out"
+			bad "bounds: max_startups 2:50:6 ($max children)"
+		fi
+	else
+		bad "bounds: agent with max_startups 2:50:6 did not start"
+	fi
+	kill "$rpid" 2>/dev/null
 	expect "bounds: after the flood a real source gets in" 3 "criu-check +FAILED" \
 		env PHAUL_CONFIG="$bconf" "$PHAUL" -t tcp check "127.0.0.1:$bport"
 	n=$(grep -c "before authentication" "$blog")
