@@ -73,6 +73,10 @@
 #define PH_FSS_STATS_MAX (16u * 1024)
 /* hooks: executables run for one stage */
 #define PH_HOOKS_MAX 256
+/* agent --listen: highest max_startups / per_source_max_startups (child slots) */
+#define PH_STARTUPS_MAX 1000
+/* agent --listen: highest max_sessions */
+#define PH_SESSIONS_MAX 1000
 /* commit: a migration's id ([A-Za-z0-9-]; Recover, RestoreReq, record names) */
 #define PH_MIG_ID_MAX 64
 /* commit: one migration's record file (phaul/mrec.h) */

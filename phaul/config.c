@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -30,6 +31,12 @@ void config_defaults(struct phaul_config *c)
 	c->compress_level = 1;
 	c->timeout_s = 120;
 	bal_config_defaults(&c->balance);
+	c->max_startups_start = c->max_startups_full = 10;
+	c->max_startups_rate = 100;
+	c->per_source_max_startups = 3;
+	c->max_sessions = 8;
+	c->login_grace_s = 15;
+	c->idle_timeout_s = 0;
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -87,6 +94,27 @@ int config_parse_bool(const char *s, bool *out)
 		*out = false;
 	else
 		return -1;
+	return 0;
+}
+
+/* "N" (a hard cap) or OpenSSH's "start:rate:full" (random early drop from start). */
+static int parse_startups(struct phaul_config *c, const char *v)
+{
+	unsigned start, rate, full;
+	char tail;
+
+	if (sscanf(v, "%u:%u:%u%c", &start, &rate, &full, &tail) == 3) {
+		if (!start || start > full || rate > 100 || full > PH_STARTUPS_MAX)
+			return -1;
+	} else if (sscanf(v, "%u%c", &start, &tail) == 1 && start && start <= PH_STARTUPS_MAX) {
+		rate = 100;
+		full = start;
+	} else {
+		return -1;
+	}
+	c->max_startups_start = start;
+	c->max_startups_rate = rate;
+	c->max_startups_full = full;
 	return 0;
 }
 
@@ -236,6 +264,32 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 	}
 	if (!strcmp(k, "bwlimit"))
 		return config_parse_size(v, &c->bwlimit);
+	if (!strcmp(k, "max_startups"))
+		return parse_startups(c, v);
+	if (!strcmp(k, "per_source_max_startups")) {
+		if (parse_uint(v, PH_STARTUPS_MAX, &u) || !u)
+			return -1;
+		c->per_source_max_startups = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(k, "max_sessions")) {
+		if (parse_uint(v, PH_SESSIONS_MAX, &u) || !u)
+			return -1;
+		c->max_sessions = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(k, "login_grace_time")) {
+		if (parse_uint(v, 600, &u) || !u)
+			return -1;
+		c->login_grace_s = (int)u;
+		return 0;
+	}
+	if (!strcmp(k, "idle_timeout")) {
+		if (parse_uint(v, 86400, &u) || (u && u < 3))
+			return -1;
+		c->idle_timeout_s = (int)u;
+		return 0;
+	}
 	if (!strcmp(k, "timeout")) {
 		if (parse_uint(v, 86400, &u) || !u)
 			return -1;

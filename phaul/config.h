@@ -57,6 +57,14 @@ struct phaul_config {
 	char notify_url[512];	   /* POST the final report here ("" = never) */
 	struct bal_config balance; /* [balance] */
 	struct phaul_criu_flags criu;	   /* [criu] */
+	/* agent --listen: bounds on peers (HOWTO "Bounds on peers") */
+	unsigned max_startups_start;	  /* unauthenticated connections before random drops */
+	unsigned max_startups_rate;	  /* drop percentage at start, rising to 100 at full */
+	unsigned max_startups_full;	  /* hard cap on unauthenticated connections */
+	unsigned per_source_max_startups; /* hard cap per source address */
+	unsigned max_sessions;		  /* authenticated sessions at once */
+	int login_grace_s;		  /* to prove the secret */
+	int idle_timeout_s;		  /* agent: end a session silent this long (0: timeout_s) */
 };
 
 void config_defaults(struct phaul_config *c);

@@ -8,6 +8,17 @@ cd "$(dirname "$0")/../.."
 TAG=host
 . tests/lib.sh
 
+# wait_grep PATTERN FILE: a log line written by another process, within 5 s
+# (the agent logs refusals at most once a second, and the rest after a pause).
+wait_grep() {
+	local i
+	for i in $(seq 50); do
+		grep -q -- "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 conf=$T/phaul.conf
 cat >"$conf" <<EOC
 [phaul]
@@ -55,7 +66,7 @@ if wait_port "$port"; then
 	chmod 600 "$T/wrong"
 	expect "tcp: wrong secret is refused" 1 "refused our shared secret" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
-	grep -q "failed shared-secret authentication" "$T/agent.log" &&
+	wait_grep "failed shared-secret authentication" "$T/agent.log" &&
 		ok "tcp: agent logs the failed authentication" ||
 		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
 	chmod 644 "$T/wrong"
@@ -65,6 +76,9 @@ else
 	bad "tcp agent did not start listening"
 	cp "$T/agent.log" "$T/out"
 fi
+# --- tcp agent: caps on peers, idle limit ---
+. tests/host/bounds.sh
+
 expect "tcp: nobody listening gives a clear error" 1 "connecting to 127.0.0.1:1 over tcp" \
 	"$PHAUL" -t tcp check 127.0.0.1:1
 

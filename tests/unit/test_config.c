@@ -159,6 +159,35 @@ static void test_errors_name_file_line_key(void **state)
 	unlink(p);
 }
 
+/* agent --listen bounds: "N" or "start:rate:full", and sane ranges only. */
+static void test_bounds_keys(void **state)
+{
+	struct phaul_config c;
+
+	config_defaults(&c);
+	assert_int_equal(c.max_startups_full, 10);
+	assert_int_equal(c.per_source_max_startups, 3);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "20"), 0);
+	assert_int_equal(c.max_startups_start, 20);
+	assert_int_equal(c.max_startups_full, 20);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "10:30:60"), 0);
+	assert_int_equal(c.max_startups_start, 10);
+	assert_int_equal(c.max_startups_rate, 30);
+	assert_int_equal(c.max_startups_full, 60);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "60:30:10"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "10:101:60"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "10:30:60x"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "100000"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "per_source_max_startups", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_sessions", "2"), 0);
+	assert_int_equal(c.max_sessions, 2);
+	assert_int_equal(config_set(&c, "agent", "login_grace_time", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "idle_timeout", "2"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "idle_timeout", "30"), 0);
+	assert_int_equal(c.idle_timeout_s, 30);
+}
+
 static void test_missing(void **state)
 {
 	struct phaul_config c;
@@ -194,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_criu_keys),
 		cmocka_unit_test(test_errors_name_file_line_key),
+		cmocka_unit_test(test_bounds_keys),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_sizes),
 	};
