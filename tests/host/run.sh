@@ -95,6 +95,10 @@ if wait_port "$port"; then
 	chmod 644 "$T/wrong"
 	expect "tcp: world-readable secret is refused" 1 "must not be accessible by group or others" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
+	mkfifo -m 600 "$T/fifo"
+	expect "tcp: a FIFO as secret file is refused at once, not waited on" 1 \
+		"secret file .*fifo is not a regular file" \
+		timeout 10 "$PHAUL" -t tcp -o secret_file="$T/fifo" check "127.0.0.1:$port"
 else
 	bad "tcp agent did not start listening"
 	cp "$T/agent.log" "$T/out"
@@ -143,6 +147,15 @@ EOC
 		bad "sshd did not start"
 		cp "$T/sshd.log" "$T/out"
 	fi
+fi
+
+# --- a hostile relay between a real source and a real agent over tcp ---
+tests/host/tcp-relay.sh "$PHAUL" >"$T/relay.log" 2>&1
+sed '$d' "$T/relay.log"
+if read -r p _ f _ < <(tail -1 "$T/relay.log") && [[ "$p$f" =~ ^[0-9]+$ ]]; then
+	pass=$((pass + p)) fail=$((fail + f))
+else
+	bad "tests/host/tcp-relay.sh did not finish"
 fi
 
 echo "$pass passed, $fail failed"
