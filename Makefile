@@ -104,6 +104,14 @@ demo: deps all
 bench: deps all
 	./tests/bench/run
 
+# What the tcp record layer costs the page stream, on this host (no VMs).
+bench-seal: $(B)/bench/bench_seal
+	$(B)/bench/bench_seal $(BENCH_MIB)
+
+$(B)/bench/%: tests/bench/%.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
+
 deps:
 	@./configs/install-deps.sh
 
@@ -122,6 +130,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all san fuzz fuzz-build tests unit check demo deps install clean format
+.PHONY: all san fuzz fuzz-build tests unit check demo bench bench-seal deps install clean format
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
