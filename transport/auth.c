@@ -2,12 +2,13 @@
 /*
  * Shared-secret mutual authentication and key agreement for tcp peers
  * (PROTOCOL.md section 5): ephemeral X25519 (crypto_kx) for forward
- * secrecy, both sides proving the secret over the transcript, and one
- * secretstream key per direction for the record layer (seal.c):
+ * secrecy, the record cipher chosen from what the server offers, both
+ * sides proving the secret over the transcript, and one key per direction
+ * for the record layer (seal.c):
  *
- *	S->C  S1 = "PHAUL-AUTH2\n" spk[32]
- *	C->S  C1 = "PHAUL-AUTH2\n" cpk[32] hdr_c2s[24] tag_c[32]
- *	S->C  S2 = hdr_s2c[24] tag_s[32]
+ *	S->C  S1 = "PHAUL-AUTH2\n" spk[32] offer[1]
+ *	C->S  C1 = "PHAUL-AUTH2\n" cpk[32] cipher[1] tag_c[32]
+ *	S->C  S2 = tag_s[32]
  *
  * Fixed sizes only, so nothing read here is ever used as a length. The
  * server answers nothing to a wrong proof and the caller closes.
@@ -28,17 +29,17 @@
 #define AUTH_MAGIC_OLD "PHAUL-AUTH1\n"
 #define AUTH_MAGIC_LEN (sizeof(AUTH_MAGIC) - 1)
 #define AUTH_PK	       crypto_kx_PUBLICKEYBYTES
-#define AUTH_HDR       crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define AUTH_KEY       32
+#define AUTH_KEY       SEAL_KEY_LEN
 #define AUTH_TAG       32
-#define AUTH_S1_LEN    (AUTH_MAGIC_LEN + AUTH_PK)
-#define AUTH_C1_LEN    (AUTH_MAGIC_LEN + AUTH_PK + AUTH_HDR + AUTH_TAG)
-#define AUTH_S2_LEN    (AUTH_HDR + AUTH_TAG)
+#define AUTH_S1_LEN    (AUTH_MAGIC_LEN + AUTH_PK + 1)
+#define AUTH_C1_SIGNED (AUTH_MAGIC_LEN + AUTH_PK + 1) /* what the transcript covers */
+#define AUTH_C1_LEN    (AUTH_C1_SIGNED + AUTH_TAG)
+#define AUTH_S2_LEN    AUTH_TAG
 #define AUTH_KDF_CTX   "phaulau2"
 
 /* What both sides derive once the ephemeral keys are exchanged. */
 struct auth_keys {
-	uint8_t th[32]; /* transcript hash: S1 || C1's magic and cpk */
+	uint8_t th[32]; /* transcript hash: S1 || C1 up to its tag */
 	uint8_t tag_c[AUTH_KEY], tag_s[AUTH_KEY];
 	uint8_t c2s[AUTH_KEY], s2c[AUTH_KEY];
 };
@@ -60,7 +61,7 @@ static void auth_derive(struct auth_keys *k, const uint8_t *key, size_t keylen,
 	crypto_generichash_final(&st, psk, sizeof(psk));
 	crypto_generichash_init(&st, NULL, 0, sizeof(k->th));
 	crypto_generichash_update(&st, s1, AUTH_S1_LEN);
-	crypto_generichash_update(&st, c1, AUTH_MAGIC_LEN + AUTH_PK);
+	crypto_generichash_update(&st, c1, AUTH_C1_SIGNED);
 	crypto_generichash_final(&st, k->th, sizeof(k->th));
 	crypto_generichash_init(&st, psk, sizeof(psk), sizeof(prk));
 	crypto_generichash_update(&st, dh, 64);
@@ -75,16 +76,10 @@ static void auth_derive(struct auth_keys *k, const uint8_t *key, size_t keylen,
 	sodium_memzero(prk, sizeof(prk));
 }
 
-/* A proof: BLAKE2b keyed with tag_c or tag_s over the transcript and the sender's stream header. */
-static void auth_tag(uint8_t *out, const uint8_t *tkey, const uint8_t *th, const uint8_t *hdr)
+/* A proof: BLAKE2b keyed with tag_c or tag_s over the transcript hash. */
+static void auth_tag(uint8_t *out, const uint8_t *tkey, const uint8_t *th)
 {
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, tkey, AUTH_KEY, AUTH_TAG);
-	crypto_generichash_update(&st, th, 32);
-	crypto_generichash_update(&st, hdr, AUTH_HDR);
-	crypto_generichash_final(&st, out, AUTH_TAG);
-	sodium_memzero(&st, sizeof(st));
+	crypto_generichash(out, AUTH_TAG, th, 32, tkey, AUTH_KEY);
 }
 
 /* Read exactly len bytes before the deadline (an absolute chan_now_ms()). */
@@ -164,15 +159,18 @@ static int auth_check_magic(struct chan *c, const uint8_t *magic, int server)
 	return ph_seterr(PH_EAUTH, "tcp peer %s is not a phaul agent (bad auth greeting)", c->peer);
 }
 
-/* Both stream states are ready: from now on c carries sealed records only. */
-static int auth_seal(struct chan *c, crypto_secretstream_xchacha20poly1305_state *tx,
-		     crypto_secretstream_xchacha20poly1305_state *rx)
+/* The client's pick from the server's offer: AES-256-GCM if both run it fast. */
+static int auth_pick_cipher(struct chan *c, uint8_t offer, uint8_t *cipher)
 {
-	int r = chan_seal(c, tx, rx);
+	int both = offer & chan_seal_ciphers();
 
-	sodium_memzero(tx, sizeof(*tx));
-	sodium_memzero(rx, sizeof(*rx));
-	return r;
+	*cipher = both & SEAL_AES256_GCM ? SEAL_AES256_GCM : both & SEAL_CHACHA20_POLY1305;
+	if (!*cipher)
+		return ph_seterr(PH_EVERSION,
+				 "tcp peer %s offers record ciphers 0x%02x, none of which this "
+				 "phaul runs",
+				 c->peer, offer);
+	return 0;
 }
 
 int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms)
@@ -180,8 +178,7 @@ int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 	uint8_t s1[AUTH_S1_LEN], c1[AUTH_C1_LEN], s2[AUTH_S2_LEN], sk[crypto_kx_SECRETKEYBYTES];
 	uint8_t dh[64], want[AUTH_TAG];
 	const uint8_t *spk = s1 + AUTH_MAGIC_LEN, *cpk = c1 + AUTH_MAGIC_LEN;
-	const uint8_t *hdr_c = cpk + AUTH_PK, *tag_c = hdr_c + AUTH_HDR;
-	crypto_secretstream_xchacha20poly1305_state tx, rx;
+	uint8_t offer = (uint8_t)chan_seal_ciphers(), cipher;
 	struct auth_keys k;
 	int64_t deadline = chan_now_ms() + timeout_ms;
 	int r;
@@ -190,6 +187,7 @@ int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 		return r;
 	memcpy(s1, AUTH_MAGIC, AUTH_MAGIC_LEN);
 	crypto_kx_keypair(s1 + AUTH_MAGIC_LEN, sk);
+	s1[AUTH_MAGIC_LEN + AUTH_PK] = offer;
 	if ((r = auth_write(c, s1, sizeof(s1), deadline)) < 0)
 		goto out;
 	if ((r = auth_read(c, c1, AUTH_MAGIC_LEN, deadline)) < 0 ||
@@ -204,24 +202,27 @@ int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 		goto out;
 	}
 	auth_derive(&k, key, keylen, dh, s1, c1);
-	auth_tag(want, k.tag_c, k.th, hdr_c);
-	if (sodium_memcmp(want, tag_c, AUTH_TAG)) {
+	auth_tag(want, k.tag_c, k.th);
+	if (sodium_memcmp(want, c1 + AUTH_C1_SIGNED, AUTH_TAG)) {
 		r = ph_seterr(PH_EAUTH, "tcp peer %s failed shared-secret authentication", c->peer);
 		goto out;
 	}
-	crypto_secretstream_xchacha20poly1305_init_pull(&rx, hdr_c, k.c2s);
-	crypto_secretstream_xchacha20poly1305_init_push(&tx, s2, k.s2c);
-	auth_tag(s2 + AUTH_HDR, k.tag_s, k.th, s2);
+	cipher = c1[AUTH_MAGIC_LEN + AUTH_PK];
+	if ((cipher != SEAL_AES256_GCM && cipher != SEAL_CHACHA20_POLY1305) || !(cipher & offer)) {
+		r = ph_seterr(PH_EPROTO,
+			      "tcp peer %s chose record cipher 0x%02x, not one of 0x%02x", c->peer,
+			      cipher, offer);
+		goto out;
+	}
+	auth_tag(s2, k.tag_s, k.th);
 	if ((r = auth_write(c, s2, sizeof(s2), deadline)) < 0)
 		goto out;
-	r = auth_seal(c, &tx, &rx);
+	r = chan_seal(c, cipher, k.s2c, k.c2s);
 out:
 	auth_done(c);
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(&k, sizeof(k));
-	sodium_memzero(&tx, sizeof(tx));
-	sodium_memzero(&rx, sizeof(rx));
 	if (r < 0) /* an unproven peer gets nothing more from us, not even a read */
 		chan_shutdown(c);
 	return r;
@@ -232,26 +233,29 @@ int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 	uint8_t s1[AUTH_S1_LEN], c1[AUTH_C1_LEN], s2[AUTH_S2_LEN], sk[crypto_kx_SECRETKEYBYTES];
 	uint8_t dh[64], want[AUTH_TAG];
 	const uint8_t *spk = s1 + AUTH_MAGIC_LEN, *cpk = c1 + AUTH_MAGIC_LEN;
-	uint8_t *hdr_c = c1 + AUTH_MAGIC_LEN + AUTH_PK;
-	crypto_secretstream_xchacha20poly1305_state tx, rx;
+	uint8_t cipher;
 	struct auth_keys k;
 	int64_t deadline = chan_now_ms() + timeout_ms;
 	int r;
 
 	if ((r = auth_check_key(c, keylen)) < 0)
 		return r;
-	if ((r = auth_read(c, s1, sizeof(s1), deadline)) < 0 ||
+	/* The greeting alone first: an older agent sends fewer bytes. */
+	if ((r = auth_read(c, s1, AUTH_MAGIC_LEN, deadline)) < 0 ||
 	    (r = auth_check_magic(c, s1, 0)) < 0)
+		goto out;
+	if ((r = auth_read(c, s1 + AUTH_MAGIC_LEN, sizeof(s1) - AUTH_MAGIC_LEN, deadline)) < 0 ||
+	    (r = auth_pick_cipher(c, s1[AUTH_MAGIC_LEN + AUTH_PK], &cipher)) < 0)
 		goto out;
 	memcpy(c1, AUTH_MAGIC, AUTH_MAGIC_LEN);
 	crypto_kx_keypair(c1 + AUTH_MAGIC_LEN, sk);
+	c1[AUTH_MAGIC_LEN + AUTH_PK] = cipher;
 	if (crypto_kx_client_session_keys(dh, dh + 32, cpk, sk, spk)) {
 		r = ph_seterr(PH_EAUTH, "tcp peer %s sent an invalid public key", c->peer);
 		goto out;
 	}
 	auth_derive(&k, key, keylen, dh, s1, c1);
-	crypto_secretstream_xchacha20poly1305_init_push(&tx, hdr_c, k.c2s);
-	auth_tag(hdr_c + AUTH_HDR, k.tag_c, k.th, hdr_c);
+	auth_tag(c1 + AUTH_C1_SIGNED, k.tag_c, k.th);
 	if ((r = auth_write(c, c1, sizeof(c1), deadline)) < 0)
 		goto out;
 	r = auth_read(c, s2, sizeof(s2), deadline);
@@ -264,21 +268,18 @@ int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 	}
 	if (r < 0)
 		goto out;
-	auth_tag(want, k.tag_s, k.th, s2);
-	if (sodium_memcmp(want, s2 + AUTH_HDR, AUTH_TAG)) {
+	auth_tag(want, k.tag_s, k.th);
+	if (sodium_memcmp(want, s2, AUTH_TAG)) {
 		r = ph_seterr(PH_EAUTH, "tcp peer %s failed to prove it holds the shared secret",
 			      c->peer);
 		goto out;
 	}
-	crypto_secretstream_xchacha20poly1305_init_pull(&rx, s2, k.s2c);
-	r = auth_seal(c, &tx, &rx);
+	r = chan_seal(c, cipher, k.c2s, k.s2c);
 out:
 	auth_done(c);
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(&k, sizeof(k));
-	sodium_memzero(&tx, sizeof(tx));
-	sodium_memzero(&rx, sizeof(rx));
 	return r;
 }
 

@@ -4,14 +4,14 @@
  * (PROTOCOL.md section 5.3). chan_seal() wraps an established chan in
  * place, so the mux above reads and writes the same byte stream as before:
  *
- *	record := len[4, big-endian] || ciphertext[len]
+ *	record := len[4, big-endian] || AEAD(key, nonce, ad = len, plaintext)
  *
- * ciphertext is one crypto_secretstream_xchacha20poly1305 message whose
- * additional data is the 4 length bytes: the length is authenticated, and
- * checked against PH_RECORD_MAX before anything is read into the buffer.
- * The stream's own nonce schedule rejects a replayed, reordered, dropped
- * or spliced record; an orderly close sends a record tagged FINAL, so a
- * cut connection is told apart from a clean end.
+ * with AES-256-GCM or ChaCha20-Poly1305 (IETF), one key per direction and
+ * the nonce 0[4] || seq[8, big-endian], seq counting this direction's
+ * records from 0; it is never sent, so a replayed, reordered, dropped or
+ * spliced record fails to open. len (plaintext + 16) is authenticated and
+ * checked against PH_RECORD_MAX before the record is read. An empty record
+ * is the close record: a cut connection is told apart from a clean end.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,7 +22,8 @@
 #include "err.h"
 #include "transport/chan_int.h"
 
-#define SEAL_ABYTES    crypto_secretstream_xchacha20poly1305_ABYTES
+#define SEAL_ABYTES    16
+#define SEAL_NONCE     12
 #define SEAL_LEN_BYTES 4
 #define SEAL_WIRE_MAX  (SEAL_LEN_BYTES + PH_RECORD_MAX + SEAL_ABYTES)
 /* A close record that cannot leave at once is not waited for longer. */
@@ -32,21 +33,23 @@ struct seal {
 	struct chan *inner; /* owned */
 	pthread_mutex_t txlock, rxlock;
 
+	int cipher; /* SEAL_* */
 	/* tx, under txlock */
-	crypto_secretstream_xchacha20poly1305_state tx;
+	uint8_t tx_key[SEAL_KEY_LEN];
+	uint64_t tx_seq;
 	uint8_t *txbuf; /* one record on the wire, SEAL_WIRE_MAX */
 	int tx_err;	/* sticky: a record went out in part, the stream is lost */
-	int tx_closed;	/* the FINAL record is sent */
+	int tx_closed;	/* the close record is sent */
 
 	/* rx, under rxlock */
-	crypto_secretstream_xchacha20poly1305_state rx;
+	uint8_t rx_key[SEAL_KEY_LEN];
 	uint8_t *rxbuf; /* the record being read, SEAL_WIRE_MAX */
 	size_t rx_have; /* bytes of it read so far */
 	size_t rx_need; /* SEAL_LEN_BYTES until the length is in, then the whole record */
 	uint8_t *plain; /* the opened record, PH_RECORD_MAX */
 	size_t plain_off, plain_len;
-	uint64_t rx_seq; /* records opened, for messages */
-	int rx_final;	 /* the FINAL record arrived: the peer closed in order */
+	uint64_t rx_seq; /* records opened: the next one's nonce */
+	int rx_final;	 /* the close record arrived: the peer closed in order */
 	int rx_err;	 /* sticky */
 	char rx_msg[512];
 };
@@ -64,18 +67,32 @@ static void seal_put_u32(uint8_t *b, uint32_t v)
 	b[3] = v;
 }
 
-/* With txlock held: seal len bytes (len <= PH_RECORD_MAX) and send them. */
-static int seal_send(struct seal *s, const void *buf, size_t len, uint8_t tag)
+static void seal_nonce(uint8_t *n, uint64_t seq)
+{
+	memset(n, 0, 4);
+	seal_put_u32(n + 4, (uint32_t)(seq >> 32));
+	seal_put_u32(n + 8, (uint32_t)seq);
+}
+
+/* With txlock held: seal len bytes (len <= PH_RECORD_MAX; 0: the close record), send them. */
+static int seal_send(struct seal *s, const void *buf, size_t len)
 {
 	size_t clen = len + SEAL_ABYTES;
+	uint8_t nonce[SEAL_NONCE];
 	int r;
 
 	seal_put_u32(s->txbuf, (uint32_t)clen);
-	crypto_secretstream_xchacha20poly1305_push(&s->tx, s->txbuf + SEAL_LEN_BYTES, NULL, buf,
-						   len, s->txbuf, SEAL_LEN_BYTES, tag);
+	seal_nonce(nonce, s->tx_seq++);
+	if (s->cipher == SEAL_AES256_GCM)
+		crypto_aead_aes256gcm_encrypt(s->txbuf + SEAL_LEN_BYTES, NULL, buf, len, s->txbuf,
+					      SEAL_LEN_BYTES, NULL, nonce, s->tx_key);
+	else
+		crypto_aead_chacha20poly1305_ietf_encrypt(s->txbuf + SEAL_LEN_BYTES, NULL, buf, len,
+							  s->txbuf, SEAL_LEN_BYTES, NULL, nonce,
+							  s->tx_key);
 	r = chan_write_full(s->inner, s->txbuf, SEAL_LEN_BYTES + clen);
 	if (r < 0)
-		s->tx_err = r; /* the stream state moved on: no later record can be read */
+		s->tx_err = r; /* the sequence moved on: no later record can be read */
 	return r;
 }
 
@@ -90,7 +107,9 @@ static ssize_t seal_write(struct chan *c, const void *buf, size_t len)
 		r = ph_seterr(-s->tx_err, "%s: an earlier record was not sent whole", c->peer);
 	else if (s->tx_closed)
 		r = ph_seterr(PH_EEOF, "%s: channel shut down", c->peer);
-	else if ((r = seal_send(s, buf, n, 0)) == 0)
+	else if (!n)
+		r = 0; /* an empty record would be the close record */
+	else if ((r = seal_send(s, buf, n)) == 0)
 		r = (ssize_t)n;
 	pthread_mutex_unlock(&s->txlock);
 	return r;
@@ -122,12 +141,21 @@ static int seal_rx_eof(struct chan *c, struct seal *s)
 /* With rxlock held: s->rx_need bytes are in; open them. */
 static int seal_open(struct chan *c, struct seal *s)
 {
+	const uint8_t *ct = s->rxbuf + SEAL_LEN_BYTES;
+	size_t clen = s->rx_need - SEAL_LEN_BYTES;
+	uint8_t nonce[SEAL_NONCE];
 	unsigned long long mlen;
-	uint8_t tag;
+	int r;
 
-	if (crypto_secretstream_xchacha20poly1305_pull(
-		    &s->rx, s->plain, &mlen, &tag, s->rxbuf + SEAL_LEN_BYTES,
-		    s->rx_need - SEAL_LEN_BYTES, s->rxbuf, SEAL_LEN_BYTES) != 0)
+	seal_nonce(nonce, s->rx_seq);
+	if (s->cipher == SEAL_AES256_GCM)
+		r = crypto_aead_aes256gcm_decrypt(s->plain, &mlen, NULL, ct, clen, s->rxbuf,
+						  SEAL_LEN_BYTES, nonce, s->rx_key);
+	else
+		r = crypto_aead_chacha20poly1305_ietf_decrypt(s->plain, &mlen, NULL, ct, clen,
+							      s->rxbuf, SEAL_LEN_BYTES, nonce,
+							      s->rx_key);
+	if (r != 0)
 		return seal_rx_fail(s,
 				    ph_seterr(PH_EAUTH,
 					      "peer %s: sealed record %llu failed authentication "
@@ -136,15 +164,8 @@ static int seal_open(struct chan *c, struct seal *s)
 	s->rx_seq++;
 	s->rx_have = 0;
 	s->rx_need = SEAL_LEN_BYTES;
-	if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL && mlen == 0) {
+	if (mlen == 0)
 		s->rx_final = 1;
-		return 0;
-	}
-	if (tag != 0)
-		return seal_rx_fail(s, ph_seterr(PH_EPROTO,
-						 "peer %s: sealed record %llu has tag %u, expected "
-						 "0 or an empty FINAL",
-						 c->peer, (unsigned long long)s->rx_seq - 1, tag));
 	s->plain_off = 0;
 	s->plain_len = (size_t)mlen;
 	return 0;
@@ -237,7 +258,7 @@ static void seal_shutdown(struct chan *c)
 		if (!s->tx_err && !s->tx_closed) {
 			if (s->inner->ops->set_write_timeout)
 				s->inner->ops->set_write_timeout(s->inner, SEAL_CLOSE_TIMEOUT_MS);
-			seal_send(s, NULL, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL);
+			seal_send(s, NULL, 0);
 			s->tx_closed = 1;
 		}
 		pthread_mutex_unlock(&s->txlock);
@@ -290,8 +311,24 @@ static const struct chan_ops seal_ops = {
 	.set_write_timeout = seal_set_write_timeout,
 };
 
-int chan_seal(struct chan *c, const crypto_secretstream_xchacha20poly1305_state *tx,
-	      const crypto_secretstream_xchacha20poly1305_state *rx)
+int chan_seal_ciphers(void)
+{
+	int have = SEAL_CHACHA20_POLY1305;
+	const char *only = getenv("PHAUL_SEAL_CIPHER");
+
+	if (sodium_init() >= 0 && crypto_aead_aes256gcm_is_available())
+		have |= SEAL_AES256_GCM;
+	if (only && !strcmp(only, "chacha20-poly1305"))
+		have &= SEAL_CHACHA20_POLY1305;
+	return have;
+}
+
+const char *chan_seal_cipher_name(int cipher)
+{
+	return cipher == SEAL_AES256_GCM ? "aes256-gcm" : "chacha20-poly1305";
+}
+
+int chan_seal(struct chan *c, int cipher, const uint8_t *tx_key, const uint8_t *rx_key)
 {
 	struct chan *inner = NULL;
 	struct seal *s = NULL;
@@ -307,8 +344,9 @@ int chan_seal(struct chan *c, const crypto_secretstream_xchacha20poly1305_state 
 		goto fail;
 	*inner = *c;
 	s->inner = inner;
-	s->tx = *tx;
-	s->rx = *rx;
+	s->cipher = cipher;
+	memcpy(s->tx_key, tx_key, SEAL_KEY_LEN);
+	memcpy(s->rx_key, rx_key, SEAL_KEY_LEN);
 	s->rx_need = SEAL_LEN_BYTES;
 	pthread_mutex_init(&s->txlock, NULL);
 	pthread_mutex_init(&s->rxlock, NULL);

@@ -2,7 +2,7 @@
 /*
  * Arbitrary bytes as the other side of the PHAUL-AUTH2 handshake, for both
  * roles: the reader takes fixed sizes only (greeting, then the rest of a
- * 44, 100 or 56-byte message), checks the peer's X25519 key and proof, and
+ * 45, 77 or 32-byte message), checks the peer's X25519 key and proof, and
  * must refuse cleanly; it never seals a chan for a peer without the key.
  */
 #include <stdint.h>
@@ -46,7 +46,7 @@ static void one(const uint8_t *data, size_t size, int server)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 4096)
-		size = 4096; /* the handshake never reads more than 100 bytes */
+		size = 4096; /* the handshake never reads more than 77 bytes */
 	one(data, size, 1);
 	one(data, size, 0);
 	return 0;

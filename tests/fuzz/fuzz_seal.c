@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The sealed record layer (transport/seal.c) as a reader of a hostile
- * wire. The input is a small program that builds the wire from records
- * sealed with the session's key and from what an attacker adds:
+ * wire. The input is a cipher byte (bit 0: AES-256-GCM) and a small
+ * program that builds the wire from records sealed here, independently,
+ * in the format of PROTOCOL.md 5.3, and from what an attacker adds:
  *
  *	0 L16 bytes	a valid record of L bytes (taken from the input)
  *	1 L16 bytes	L raw bytes (garbage, a forged header, a torn record)
  *	2 K		record K again (replay)
  *	3 P		flip bit P of the last record on the wire (once)
- *	4		the close record (FINAL)
+ *	4		the close record (empty)
  *	5 L16 bytes	a valid record of L bytes, not sent (drop)
  *
  * The oracle: the reader delivers exactly the valid records that precede
@@ -26,7 +27,7 @@
 #include "err.h"
 #include "transport/chan_int.h"
 
-#define ABYTES	  crypto_secretstream_xchacha20poly1305_ABYTES
+#define ABYTES	  16
 #define WIRE_MAX  (1u << 20)
 #define KEEP_RECS 16
 
@@ -64,7 +65,9 @@ static size_t get16(const uint8_t **p, const uint8_t *end)
 }
 
 struct prog {
-	crypto_secretstream_xchacha20poly1305_state tx;
+	int cipher;
+	const uint8_t *key;
+	uint64_t seq;
 	uint8_t *wire, *want;
 	size_t wlen, wantlen;
 	size_t rec_off[KEEP_RECS], rec_len[KEEP_RECS];
@@ -76,11 +79,12 @@ struct prog {
 	int last_flipped; /* once: a second flip could undo the first */
 };
 
-/* Seal len bytes with tag; append to the wire unless drop. 0 or -1 (full). */
-static int seal_rec(struct prog *p, const uint8_t *m, size_t len, uint8_t tag, int drop)
+/* Seal len bytes (0: the close record); append to the wire unless drop. 0 or -1 (full). */
+static int seal_rec(struct prog *p, const uint8_t *m, size_t len, int drop)
 {
-	uint8_t *r = p->wire + p->wlen;
+	uint8_t *r = p->wire + p->wlen, nonce[12] = { 0 };
 	size_t clen = len + ABYTES;
+	int tag = !len;
 
 	if (p->wlen + 4 + clen > WIRE_MAX)
 		return -1;
@@ -88,7 +92,14 @@ static int seal_rec(struct prog *p, const uint8_t *m, size_t len, uint8_t tag, i
 	r[1] = clen >> 16;
 	r[2] = clen >> 8;
 	r[3] = clen;
-	crypto_secretstream_xchacha20poly1305_push(&p->tx, r + 4, NULL, m, len, r, 4, tag);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(p->seq >> (56 - 8 * i));
+	p->seq++;
+	if (p->cipher == SEAL_AES256_GCM)
+		crypto_aead_aes256gcm_encrypt(r + 4, NULL, m, len, r, 4, NULL, nonce, p->key);
+	else
+		crypto_aead_chacha20poly1305_ietf_encrypt(r + 4, NULL, m, len, r, 4, NULL, nonce,
+							  p->key);
 	if (drop) {
 		if (!p->closed)
 			p->tampered = 1;
@@ -135,7 +146,9 @@ static void build(struct prog *p, const uint8_t *d, const uint8_t *end)
 			n = get16(&d, end);
 			if (n > (size_t)(end - d))
 				n = end - d;
-			if (seal_rec(p, d, n, 0, op == 5))
+			if (!n)
+				break; /* an empty record is the close record */
+			if (seal_rec(p, d, n, op == 5))
 				return;
 			d += n;
 			break;
@@ -178,8 +191,7 @@ static void build(struct prog *p, const uint8_t *d, const uint8_t *end)
 			}
 			break;
 		case 4:
-			if (seal_rec(p, NULL, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL,
-				     0))
+			if (seal_rec(p, NULL, 0, 0))
 				return;
 			break;
 		}
@@ -188,10 +200,8 @@ static void build(struct prog *p, const uint8_t *d, const uint8_t *end)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t key[crypto_secretstream_xchacha20poly1305_KEYBYTES] = "fuzz-seal-key";
-	crypto_secretstream_xchacha20poly1305_state rx, mytx;
-	uint8_t hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
-	struct prog p = { 0 };
+	static const uint8_t key[SEAL_KEY_LEN] = "fuzz-seal-key", other[SEAL_KEY_LEN] = "tx";
+	struct prog p = { .key = key };
 	struct wire w;
 	struct chan *c = NULL;
 	uint8_t *got;
@@ -205,14 +215,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.wire = malloc(WIRE_MAX);
 	p.want = malloc(WIRE_MAX);
 	got = malloc(WIRE_MAX + 1);
-	crypto_secretstream_xchacha20poly1305_init_push(&p.tx, hdr, key);
-	crypto_secretstream_xchacha20poly1305_init_pull(&rx, hdr, key);
-	crypto_secretstream_xchacha20poly1305_init_push(&mytx, hdr, key);
-	build(&p, data, data + size);
+	p.cipher = size && data[0] & 1 && crypto_aead_aes256gcm_is_available()
+			   ? SEAL_AES256_GCM
+			   : SEAL_CHACHA20_POLY1305;
+	if (size)
+		build(&p, data + 1, data + size);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		abort();
-	if (chan_fd_open(sv[1], sv[1], "fuzz", &c) || chan_seal(c, &mytx, &rx))
+	if (chan_fd_open(sv[1], sv[1], "fuzz", &c) || chan_seal(c, p.cipher, other, key))
 		abort();
 	w = (struct wire){ p.wire, p.wlen, sv[0] };
 	if (pthread_create(&t, NULL, writer, &w))

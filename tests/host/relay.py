@@ -17,12 +17,12 @@
 #                        flip, drop, replay, swap (with N+1), trunc (half
 #                        of it, then close), cut (close before it)
 #
-# Handshake sizes by version: AUTH1 44/76/32 bytes, AUTH2 44/100/56.
+# Handshake sizes by version: AUTH1 44/76/32 bytes, AUTH2 45/77/32.
 import socket
 import sys
 import threading
 
-HS = {b"PHAUL-AUTH1\n": (44, 76, 32), b"PHAUL-AUTH2\n": (44, 100, 56)}
+HS = {b"PHAUL-AUTH1\n": (44, 76, 32), b"PHAUL-AUTH2\n": (45, 77, 32)}
 
 
 def recv_exact(s, n):
@@ -36,11 +36,11 @@ def recv_exact(s, n):
 
 
 def handshake(cli, srv):
-    s1 = recv_exact(srv, 44)
-    sizes = HS.get(s1[:12])
+    magic = recv_exact(srv, 12)
+    sizes = HS.get(magic)
     if not sizes:
-        sys.exit("relay: unknown greeting %r" % s1[:12])
-    cli.sendall(s1)
+        sys.exit("relay: unknown greeting %r" % magic)
+    cli.sendall(magic + recv_exact(srv, sizes[0] - 12))
     srv.sendall(recv_exact(cli, sizes[1]))
     cli.sendall(recv_exact(srv, sizes[2]))
     return sizes
@@ -134,20 +134,21 @@ def records(src, dst, kind, nth):
             dst.sendall(held)
             held = None
         i += 1
-    for s in (dst, src):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    # Only this direction ends: the other keeps flowing, so the victim
+    # reports what it read, not a write into a closed socket.
+    try:
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def tamper(cli, srv, direction, kind, nth):
     handshake(cli, srv)
     src, dst = (cli, srv) if direction == "c2s" else (srv, cli)
     t = threading.Thread(target=pump, args=(dst, src))
-    t.daemon = True
     t.start()
     records(src, dst, kind, nth)
+    t.join()
 
 
 def main():

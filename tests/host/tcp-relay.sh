@@ -76,8 +76,15 @@ via() {
 	timeout 60 "$PHAUL" -t tcp check "127.0.0.1:$rport" >"$T/out" 2>&1 </dev/null
 	rc=$?
 	wait "$rpid"
-	sleep 0.3 # the agent's child logs its end after the client has gone
+	# The agent's child logs its end after the client has gone: wait for it.
+	for _ in $(seq 100); do
+		tail -n +$((mark + 1)) "$T/agent.log" >"$T/alog"
+		grep -q "error:\|warn:\|session with" "$T/alog" && break
+		sleep 0.1
+	done
+	sleep 0.2
 	tail -n +$((mark + 1)) "$T/agent.log" >"$T/alog"
+	cat "$T/relay.out" >>"$T/out"
 }
 has() { grep -Eq -- "$2" "$1"; }
 hasnt() { [ -f "$1" ] && ! grep -Fq -- "$2" "$1"; }

@@ -26,6 +26,7 @@
 #include "caps.h"
 #include "err.h"
 #include "transport/chan.h"
+#include "transport/chan_int.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
 
@@ -166,9 +167,10 @@ static void test_auth_wrong_secret(void **state)
 static void *fake_server_thread(void *arg)
 {
 	struct auth_job *j = arg;
-	uint8_t hello[44] = "PHAUL-AUTH2\n", sk[32], proof[100], answer[56] = { 0 };
+	uint8_t hello[45] = "PHAUL-AUTH2\n", sk[32], proof[77], answer[32] = { 0 };
 
 	crypto_kx_keypair(hello + 12, sk);
+	hello[44] = 1; /* offers ChaCha20-Poly1305 */
 	j->rc = chan_write_full(j->c, hello, sizeof(hello));
 	if (!j->rc)
 		j->rc = chan_read_full(j->c, proof, sizeof(proof));
@@ -197,10 +199,11 @@ static void test_auth_fake_server(void **state)
 /* After a refusal the server reads nothing more from that peer. */
 static void test_auth_refused_reads_nothing(void **state)
 {
-	uint8_t junk[100] = "PHAUL-AUTH2\n", hello[44], b[1];
+	uint8_t junk[77] = "PHAUL-AUTH2\n", hello[45], b[1];
 	struct chan *c, *s;
 
 	randombytes_buf(junk + 12, sizeof(junk) - 12); /* a valid key, a wrong proof */
+	junk[44] = 1;
 	tcp_pair(&c, &s);
 	assert_int_equal(chan_write_full(c, junk, sizeof(junk)), 0);
 	assert_int_equal(chan_write_full(c, "more", 4), 0);
@@ -216,7 +219,7 @@ static void test_auth_refused_reads_nothing(void **state)
 /* A phaul that predates the record layer is told so, on both sides. */
 static void test_auth_old_peer(void **state)
 {
-	uint8_t old[76] = "PHAUL-AUTH1\n", hello[44];
+	uint8_t old[76] = "PHAUL-AUTH1\n", hello[45];
 	struct chan *c, *s;
 
 	tcp_pair(&c, &s);
@@ -302,7 +305,8 @@ struct relay {
 	int a, b; /* the client's side, the server's side */
 	enum tamper mode;
 	int nth;
-	uint8_t saved[256]; /* T_PASS: record nth as sent; T_SPLICE: sent instead */
+	uint8_t saved[256];    /* T_PASS: record nth as sent; T_SPLICE: sent instead */
+	uint8_t offer, cipher; /* seen in the handshake */
 	size_t saved_len;
 };
 
@@ -321,13 +325,15 @@ static int fd_full(int fd, void *buf, size_t len, int wr)
 	return 0;
 }
 
-static void relay_copy(int from, int to, size_t len)
+/* Pass len bytes on; returns the last. */
+static uint8_t relay_copy(int from, int to, size_t len)
 {
 	uint8_t b[128];
 
 	assert_true(len <= sizeof(b));
 	assert_int_equal(fd_full(from, b, len, 0), 0);
 	assert_int_equal(fd_full(to, b, len, 1), 0);
+	return b[len - 1];
 }
 
 /* One record from the client, or 0 bytes at its end. */
@@ -350,9 +356,10 @@ static void *relay_thread(void *arg)
 	size_t n, held_len = 0;
 	int i, cut = 0;
 
-	relay_copy(r->b, r->a, 44);  /* S1 */
-	relay_copy(r->a, r->b, 100); /* C1 */
-	relay_copy(r->b, r->a, 56);  /* S2 */
+	r->offer = relay_copy(r->b, r->a, 45);	/* S1: the last byte offers ciphers */
+	r->cipher = relay_copy(r->a, r->b, 45); /* C1 up to the client's pick */
+	relay_copy(r->a, r->b, 32);		/* C1: the client's proof */
+	relay_copy(r->b, r->a, 32);		/* S2 */
 	for (i = 0; (n = relay_record(r->a, rec, sizeof(rec))) > 0; i++) {
 		if (cut)
 			continue; /* swallow the rest: the server hears nothing more */
@@ -448,15 +455,20 @@ static void expect_tamper(enum tamper mode, int nth, const char *want_got, int w
 		fail_msg("tamper %d: '%s' lacks '%s'", mode, ph_errmsg(), needle);
 }
 
-/* Every change a relay can make to the records is caught at the first one it touches. */
-static void test_seal_tamper(void **state)
+/*
+ * Every change a relay can make to the records is caught at the first one
+ * it touches, with either cipher (cipher: the one the client must pick).
+ */
+static void seal_tamper(int cipher)
 {
 	struct relay first = { .mode = T_PASS, .nth = 1 };
 	char got[64];
 
-	assert_int_equal(tamper_run(&first, got, sizeof(got)), 0); /* FINAL: orderly end */
+	assert_int_equal(tamper_run(&first, got, sizeof(got)), 0); /* close record: orderly end */
 	assert_string_equal(got, "rec0rec1rec2rec3");
-	assert_true(first.saved_len == 4 + 4 + crypto_secretstream_xchacha20poly1305_ABYTES);
+	assert_int_equal(first.offer, chan_seal_ciphers());
+	assert_int_equal(first.cipher, cipher);
+	assert_true(first.saved_len == 4 + 4 + 16);
 	assert_null(memmem(first.saved, first.saved_len, "rec1", 4)); /* encrypted */
 
 	expect_tamper(T_FLIP, 1, "rec0", PH_EAUTH, "sealed record 1 failed authentication", NULL);
@@ -471,6 +483,16 @@ static void test_seal_tamper(void **state)
 	/* Dropping the close record alone is a cut too. */
 	expect_tamper(T_CUT, 4, "rec0rec1rec2rec3", PH_EEOF, "without its close record", NULL);
 	expect_tamper(T_BIGLEN, 1, "rec0", PH_ETOOBIG, "has length 4294967295", NULL);
+}
+
+static void test_seal_tamper(void **state)
+{
+	unsetenv("PHAUL_SEAL_CIPHER");
+	seal_tamper(crypto_aead_aes256gcm_is_available() ? SEAL_AES256_GCM
+							 : SEAL_CHACHA20_POLY1305);
+	setenv("PHAUL_SEAL_CIPHER", "chacha20-poly1305", 1);
+	seal_tamper(SEAL_CHACHA20_POLY1305);
+	unsetenv("PHAUL_SEAL_CIPHER");
 }
 
 /* Large writes are split into records of at most PH_RECORD_MAX; reads take any size. */
