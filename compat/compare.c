@@ -13,8 +13,8 @@
 #include "err.h"
 
 const char *const compat_check_names[] = {
-	"arch",	      "page-size", "kernel", "criu-version", "criu-check", "cpu",
-	"soft-dirty", "memory",	   "disk",   "pids",	     NULL,
+	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
+	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -148,13 +148,43 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	if (!d->n_pids_busy) {
 		snprintf(r->dst, sizeof(r->dst), "free");
 	} else {
-		snprintf(r->dst, sizeof(r->dst), "%zu in use (first %u)", d->n_pids_busy,
-			 d->pids_busy[0]);
+		snprintf(r->dst, sizeof(r->dst), "%llu in use (first %u)",
+			 (unsigned long long)d->n_pids_busy + d->pids_busy_more, d->pids_busy[0]);
 		set(r, COMPAT_FAIL,
 		    "a process tree restores with its own pids; pid %u is taken on %s",
 		    d->pids_busy[0], str(d->hostname));
 	}
 	(void)s;
+}
+
+/* What the migration will use, present where it runs: rsync (both), cgroup v2 cpu (source). */
+static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
+			const Phaul__HostFacts *d, const struct compat_req *q)
+{
+	struct compat_row *r;
+
+	if (q->need_rsync) {
+		r = row(t, "rsync");
+		snprintf(r->src, sizeof(r->src), "%s", s->rsync_ok ? "found" : "MISSING");
+		snprintf(r->dst, sizeof(r->dst), "%s",
+			 !d->has_rsync_ok ? "unknown" : d->rsync_ok ? "found" : "MISSING");
+		if (!s->rsync_ok || (d->has_rsync_ok && !d->rsync_ok))
+			set(r, COMPAT_FAIL, "fs-sync needs rsync on both hosts: install it on %s",
+			    !s->rsync_ok ? str(s->hostname) : str(d->hostname));
+		else if (!d->has_rsync_ok)
+			set(r, COMPAT_WARN, "the destination's agent does not say whether it has rsync");
+	}
+	if (q->auto_converge) {
+		r = row(t, "auto-converge");
+		snprintf(r->src, sizeof(r->src), "%s",
+			 s->cgroup_cpu ? "cgroup v2 cpu" : "no cgroup v2 cpu");
+		snprintf(r->dst, sizeof(r->dst), "-");
+		if (!s->cgroup_cpu)
+			set(r, COMPAT_WARN,
+			    "cannot throttle on %s (no cgroup v2 cpu controller): a CT that dirties "
+			    "memory faster than the link carries it cannot meet the downtime limit",
+			    str(s->hostname));
+	}
 }
 
 int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const struct compat_req *q,
@@ -184,6 +214,7 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 				       : ", one stop-and-copy dump");
 
 	check_resources(t, s, d, q);
+	check_tools(t, s, d, q);
 
 	for (int i = 0; i < t->nrows; i++) {
 		r = &t->rows[i];

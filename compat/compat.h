@@ -17,7 +17,9 @@
 /*
  * Fill f with this host's facts. criu: also ask CRIU (version, CHECK,
  * CPUINFO_CHECK against cpuinfo when non-NULL). pids: report which of them
- * are in use here. Strings in f are owned; release with compat_facts_free().
+ * are in use here (the first PH_CHECK_BUSY_LIST_MAX in pids_busy, the rest
+ * counted in pids_busy_more, so the facts always fit one message). Strings
+ * in f are owned; release with compat_facts_free().
  */
 struct compat_probe {
 	const char *work_dir;
@@ -63,6 +65,8 @@ struct compat_req {
 	uint64_t ct_rss_kb;    /* memory the CT needs on the destination */
 	uint64_t ct_images_kb; /* disk the images need in the dst work dir */
 	bool require_precopy;  /* no soft-dirty is a failure, not a warning */
+	bool need_rsync;       /* paths to rsync: rsync needed on both hosts */
+	bool auto_converge;    /* the source may throttle: it needs cgroup_cpu */
 	const char *force;     /* comma-separated check names to skip */
 };
 

@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "compat/compat.h"
 #include "err.h"
 #include "log.h"
@@ -88,11 +89,16 @@ static char *xstrdup(const char *s)
 
 int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 {
-	char host[256] = "";
+	char host[256] = "", rsync[PATH_MAX];
 	struct utsname u;
 	int ret;
 
 	phaul__host_facts__init(f);
+	/* Fault injection: the probe fails before any field is set. */
+	if (getenv("PHAUL_FAULT_FACTS")) {
+		errno = EIO;
+		return ph_seterr_errno(PH_ESYS, "uname");
+	}
 	if (uname(&u) < 0)
 		return ph_seterr_errno(PH_ESYS, "uname");
 	gethostname(host, sizeof(host) - 1);
@@ -106,13 +112,22 @@ int compat_local_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 	f->work_dir = xstrdup(p->work_dir);
 	f->has_soft_dirty = 1;
 	f->soft_dirty = compat_soft_dirty();
+	f->has_rsync_ok = 1;
+	f->rsync_ok = find_exe("rsync", "PHAUL_RSYNC", "/usr/bin", rsync, sizeof(rsync)) == 0 &&
+		      access(rsync, X_OK) == 0;
 
 	f->pids_busy = calloc(p->npids ? p->npids : 1, sizeof(uint32_t));
 	if (!f->pids_busy)
 		return ph_seterr(PH_ENOMEM, "pid list");
-	for (size_t i = 0; i < p->npids; i++)
-		if (pid_in_use(p->pids[i]))
+	for (size_t i = 0; i < p->npids; i++) {
+		if (!pid_in_use(p->pids[i]))
+			continue;
+		if (f->n_pids_busy < PH_CHECK_BUSY_LIST_MAX)
 			f->pids_busy[f->n_pids_busy++] = p->pids[i];
+		else
+			f->pids_busy_more++;
+	}
+	f->has_pids_busy_more = f->pids_busy_more > 0;
 
 	ret = p->criu ? compat_criu_facts(p, f) : 0;
 	if (!f->criu_version)

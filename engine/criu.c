@@ -3,6 +3,7 @@
  * swrk client: one `criu swrk FD` child per struct criu_conn; contract in
  * engine/criu.h, what CRIU does with each request in engine/README.md.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -807,8 +808,123 @@ out_noctx:
 	return r;
 }
 
+int criu_tree_signal(pid_t root, int sig)
+{
+	pid_t *q = malloc(CRIU_TREE_MAX * sizeof(*q));
+	size_t n = 0, i;
+	int r = 0;
+
+	if (!q)
+		return ph_seterr(PH_ENOMEM, "process tree of %d", (int)root);
+	if (kill(root, 0) < 0 && errno == ESRCH) {
+		free(q);
+		return ph_seterr(PH_ENOENT, "process %d does not exist", (int)root);
+	}
+	q[n++] = root;
+	/* Breadth-first: every thread's children file, as the tree is now. */
+	for (i = 0; i < n && r == 0; i++) {
+		char path[64], buf[4096];
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)q[i]);
+		if (!(d = opendir(path)))
+			continue; /* gone meanwhile */
+		while (r == 0 && (de = readdir(d))) {
+			char *p, *end;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)q[i],
+				 de->d_name);
+			if (read_text(path, buf, sizeof(buf)) < 0)
+				continue;
+			for (p = buf;; p = end) {
+				long v = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				if (n == CRIU_TREE_MAX) {
+					r = ph_seterr(PH_ETOOBIG,
+						      "tree of %d: more than %u processes",
+						      (int)root, CRIU_TREE_MAX);
+					break;
+				}
+				q[n++] = (pid_t)v;
+			}
+		}
+		closedir(d);
+	}
+	for (i = 0; i < n && r == 0; i++)
+		if (kill(q[i], sig) < 0 && errno != ESRCH)
+			r = ph_seterr_errno(PH_ESYS, "signal %d to %d", sig, (int)q[i]);
+	free(q);
+	return r;
+}
+
+/* RESTORE's notifications: the root's pid comes with post-restore. */
+struct criu_rst_run {
+	bool leave_stopped;
+	pid_t root;
+	int stop_err; /* stopping the tree at pre-resume failed */
+	char stop_msg[512];
+};
+
+static int criu_rst_answer(struct criu_conn *c, struct criu_rst_run *d, const CriuResp *resp)
+{
+	const CriuNotify *nf = resp->notify;
+	const char *script = nf && nf->script ? nf->script : "";
+	CriuReq req = CRIU_REQ__INIT;
+
+	if (nf && nf->has_pid && nf->pid > 0)
+		d->root = nf->pid;
+	if (d->leave_stopped && !strcmp(script, "pre-resume")) {
+		/* Still ptrace-stopped: the pending SIGSTOP is taken before any user code. */
+		if (d->root <= 0)
+			d->stop_err = ph_seterr(PH_ECRIU,
+						"criu RESTORE: pre-resume before the root's pid");
+		else
+			d->stop_err = criu_tree_signal(d->root, SIGSTOP);
+		if (d->stop_err < 0)
+			snprintf(d->stop_msg, sizeof(d->stop_msg), "%s", ph_errmsg());
+	}
+	pr_debug("criu RESTORE: notify %s", script);
+	req.type = CRIU_REQ_TYPE__NOTIFY;
+	req.has_notify_success = true;
+	req.notify_success = true; /* CRIU ignores a failed pre-resume: we kill instead */
+	return criu_send(c, &req, "RESTORE");
+}
+
+static int criu_restore_call(const CriuReq *req, struct criu_rst_run *d, CriuResp **out)
+{
+	struct criu_conn *c = NULL;
+	CriuResp *resp = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = criu_conn_open(&c)) < 0)
+		return ph_errctx(r, "criu RESTORE");
+	r = criu_send(c, req, "RESTORE");
+	while (r == 0 && (r = criu_recv(c, &resp, "RESTORE")) == 0 &&
+	       resp->type == CRIU_REQ_TYPE__NOTIFY && resp->success) {
+		r = criu_rst_answer(c, d, resp);
+		criu_resp__free_unpacked(resp, NULL);
+		resp = NULL;
+	}
+	if (r == 0 && resp->type != CRIU_REQ_TYPE__RESTORE && resp->success)
+		r = ph_seterr(PH_ECRIU, "criu RESTORE: answered with type %d", resp->type);
+	c->state = CONN_DONE;
+	criu_conn_close(c);
+	if (r < 0 && resp)
+		criu_resp__free_unpacked(resp, NULL);
+	else
+		*out = resp;
+	return r;
+}
+
 int criu_restore(const struct criu_opts *o, pid_t *pid)
 {
+	struct criu_rst_run d = { .leave_stopped = o->leave_stopped };
 	CriuReq req = CRIU_REQ__INIT;
 	struct criu_req_ctx x;
 	CriuResp *resp = NULL;
@@ -821,15 +937,26 @@ int criu_restore(const struct criu_opts *o, pid_t *pid)
 	/* CLONE_PARENT for the root: our child, so it does not hang off swrk. */
 	x.opts.has_rst_sibling = true;
 	x.opts.rst_sibling = true;
+	x.opts.has_notify_scripts = o->leave_stopped;
+	x.opts.notify_scripts = o->leave_stopped;
 	req.type = CRIU_REQ_TYPE__RESTORE;
 	req.opts = &x.opts;
-	r = criu_oneshot(&req, CRIU_REQ_TYPE__RESTORE, "RESTORE", -1, &resp);
+	r = criu_restore_call(&req, &d, &resp);
 	if (r == 0 && !resp->success)
 		r = criu_fail(&x, resp);
 	else if (r == 0 && (!resp->restore || resp->restore->pid <= 0))
 		r = ph_seterr(PH_ECRIU, "criu RESTORE: success without a pid");
 	else if (r == 0)
 		*pid = resp->restore->pid;
+	if (r == 0 && d.stop_err < 0) {
+		/* Running although it must not: it goes. */
+		r = ph_seterr(d.stop_err,
+			      "criu RESTORE: holding the restored tree stopped: %s; it was killed",
+			      d.stop_msg);
+		criu_tree_signal(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+		*pid = -1;
+	}
 	if (resp)
 		criu_resp__free_unpacked(resp, NULL);
 	criu_ctx_fini(&x);

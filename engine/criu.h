@@ -49,7 +49,8 @@ struct criu_opts {
 	bool file_locks;
 	bool leave_running;
 	bool manage_cgroups;
-	bool lazy_pages; /* note: CRIU then ignores ps_fd for page transfer */
+	bool lazy_pages;    /* note: CRIU then ignores ps_fd for page transfer */
+	bool leave_stopped; /* restore: every task SIGSTOPped before it runs */
 };
 
 #define CRIU_OPTS_INIT                                                                             \
@@ -149,8 +150,23 @@ int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn,
  * RESTORE (one-shot connection) with rst_sibling: the restored root is
  * created as a child of the calling process, not of swrk, so it outlives
  * swrk; the caller must reap it eventually (waitpid(*pid) or SIGCHLD).
+ *
+ * o->leave_stopped (what `criu restore --leave-stopped` does; the RPC has
+ * no such option in 3.17): at CRIU's pre-resume notification, while every
+ * task is still ptrace-stopped on rt_sigreturn, the tree is sent SIGSTOP,
+ * so no task runs an instruction of its own until criu_tree_signal(*pid,
+ * SIGCONT). If that fails the tree is killed and PH_ECRIU returned.
  */
 int criu_restore(const struct criu_opts *o, pid_t *pid);
+
+/*
+ * Send sig to root and every descendant (found through
+ * /proc/PID/task/TID/children, at most CRIU_TREE_MAX processes). Meant for
+ * a tree that cannot fork meanwhile (stopped, or held by CRIU). 0, or
+ * PH_ENOENT if root does not exist, PH_ETOOBIG, PH_ESYS.
+ */
+#define CRIU_TREE_MAX 65536
+int criu_tree_signal(pid_t root, int sig);
 
 /*
  * The last error lines of the CRIU log at path as " | "-separated text in

@@ -138,32 +138,60 @@ static bool path_chars_ok(const char *p, char *bad)
 }
 
 /* Length of root without trailing slashes ("/" stays 1). */
-static size_t root_len(const char *root)
+static size_t root_len(const char *root, size_t n)
 {
-	size_t n = strlen(root);
-
 	while (n > 1 && root[n - 1] == '/')
 		n--;
 	return n;
 }
 
-static bool under_root(const char *dest, const char *root)
+/* Is dest at or under the root root[0..n)? */
+static bool under_root(const char *dest, const char *root, size_t n)
 {
-	size_t n = root_len(root);
-
+	n = root_len(root, n);
 	if (n == 1)
 		return true;
 	return !strncmp(dest, root, n) && (dest[n] == '\0' || dest[n] == '/');
 }
 
-int fss_check_dest_lexical(const char *dest, const char *root)
+size_t fss_pick_root(const char *dest, const char *roots, const char **root)
+{
+	const char *r = roots, *best = NULL;
+	size_t n, best_n = 0;
+
+	*root = NULL;
+	for (r += strspn(r, FSS_ROOT_SEP); *r; r += n, r += strspn(r, FSS_ROOT_SEP)) {
+		n = strcspn(r, FSS_ROOT_SEP);
+		if (r[0] == '/' && under_root(dest, r, n) && root_len(r, n) > best_n) {
+			best = r;
+			best_n = root_len(r, n);
+		}
+	}
+	*root = best;
+	return best_n;
+}
+
+static bool roots_ok(const char *roots)
+{
+	const char *r;
+	size_t n;
+
+	if (!roots || !roots[strspn(roots, FSS_ROOT_SEP)])
+		return false;
+	for (r = roots + strspn(roots, FSS_ROOT_SEP); *r; r += n, r += strspn(r, FSS_ROOT_SEP))
+		if (r[0] != '/' || (n = strcspn(r, FSS_ROOT_SEP)) >= PH_PATH_MAX)
+			return false;
+	return true;
+}
+
+int fss_check_dest_lexical(const char *dest, const char *roots)
 {
 	char b[80], bad = 0;
-	const char *c;
+	const char *c, *root;
 
-	if (!root || root[0] != '/')
-		return ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (no absolute "
-					     "fs root configured)");
+	if (!roots_ok(roots))
+		return ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (fs_root in its "
+					     "config is empty or not a list of absolute paths)");
 	if (!dest || dest[0] != '/' || strnlen(dest, PH_PATH_MAX + 1) > PH_PATH_MAX)
 		return ph_seterr(PH_EPATH,
 				 "fs-sync destination '%s' is not an absolute path of at "
@@ -184,61 +212,10 @@ int fss_check_dest_lexical(const char *dest, const char *root)
 					 "empty component",
 					 shown(dest, b, sizeof(b)));
 	}
-	if (!under_root(dest, root))
+	if (!fss_pick_root(dest, roots, &root))
 		return ph_seterr(PH_EPATH,
-				 "fs-sync destination '%s' is outside the agent's fs root "
-				 "%s",
-				 shown(dest, b, sizeof(b)), root);
-	return 0;
-}
-
-/*
- * Walk dest below root on disk: a symlink there could point the receiver
- * anywhere, so none is accepted. Components that do not exist yet are fine
- * (they are created as directories before rsync starts).
- */
-int fss_check_dest(const char *dest, const char *root)
-{
-	char real[PATH_MAX], path[PATH_MAX * 2];
-	const char *rest;
-	struct stat st;
-	int ret, n;
-
-	if ((ret = fss_check_dest_lexical(dest, root)) < 0)
-		return ret;
-	/* The root is the operator's configuration: its own symlinks are trusted. */
-	if (!realpath(root, real))
-		return ph_seterr_errno(PH_EPATH, "fs root %s", root);
-	rest = dest + root_len(root);
-	if (root_len(root) == 1)
-		rest = dest;
-	n = snprintf(path, sizeof(path), "%s", strcmp(real, "/") ? real : "");
-	while (*rest) {
-		const char *e;
-
-		rest += strspn(rest, "/");
-		if (!*rest)
-			break;
-		e = strchrnul(rest, '/');
-		n += snprintf(path + n, sizeof(path) - n, "/%.*s", (int)(e - rest), rest);
-		if ((size_t)n >= sizeof(path))
-			return ph_seterr(PH_EPATH, "fs-sync destination %s: path too long", dest);
-		rest = e;
-		if (lstat(path, &st) < 0) {
-			if (errno == ENOENT)
-				return 0;
-			return ph_seterr_errno(PH_EPATH, "fs-sync destination %s: %s", dest, path);
-		}
-		if (S_ISLNK(st.st_mode))
-			return ph_seterr(PH_EPATH,
-					 "fs-sync destination %s: component %s is a "
-					 "symlink",
-					 dest, path);
-		if (!S_ISDIR(st.st_mode))
-			return ph_seterr(PH_EPATH,
-					 "fs-sync destination %s: component %s is not a "
-					 "directory",
-					 dest, path);
-	}
+				 "fs-sync destination '%s' is outside the agent's fs_root "
+				 "(%.200s)",
+				 shown(dest, b, sizeof(b)), roots);
 	return 0;
 }

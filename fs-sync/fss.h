@@ -67,11 +67,16 @@ int fss_sync(struct mux *m, const char *src_dir, const char *dst_dir, const stru
 
 /*
  * Agent side, from the dispatch handler of FsSyncStart: check the request
- * (fss_check_args(), fss_check_dest() against allowed_root), run the rsync
- * receiver bridged to MUX_FS, and answer FsSyncDone. Returns 0 once the
- * answer is sent (whatever rsync did: the verdict is in FsSyncDone and the
- * log), or a transport error when it could not be. allowed_root NULL or ""
- * refuses every request (PH_ENOTSUP). host names us in messages.
+ * (fss_check_args(), fss_open_dest() beneath allowed_root, a blank-separated
+ * list of roots), run the rsync receiver confined to that directory and
+ * bridged to MUX_FS, and answer FsSyncDone. The receiver runs in its own
+ * mount namespace where every mount is read-only except a clone of the
+ * destination, mounted over its root, which is its working directory and
+ * destination ("."): nothing it does, following links included, writes
+ * elsewhere. Returns 0 once the answer is sent (whatever rsync did: the
+ * verdict is in FsSyncDone and the log), or a transport error when it
+ * could not be. allowed_root NULL or "" refuses every request (PH_ENOTSUP),
+ * and so does a root that is the host's "/". host names us in messages.
  */
 int fss_serve(struct mux *m, const Phaul__FsSyncStart *req, const char *allowed_root,
 	      const char *host);
@@ -97,20 +102,43 @@ int fss_serve_probe(struct mux *m, const Phaul__FsProbe *req, const char *allowe
  */
 int fss_rsh_main(int argc, char **argv);
 
+/* fs_root may list several roots, separated by blanks. */
+#define FSS_ROOT_SEP " \t"
+
 /*
  * The checks fss_serve() applies, exposed for tests and the fuzzer.
  * fss_check_args: args must be exactly "rsync --server [OPTS] . DEST"
  * where OPTS are those fss_sync() produces (one short-option cluster of
  * known letters with rsync's "e." capability suffix, --delete,
  * --numeric-ids, --stats, --timeout=N) and DEST equals dest. Lexical only.
- * fss_check_dest: dest is absolute, of the safe characters, has no "." or
- * ".." component, lies at or under root, and no existing component below
- * root is a symlink or a non-directory. Both return 0 or PH_EPROTO /
- * PH_EPATH naming the argument (index and value) or the path component.
+ * fss_check_dest_lexical: dest is absolute, of the safe characters, has no
+ * "." or ".." component, and lies at or under one of roots (absolute
+ * paths separated by FSS_ROOT_SEP; PH_ENOTSUP when there is none).
+ * Both return 0 or PH_EPROTO / PH_EPATH naming the argument (index and
+ * value) or the path component.
  */
 int fss_check_args(const char *const *args, size_t nargs, const char *dest);
-int fss_check_dest(const char *dest, const char *root);
-/* Lexical part of fss_check_dest (no filesystem access). */
-int fss_check_dest_lexical(const char *dest, const char *root);
+int fss_check_dest_lexical(const char *dest, const char *roots);
+
+/*
+ * The root of roots that dest lies under (the longest one): *root points
+ * into roots at it; returns its length without trailing slashes, 0 (and
+ * *root NULL) when dest lies under none. Lexical only.
+ */
+size_t fss_pick_root(const char *dest, const char *roots, const char **root);
+
+/*
+ * Open dest as a directory beneath its root without following any link
+ * below the root: *fd (O_RDONLY|O_DIRECTORY, close-on-exec; the caller
+ * closes it) refers to what was checked, whatever happens to the path
+ * afterwards. Refused: the lexical checks above; a root that resolves to
+ * "/" (PH_ENOTSUP); dest equal to its root (PH_EPATH: each CT has its own
+ * directory); a component below the root that is a symlink or not a
+ * directory (PH_EPATH). A missing component is created mode 0700 when
+ * create is set, else PH_ENOENT. root_real (may be NULL) gets the root's
+ * resolved path.
+ */
+int fss_open_dest(const char *dest, const char *roots, bool create, int *fd, char *root_real,
+		  size_t len);
 
 #endif

@@ -33,14 +33,23 @@ struct fss_proc {
 /* Where rsync is: $PHAUL_RSYNC, else PATH, else /usr/bin/rsync. */
 int fss_find_rsync(char *path, size_t len);
 
+/* Where the agent's rsync receiver is confined (see fss_spawn). */
+struct fss_jail {
+	int tree;	/* open_tree() clone of the CT's directory; the caller closes it */
+	const char *at; /* the resolved fs root: the clone is mounted over it */
+};
+
 /*
  * Start bin with argv/envp in its own process group. stdio: fd for
  * stdin and stdout, or -1 for /dev/null (stdin) and a pipe into p->out
  * (stdout); stderr is always a pipe into p->err. keep_fd (or -1) is the
- * only other fd the child inherits. PH_ESYS/PH_ERSYNC naming bin.
+ * only other fd the child inherits. jail (or NULL): run bin in a new mount
+ * namespace where all is read-only but jail->tree, mounted over jail->at
+ * and the child's cwd, in which no symlink is followed. PH_ESYS (the jail
+ * could not be set up, naming the step) or PH_ERSYNC naming bin.
  */
 int fss_spawn(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
-	      struct fss_proc *p);
+	      const struct fss_jail *jail, struct fss_proc *p);
 
 /*
  * Read p's stdout/stderr until both end (stderr lines go to the log with

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,13 +25,50 @@ int fss_find_rsync(char *path, size_t len)
 	return 0;
 }
 
+/* What enter_jail() could not do, by the step it failed at. */
+static const char *const jail_steps[] = {
+	[1] = "unshare(CLONE_NEWNS)",	     [2] = "making the mounts private",
+	[3] = "making the mounts read-only", [4] = "refusing symlinks in the destination",
+	[5] = "mounting the destination",    [6] = "entering the destination",
+};
+
+/*
+ * In the child: a mount namespace of its own where every mount is
+ * read-only except j->tree (the CT's directory, cloned from an fd opened
+ * beneath the root), which is mounted over j->at and becomes the cwd.
+ * Links in that tree are never followed (MOUNT_ATTR_NOSYMFOLLOW): rsync
+ * needs none (no -K/-L), and a peer's symlink cannot lead it out, not even
+ * to read. Syscalls only (async-signal-safe). 0 or the failed step.
+ */
+static int enter_jail(const struct fss_jail *j)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	struct mount_attr nofollow = { .attr_set = MOUNT_ATTR_NOSYMFOLLOW };
+	const size_t sz = sizeof(struct mount_attr);
+
+	if (unshare(CLONE_NEWNS) < 0)
+		return 1;
+	/* Private first: nothing done here may propagate to the host's mounts. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return 2;
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sz) < 0)
+		return 3;
+	if (mount_setattr(j->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &nofollow, sz) < 0)
+		return 4;
+	if (move_mount(j->tree, "", AT_FDCWD, j->at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return 5;
+	if (chdir(j->at) < 0)
+		return 6;
+	return 0;
+}
+
 /* Between fork and exec: async-signal-safe calls only. */
 static void child(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
-		  int out_w, int err_w, int ep)
+		  const struct fss_jail *jail, int out_w, int err_w, int ep)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int null, e, i;
+	int null, e[2] = { 0, 0 }, i;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -38,6 +76,8 @@ static void child(const char *bin, char *const argv[], char *const envp[], int i
 		sigaction(i, &sa, NULL);
 	/* Own group: a timeout kills rsync's generator/receiver pair together. */
 	setpgid(0, 0);
+	if (jail && (e[0] = enter_jail(jail)) != 0)
+		goto fail;
 	null = open("/dev/null", O_RDWR);
 	if (null < 0 || dup2(io_fd >= 0 ? io_fd : null, 0) < 0 ||
 	    dup2(io_fd >= 0 ? io_fd : out_w, 1) < 0 || dup2(err_w, 2) < 0)
@@ -48,16 +88,16 @@ static void child(const char *bin, char *const argv[], char *const envp[], int i
 		fcntl(keep_fd, F_SETFD, 0);
 	execve(bin, argv, envp);
 fail:
-	e = errno;
-	if (write(ep, &e, sizeof(e)) < 0)
+	e[1] = errno;
+	if (write(ep, e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
 }
 
 int fss_spawn(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
-	      struct fss_proc *p)
+	      const struct fss_jail *jail, struct fss_proc *p)
 {
-	int op[2] = { -1, -1 }, errp[2] = { -1, -1 }, ep[2] = { -1, -1 }, e = 0, ret = 0;
+	int op[2] = { -1, -1 }, errp[2] = { -1, -1 }, ep[2] = { -1, -1 }, e[2] = { 0, 0 }, ret = 0;
 	ssize_t n;
 
 	memset(p, 0, sizeof(*p));
@@ -74,16 +114,22 @@ int fss_spawn(const char *bin, char *const argv[], char *const envp[], int io_fd
 		goto out;
 	}
 	if (p->pid == 0)
-		child(bin, argv, envp, io_fd, keep_fd, op[1], errp[1], ep[1]);
+		child(bin, argv, envp, io_fd, keep_fd, jail, op[1], errp[1], ep[1]);
 	close(ep[1]);
 	ep[1] = -1;
 	/* EOF: exec succeeded (the pipe was close-on-exec); else the child's errno. */
-	while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+	while ((n = read(ep[0], e, sizeof(e))) < 0 && errno == EINTR)
 		;
 	if (n == sizeof(e)) {
 		waitpid(p->pid, NULL, 0);
 		p->pid = -1;
-		ret = ph_seterr(PH_ERSYNC, "cannot run %s: %s", bin, strerror(e));
+		if (e[0] > 0 && (size_t)e[0] < sizeof(jail_steps) / sizeof(jail_steps[0]))
+			ret = ph_seterr(PH_ESYS,
+					"cannot confine %s to %s: %s: %s (the agent must run as "
+					"root on Linux 5.12 or later)",
+					bin, jail->at, jail_steps[e[0]], strerror(e[1]));
+		else
+			ret = ph_seterr(PH_ERSYNC, "cannot run %s: %s", bin, strerror(e[1]));
 		goto out;
 	}
 	p->out = op[0];

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,27 +57,33 @@ static int refuse(struct mux *m, int err, const char *host)
 	return send_done(m, false, -err, -1, text);
 }
 
-static int check(const Phaul__FsSyncStart *req, const char *root)
+/* A checked request: *dfd is its destination, opened beneath the root (*real). */
+static int check(const Phaul__FsSyncStart *req, const char *root, int *dfd, char *real, size_t len)
 {
 	int ret;
 
+	*dfd = -1;
 	if (!root || !*root)
-		return ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (no fs root "
-					     "configured)");
-	if ((ret = fss_check_args((const char *const *)req->args, req->n_args, req->dest)) < 0 ||
-	    (ret = fss_check_dest(req->dest, root)) < 0)
+		return ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (fs_root is "
+					     "empty in its config)");
+	if ((ret = fss_check_args((const char *const *)req->args, req->n_args, req->dest)) < 0)
 		return ret;
 	/* Below the root, what rsync does not create itself; modes come from the source. */
-	return mkdir_p(req->dest, 0755);
+	return fss_open_dest(req->dest, root, true, dfd, real, len);
 }
 
-/* Run the checked receiver command line; *code gets its exit code. */
-static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int *code, char *last,
-			size_t llen)
+/*
+ * Run the checked receiver command line confined to dfd; *code gets its
+ * exit code. Its destination argument is ".": the directory it starts in,
+ * never the peer's path resolved again.
+ */
+static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int dfd, const char *root,
+			int *code, char *last, size_t llen)
 {
 	static char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 	char rsync[PATH_MAX], *argv[PH_FSS_ARGS_MAX + 1];
 	struct fss_proc p = { .pid = -1, .out = -1, .err = -1 };
+	struct fss_jail jail = { .tree = -1, .at = root };
 	struct fss_bridge b;
 	int sv[2] = { -1, -1 }, wfd, ret;
 	size_t i;
@@ -86,10 +93,18 @@ static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int *code,
 		return ret;
 	for (i = 0; i < req->n_args; i++)
 		argv[i] = req->args[i];
+	argv[i - 1] = ".";
 	argv[i] = NULL;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	jail.tree = open_tree(dfd, "",
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (jail.tree < 0)
+		return ph_seterr_errno(PH_ESYS, "fs-sync: cloning the mount of %s", req->dest);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		close(jail.tree);
 		return ph_seterr_errno(PH_ESYS, "fs-sync socketpair");
-	ret = fss_spawn(rsync, argv, envp, sv[1], -1, &p);
+	}
+	ret = fss_spawn(rsync, argv, envp, sv[1], -1, &jail, &p);
+	close(jail.tree);
 	close(sv[1]);
 	wfd = ret < 0 ? -1 : fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
 	if (ret == 0 && wfd < 0)
@@ -111,13 +126,14 @@ static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int *code,
 int fss_serve(struct mux *m, const Phaul__FsSyncStart *req, const char *allowed_root,
 	      const char *host)
 {
-	char last[256], text[512], cs[32];
-	int ret, code;
+	char last[256], text[512], cs[32], root[PATH_MAX];
+	int ret, code, dfd;
 
-	if ((ret = check(req, allowed_root)) < 0)
+	if ((ret = check(req, allowed_root, &dfd, root, sizeof(root))) < 0)
 		return refuse(m, ret, host);
 	pr_info("fs-sync from %s into %s", mux_peer(m), req->dest);
-	ret = run_receiver(m, req, &code, last, sizeof(last));
+	ret = run_receiver(m, req, dfd, root, &code, last, sizeof(last));
+	close(dfd);
 	if (ret < 0 && code < 0)
 		return refuse(m, ret, host); /* rsync never ran: nothing of ours on the stream */
 	if (ret < 0) {
@@ -158,23 +174,19 @@ static int send_probe_resp(struct mux *m, bool shared, int err, const char *text
 	return msg_send(m, &out);
 }
 
-/* Does path/name hold cookie? Missing file or dir: simply not shared. */
-static bool cookie_matches(const char *path, const char *name, const ProtobufCBinaryData *cookie)
+/* Does name in dfd hold cookie? A missing file is simply not shared. */
+static bool cookie_matches(int dfd, const char *name, const ProtobufCBinaryData *cookie)
 {
 	char buf[PH_FSS_COOKIE_MAX + 1];
-	int dfd, fd = -1;
 	struct stat st;
 	ssize_t n = -1;
+	int fd;
 
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd >= 0)
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		n = read(fd, buf, sizeof(buf));
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	return n == (ssize_t)cookie->len && !memcmp(buf, cookie->data, cookie->len);
 }
 
@@ -182,22 +194,26 @@ int fss_serve_probe(struct mux *m, const Phaul__FsProbe *req, const char *allowe
 		    const char *host)
 {
 	char text[768];
-	int ret = 0;
+	int ret = 0, dfd = -1;
+	bool shared;
 
 	if (!allowed_root || !*allowed_root)
-		ret = ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (no fs root "
-					    "configured)");
+		ret = ph_seterr(PH_ENOTSUP, "fs-sync is not enabled on this agent (fs_root is "
+					    "empty in its config)");
 	else if (req->cookie.len < 16 || req->cookie.len > PH_FSS_COOKIE_MAX)
 		ret = ph_seterr(PH_ETOOBIG, "FsProbe cookie of %zu bytes (allowed 16..%u)",
 				req->cookie.len, PH_FSS_COOKIE_MAX);
 	else if (!probe_name_ok(req->name))
 		ret = ph_seterr(PH_EPATH, "FsProbe name is not .phaul-shared-<16 hex digits>");
-	else
-		ret = fss_check_dest(req->path, allowed_root);
+	else if ((ret = fss_open_dest(req->path, allowed_root, false, &dfd, NULL, 0)) == -PH_ENOENT)
+		ret = 0; /* a directory that does not exist here yet: simply not shared */
 	if (ret < 0) {
 		snprintf(text, sizeof(text), "%s: %s", host, ph_errmsg());
 		pr_warn("refusing shared-fs probe: %s", text);
 		return send_probe_resp(m, false, -ret, text);
 	}
-	return send_probe_resp(m, cookie_matches(req->path, req->name, &req->cookie), 0, "");
+	shared = dfd >= 0 && cookie_matches(dfd, req->name, &req->cookie);
+	if (dfd >= 0)
+		close(dfd);
+	return send_probe_resp(m, shared, 0, "");
 }

@@ -247,7 +247,7 @@ int fss_sync(struct mux *m, const char *src_dir, const char *dst_dir, const stru
 	mux_get_stats(m, MUX_FS, &tx0, &rx0);
 	if ((ret = prepare(r, src_dir, dst_dir, o, timeout_s)) < 0)
 		goto out;
-	ret = fss_spawn(r->rsync, r->argv, r->envp, -1, r->sv[1], &r->p);
+	ret = fss_spawn(r->rsync, r->argv, r->envp, -1, r->sv[1], NULL, &r->p);
 	close(r->sv[1]);
 	r->sv[1] = -1;
 	if (ret < 0)

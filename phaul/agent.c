@@ -25,6 +25,7 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "throttle.h"
 
 static int on_check(struct agent *a, Phaul__Msg *in)
 {
@@ -100,6 +101,7 @@ static const struct {
 	{ PHAUL__MSG__BODY_FS_START, AG_READY | AG_COPYING, on_fs_start },
 	{ PHAUL__MSG__BODY_FS_PROBE, AG_READY | AG_COPYING, on_fs_probe },
 	{ PHAUL__MSG__BODY_FINISH, AG_READY | AG_COPYING | AG_RESTORED, on_finish },
+	{ PHAUL__MSG__BODY_RECOVER, AG_READY, agent_on_recover },
 };
 
 int agent_serve(struct agent *a)
@@ -143,7 +145,7 @@ int agent_serve(struct agent *a)
 	if (!a->done) {
 		/* The source is gone or broke the protocol: nothing received is kept. */
 		pr_warn("session ended without commit: %s", ph_errmsg());
-		agent_finish(a, false);
+		agent_session_lost(a);
 	}
 	return a->done ? 0 : ret;
 }
@@ -155,11 +157,10 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.lock_fd = -1;
 	gethostname(a.host, sizeof(a.host) - 1);
-	if ((ret = mux_start(c, &a.mux)) < 0) {
-		chan_close(c);
-		return ret;
-	}
+	if ((ret = mux_start(c, &a.mux)) < 0)
+		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(a.mux, cfg->timeout_s * 1000);
 	ret = agent_serve(&a);
 	agent_cleanup(&a);
@@ -277,6 +278,9 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init("agent", cfg->log_level);
+	/* A throttle left on this host by a source-side phaul that died. */
+	if (throttle_recover(cfg->work_dir) < 0)
+		pr_warn("%s", ph_errmsg());
 	if (stdio) {
 		struct chan *ch;
 		int rfd, wfd;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "caps.h"
 #include "config.h"
 #include "engine/criu.h"
 #include "engine/psx.h"
@@ -17,7 +18,7 @@
 enum agent_state {
 	AG_READY = 1 << 0,    /* hello done; checks, or the first iteration */
 	AG_COPYING = 1 << 1,  /* receiving pages and images */
-	AG_RESTORED = 1 << 2, /* CT runs here; waiting for commit */
+	AG_RESTORED = 1 << 2, /* CT restored (held stopped); waiting for commit */
 };
 
 struct agent {
@@ -31,6 +32,11 @@ struct agent {
 	char dir[768];	    /* this migration's work dir, "" until created */
 	char ct[256];	    /* the CT, once the source names it (RestoreReq) */
 	pid_t restored_pid; /* root of the restored tree, 0 if none */
+	char mig_id[PH_MIG_ID_MAX + 1]; /* RestoreReq's id; "" from an old source */
+	bool held;	    /* restored_pid recorded HELD (mrec.h): no discard on
+			     * a lost session, only on the source's word */
+	int lock_fd;	    /* the migration's record lock, -1 */
+	bool committed;	    /* Go acted on: a lost session discards nothing */
 	uint32_t iter;	    /* current iteration, 0 before the first */
 	bool final;	    /* the current iteration is the final dump */
 	uint32_t nimages;   /* image files received for the final dump */
@@ -45,9 +51,17 @@ struct agent {
 int agent_serve(struct agent *a);
 /* commit: keep what was restored; else kill it and remove the work dir. */
 int agent_finish(struct agent *a, bool commit);
+/*
+ * The source is gone or broke the protocol: discard what was received,
+ * except a CT recorded HELD, which stays stopped for `phaul recover`
+ * (the source may have given its copy up already).
+ */
+void agent_session_lost(struct agent *a);
 /* Release everything the session holds (after agent_finish). */
 void agent_cleanup(struct agent *a);
 const char *agent_state_name(enum agent_state s);
+/* Can a restore of this CT (spec, "" for a bare tree) be held stopped? */
+bool agent_ct_holdable(const char *spec);
 /* Run the destination's hooks of stage (err: the failure, for on-failure). */
 int agent_hook(struct agent *a, const char *stage, const char *err);
 
@@ -56,5 +70,11 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in);
 int agent_on_image_file(struct agent *a, Phaul__Msg *in);
 int agent_on_images_done(struct agent *a, Phaul__Msg *in);
 int agent_on_restore(struct agent *a, Phaul__Msg *in);
+/*
+ * Recover (`phaul recover` on the source, a fresh session): answer from
+ * this host's record of the migration and act on it (agent_session.c);
+ * ends the session.
+ */
+int agent_on_recover(struct agent *a, Phaul__Msg *in);
 
 #endif

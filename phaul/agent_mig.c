@@ -2,7 +2,8 @@
 /*
  * The agent's side of a migration: one CRIU page server per iteration fed
  * through the page relay, the image files of the final dump, the restore.
- * Layout: <work_dir>/in-<source>-<time>/<iter>/, parent links "../<iter-1>".
+ * Layout: <work_dir>/in-<time>-<random>/<iter>/, parent links "../<iter-1>";
+ * the source's hostname in <session>/peer.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,21 +29,72 @@
 #include "htype.h"
 #include "images.h"
 #include "log.h"
+#include "mrec.h"
 #include "msg.h"
 #include "throttle.h"
 #include "util.h"
 
+/* In each session dir: the source's hostname, sanitised (data, never a path). */
+#define SESSION_PEER_FILE "peer"
+
+/* The peer's hostname as data: printable ASCII, anything else '?'. */
+static void write_peer_file(int dfd, const char *peer)
+{
+	char buf[sizeof(((struct agent *)0)->peer) + 1];
+	size_t i;
+	int fd;
+
+	for (i = 0; peer[i] && i < sizeof(buf) - 2; i++)
+		buf[i] = peer[i] >= 0x20 && peer[i] < 0x7f ? peer[i] : '?';
+	buf[i++] = '\n';
+	fd = openat(dfd, SESSION_PEER_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0 || write(fd, buf, i) != (ssize_t)i)
+		pr_warn("session dir: " SESSION_PEER_FILE ": %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * This migration's directory, named by phaul alone ("in-" UTC time and 64
+ * random bits), never by the peer: whatever the source calls itself, it
+ * cannot place anything outside the work dir. Mode 0700, like the work
+ * dir when phaul creates it. The source's name is kept inside, as data.
+ */
 static int make_session_dir(struct agent *a)
 {
-	char stamp[32];
+	char stamp[32], name[64];
 	time_t t = time(NULL);
-	int ret;
+	uint64_t rnd;
+	int wfd = -1, dfd = -1, ret;
 
+	if ((ret = mkdir_p(a->cfg->work_dir, 0700)) < 0)
+		return ph_errctx(ret, "%s: work dir", a->host);
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return ph_seterr_errno(PH_ESYS, "getrandom for the session dir's name");
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&t));
-	snprintf(a->dir, sizeof(a->dir), "%s/in-%.64s-%s-%d", a->cfg->work_dir, a->peer, stamp,
-		 (int)getpid());
-	if ((ret = mkdir_p(a->dir, 0700)) < 0)
+	snprintf(name, sizeof(name), "in-%s-%016llx", stamp, (unsigned long long)rnd);
+	wfd = open(a->cfg->work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wfd < 0 || mkdirat(wfd, name, 0700) < 0 ||
+	    (dfd = openat(wfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "%s: creating %s/%s", a->host, a->cfg->work_dir,
+				      name);
+		goto out;
+	}
+	if (snprintf(a->dir, sizeof(a->dir), "%s/%s", a->cfg->work_dir, name) >=
+	    (int)sizeof(a->dir)) {
+		ret = ph_seterr(PH_EPATH, "work dir path too long: %.64s...", a->cfg->work_dir);
+		unlinkat(wfd, name, AT_REMOVEDIR);
 		a->dir[0] = '\0';
+		goto out;
+	}
+	write_peer_file(dfd, a->peer);
+	pr_info("session dir %s", a->dir);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (wfd >= 0)
+		close(wfd);
 	return ret;
 }
 
@@ -102,16 +155,13 @@ static int ps_after(struct pages_relay *r, int ret)
 	struct agent *a = r->arg;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterDone done = PHAUL__ITER_DONE__INIT;
-	int wret;
+	bool killed = false;
 
+	/* The stream is gone: so is its server (ESRCH: it was reaped already). */
 	if (ret < 0 && criu_ps_pid(a->ps) > 0)
-		kill(criu_ps_pid(a->ps), SIGKILL); /* the stream is gone: so is its server */
+		killed = kill(criu_ps_pid(a->ps), SIGKILL) == 0;
 	pthread_join(a->ps_waiter, NULL);
-	wret = a->ps_wret;
-	if (wret < 0) {
-		ph_seterr(wret, "%s", a->ps_err);
-		ret = wret; /* CRIU's reason (a full disk, say) beats the broken pipe */
-	}
+	ret = pages_ps_verdict(ret, killed, a->ps_wret, a->ps_err);
 	criu_ps_close(a->ps);
 	a->ps = NULL;
 	close(r->sk);
@@ -221,7 +271,7 @@ int agent_on_image_file(struct agent *a, Phaul__Msg *in)
 		return ph_seterr(PH_ETOOBIG, "more than %u image files", PH_IMAGE_FILES_MAX);
 	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
 		return ret;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return ph_seterr_errno(PH_ESYS, "%s: opening %s", a->host, dir);
 	ret = images_recv(a->mux, dfd, in->image_file, a->host);
@@ -244,6 +294,8 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
 
 	r.ok = ret == 0;
+	r.has_held = ret == 0;
+	r.held = a->held && agent_ct_holdable(a->ct);
 	r.has_pid = r.has_restore_time_us = r.has_pages_restored = ret == 0;
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
@@ -258,6 +310,46 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	out.body_case = PHAUL__MSG__BODY_RESTORE_RESP;
 	out.restore_resp = &r;
 	msg_send(a->mux, &out);
+}
+
+/*
+ * The commit protocol (proto/phaul.proto at Finish): this migration's id,
+ * and its record lock held for the session, so that a `phaul recover`
+ * meanwhile cannot act behind this session's back.
+ */
+static int hold_begin(struct agent *a, const char *id)
+{
+	int fd;
+
+	if (!mrec_id_valid(id))
+		return ph_seterr(PH_EPROTO, "RestoreReq with a malformed migration id");
+	if ((fd = mrec_lock(a->cfg->work_dir, MREC_DEST, id, false)) < 0)
+		return ph_errctx(fd, "%s", a->host);
+	snprintf(a->mig_id, sizeof(a->mig_id), "%s", id);
+	a->lock_fd = fd;
+	return 0;
+}
+
+/* Restored and stopped: recorded HELD before the source hears of it. */
+static int hold_record(struct agent *a)
+{
+	struct mrec r = { .side = MREC_DEST, .state = DST_HELD, .pid = a->restored_pid };
+	int ret;
+
+	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
+	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
+	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
+	if ((ret = proc_start_time(r.pid, &r.start)) < 0 ||
+	    (ret = mrec_save(a->cfg->work_dir, &r)) < 0) {
+		/* unrecorded, it could not be recovered: the source resumes instead */
+		ph_errctx(ret, "%s: recording the restored CT", a->host);
+		agent_finish(a, false);
+		return ret;
+	}
+	a->held = true;
+	if (fault_at("agent-ready"))
+		raise(SIGKILL);
+	return 0;
 }
 
 /* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
@@ -299,6 +391,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	}
 	if (q->ct)
 		snprintf(a->ct, sizeof(a->ct), "%s", q->ct);
+	if (q->mig_id && (ret = hold_begin(a, q->mig_id)) < 0)
+		goto out;
 	if ((ret = agent_hook(a, HOOK_PRE_RESTORE, NULL)) < 0) {
 		ph_errctx(ret, "%s", a->host);
 		goto out;
@@ -306,6 +400,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	o.images_dir = dir;
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
+	/* Not one instruction of the CT runs here before the source gave it up. */
+	o.leave_stopped = a->mig_id[0] != '\0';
 	ret = restore_ct(a, &o, &pid);
 	if (ret < 0) {
 		ph_errctx(ret, "%s", a->host);
@@ -333,6 +429,10 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		pid = 0;
 		goto out;
 	}
+	if (a->mig_id[0] && (ret = hold_record(a)) < 0) {
+		pid = 0;
+		goto out;
+	}
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
@@ -340,6 +440,11 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		restore_rate_save(a, st.restore_time_us, q->ct_pages);
 	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
 out:
+	if (a->held && fault_at("agent-cut-ready")) {
+		/* the answer is lost: the session ends, the CT stays held */
+		mux_abort(a->mux, PH_EEOF, "link cut (PHAUL_FAULT_COMMIT=agent-cut-ready)");
+		return -PH_EEOF;
+	}
 	send_restore_resp(a, ret, pid, &st, note);
 	/* A failed restore is answered, not fatal: the source decides. */
 	return 0;

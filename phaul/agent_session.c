@@ -12,6 +12,8 @@
 #include "hooks.h"
 #include "htype.h"
 #include "log.h"
+#include "mrec.h"
+#include "msg.h"
 #include "util.h"
 
 const char *agent_state_name(enum agent_state s)
@@ -39,6 +41,14 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 
+/* The CT's type restored it itself (lxc:): it runs, phaul could not hold it stopped. */
+bool agent_ct_holdable(const char *spec)
+{
+	static struct ct ct; /* large; one migration per agent process */
+
+	return !spec[0] || ct_parse(spec, &ct) < 0 || !ct.ops->restore;
+}
+
 static void discard_restored(struct agent *a)
 {
 	static struct ct ct; /* large; one migration per agent process */
@@ -48,10 +58,48 @@ static void discard_restored(struct agent *a)
 			pr_warn("%s", ph_errmsg());
 		return;
 	}
-	/* The restored root is our child (CRIU's rst_sibling): reap it. */
-	kill(-a->restored_pid, SIGKILL);
+	/*
+	 * The whole tree: a held one is stopped, and children left behind a
+	 * killed root would stay stopped for ever. The root is our child
+	 * (CRIU's rst_sibling) unless a recover session does this: reap it.
+	 */
+	if (criu_tree_signal(a->restored_pid, SIGKILL) < 0)
+		pr_warn("%s", ph_errmsg());
 	kill(a->restored_pid, SIGKILL);
-	waitpid(a->restored_pid, NULL, 0);
+	waitpid(a->restored_pid, NULL, WNOHANG);
+}
+
+/* What the record says now; a failure is logged: the act matters more. */
+static void record_dst(struct agent *a, enum mrec_dst_state st)
+{
+	struct mrec r = { .side = MREC_DEST, .state = st, .pid = a->restored_pid };
+
+	if (!a->mig_id[0])
+		return;
+	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
+	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
+	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
+	if (r.pid > 0)
+		proc_start_time(r.pid, &r.start);
+	if (mrec_save(a->cfg->work_dir, &r) < 0)
+		pr_err("recording migration %s as %s: %s", a->mig_id, mrec_dst_state_name(st),
+		       ph_errmsg());
+}
+
+/* Go: the source's copy is gone; ours runs from here on. */
+static int let_run(struct agent *a)
+{
+	int ret = 0;
+
+	/* Recorded before acting: a crash after this is answered RUNNING. */
+	record_dst(a, DST_RUNNING);
+	if (a->held && agent_ct_holdable(a->ct) &&
+	    (ret = criu_tree_signal(a->restored_pid, SIGCONT)) < 0)
+		pr_err("letting %s %d run: %s", a->ct[0] ? a->ct : "tree", a->restored_pid,
+		       ph_errmsg());
+	a->held = false;
+	a->committed = true;
+	return ret;
 }
 
 int agent_finish(struct agent *a, bool commit)
@@ -60,6 +108,15 @@ int agent_finish(struct agent *a, bool commit)
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
 	if (commit) {
+		if (fault_at("agent-go"))
+			raise(SIGKILL);
+		if (a->restored_pid && let_run(a) < 0)
+			return -ph_lasterr();
+		if (fault_at("agent-ack"))
+			raise(SIGKILL);
+		if (fault_at("agent-cut-ack"))
+			mux_abort(a->mux, PH_EEOF,
+				  "link cut after Go (PHAUL_FAULT_COMMIT=agent-cut-ack)");
 		pr_info("migration from %s committed%s", a->peer,
 			a->restored_pid ? "" : " (nothing restored)");
 		if (a->restored_pid && agent_hook(a, HOOK_ON_SUCCESS, NULL) < 0)
@@ -78,6 +135,9 @@ int agent_finish(struct agent *a, bool commit)
 		/* The source resumes: a second copy here must not run on. */
 		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
 		discard_restored(a);
+		if (a->held)
+			record_dst(a, DST_DISCARDED);
+		a->held = false;
 		a->restored_pid = 0;
 	}
 	if (a->dir[0] && !a->cfg->keep_images) {
@@ -90,9 +150,130 @@ int agent_finish(struct agent *a, bool commit)
 	return 0;
 }
 
+void agent_session_lost(struct agent *a)
+{
+	if (a->committed) {
+		pages_relay_join(&a->relay);
+		pr_warn("session lost after the commit: %s %d runs here", a->ct[0] ? a->ct : "tree",
+			(int)a->restored_pid);
+		return;
+	}
+	if (!a->held) {
+		agent_finish(a, false);
+		return;
+	}
+	pages_relay_join(&a->relay);
+	pr_warn("holding %s %d stopped (migration %s): the source may have given its copy "
+		"up; `phaul recover` on %s decides",
+		a->ct[0] ? a->ct : "tree", (int)a->restored_pid, a->mig_id, a->peer);
+}
+
 void agent_cleanup(struct agent *a)
 {
 	pages_relay_join(&a->relay);
 	criu_ps_close(a->ps);
 	a->ps = NULL;
+	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
+	a->lock_fd = -1;
+}
+
+/* ---- Recover: a later session asks about a migration ---- */
+
+static void send_recover_resp(struct agent *a, const struct mrec *r, int err, const char *msg)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__RecoverResp rr = PHAUL__RECOVER_RESP__INIT;
+
+	rr.state = (Phaul__RecoverResp__State)r->state;
+	rr.has_pid = r->pid > 0;
+	rr.pid = (uint32_t)r->pid;
+	rr.ct = (char *)r->ct;
+	rr.msg = (char *)msg;
+	rr.has_err = err < 0;
+	rr.err = -err;
+	out.body_case = PHAUL__MSG__BODY_RECOVER_RESP;
+	out.recover_resp = &rr;
+	if (msg_send(a->mux, &out) < 0)
+		pr_warn("answering Recover: %s", ph_errmsg());
+}
+
+/* Act on a loaded record; *msg says what happened. 0 or the refusal. */
+static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action act, char *msg,
+		       size_t len)
+{
+	if (r->state == DST_HELD && !mrec_pid_alive(r))
+		r->state = DST_GONE;
+	snprintf(msg, len, "%.64s: migration %s is %s", a->host, r->id,
+		 mrec_dst_state_name(r->state));
+	if (act == PHAUL__RECOVER__ACTION__QUERY)
+		return 0;
+	/* The record's CT becomes this session's, for let_run() and discard. */
+	snprintf(a->mig_id, sizeof(a->mig_id), "%s", r->id);
+	snprintf(a->ct, sizeof(a->ct), "%s", r->ct);
+	a->restored_pid = r->pid;
+	a->held = r->state == DST_HELD;
+	if (act == PHAUL__RECOVER__ACTION__GO) {
+		if (r->state == DST_RUNNING)
+			return 0;
+		if (r->state != DST_HELD)
+			return ph_seterr(PH_EPEER, "%s; nothing to let run", msg);
+		if (let_run(a) < 0)
+			return -ph_lasterr();
+		r->state = DST_RUNNING;
+		snprintf(msg, len, "%.64s: %.128s %d of migration %s runs", a->host, r->ct,
+			 (int)r->pid, r->id);
+		return 0;
+	}
+	if (r->state == DST_RUNNING)
+		return ph_seterr(PH_EPEER, "%s; the source gave its copy up before: not discarded",
+				 msg);
+	if (r->state == DST_HELD || r->state == DST_GONE) {
+		if (r->state == DST_HELD)
+			discard_restored(a);
+		a->held = false;
+		record_dst(a, DST_DISCARDED);
+		r->state = DST_DISCARDED;
+		snprintf(msg, len, "%.64s: %.128s %d of migration %s discarded", a->host, r->ct,
+			 (int)r->pid, r->id);
+	}
+	a->restored_pid = 0;
+	return 0;
+}
+
+int agent_on_recover(struct agent *a, Phaul__Msg *in)
+{
+	Phaul__Recover *q = in->recover;
+	struct mrec r;
+	char msg[512];
+	int ret;
+
+	a->done = true; /* one question per session */
+	if (!mrec_id_valid(q->mig_id))
+		return ph_seterr(PH_EPROTO, "Recover of a malformed migration id");
+	if ((ret = mrec_lock(a->cfg->work_dir, MREC_DEST, q->mig_id, false)) < 0) {
+		/* the migration's own session still runs here: it decides */
+		memset(&r, 0, sizeof(r));
+		send_recover_resp(a, &r, ret, ph_errmsg());
+		return 0;
+	}
+	a->lock_fd = ret;
+	snprintf(a->mig_id, sizeof(a->mig_id), "%s", q->mig_id);
+	ret = mrec_load(a->cfg->work_dir, MREC_DEST, q->mig_id, &r);
+	if (ret == -PH_ENOENT) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "%s", q->mig_id);
+		r.state = DST_NONE;
+		ret = 0;
+	}
+	if (ret == 0)
+		ret = recover_act(a, &r, q->action, msg, sizeof(msg));
+	if (ret < 0)
+		snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+	pr_info("recover %s (%s): %s", q->mig_id,
+		q->action == PHAUL__RECOVER__ACTION__GO	       ? "go"
+		: q->action == PHAUL__RECOVER__ACTION__DISCARD ? "discard"
+							       : "query",
+		msg);
+	send_recover_resp(a, &r, ret, msg);
+	return 0;
 }

@@ -30,6 +30,8 @@
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */
 #define PH_CHECK_PIDS_MAX 65536
+/* Busy pids a host lists in its facts; the rest are only counted (CheckResp fits PH_MSG_MAX). */
+#define PH_CHECK_BUSY_LIST_MAX 64
 /* pre-copy iterations */
 #define PH_ITER_MAX 64
 /* auth: shared secret length */
@@ -49,5 +51,9 @@
 #define PH_FSS_STATS_MAX (16u * 1024)
 /* hooks: executables run for one stage */
 #define PH_HOOKS_MAX 256
+/* commit: a migration's id ([A-Za-z0-9-]; Recover, RestoreReq, record names) */
+#define PH_MIG_ID_MAX 64
+/* commit: one migration's record file (phaul/mrec.h) */
+#define PH_MREC_MAX 4096
 
 #endif

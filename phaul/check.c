@@ -11,6 +11,11 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "throttle.h"
+#include "util.h"
+
+/* A string of the peer's facts is cut here (a CRIU message is the longest). */
+#define CHECK_PEER_STR_MAX 512
 
 static const char check_usage[] =
 	"Usage: phaul check [--force CHECKS] [HOST]\n"
@@ -25,7 +30,11 @@ static int check_local(struct phaul_config *cfg)
 	Phaul__HostFacts f;
 	int ok;
 
-	compat_local_facts(&p, &f);
+	if (compat_local_facts(&p, &f) < 0) {
+		pr_err("cannot probe this host: %s", ph_errmsg());
+		compat_facts_free(&f);
+		return EXIT_FAILED;
+	}
 	printf("host        %s\n", f.hostname);
 	printf("arch        %s, page size %u\n", f.arch, f.page_size);
 	printf("kernel      %s\n", f.kernel);
@@ -49,6 +58,16 @@ static int check_local(struct phaul_config *cfg)
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* The peer's facts are printed in the table: one printable line each, capped. */
+static void facts_vis(Phaul__HostFacts *f)
+{
+	char **s[] = { &f->hostname, &f->arch,	   &f->kernel, &f->criu_version,
+		       &f->criu_msg, &f->work_dir, &f->cpu_msg };
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		ph_strvis_inplace(*s[i], CHECK_PEER_STR_MAX);
+}
+
 /*
  * Ask the destination for its facts (with our cpuinfo for its CPUINFO_CHECK)
  * and compare. Used by check and migrate; pids are the CT's, if any.
@@ -65,7 +84,12 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	size_t cpulen = 0;
 	int ret;
 
-	compat_local_facts(&p, &local);
+	if ((ret = compat_local_facts(&p, &local)) < 0) {
+		ret = ph_errctx(ret, "probing this host");
+		goto out;
+	}
+	local.has_cgroup_cpu = 1; /* only the source throttles */
+	local.cgroup_cpu = throttle_available();
 	if (compat_cpuinfo_dump(cfg->work_dir, &cpuinfo, &cpulen) == 0) {
 		q.has_cpuinfo = 1;
 		q.cpuinfo.data = cpuinfo;
@@ -80,6 +104,7 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	if ((ret = msg_send(m, &out)) < 0 ||
 	    (ret = msg_expect(m, PHAUL__MSG__BODY_CHECK_RESP, &in, cfg->timeout_s * 1000)) < 0)
 		goto out;
+	facts_vis(in->check_resp->facts);
 	if (!q.has_cpuinfo) {
 		/* No source cpuinfo: the destination could not compare CPUs. */
 		in->check_resp->facts->cpu_ok = 0;

@@ -18,7 +18,8 @@ void config_defaults(struct phaul_config *c)
 	strcpy(c->listen, "127.0.0.1:7070");
 	strcpy(c->agent_cmd, "phaul agent --stdio");
 	strcpy(c->hooks_dir, "/etc/phaul/hooks");
-	strcpy(c->fs_root, "/");
+	/* fs-sync is off until the operator names where CTs' directories live. */
+	c->fs_root[0] = '\0';
 	c->log_level = LOG_INFO;
 	c->tcp_port = 7070;
 	c->downtime_limit_ms = 300;
@@ -88,6 +89,22 @@ static int parse_bool(const char *s, bool *out)
 	return 0;
 }
 
+/*
+ * fs_root: absolute paths separated by blanks, none of them "/" (a peer
+ * could then overwrite the host), or empty (fs-sync off).
+ */
+static bool fs_root_ok(const char *v)
+{
+	size_t n;
+
+	for (v += strspn(v, " \t"); *v; v += n, v += strspn(v, " \t")) {
+		n = strcspn(v, " \t");
+		if (v[0] != '/' || strspn(v, "/") == n)
+			return false;
+	}
+	return true;
+}
+
 #define STR(field)                                                                                 \
 	do {                                                                                       \
 		if (strlen(v) >= sizeof(c->field))                                                 \
@@ -121,8 +138,11 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		STR(identity);
 	if (!strcmp(k, "hooks_dir"))
 		STR(hooks_dir);
-	if (!strcmp(k, "fs_root"))
+	if (!strcmp(k, "fs_root")) {
+		if (!fs_root_ok(v))
+			return -1;
 		STR(fs_root);
+	}
 	if (!strcmp(k, "log_level")) {
 		if ((l = log_level_parse(v)) < 0)
 			return -1;
@@ -185,6 +205,11 @@ int config_set(struct phaul_config *c, const char *section, const char *key, con
 	r = set_key(c, key, value);
 	if (r == -2)
 		return ph_seterr(PH_ECONFIG, "unknown key '%s'", key);
+	if (r < 0 && !strcmp(key, "fs_root"))
+		return ph_seterr(PH_ECONFIG,
+				 "bad value '%s' for 'fs_root' (absolute directories separated by "
+				 "blanks, never / itself: fs-sync writes below them)",
+				 value);
 	if (r < 0)
 		return ph_seterr(PH_ECONFIG, "bad value '%s' for '%s'", value, key);
 	return 0;

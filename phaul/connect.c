@@ -8,6 +8,7 @@
 #include "log.h"
 #include "msg.h"
 #include "phaul.h"
+#include "util.h"
 
 /* "host" or "[v6]" without a port gets the configured tcp port. */
 static void tcp_addr(const struct phaul_config *cfg, const char *host, char *out, size_t len)
@@ -64,17 +65,16 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 	pr_info("connecting to %s over %s", host, cfg->transport);
 	if ((ret = open_chan(cfg, host, &c)) < 0)
 		return ph_errctx(ret, "connecting to %s over %s", host, cfg->transport);
-	if ((ret = mux_start(c, &m)) < 0) {
-		chan_close(c);
-		return ret;
-	}
+	if ((ret = mux_start(c, &m)) < 0)
+		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(m, cfg->timeout_s * 1000);
 	if ((ret = msg_hello(m, "source", &hello, cfg->timeout_s * 1000)) < 0) {
 		mux_close(m);
 		return ph_errctx(ret, "hello with %s", host);
 	}
-	snprintf(peer_name, peer_len, "%s",
-		 hello->hostname && *hello->hostname ? hello->hostname : host);
+	/* The peer's name is shown in logs, tables and reports: data, not text. */
+	ph_strvis(peer_name, peer_len,
+		  hello->hostname && *hello->hostname ? hello->hostname : host);
 	pr_info("connected to %s (phaul %s)", peer_name, hello->phaul_version);
 	phaul__hello__free_unpacked(hello, NULL);
 	*out = m;

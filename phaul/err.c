@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "util.h"
 
 #define PH_ERRMSG_MAX 1024
 
@@ -38,6 +39,7 @@ static const char *const errtab[PH_E_MAX] = {
 	[PH_ENOENT] = "not found",
 	[PH_EROLLBACK] = "rollback failed",
 	[PH_ELIMIT] = "downtime limit cannot be met",
+	[PH_EUNKNOWN] = "outcome unknown: run phaul recover",
 };
 
 const char *ph_strerror(int err)
@@ -47,6 +49,15 @@ const char *ph_strerror(int err)
 	if (err >= PH_E_MAX || !errtab[err])
 		return "unknown error";
 	return errtab[err];
+}
+
+/* An error text may quote the peer: keep it one printable line (see ph_strvis()). */
+static void errvis(void)
+{
+	char tmp[PH_ERRMSG_MAX];
+
+	ph_strvis(tmp, sizeof(tmp), errbuf);
+	memcpy(errbuf, tmp, sizeof(errbuf));
 }
 
 static int vset(int err, int with_errno, const char *fmt, va_list ap)
@@ -61,6 +72,7 @@ static int vset(int err, int with_errno, const char *fmt, va_list ap)
 	n = vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	if (with_errno && n >= 0 && (size_t)n < sizeof(errbuf))
 		snprintf(errbuf + n, sizeof(errbuf) - n, ": %s", strerror(saved));
+	errvis();
 	lasterr = err;
 	errno = saved;
 	return -err;
@@ -110,6 +122,7 @@ int ph_errctx(int ret, const char *fmt, ...)
 		len = sizeof(errbuf) - n - 1;
 	memcpy(errbuf + n, old, len);
 	errbuf[n + len] = '\0';
+	errvis();
 	lasterr = -ret;
 	return ret;
 }

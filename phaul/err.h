@@ -41,6 +41,7 @@ enum ph_err {
 	PH_ENOENT = 24,	   /* the named CT or file does not exist */
 	PH_EROLLBACK = 25, /* rollback itself failed: source state uncertain */
 	PH_ELIMIT = 26,	   /* the downtime limit cannot be met */
+	PH_EUNKNOWN = 27,  /* outcome unknown: a lost answer; `phaul recover` */
 	PH_E_MAX
 };
 

@@ -90,6 +90,7 @@ static char **build_env(const char *stage, const struct hook_env *e, char *own[H
 		{ "PHAUL_ERROR", e->error },
 	};
 	size_t n = 0, i, k = 0;
+	char vis[HOOKS_ENV_VAL_MAX];
 	char **envp;
 
 	while (environ[n])
@@ -101,7 +102,8 @@ static char **build_env(const char *stage, const struct hook_env *e, char *own[H
 		if (strncmp(environ[i], "PHAUL_", 6))
 			envp[k++] = environ[i];
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (v[i].val && asprintf(&own[i], "%s=%s", v[i].name, v[i].val) > 0)
+		if (v[i].val && asprintf(&own[i], "%s=%s", v[i].name,
+					 ph_strvis(vis, sizeof(vis), v[i].val)) > 0)
 			envp[k++] = own[i];
 	if (e->root_pid > 0 && asprintf(&own[i], "PHAUL_ROOT_PID=%d", (int)e->root_pid) > 0)
 		envp[k++] = own[i];

@@ -41,7 +41,14 @@
 #define HOOK_ON_FAILURE	  "on-failure"
 #define HOOK_ON_SUCCESS	  "on-success"
 
-/* What a hook is told (each becomes PHAUL_<NAME>; NULL or 0: not set). */
+/*
+ * What a hook is told (each becomes PHAUL_<NAME>; NULL or 0: not set).
+ * Several come from the peer (CT names on the destination, the other
+ * host's name, error texts): every value is passed through ph_strvis()
+ * (one printable line, no control characters) and cut at
+ * HOOKS_ENV_VAL_MAX - 1 bytes. Hooks must still treat them as untrusted.
+ */
+#define HOOKS_ENV_VAL_MAX 1024
 struct hook_env {
 	const char *ct;	      /* PHAUL_CT: "pid:4242", "lxc:web1" */
 	const char *ct_type;  /* PHAUL_CT_TYPE: "pid", "lxc" */

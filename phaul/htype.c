@@ -2,8 +2,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "htype.h"
@@ -49,6 +53,7 @@ static int add_children(struct ct *ct, pid_t pid)
 {
 	char path[64], buf[4096];
 	struct dirent *de;
+	pid_t child;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -64,14 +69,14 @@ static int add_children(struct ct *ct, pid_t pid)
 		f = fopen(buf, "re");
 		if (!f)
 			continue;
-		while (fscanf(f, "%d", &pid) == 1) {
+		while (fscanf(f, "%d", &child) == 1) {
 			if (ct->npids == CT_PIDS_MAX) {
 				fclose(f);
 				closedir(d);
 				return ph_seterr(PH_ETOOBIG, "%s has more than %d processes",
 						 ct->spec, CT_PIDS_MAX);
 			}
-			ct->pids[ct->npids++] = (uint32_t)pid;
+			ct->pids[ct->npids++] = (uint32_t)child;
 		}
 		fclose(f);
 	}
@@ -105,4 +110,58 @@ int ct_collect_tree(struct ct *ct)
 bool ct_alive(const struct ct *ct)
 {
 	return ct->root > 0 && (kill(ct->root, 0) == 0 || errno == EPERM);
+}
+
+int ct_lock(const struct ct *ct, const char *work_dir, int *out)
+{
+	char path[PATH_MAX], holder[128] = "";
+	ssize_t n;
+	int fd, ret;
+
+	*out = -1;
+	snprintf(path, sizeof(path), "%s/locks", work_dir);
+	if ((ret = mkdir_p(path, 0700)) < 0)
+		return ph_errctx(ret, "%s: lock dir", ct->spec);
+	snprintf(path, sizeof(path), "%s/locks/pid-%d.lock", work_dir, (int)ct->root);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: opening lock %s", ct->spec, path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			ret = ph_seterr_errno(PH_ESYS, "%s: locking %s", ct->spec, path);
+		} else {
+			n = pread(fd, holder, sizeof(holder) - 1, 0);
+			holder[n > 0 ? n : 0] = '\0';
+			holder[strcspn(holder, "\n")] = '\0';
+			ret = ph_seterr(
+				PH_EUSAGE,
+				"%s is being migrated by another phaul run (pid and CT: %s; "
+				"lock %s): wait for it, or stop it with SIGTERM",
+				ct->spec, *holder ? holder : "unknown", path);
+		}
+		close(fd);
+		return ret;
+	}
+	if (ftruncate(fd, 0) < 0 || dprintf(fd, "%d %s\n", (int)getpid(), ct->spec) < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "%s: writing lock %s", ct->spec, path);
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+int ct_check_session(const struct ct *ct, const char *host, bool shell_job)
+{
+	pid_t sid = getsid(ct->root);
+
+	if (shell_job || sid == ct->root)
+		return 0;
+	if (sid < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: session of pid %d", ct->spec, (int)ct->root);
+	return ph_seterr(PH_ECOMPAT,
+			 "check 'session' failed on %s: the root of %s (pid %d) does not lead its "
+			 "session (session %d, led outside the tree), which CRIU cannot dump; "
+			 "start it with setsid, or migrate it with --shell-job",
+			 host, ct->spec, (int)ct->root, (int)sid);
 }

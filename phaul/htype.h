@@ -80,5 +80,19 @@ int ct_parse(const char *spec, struct ct *ct);
 int ct_collect_tree(struct ct *ct);
 /* Is the CT's root still alive (after a rollback, say)? */
 bool ct_alive(const struct ct *ct);
+/*
+ * Pre-flight, source: CRIU dumps a tree only if its root leads its own
+ * session, or with --shell-job. PH_ECOMPAT naming the check ("session"),
+ * the root, its session and the fix when neither holds.
+ */
+int ct_check_session(const struct ct *ct, const char *host, bool shell_job);
+/*
+ * Source: take the CT's lock, so two `phaul migrate` runs never act on one
+ * tree: an flock on WORK_DIR/locks/pid-ROOT.lock (keyed by the root pid,
+ * so lxc:NAME and pid:ITS_INIT are one CT), holding our pid and the spec.
+ * *fd gets the lock's fd (close it to release; the kernel releases it when
+ * we die). Held elsewhere: PH_EUSAGE naming the other run's pid.
+ */
+int ct_lock(const struct ct *ct, const char *work_dir, int *fd);
 
 #endif

@@ -6,6 +6,10 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
+
+/* One log line at most (a message escaped by ph_strvis() grows). */
+#define LOG_LINE_MAX 4096
 
 int log_level = LOG_INFO;
 static const char *log_role = "phaul";
@@ -36,17 +40,19 @@ void log_msg(int level, int with_errno, const char *file, int line, const char *
 	int saved = errno;
 	struct timespec ts;
 	va_list ap;
-	char msg[2048];
+	char msg[2048], vis[LOG_LINE_MAX];
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Peer text in msg (errors, names, rsync's stderr) cannot forge lines or escapes. */
+	ph_strvis(vis, sizeof(vis), msg);
 	if (log_level >= LOG_DEBUG)
 		fprintf(stderr, "[%ld.%03ld] %s %s: %s:%d: %s", (long)ts.tv_sec,
-			ts.tv_nsec / 1000000, log_role, tag[level], file, line, msg);
+			ts.tv_nsec / 1000000, log_role, tag[level], file, line, vis);
 	else
-		fprintf(stderr, "%s: %s: %s", log_role, tag[level], msg);
+		fprintf(stderr, "%s: %s: %s", log_role, tag[level], vis);
 	if (with_errno)
 		fprintf(stderr, ": %s", strerror(saved));
 	fputc('\n', stderr);

@@ -2,7 +2,9 @@
 /*
  * Logging. Messages go to stderr (or the file given to log_init()), each
  * prefixed with the host role so two agents' logs read apart. The level is
- * checked before the arguments are evaluated.
+ * checked before the arguments are evaluated. Every message is one line:
+ * control characters and non-ASCII bytes in it (from peer strings) are
+ * escaped by ph_strvis(), and it is cut at 4 KiB.
  */
 #ifndef PHAUL_LOG_H
 #define PHAUL_LOG_H

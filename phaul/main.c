@@ -20,6 +20,7 @@ static const char usage[] =
 	"  migrate CT HOST   move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port])\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
+	"  recover [ID|CT]   settle migrations whose outcome was lost (exit code 6)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      config file (default " PHAUL_CONF_DEFAULT ")\n"
@@ -32,7 +33,7 @@ static const char usage[] =
 	"\n"
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
 	"            4 failed or limit not met, rolled back (source running),\n"
-	"            5 rollback failed.\n"
+	"            5 rollback failed, 6 outcome unknown: run 'phaul recover'.\n"
 	"See HOWTO.md for every option and error.\n";
 
 static int set_option(struct phaul_config *cfg, const char *kv)
@@ -123,6 +124,8 @@ int main(int argc, char **argv)
 		return cmd_check(&cfg, argc, argv);
 	if (!strcmp(argv[0], "migrate"))
 		return cmd_migrate(&cfg, argc, argv);
+	if (!strcmp(argv[0], "recover"))
+		return cmd_recover(&cfg, argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		fputs(usage, stdout);
 		return EXIT_OK;

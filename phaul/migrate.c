@@ -4,9 +4,15 @@
  * of steps with one finish that decides (DESIGN.md "One migration"):
  *
  *   connect -> checks -> pre-copy iterations -> final dump
- *     post-dump (CRIU holds the tree frozen): images -> restore -> commit
- *   COMMIT answered only after the destination confirmed it runs the CT;
- *   any failure before that answers ROLLBACK and CRIU resumes the source.
+ *     post-dump (CRIU holds the tree frozen): images -> restore (the
+ *     destination holds the CT stopped) -> COMMIT answered: CRIU kills ours
+ *   -> Go: the destination lets the CT run.
+ *
+ * g->phase (mrec.h) says where the migration stands; finish() decides on
+ * it alone. From PHASE_RESTORING on each phase is recorded durably before
+ * its step (work_dir/mig-out-ID), so that a lost answer or a crash leaves
+ * `phaul recover` (recover.c) what it needs: the source never resumes once
+ * it answered COMMIT, the destination never runs the CT before Go.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +36,7 @@
 #include "htype.h"
 #include "images.h"
 #include "log.h"
+#include "mrec.h"
 #include "msg.h"
 #include "pages.h"
 #include "phaul.h"
@@ -69,7 +76,12 @@ struct mig {
 	uint64_t restore_ns_per_page; /* the destination's last restore */
 	uint32_t iter;
 	bool precopy;
-	bool committed;
+	enum mig_phase phase;
+	char id[PH_MIG_ID_MAX + 1]; /* the migration's id, for both records */
+	const char *target;	    /* HOST as given: `phaul recover` goes there */
+	uint64_t root_start;	    /* the CT root's start time (pid reuse) */
+	int lock_fd;		    /* our record's lock, -1 */
+	bool dst_held;		    /* RestoreResp: restored and held stopped */
 	uint64_t t_start, t_iter, t_dump;
 	uint64_t pages_wire;	      /* page-stream wire bytes counted so far */
 	struct psx_counts psx_before; /* totals when the iteration began */
@@ -83,6 +95,34 @@ static int iter_dir(struct mig *g, uint32_t iter, char *out, size_t len)
 	int ret = images_iter_dir(g->dir, iter, out, len);
 
 	return ret < 0 ? ret : mkdir_p(out, 0700);
+}
+
+/*
+ * The migration enters phase p. From PHASE_RESTORING on, the record is
+ * written (fsync'd) before the step it announces; DONE and ROLLED_BACK
+ * remove it: nothing is left to settle.
+ */
+static int set_phase(struct mig *g, enum mig_phase p)
+{
+	struct mrec r = { .side = MREC_SOURCE, .state = p };
+	int ret;
+
+	pr_debug("phase %s -> %s", mig_phase_name(g->phase), mig_phase_name(p));
+	g->phase = p;
+	if (p < PHASE_RESTORING)
+		return 0;
+	if (p == PHASE_DONE || p == PHASE_ROLLED_BACK)
+		ret = mrec_remove(g->cfg->work_dir, MREC_SOURCE, g->id);
+	else {
+		r.pid = g->ct.root;
+		r.start = g->root_start;
+		snprintf(r.id, sizeof(r.id), "%s", g->id);
+		snprintf(r.ct, sizeof(r.ct), "%s", g->ct.spec);
+		snprintf(r.peer, sizeof(r.peer), "%s", g->target);
+		snprintf(r.transport, sizeof(r.transport), "%s", g->cfg->transport);
+		ret = mrec_save(g->cfg->work_dir, &r);
+	}
+	return ret < 0 ? ph_errctx(ret, "recording phase %s", mig_phase_name(p)) : 0;
 }
 
 /* The operator's Ctrl-C: fail every blocked transfer; the finish rolls back. */
@@ -200,6 +240,8 @@ static int step_check(struct mig *g)
 		.ct_rss_kb = g->ct.rss_kb,
 		.ct_images_kb = g->ct.rss_kb + 16 * 1024,
 		.require_precopy = g->opt.require_precopy,
+		.need_rsync = g->opt.nsync > 0,
+		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
 		.force = g->opt.force,
 	};
 	struct compat_table t;
@@ -518,6 +560,7 @@ static int restore_remote(struct mig *g)
 	q.shell_job = g->opt.shell_job;
 	q.tcp_established = g->opt.tcp_established;
 	q.ct = g->ct.spec;
+	q.mig_id = g->id;
 	q.has_ct_pages = g->pc.first_pages > 0;
 	q.ct_pages = g->pc.first_pages;
 	if (g->thr.cg[0]) {
@@ -539,6 +582,7 @@ static int restore_remote(struct mig *g)
 				in->restore_resp->msg ? in->restore_resp->msg : "");
 	} else {
 		g->rep.dst_pid = in->restore_resp->pid;
+		g->dst_held = in->restore_resp->has_held && in->restore_resp->held;
 		g->rep.restore_us = in->restore_resp->restore_time_us;
 		g->rep.downtime_us = now_us() - g->t_dump;
 		if (in->restore_resp->throttle_note)
@@ -573,15 +617,46 @@ static int post_dump(struct mig *g)
 		return ret;
 	report_phase(&g->rep, "restore", "%u image files (%.1f MiB); restoring on %s", count,
 		     bytes / 1048576.0, g->peer);
-	if ((ret = restore_remote(g)) < 0)
+	if ((ret = set_phase(g, PHASE_RESTORING)) < 0 || (ret = restore_remote(g)) < 0)
 		return ret;
+	if (!g->dst_held)
+		report_phase(&g->rep, "restore",
+			     "%s's restore runs the CT at once (%s cannot be held stopped)",
+			     g->peer, g->ct.ops->name);
+	if (fault_at("src-ready"))
+		raise(SIGKILL);
 	if ((ret = check_interrupt(g)) < 0)
 		return ret;
-	/* The destination keeps the CT only once it has this commit. */
-	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "restored",
-				g->cfg->timeout_s * 1000)) < 0)
+	/* The point of no return, on disk before CRIU hears of it. */
+	if ((ret = set_phase(g, PHASE_COMMITTING)) < 0)
 		return ret;
-	g->committed = true;
+	if (fault_at("src-committing"))
+		raise(SIGKILL);
+	return 0;
+}
+
+/* CRIU ended our copy: the destination's is the only one; let it run. */
+static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
+{
+	int ret;
+
+	if (outcome != CRIU_DUMP_KILLED)
+		return ph_seterr(PH_EROLLBACK,
+				 "destination holds %s but CRIU did not end the source tree",
+				 g->ct.spec);
+	if ((ret = set_phase(g, PHASE_COMMITTED)) < 0)
+		pr_err("%s", ph_errmsg()); /* no way back: Go all the same */
+	if (fault_at("src-committed"))
+		raise(SIGKILL);
+	if (fault_at("src-cut-go"))
+		mux_abort(g->m, PH_EEOF, "link cut before Go (PHAUL_FAULT_COMMIT=src-cut-go)");
+	report_phase(&g->rep, "commit", "source copy ended; %s lets %s run", g->peer, g->ct.spec);
+	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "committed",
+				g->cfg->timeout_s * 1000)) < 0)
+		return ph_errctx(ret, "Go to %s", g->peer);
+	g->rep.downtime_us = now_us() - g->t_dump;
+	if (set_phase(g, PHASE_DONE) < 0)
+		pr_warn("%s", ph_errmsg()); /* committed all the same */
 	return 0;
 }
 
@@ -622,6 +697,7 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	if ((ret = iter_begin(g, true, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 		return ret;
 	g->t_dump = now_us();
+	set_phase(g, PHASE_FROZEN);
 	if (g->ct.ops->dump) {
 		fill_ct_dump(g, &d, dir, parent[0] ? parent : NULL);
 		if ((ret = g->ct.ops->dump(&g->ct, &d, on_notify, g, outcome)) < 0)
@@ -650,13 +726,110 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	return 0;
 }
 
+/* Tell the agent to discard what it has; true when it acknowledged. */
+static bool discard_remote(struct mig *g)
+{
+	if (!g->m || finish_agent(g->m, false, g->cfg->keep_images, g->rep.error, 5000) < 0)
+		return false;
+	return true;
+}
+
+/*
+ * The source resumed (CRIU rolled back) after RestoreReq: the destination
+ * may hold a stopped copy. Rolled back only once it confirmed the discard.
+ */
+static int resumed_after_restore(struct mig *g)
+{
+	if (discard_remote(g)) {
+		set_phase(g, PHASE_ROLLED_BACK);
+		return EXIT_ROLLED_BACK;
+	}
+	snprintf(g->rep.where, sizeof(g->rep.where),
+		 "resumed; %s did not confirm the discard of its stopped copy: "
+		 "run `phaul recover %s`",
+		 g->rep.dst, g->id);
+	return EXIT_UNKNOWN;
+}
+
+/* The failure's exit code, on the phase alone (and CRIU's outcome once frozen). */
+static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
+{
+	switch (g->phase) {
+	case PHASE_CONNECT:
+		if (g->m && ret != -PH_EINTR)
+			discard_remote(g);
+		return ret == -PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED;
+	case PHASE_PRECOPY:
+		/* the CT never stopped; the agent discards a lost session itself */
+		if (ret != -PH_EINTR)
+			discard_remote(g);
+		return EXIT_ROLLED_BACK;
+	case PHASE_FROZEN:
+		/* nothing restored there: its session discards, whatever we say */
+		if (ret != -PH_EINTR)
+			discard_remote(g);
+		if (outcome == CRIU_DUMP_UNKNOWN && !ct_alive(&g->ct))
+			return EXIT_UNRECOVERED;
+		return EXIT_ROLLED_BACK;
+	case PHASE_RESTORING:
+	case PHASE_COMMITTING:
+		if (outcome == CRIU_DUMP_RESUMED)
+			return resumed_after_restore(g);
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "%s after CRIU's dump ended abnormally (phase %s); %s may hold a "
+			 "stopped copy: run `phaul recover %s`",
+			 ct_alive(&g->ct) ? "alive" : "gone", mig_phase_name(g->phase), g->rep.dst,
+			 g->id);
+		return EXIT_UNKNOWN;
+	case PHASE_COMMITTED:
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "ended (committed); %.128s holds %.128s stopped until it gets Go: "
+			 "run `phaul recover %s`",
+			 g->rep.dst, g->ct.spec, g->id);
+		return EXIT_UNKNOWN;
+	case PHASE_DONE:
+	case PHASE_ROLLED_BACK: break;
+	}
+	return EXIT_FAILED; /* not reached: DONE is a success */
+}
+
+static void say_report(void *arg, const char *line)
+{
+	struct mig *g = arg;
+
+	report_phase(&g->rep, "recover", "%s", line);
+}
+
+/*
+ * An answer of the commit was lost: settle it at once over a fresh session
+ * as `phaul recover` would (the old one is closed first: the agent's
+ * session of it must end). The exit code it comes to.
+ */
+static int settle_now(struct mig *g)
+{
+	int code;
+
+	if (fault_at("src-no-settle"))
+		return EXIT_UNKNOWN;
+	pthread_mutex_lock(&g->lock);
+	mux_close(g->m);
+	g->m = NULL;
+	pthread_mutex_unlock(&g->lock);
+	report_phase(&g->rep, "recover", "an answer was lost; asking %s again", g->target);
+	code = recover_migration(g->cfg, g->id, true, say_report, g);
+	if (code == EXIT_OK || code == EXIT_ROLLED_BACK) {
+		g->phase = code == EXIT_OK ? PHASE_DONE : PHASE_ROLLED_BACK;
+		g->rep.where[0] = '\0';
+	}
+	return code == EXIT_FAILED ? EXIT_UNKNOWN : code;
+}
+
 /* Exit code and report once the migration is decided. */
 static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 {
 	struct mux_stats tx, rx;
+	int code = EXIT_OK;
 
-	g->rep.total_us = now_us() - g->t_start;
-	g->rep.result = ret < 0 ? -ret : 0;
 	g->rep.raw_bytes = g->rep.wire_bytes = 0;
 	if (g->m) {
 		for (int s = 0; s < MUX_NSTREAMS; s++) {
@@ -665,35 +838,33 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			g->rep.wire_bytes += tx.wire_bytes;
 		}
 	}
-	if (ret == 0) {
+	if (ret < 0) {
+		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
+		code = failed_exit(g, ret, outcome);
+		if (code == EXIT_UNKNOWN && (code = settle_now(g)) == EXIT_OK) {
+			g->rep.downtime_us = now_us() - g->t_dump;
+			g->rep.error[0] = '\0';
+		}
+	}
+	g->rep.total_us = now_us() - g->t_start;
+	g->rep.result = code == EXIT_OK ? 0 : -ret;
+	g->rep.exit_code = code;
+	if (code == EXIT_OK) {
 		throttle_release(&g->thr);
-		g->rep.exit_code = EXIT_OK;
 		if (run_hook(g, HOOK_ON_SUCCESS, NULL) < 0)
 			pr_warn("%s", ph_errmsg()); /* the CT runs on the destination already */
-	} else {
-		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
-		if (ret == -PH_ECOMPAT)
-			g->rep.exit_code = EXIT_REFUSED;
-		else if (g->committed && outcome != CRIU_DUMP_KILLED)
-			g->rep.exit_code = EXIT_UNRECOVERED;
-		else if (outcome == CRIU_DUMP_UNKNOWN && g->t_dump && !ct_alive(&g->ct))
-			g->rep.exit_code = EXIT_UNRECOVERED;
-		else if (g->iter > 0 || g->t_dump)
-			g->rep.exit_code = EXIT_ROLLED_BACK;
-		else
-			g->rep.exit_code = EXIT_FAILED;
-		g->rep.rolled_back = g->rep.exit_code == EXIT_ROLLED_BACK;
-		/* the tree runs on here: at full speed again */
-		if (g->rep.exit_code != EXIT_UNRECOVERED && throttle_lift(&g->thr, &g->ct) < 0)
-			pr_warn("%s", ph_errmsg());
-		if (g->rep.exit_code != EXIT_REFUSED &&
-		    run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
-			pr_warn("%s", ph_errmsg());
-		/* Tell the agent to discard what it has (best effort: it may be gone). */
-		if (g->m && !g->committed && ret != -PH_EINTR)
-			finish_agent(g->m, false, g->cfg->keep_images, g->rep.error, 5000);
+		return code;
 	}
-	return g->rep.exit_code;
+	g->rep.rolled_back = code == EXIT_ROLLED_BACK;
+	/* the tree runs on here: at full speed again */
+	if ((code == EXIT_ROLLED_BACK || (code == EXIT_UNKNOWN && g->phase < PHASE_COMMITTING)) &&
+	    throttle_lift(&g->thr, &g->ct) < 0)
+		pr_warn("%s", ph_errmsg());
+	if (code == EXIT_UNKNOWN)
+		pr_err("outcome unknown: %s", g->rep.where);
+	if (code != EXIT_REFUSED && run_hook(g, HOOK_ON_FAILURE, g->rep.error) < 0)
+		pr_warn("%s", ph_errmsg());
+	return code;
 }
 
 static int migrate(struct mig *g, const char *host)
@@ -710,13 +881,12 @@ static int migrate(struct mig *g, const char *host)
 		finish_agent(g->m, false, false, "dry run", 5000);
 		goto out;
 	}
-	if ((ret = setup_streams(g)) < 0 || (ret = step_fs(g)) < 0 || (ret = step_prepare(g)) < 0 ||
-	    (ret = step_precopy(g)) < 0 || (ret = step_dump(g, &outcome)) < 0)
+	if ((ret = setup_streams(g)) < 0 || (ret = step_fs(g)) < 0 || (ret = step_prepare(g)) < 0)
 		goto out;
-	if (outcome != CRIU_DUMP_KILLED)
-		ret = ph_seterr(PH_EROLLBACK,
-				"destination runs %s but CRIU did not end the source tree",
-				g->ct.spec);
+	set_phase(g, PHASE_PRECOPY);
+	if ((ret = step_precopy(g)) < 0 || (ret = step_dump(g, &outcome)) < 0)
+		goto out;
+	ret = step_commit(g, outcome);
 out:
 	if (ret < 0)
 		pr_err("%s", ph_errmsg());
@@ -823,12 +993,13 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 {
 	static struct mig g; /* large (report, ct); one per process */
 	pthread_t sig_thread;
+	int ret, lock_fd = -1;
 	sigset_t set;
-	int ret;
 
 	memset(&g, 0, sizeof(g));
 	g.cfg = cfg;
 	g.sk = -1;
+	g.lock_fd = -1;
 	pthread_mutex_init(&g.lock, NULL);
 	if (parse_opts(&g, argc, argv) < 0)
 		return EXIT_USAGE;
@@ -846,6 +1017,33 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 	}
+	/* Pre-flight: what CRIU would refuse only after the freeze. */
+	if (ct_check_session(&g.ct, g.host, g.opt.shell_job) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return ph_lasterr() == PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED;
+	}
+	if (ct_lock(&g.ct, cfg->work_dir, &lock_fd) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return EXIT_FAILED;
+	}
+	if (recover_pending(cfg, g.ct.spec, g.id, sizeof(g.id))) {
+		/* a second copy could start while the first one's fate is open */
+		fprintf(stderr,
+			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` first\n",
+			g.id, g.ct.spec, g.id);
+		return EXIT_FAILED;
+	}
+	g.target = argv[optind + 1];
+	proc_start_time(g.ct.root, &g.root_start);
+	if (mrec_new_id(g.id, sizeof(g.id)) < 0 || mkdir_p(cfg->work_dir, 0700) < 0 ||
+	    (g.lock_fd = mrec_lock(cfg->work_dir, MREC_SOURCE, g.id, false)) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return EXIT_FAILED;
+	}
+	snprintf(g.rep.mig_id, sizeof(g.rep.mig_id), "%s", g.id);
+	/* A throttle left by a phaul that died (this CT's or another's) is lifted now. */
+	if (throttle_init(&g.thr, cfg->work_dir) < 0)
+		pr_warn("%s", ph_errmsg());
 	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
 	for (size_t i = 0; i < g.ct.nsync; i++) {
 		if (g.opt.nsync == PH_SYNC_MAX) {
@@ -862,7 +1060,14 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	pthread_create(&sig_thread, NULL, signal_thread, &g);
+	/* Without it Ctrl-C would be ignored: refuse before anything changes. */
+	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD") ? EAGAIN
+						  : pthread_create(&sig_thread, NULL, signal_thread, &g);
+	if (ret) {
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		fprintf(stderr, "phaul: cannot start the signal thread: %s\n", strerror(ret));
+		return EXIT_FAILED;
+	}
 	pthread_detach(sig_thread);
 
 	ret = migrate(&g, argv[optind + 1]);
@@ -876,5 +1081,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		close(g.sk);
 	if (g.dir[0] && !cfg->keep_images && ret == EXIT_OK)
 		rm_tree(g.dir);
+	mrec_unlock(cfg->work_dir, MREC_SOURCE, g.id, g.lock_fd);
+	close(lock_fd); /* held until the migration is settled */
 	return ret;
 }

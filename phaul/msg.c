@@ -26,6 +26,8 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_FS_DONE] = "FsSyncDone",
 	[PHAUL__MSG__BODY_FS_PROBE] = "FsProbe",
 	[PHAUL__MSG__BODY_FS_PROBE_RESP] = "FsProbeResp",
+	[PHAUL__MSG__BODY_RECOVER] = "Recover",
+	[PHAUL__MSG__BODY_RECOVER_RESP] = "RecoverResp",
 };
 
 const char *msg_name(Phaul__Msg__BodyCase c)

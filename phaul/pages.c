@@ -96,3 +96,10 @@ int pages_relay_join(struct pages_relay *r)
 		return ph_seterr(r->ret, "%s", r->err);
 	return 0;
 }
+
+int pages_ps_verdict(int ret, bool killed, int wret, const char *werr)
+{
+	if (wret >= 0 || (ret < 0 && killed))
+		return ret;
+	return ph_seterr(wret, "%s", werr);
+}

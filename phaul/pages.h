@@ -37,4 +37,16 @@ int pages_relay_start(struct pages_relay *r);
 /* Wait for it; returns its result (0 or PH_E*, detail in ph_errmsg()). */
 int pages_relay_join(struct pages_relay *r);
 
+/*
+ * Destination: why one page-server session failed, from the relay's result
+ * ret (its text in ph_errmsg()) and the page server's (wret, its text
+ * werr). killed: we killed the server because the relay had already failed;
+ * its death ("killed by signal 9") is then our doing and the relay's
+ * reason stands (a refused stream, the link, the peer). Otherwise the
+ * server's own reason (a full disk, say) beats the broken pipe the relay
+ * saw. Returns the chosen result (0 if both succeeded); ph_errmsg() holds
+ * its text.
+ */
+int pages_ps_verdict(int ret, bool killed, int wret, const char *werr);
+
 #endif

@@ -18,6 +18,8 @@ enum phaul_exit {
 	EXIT_REFUSED = 3,     /* compat checks refused the migration */
 	EXIT_ROLLED_BACK = 4, /* migration failed, source resumed */
 	EXIT_UNRECOVERED = 5, /* migration failed and rollback failed */
+	EXIT_UNKNOWN = 6,     /* outcome unknown: the CT is held frozen or
+			       * stopped on one side; run `phaul recover` */
 };
 
 /*
@@ -47,5 +49,20 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 int cmd_agent(struct phaul_config *cfg, int argc, char **argv);
 int cmd_check(struct phaul_config *cfg, int argc, char **argv);
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv);
+int cmd_recover(struct phaul_config *cfg, int argc, char **argv);
+
+/*
+ * Settle migration id from its source record (recover.c): ask its
+ * destination and finish the job either way. locked: the caller holds the
+ * record's lock (phaul migrate settling its own lost answer). say gets one
+ * line per finding. EXIT_OK (the CT runs on the destination),
+ * EXIT_ROLLED_BACK (it runs here, no copy there), EXIT_UNRECOVERED (lost),
+ * EXIT_UNKNOWN (still), EXIT_FAILED (no such record).
+ */
+/* Is a record of CT (its spec) left in the work dir? 1 and its id, or 0. */
+int recover_pending(const struct phaul_config *cfg, const char *ct, char *id, size_t len);
+typedef void (*recover_say_fn)(void *arg, const char *line);
+int recover_migration(struct phaul_config *cfg, const char *id, bool locked, recover_say_fn say,
+		      void *arg);
 
 #endif

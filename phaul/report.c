@@ -5,6 +5,7 @@
 
 #include "compat/compat.h"
 #include "report.h"
+#include "util.h"
 
 void report_init(struct report *r, bool json)
 {
@@ -78,7 +79,10 @@ void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 		json_field(",", "msg", msg);
 		printf("}\n");
 	} else {
-		printf("[%s] %s\n", phase, msg);
+		char vis[1024];
+
+		/* msg may quote the peer (a throttle note, say): one printable line */
+		printf("[%s] %s\n", phase, ph_strvis(vis, sizeof(vis), msg));
 	}
 	fflush(stdout);
 }
@@ -149,6 +153,10 @@ static void print_json(const struct report *r)
 	json_field(",", "transport", r->transport ? r->transport : "");
 	json_field(",", "error", r->error);
 	printf(",\"rolled_back\":%s", r->rolled_back ? "true" : "false");
+	if (r->mig_id[0])
+		printf(",\"id\":\"%s\"", r->mig_id); /* [A-Za-z0-9-] */
+	if (r->where[0])
+		json_field(",", "where", r->where);
 	json_field(",", "stop_reason", r->stop_reason);
 	printf(",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
 	       "\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
@@ -200,7 +208,9 @@ void report_print(const struct report *r)
 	       r->transport ? r->transport : "?", r->result ? "FAILED" : "done");
 	if (r->result)
 		printf("  error            %s\n  source           %s\n", r->error,
-		       r->rolled_back ? "resumed, unchanged" : "see error");
+		       r->where[0]	 ? r->where :
+		       r->rolled_back ? "resumed, unchanged" :
+					"see error");
 	printf("  total time       %.2f s\n", r->total_us / 1e6);
 	if (!r->result) {
 		printf("  downtime         %.0f ms (predicted %.0f ms)\n", r->downtime_us / 1e3,

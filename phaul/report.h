@@ -45,6 +45,8 @@ struct report {
 	int exit_code;
 	char error[1024];
 	bool rolled_back;
+	char mig_id[80];     /* the migration's id (its records, `phaul recover`) */
+	char where[512];     /* after a failure: where the CT is, what to do */
 	uint32_t niter;
 	struct iter_report it[PH_ITER_MAX + 1];
 	const char *stop_reason;

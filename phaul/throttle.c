@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +17,9 @@
 #include "util.h"
 
 #define CG_TEXT_MAX 65536
+/* A crash record is a few short lines. */
+#define REC_MAX	  2048
+#define REC_MAGIC "phaul-throttle 1"
 
 /* Where cgroup v2 is mounted; "" when it is not. */
 static const char *cg_mount(void)
@@ -202,6 +207,61 @@ static int move_procs(const struct ct *ct, const char *to)
 	return 0;
 }
 
+static int lift_cg(const char *cg, bool created, const char *home, const char *orig_max, char *note,
+		   size_t len);
+
+static void fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int throttle_record(struct throttle *t, pid_t root)
+{
+	char tmp[PATH_MAX + 8], text[REC_MAX];
+	int fd, n, ret;
+
+	if (!t->rec_dir[0] || t->rec[0])
+		return 0; /* not asked for, or made already */
+	if ((ret = mkdir_p(t->rec_dir, 0700)) < 0)
+		return ph_errctx(ret, "throttle record dir");
+	n = snprintf(text, sizeof(text),
+		     REC_MAGIC "\npid %d\ncg %s\ncreated %d\nhome %s\n"
+			       "orig_max %s\n",
+		     (int)getpid(), t->cg, t->created, t->home, t->orig_max);
+	snprintf(t->rec, sizeof(t->rec), "%s/pid-%d.rec", t->rec_dir, (int)root);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", t->rec);
+	unlink(tmp);
+	/* Locked before it has its name: a recovery never sees it unheld. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(fd, text, n) != n || fsync(fd) < 0 ||
+	    rename(tmp, t->rec) < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "writing throttle record %s", tmp);
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		t->rec[0] = '\0';
+		return ret;
+	}
+	fsync_dir(t->rec_dir);
+	t->rec_fd = fd;
+	return 0;
+}
+
+static void record_remove(struct throttle *t)
+{
+	if (!t->rec[0])
+		return;
+	unlink(t->rec);
+	fsync_dir(t->rec_dir);
+	close(t->rec_fd);
+	t->rec[0] = '\0';
+}
+
 static int setup(struct throttle *t, struct ct *ct)
 {
 	char parent[256], path[PATH_MAX];
@@ -226,17 +286,19 @@ static int setup(struct throttle *t, struct ct *ct)
 			return ret;
 		snprintf(t->orig_max, sizeof(t->orig_max), "%.*s", (int)strcspn(text, "\n"), text);
 		free(text);
-		return 0;
+		return throttle_record(t, ct->root);
 	}
 	/* shared with others (or the root cgroup): a sibling of its own */
 	if ((ret = enable_cpu(parent)) < 0)
 		return ph_errctx(ret, "cgroup %s holds other processes too", t->home);
 	snprintf(t->cg, sizeof(t->cg), "%s/phaul.throttle.%d", strcmp(parent, "/") ? parent : "",
 		 (int)ct->root);
+	t->created = true;
+	if ((ret = throttle_record(t, ct->root)) < 0)
+		return ret;
 	cg_path(path, sizeof(path), t->cg, NULL);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return ph_seterr_errno(PH_ESYS, "creating cgroup %s", path);
-	t->created = true;
 	return move_procs(ct, t->cg);
 }
 
@@ -246,8 +308,19 @@ int throttle_apply(struct throttle *t, struct ct *ct, uint32_t pct)
 	int ret;
 
 	if (!t->cg[0] && (ret = setup(t, ct)) < 0) {
+		ret = ph_errctx(ret, "auto-converge cannot throttle %s", ct->spec);
+		/* Undo what setup did after its record (a tree moved half-way, say). */
+		if (t->rec[0] && t->created) {
+			char note[512], why[1024];
+
+			snprintf(why, sizeof(why), "%s", ph_errmsg());
+			lift_cg(t->cg, true, t->home, t->orig_max, note, sizeof(note));
+			ph_seterr(ret, "%s", why);
+		}
+		record_remove(t);
 		t->cg[0] = '\0';
-		return ph_errctx(ret, "auto-converge cannot throttle %s", ct->spec);
+		t->created = false;
+		return ret;
 	}
 	throttle_cpu_max(pct, val, sizeof(val));
 	if ((ret = cg_write(t->cg, "cpu.max", val)) < 0)
@@ -291,6 +364,7 @@ int throttle_lift(struct throttle *t, struct ct *ct)
 	if (ret < 0)
 		return ph_errctx(ret, "lifting the auto-converge throttle of %s", ct->spec);
 	pr_info("auto-converge: throttle of %s lifted", ct->spec);
+	record_remove(t);
 	t->cg[0] = '\0';
 	t->pct = 0;
 	return 0;
@@ -300,14 +374,15 @@ void throttle_release(struct throttle *t)
 {
 	if (t->cg[0] && t->created)
 		remove_cg(t->cg);
+	record_remove(t);
 	t->cg[0] = '\0';
 }
 
 int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *home,
 			   const char *orig_max, char *note, size_t len)
 {
-	char now[256], *text, *p, *end;
-	int ret, moved = 0;
+	char now[256];
+	int ret;
 
 	if ((ret = cgroup_of(pid, now, sizeof(now))) < 0)
 		return ret;
@@ -316,6 +391,19 @@ int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *
 			 now, cg);
 		return 0;
 	}
+	return lift_cg(cg, created, home, orig_max, note, len);
+}
+
+/*
+ * Lift a throttle on cg: cpu.max back (in place), or every task in cg moved
+ * home and cg removed (created). Writes what it did into note.
+ */
+static int lift_cg(const char *cg, bool created, const char *home, const char *orig_max,
+		   char *note, size_t len)
+{
+	char *text, *p, *end;
+	int ret, moved = 0;
+
 	/*
 	 * The lift itself; where the tree ends up comes second. CRIU may have
 	 * made cg here without the cpu controller: no cpu.max, no quota.
@@ -352,4 +440,113 @@ int throttle_lift_restored(pid_t pid, const char *cg, bool created, const char *
 	snprintf(note, len, "%d process%s moved from %s back to %s", moved, moved == 1 ? "" : "es", cg,
 		 home);
 	return 0;
+}
+
+/* One "key value" line of a record into out; false if absent. */
+static bool rec_field(const char *text, const char *key, char *out, size_t len)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, k) && p[k] == ' ') {
+			snprintf(out, len, "%.*s", (int)strcspn(p + k + 1, "\n"), p + k + 1);
+			return true;
+		}
+	return false;
+}
+
+/* Lift the throttle of one record we hold the lock of. */
+static int recover_one(const char *path, int fd)
+{
+	char text[REC_MAX], cg[320], home[256], orig_max[64], created[8], note[512];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	int ret;
+
+	text[n > 0 ? n : 0] = '\0';
+	if (strncmp(text, REC_MAGIC "\n", sizeof(REC_MAGIC)) ||
+	    !rec_field(text, "cg", cg, sizeof(cg)) ||
+	    !rec_field(text, "created", created, sizeof(created)) ||
+	    !rec_field(text, "home", home, sizeof(home)) ||
+	    !rec_field(text, "orig_max", orig_max, sizeof(orig_max)) || cg[0] != '/' ||
+	    strstr(cg, "/..") || (created[0] == '1' && (home[0] != '/' || strstr(home, "/.."))))
+		return ph_seterr(PH_ECONFIG, "throttle record %s is not one phaul wrote", path);
+	if (created[0] == '1') {
+		char full[PATH_MAX];
+
+		cg_path(full, sizeof(full), cg, NULL);
+		if (access(full, F_OK) < 0) {
+			pr_info("throttle left by a stopped phaul: cgroup %s is gone already", cg);
+			return 0;
+		}
+	}
+	if ((ret = lift_cg(cg, created[0] == '1', home, orig_max, note, sizeof(note))) < 0)
+		return ph_errctx(ret, "lifting the throttle recorded in %s", path);
+	pr_warn("lifted a throttle left by a phaul that stopped: %s", note);
+	return 0;
+}
+
+int throttle_recover(const char *work_dir)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	struct dirent *de;
+	int lifted = 0, ret = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/throttle", work_dir);
+	if (!(d = opendir(dir)))
+		return errno == ENOENT ? 0
+				       : ph_seterr_errno(PH_ESYS, "throttle records in %s", dir);
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		bool tmp = l > 8 && !strcmp(de->d_name + l - 8, ".rec.tmp");
+		struct stat a, b;
+		int fd, r;
+
+		if (!tmp && (l <= 4 || strcmp(de->d_name + l - 4, ".rec")))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Held: its phaul runs. Unlinked meanwhile: lifted by its owner. */
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+			close(fd);
+			continue;
+		}
+		/* a record never renamed into place: nothing was changed yet */
+		r = tmp ? 0 : recover_one(path, fd);
+		if (r == 0) {
+			unlink(path);
+			lifted += !tmp;
+		} else if (!ret) {
+			ret = r; /* kept for the next start; the others still run */
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (lifted)
+		fsync_dir(dir);
+	return ret < 0 ? ret : lifted;
+}
+
+int throttle_init(struct throttle *t, const char *work_dir)
+{
+	memset(t, 0, sizeof(*t));
+	t->rec_fd = -1;
+	snprintf(t->rec_dir, sizeof(t->rec_dir), "%s/throttle", work_dir);
+	return throttle_recover(work_dir);
+}
+
+bool throttle_available(void)
+{
+	char *text, *tok, *save;
+	bool on = false;
+
+	if (!*cg_mount() || cg_read("/", "cgroup.controllers", &text) < 0)
+		return false;
+	for (tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		on |= !strcmp(tok, "cpu");
+	free(text);
+	return on;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,63 @@
 
 #include "err.h"
 #include "util.h"
+
+static bool vis_ok(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+char *ph_strvis(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!len)
+		return dst;
+	for (const unsigned char *p = (const unsigned char *)(src ? src : ""); *p; p++) {
+		char e[4];
+		size_t n = 1;
+
+		e[0] = (char)*p;
+		if (!vis_ok(*p)) {
+			e[0] = '\\';
+			n = 2;
+			if (*p == '\n' || *p == '\r' || *p == '\t') {
+				e[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+			} else {
+				e[1] = 'x';
+				e[2] = hex[*p >> 4];
+				e[3] = hex[*p & 15];
+				n = 4;
+			}
+		}
+		if (o + n >= len) {
+			/* cut: end in "..." where it fits */
+			size_t dots = len > 4 ? 3 : len - 1;
+
+			o = o < len - 1 - dots ? o : len - 1 - dots;
+			memset(dst + o, '.', dots);
+			o += dots;
+			break;
+		}
+		memcpy(dst + o, e, n);
+		o += n;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+void ph_strvis_inplace(char *s, size_t cap)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; s[i] && i < cap; i++)
+		if (!vis_ok((unsigned char)s[i]))
+			s[i] = '?';
+	s[i] = '\0';
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -25,4 +25,15 @@ int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* A small text file that stat cannot size (/proc, cgroupfs), NUL-terminated. */
 int read_text(const char *path, char *buf, size_t len);
 
+/*
+ * Peer strings are data. Copy src into dst (len bytes, NUL included) so it
+ * can be shown on one terminal line: printable ASCII is kept, \n \r \t
+ * become those two characters, every other byte (ESC, other controls,
+ * bytes >= 0x7f) becomes \xNN. A longer result is cut and ends in "...".
+ * Backslashes are kept, so visifying twice changes nothing. Returns dst.
+ */
+char *ph_strvis(char *dst, size_t len, const char *src);
+/* The same in place, without growing: each such byte becomes '?'; cut at cap bytes. */
+void ph_strvis_inplace(char *s, size_t cap);
+
 #endif

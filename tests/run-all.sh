@@ -45,6 +45,7 @@ stage unit ./tests/run-unit.sh build/tests/test_*
 stage sanitizers san_all
 stage fuzz fuzz_all
 stage host ./tests/host/run.sh
+stage recover ./tests/host/recover.sh
 if [ "${PHAUL_SKIP_VM:-0}" != 1 ]; then
 	stage vm-harness ./tests/migration/run --keep-going
 	stage vm-selftest ./tests/migration/selftest.sh

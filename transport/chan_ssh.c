@@ -10,6 +10,7 @@
  * short because the other thread may consume our socket data into
  * libssh2's buffers while we sleep.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libssh2.h>
@@ -18,6 +19,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,8 @@
 #define SSH_ERRLINE	 1024
 #define SSH_FREE_WAIT_MS 1000
 #define PATH_MAX_SSH	 4096
+/* A known_hosts line longer than this is skipped (an RSA-16384 key is ~2.8 KiB). */
+#define KH_LINE_MAX 16384
 
 struct ssh_target {
 	char user[128];
@@ -409,58 +413,190 @@ void chan_ssh_fingerprint(const unsigned char *key, size_t len, char *out, size_
 	snprintf(out, outlen, "SHA256:%s", b64);
 }
 
+/* One known_hosts pattern against name: '*' and '?' wildcards, case-insensitive. */
+static bool kh_match_pattern(const char *name, const char *pat, size_t plen)
+{
+	if (plen == 0)
+		return *name == '\0';
+	if (*pat == '*') {
+		for (;; name++) {
+			if (kh_match_pattern(name, pat + 1, plen - 1))
+				return true;
+			if (!*name)
+				return false;
+		}
+	}
+	if (!*name ||
+	    (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*name)))
+		return false;
+	return kh_match_pattern(name + 1, pat + 1, plen - 1);
+}
+
+/*
+ * A comma-separated pattern list as OpenSSH's match_hostname() reads it:
+ * 1 if a pattern matches, -1 if a negated one ("!pat") does (that wins),
+ * 0 if none.
+ */
+static int kh_match_list(const char *name, const char *list)
+{
+	int got = 0;
+
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		bool neg = *list == '!';
+
+		if (kh_match_pattern(name, list + neg, n - neg)) {
+			if (neg)
+				return -1;
+			got = 1;
+		}
+		list += n + (list[n] == ',');
+	}
+	return got;
+}
+
+enum kh_verdict { KH_NOHOST, KH_MATCH, KH_MISMATCH };
+
+/*
+ * Does one known_hosts entry ("patterns keytype base64 [comment]") name
+ * this host, and with this key? Plain patterns are matched here (libssh2
+ * knows neither wildcards nor negation); hashed ones ("|1|salt|hash") by
+ * libssh2, fed this entry alone. A line libssh2 cannot parse is skipped,
+ * as OpenSSH does.
+ */
+static enum kh_verdict kh_entry(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *name,
+				const char *pats, const char *rest, const char *key, size_t len,
+				int keytype)
+{
+	LIBSSH2_KNOWNHOSTS *kh;
+	char line[KH_LINE_MAX + 320];
+	int check;
+
+	if (strncmp(pats, "|1|", 3) != 0) {
+		if (kh_match_list(name, pats) != 1)
+			return KH_NOHOST;
+		pats = name;
+	}
+	snprintf(line, sizeof(line), "%s %s", pats, rest);
+	kh = libssh2_knownhost_init(s);
+	if (!kh)
+		return KH_NOHOST;
+	check = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
+	if (libssh2_knownhost_readline(kh, line, strlen(line), LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0)
+		check = libssh2_knownhost_checkp(kh, t->host, t->port, key, len,
+						 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+							 LIBSSH2_KNOWNHOST_KEYENC_RAW | keytype,
+						 NULL);
+	libssh2_knownhost_free(kh);
+	return check == LIBSSH2_KNOWNHOST_CHECK_MATCH	   ? KH_MATCH
+	       : check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? KH_MISMATCH
+							   : KH_NOHOST;
+}
+
+struct kh_result {
+	bool match, mismatch, revoked, ca;
+};
+
+/* Read khfile (missing: empty) and collect what its lines say about this host and key. */
+static int kh_scan(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *name,
+		   const char *khfile, const char *key, size_t len, int keytype,
+		   struct kh_result *res)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	memset(res, 0, sizeof(*res));
+	f = fopen(khfile, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0; /* a missing file is an empty one: every key is unknown */
+		return ph_seterr_errno(PH_ECONFIG, "ssh to %s: cannot read %s", name, khfile);
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		char *p = line, *marker = NULL, *pats;
+		enum kh_verdict v;
+
+		if ((size_t)n > KH_LINE_MAX)
+			continue; /* no key is that long */
+		line[strcspn(line, "\r\n")] = '\0';
+		p += strspn(p, " \t");
+		if (!*p || *p == '#')
+			continue;
+		if (*p == '@') {
+			marker = strsep(&p, " \t");
+			if (!p)
+				continue;
+			p += strspn(p, " \t");
+		}
+		pats = strsep(&p, " \t");
+		if (!p)
+			continue;
+		p += strspn(p, " \t");
+		v = kh_entry(s, t, name, pats, p, key, len, keytype);
+		if (v == KH_NOHOST)
+			continue;
+		if (!marker) {
+			res->match |= v == KH_MATCH;
+			res->mismatch |= v == KH_MISMATCH;
+		} else if (!strcmp(marker, "@revoked")) {
+			res->revoked |= v == KH_MATCH;
+		} else if (!strcmp(marker, "@cert-authority")) {
+			res->ca = true; /* a CA key, never a host key; certificates unsupported */
+		}
+		/* other markers: OpenSSH skips the line, so do we */
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Check the server's host key against khfile as OpenSSH would: a key in a
+ * matching @revoked line is refused whatever else matches; otherwise a
+ * plain line with this key accepts, one with another key of this type is
+ * a changed key. @cert-authority lines are not host keys (phaul does not
+ * verify host certificates) and never accept.
+ */
 static int ssh_check_hostkey(LIBSSH2_SESSION *s, const struct ssh_target *t, const char *khfile)
 {
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
-	struct libssh2_knownhost *found = NULL;
+	struct kh_result res;
 	const char *key, *tname;
 	char name[300], fp[80];
 	size_t len;
-	int type, r, check;
+	int type, r, keytype;
 
 	key = libssh2_session_hostkey(s, &len, &type);
 	if (!key)
 		return ph_seterr(PH_ESSH, "ssh to %s: no host key: %s", t->host, ssh_lasterr(s));
 	ssh_kh_name(t, name, sizeof(name));
 	chan_ssh_fingerprint((const unsigned char *)key, len, fp, sizeof(fp));
-	kh = libssh2_knownhost_init(s);
-	if (!kh)
-		return ph_seterr(PH_ENOMEM, "ssh to %s: known hosts", t->host);
-	/* A missing file is an empty one: every key is unknown. */
-	if (access(khfile, F_OK) == 0 &&
-	    libssh2_knownhost_readfile(kh, khfile, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		r = ph_seterr(PH_ECONFIG, "ssh to %s: cannot read %s: %s", name, khfile,
-			      ssh_lasterr(s));
-		goto out;
-	}
-	check = libssh2_knownhost_checkp(kh, t->host, t->port, key, len,
-					 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-						 LIBSSH2_KNOWNHOST_KEYENC_RAW |
-						 ssh_keytype(type, &tname),
-					 &found);
-	switch (check) {
-	case LIBSSH2_KNOWNHOST_CHECK_MATCH: r = 0; break;
-	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		r = ph_seterr(PH_EHOSTKEY,
-			      "HOST KEY for %s CHANGED: it offered %s key %s, which does not match "
-			      "%s; someone may be intercepting the connection, or the host was "
-			      "reinstalled (fix %s after checking)",
-			      name, tname, fp, khfile, khfile);
-		break;
-	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		r = ph_seterr(PH_EHOSTKEY,
-			      "host key for %s is not in %s (%s key %s); verify it and add it, "
-			      "e.g. ssh-keyscan -p %d %s >> %s",
-			      name, khfile, tname, fp, t->port, t->host, khfile);
-		break;
-	default:
-		r = ph_seterr(PH_EHOSTKEY,
-			      "ssh to %s: checking the host key (%s) against %s failed: %s", name,
-			      fp, khfile, ssh_lasterr(s));
-	}
-out:
-	libssh2_knownhost_free(kh);
-	return r;
+	keytype = ssh_keytype(type, &tname);
+	if ((r = kh_scan(s, t, name, khfile, key, len, keytype, &res)) < 0)
+		return r;
+	if (res.revoked)
+		return ph_seterr(
+			PH_EHOSTKEY,
+			"host key for %s (%s key %s) is REVOKED in %s: refusing to connect", name,
+			tname, fp, khfile);
+	if (res.match)
+		return 0;
+	if (res.mismatch)
+		return ph_seterr(
+			PH_EHOSTKEY,
+			"HOST KEY for %s CHANGED: it offered %s key %s, which does not "
+			"match %s; someone may be intercepting the connection, or the host "
+			"was reinstalled (fix %s after checking)",
+			name, tname, fp, khfile, khfile);
+	return ph_seterr(PH_EHOSTKEY,
+			 "host key for %s is not in %s (%s key %s)%s; verify it and add it, e.g. "
+			 "ssh-keyscan -p %d %s >> %s",
+			 name, khfile, tname, fp,
+			 res.ca ? "; its @cert-authority lines are unsupported (phaul does not "
+				  "verify host certificates)"
+				: "",
+			 t->port, t->host, khfile);
 }
 
 static int ssh_auth_agent(LIBSSH2_SESSION *s, const char *user, char *tried, size_t tlen)

@@ -913,13 +913,16 @@ int mux_start(struct chan *c, struct mux **out)
 	*out = NULL;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
+		r = ph_seterr(PH_ENOMEM, "mux for %s", c->peer);
 		chan_close(c);
-		return ph_seterr(PH_ENOMEM, "mux for %s", c->peer);
+		return r;
 	}
 	m->c = c;
 	m->send_timeout_ms = -1;
 	mux_init_locks(m);
-	r = pthread_create(&m->reader, NULL, mux_reader, m);
+	/* Fault injection: the reader thread cannot start (tests the failure path). */
+	r = getenv("PHAUL_FAULT_MUX_START") ? EAGAIN
+					    : pthread_create(&m->reader, NULL, mux_reader, m);
 	if (r) {
 		errno = r;
 		r = ph_seterr_errno(PH_ESYS, "mux %s: starting the reader thread", c->peer);

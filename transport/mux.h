@@ -42,7 +42,11 @@ struct mux_stats {
 	uint64_t frames;
 };
 
-/* Take ownership of c and start the reader thread. */
+/*
+ * Take ownership of c and start the reader thread. c belongs to the mux
+ * from this call on, whatever it returns: on failure mux_start() has
+ * already closed c and *out is NULL, so the caller must not touch c again.
+ */
 int mux_start(struct chan *c, struct mux **out);
 /* Stop, join, close the chan, free. Accepts NULL. */
 void mux_close(struct mux *m);

@@ -5,6 +5,7 @@
  * then run through the same lexical checks fss_serve() applies. Anything
  * accepted must be a receiver command line under the root.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,15 @@
 #include "fs-sync/fss.h"
 
 #define ROOT "/srv/ct"
+/* fs_root may list several roots; a dest under neither must be refused. */
+#define ROOTS "  /var/lib/lxc/\t" ROOT " "
+
+static bool under(const char *d, const char *root)
+{
+	size_t n = strlen(root);
+
+	return !strncmp(d, root, n) && (!d[n] || d[n] == '/');
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,8 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fss_check_dest_lexical(args[n - 1], ROOT) == 0) {
 		const char *d = args[n - 1];
 
-		if (strncmp(d, ROOT, strlen(ROOT)) || (d[strlen(ROOT)] && d[strlen(ROOT)] != '/') ||
-		    strstr(d, "/../") || strstr(d, "/./") || strstr(d, "//"))
+		if (!under(d, ROOT) || strstr(d, "/../") || strstr(d, "/./") || strstr(d, "//"))
+			abort();
+	}
+	if (fss_check_dest_lexical(args[n - 1], ROOTS) == 0) {
+		const char *d = args[n - 1], *root;
+
+		if ((!under(d, ROOT) && !under(d, "/var/lib/lxc")) || strstr(d, "/../") ||
+		    !fss_pick_root(d, ROOTS, &root))
 			abort();
 	}
 	free(buf);

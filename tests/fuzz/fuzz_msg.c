@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "images.h"
+#include "mrec.h"
 #include "msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -21,6 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)images_name_ok(m->image_file->name);
 	if (m->body_case == PHAUL__MSG__BODY_CHECK_RESP && m->check_resp->facts->hostname)
 		(void)strlen(m->check_resp->facts->hostname);
+	/* ids the agent turns into record names (Recover, RestoreReq) */
+	if (m->body_case == PHAUL__MSG__BODY_RECOVER)
+		(void)mrec_id_valid(m->recover->mig_id);
+	if (m->body_case == PHAUL__MSG__BODY_RESTORE_REQ && m->restore_req->mig_id)
+		(void)mrec_id_valid(m->restore_req->mig_id);
 	msg_free(m);
 	return 0;
 }

@@ -71,6 +71,12 @@ expect "bad config value is refused" 2 "bad value 'soon' for 'downtime_limit_ms'
 	"$PHAUL" -c "$T/bad2.conf" check
 expect "missing config file given with -c" 2 "cannot open config" \
 	"$PHAUL" -c "$T/nope.conf" check
+# fs-sync never writes over the whole host: fs_root "/" stops the agent at start-up
+expect "agent refuses fs_root /" 2 "bad value '/' for 'fs_root'.*never / itself" \
+	"$PHAUL" -o fs_root=/ agent --listen 127.0.0.1:1
+printf '[agent]\nfs_root = /srv/ct //\n' >"$T/root.conf"
+expect "agent refuses fs_root / in a list" 2 "root.conf:2.*'fs_root'" \
+	"$PHAUL" -c "$T/root.conf" agent --listen 127.0.0.1:1
 
 # --- this host: CRIU 3.17 cannot initialise on its kernel ---
 expect "local check says plainly why this host cannot migrate" 1 \
@@ -147,6 +153,100 @@ EOC
 		bad "sshd did not start"
 		cp "$T/sshd.log" "$T/out"
 	fi
+fi
+
+# --- peer strings are data: a hostname with escapes and a newline forges nothing ---
+eport=$(free_port)
+unshare -u python3 -c 'import os, socket, sys
+socket.sethostname("evil\x1b[2K\nsrc: info: migration committed")
+os.execv(sys.argv[1], sys.argv[1:])' "$PHAUL" agent --listen "127.0.0.1:$eport" >"$T/evil.log" 2>&1 &
+pids+=($!)
+if wait_port "$eport"; then
+	expect "peer strings: the peer's hostname is shown escaped" 3 \
+		'connected to evil\\x1b\[2K\\nsrc: info: migration committed' \
+		"$PHAUL" -t tcp check "127.0.0.1:$eport"
+	if grep -q $'\033' "$T/out" || grep -q '^src: info: migration committed' "$T/out"; then
+		bad "peer strings: no escape or forged line reaches the output"
+	else
+		ok "peer strings: no escape or forged line reaches the output"
+	fi
+else
+	bad "agent in a UTS namespace did not start"
+	cp "$T/evil.log" "$T/out"
+fi
+
+# --- migrate refuses what it cannot do safely, before anything changes ---
+setsid sleep 300 & # a session leader, as CRIU wants the root of a tree
+victim=$!
+pids+=($victim)
+sleep 300 &
+nonleader=$!
+pids+=($nonleader)
+expect "pre-flight: a root that does not lead its session is refused before anything" 3 \
+	"check 'session' failed on .*pid $nonleader.*setsid, or migrate it with --shell-job" \
+	"$PHAUL" -t tcp migrate "pid:$nonleader" 127.0.0.1:1
+expect "pre-flight: --shell-job lets it through to the connection" 1 \
+	"connecting to 127.0.0.1:1 over tcp" \
+	"$PHAUL" -t tcp migrate --shell-job "pid:$nonleader" 127.0.0.1:1
+expect "migrate: no signal thread (Ctrl-C would be ignored) is refused" 1 \
+	"cannot start the signal thread" env PHAUL_FAULT_SIGNAL_THREAD=1 \
+	"$PHAUL" -t tcp migrate "pid:$victim" 127.0.0.1:1
+
+# --- pre-flight: rsync where fs-sync needs it, on both hosts ---
+rport=$(free_port)
+PHAUL_RSYNC=/nonexistent/rsync "$PHAUL" agent --listen "127.0.0.1:$rport" >"$T/norsync.log" 2>&1 &
+pids+=($!)
+mkdir -p "$T/data"
+if wait_port "$rport"; then
+	expect "pre-flight: a destination without rsync is a failed check when --sync is given" 3 \
+		"rsync +found +MISSING +FAIL: fs-sync needs rsync on both hosts" \
+		"$PHAUL" -t tcp migrate --dry-run --sync "$T/data" "pid:$victim" "127.0.0.1:$rport"
+else
+	bad "agent without rsync did not start"
+fi
+
+# --- one migration per CT: a second run of the same CT is refused, naming the first ---
+hport=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c = s.accept(); time.sleep(60)' \
+	"$hport" >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$hport"
+"$PHAUL" -t tcp migrate --dry-run "pid:$victim" "127.0.0.1:$hport" >"$T/first.log" 2>&1 &
+first=$!
+pids+=($first)
+for i in $(seq 50); do grep -qs "^$first " "$T/work/locks/pid-$victim.lock" && break; sleep 0.1; done
+expect "lock: a second migrate of the same CT is refused, naming the first run" 1 \
+	"pid:$victim is being migrated by another phaul run \(pid and CT: $first pid:$victim" \
+	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
+kill "$first" 2>/dev/null
+wait "$first" 2>/dev/null
+expect "lock: released when the first run ends" 1 "connecting to 127.0.0.1:1 over tcp" \
+	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
+
+# --- a throttle left by a killed phaul is lifted by the next start (here: the agent's) ---
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -n "$cg2" ] && mkdir "$cg2/phaul.hosttest.$$" 2>/dev/null; then
+	rmdir "$cg2/phaul.hosttest.$$"
+	sleep 300 &
+	tv=$!
+	pids+=($tv)
+	home=$(sed -n 's/^0:://p' "/proc/$tv/cgroup")
+	mkdir "$cg2/phaul.throttle.$tv" && echo "$tv" >"$cg2/phaul.throttle.$tv/cgroup.procs"
+	mkdir -p "$T/work/throttle"
+	# what a phaul killed mid-throttle leaves: its record, nobody holding it
+	printf 'phaul-throttle 1\npid 999999\ncg /phaul.throttle.%d\ncreated 1\nhome %s\norig_max max 100000\n' \
+		"$tv" "$home" >"$T/work/throttle/pid-$tv.rec"
+	"$PHAUL" agent --stdio </dev/null >/dev/null 2>"$T/out"
+	if [ "$(sed -n 's/^0:://p' "/proc/$tv/cgroup")" = "$home" ] &&
+		[ ! -e "$cg2/phaul.throttle.$tv" ] && [ ! -e "$T/work/throttle/pid-$tv.rec" ] &&
+		grep -q "lifted a throttle left by a phaul that stopped" "$T/out"; then
+		ok "throttle: a killed phaul's throttle is lifted by the next agent start"
+	else
+		bad "throttle: a killed phaul's throttle is lifted by the next agent start"
+	fi
+	rmdir "$cg2/phaul.throttle.$tv" 2>/dev/null
 fi
 
 # --- a hostile relay between a real source and a real agent over tcp ---

@@ -27,6 +27,14 @@ exec(sys.argv[2])
 PY
 }
 
+# phaul_fs_root: let dst's agent fs-sync below the workloads' state dirs and
+# the shared folder (fs_root is empty by default: every fs-sync refused).
+# Every scenario that passes --sync calls it first.
+phaul_fs_root() {
+	on_dst "grep -q '^fs_root' /etc/phaul/phaul.conf 2>/dev/null ||
+		printf '[agent]\nfs_root = $WL_DIR /mnt/shared\n' >>/etc/phaul/phaul.conf"
+}
+
 # phaul_tcp_agent [OPTIONS...]: a shared secret on both guests and a tcp
 # agent (`phaul OPTIONS agent`) on dst listening on the link; prints
 # nothing. Uses port 7070.

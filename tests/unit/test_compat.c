@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* compat: this host's real facts, compared against variations of itself. */
+#include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,10 @@
 
 #include <cmocka.h>
 
+#include "caps.h"
 #include "compat/compat.h"
 #include "err.h"
+#include "phaul.h"
 
 static Phaul__HostFacts src, dst;
 
@@ -119,6 +122,80 @@ static void test_probe_reports_busy_pids(void **state)
 	compat_facts_free(&f);
 }
 
+/* 16k busy pids: the facts list a few and count the rest, and still fit one message. */
+static void test_probe_caps_busy_pids(void **state)
+{
+	size_t n = 16384;
+	uint32_t *pids = malloc(n * sizeof(*pids));
+	struct compat_probe p = { .work_dir = "/tmp", .pids = pids, .npids = n };
+	Phaul__CheckResp resp = PHAUL__CHECK_RESP__INIT;
+	Phaul__Msg m = PHAUL__MSG__INIT;
+	struct compat_req q = { 0 };
+	struct compat_table t;
+	Phaul__HostFacts f;
+
+	for (size_t i = 0; i < n; i++)
+		pids[i] = (uint32_t)getpid(); /* busy */
+	pids[n - 1] = 4194303; /* pid_max: free */
+	assert_int_equal(compat_local_facts(&p, &f), 0);
+	resp.facts = &f;
+	m.body_case = PHAUL__MSG__BODY_CHECK_RESP;
+	m.check_resp = &resp;
+	assert_true(phaul__msg__get_packed_size(&m) <= PH_MSG_MAX);
+	assert_true(f.n_pids_busy <= PH_CHECK_BUSY_LIST_MAX);
+	assert_int_equal(f.pids_busy[0], getpid());
+	assert_int_equal(f.n_pids_busy + f.pids_busy_more, n - 1);
+	/* the table counts them all */
+	assert_int_equal(compat_compare(&src, &f, &q, &t), -PH_ECOMPAT);
+	print_message("pids: %s\n", find(&t, "pids")->dst);
+	char want[64];
+	snprintf(want, sizeof(want), "%llu in use",
+		 (unsigned long long)f.n_pids_busy + f.pids_busy_more);
+	assert_non_null(strstr(find(&t, "pids")->dst, want));
+	compat_facts_free(&f);
+	free(pids);
+}
+
+/* rsync where fs-sync needs it, on both hosts; the table has no row when it is not needed. */
+static void test_rsync_needed(void **state)
+{
+	struct compat_req q = { .need_rsync = true };
+	struct compat_table t;
+
+	assert_true(src.rsync_ok); /* this host has rsync (make deps) */
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "rsync")->verdict, COMPAT_OK);
+	dst.rsync_ok = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
+	assert_non_null(strstr(ph_errmsg(), "check 'rsync' failed"));
+	assert_non_null(strstr(ph_errmsg(), "MISSING"));
+	q.need_rsync = false;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	for (int i = 0; i < t.nrows; i++)
+		assert_string_not_equal(t.rows[i].check, "rsync");
+	/* an agent that does not report it: a warning, not a refusal */
+	q.need_rsync = true;
+	dst.has_rsync_ok = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "rsync")->verdict, COMPAT_WARN);
+	dst.has_rsync_ok = dst.rsync_ok = 1;
+}
+
+/* Auto-converge without a cgroup v2 cpu controller on the source: said before anything. */
+static void test_auto_converge_needs_cgroup_cpu(void **state)
+{
+	struct compat_req q = { .auto_converge = true };
+	struct compat_table t;
+
+	src.cgroup_cpu = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "auto-converge")->verdict, COMPAT_WARN);
+	assert_non_null(strstr(find(&t, "auto-converge")->detail, "cannot throttle"));
+	src.cgroup_cpu = 1;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_int_equal(find(&t, "auto-converge")->verdict, COMPAT_OK);
+}
+
 static void test_soft_dirty(void **state)
 {
 	struct compat_req q = { 0 };
@@ -147,6 +224,23 @@ static void test_criu_check_failure_names_host(void **state)
 	dst.criu_ok = 1;
 }
 
+/* A failed probe of this host is an error, not a NULL string printed. */
+static void test_check_local_facts_fail(void **state)
+{
+	struct phaul_config cfg;
+	char *argv[] = { "check", NULL };
+	int r;
+
+	config_defaults(&cfg);
+	snprintf(cfg.work_dir, sizeof(cfg.work_dir), "/tmp");
+	setenv("PHAUL_FAULT_FACTS", "1", 1);
+	optind = 0;
+	r = cmd_check(&cfg, 1, argv);
+	unsetenv("PHAUL_FAULT_FACTS");
+	assert_int_equal(r, EXIT_FAILED);
+	assert_non_null(strstr(ph_errmsg(), "uname"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,8 +249,12 @@ int main(void)
 		cmocka_unit_test(test_criu_minor_mismatch_fails),
 		cmocka_unit_test(test_memory_and_pids),
 		cmocka_unit_test(test_probe_reports_busy_pids),
+		cmocka_unit_test(test_probe_caps_busy_pids),
+		cmocka_unit_test(test_rsync_needed),
+		cmocka_unit_test(test_auto_converge_needs_cgroup_cpu),
 		cmocka_unit_test(test_soft_dirty),
 		cmocka_unit_test(test_criu_check_failure_names_host),
+		cmocka_unit_test(test_check_local_facts_fail),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,6 +38,25 @@ static void test_defaults(void **state)
 	assert_true(c.auto_converge);
 	assert_false(c.allow_downtime_overrun);
 	assert_string_equal(c.policy, "predict");
+	/* fs-sync writes nowhere until the operator says where CTs live */
+	assert_string_equal(c.fs_root, "");
+}
+
+/* fs_root never lets a peer write over the whole host. */
+static void test_fs_root(void **state)
+{
+	struct phaul_config c;
+
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "agent", "fs_root", "/var/lib/lxc /srv/ct"), 0);
+	assert_string_equal(c.fs_root, "/var/lib/lxc /srv/ct");
+	assert_int_equal(config_set(&c, "agent", "fs_root", ""), 0);
+	assert_int_equal(config_set(&c, "agent", "fs_root", "/"), -PH_ECONFIG);
+	assert_non_null(strstr(ph_errmsg(), "'fs_root'"));
+	assert_non_null(strstr(ph_errmsg(), "never / itself"));
+	assert_int_equal(config_set(&c, "agent", "fs_root", "/srv //"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "fs_root", "relative/ct"), -PH_ECONFIG);
+	assert_string_equal(c.fs_root, "");
 }
 
 static void test_shipped_config_loads(void **state)
@@ -52,6 +71,7 @@ static void test_shipped_config_loads(void **state)
 	assert_true(c.auto_converge);
 	assert_false(c.allow_downtime_overrun);
 	assert_string_equal(c.policy, "predict");
+	assert_string_equal(c.fs_root, "");
 }
 
 static void test_values(void **state)
@@ -127,6 +147,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_fs_root),
 		cmocka_unit_test(test_shipped_config_loads),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors_name_file_line_key),

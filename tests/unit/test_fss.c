@@ -9,10 +9,13 @@
  *
  * This binary is also its own "fs-rsh" (see main), as phaul is in use.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -227,6 +231,21 @@ static void assert_details(const char *dst)
 	}
 }
 
+/* The CT's directory has the source's mode; the parent phaul made is root's only. */
+static void assert_dir_modes(struct pair *p)
+{
+	struct stat s1, s2;
+	char parent[160];
+
+	assert_int_equal(stat(p->src, &s1), 0);
+	assert_int_equal(stat(p->dst, &s2), 0);
+	assert_int_equal(s2.st_mode & 07777, s1.st_mode & 07777);
+	assert_int_equal(s2.st_mode & 07777, 0755);
+	snprintf(parent, sizeof(parent), "%s/ct", p->root);
+	assert_int_equal(stat(parent, &s2), 0);
+	assert_int_equal(s2.st_mode & 07777, 0700);
+}
+
 static void test_sync_tree(void **state)
 {
 	struct pair *p = *state;
@@ -239,6 +258,7 @@ static void test_sync_tree(void **state)
 	agent_join(p);
 	assert_same(p->src, p->dst);
 	assert_details(p->dst);
+	assert_dir_modes(p);
 	assert_int_equal(st.client_exit, 0);
 	assert_int_equal(st.server_exit, 0);
 	assert_true(st.wire_tx > 0 && st.wire_rx > 0);
@@ -463,6 +483,174 @@ static void test_probe(void **state)
 	assert_int_equal(rm_tree(p->src), 0);
 }
 
+/* ---- confinement ---- */
+
+struct swapper {
+	char a[160], b[160]; /* exchanged again and again: a dir and a symlink */
+	atomic_bool stop;
+	unsigned swaps;
+};
+
+static void *swap_thread(void *arg)
+{
+	struct swapper *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		if (renameat2(AT_FDCWD, s->a, AT_FDCWD, s->b, RENAME_EXCHANGE) == 0)
+			s->swaps++;
+		sched_yield(); /* as fast as it can: any window shows */
+	}
+	return NULL;
+}
+
+static unsigned entries(const char *dir)
+{
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A checked directory swapped for a symlink to outside the root while the
+ * agent handles syncs into it (another session of the same peer can do
+ * this): nothing may land outside, whatever the timing. Real rsync.
+ */
+static void test_symlink_race(void **state)
+{
+	struct pair *p = *state;
+	struct swapper s = { .stop = false };
+	char outside[128], real[200];
+	pthread_t t;
+	int i, ok = 0, refused = 0, ret;
+
+	put(p->src, "payload", "must stay inside the fs root\n");
+	snprintf(outside, sizeof(outside), "%s/outside", p->top);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	snprintf(s.a, sizeof(s.a), "%s/ct", p->root);
+	snprintf(s.b, sizeof(s.b), "%s/ct.link", p->root);
+	assert_int_equal(mkdir(s.a, 0755), 0);
+	assert_int_equal(symlink(outside, s.b), 0);
+	assert_int_equal(pthread_create(&t, NULL, swap_thread, &s), 0);
+	for (i = 0; i < 40; i++) {
+		agent_start(p, 1);
+		ret = fss_sync(p->a, p->src, p->dst, NULL, NULL);
+		agent_join(p);
+		if (ret == 0)
+			ok++;
+		else if (ret == -PH_EPATH)
+			refused++;
+		else
+			print_message("sync %d: %s\n", i, ph_errmsg());
+	}
+	atomic_store(&s.stop, true);
+	pthread_join(t, NULL);
+	print_message("%d synced, %d refused, %u swaps, %u entries outside\n", ok, refused,
+		      s.swaps, entries(outside));
+	assert_int_equal(entries(outside), 0);
+	assert_true(ok > 0 && s.swaps > 100);
+	/* What did sync landed in the real directory, wherever the swaps left it. */
+	snprintf(real, sizeof(real), "%s/rootfs/payload", s.a);
+	if (access(real, F_OK) < 0)
+		snprintf(real, sizeof(real), "%s/rootfs/payload", s.b);
+	assert_int_equal(access(real, F_OK), 0);
+}
+
+/*
+ * Whatever runs as the receiver (rsync with a bug, say) writes only into
+ * the CT's directory: the rest of the host is read-only for it and no
+ * symlink in that directory is followed, not even to read.
+ */
+static void test_jail(void **state)
+{
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	struct pair *p = *state;
+	char outside[128], link[160], cwd[160], root[PATH_MAX], script[PATH_MAX * 2];
+	char *argv[] = { "sh", "-c", script, NULL };
+	struct fss_proc pr;
+	struct fss_jail j = { .at = root };
+	struct stat st;
+	int dfd, code;
+
+	snprintf(outside, sizeof(outside), "%s/outside", p->top);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	snprintf(cwd, sizeof(cwd), "%s/other-ct", p->root);
+	assert_int_equal(mkdir(cwd, 0755), 0);
+	assert_int_equal(fss_open_dest(p->dst, p->root, true, &dfd, root, sizeof(root)), 0);
+	snprintf(link, sizeof(link), "%s/escape", p->dst);
+	assert_int_equal(symlink(outside, link), 0);
+	put(outside, "secret", "host data\n");
+	snprintf(script, sizeof(script),
+		 "echo in >inside && test \"$(pwd)\" = %s &&"
+		 " ! echo x >%s/abs 2>/dev/null && ! echo x >escape/via-link 2>/dev/null &&"
+		 " ! cat escape/secret 2>/dev/null && ! echo x >../up 2>/dev/null &&"
+		 " ! test -e %s/other-ct && ls / >/dev/null",
+		 root, outside, p->root);
+	j.tree = open_tree(dfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	assert_true(j.tree >= 0);
+	assert_int_equal(fss_spawn("/bin/sh", argv, envp, -1, -1, &j, &pr), 0);
+	close(j.tree);
+	close(dfd);
+	code = fss_proc_wait(&pr, "jailed sh", NULL);
+	fss_proc_free(&pr);
+	assert_int_equal(code, 0);
+	assert_int_equal(entries(outside), 1); /* only the secret */
+	snprintf(cwd, sizeof(cwd), "%s/inside", p->dst);
+	assert_int_equal(access(cwd, F_OK), 0);
+	/* Created below the root: only root may enter (setuid files may follow). */
+	snprintf(cwd, sizeof(cwd), "%s/ct", p->root);
+	assert_int_equal(stat(cwd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+/* fs_root "/" (or a link to it) is the whole host: every sync is refused. */
+static void test_root_is_host(void **state)
+{
+	struct pair *p = *state;
+	char m[512], dest[160];
+	const char *v[] = {"rsync", "--server", "-lr", ".", dest};
+
+	snprintf(dest, sizeof(dest), "%s/victim", p->top);
+	strcpy(p->root, "/");
+	assert_int_equal(bad_request(p, v, 5, dest, m, sizeof(m)), PH_ENOTSUP);
+	assert_non_null(strstr(m, "fs_root"));
+	snprintf(p->root, sizeof(p->root), "%s/slash", p->top);
+	assert_int_equal(symlink("/", p->root), 0);
+	snprintf(dest, sizeof(dest), "%s/slash/victim", p->top);
+	assert_int_equal(bad_request(p, v, 5, dest, m, sizeof(m)), PH_ENOTSUP);
+	assert_non_null(strstr(m, "fs_root"));
+	assert_int_equal(access(dest, F_OK), -1);
+}
+
+/* A sync into the root itself would --delete every other CT's tree. */
+static void test_dest_is_root(void **state)
+{
+	struct pair *p = *state;
+	char m[512], sibling[160], slash[160];
+	const char *v[] = {"rsync", "--server", "--delete", "-lr", ".", p->root};
+	const char *w[] = {"rsync", "--server", "--delete", "-lr", ".", slash};
+
+	snprintf(sibling, sizeof(sibling), "%s/other-ct", p->root);
+	assert_int_equal(mkdir(sibling, 0755), 0);
+	assert_int_equal(bad_request(p, v, 6, p->root, m, sizeof(m)), PH_EPATH);
+	assert_non_null(strstr(m, "fs_root itself"));
+	snprintf(slash, sizeof(slash), "%s/", p->root);
+	assert_int_equal(bad_request(p, w, 6, slash, m, sizeof(m)), PH_EPATH);
+	assert_int_equal(access(sibling, F_OK), 0);
+	/* Also through fss_sync(): refused, nothing deleted. */
+	put(p->src, "f", "x\n");
+	agent_start(p, 1);
+	assert_int_equal(fss_sync(p->a, p->src, p->root, NULL, NULL), -PH_EPATH);
+	agent_join(p);
+	assert_int_equal(access(sibling, F_OK), 0);
+}
+
 /* ---- the validator on its own ---- */
 
 static void test_check_args(void **state)
@@ -500,6 +688,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_rsync_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_source, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_race, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_jail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_is_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dest_is_root, setup, teardown),
 	};
 
 	/* rsync runs this binary as its remote shell, as it runs "phaul fs-rsh". */

@@ -151,6 +151,31 @@ static void test_env(void **state)
 	free(log);
 }
 
+/* Values from the peer reach a hook as one printable line, capped. */
+static void test_env_peer_strings(void **state)
+{
+	struct hdir *h = *state;
+	char err[5000], *log, want[HOOKS_ENV_VAL_MAX + 64];
+	struct hook_env e = {
+	    .ct = "lxc:web\001",
+	    .src_host = "evil\n[dst] migration from x committed\033[2K\r",
+	    .side = "destination",
+	    .error = err,
+	};
+
+	memset(err, 'E', sizeof(err) - 1);
+	err[sizeof(err) - 1] = '\0';
+	hook(h, "on-failure", 0700,
+	     "printf '%s|%s|%s\\n' \"$PHAUL_CT\" \"$PHAUL_SRC_HOST\" \"${#PHAUL_ERROR}\""
+	     " >> $HOOK_LOG");
+	assert_int_equal(hooks_run(h->dir, HOOK_ON_FAILURE, &e), 0);
+	log = log_text(h);
+	snprintf(want, sizeof(want), "lxc:web\\x01|evil\\n[dst] migration from x committed"
+				     "\\x1b[2K\\r|%d\n", HOOKS_ENV_VAL_MAX - 1);
+	assert_string_equal(log, want);
+	free(log);
+}
+
 static void test_failure(void **state)
 {
 	struct hdir *h = *state;
@@ -267,6 +292,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_env, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_env_peer_strings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_on_failure_runs_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* CT specs: parsing, the type table, the errors an operator sees. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -49,6 +52,60 @@ static void test_open_pid_self(void **state)
 	assert_int_equal(ct.nsync, 0);
 }
 
+static int ready_fd;
+
+static void *thread_forks(void *arg)
+{
+	pid_t p = fork();
+
+	if (p == 0)
+		pause();
+	write(ready_fd, "t", 1);
+	for (;;)
+		pause(); /* a thread that exits hands its children to the main thread */
+	return NULL;
+}
+
+/*
+ * A tree of three: the root's main thread forks one child, another of its
+ * threads forks the second. Both children must be counted (each thread
+ * keeps its own /proc/PID/task/TID/children list).
+ */
+static void test_open_pid_threaded_children(void **state)
+{
+	int p[2];
+	char spec[32], c[2];
+	pid_t root;
+
+	assert_int_equal(pipe(p), 0);
+	root = fork();
+	assert_true(root >= 0);
+	if (root == 0) {
+		pthread_t t;
+
+		setpgid(0, 0);
+		ready_fd = p[1];
+		if (fork() == 0)
+			pause();
+		if (pthread_create(&t, NULL, thread_forks, NULL))
+			_exit(1);
+		write(p[1], "m", 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], c, 1), 1);
+	assert_int_equal(read(p[0], c, 1), 1);
+	close(p[0]);
+	snprintf(spec, sizeof(spec), "pid:%d", (int)root);
+	int ret = ct_open(spec, &ct);
+	kill(-root, SIGKILL);
+	kill(root, SIGKILL);
+	waitpid(root, NULL, 0);
+	assert_int_equal(ret, 0);
+	assert_int_equal(ct.npids, 3);
+}
+
 static void test_open_lxc_missing(void **state)
 {
 	int ret = ct_open("lxc:phaul-test-no-such-ct", &ct);
@@ -67,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_parse_types),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_open_pid_self),
+		cmocka_unit_test(test_open_pid_threaded_children),
 		cmocka_unit_test(test_open_lxc_missing),
 	};
 

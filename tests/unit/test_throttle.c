@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -201,6 +202,113 @@ static void test_apply_lift_real(void **state)
 	end(pid);
 }
 
+/* Move pid into cgroup cg (made here) under mnt. */
+static void into_cg(const char *mnt, const char *cg, pid_t pid)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", mnt, cg);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s%s/cgroup.procs", mnt, cg);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%d", (int)pid);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * A phaul killed while a throttle was in force left its record: the next
+ * start (throttle_init(), as `phaul migrate` and `phaul agent` run it)
+ * brings the tree home and removes phaul's cgroup. While the record's
+ * owner lives, nobody else touches it.
+ */
+static void test_record_lifted_after_crash_real(void **state)
+{
+	char mnt[256], home[256], now[256], wd[] = "/tmp/phaul-thr-test.XXXXXX", rec[600];
+	struct throttle t, next;
+	pid_t pid;
+
+	cg2_or_skip(mnt, sizeof(mnt));
+	assert_non_null(mkdtemp(wd));
+	pid = sleeper();
+	cgroup_of(pid, home, sizeof(home));
+	assert_int_equal(throttle_init(&t, wd), 0);
+	/* what setup() records before it makes the cgroup and moves the tree */
+	snprintf(t.cg, sizeof(t.cg), "/phaul.throttle.%d", (int)pid);
+	snprintf(t.home, sizeof(t.home), "%s", home);
+	snprintf(t.orig_max, sizeof(t.orig_max), "max 100000");
+	t.created = true;
+	assert_int_equal(throttle_record(&t, pid), 0);
+	into_cg(mnt, t.cg, pid);
+	snprintf(rec, sizeof(rec), "%s/throttle/pid-%d.rec", wd, (int)pid);
+	assert_int_equal(access(rec, F_OK), 0);
+
+	/* its owner runs: left alone */
+	assert_int_equal(throttle_recover(wd), 0);
+	cgroup_of(pid, now, sizeof(now));
+	assert_string_equal(now, t.cg);
+
+	/* the owner dies (the kernel drops its lock); the next start lifts it */
+	close(t.rec_fd);
+	assert_int_equal(throttle_init(&next, wd), 1);
+	cgroup_of(pid, now, sizeof(now));
+	assert_string_equal(now, home);
+	snprintf(rec, sizeof(rec), "%s%s", mnt, t.cg);
+	assert_int_equal(access(rec, F_OK), -1); /* phaul's cgroup removed */
+	snprintf(rec, sizeof(rec), "%s/throttle/pid-%d.rec", wd, (int)pid);
+	assert_int_equal(access(rec, F_OK), -1); /* and its record */
+	assert_int_equal(throttle_recover(wd), 0);
+	end(pid);
+	rm_tree(wd);
+}
+
+/* A lifted throttle leaves no record behind. */
+static void test_record_removed_on_release(void **state)
+{
+	char wd[] = "/tmp/phaul-thr-test.XXXXXX", rec[600];
+	struct throttle t;
+
+	assert_non_null(mkdtemp(wd));
+	assert_int_equal(throttle_init(&t, wd), 0);
+	snprintf(t.cg, sizeof(t.cg), "/phaul.throttle.%d", 999999);
+	snprintf(t.home, sizeof(t.home), "/");
+	t.created = true;
+	assert_int_equal(throttle_record(&t, 999999), 0);
+	snprintf(rec, sizeof(rec), "%s/throttle/pid-999999.rec", wd);
+	assert_int_equal(access(rec, F_OK), 0);
+	throttle_release(&t);
+	assert_int_equal(access(rec, F_OK), -1);
+	rm_tree(wd);
+}
+
+/* throttle_available() says what the cgroup2 root's controllers say (cpu on v1 here: no). */
+static void test_available(void **state)
+{
+	char mnt[256] = "", path[300], text[512] = "";
+	struct mntent *me;
+	FILE *f = setmntent("/proc/self/mounts", "re");
+
+	while (f && (me = getmntent(f)))
+		if (!strcmp(me->mnt_type, "cgroup2")) {
+			snprintf(mnt, sizeof(mnt), "%s", me->mnt_dir);
+			break;
+		}
+	if (f)
+		endmntent(f);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
+	if (!mnt[0] || read_text(path, text, sizeof(text)) < 0) {
+		assert_false(throttle_available());
+		return;
+	}
+	bool cpu = false;
+
+	for (char *save, *tok = strtok_r(text, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
+		cpu |= !strcmp(tok, "cpu");
+	assert_int_equal(throttle_available(), cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +318,9 @@ int main(void)
 		cmocka_unit_test(test_cpu_max),
 		cmocka_unit_test(test_lift_restored_real),
 		cmocka_unit_test(test_apply_lift_real),
+		cmocka_unit_test(test_record_lifted_after_crash_real),
+		cmocka_unit_test(test_record_removed_on_release),
+		cmocka_unit_test(test_available),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,9 @@
 #include <cmocka.h>
 
 #include "caps.h"
+#include "config.h"
 #include "err.h"
+#include "phaul.h"
 #include "transport/chan.h"
 #include "transport/mux.h"
 
@@ -420,14 +422,139 @@ static void test_mux_remote_exit(void **state)
 	mux_close(m);
 }
 
+/*
+ * mux_start() owns the chan even when it fails: connect_agent() must not
+ * close it a second time (a use-after-free under ASan, a double free
+ * without).
+ */
+static void test_connect_mux_start_fails(void **state)
+{
+	struct phaul_config cfg;
+	struct mux *m = (struct mux *)1;
+	char peer[64];
+
+	NEED_SSHD();
+	config_defaults(&cfg);
+	snprintf(cfg.transport, sizeof(cfg.transport), "ssh");
+	snprintf(cfg.agent_cmd, sizeof(cfg.agent_cmd), "cat");
+	snprintf(cfg.known_hosts, sizeof(cfg.known_hosts), "%s", path("known_hosts"));
+	snprintf(cfg.identity, sizeof(cfg.identity), "%s", path("user_key"));
+	setenv("PHAUL_FAULT_MUX_START", "1", 1);
+	assert_int_equal(connect_agent(&cfg, target, &m, peer, sizeof(peer)), -PH_ESYS);
+	unsetenv("PHAUL_FAULT_MUX_START");
+	assert_null(m);
+	print_message("%s\n", ph_errmsg());
+	assert_non_null(strstr(ph_errmsg(), "reader thread"));
+}
+
+/* ---- known_hosts markers and patterns, as OpenSSH reads them ---- */
+
+/* Write name with lines, each "%s" replaced by the host key ("type base64"). */
+static const char *kh_file(const char *name, const char *lines)
+{
+	char key[512] = "", cmd[600];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cut -d' ' -f1,2 %s", path("host_ed25519.pub"));
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(key, sizeof(key), f));
+	pclose(f);
+	key[strcspn(key, "\n")] = '\0';
+	f = fopen(path(name), "w");
+	assert_non_null(f);
+	for (const char *p = lines; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			fputs(key, f);
+			p++;
+		} else if (p[0] == '%' && p[1] == 'p') {
+			fprintf(f, "%d", port);
+			p++;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	fclose(f);
+	return path(name);
+}
+
+static void expect_hostkey_refused(const char *kh, const char *want)
+{
+	struct chan *c = NULL;
+
+	assert_int_equal(open_ssh("cat", kh, path("user_key"), &c), -PH_EHOSTKEY);
+	assert_null(c);
+	print_message("%s\n", ph_errmsg());
+	if (!strstr(ph_errmsg(), want))
+		fail_msg("'%s' not in: %s", want, ph_errmsg());
+}
+
+static void expect_hostkey_accepted(const char *kh)
+{
+	struct chan *c = NULL;
+
+	if (open_ssh("cat", kh, path("user_key"), &c))
+		fail_msg("%s", ph_errmsg());
+	echo_check(c);
+	chan_close(c);
+}
+
+/* A revoked key is refused even when another line accepts it. */
+static void test_known_host_revoked(void **state)
+{
+	NEED_SSHD();
+	expect_hostkey_refused(kh_file("kh_revoked", "[127.0.0.1]:%p %s\n"
+						     "@revoked [127.0.0.1]:%p %s\n"),
+			       "REVOKED");
+	expect_hostkey_refused(kh_file("kh_revoked_wild", "@revoked * %s\n[127.0.0.1]:%p %s\n"),
+			       "REVOKED");
+	/* revoking another host's key changes nothing here */
+	expect_hostkey_accepted(kh_file("kh_revoked_other", "@revoked other.example %s\n"
+							    "[127.0.0.1]:%p %s\n"));
+}
+
+/* A CA key is not a host key: phaul does not verify certificates. */
+static void test_known_host_cert_authority(void **state)
+{
+	NEED_SSHD();
+	expect_hostkey_refused(kh_file("kh_ca", "@cert-authority [127.0.0.1]:%p %s\n"),
+			       "@cert-authority lines are unsupported");
+	expect_hostkey_refused(kh_file("kh_ca_wild", "@cert-authority * %s\n"), "is not in");
+}
+
+static void test_known_host_patterns(void **state)
+{
+	NEED_SSHD();
+	/* a negated pattern excludes the host whatever else on the line matches */
+	expect_hostkey_refused(kh_file("kh_neg", "![127.0.0.1]:%p,[127.0.0.1]:%p %s\n"),
+			       "is not in");
+	expect_hostkey_refused(kh_file("kh_neg_wild", "*,!*127.0.0.1* %s\n"), "is not in");
+	/* lists and wildcards as OpenSSH matches them */
+	expect_hostkey_accepted(kh_file("kh_list", "other.example,[127.0.0.1]:%p %s\n"));
+	expect_hostkey_accepted(kh_file("kh_wild", "[127.0.0.?]:%p %s\n"));
+	expect_hostkey_accepted(kh_file("kh_star", "# comment\n\nother.example %s\n* %s\n"));
+	expect_hostkey_accepted(kh_file("kh_neg_other", "*,!other.example %s\n"));
+	/* a line another marker starts is skipped, not an error */
+	expect_hostkey_accepted(kh_file("kh_bad_marker", "@bogus [127.0.0.1]:%p %s\n"
+							 "[127.0.0.1]:%p %s\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_target),	 cmocka_unit_test(test_known_host_ok),
-	    cmocka_unit_test(test_hashed_known_host_ok), cmocka_unit_test(test_unknown_host_key),
-	    cmocka_unit_test(test_changed_host_key),	 cmocka_unit_test(test_wrong_user_key),
-	    cmocka_unit_test(test_remote_exit_status),	 cmocka_unit_test(test_mux_over_ssh),
-	    cmocka_unit_test(test_mux_remote_exit),
+		cmocka_unit_test(test_parse_target),
+		cmocka_unit_test(test_known_host_ok),
+		cmocka_unit_test(test_hashed_known_host_ok),
+		cmocka_unit_test(test_unknown_host_key),
+		cmocka_unit_test(test_changed_host_key),
+		cmocka_unit_test(test_wrong_user_key),
+		cmocka_unit_test(test_remote_exit_status),
+		cmocka_unit_test(test_mux_over_ssh),
+		cmocka_unit_test(test_mux_remote_exit),
+		cmocka_unit_test(test_connect_mux_start_fails),
+		cmocka_unit_test(test_known_host_revoked),
+		cmocka_unit_test(test_known_host_cert_authority),
+		cmocka_unit_test(test_known_host_patterns),
 	};
 
 	alarm(900);

@@ -8,6 +8,7 @@
 
 . "$MIG_HERE/phaul-lib.sh"
 
+phaul_fs_root
 phaul_tcp_agent
 pid=$(wl_start src proctree proctree --rate 200 --data-file "$WL_DIR/proctree/data")
 wait_until 20 "proctree ticking" on_src "grep -q 'seq=[1-9][0-9]' $WL_DIR/proctree/progress"

@@ -26,6 +26,7 @@ done
 echo "client stopped after \$(wc -l <$kv/acks) acknowledged writes" >&2
 EOH
 on_dst "mkdir -p $SCEN_LOG"
+phaul_fs_root
 on_src "phaul -o hooks_dir=$hooks migrate --json --sync $WL_DIR/redis pid:$pid root@dst" \
 	>"$RESULT_DIR/migrate.json" ||
 	{ cat "$RESULT_DIR/migrate.json"; phaul_logs; fail "phaul migrate failed"; }

@@ -21,6 +21,7 @@ on_src "echo probe-\$\$ >/mnt/shared/.harness-probe"
 	fail "dst does not see what src wrote in /mnt/shared"
 on_src "rm /mnt/shared/.harness-probe"
 
+phaul_fs_root
 phaul_tcp_agent
 on_src "mkdir -p $SHARED"
 on_dst "mkdir -p $WL_DIR/proctree"

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * phaul recover [ID|CT]: settle migrations whose outcome was lost. On the
+ * source host, for each record left in the work dir (mrec.h), find out
+ * where the CT is and finish the job either way:
+ *
+ *   source phase   source copy      action on the destination
+ *   restoring      alive            DISCARD (ours never stopped being the CT)
+ *   committing     alive            DISCARD (CRIU never got our COMMIT)
+ *   restoring/committing  gone      GO      (theirs is the only copy)
+ *   committed      (gone)           GO
+ *
+ * The destination answers from its own record (Recover/RecoverResp in
+ * proto/phaul.proto); GO and DISCARD are idempotent there, so running
+ * recover twice, or after a partial run, is safe. A record is removed
+ * once its migration is settled.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "mrec.h"
+#include "msg.h"
+#include "phaul.h"
+#include "util.h"
+
+/* Ask the destination to act; *st gets its state afterwards. */
+static int ask_dest(struct phaul_config *cfg, const struct mrec *r, Phaul__Recover__Action act,
+		    enum mrec_dst_state *st, char *msg, size_t len)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__Recover q = PHAUL__RECOVER__INIT;
+	struct mux *m = NULL;
+	char peer[256];
+	int ret;
+
+	if (r->transport[0])
+		snprintf(cfg->transport, sizeof(cfg->transport), "%s", r->transport);
+	if ((ret = connect_agent(cfg, r->peer, &m, peer, sizeof(peer))) < 0)
+		return ret;
+	q.mig_id = (char *)r->id;
+	q.action = act;
+	out.body_case = PHAUL__MSG__BODY_RECOVER;
+	out.recover = &q;
+	if ((ret = msg_send(m, &out)) == 0 &&
+	    (ret = msg_expect(m, PHAUL__MSG__BODY_RECOVER_RESP, &in, cfg->timeout_s * 1000)) == 0) {
+		Phaul__RecoverResp *rr = in->recover_resp;
+
+		*st = (enum mrec_dst_state)rr->state;
+		snprintf(msg, len, "%s", rr->msg ? rr->msg : "");
+		/* A refusal comes with the state it found; busy means no state at all. */
+		if (rr->has_err && rr->err == PH_ETIMEDOUT)
+			ret = ph_seterr(PH_ETIMEDOUT, "%s", msg);
+	}
+	msg_free(in);
+	mux_close(m);
+	return ret;
+}
+
+struct say {
+	const char *id;
+	recover_say_fn fn;
+	void *arg;
+};
+
+static void say(const struct say *y, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct say *y, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "%s: ", y->id);
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	y->fn(y->arg, line);
+}
+
+/*
+ * Ask, retrying a destination still busy with the migration's old session
+ * (it ends once it notices ours went away) when we are that migration.
+ */
+static int ask_dest_retry(struct phaul_config *cfg, const struct mrec *r, bool own,
+			  Phaul__Recover__Action act, enum mrec_dst_state *st, char *msg,
+			  size_t len)
+{
+	int ret, tries = own ? 10 : 1;
+
+	while ((ret = ask_dest(cfg, r, act, st, msg, len)) == -PH_ETIMEDOUT && --tries > 0)
+		sleep(1);
+	return ret;
+}
+
+int recover_migration(struct phaul_config *cfg, const char *id, bool locked, recover_say_fn fn,
+		      void *arg)
+{
+	const struct say y = { id, fn, arg };
+	enum mrec_dst_state st = DST_NONE;
+	Phaul__Recover__Action act;
+	char msg[512] = "";
+	bool src_alive;
+	struct mrec r;
+	int fd = -1, ret, code;
+
+	if (!locked && (fd = mrec_lock(cfg->work_dir, MREC_SOURCE, id, false)) < 0) {
+		say(&y, "%s", ph_errmsg());
+		return EXIT_UNKNOWN;
+	}
+	if ((ret = mrec_load(cfg->work_dir, MREC_SOURCE, id, &r)) < 0) {
+		say(&y, "%s", ph_errmsg());
+		code = ret == -PH_ENOENT ? EXIT_FAILED : EXIT_UNKNOWN;
+		goto out;
+	}
+	src_alive = mrec_pid_alive(&r);
+	act = r.state == PHASE_COMMITTED || !src_alive ? PHAUL__RECOVER__ACTION__GO :
+							 PHAUL__RECOVER__ACTION__DISCARD;
+	say(&y, "%s to %s, phase %s; source copy %s: %s on %s", r.ct, r.peer,
+	    mig_phase_name((enum mig_phase)r.state), src_alive ? "alive" : "gone",
+	    act == PHAUL__RECOVER__ACTION__GO ? "go" : "discard", r.peer);
+	if ((ret = ask_dest_retry(cfg, &r, locked, act, &st, msg, sizeof(msg))) < 0) {
+		say(&y, "outcome still unknown: %s", ph_errmsg());
+		code = EXIT_UNKNOWN;
+		goto out;
+	}
+	if (act == PHAUL__RECOVER__ACTION__DISCARD && (st == DST_DISCARDED || st == DST_NONE)) {
+		say(&y, "settled: %s runs on this host (pid %d); %s holds no copy (%s)", r.ct,
+		    (int)r.pid, r.peer, msg);
+		code = EXIT_ROLLED_BACK;
+	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_RUNNING) {
+		say(&y, "settled: %s runs on %s (%s)", r.ct, r.peer, msg);
+		code = EXIT_OK;
+	} else if (act == PHAUL__RECOVER__ACTION__GO) {
+		say(&y, "LOST: the source copy is gone and %s has %s (%s)", r.peer,
+		    mrec_dst_state_name(st), msg);
+		code = EXIT_UNRECOVERED;
+	} else {
+		say(&y, "unexpected: the source copy is alive and %s says %s (%s)", r.peer,
+		    mrec_dst_state_name(st), msg);
+		code = EXIT_UNKNOWN;
+	}
+	if ((code == EXIT_OK || code == EXIT_ROLLED_BACK) &&
+	    mrec_remove(cfg->work_dir, MREC_SOURCE, id) < 0)
+		say(&y, "%s", ph_errmsg());
+out:
+	if (!locked)
+		mrec_unlock(cfg->work_dir, MREC_SOURCE, id, fd);
+	return code;
+}
+
+static void say_stdout(void *arg, const char *line)
+{
+	(void)arg;
+	puts(line);
+}
+
+/* Settle one migration from the command line: settled either way is success. */
+static int recover_one(struct phaul_config *cfg, const char *id)
+{
+	int code = recover_migration(cfg, id, false, say_stdout, NULL);
+
+	return code == EXIT_ROLLED_BACK ? EXIT_OK : code;
+}
+
+/* The worse of two exit codes: unknown beats lost beats failed beats ok. */
+static int worse(int a, int b)
+{
+	static const int rank[] = {
+		[EXIT_OK] = 0,	    [EXIT_FAILED] = 1,	    [EXIT_USAGE] = 1,
+		[EXIT_REFUSED] = 1, [EXIT_ROLLED_BACK] = 1, [EXIT_UNRECOVERED] = 2,
+		[EXIT_UNKNOWN] = 3
+	};
+
+	return rank[b] > rank[a] ? b : a;
+}
+
+/* Every record in the work dir whose id or CT is `which` (NULL: all). */
+static int recover_all(struct phaul_config *cfg, const char *which)
+{
+	int code = EXIT_OK, n = 0;
+	struct dirent *de;
+	DIR *d = opendir(cfg->work_dir);
+
+	if (!d) {
+		if (errno == ENOENT)
+			goto none;
+		fprintf(stderr, "phaul: %s: %s\n", cfg->work_dir, strerror(errno));
+		return EXIT_FAILED;
+	}
+	while ((de = readdir(d))) {
+		const char *id = de->d_name + 8;
+		struct mrec r;
+
+		if (strncmp(de->d_name, "mig-out-", 8) || !mrec_id_valid(id))
+			continue; /* .lock, .tmp, and anything else */
+		if (which && strcmp(which, id) &&
+		    (mrec_load(cfg->work_dir, MREC_SOURCE, id, &r) < 0 || strcmp(which, r.ct)))
+			continue;
+		n++;
+		code = worse(code, recover_one(cfg, id));
+	}
+	closedir(d);
+	if (n)
+		return code;
+none:
+	printf("nothing to recover%s%s in %s\n", which ? " for " : "", which ? which : "",
+	       cfg->work_dir);
+	return which ? EXIT_FAILED : EXIT_OK;
+}
+
+int recover_pending(const struct phaul_config *cfg, const char *ct, char *id, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(cfg->work_dir);
+	int found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		const char *rid = de->d_name + 8;
+		struct mrec r;
+
+		if (strncmp(de->d_name, "mig-out-", 8) || !mrec_id_valid(rid) ||
+		    mrec_load(cfg->work_dir, MREC_SOURCE, rid, &r) < 0 || strcmp(r.ct, ct))
+			continue;
+		snprintf(id, len, "%s", rid);
+		found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static const char recover_usage[] =
+	"Usage: phaul recover [ID|CT]\n"
+	"\n"
+	"Settle migrations whose outcome was lost (exit code 6): for each record\n"
+	"in the work dir (all, or the one with this id, or of this CT), ask the\n"
+	"destination and finish the job either way: the destination lets the CT\n"
+	"run if the source copy is gone, else discards its stopped copy.\n"
+	"Safe to run again. Exit 0 when every one is settled, 5 if a CT was lost,\n"
+	"6 if some outcome is still unknown (the destination unreachable).\n"
+	"  --work-dir D       where the records are (default from config)\n";
+
+int cmd_recover(struct phaul_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w': snprintf(cfg->work_dir, sizeof(cfg->work_dir), "%s", optarg); break;
+		case 'h': fputs(recover_usage, stdout); return EXIT_OK;
+		default: fputs(recover_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc) {
+		fputs(recover_usage, stderr);
+		return EXIT_USAGE;
+	}
+	log_init("recover", cfg->log_level);
+	return recover_all(cfg, optind < argc ? argv[optind] : NULL);
+}
