@@ -14,6 +14,7 @@
  * is the close record: a cut connection is told apart from a clean end.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,9 @@ struct seal {
 	int rx_final;	 /* the close record arrived: the peer closed in order */
 	int rx_err;	 /* sticky */
 	char rx_msg[512];
+
+	/* rx_err for writers, set once (rx_msg first): why the session is over */
+	atomic_int broken;
 };
 
 static uint32_t seal_get_u32(const uint8_t *b)
@@ -103,7 +107,9 @@ static ssize_t seal_write(struct chan *c, const void *buf, size_t len)
 	ssize_t r;
 
 	pthread_mutex_lock(&s->txlock);
-	if (s->tx_err)
+	if (atomic_load(&s->broken))
+		r = atomic_load(&s->broken); /* restated below */
+	else if (s->tx_err)
 		r = ph_seterr(-s->tx_err, "%s: an earlier record was not sent whole", c->peer);
 	else if (s->tx_closed)
 		r = ph_seterr(PH_EEOF, "%s: channel shut down", c->peer);
@@ -111,6 +117,12 @@ static ssize_t seal_write(struct chan *c, const void *buf, size_t len)
 		r = 0; /* an empty record would be the close record */
 	else if ((r = seal_send(s, buf, n)) == 0)
 		r = (ssize_t)n;
+	/*
+	 * A forged or cut record the reader found ends the session: say that,
+	 * not the broken pipe its shutdown left under this write.
+	 */
+	if (r < 0 && atomic_load(&s->broken))
+		r = ph_seterr(-atomic_load(&s->broken), "%s", s->rx_msg);
 	pthread_mutex_unlock(&s->txlock);
 	return r;
 }
@@ -120,6 +132,7 @@ static int seal_rx_fail(struct seal *s, int err)
 {
 	s->rx_err = err;
 	snprintf(s->rx_msg, sizeof(s->rx_msg), "%s", ph_errmsg());
+	atomic_store(&s->broken, err);
 	return err;
 }
 
@@ -255,7 +268,8 @@ static void seal_shutdown(struct chan *c)
 
 	snprintf(saved, sizeof(saved), "%s", ph_errmsg());
 	if (pthread_mutex_trylock(&s->txlock) == 0) {
-		if (!s->tx_err && !s->tx_closed) {
+		/* A session the reader found tampered with is not closed in order. */
+		if (!s->tx_err && !s->tx_closed && !atomic_load(&s->broken)) {
 			if (s->inner->ops->set_write_timeout)
 				s->inner->ops->set_write_timeout(s->inner, SEAL_CLOSE_TIMEOUT_MS);
 			seal_send(s, NULL, 0);
@@ -348,6 +362,7 @@ int chan_seal(struct chan *c, int cipher, const uint8_t *tx_key, const uint8_t *
 	memcpy(s->tx_key, tx_key, SEAL_KEY_LEN);
 	memcpy(s->rx_key, rx_key, SEAL_KEY_LEN);
 	s->rx_need = SEAL_LEN_BYTES;
+	atomic_init(&s->broken, 0);
 	pthread_mutex_init(&s->txlock, NULL);
 	pthread_mutex_init(&s->rxlock, NULL);
 	c->ops = &seal_ops;

@@ -429,6 +429,9 @@ static ssize_t tamper_run(struct relay *r, char *got, size_t cap)
 	while ((n = s->ops->read(s, got + have, cap - 1 - have)) > 0)
 		have += n;
 	got[have] = '\0';
+	/* What the reader found ends the session for writers too, in the same words. */
+	if (n < 0)
+		assert_int_equal(s->ops->write(s, "x", 1), n);
 	pthread_join(t, NULL);
 	chan_close(s);
 	close(r->a);
