@@ -420,7 +420,7 @@ static ssize_t tamper_run(struct relay *r, char *got, size_t cap)
 	assert_int_equal(pthread_create(&t, NULL, relay_thread, r), 0);
 	auth_both(c, s);
 	for (int i = 0; i < 4; i++) {
-		char m[8];
+		char m[16];
 
 		snprintf(m, sizeof(m), "rec%d", i);
 		assert_int_equal(c->ops->write(c, m, 4), 4);
