@@ -4,7 +4,9 @@
  *
  * Backends behind one small ops table: tcp (a socket), fd (a pair of file
  * descriptors: `phaul agent --stdio` under sshd), ssh (a libssh2 exec
- * channel running `phaul agent --stdio` on the remote host). Read and write
+ * channel running `phaul agent --stdio` on the remote host). After the
+ * shared-secret handshake a tcp or fd chan is wrapped in place by the
+ * sealed record layer (seal.c, "sealed"). Read and write
  * may be called from two threads at once (mux has a reader thread); each
  * backend makes that safe (ssh serialises libssh2 calls internally).
  */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcp transport over loopback, real sockets end to end: auth, mux streams
+ * tcp transport over loopback, real sockets end to end: auth, the sealed
+ * record layer against a tampering relay, mux streams
  * with and without zstd, flow control, and every way a peer can misbehave
  * (a raw peer writes hand-made frames).
  */
