@@ -61,7 +61,32 @@ fake_kernel=$(printf '%s' "6.1.0-evil-$(printf 'e%.0s' $(seq ${#kernel}))" | cut
 aport=$(free_port)
 "$PHAUL" agent --listen "127.0.0.1:$aport" >"$T/agent.log" 2>&1 &
 pids+=($!)
-wait_port "$aport" || { cp "$T/agent.log" "$T/out"; bad "agent did not start"; echo "$pass passed, $fail failed"; exit 1; }
+wait_port "$aport" || { cp "$T/agent.log" "$T/out"; bad "agent did not start"; # --inetd: the agent on stdin/stdout (an fd chan) seals the same way.
+iport=$(free_port)
+python3 -c 'import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+os.dup2(c.fileno(), 0)
+os.dup2(c.fileno(), 1)
+os.execv(sys.argv[2], sys.argv[2:])' "$iport" "$PHAUL" agent --inetd >"$T/inetd.out" 2>"$T/inetd.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q ready "$T/inetd.out" && break; sleep 0.1; done
+rport=$(free_port)
+python3 "$RELAY" "$rport" "$iport" tamper c2s flip 1 >"$T/relay.out" 2>&1 &
+rpid=$!
+for _ in $(seq 100); do grep -q ready "$T/relay.out" && break; sleep 0.1; done
+timeout 60 "$PHAUL" -t tcp check "127.0.0.1:$rport" >"$T/out" 2>&1 </dev/null
+wait "$rpid"
+wait_log() { for _ in $(seq 100); do grep -Eq -- "$2" "$1" && return 0; sleep 0.1; done; return 1; }
+cat "$T/inetd.log" >>"$T/out"
+check "--inetd: the agent on stdin/stdout refuses a forged record" \
+	wait_log "$T/inetd.log" "sealed record 1 failed authentication"
+
+echo "$pass passed, $fail failed"; exit 1; }
 
 # via MODE ARGS...: one `phaul check` through a fresh relay; sets rc, $T/out
 # (the client's output) and $T/alog (what the agent logged meanwhile).
@@ -155,6 +180,31 @@ check "records s2c trunc: the source reports the truncated record" \
 	client_failed "ended inside sealed record 1"
 via tamper s2c cut 2
 check "records s2c cut: the source reports the cut" client_failed "without its close record"
+
+# --inetd: the agent on stdin/stdout (an fd chan) seals the same way.
+iport=$(free_port)
+python3 -c 'import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+os.dup2(c.fileno(), 0)
+os.dup2(c.fileno(), 1)
+os.execv(sys.argv[2], sys.argv[2:])' "$iport" "$PHAUL" agent --inetd >"$T/inetd.out" 2>"$T/inetd.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q ready "$T/inetd.out" && break; sleep 0.1; done
+rport=$(free_port)
+python3 "$RELAY" "$rport" "$iport" tamper c2s flip 1 >"$T/relay.out" 2>&1 &
+rpid=$!
+for _ in $(seq 100); do grep -q ready "$T/relay.out" && break; sleep 0.1; done
+timeout 60 "$PHAUL" -t tcp check "127.0.0.1:$rport" >"$T/out" 2>&1 </dev/null
+wait "$rpid"
+wait_log() { for _ in $(seq 100); do grep -Eq -- "$2" "$1" && return 0; sleep 0.1; done; return 1; }
+cat "$T/inetd.log" >>"$T/out"
+check "--inetd: the agent on stdin/stdout refuses a forged record" \
+	wait_log "$T/inetd.log" "sealed record 1 failed authentication"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
