@@ -126,6 +126,8 @@ check "relay passing bytes: the client's records carry no plaintext hostname" \
 # 1. The takeover from issue 15: the real client proves the secret, the
 # relay drops it and replays an earlier session under its own name.
 via hijack "$T/session" "$host" "$fake_host"
+check "takeover: the real client, cut off, fails with a clear error" \
+	client_failed "closed the connection|connection reset|Connection reset"
 cp "$T/alog" "$T/out"
 check "takeover: the agent never starts a session for the relay" \
 	eval 'hasnt "$T/alog" "session with $fake_host" && hasnt "$T/alog" "session with $host"'
