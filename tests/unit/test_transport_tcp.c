@@ -241,6 +241,23 @@ static void test_auth_old_peer(void **state)
 	chan_close(s);
 }
 
+/* A server that offers no cipher the client runs is refused before any proof. */
+static void test_auth_no_common_cipher(void **state)
+{
+	uint8_t hello[45] = "PHAUL-AUTH2\n", sk[32], b[1];
+	struct chan *c, *s;
+
+	crypto_kx_keypair(hello + 12, sk);
+	hello[44] = 0x80; /* a cipher of some future phaul */
+	tcp_pair(&c, &s);
+	assert_int_equal(chan_write_full(s, hello, sizeof(hello)), 0);
+	assert_int_equal(chan_auth_client(c, key_a, sizeof(key_a) - 1), -PH_EVERSION);
+	assert_non_null(strstr(ph_errmsg(), "offers record ciphers 0x80"));
+	chan_close(c);
+	assert_int_equal(chan_read_full(s, b, 1), -PH_EEOF); /* the client sent nothing */
+	chan_close(s);
+}
+
 static void test_auth_silent_peer_times_out(void **state)
 {
 	struct chan *c, *s;
@@ -1074,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(test_auth_fake_server),
 		cmocka_unit_test(test_auth_refused_reads_nothing),
 		cmocka_unit_test(test_auth_old_peer),
+		cmocka_unit_test(test_auth_no_common_cipher),
 		cmocka_unit_test(test_seal_tamper),
 		cmocka_unit_test(test_seal_sizes),
 		cmocka_unit_test(test_auth_silent_peer_times_out),
