@@ -116,6 +116,14 @@ demo: deps all
 bench: deps all
 	./tests/bench/run
 
+# What the tcp record layer costs the page stream, on this host (no VMs).
+bench-seal: $(B)/bench/bench_seal
+	$(B)/bench/bench_seal $(BENCH_MIB)
+
+$(B)/bench/%: tests/bench/%.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
+
 deps:
 	@./configs/install-deps.sh
 
@@ -137,6 +145,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all sim san fuzz fuzz-build tests unit check demo deps install clean format
+.PHONY: all sim san fuzz fuzz-build tests unit check demo bench bench-seal deps install clean format
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
