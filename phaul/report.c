@@ -14,8 +14,7 @@ void report_init(struct report *r, bool json)
 	r->stop_reason = "";
 }
 
-/* JSON string body with the characters JSON requires escaped. */
-static void json_str(FILE *f, const char *s)
+void report_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -35,7 +34,7 @@ static void json_str(FILE *f, const char *s)
 static void json_field(const char *sep, const char *key, const char *val)
 {
 	printf("%s\"%s\":", sep, key);
-	json_str(stdout, val);
+	report_json_str(stdout, val);
 }
 
 static double mib(uint64_t b)
