@@ -12,6 +12,7 @@
 #include "fs-sync/fss.h"
 #include "log.h"
 #include "phaul.h"
+#include "version.h" /* generated: PHAUL_COMMIT */
 
 static int set_option(struct phaul_config *cfg, const char *kv)
 {
@@ -68,7 +69,11 @@ int main(int argc, char **argv)
 		case 'v': verbose++; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(main_usage, stdout); return EXIT_OK;
-		case 'V': printf("phaul %s\n", PHAUL_VERSION); return EXIT_OK;
+		case 'V':
+			/* a tree outside git (a release tarball) has no commit to show */
+			printf("phaul %s%s%s%s\n", PHAUL_VERSION, *PHAUL_COMMIT ? " (commit " : "",
+			       PHAUL_COMMIT, *PHAUL_COMMIT ? ")" : "");
+			return EXIT_OK;
 		default: fputs(main_usage, stderr); return EXIT_USAGE;
 		}
 	}
