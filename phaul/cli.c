@@ -32,7 +32,7 @@ const char main_usage[] =
 	"  -c, --config FILE      config file (default " PHAUL_CONF_DEFAULT ")\n"
 	"  -o, --option KEY=VAL   set a config key (as in the file) for this run\n"
 	"  -t, --transport T      ssh or tcp\n"
-	"  -v, --verbose          more log output (repeat for debug)\n"
+	"  -v, --verbose          more log output, one level per -v (info -> debug)\n"
 	"  -q, --quiet            errors only\n"
 	"  -h, --help             this help; 'phaul COMMAND --help' for a command\n"
 	"  -V, --version          print the version\n"
@@ -40,7 +40,8 @@ const char main_usage[] =
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
 	"            4 failed or limit not met, rolled back (source running),\n"
 	"            5 rollback failed, 6 outcome unknown: run 'phaul recover'.\n"
-	"See HOWTO.md for every option and error.\n";
+	"A command's options may also follow its operands. Every command needs root.\n"
+	"See phaul(8) and HOWTO.md for every option and error.\n";
 
 const struct option main_opts[] = {
 	{ "config", required_argument, NULL, 'c' },    { "option", required_argument, NULL, 'o' },

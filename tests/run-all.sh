@@ -46,6 +46,7 @@ stage sanitizers san_all
 stage fuzz fuzz_all
 stage host ./tests/host/run.sh
 stage recover ./tests/host/recover.sh
+stage cli ./tests/host/cli.sh
 stage hooks ./tests/host/hooks.sh
 stage package ./tests/host/package.sh
 if [ "${PHAUL_SKIP_VM:-0}" != 1 ]; then
