@@ -32,6 +32,24 @@ else
 	cp "$T/man.err" "$T/out"; bad "man -l renders phaul(8) without warnings"
 fi
 
+# --- bash completion: commands, each command's options (from its --help), values ---
+comp() {
+	PATH=$ROOT/build:$PATH bash -c '. /usr/share/bash-completion/bash_completion
+		. configs/phaul.bash-completion
+		COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<<"$*"
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_phaul phaul "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"; echo "${COMPREPLY[*]}"' _ "$@"
+}
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+	[ "$(comp phaul mig)" = migrate ] && [ "$(comp phaul migrate pid:1 --dr)" = --dry-run ] &&
+		[ "$(comp phaul -t t)" = tcp ] && [ "$(comp phaul check --force cp)" = cpu ] &&
+		[ "$(comp phaul agent --li)" = --listen ] && ok "bash completion: commands, options, values" ||
+		{ echo "got: $(comp phaul mig) / $(comp phaul migrate pid:1 --dr)" >"$T/out"
+		  bad "bash completion: commands, options, values"; }
+else
+	echo "bash-completion is not installed (make deps)" >"$T/out"; bad "bash completion"
+fi
+
 # --- make install / uninstall ---
 D=$T/dest
 check "make install into DESTDIR" make -s install DESTDIR="$D" PREFIX=/usr
