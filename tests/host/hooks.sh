@@ -41,6 +41,10 @@ LXC=(PHAUL_CT=lxc:web1 PHAUL_CT_TYPE=lxc PHAUL_CT_ID=web1)
 # --- LXC ---
 run_hook "lxc pre-restore: config and rootfs in place pass" 0 "lxc:web1: config and rootfs" \
 	lxc/pre-restore.d/10-lxc-config pre-restore "${LXC[@]}" PHAUL_SIDE=destination
+run_hook "lxc pre-restore: with only PHAUL_CT (what the destination's agent sets)" 0 \
+	"lxc:web1: config and rootfs" lxc/pre-restore.d/10-lxc-config pre-restore PHAUL_CT=lxc:web1
+run_hook "lxc pre-restore: a pid: CT with only PHAUL_CT passes untouched" 0 "" \
+	lxc/pre-restore.d/10-lxc-config pre-restore PHAUL_CT=pid:42
 run_hook "lxc pre-restore: a dir: rootfs outside LXCPATH is found" 0 "srv/ext" \
 	lxc/pre-restore.d/10-lxc-config pre-restore PHAUL_CT_TYPE=lxc PHAUL_CT_ID=ext
 run_hook "lxc pre-restore: a missing config fails the stage" 1 "lxc:gone: no config at" \
@@ -70,6 +74,8 @@ printf 'VE_PRIVATE="/vz/private/$VEID"\n' >"$T/vz/101.conf"
 VZ=(PHAUL_CT=pid:4242 PHAUL_CT_TYPE=pid PHAUL_CT_ID=101)
 run_hook "openvz pre-restore: the CT's config arrived" 0 "CT 101: config .*101.conf in place" \
 	openvz/pre-restore.d/10-vz-conf pre-restore "${VZ[@]}" PHAUL_SIDE=destination
+run_hook "openvz pre-restore: with only PHAUL_CT" 0 "CT 101: config" \
+	openvz/pre-restore.d/10-vz-conf pre-restore PHAUL_CT=pid:101 PHAUL_SIDE=destination
 run_hook "openvz pre-restore: no config fails the stage" 1 "CT 102: no config" \
 	openvz/pre-restore.d/10-vz-conf pre-restore PHAUL_CT_ID=102 PHAUL_SIDE=destination
 run_hook "openvz pre-restore: a non-numeric id from the peer is refused" 1 "refusing CT id" \
