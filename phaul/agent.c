@@ -263,7 +263,9 @@ static int agent_preflight(const struct phaul_config *cfg, int stdio, const char
 		return cli_usage_error("agent", "missing the mode: --stdio, --inetd or --listen");
 	if (nargs)
 		return cli_usage_error("agent", "takes no operands");
-	if (listen && (cli_parse_host(listen, -1, &h) < 0 || h.user[0] || h.port < 0))
+	if (listen && cli_parse_host(listen, -1, &h) < 0)
+		return cli_usage_error("agent", "--listen: %s", ph_errmsg());
+	if (listen && (h.user[0] || h.port < 0))
 		return cli_usage_error("agent", "--listen '%s': expected ADDR:PORT or [IPV6]:PORT",
 				       listen);
 	if (stdio != 1 && cli_check_secret(cfg->secret_file) < 0)
