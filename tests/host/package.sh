@@ -16,6 +16,7 @@ check() {
 }
 has() { grep -Eq -- "$1" "$2"; }
 
+rm -f build/phaul.deb # never a stale package for the VM stage
 make -s build/phaul >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # --- version: the commit it was built from ---
@@ -110,6 +111,8 @@ else
 	(cd "$T/src/phaul" && DEB_BUILD_OPTIONS=nocheck PHAUL_COMMIT="$commit" \
 		dpkg-buildpackage -us -uc -b) >"$T/deb.log" 2>&1
 	deb=$(ls "$T"/src/phaul_*.deb 2>/dev/null | head -1)
+	# make check's VM stage installs phaul into the guests from this package
+	[ -z "$deb" ] || cp "$deb" build/phaul.deb
 	if [ -n "$deb" ]; then ok "deb: dpkg-buildpackage -us -uc -b builds $(basename "$deb")"
 	else cp "$T/deb.log" "$T/out"; bad "deb: dpkg-buildpackage -us -uc -b"; fi
 fi
