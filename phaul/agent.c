@@ -33,6 +33,7 @@
 #include "msg.h"
 #include "phaul.h"
 #include "throttle.h"
+#include "util.h"
 
 static int on_check(struct agent *a, Phaul__Msg *in)
 {
@@ -331,10 +332,21 @@ static const char *admit(struct listener *l, const char *src, char *why, size_t 
 	return NULL;
 }
 
-/* In a child the listener refused after authentication (and logged): tell the source why. */
+/* A refused source has this long to read why and hang up before we do. */
+#define REFUSE_LINGER_MS 5000
+
+/*
+ * In a child the listener refused after authentication (and logged): tell
+ * the source why, then read and drop what it sends until it hangs up. The
+ * source writes its Hello without waiting for us: hanging up first would
+ * fail that write (a reset, or our close record) before the source reads
+ * the refusal, and it would report a broken pipe instead of the reason.
+ */
 static void refuse_session(struct phaul_config *cfg, struct chan *c)
 {
+	uint64_t until = now_us() + REFUSE_LINGER_MS * 1000ull, now;
 	char host[256] = "", msg[512];
+	uint8_t *drop = NULL;
 	struct mux *m;
 
 	gethostname(host, sizeof(host) - 1);
@@ -345,6 +357,11 @@ static void refuse_session(struct phaul_config *cfg, struct chan *c)
 	if (mux_start(c, &m) < 0)
 		return;
 	msg_send_error(m, -PH_ETOOBIG, msg, host);
+	drop = malloc(PH_FRAME_MAX); /* any record fits: none is refused and kept */
+	while (drop && (now = now_us()) < until &&
+	       mux_recv(m, MUX_CTL, drop, PH_FRAME_MAX, (int)((until - now) / 1000)) >= 0)
+		;
+	free(drop);
 	mux_close(m);
 }
 
