@@ -73,7 +73,7 @@ if wait_port "$port"; then
 	expect "tcp: world-readable secret is refused, a configuration error" 2 "must not be accessible by group or others" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
 	mkfifo -m 600 "$T/fifo"
-	expect "tcp: a FIFO as secret file is refused at once, not waited on" 1 \
+	expect "tcp: a FIFO as secret file is refused at once, not waited on" 2 \
 		"secret file .*fifo is not a regular file" \
 		timeout 10 "$PHAUL" -t tcp -o secret_file="$T/fifo" check "127.0.0.1:$port"
 else
