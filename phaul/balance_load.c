@@ -22,7 +22,7 @@
 #include "err.h"
 #include "htype.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 /* How long the agent watches the CTs' CPU time to measure their use. */

@@ -9,7 +9,7 @@
 #include "compat/compat.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "throttle.h"
 #include "util.h"

@@ -12,7 +12,7 @@
 #include "err.h"
 #include "images.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 
 bool images_name_ok(const char *name)
 {

@@ -3,8 +3,8 @@
  * Control messages (proto/phaul.proto Msg) over the mux control stream:
  * one packed Msg per record, at most PH_MSG_MAX bytes.
  */
-#ifndef PHAUL_MSG_H
-#define PHAUL_MSG_H
+#ifndef PROTO_MSG_H
+#define PROTO_MSG_H
 
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
