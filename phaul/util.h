@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Remove path and everything under it (no symlinks followed). 0 or PH_ESYS. */
 int rm_tree(const char *path);
@@ -24,6 +25,16 @@ uint64_t proc_kb(const char *path, const char *field);
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* A small text file that stat cannot size (/proc, cgroupfs), NUL-terminated. */
 int read_text(const char *path, char *buf, size_t len);
+
+/*
+ * Full I/O on a file descriptor, EINTR retried; the caller keeps fd and buf.
+ * write_full: all len bytes, or -1 with errno (a write that made no
+ * progress is -1 too). On a socket it uses send(MSG_NOSIGNAL), so a closed
+ * reader is EPIPE, never SIGPIPE. read_full: up to len bytes, fewer only
+ * at end of file; the count, or -1 with errno.
+ */
+int write_full(int fd, const void *buf, size_t len);
+ssize_t read_full(int fd, void *buf, size_t len);
 
 /*
  * Peer strings are data. Copy src into dst (len bytes, NUL included) so it
