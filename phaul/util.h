@@ -21,7 +21,7 @@ uint64_t now_us(void);
 int find_exe(const char *name, const char *env, const char *fallback_dir, char *path, size_t len);
 /* "Field: N kB" from a /proc file (meminfo, PID/status), in KiB; 0 if absent. */
 uint64_t proc_kb(const char *path, const char *field);
-/* Read a whole small file (at most max bytes) into a malloc'ed buffer. */
+/* Read a whole small file (at most max bytes) into *buf, malloc'ed (the caller frees). */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* A small text file that stat cannot size (/proc, cgroupfs), NUL-terminated. */
 int read_text(const char *path, char *buf, size_t len);

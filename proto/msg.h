@@ -28,7 +28,10 @@ void msg_send_error(struct mux *m, int code, const char *text, const char *host)
 void msg_free(Phaul__Msg *msg);
 const char *msg_name(Phaul__Msg__BodyCase c);
 
-/* Exchange Hello: send ours, read the peer's, check the protocol version. */
+/*
+ * Exchange Hello: send ours, read the peer's, check the protocol version.
+ * *peer is the caller's (phaul__hello__free_unpacked), NULL on failure.
+ */
 int msg_hello(struct mux *m, const char *role, Phaul__Hello **peer, int timeout_ms);
 
 #endif
