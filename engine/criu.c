@@ -141,7 +141,8 @@ static int criu_spawn(struct criu_conn *c, const int *fds, size_t nfds, const ch
 		goto out;
 	}
 	k.keep[0] = sv[1];
-	memcpy(k.keep + 1, fds, nfds * sizeof(*fds));
+	if (nfds)
+		memcpy(k.keep + 1, fds, nfds * sizeof(*fds));
 	if (spawn(&sp, &c->pid, &step) < 0) {
 		if (step == SPAWN_STEP_PIPE)
 			r = ph_seterr_errno(PH_ESYS, "criu: socketpair/pipe");
