@@ -35,7 +35,7 @@ CRIU_PROTO := /usr/include/criu/rpc.proto
 PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c
 PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
-LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c \
+LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c proto/*.c \
 	   compat/*.c fs-sync/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(PROTO_SRC:.c=.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))

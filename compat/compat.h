@@ -34,7 +34,7 @@ void compat_facts_free(Phaul__HostFacts *f);
 /* The CRIU part of compat_local_facts(): version, CHECK, CPUINFO_CHECK. */
 int compat_criu_facts(const struct compat_probe *p, Phaul__HostFacts *f);
 
-/* CPUINFO_DUMP on this host: the cpuinfo image, malloc'ed, for the peer. */
+/* CPUINFO_DUMP on this host: the cpuinfo image for the peer, malloc'ed (the caller frees). */
 int compat_cpuinfo_dump(const char *work_dir, uint8_t **buf, size_t *len);
 
 /* Soft-dirty tracking usable on this kernel (checked in /proc/self/pagemap). */

@@ -30,7 +30,7 @@
 #include "fs-sync/fss.h"
 #include "hooks.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "throttle.h"
 #include "util.h"

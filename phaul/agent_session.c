@@ -13,7 +13,7 @@
 #include "htype.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 const char *agent_state_name(enum agent_state s)

@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "throttle.h"
 #include "report.h"

@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "util.h"
 

@@ -38,7 +38,7 @@
 #include "images.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "pages.h"
 #include "phaul.h"
 #include "precopy.h"

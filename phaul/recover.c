@@ -28,7 +28,7 @@
 #include "err.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "util.h"
 

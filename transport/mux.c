@@ -738,32 +738,7 @@ long mux_recv(struct mux *m, int s, void *buf, size_t cap, int timeout_ms)
 /* Read len bytes of a frame of total bytes of which off are already in. */
 static int mux_rd(struct mux *m, void *buf, size_t len, size_t off, size_t total)
 {
-	const char *peer = m->c->peer;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = m->c->ops->read(m->c, (uint8_t *)buf + got, len - got);
-
-		if (n > 0) {
-			atomic_fetch_add_explicit(&m->rx_act, 1, memory_order_relaxed);
-			got += n;
-			continue;
-		}
-		if (n == 0 && !off && !got)
-			return ph_seterr(PH_EEOF, "peer %s closed the connection", peer);
-		if (n == 0)
-			return ph_seterr(
-				PH_ETRUNC,
-				"peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
-				off + got, total);
-		if (n == -PH_EEOF && (off || got))
-			return ph_errctx(
-				-PH_ETRUNC,
-				"peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
-				off + got, total);
-		return (int)n;
-	}
-	return 0;
+	return chan_read_part(m->c, buf, len, off, total, "frame", &m->rx_act);
 }
 
 static int mux_on_data(struct mux *m, const struct frame_hdr *h)

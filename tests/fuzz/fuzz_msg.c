@@ -11,7 +11,7 @@
 #include "balance.h"
 #include "images.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -34,7 +34,7 @@
 
 #include "caps.h"
 #include "err.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "transport/chan.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
