@@ -15,8 +15,9 @@
 
 extern const struct htype_ops htype_pid;
 extern const struct htype_ops htype_lxc;
+extern const struct htype_ops htype_runc;
 
-static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc };
+static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc };
 
 int ct_parse(const char *spec, struct ct *ct)
 {
@@ -38,7 +39,7 @@ int ct_parse(const char *spec, struct ct *ct)
 			return 0;
 		}
 	}
-	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc)", spec);
+	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc)", spec);
 }
 
 int ct_open(const char *spec, struct ct *ct)

@@ -900,7 +900,7 @@ out:
 static const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
-	"Move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port]) with pre-copy.\n"
+	"Move CT (pid:N, lxc:NAME, runc:ID) to HOST ([user@]host[:port]) with pre-copy.\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
