@@ -68,6 +68,10 @@ struct compat_req {
 	bool need_rsync;       /* paths to rsync: rsync needed on both hosts */
 	bool auto_converge;    /* the source may throttle: it needs cgroup_cpu */
 	const char *force;     /* comma-separated check names to skip */
+	/* The CT type's checks (runc:): NULL ct_runtime for a type without them. */
+	const char *ct_spec;	/* "runc:web1" */
+	const char *ct_path;	/* its directory on both hosts (runc: the bundle), or NULL */
+	const char *ct_runtime; /* the source's runtime and version, "" if missing */
 };
 
 /* Compare; returns 0 if nothing failed, else PH_ECOMPAT naming the first

@@ -50,6 +50,7 @@
 #define RUNC_TIMEOUT_S	 600 /* one checkpoint or restore of a large container */
 #define RUNC_QUICK_S	 60  /* state, pause, resume, delete */
 #define RUNC_STATE_MAX	 8192
+#define RUNC_LIST_MAX	 (4 << 20) /* `runc list` of some 10000 containers */
 #define RUNC_BUNDLE_IMG	 "runc-bundle.img"
 #define RUNC_DESC_IMG	 "runc-descriptors.json.img"
 #define RUNC_DESCRIPTORS "descriptors.json"
@@ -544,6 +545,70 @@ static int runc_discard(struct ct *ct, pid_t root)
 	return ret;
 }
 
+/* "runc version 1.1.5+ds1\n..." into "runc 1.1.5+ds1". */
+static void runc_version(const char *out, char *v, size_t len)
+{
+	const char *p = strstr(out, "runc version ");
+	int n;
+
+	v[0] = '\0';
+	if (!p)
+		return;
+	p += strlen("runc version ");
+	n = (int)strcspn(p, " \n");
+	if (n > 0)
+		snprintf(v, len, "runc %.*s", n, p);
+}
+
+/* Is id, or a CT whose bundle is path, in `runc list --format json`? */
+static int runc_busy(const struct ct *ct, const char *path, struct ct_facts *f)
+{
+	const char *args[] = { "runc", "list", "--format", "json", NULL };
+	char *out = malloc(RUNC_LIST_MAX);
+	json_error_t jerr;
+	json_t *a = NULL, *e;
+	size_t i;
+	int ret;
+
+	if (!out)
+		return ph_seterr(PH_ENOMEM, "runc list buffer");
+	if ((ret = runc_run(args, out, RUNC_LIST_MAX, NULL, RUNC_QUICK_S)) < 0)
+		goto out;
+	a = json_loads(out, JSON_DECODE_ANY, &jerr);
+	if (!json_is_array(a) && !json_is_null(a)) {
+		/* cut at the cap, or not runc's JSON: the answer would be a guess */
+		ret = ph_seterr(PH_ECRIU, "runc list: unexpected output (%s)", jerr.text);
+		goto out;
+	}
+	json_array_foreach(a, i, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *b = json_string_value(json_object_get(e, "bundle"));
+
+		f->id_busy |= id && !strcmp(id, ct->id);
+		f->path_busy |= path && b && !strcmp(b, path);
+	}
+out:
+	json_decref(a);
+	free(out);
+	return ret;
+}
+
+static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
+{
+	const char *args[] = { "runc", "--version", NULL };
+	char out[256];
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	if ((ret = runc_run(args, out, sizeof(out), NULL, RUNC_QUICK_S)) < 0)
+		return ret == -PH_ENOTSUP ? 0 : ret; /* missing: runtime "" */
+	runc_version(out, f->runtime, sizeof(f->runtime));
+	if (!f->runtime[0])
+		return ph_seterr(PH_ECRIU, "runc --version: unexpected output");
+	return runc_busy(ct, path, f);
+}
+
 const struct htype_ops htype_runc = {
 	.name = "runc",
 	.resolve = runc_resolve,
@@ -551,4 +616,5 @@ const struct htype_ops htype_runc = {
 	.dump = runc_dump,
 	.restore = runc_restore,
 	.discard = runc_discard,
+	.probe = runc_probe,
 };

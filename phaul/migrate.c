@@ -245,8 +245,17 @@ static int step_check(struct mig *g)
 		.force = g->opt.force,
 	};
 	struct compat_table t;
+	struct ct_facts cf = { 0 };
 	int ret;
 
+	if (g->ct.ops->probe) {
+		/* the type's runtime here; missing shows in the table */
+		if (g->ct.ops->probe(&g->ct, NULL, &cf) < 0)
+			pr_warn("%s", ph_errmsg());
+		q.ct_spec = g->ct.spec;
+		q.ct_path = g->ct.nsync ? g->ct.sync[0] : NULL;
+		q.ct_runtime = cf.runtime;
+	}
 	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
 		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
 	t.nrows = 0;

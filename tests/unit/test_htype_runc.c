@@ -22,8 +22,10 @@
 
 #include <cmocka.h>
 
+#include "compat/compat.h"
 #include "err.h"
 #include "htype.h"
+#include "phaul.pb-c.h"
 #include "util.h"
 
 #define ID "phaul-test-runc"
@@ -175,6 +177,75 @@ static void test_restore_bundle_refused(void **state)
 	assert_non_null(strstr(ph_errmsg(), "config.json"));
 }
 
+static const struct compat_row *find(const struct compat_table *t, const char *name)
+{
+	for (int i = 0; i < t->nrows; i++)
+		if (!strcmp(t->rows[i].check, name))
+			return &t->rows[i];
+	return NULL;
+}
+
+/*
+ * The destination's facts for a CheckReq naming the container, from the
+ * real `runc list`, and the source's verdict on them.
+ */
+static void test_check_id_and_bundle(void **state)
+{
+	Phaul__HostFacts s = PHAUL__HOST_FACTS__INIT, d = PHAUL__HOST_FACTS__INIT;
+	struct compat_req q = { .ct_spec = "runc:" ID, .ct_path = dir };
+	const struct compat_row *r;
+	struct compat_table t;
+	struct ct_facts cf;
+
+	(void)state;
+	if (!have_runc)
+		skip();
+	assert_int_equal(ct_parse("runc:" ID, &ct), 0);
+	assert_int_equal(ct.ops->probe(&ct, NULL, &cf), 0);
+	assert_non_null(strstr(cf.runtime, "runc 1."));
+	q.ct_runtime = cf.runtime;
+	s.hostname = "srchost";
+	d.hostname = "dsthost";
+	/* taken: the id and the bundle */
+	ct_facts_fill("runc:" ID, dir, &d);
+	assert_string_equal(d.ct_runtime, cf.runtime);
+	assert_true(d.ct_id_busy && d.ct_path_busy);
+	compat_compare(&s, &d, &q, &t);
+	assert_int_equal(find(&t, "runtime")->verdict, COMPAT_OK);
+	r = find(&t, "ct-id");
+	assert_int_equal(r->verdict, COMPAT_FAIL);
+	assert_non_null(strstr(r->detail, "exists on dsthost"));
+	r = find(&t, "ct-path");
+	assert_int_equal(r->verdict, COMPAT_FAIL);
+	assert_non_null(strstr(r->detail, dir));
+	assert_non_null(strstr(r->detail, "dsthost"));
+	free(d.ct_runtime);
+	/* free: another id, another path */
+	ct_facts_fill("runc:" ID "-other", "/nonexistent/bundle", &d);
+	assert_false(d.ct_id_busy || d.ct_path_busy);
+	compat_compare(&s, &d, &q, &t);
+	assert_int_equal(find(&t, "ct-id")->verdict, COMPAT_OK);
+	assert_int_equal(find(&t, "ct-path")->verdict, COMPAT_OK);
+	free(d.ct_runtime);
+	/* no runc on the destination */
+	setenv("PHAUL_RUNC", "/nonexistent/runc", 1);
+	ct_facts_fill("runc:" ID, dir, &d);
+	unsetenv("PHAUL_RUNC");
+	assert_string_equal(d.ct_runtime, "");
+	compat_compare(&s, &d, &q, &t);
+	r = find(&t, "runtime");
+	assert_int_equal(r->verdict, COMPAT_FAIL);
+	assert_string_equal(r->dst, "MISSING");
+	assert_non_null(strstr(r->detail, "missing on dsthost"));
+	assert_null(find(&t, "ct-id"));
+	free(d.ct_runtime);
+	/* an agent that does not report it: refused, not guessed */
+	d.ct_runtime = NULL;
+	compat_compare(&s, &d, &q, &t);
+	assert_int_equal(find(&t, "runtime")->verdict, COMPAT_FAIL);
+	assert_string_equal(find(&t, "runtime")->dst, "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_paused_refused),
 		cmocka_unit_test(test_dump_fails_resumes),
 		cmocka_unit_test(test_restore_bundle_refused),
+		cmocka_unit_test(test_check_id_and_bundle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
