@@ -354,6 +354,21 @@ static int guard_finish(const struct ct *ct, int wfd, pid_t pid, bool commit, co
 	return 0;
 }
 
+/* Rollback: the guard resumes it; one that was never paused runs already. */
+static int guard_rollback(const struct ct *ct, int wfd, pid_t pid, const char *log)
+{
+	struct runc_state s;
+	char msg[512];
+	int ret = guard_finish(ct, wfd, pid, false, log);
+
+	if (ret == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+	if (runc_state(ct, &s) == 0 && !strcmp(s.status, "running"))
+		return 0;
+	return ph_seterr(ret, "%s", msg);
+}
+
 /* Copy src to dst (small files: runc's descriptors.json). */
 static int copy_small(const char *src, const char *dst)
 {
@@ -452,13 +467,15 @@ verdict:
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", ph_errmsg());
-		if ((gret = guard_finish(ct, wfd, guard, false, glog)) < 0) {
+		if ((gret = guard_rollback(ct, wfd, guard, glog)) < 0) {
 			*outcome = CRIU_DUMP_UNKNOWN;
 			pr_err("%s", ph_errmsg());
 		}
 		return ph_seterr(ret, "%s", msg);
 	}
-	if ((ret = guard_finish(ct, wfd, guard, v == CRIU_COMMIT, glog)) < 0) {
+	ret = v == CRIU_COMMIT ? guard_finish(ct, wfd, guard, true, glog)
+			       : guard_rollback(ct, wfd, guard, glog);
+	if (ret < 0) {
 		*outcome = CRIU_DUMP_UNKNOWN;
 		return ret;
 	}
