@@ -516,7 +516,8 @@ static int runc_bundle(const struct ct *ct, const char *dir, char *bundle, size_
 				 "absolute path here",
 				 ct->spec, bundle);
 	}
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
+		return ph_seterr(PH_EPATH, "%s: bundle path too long", ct->spec);
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return ph_seterr(PH_ENOENT, "%s: no %s here (was the bundle synced?)", ct->spec,
 				 path);
