@@ -6,6 +6,7 @@
 # --leave-running` dump it frozen to the relay, its bundle (config.json and
 # rootfs) is rsynced, and `runc restore -d` restores it on dst. Then: rc1
 # running in `runc list` on dst, gone from src's, every page verified.
+# Last, a second rc1 on src is refused by the ct-id check (exit 3).
 # timeout: 600
 
 . "$MIG_HERE/phaul-lib.sh"
@@ -52,4 +53,19 @@ on_src "timeout 300 phaul -t tcp migrate --json runc:$RUNC_CT $DST_IP" \
 	{ cat "$RESULT_DIR/migrate-tcp.json"; phaul_logs; fail "phaul migrate over tcp failed"; }
 phaul_logs
 runc_migrated tcp "$RESULT_DIR/migrate-tcp.json" tcp
+
+# an rc1 started again on src while rc1 runs on dst: refused before
+# anything moves, naming the check, the host and both values (src's old
+# bundle goes first: a commit leaves it)
+runc_ct_remove src
+runc_ct_create 8 || fail "a second rc1 did not start on src"
+on_src "phaul -t tcp migrate runc:$RUNC_CT $DST_IP >$SCEN_LOG/refused.out 2>&1; echo \$? >$SCEN_LOG/refused.rc"
+rc=$(on_src "cat $SCEN_LOG/refused.rc")
+on_src "grep -i 'check' $SCEN_LOG/refused.out | tail -3"
+[ "$rc" = 3 ] || fail "refusal: phaul exit code $rc, wanted 3 (refused)"
+on_src "grep \"check 'ct-id' failed: runc:$RUNC_CT exists on \" $SCEN_LOG/refused.out | grep -q TAKEN" ||
+	fail "refusal: no ct-id refusal with both values"
+[ "$(runc_status src)" = running ] || fail "refusal: rc1 on src is $(runc_status src)"
+[ "$(runc_status dst)" = running ] || fail "refusal: rc1 on dst is $(runc_status dst)"
 runc_ct_remove dst
+runc_ct_remove src
