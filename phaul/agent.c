@@ -29,6 +29,7 @@
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "hooks.h"
+#include "htype.h"
 #include "log.h"
 #include "proto/msg.h"
 #include "phaul.h"
@@ -59,6 +60,8 @@ static int on_check(struct agent *a, Phaul__Msg *in)
 	/* A failing probe is a fact to report, not a reason to hang up. */
 	if (compat_local_facts(&p, &f) < 0)
 		pr_warn("host facts incomplete: %s", ph_errmsg());
+	if (q->ct)
+		ct_facts_fill(q->ct, q->ct_path, &f);
 	resp.facts = &f;
 	out.body_case = PHAUL__MSG__BODY_CHECK_RESP;
 	out.check_resp = &resp;

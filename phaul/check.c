@@ -104,7 +104,7 @@ out:
 static void facts_vis(Phaul__HostFacts *f)
 {
 	char **s[] = { &f->hostname, &f->arch,	   &f->kernel, &f->criu_version,
-		       &f->criu_msg, &f->work_dir, &f->cpu_msg };
+		       &f->criu_msg, &f->work_dir, &f->cpu_msg, &f->ct_runtime };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		ph_strvis_inplace(*s[i], CHECK_PEER_STR_MAX);
@@ -139,6 +139,8 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	} else {
 		pr_warn("cpuinfo dump failed: %s", ph_errmsg());
 	}
+	q.ct = (char *)req->ct_spec;
+	q.ct_path = (char *)req->ct_path;
 	q.pids = (uint32_t *)pids;
 	q.n_pids = npids;
 	out.body_case = PHAUL__MSG__BODY_CHECK_REQ;

@@ -249,8 +249,17 @@ static int step_check(struct mig *g)
 	struct compat_fd_allow allow;
 	char why[384];
 	struct compat_table t;
+	struct ct_facts cf = { 0 };
 	int ret;
 
+	if (g->ct.ops->probe) {
+		/* the type's runtime here; missing shows in the table */
+		if (g->ct.ops->probe(&g->ct, NULL, &cf) < 0)
+			pr_warn("%s", ph_errmsg());
+		q.ct_spec = g->ct.spec;
+		q.ct_path = g->ct.nsync ? g->ct.sync[0] : NULL;
+		q.ct_runtime = cf.runtime;
+	}
 	/* What CRIU would refuse among the CT's files, said before anything is frozen. */
 	config_criu_opts(&g->cfg->criu, false, &o);
 	if (g->ct.ops->criu_opts)
@@ -925,8 +934,8 @@ out:
 const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
-	"Move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port], [IPV6]:port) with\n"
-	"pre-copy. Options may also follow CT and HOST.\n"
+	"Move CT (pid:N, lxc:NAME, runc:ID) to HOST ([user@]host[:port], [IPV6]:port)\n"
+	"with pre-copy. Options may also follow CT and HOST.\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"

@@ -36,10 +36,14 @@ sch_netem sch_htb overlay fuse virtiofs bridge nf_conntrack_netlink nft_compat x
 # (CONFIG_NET_9P is not set), so they cannot be offered; the shared folder
 # is virtiofs (fuse + virtiofs, CONFIG_VIRTIO_FS=m).
 
+# runc for the runc: scenarios (a Go binary, libseccomp its only library).
+# CRIU dumps and restores a container's tmpfs mounts (/dev of an OCI
+# container) with GNU tar and gzip: busybox's tar lacks the options.
+RUNC_BINARIES="/usr/sbin/runc /usr/bin/tar /usr/bin/gzip"
 # Host binaries copied with their shared-library closure.
 BINARIES="/usr/sbin/criu /usr/bin/rsync /usr/sbin/sshd /usr/bin/ssh
 /usr/bin/scp /usr/bin/ssh-keygen /usr/lib/openssh/sftp-server /usr/sbin/tc
-/usr/sbin/ip"
+/usr/sbin/ip $RUNC_BINARIES"
 # LXC for the lxc: scenarios (liblxc.so.1 comes with their closure; phaul
 # dlopen()s it). The criu that liblxc runs locks a container's network
 # namespace with iptables-restore (CRIU 3.17's default; its nftables lock
@@ -52,7 +56,7 @@ LXC_BINARIES="/usr/bin/lxc-start /usr/bin/lxc-stop /usr/bin/lxc-info
 XTABLES_DIR=/usr/lib/x86_64-linux-gnu/xtables
 OPTIONAL_BINARIES="/usr/bin/redis-server /usr/bin/redis-cli"
 PACKAGES="busybox-static criu rsync openssh-server openssh-client iproute2
-libc6 kmod redis-server redis-tools lxc liblxc1 liblxc-common iptables"
+libc6 kmod redis-server redis-tools lxc liblxc1 liblxc-common iptables runc tar gzip"
 
 log() { echo "build-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
