@@ -21,7 +21,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wfor
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 CRIU_PROTO := /usr/include/criu/rpc.proto
-PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c
+PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c \
+	      $(B)/proto/criu_pagemap.pb-c.c
 PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
 LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c \
@@ -53,6 +54,11 @@ $(B)/proto/rpc.pb-c.c $(B)/proto/rpc.pb-c.h: $(CRIU_PROTO)
 
 # The subset of CRIU's images/stats.proto phaul reads (not installed by the package).
 $(B)/proto/criu_stats.pb-c.c $(B)/proto/criu_stats.pb-c.h: engine/criu_stats.proto
+	@mkdir -p $(B)/proto
+	protoc-c --proto_path=engine --c_out=$(B)/proto $<
+
+# CRIU's images/pagemap.proto, which the flat page store writes.
+$(B)/proto/criu_pagemap.pb-c.c $(B)/proto/criu_pagemap.pb-c.h: engine/criu_pagemap.proto
 	@mkdir -p $(B)/proto
 	protoc-c --proto_path=engine --c_out=$(B)/proto $<
 

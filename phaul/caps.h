@@ -24,6 +24,12 @@
 #define PH_CRIU_MSG_MAX (1u * 1024 * 1024)
 /* pages in one page-server iov (CRIU sends at most a few MiB at once) */
 #define PH_PS_PAGES_MAX (64u * 1024)
+/* flat page store (engine/pstore.h): pagemaps (processes + shmem) of one CT */
+#define PH_STORE_MAPS_MAX 65536
+/* runs (contiguous vaddr ranges) in one pagemap of the store */
+#define PH_STORE_RUNS_MAX (4u * 1024 * 1024)
+/* pages in one pagemap of the store (1 TiB of 4 KiB pages) */
+#define PH_STORE_PAGES_MAX (1ull << 28)
 /* stats-dump / stats-restore image files */
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */
