@@ -11,6 +11,7 @@
 #include "config.h"
 #include "engine/criu.h"
 #include "engine/psx.h"
+#include "engine/pstore.h"
 #include "pages.h"
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
@@ -40,10 +41,7 @@ struct agent {
 	uint32_t iter;	    /* current iteration, 0 before the first */
 	bool final;	    /* the current iteration is the final dump */
 	uint32_t nimages;   /* image files received for the final dump */
-	struct criu_ps *ps; /* the current iteration's page server */
-	pthread_t ps_waiter; /* waits for it beside the relay */
-	int ps_wret;
-	char ps_err[512];
+	struct pstore *store; /* the flat image of the CT's memory (<dir>/img) */
 	struct psx_parser psx;
 	struct pages_relay relay;
 };

@@ -99,22 +99,6 @@ out:
 }
 
 /*
- * Waits for the page server beside the relay: if it dies (a full disk),
- * the relay must not keep writing into a socket swrk still holds open.
- */
-static void *ps_wait_thread(void *arg)
-{
-	struct agent *a = arg;
-
-	a->ps_wret = criu_ps_wait(a->ps, -1);
-	if (a->ps_wret < 0) {
-		snprintf(a->ps_err, sizeof(a->ps_err), "%s", ph_errmsg());
-		shutdown(a->relay.sk, SHUT_RDWR);
-	}
-	return NULL;
-}
-
-/*
  * This host's restore speed, ns per page of the CT, from its last restore:
  * the source's downtime prediction needs it, and only the destination can
  * measure it. One number in the work dir; 0 when there is none yet.
@@ -149,23 +133,16 @@ static void restore_rate_save(const struct agent *a, uint64_t restore_us, uint64
 		rename(tmp, path);
 }
 
-/* In the relay thread after the session: the page server's verdict. */
+/* In the relay thread after the session: the store's verdict. */
 static int ps_after(struct pages_relay *r, int ret)
 {
 	struct agent *a = r->arg;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterDone done = PHAUL__ITER_DONE__INIT;
-	bool killed = false;
 
-	/* The stream is gone: so is its server (ESRCH: it was reaped already). */
-	if (ret < 0 && criu_ps_pid(a->ps) > 0)
-		killed = kill(criu_ps_pid(a->ps), SIGKILL) == 0;
-	pthread_join(a->ps_waiter, NULL);
-	ret = pages_ps_verdict(ret, killed, a->ps_wret, a->ps_err);
-	criu_ps_close(a->ps);
-	a->ps = NULL;
-	close(r->sk);
-	r->sk = -1;
+	/* after the final dump's pages: the one flat image CRIU restores from */
+	if (ret == 0 && a->final)
+		ret = pstore_write_images(a->store);
 	if (ret < 0) {
 		char msg[1024];
 
@@ -174,11 +151,15 @@ static int ps_after(struct pages_relay *r, int ret)
 		 * would wait for credit while CRIU waits for it. Abort the
 		 * session so every wait on the source fails with our reason.
 		 */
-		snprintf(msg, sizeof(msg), "%s: page server of iteration %u failed: %s", a->host,
-			 a->iter, ph_errmsg());
+		snprintf(msg, sizeof(msg), "%s: pages of iteration %u: %s", a->host, a->iter,
+			 ph_errmsg());
 		mux_abort(a->mux, ret, msg);
 		return ph_seterr(ret, "%s", msg);
 	}
+	pr_info("iteration %u: %llu pages in the flat store, %llu moved in %llu us at its end",
+		a->iter, (unsigned long long)pstore_stats(a->store)->pages,
+		(unsigned long long)pstore_stats(a->store)->last_moved,
+		(unsigned long long)pstore_stats(a->store)->last_apply_us);
 	done.iter = a->iter;
 	done.ok = true;
 	done.has_bytes = 1;
@@ -191,14 +172,39 @@ static int ps_after(struct pages_relay *r, int ret)
 	return ret;
 }
 
+/*
+ * The flat store and the final images live in <session>/img: CRIU restores
+ * from there, one image, whatever the number of iterations.
+ */
+static int store_dir(const struct agent *a, char *out, size_t len)
+{
+	if (snprintf(out, len, "%s/img", a->dir) >= (int)len)
+		return ph_seterr(PH_EPATH, "work dir path too long: %.64s...", a->dir);
+	return 0;
+}
+
+static int store_open(struct agent *a)
+{
+	char dir[PATH_MAX];
+	int ret;
+
+	if (a->store)
+		return 0;
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0 ||
+	    (ret = pstore_open(&a->store, dir, a->cfg->store_io)) < 0)
+		return ph_errctx(ret, "%s", a->host);
+	if (pio_fallback(pstore_io(a->store))[0])
+		pr_warn("page store: io_uring unavailable (%s), plain pwrite instead",
+			pio_fallback(pstore_io(a->store)));
+	return 0;
+}
+
 int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 {
 	Phaul__IterStart *s = in->iter_start;
-	struct criu_opts o = CRIU_OPTS_INIT;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
-	char dir[PATH_MAX], parent[32];
-	int sk[2] = { -1, -1 }, ret;
+	int ret;
 
 	if ((ret = pages_relay_join(&a->relay)) < 0)
 		return ph_errctx(ret, "%s: iteration %u", a->host, a->iter);
@@ -208,49 +214,24 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 				 s->has_parent ? s->parent : 0, a->iter);
 	if (!a->dir[0] && (ret = make_session_dir(a)) < 0)
 		return ret;
+	if ((ret = store_open(a)) < 0)
+		return ret;
 	a->state = AG_COPYING;
 	a->iter = s->iter;
 	a->final = s->has_final && s->final;
-	if ((ret = images_iter_dir(a->dir, s->iter, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
-		return ret;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
-		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
-	o.images_dir = dir;
-	o.ps_fd = sk[0];
-	if (s->has_parent) {
-		images_parent(s->parent, parent, sizeof(parent));
-		o.parent_img = parent;
-	}
-	ret = criu_page_server(&o, &a->ps);
-	close(sk[0]);
-	if (ret < 0) {
-		close(sk[1]);
-		return ph_errctx(ret, "%s: page server for iteration %u", a->host, s->iter);
-	}
 	psx_init(&a->psx, (size_t)sysconf(_SC_PAGESIZE));
 	a->relay = (struct pages_relay){
 		.mux = a->mux,
-		.sk = sk[1],
+		.sk = -1,
 		.psx = &a->psx,
+		.store = a->store,
 		.source = false,
 		.timeout_ms = a->cfg->timeout_s * 1000,
 		.after = ps_after,
 		.arg = a,
 	};
-	if (pthread_create(&a->ps_waiter, NULL, ps_wait_thread, a)) {
-		close(sk[1]);
-		criu_ps_close(a->ps);
-		a->ps = NULL;
-		return ph_seterr(PH_ESYS, "starting the page-server waiter");
-	}
-	if ((ret = pages_relay_start(&a->relay)) < 0) {
-		kill(criu_ps_pid(a->ps), SIGKILL);
-		pthread_join(a->ps_waiter, NULL);
-		close(sk[1]);
-		criu_ps_close(a->ps);
-		a->ps = NULL;
+	if ((ret = pages_relay_start(&a->relay)) < 0)
 		return ret;
-	}
 	ready.iter = s->iter;
 	ready.restore_ns_per_page = restore_rate_load(a);
 	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
@@ -269,7 +250,12 @@ int agent_on_image_file(struct agent *a, Phaul__Msg *in)
 				 in->image_file->iter, a->iter);
 	if (++a->nimages > PH_IMAGE_FILES_MAX)
 		return ph_seterr(PH_ETOOBIG, "more than %u image files", PH_IMAGE_FILES_MAX);
-	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
+	if (images_is_store_name(in->image_file->name))
+		return ph_seterr(PH_EPROTO,
+				 "%s: image file %.64s: pages and pagemaps come only through the "
+				 "page stream",
+				 a->host, in->image_file->name);
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
 		return ret;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
@@ -382,7 +368,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 				a->iter);
 		goto out;
 	}
-	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
 		goto out;
 	if (getenv("PHAUL_FAULT_RESTORE")) {
 		/* fault injection for the harness: a restore that fails for real */

@@ -171,8 +171,8 @@ void agent_session_lost(struct agent *a)
 void agent_cleanup(struct agent *a)
 {
 	pages_relay_join(&a->relay);
-	criu_ps_close(a->ps);
-	a->ps = NULL;
+	pstore_close(a->store);
+	a->store = NULL;
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
 	a->lock_fd = -1;
 }

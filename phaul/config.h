@@ -33,6 +33,8 @@ struct phaul_config {
 	char fs_root[512]; /* agent: fs-sync writes only under this ("" = never) */
 	int timeout_s;	   /* any single step */
 	bool keep_images;  /* keep the work dirs after the migration */
+	char restore[8];   /* "lazy" (default) or "eager": how the destination restores */
+	int store_io;	   /* agent: page store I/O, enum pio_backend (0 auto) */
 };
 
 void config_defaults(struct phaul_config *c);
