@@ -14,7 +14,7 @@
 
 const char *const compat_check_names[] = {
 	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
-	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", NULL,
+	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "lazy-restore", NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -213,6 +213,16 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 		    q->require_precopy ? " and --require-precopy was given"
 				       : ", one stop-and-copy dump");
 
+	if (q->lazy_restore) {
+		r = row(t, "lazy-restore");
+		snprintf(r->src, sizeof(r->src), "-");
+		snprintf(r->dst, sizeof(r->dst), "%s", d->lazy_pages ? "uffd-noncoop" : "no");
+		t->lazy = d->lazy_pages;
+		if (!d->lazy_pages)
+			set(r, COMPAT_WARN,
+			    "destination has no userfaultfd non-cooperative events (criu check "
+			    "--feature uffd-noncoop): it restores eagerly");
+	}
 	check_resources(t, s, d, q);
 	check_tools(t, s, d, q);
 

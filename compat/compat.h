@@ -59,6 +59,7 @@ struct compat_table {
 	int nfail;
 	int nwarn;
 	bool precopy; /* pre-copy possible on both hosts */
+	bool lazy;    /* lazy restore asked for and possible on the destination */
 };
 
 struct compat_req {
@@ -67,6 +68,7 @@ struct compat_req {
 	bool require_precopy;  /* no soft-dirty is a failure, not a warning */
 	bool need_rsync;       /* paths to rsync: rsync needed on both hosts */
 	bool auto_converge;    /* the source may throttle: it needs cgroup_cpu */
+	bool lazy_restore;     /* lazy restore asked for: does the destination have uffd? */
 	const char *force;     /* comma-separated check names to skip */
 };
 

@@ -121,14 +121,19 @@ int agent_finish(struct agent *a, bool commit)
 			a->restored_pid ? "" : " (nothing restored)");
 		if (a->restored_pid && agent_hook(a, HOOK_ON_SUCCESS, NULL) < 0)
 			pr_warn("%s", ph_errmsg()); /* too late to change anything */
-		/* The CT runs from memory now: the images are only disk used. */
-		if (a->dir[0] && !a->cfg->keep_images && rm_tree(a->dir) == 0)
+		/*
+		 * The CT runs from memory now: the images are only disk used;
+		 * a lazy restore's daemon still reads them (agent_lazy_settle).
+		 */
+		if (a->dir[0] && !a->lazy && !a->cfg->keep_images && rm_tree(a->dir) == 0)
 			a->dir[0] = '\0';
 		return 0;
 	}
 	if (a->discarded)
 		return 0;
 	a->discarded = true;
+	criu_lazy_close(a->lazy); /* nothing left for it to serve */
+	a->lazy = NULL;
 	if (a->dir[0] && agent_hook(a, HOOK_ON_FAILURE, "migration not committed") < 0)
 		pr_warn("%s", ph_errmsg());
 	if (a->restored_pid > 0) {
@@ -156,6 +161,9 @@ void agent_session_lost(struct agent *a)
 		pages_relay_join(&a->relay);
 		pr_warn("session lost after the commit: %s %d runs here", a->ct[0] ? a->ct : "tree",
 			(int)a->restored_pid);
+		/* its memory is still being filled: see that through */
+		if (a->lazy && agent_lazy_settle(a) < 0)
+			pr_err("%s", ph_errmsg());
 		return;
 	}
 	if (!a->held) {
@@ -173,6 +181,8 @@ void agent_cleanup(struct agent *a)
 	pages_relay_join(&a->relay);
 	pstore_close(a->store);
 	a->store = NULL;
+	criu_lazy_close(a->lazy);
+	a->lazy = NULL;
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
 	a->lock_fd = -1;
 }

@@ -76,6 +76,8 @@ struct mig {
 	uint64_t restore_ns_per_page; /* the destination's last restore */
 	uint32_t iter;
 	bool precopy;
+	bool lazy;	/* restore lazily: asked for, and the destination can */
+	bool lazy_lost; /* the lazy restore failed after the switch: CT lost */
 	enum mig_phase phase;
 	char id[PH_MIG_ID_MAX + 1]; /* the migration's id, for both records */
 	const char *target;	    /* HOST as given: `phaul recover` goes there */
@@ -242,6 +244,7 @@ static int step_check(struct mig *g)
 		.require_precopy = g->opt.require_precopy,
 		.need_rsync = g->opt.nsync > 0,
 		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
+		.lazy_restore = !strcmp(g->cfg->restore, "lazy"),
 		.force = g->opt.force,
 	};
 	struct compat_table t;
@@ -256,6 +259,7 @@ static int step_check(struct mig *g)
 	if (t.nrows)
 		report_check(&g->rep, &t);
 	g->precopy = t.precopy;
+	g->lazy = t.lazy;
 	if (ret == 0 && !g->precopy)
 		report_phase(&g->rep, "check", "no soft-dirty tracking: one stop-and-copy dump");
 	return ret;
@@ -391,6 +395,8 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	s.iter = g->iter;
 	s.has_final = 1;
 	s.final = final;
+	s.has_lazy = 1;
+	s.lazy = g->lazy;
 	if (g->iter > 1) {
 		s.has_parent = 1;
 		s.parent = g->iter - 1;
@@ -522,6 +528,7 @@ static int step_precopy(struct mig *g)
 		if ((ret = iter_begin(g, false, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 			return ret;
 		g->pc.restore_ns_per_page = g->restore_ns_per_page;
+		g->pc.lazy_restore = g->lazy;
 		ret = pre_dump(g, dir, parent[0] ? parent : NULL);
 		if (ret < 0) {
 			char msg[1024];
@@ -561,6 +568,8 @@ static int restore_remote(struct mig *g)
 	q.tcp_established = g->opt.tcp_established;
 	q.ct = g->ct.spec;
 	q.mig_id = g->id;
+	q.has_lazy = 1;
+	q.lazy = g->lazy;
 	q.has_ct_pages = g->pc.first_pages > 0;
 	q.ct_pages = g->pc.first_pages;
 	if (g->thr.cg[0]) {
@@ -585,6 +594,10 @@ static int restore_remote(struct mig *g)
 		g->dst_held = in->restore_resp->has_held && in->restore_resp->held;
 		g->rep.restore_us = in->restore_resp->restore_time_us;
 		g->rep.downtime_us = now_us() - g->t_dump;
+		report_restore_resp(&g->rep, in->restore_resp);
+		if (g->lazy && strcmp(g->rep.restore_mode, "lazy"))
+			report_phase(&g->rep, "restore", "restored eagerly: %s",
+				     g->rep.restore_note[0] ? g->rep.restore_note : "(no reason given)");
 		if (in->restore_resp->throttle_note)
 			report_phase(&g->rep, "restore", "auto-converge throttle lifted on %s: %s",
 				     g->peer, in->restore_resp->throttle_note);
@@ -635,6 +648,40 @@ static int post_dump(struct mig *g)
 	return 0;
 }
 
+/*
+ * The CT runs on the destination while its lazy-pages daemon fills its
+ * memory: wait for the outcome (LazyDone). A link lost meanwhile changes
+ * nothing there (the agent sees it through); the report says it is unknown.
+ */
+static int lazy_wait(struct mig *g)
+{
+	Phaul__Msg *in = NULL;
+	Phaul__LazyDone *d;
+	int ret;
+
+	report_phase(&g->rep, "memory", "%s runs on %s; its memory is being filled", g->ct.spec,
+		     g->peer);
+	ret = msg_expect(g->m, PHAUL__MSG__BODY_LAZY_DONE, &in, (g->cfg->timeout_s + 30) * 1000);
+	if (ret < 0) {
+		report_phase(&g->rep, "memory", "no word from %s on the lazy restore's end: %s",
+			     g->peer, ph_errmsg());
+		return 0;
+	}
+	d = in->lazy_done;
+	report_lazy_done(&g->rep, d);
+	if (!d->ok) {
+		g->lazy_lost = true;
+		ret = ph_seterr(d->has_err && d->err > 0 ? d->err : PH_EPEER, "%s",
+				d->msg ? d->msg : "lazy restore failed");
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "gone: committed to %.128s, whose lazy restore lost %.128s (%llu pages "
+			 "missing); the source copy had already ended",
+			 g->rep.dst, g->ct.spec, (unsigned long long)d->pages_missing);
+	}
+	msg_free(in);
+	return ret;
+}
+
 /* CRIU ended our copy: the destination's is the only one; let it run. */
 static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 {
@@ -657,7 +704,7 @@ static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 	g->rep.downtime_us = now_us() - g->t_dump;
 	if (set_phase(g, PHASE_DONE) < 0)
 		pr_warn("%s", ph_errmsg()); /* committed all the same */
-	return 0;
+	return strcmp(g->rep.restore_mode, "lazy") ? 0 : lazy_wait(g);
 }
 
 static enum criu_verdict on_notify(const char *script, void *arg)
@@ -788,9 +835,12 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			 g->rep.dst, g->ct.spec, g->id);
 		return EXIT_UNKNOWN;
 	case PHASE_DONE:
+		if (g->lazy_lost)
+			return EXIT_LOST;
+		break;
 	case PHASE_ROLLED_BACK: break;
 	}
-	return EXIT_FAILED; /* not reached: DONE is a success */
+	return EXIT_FAILED; /* not reached: DONE is a success, but for a lost lazy restore */
 }
 
 static void say_report(void *arg, const char *line)
@@ -913,6 +963,10 @@ static const char migrate_usage[] =
 	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
 	"  --work-dir DIR        images and logs here (both hosts)\n"
 	"  --keep-images         keep the work dirs afterwards\n"
+	"  --restore MODE        lazy (default): the CT runs on HOST before its memory is\n"
+	"                        in place, a local lazy-pages daemon fills it; eager:\n"
+	"                        every page in place first (HOSTs without userfaultfd\n"
+	"                        restore eagerly by themselves)\n"
 	"  --shell-job           the tree is attached to a terminal\n"
 	"  --tcp-established     migrate established TCP connections\n"
 	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
@@ -934,6 +988,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		{ "bwlimit", required_argument, NULL, 'b' },
 		{ "work-dir", required_argument, NULL, 'w' },
 		{ "keep-images", no_argument, NULL, 'k' },
+		{ "restore", required_argument, NULL, 'R' },
 		{ "shell-job", no_argument, NULL, 's' },
 		{ "tcp-established", no_argument, NULL, 't' },
 		{ "require-precopy", no_argument, NULL, 'r' },
@@ -957,6 +1012,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'A': g->cfg->auto_converge = false; break;
 		case 'b': key = "bwlimit"; break;
 		case 'w': key = "work_dir"; break;
+		case 'R': key = "restore"; break;
 		case 'Z': g->opt.no_compress = true; break;
 		case 'k': g->cfg->keep_images = true; break;
 		case 's': g->opt.shell_job = true; break;

@@ -28,6 +28,7 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_FS_PROBE_RESP] = "FsProbeResp",
 	[PHAUL__MSG__BODY_RECOVER] = "Recover",
 	[PHAUL__MSG__BODY_RECOVER_RESP] = "RecoverResp",
+	[PHAUL__MSG__BODY_LAZY_DONE] = "LazyDone",
 };
 
 const char *msg_name(Phaul__Msg__BodyCase c)

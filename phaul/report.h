@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "caps.h"
+#include "phaul.pb-c.h"
 
 struct iter_report {
 	uint32_t iter;
@@ -67,9 +68,23 @@ struct report {
 	uint64_t fs_usec;	/* their time, all together */
 	uint32_t nsync;
 	struct sync_report sync[PH_SYNC_MAX]; /* per --sync path */
+	/* the destination's restore (RestoreResp) */
+	char restore_mode[8];	  /* "lazy" or "eager"; "" before the restore */
+	char restore_note[640];	  /* why eager although lazy was asked */
+	char store_io[16];	  /* its flat page store's I/O: io_uring or pwrite */
+	char store_io_note[256];  /* why not io_uring */
+	uint64_t store_apply_us;  /* the final delta applied in the store */
+	uint64_t store_moved_pages;
+	/* a lazy restore's end (LazyDone) */
+	bool lazy_done;
+	uint64_t memory_complete_us; /* restore start -> every page in place */
+	uint64_t lazy_pages_total, lazy_pages_fault, lazy_pages_background, lazy_pages_missing;
 };
 
 void report_init(struct report *r, bool json);
+/* What the destination said of its restore and of its lazy-pages daemon's end. */
+void report_restore_resp(struct report *r, const Phaul__RestoreResp *q);
+void report_lazy_done(struct report *r, const Phaul__LazyDone *d);
 /* A phase begins: "connect", "check", "precopy", "dump", "restore", ... */
 /* Register a --sync path (ignored beyond PH_SYNC_MAX); returns its entry or NULL. */
 struct sync_report *report_sync_path(struct report *r, const char *path);
