@@ -197,25 +197,6 @@ void criu_lazy_close(struct criu_lazy *l)
 	free(l);
 }
 
-/* "(00.123456) 123-4: rest" -> "rest" (the lp_* prefix: pid-uffd). */
-static const char *lp_msg(const char *line)
-{
-	const char *p = line;
-
-	if (*p == '(' && (p = strchr(p, ')')))
-		p++;
-	while (*p == ' ')
-		p++;
-	p += strspn(p, "0123456789");
-	if (*p != '-')
-		return NULL;
-	p++;
-	p += strspn(p, "0123456789");
-	if (p[0] != ':' || p[1] != ' ')
-		return NULL;
-	return p + 2;
-}
-
 int criu_lazy_stats_parse(const char *path, size_t page_size, struct criu_lazy_stats *st)
 {
 	char line[512];
@@ -226,16 +207,17 @@ int criu_lazy_stats_parse(const char *path, size_t page_size, struct criu_lazy_s
 	if (!f)
 		return ph_seterr_errno(PH_ESYS, "opening %s", path);
 	while (fgets(line, sizeof(line), f)) {
-		const char *m = lp_msg(line);
+		const char *m;
 
-		if (!m)
-			continue;
-		if (sscanf(m, "Found %llu pages to be handled by UFFD", &a) == 1) {
+		/* the prefixes ("(ts) ", "pid: ", "pid-uffd: ") vary: find the message */
+		if ((m = strstr(line, "Found ")) &&
+		    sscanf(m, "Found %llu pages to be handled by UFFD", &a) == 1) {
 			st->pages_total += a;
 			st->tasks++;
-		} else if (!strncmp(m, "#PF at ", 7)) {
+		} else if (strstr(line, ": #PF at ")) {
 			st->pages_fault++;
-		} else if (sscanf(m, "uffd_copy: 0x%llx/%llu", &a, &b) == 2) {
+		} else if ((m = strstr(line, ": uffd_copy: ")) &&
+			   sscanf(m, ": uffd_copy: 0x%llx/%llu", &a, &b) == 2) {
 			st->pages_copied += b / page_size;
 		}
 	}
