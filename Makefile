@@ -110,6 +110,13 @@ demo: deps all
 bench: deps all
 	./tests/bench/run
 
+# The flat page store's io_uring against its pwrite fallback, on this host.
+$(B)/store-bench: tests/bench/store_bench.c $(B)/libphaul.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
+
+store-bench: $(B)/store-bench
+	./$(B)/store-bench
+
 deps:
 	@./configs/install-deps.sh
 
@@ -128,6 +135,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all san fuzz fuzz-build tests unit check demo deps install clean format
+.PHONY: all san fuzz fuzz-build tests unit check demo deps install clean format store-bench
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -77,7 +77,8 @@ static int lazy_reap(struct criu_lazy *l, int timeout_ms)
 			struct pollfd p = { l->pidfd, POLLIN, 0 };
 			uint64_t left = end - mono_ms();
 
-			poll(&p, 1, end == UINT64_MAX ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left));
+			poll(&p, 1,
+			     end == UINT64_MAX ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left));
 		} else {
 			nanosleep(&ts, NULL);
 		}
@@ -101,8 +102,8 @@ static int lazy_died(struct criu_lazy *l, const char *when)
 int criu_lazy_start(const char *dir, struct criu_lazy **out)
 {
 	char bin[PATH_MAX], fdarg[16], logarg[64] = "--log-file=" CRIU_LAZY_LOG;
-	char *argv[] = { bin, "lazy-pages", "-D", (char *)dir, "-W", (char *)dir, logarg, "-v4",
-			 "--status-fd", fdarg, NULL };
+	char *argv[] = { bin,	 "lazy-pages", "-D",	      (char *)dir, "-W", (char *)dir,
+			 logarg, "-v4",	       "--status-fd", fdarg,	   NULL };
 	struct criu_lazy *l;
 	int sp[2] = { -1, -1 }, r = 0;
 	struct pollfd p;
@@ -111,7 +112,8 @@ int criu_lazy_start(const char *dir, struct criu_lazy **out)
 
 	*out = NULL;
 	if (find_exe("criu", "PHAUL_CRIU", "/usr/sbin", bin, sizeof(bin)) < 0)
-		return ph_seterr(PH_ECRIU, "criu not found on PATH or in /usr/sbin (set $PHAUL_CRIU)");
+		return ph_seterr(PH_ECRIU,
+				 "criu not found on PATH or in /usr/sbin (set $PHAUL_CRIU)");
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ph_seterr(PH_ENOMEM, "lazy-pages daemon");
@@ -208,10 +210,14 @@ int criu_lazy_stats_parse(const char *path, size_t page_size, struct criu_lazy_s
 		return ph_seterr_errno(PH_ESYS, "opening %s", path);
 	while (fgets(line, sizeof(line), f)) {
 		const char *m;
+		int end = 0;
 
-		/* the prefixes ("(ts) ", "pid: ", "pid-uffd: ") vary: find the message */
+		/*
+		 * The prefixes ("(ts) ", "pid: ", "pid-uffd: ") vary: find the
+		 * message. %n: the whole phrase matched ("Found 40 VMAs" does not).
+		 */
 		if ((m = strstr(line, "Found ")) &&
-		    sscanf(m, "Found %llu pages to be handled by UFFD", &a) == 1) {
+		    sscanf(m, "Found %llu pages to be handled by UFFD%n", &a, &end) == 1 && end) {
 			st->pages_total += a;
 			st->tasks++;
 		} else if (strstr(line, ": #PF at ")) {
@@ -222,7 +228,7 @@ int criu_lazy_stats_parse(const char *path, size_t page_size, struct criu_lazy_s
 		}
 	}
 	fclose(f);
-	st->pages_missing = st->pages_copied < st->pages_total ? st->pages_total - st->pages_copied
-							       : 0;
+	st->pages_missing =
+		st->pages_copied < st->pages_total ? st->pages_total - st->pages_copied : 0;
 	return 0;
 }

@@ -28,7 +28,7 @@
 
 struct criu_lazy;
 
-#define CRIU_LAZY_LOG	    "lazy-pages.log"
+#define CRIU_LAZY_LOG	   "lazy-pages.log"
 #define CRIU_LAZY_READY_MS 30000
 
 struct criu_lazy_stats {

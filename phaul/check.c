@@ -124,7 +124,7 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct compat_req req = { 0 };
+	struct compat_req req = { .lazy_restore = !strcmp(cfg->restore, "lazy") };
 	struct compat_table t = { .nrows = 0 };
 	struct mux *m = NULL;
 	char peer[256];

@@ -24,6 +24,7 @@
 #include "criu_pagemap.pb-c.h"
 #include "err.h"
 #include "engine/pstore.h"
+#include "util.h"
 #include "ps_stream.h"
 
 #define PGSZ	    4096u
@@ -234,23 +235,6 @@ static char *mkdir_tmp(void)
 	return d;
 }
 
-static void rm_tree(char *d)
-{
-	DIR *dd = opendir(d);
-	struct dirent *de;
-	char p[512];
-
-	while (dd && (de = readdir(dd)))
-		if (de->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
-			unlink(p);
-		}
-	if (dd)
-		closedir(dd);
-	rmdir(d);
-	free(d);
-}
-
 /* ---- tests ---- */
 
 static struct pstore *store_new(const char *dir)
@@ -330,6 +314,7 @@ static void test_iterations(void **state)
 	pstore_close(s);
 	free(st.buf);
 	rm_tree(dir);
+	free(dir);
 }
 
 /* Sessions good (may be NULL) then bad on a fresh store: bad is refused with needle. */
@@ -347,6 +332,7 @@ static void expect_refused(struct stream *good, struct stream *bad, const char *
 	assert_non_null(strstr(ph_errmsg(), needle));
 	pstore_close(s);
 	rm_tree(dir);
+	free(dir);
 }
 
 /* An in-parent page the store never had is refused, naming the page. */
@@ -438,6 +424,7 @@ static void test_maps_come_and_go(void **state)
 	pstore_close(s);
 	free(st.buf);
 	rm_tree(dir);
+	free(dir);
 }
 
 /* Random sessions against the model: insertions, drops, dirt, any record cut. */
@@ -498,6 +485,7 @@ static void test_random(void **state)
 		pstore_close(s);
 		free(st.buf);
 		rm_tree(dir);
+		free(dir);
 	}
 }
 
