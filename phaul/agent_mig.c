@@ -429,9 +429,6 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 		pr_warn("lazy restore not possible, restoring eagerly: %s", a->lazy_note);
 		return false;
 	}
-	if (getenv("PHAUL_FAULT_LAZY_KILL"))
-		/* fault injection: the daemon places nothing until it is killed after Go */
-		kill(criu_lazy_pid(a->lazy), SIGSTOP);
 	return true;
 }
 
@@ -488,6 +485,9 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	/* Not one instruction of the CT runs here before the source gave it up. */
 	o.leave_stopped = a->mig_id[0] != '\0';
 	ret = restore_ct(a, &o, &pid);
+	if (ret == 0 && a->lazy && getenv("PHAUL_FAULT_LAZY_KILL"))
+		/* fault injection: the daemon places no more pages until it is killed after Go */
+		kill(criu_lazy_pid(a->lazy), SIGSTOP);
 	if (ret == 0 && a->lazy && (lret = criu_lazy_wait(a->lazy, 0, NULL)) < 0 &&
 	    lret != -PH_ETIMEDOUT) {
 		/* still before the switch: the source resumes rather than run this */

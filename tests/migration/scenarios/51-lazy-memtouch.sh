@@ -19,7 +19,8 @@ assert rep["lazy_pages_fault"] + rep["lazy_pages_background"] == rep["lazy_pages
 assert rep["memory_complete_us"] >= rep["restore_us"], rep
 assert rep["store_io"] in ("io_uring", "pwrite"), rep
 ' || fail "the lazy report is not right"
-on_dst "kill \$(cat $WL_DIR/memtouch/pid)"
+for p in $(gpgrep dst "^memtouch"); do on_dst "kill $p"; done
+on_dst "rm -f $WL_DIR/memtouch/progress"
 
 phaul_memtouch 64 tcp --restore eager
 cp "$RESULT_DIR/migrate.json" "$RESULT_DIR/eager.json"

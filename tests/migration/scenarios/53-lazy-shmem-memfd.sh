@@ -26,5 +26,5 @@ print("restore_ms=%.0f memory_complete_ms=%.0f lazy_pages=%d"
 	# both writers run on before the check (the child's writes after the move are checked)
 	sleep 1
 	wl_check dst "shm-$kind" 120 || fail "shmem ($kind) verification on dst failed"
-	on_dst "kill \$(cat $WL_DIR/shm-$kind/pid)"
+	for p in $(gpgrep dst "^shmem"); do on_dst "kill $p"; done
 done

@@ -9,7 +9,7 @@
 
 . "$MIG_HERE/phaul-lib.sh"
 
-pid=$(wl_start src memtouch memtouch --mib 32 --rate 300)
+pid=$(wl_start src memtouch memtouch --mib 64 --rate 300)
 wait_until 20 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
 on_dst "mkdir -p $WL_DIR/memtouch"
 phaul_bg mig -o timeout=60 -o "'agent_cmd=env PHAUL_FAULT_LAZY_KILL=1 phaul agent --stdio'" \
