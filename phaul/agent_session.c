@@ -107,6 +107,9 @@ int agent_finish(struct agent *a, bool commit)
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
+	/* the store's part is over either way: the images are written or dropped */
+	pstore_close(a->store);
+	a->store = NULL;
 	if (commit) {
 		if (fault_at("agent-go"))
 			raise(SIGKILL);
