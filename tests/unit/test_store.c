@@ -366,6 +366,13 @@ static void test_refused_entries(void **state)
 	hdr(&st, (PSX_PE_LAZY << PS_CMD_BITS) | PS_IOV_ADD_F, 3, BASE, PID_DST(7));
 	hdr(&st, PS_IOV_FORCE_CLOSE, 0, 0, 0);
 	expect_refused(NULL, &st, "neither present nor in parent");
+	st.len = 0;
+	hdr(&st, PS_IOV_OPEN2, 0, 0, PID_DST(7));
+	add(&st, PID_DST(7), BASE, 1, 1, 0);
+	hdr(&st, PS_IOV_OPEN2, 0, 0, PID_DST(7));
+	add(&st, PID_DST(7), BASE + PGSZ, 1, 1, 0);
+	hdr(&st, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	expect_refused(NULL, &st, "opened twice");
 	free(st.buf);
 }
 
