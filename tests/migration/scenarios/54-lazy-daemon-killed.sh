@@ -2,7 +2,7 @@
 # Failure after the switch: dst's lazy-pages daemon dies before the CT's
 # memory is complete (PHAUL_FAULT_LAZY_KILL on dst: the daemon is held
 # still after the restore and SIGKILLed right after Go). The agent sees it,
-# kills the CT rather than let it run with holes, and phaul exits 7 with a
+# kills the CT rather than let it run with holes, and phaul exits 8 with a
 # report naming the CT and the pages that never arrived. Nothing runs on
 # either side; dst keeps the images.
 # timeout: 300
@@ -16,10 +16,10 @@ phaul_bg mig -o timeout=60 -o "'agent_cmd=env PHAUL_FAULT_LAZY_KILL=1 phaul agen
 	migrate --json pid:"$pid" root@dst
 rc=$(phaul_bg_wait mig 240) || fail "phaul did not finish"
 on_src "cat $SCEN_LOG/mig.err" | tail -3
-[ "$rc" = 7 ] || fail "phaul exit code $rc, wanted 7 (CT lost after the switch)"
+[ "$rc" = 8 ] || fail "phaul exit code $rc, wanted 8 (CT lost after the switch)"
 on_src "cat $SCEN_LOG/mig.json" >"$RESULT_DIR/mig.json"
 phaul_json_check "$RESULT_DIR/mig.json" '
-assert not rep["ok"] and rep["exit_code"] == 7, rep
+assert not rep["ok"] and rep["exit_code"] == 8, rep
 assert rep["lazy_pages_missing"] > 0, rep
 assert "pid:%s" % rep["ct"].split(":")[1] in rep["error"] and "never arrived" in rep["error"], rep["error"]
 print(rep["error"])
