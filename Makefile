@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 B       := build
 CC      ?= cc
-PKGS    := libssh2 libprotobuf-c liburing libzstd libcurl inih libsodium
+PKGS    := libssh2 libprotobuf-c liburing libzstd libcurl inih libsodium jansson
 VERSION := 0.1.0
 
 CFLAGS  ?= -O2 -g
@@ -69,6 +69,18 @@ $(B)/tests/%: tests/unit/%.c $(B)/libphaul.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS) -lcmocka
 
+# The balancer's fleet simulation (tests/sim): the real decision code, no I/O.
+$(B)/sim/balance_sim: tests/sim/balance_sim.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS) -lm
+
+sim: $(B)/sim/balance_sim
+
+# A misbehaving tcp peer for tests/host/run.sh (stalls, idle sessions).
+$(B)/tests/host-peer: tests/host/peer.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
+
 # ---- sanitizer build: the same library and tests under ASan+UBSan ----
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 san:
@@ -95,7 +107,7 @@ fuzz: fuzz-build
 	    $$seeds 2>build-fuzz/$$n.log >/dev/null || \
 	    { tail -40 build-fuzz/$$n.log; exit 1; }; done
 
-tests: $(TESTS)
+tests: $(TESTS) $(B)/tests/host-peer
 
 # Runs every unit test; prints "N passed, N failed" as its last line.
 unit: tests
@@ -126,8 +138,11 @@ install: $(B)/phaul
 	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-agent.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-agent.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-balance.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-balance.service
+	install -m 0644 configs/phaul-balance.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -d $(DESTDIR)/etc/phaul/hooks $(DESTDIR)$(PREFIX)/share/doc/phaul
-	cp -r configs/hooks HOWTO.md $(DESTDIR)$(PREFIX)/share/doc/phaul/
+	cp -r configs/hooks configs/phaul-balance.cron HOWTO.md $(DESTDIR)$(PREFIX)/share/doc/phaul/
 
 clean:
 	rm -rf build build-san build-fuzz
@@ -135,6 +150,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all san fuzz fuzz-build tests unit check demo deps install clean format store-bench
+.PHONY: all sim san fuzz fuzz-build tests unit check demo deps install clean format store-bench
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -5,9 +5,10 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libssh2-1-dev libprotobuf-c-dev protobuf-c-compiler liburing-dev libzstd-dev
-libcurl4-openssl-dev libinih-dev libsodium-dev libcmocka-dev
+libcurl4-openssl-dev libinih-dev libsodium-dev libcmocka-dev libjansson-dev
 criu rsync openssh-server openssh-client lxc liblxc1 lxc-dev iptables
-qemu-system-x86 busybox-static kmod cpio iproute2 zstd python3 redis-server redis-tools
+qemu-system-x86 busybox-static kmod cpio iproute2 zstd python3 python3-matplotlib redis-server redis-tools
+prometheus prometheus-node-exporter curl
 ${PHAUL_EXTRA_PKGS:-}"
 
 missing=""

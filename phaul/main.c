@@ -9,6 +9,7 @@
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "log.h"
+#include "balance.h"
 #include "phaul.h"
 
 static const char usage[] =
@@ -21,6 +22,7 @@ static const char usage[] =
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
 	"  recover [ID|CT]   settle migrations whose outcome was lost (exit code 6)\n"
+	"  balance           one run of the load balancer over the [balance] hosts (cron)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      config file (default " PHAUL_CONF_DEFAULT ")\n"
@@ -33,7 +35,8 @@ static const char usage[] =
 	"\n"
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
 	"            4 failed or limit not met, rolled back (source running),\n"
-	"            5 rollback failed, 6 outcome unknown: run 'phaul recover'.\n"
+	"            5 rollback failed, 6 outcome unknown: run 'phaul recover',\n"
+	"            7 balance moved (see 'phaul balance --help').\n"
 	"See HOWTO.md for every option and error.\n";
 
 static int set_option(struct phaul_config *cfg, const char *kv)
@@ -67,7 +70,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = getenv("PHAUL_CONFIG");
-	struct phaul_config cfg;
+	/* static: lives to exit (what it allocates, [balance] lists, with it) */
+	static struct phaul_config cfg;
 	int verbose = 0, quiet = 0, c, nopt = 0;
 	char *setv[32], *transport = NULL;
 
@@ -126,6 +130,8 @@ int main(int argc, char **argv)
 		return cmd_migrate(&cfg, argc, argv);
 	if (!strcmp(argv[0], "recover"))
 		return cmd_recover(&cfg, argc, argv);
+	if (!strcmp(argv[0], "balance"))
+		return cmd_balance(&cfg, argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		fputs(usage, stdout);
 		return EXIT_OK;

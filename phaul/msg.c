@@ -28,6 +28,11 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_FS_PROBE_RESP] = "FsProbeResp",
 	[PHAUL__MSG__BODY_RECOVER] = "Recover",
 	[PHAUL__MSG__BODY_RECOVER_RESP] = "RecoverResp",
+	[PHAUL__MSG__BODY_LOAD_REQ] = "LoadReq",
+	[PHAUL__MSG__BODY_LOAD_RESP] = "LoadResp",
+	[PHAUL__MSG__BODY_MIGRATE_REQ] = "MigrateReq",
+	[PHAUL__MSG__BODY_MIGRATE_LINE] = "MigrateLine",
+	[PHAUL__MSG__BODY_MIGRATE_DONE] = "MigrateDone",
 	[PHAUL__MSG__BODY_LAZY_DONE] = "LazyDone",
 };
 

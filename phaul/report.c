@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compat/compat.h"
+#include "err.h"
+#include "log.h"
+#include "notify.h"
 #include "report.h"
 #include "util.h"
 
@@ -32,10 +36,15 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* sep "key": "escaped value", sep being "" or "," */
+static void json_field_to(FILE *f, const char *sep, const char *key, const char *val)
+{
+	fprintf(f, "%s\"%s\":", sep, key);
+	json_str(f, val);
+}
+
 static void json_field(const char *sep, const char *key, const char *val)
 {
-	printf("%s\"%s\":", sep, key);
-	json_str(stdout, val);
+	json_field_to(stdout, sep, key, val);
 }
 
 static double mib(uint64_t b)
@@ -167,22 +176,23 @@ static void print_restore_text(const struct report *r)
 		       (unsigned long long)r->store_moved_pages);
 }
 
-static void print_restore_json(const struct report *r)
+static void print_restore_json(FILE *f, const struct report *r)
 {
-	json_field(",", "restore_mode", r->restore_mode);
-	json_field(",", "restore_note", r->restore_note);
-	printf(",\"memory_complete\":%s,\"memory_complete_us\":%llu,\"lazy_pages_total\":%llu,"
-	       "\"lazy_pages_fault\":%llu,\"lazy_pages_background\":%llu,"
-	       "\"lazy_pages_missing\":%llu",
-	       r->lazy_done && !r->lazy_pages_missing ? "true" : "false",
-	       (unsigned long long)r->memory_complete_us, (unsigned long long)r->lazy_pages_total,
-	       (unsigned long long)r->lazy_pages_fault,
-	       (unsigned long long)r->lazy_pages_background,
-	       (unsigned long long)r->lazy_pages_missing);
-	json_field(",", "store_io", r->store_io);
-	json_field(",", "store_io_note", r->store_io_note);
-	printf(",\"store_apply_us\":%llu,\"store_moved_pages\":%llu",
-	       (unsigned long long)r->store_apply_us, (unsigned long long)r->store_moved_pages);
+	json_field_to(f, ",", "restore_mode", r->restore_mode);
+	json_field_to(f, ",", "restore_note", r->restore_note);
+	fprintf(f,
+		",\"memory_complete\":%s,\"memory_complete_us\":%llu,\"lazy_pages_total\":%llu,"
+		"\"lazy_pages_fault\":%llu,\"lazy_pages_background\":%llu,"
+		"\"lazy_pages_missing\":%llu",
+		r->lazy_done && !r->lazy_pages_missing ? "true" : "false",
+		(unsigned long long)r->memory_complete_us, (unsigned long long)r->lazy_pages_total,
+		(unsigned long long)r->lazy_pages_fault,
+		(unsigned long long)r->lazy_pages_background,
+		(unsigned long long)r->lazy_pages_missing);
+	json_field_to(f, ",", "store_io", r->store_io);
+	json_field_to(f, ",", "store_io_note", r->store_io_note);
+	fprintf(f, ",\"store_apply_us\":%llu,\"store_moved_pages\":%llu",
+		(unsigned long long)r->store_apply_us, (unsigned long long)r->store_moved_pages);
 }
 
 void report_check(struct report *r, const struct compat_table *t)
@@ -210,53 +220,74 @@ void report_check(struct report *r, const struct compat_table *t)
 	fflush(stdout);
 }
 
-static void print_json(const struct report *r)
+void report_json(FILE *f, const struct report *r)
 {
-	printf("{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d",
-	       r->result ? "false" : "true", r->exit_code);
-	json_field(",", "ct", r->ct);
-	json_field(",", "source", r->src);
-	json_field(",", "destination", r->dst);
-	json_field(",", "transport", r->transport ? r->transport : "");
-	json_field(",", "error", r->error);
-	printf(",\"rolled_back\":%s", r->rolled_back ? "true" : "false");
+	fprintf(f, "{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d", r->result ? "false" : "true",
+		r->exit_code);
+	json_field_to(f, ",", "ct", r->ct);
+	json_field_to(f, ",", "source", r->src);
+	json_field_to(f, ",", "destination", r->dst);
+	json_field_to(f, ",", "transport", r->transport ? r->transport : "");
+	json_field_to(f, ",", "error", r->error);
+	fprintf(f, ",\"rolled_back\":%s", r->rolled_back ? "true" : "false");
 	if (r->mig_id[0])
-		printf(",\"id\":\"%s\"", r->mig_id); /* [A-Za-z0-9-] */
+		fprintf(f, ",\"id\":\"%s\"", r->mig_id); /* [A-Za-z0-9-] */
 	if (r->where[0])
-		json_field(",", "where", r->where);
-	json_field(",", "stop_reason", r->stop_reason);
-	printf(",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
-	       "\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
-	       "\"wire_bytes\":%llu,\"dst_pid\":%u,\"fs_syncs\":%u,\"fs_wire_bytes\":%llu,"
-	       "\"fs_usec\":%llu,\"downtime_limit_us\":%llu,\"downtime_overrun_us\":%llu,"
-	       "\"overrun_allowed\":%s,\"throttle_pct\":%u,",
-	       (unsigned long long)r->total_us, (unsigned long long)r->downtime_us,
-	       (unsigned long long)r->predicted_downtime_us, (unsigned long long)r->frozen_us,
-	       (unsigned long long)r->restore_us, (unsigned long long)r->images_bytes,
-	       (unsigned long long)r->raw_bytes, (unsigned long long)r->wire_bytes, r->dst_pid,
-	       r->fs_syncs, (unsigned long long)r->fs_wire_bytes, (unsigned long long)r->fs_usec,
-	       (unsigned long long)r->limit_us, (unsigned long long)report_overrun_us(r),
-	       r->overrun_allowed ? "true" : "false", r->throttle_pct);
-	json_field("", "throttle_cgroup", r->throttle_cgroup);
-	print_restore_json(r);
-	printf(",\"iterations\":[");
+		json_field_to(f, ",", "where", r->where);
+	json_field_to(f, ",", "stop_reason", r->stop_reason);
+	fprintf(f,
+		",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
+		"\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
+		"\"wire_bytes\":%llu,\"dst_pid\":%u,\"fs_syncs\":%u,\"fs_wire_bytes\":%llu,"
+		"\"fs_usec\":%llu,\"downtime_limit_us\":%llu,\"downtime_overrun_us\":%llu,"
+		"\"overrun_allowed\":%s,\"throttle_pct\":%u,",
+		(unsigned long long)r->total_us, (unsigned long long)r->downtime_us,
+		(unsigned long long)r->predicted_downtime_us, (unsigned long long)r->frozen_us,
+		(unsigned long long)r->restore_us, (unsigned long long)r->images_bytes,
+		(unsigned long long)r->raw_bytes, (unsigned long long)r->wire_bytes, r->dst_pid,
+		r->fs_syncs, (unsigned long long)r->fs_wire_bytes, (unsigned long long)r->fs_usec,
+		(unsigned long long)r->limit_us, (unsigned long long)report_overrun_us(r),
+		r->overrun_allowed ? "true" : "false", r->throttle_pct);
+	json_field_to(f, "", "throttle_cgroup", r->throttle_cgroup);
+	print_restore_json(f, r);
+	fprintf(f, ",\"iterations\":[");
 	for (uint32_t i = 1; i < r->niter; i++)
-		printf("%s{\"iter\":%u,\"final\":%s,\"pages\":%llu,\"raw_bytes\":%llu,"
-		       "\"wire_bytes\":%llu,\"usec\":%llu}",
-		       i > 1 ? "," : "", i, r->it[i].final ? "true" : "false",
-		       (unsigned long long)r->it[i].pages, (unsigned long long)r->it[i].raw_bytes,
-		       (unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec);
-	printf("],\"fs_paths\":[");
+		fprintf(f,
+			"%s{\"iter\":%u,\"final\":%s,\"pages\":%llu,\"raw_bytes\":%llu,"
+			"\"wire_bytes\":%llu,\"usec\":%llu}",
+			i > 1 ? "," : "", i, r->it[i].final ? "true" : "false",
+			(unsigned long long)r->it[i].pages, (unsigned long long)r->it[i].raw_bytes,
+			(unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec);
+	fprintf(f, "],\"fs_paths\":[");
 	for (uint32_t i = 0; i < r->nsync; i++) {
 		const struct sync_report *s = &r->sync[i];
 
-		printf("%s{", i ? "," : "");
-		json_field("", "path", s->path);
-		json_field(",", "mode", sync_mode(s));
-		printf(",\"shared\":%s,\"syncs\":%u,\"wire_bytes\":%llu}",
-		       s->shared ? "true" : "false", s->syncs, (unsigned long long)s->wire_bytes);
+		fprintf(f, "%s{", i ? "," : "");
+		json_field_to(f, "", "path", s->path);
+		json_field_to(f, ",", "mode", sync_mode(s));
+		fprintf(f, ",\"shared\":%s,\"syncs\":%u,\"wire_bytes\":%llu}",
+			s->shared ? "true" : "false", s->syncs, (unsigned long long)s->wire_bytes);
 	}
-	printf("]}\n");
+	fprintf(f, "]}\n");
+}
+
+void report_notify(const struct report *r, const char *url, int timeout_s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!url || !*url)
+		return;
+	if (!(f = open_memstream(&buf, &len))) {
+		pr_warn("notify %s: no memory for the report", url);
+		return;
+	}
+	report_json(f, r);
+	fclose(f);
+	if (notify_post(url, buf, timeout_s) < 0)
+		pr_warn("%s", ph_errmsg());
+	free(buf);
 }
 
 uint64_t report_overrun_us(const struct report *r)
@@ -269,16 +300,16 @@ uint64_t report_overrun_us(const struct report *r)
 void report_print(const struct report *r)
 {
 	if (r->json) {
-		print_json(r);
+		report_json(stdout, r);
 		return;
 	}
 	printf("\nmigration of %s: %s -> %s over %s: %s\n", r->ct, r->src, r->dst,
 	       r->transport ? r->transport : "?", r->result ? "FAILED" : "done");
 	if (r->result)
 		printf("  error            %s\n  source           %s\n", r->error,
-		       r->where[0]	 ? r->where :
-		       r->rolled_back ? "resumed, unchanged" :
-					"see error");
+		       r->where[0]	? r->where
+		       : r->rolled_back ? "resumed, unchanged"
+					: "see error");
 	printf("  total time       %.2f s\n", r->total_us / 1e6);
 	if (!r->result) {
 		printf("  downtime         %.0f ms (predicted %.0f ms)\n", r->downtime_us / 1e3,

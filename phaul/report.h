@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "caps.h"
 #include "phaul.pb-c.h"
@@ -98,5 +99,9 @@ void report_check(struct report *r, const struct compat_table *t);
 uint64_t report_overrun_us(const struct report *r);
 /* The final report (text or JSON), on stdout. */
 void report_print(const struct report *r);
+/* The final report as one JSON object (the "report" event) on f. */
+void report_json(FILE *f, const struct report *r);
+/* POST the JSON report to url (notify_url; "" = no); a failure is only logged. */
+void report_notify(const struct report *r, const char *url, int timeout_s);
 
 #endif

@@ -36,6 +36,11 @@ fuzz_all() {
 	echo "$n passed, 0 failed"
 }
 
+sim_all() {
+	make -s sim || return 1
+	./build/sim/balance_sim
+}
+
 san_all() {
 	make -s san || return 1
 	./tests/run-unit.sh build-san/tests/test_*
@@ -46,6 +51,9 @@ stage sanitizers san_all
 stage fuzz fuzz_all
 stage host ./tests/host/run.sh
 stage recover ./tests/host/recover.sh
+stage balance ./tests/balance/run.sh
+stage balance-prometheus ./tests/balance/prometheus.sh
+stage balance-sim sim_all
 if [ "${PHAUL_SKIP_VM:-0}" != 1 ]; then
 	stage vm-harness ./tests/migration/run --keep-going
 	stage vm-selftest ./tests/migration/selftest.sh

@@ -5,8 +5,10 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "balance.h"
 #include "images.h"
 #include "mrec.h"
 #include "msg.h"
@@ -27,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)mrec_id_valid(m->recover->mig_id);
 	if (m->body_case == PHAUL__MSG__BODY_RESTORE_REQ && m->restore_req->mig_id)
 		(void)mrec_id_valid(m->restore_req->mig_id);
+	if (m->body_case == PHAUL__MSG__BODY_LOAD_RESP) {
+		struct bal_host h;
+
+		memset(&h, 0, sizeof(h));
+		(void)bal_load_take("fuzz", m->load_resp, &h);
+		free(h.cts);
+	}
 	msg_free(m);
 	return 0;
 }

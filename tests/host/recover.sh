@@ -8,30 +8,12 @@
 # recover is idempotent. Last line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-PHAUL=$PWD/build/phaul
-T=$(mktemp -d /tmp/phaul-recover.XXXXXX)
-pass=0 fail=0
-pids=()
-
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1"; fail=$((fail + 1))
-	[ -f "$T/out" ] && sed 's/^/    /' "$T/out" | tail -20
-}
+TAG=recover
+KILL_SIG=KILL # the destination's "CT" is stopped: only KILL ends it
+. tests/lib.sh
 check() { # NAME CONDITION...
 	local name=$1; shift
 	if "$@"; then ok "$name"; else bad "$name"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # A process tree (a shell and its sleep child) standing for a CT.

@@ -5,44 +5,15 @@
 # Last line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-PHAUL=$PWD/build/phaul
-T=$(mktemp -d /tmp/phaul-host.XXXXXX)
-pass=0 fail=0
-pids=()
+TAG=host
+. tests/lib.sh
 
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1"; fail=$((fail + 1))
-	[ -f "$T/out" ] && sed 's/^/    /' "$T/out" | tail -20
-}
-# expect NAME RC PATTERN CMD...: exit code RC and output matching PATTERN
-expect() {
-	local name=$1 want=$2 pat=$3; shift 3
-	"$@" >"$T/out" 2>&1 </dev/null
-	local rc=$?
-	if [ "$rc" -eq "$want" ] && grep -Eq -- "$pat" "$T/out"; then
-		ok "$name"
-	else
-		echo "    (exit $rc, wanted $want; pattern '$pat')"
-		bad "$name"
-	fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-	local port=$1 i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+# wait_grep PATTERN FILE: a log line written by another process, within 5 s
+# (the agent logs refusals at most once a second, and the rest after a pause).
+wait_grep() {
+	local i
+	for i in $(seq 50); do
+		grep -q -- "$1" "$2" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -95,7 +66,7 @@ if wait_port "$port"; then
 	chmod 600 "$T/wrong"
 	expect "tcp: wrong secret is refused" 1 "refused our shared secret" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
-	grep -q "failed shared-secret authentication" "$T/agent.log" &&
+	wait_grep "failed shared-secret authentication" "$T/agent.log" &&
 		ok "tcp: agent logs the failed authentication" ||
 		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
 	chmod 644 "$T/wrong"
@@ -105,6 +76,9 @@ else
 	bad "tcp agent did not start listening"
 	cp "$T/agent.log" "$T/out"
 fi
+# --- tcp agent: caps on peers, idle limit ---
+. tests/host/bounds.sh
+
 expect "tcp: nobody listening gives a clear error" 1 "connecting to 127.0.0.1:1 over tcp" \
 	"$PHAUL" -t tcp check 127.0.0.1:1
 

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "agent_pair.h"
 #include "config.h"
 #include "err.h"
 #include "msg.h"
@@ -34,42 +35,17 @@
 
 struct sess {
 	char top[64], work[96];
-	struct phaul_config cfg;
-	struct agent a;
-	struct mux *src;
-	pthread_t t;
-	int ret;
+	struct agent_pair p;
 };
-
-static void *agent_thread(void *arg)
-{
-	struct sess *s = arg;
-
-	s->ret = agent_serve(&s->a);
-	return NULL;
-}
 
 static int setup(void **state)
 {
 	struct sess *s = calloc(1, sizeof(*s));
-	struct chan *ca, *cb;
-	int sv[2];
 
 	strcpy(s->top, "/var/tmp/phaul-sess.XXXXXX");
 	assert_non_null(mkdtemp(s->top));
 	snprintf(s->work, sizeof(s->work), "%s/work", s->top);
-	config_defaults(&s->cfg);
-	snprintf(s->cfg.work_dir, sizeof(s->cfg.work_dir), "%s", s->work);
-	strcpy(s->cfg.hooks_dir, "/nonexistent");
-	s->cfg.timeout_s = 10;
-	setenv("PHAUL_CRIU", "/bin/false", 1);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "agent", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "source", &cb), 0);
-	assert_int_equal(mux_start(ca, &s->src), 0);
-	assert_int_equal(mux_start(cb, &s->a.mux), 0);
-	s->a.cfg = &s->cfg;
-	strcpy(s->a.host, "dsthost");
+	agent_pair_open(&s->p, s->work, "dsthost", "source");
 	*state = s;
 	return 0;
 }
@@ -78,8 +54,7 @@ static int teardown(void **state)
 {
 	struct sess *s = *state;
 
-	mux_close(s->src);
-	mux_close(s->a.mux);
+	agent_pair_close(&s->p);
 	rm_tree(s->top);
 	free(s);
 	return 0;
@@ -92,26 +67,26 @@ static void hostile_session(struct sess *s)
 	Phaul__Hello h = PHAUL__HELLO__INIT;
 	Phaul__IterStart is = PHAUL__ITER_START__INIT;
 
-	assert_int_equal(pthread_create(&s->t, NULL, agent_thread, s), 0);
+	agent_pair_start(&s->p);
 	h.proto_version = PHAUL_PROTO_VERSION;
 	h.phaul_version = "0";
 	h.hostname = HOSTILE;
 	h.role = "source";
 	out.body_case = PHAUL__MSG__BODY_HELLO;
 	out.hello = &h;
-	assert_int_equal(msg_send(s->src, &out), 0);
-	assert_int_equal(msg_expect(s->src, PHAUL__MSG__BODY_HELLO, &in, 10000), 0);
+	assert_int_equal(msg_send(s->p.peer, &out), 0);
+	assert_int_equal(msg_expect(s->p.peer, PHAUL__MSG__BODY_HELLO, &in, 10000), 0);
 	msg_free(in);
 	is.iter = 1;
 	out.body_case = PHAUL__MSG__BODY_ITER_START;
 	out.iter_start = &is;
-	assert_int_equal(msg_send(s->src, &out), 0);
+	assert_int_equal(msg_send(s->p.peer, &out), 0);
 	/* The flat store takes the pages (no CRIU needed): end the stream early. */
-	assert_int_equal(msg_expect(s->src, PHAUL__MSG__BODY_ITER_READY, &in, 10000), 0);
+	assert_int_equal(msg_expect(s->p.peer, PHAUL__MSG__BODY_ITER_READY, &in, 10000), 0);
 	msg_free(in);
-	assert_int_equal(mux_send_eof(s->src, MUX_PAGES), 0);
-	pthread_join(s->t, NULL);
-	assert_true(s->ret < 0);
+	assert_int_equal(mux_send_eof(s->p.peer, MUX_PAGES), 0);
+	agent_pair_join(&s->p);
+	assert_true(s->p.ret < 0);
 }
 
 /* Names in dir other than "." and ".."; the first one in *first (may be NULL). */
@@ -138,7 +113,7 @@ static void test_hostname_kept_images(void **state)
 	char name[256], path[512], text[512];
 	struct stat st;
 
-	s->cfg.keep_images = true; /* the session dir stays: look at it */
+	s->p.cfg.keep_images = true; /* the session dir stays: look at it */
 	hostile_session(s);
 	/* Only the work dir beside nothing else; one session dir inside it. */
 	assert_int_equal(entries(s->top, name, sizeof(name)), 1);
