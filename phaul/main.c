@@ -36,7 +36,8 @@ static const char usage[] =
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
 	"            4 failed or limit not met, rolled back (source running),\n"
 	"            5 rollback failed, 6 outcome unknown: run 'phaul recover',\n"
-	"            7 balance moved (see 'phaul balance --help').\n"
+	"            7 balance moved (see 'phaul balance --help'),\n"
+	"            8 committed, then the lazy restore lost the CT.\n"
 	"See HOWTO.md for every option and error.\n";
 
 static int set_option(struct phaul_config *cfg, const char *kv)
