@@ -174,6 +174,21 @@ void agent_session_lost(struct agent *a)
 		return;
 	}
 	pages_relay_join(&a->relay);
+	/*
+	 * A lazy restore's daemon must finish before this agent goes (it
+	 * would take the daemon with it): a held CT that `phaul recover`
+	 * lets run later needs all of its memory. If the daemon dies, the
+	 * CT could only run with holes: discard it, as recover will learn.
+	 */
+	if (a->lazy && criu_lazy_wait(a->lazy, a->cfg->timeout_s * 1000, NULL) < 0) {
+		pr_err("%s: discarding the held %s %d: its memory is incomplete", ph_errmsg(),
+		       a->ct[0] ? a->ct : "tree", (int)a->restored_pid);
+		discard_restored(a);
+		record_dst(a, DST_DISCARDED);
+		a->held = false;
+		a->restored_pid = 0;
+		return;
+	}
 	pr_warn("holding %s %d stopped (migration %s): the source may have given its copy "
 		"up; `phaul recover` on %s decides",
 		a->ct[0] ? a->ct : "tree", (int)a->restored_pid, a->mig_id, a->peer);
