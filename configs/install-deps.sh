@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing; a no-op when all is there.
 set -eu
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang libclang-rt-14-dev debhelper dpkg-dev man-db systemd bash-completion
 libssh2-1-dev libprotobuf-c-dev protobuf-c-compiler liburing-dev libzstd-dev
 libcurl4-openssl-dev libinih-dev libsodium-dev libcmocka-dev libjansson-dev
 criu rsync openssh-server openssh-client lxc liblxc1 lxc-dev iptables

@@ -9,6 +9,8 @@
 
 /* transport: one frame's payload, before and after compression */
 #define PH_FRAME_MAX (256u * 1024)
+/* transport: plaintext of one sealed tcp record (a frame header and payload fit) */
+#define PH_RECORD_MAX (PH_FRAME_MAX + 64)
 /* transport: per-stream receive window (bytes in flight, on the wire) */
 #define PH_WINDOW_CTL  (1u * 1024 * 1024)
 #define PH_WINDOW_DATA (8u * 1024 * 1024)

@@ -30,6 +30,7 @@
 #include "caps.h"
 #include "engine/criu.h"
 #include "engine/stats.h"
+#include "cli.h"
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "hooks.h"
@@ -72,7 +73,7 @@ struct mig {
 	struct pages_relay relay;
 	enum precopy_policy policy; /* cfg->policy, parsed */
 	struct precopy pc;
-	struct throttle thr;	       /* auto-converge */
+	struct throttle thr;	      /* auto-converge */
 	uint64_t restore_ns_per_page; /* the destination's last restore */
 	uint32_t iter;
 	bool precopy;
@@ -495,23 +496,24 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 	uint64_t pred = g->rep.predicted_downtime_us, lim = g->pc.limit_us;
 
 	if (g->cfg->allow_downtime_overrun) {
-		report_phase(&g->rep, "precopy",
-			     "predicted downtime %llu ms is over the limit %llu ms by %llu ms (%s); "
-			     "dumping anyway (--allow-downtime-overrun)",
-			     (unsigned long long)pred / 1000, (unsigned long long)lim / 1000,
-			     (unsigned long long)(pred > lim ? pred - lim : 0) / 1000,
-			     precopy_verdict_str(v));
+		report_phase(
+			&g->rep, "precopy",
+			"predicted downtime %llu ms is over the limit %llu ms by %llu ms (%s); "
+			"dumping anyway (--allow-downtime-overrun)",
+			(unsigned long long)pred / 1000, (unsigned long long)lim / 1000,
+			(unsigned long long)(pred > lim ? pred - lim : 0) / 1000,
+			precopy_verdict_str(v));
 		return 0;
 	}
-	return ph_seterr(PH_ELIMIT,
-			 "downtime limit %llu ms cannot be met: predicted %llu ms after %u "
-			 "iterations (%s)%s; %s runs on. Raise --downtime-limit or pass "
-			 "--allow-downtime-overrun",
-			 (unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
-			 precopy_verdict_str(v),
-			 g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" :
-									    ", auto-converge is off",
-			 g->ct.spec);
+	return ph_seterr(
+		PH_ELIMIT,
+		"downtime limit %llu ms cannot be met: predicted %llu ms after %u "
+		"iterations (%s)%s; %s runs on. Raise --downtime-limit or pass "
+		"--allow-downtime-overrun",
+		(unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
+		precopy_verdict_str(v),
+		g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" : ", auto-converge is off",
+		g->ct.spec);
 }
 
 static int step_precopy(struct mig *g)
@@ -621,7 +623,8 @@ static int restore_remote(struct mig *g)
 		report_restore_resp(&g->rep, in->restore_resp);
 		if (g->lazy && strcmp(g->rep.restore_mode, "lazy"))
 			report_phase(&g->rep, "restore", "restored eagerly: %s",
-				     g->rep.restore_note[0] ? g->rep.restore_note : "(no reason given)");
+				     g->rep.restore_note[0] ? g->rep.restore_note
+							    : "(no reason given)");
 		if (in->restore_resp->throttle_note)
 			report_phase(&g->rep, "restore", "auto-converge throttle lifted on %s: %s",
 				     g->peer, in->restore_resp->throttle_note);
@@ -971,10 +974,11 @@ out:
 	return ret;
 }
 
-static const char migrate_usage[] =
+const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
-	"Move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port]) with pre-copy.\n"
+	"Move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port], [IPV6]:port) with\n"
+	"pre-copy. Options may also follow CT and HOST.\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
@@ -985,10 +989,11 @@ static const char migrate_usage[] =
 	"                        10 % growth or max iterations; no downtime limit)\n"
 	"  --max-iterations N    pre-copy iterations at most (8; auto-converge may add\n"
 	"                        up to 9 throttled ones)\n"
-	"  --no-compress         no zstd on the page and image streams\n"
+	"  --no-compress         no zstd on the page, image and fs-sync streams\n"
 	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
-	"  --work-dir DIR        images and logs here (both hosts)\n"
-	"  --keep-images         keep the work dirs afterwards\n"
+	"  --work-dir DIR        images and logs here (this host; the agent uses its own)\n"
+	"  --keep-images         keep this host's images after a success (always kept\n"
+	"                        after a failure)\n"
 	"  --restore MODE        lazy (default): the CT runs on HOST before its memory is\n"
 	"                        in place, a local lazy-pages daemon fills it; eager:\n"
 	"                        every page in place first (HOSTs without userfaultfd\n"
@@ -1010,43 +1015,45 @@ static const char migrate_usage[] =
 	"                        strict: what CRIU restores of the tree's cgroups\n"
 	"Other:\n"
 	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
-	"  --force CHECKS        skip these compatibility checks (comma-separated)\n"
+	"  --force CHECKS        skip these compatibility checks (comma-separated names\n"
+	"                        as in the check table)\n"
 	"  --dry-run             connect and run the checks only\n"
 	"  --json                progress and report as JSON lines on stdout\n"
 	"  --sync PATH           rsync PATH to the same path on HOST: before, during\n"
 	"                        pre-copy and while frozen (repeatable)\n";
 
+const struct option migrate_opts[] = {
+	{ "downtime-limit", required_argument, NULL, 'd' },
+	{ "max-iterations", required_argument, NULL, 'i' },
+	{ "allow-downtime-overrun", no_argument, NULL, 'O' },
+	{ "no-auto-converge", no_argument, NULL, 'A' },
+	{ "policy", required_argument, NULL, 'P' },
+	{ "no-compress", no_argument, NULL, 'Z' },
+	{ "bwlimit", required_argument, NULL, 'b' },
+	{ "work-dir", required_argument, NULL, 'w' },
+	{ "keep-images", no_argument, NULL, 'k' },
+	{ "restore", required_argument, NULL, 'y' },
+	{ "shell-job", no_argument, NULL, 's' },
+	{ "tcp-established", no_argument, NULL, 't' },
+	{ "file-locks", no_argument, NULL, 'L' },
+	{ "link-remap", no_argument, NULL, 'R' },
+	{ "ext-unix-sk", no_argument, NULL, 'U' },
+	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "manage-cgroups", required_argument, NULL, 'C' },
+	{ "require-precopy", no_argument, NULL, 'r' },
+	{ "force", required_argument, NULL, 'f' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "sync", required_argument, NULL, 'S' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int parse_opts(struct mig *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "downtime-limit", required_argument, NULL, 'd' },
-		{ "max-iterations", required_argument, NULL, 'i' },
-		{ "allow-downtime-overrun", no_argument, NULL, 'O' },
-		{ "no-auto-converge", no_argument, NULL, 'A' },
-		{ "policy", required_argument, NULL, 'P' },
-		{ "no-compress", no_argument, NULL, 'Z' },
-		{ "bwlimit", required_argument, NULL, 'b' },
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "keep-images", no_argument, NULL, 'k' },
-		{ "restore", required_argument, NULL, 'y' },
-		{ "shell-job", no_argument, NULL, 's' },
-		{ "tcp-established", no_argument, NULL, 't' },
-		{ "file-locks", no_argument, NULL, 'L' },
-		{ "link-remap", no_argument, NULL, 'R' },
-		{ "ext-unix-sk", no_argument, NULL, 'U' },
-		{ "ghost-limit", required_argument, NULL, 'G' },
-		{ "manage-cgroups", required_argument, NULL, 'C' },
-		{ "require-precopy", no_argument, NULL, 'r' },
-		{ "force", required_argument, NULL, 'f' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "sync", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", migrate_opts, NULL)) != -1) {
 		const char *key = NULL;
 
 		switch (c) {
@@ -1081,15 +1088,23 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 			g->opt.sync[g->opt.nsync++] = optarg;
 			break;
 		case 'h': fputs(migrate_usage, stdout); exit(EXIT_OK);
-		default: fputs(migrate_usage, stderr); return -1;
+		default: cli_usage_hint("migrate"); return -1;
 		}
 		if (key && config_set(g->cfg, NULL, key, optarg) < 0) {
-			fprintf(stderr, "phaul: %s\n", ph_errmsg());
+			cli_usage_error("migrate", "%s", ph_errmsg());
 			return -1;
 		}
 	}
 	if (optind + 2 != argc) {
-		fputs(migrate_usage, stderr);
+		cli_usage_error("migrate", "%s (usage: phaul migrate [OPTIONS] CT HOST)",
+				optind == argc	     ? "missing CT and HOST"
+				: optind + 1 == argc ? "missing HOST after CT"
+						     : "too many operands: only CT and HOST");
+		return -1;
+	}
+	if ((g->opt.force && cli_check_force(g->opt.force) < 0) ||
+	    cli_preflight(g->cfg, argv[optind + 1]) < 0) {
+		cli_usage_error("migrate", "%s", ph_errmsg());
 		return -1;
 	}
 	return 0;
@@ -1148,7 +1163,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	if (recover_pending(cfg, g.ct.spec, g.id, sizeof(g.id))) {
 		/* a second copy could start while the first one's fate is open */
 		fprintf(stderr,
-			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` first\n",
+			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` "
+			"first\n",
 			g.id, g.ct.spec, g.id);
 		return EXIT_FAILED;
 	}
@@ -1180,8 +1196,9 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* Without it Ctrl-C would be ignored: refuse before anything changes. */
-	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD") ? EAGAIN
-						  : pthread_create(&sig_thread, NULL, signal_thread, &g);
+	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD")
+		      ? EAGAIN
+		      : pthread_create(&sig_thread, NULL, signal_thread, &g);
 	if (ret) {
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		fprintf(stderr, "phaul: cannot start the signal thread: %s\n", strerror(ret));

@@ -113,6 +113,7 @@ static struct timespec mux_abstime(int64_t ns)
 }
 
 static void mux_send_abort(struct mux *m, int err, const char *msg);
+static int mux_err_locked(struct mux *m);
 
 /* The peer broke the protocol: worth telling it why before hanging up. */
 static int mux_peer_fault(int err)
@@ -120,7 +121,12 @@ static int mux_peer_fault(int err)
 	return err == -PH_EPROTO || err == -PH_ETOOBIG || err == -PH_EZSTD;
 }
 
-/* Record the first failure (the current ph_errmsg()), wake everyone, stop the chan. */
+/*
+ * Record the first failure (the current ph_errmsg()), wake everyone, stop
+ * the chan. Returns the first failure, restated in this thread: a write
+ * that fails because the reader already found the session over (a broken
+ * pipe under a refused record) reports why it is over.
+ */
 static int mux_fail(struct mux *m, int err, int aborted)
 {
 	pthread_mutex_lock(&m->lock);
@@ -128,6 +134,8 @@ static int mux_fail(struct mux *m, int err, int aborted)
 		m->err = err;
 		m->aborted = aborted;
 		snprintf(m->errmsg, sizeof(m->errmsg), "%s", ph_errmsg());
+	} else {
+		err = mux_err_locked(m);
 	}
 	pthread_cond_broadcast(&m->cond);
 	pthread_cond_broadcast(&m->tick);

@@ -70,8 +70,12 @@ if wait_port "$port"; then
 		ok "tcp: agent logs the failed authentication" ||
 		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
 	chmod 644 "$T/wrong"
-	expect "tcp: world-readable secret is refused" 1 "must not be accessible by group or others" \
+	expect "tcp: world-readable secret is refused, a configuration error" 2 "must not be accessible by group or others" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
+	mkfifo -m 600 "$T/fifo"
+	expect "tcp: a FIFO as secret file is refused at once, not waited on" 2 \
+		"secret file .*fifo is not a regular file" \
+		timeout 10 "$PHAUL" -t tcp -o secret_file="$T/fifo" check "127.0.0.1:$port"
 else
 	bad "tcp agent did not start listening"
 	cp "$T/agent.log" "$T/out"
@@ -217,6 +221,15 @@ if [ -n "$cg2" ] && mkdir "$cg2/phaul.hosttest.$$" 2>/dev/null; then
 		bad "throttle: a killed phaul's throttle is lifted by the next agent start"
 	fi
 	rmdir "$cg2/phaul.throttle.$tv" 2>/dev/null
+fi
+
+# --- a hostile relay between a real source and a real agent over tcp ---
+tests/host/tcp-relay.sh "$PHAUL" >"$T/relay.log" 2>&1
+sed '$d' "$T/relay.log"
+if read -r p _ f _ < <(tail -1 "$T/relay.log") && [[ "$p$f" =~ ^[0-9]+$ ]]; then
+	pass=$((pass + p)) fail=$((fail + f))
+else
+	bad "tests/host/tcp-relay.sh did not finish"
 fi
 
 echo "$pass passed, $fail failed"

@@ -18,6 +18,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${PHAUL_VM_CACHE:-/var/cache/phaul-vm}
+# PHAUL_VM_DEB: install phaul into the guests from this .deb (make check
+# builds it in its package stage) instead of copying the binary
+PHAUL_VM_DEB=${PHAUL_VM_DEB:-}
 # the phaul binary built by the top-level make
 PHAUL_BIN=${PHAUL_BIN:-}
 if [ -z "$PHAUL_BIN" ]; then
@@ -247,6 +250,17 @@ make_overlay() {
 	root=$dir/overlay-$role
 	rm -rf "$root"
 	mkdir -p "$root"/{etc/ssh,root/.ssh,usr/local/bin}
+	# the package's files as dpkg lays them out (the guests have no dpkg);
+	# the harness's config below replaces its conffile, as an operator would
+	if [ -n "$PHAUL_VM_DEB" ]; then
+		dpkg-deb -x "$PHAUL_VM_DEB" "$root"
+		# no /lib in the overlay (see copy_in): the units go to /usr/lib
+		if [ -d "$root/lib" ]; then
+			mkdir -p "$root/usr/lib"
+			cp -a "$root/lib/." "$root/usr/lib/"
+			rm -rf "$root/lib"
+		fi
+	fi
 	cat >"$root/etc/guest.conf" <<-EOF
 	ROLE=$role
 	LINK_IP=$ip
@@ -289,7 +303,9 @@ make_overlay() {
 	for f in "$HERE"/workloads/build/*; do
 		[ -f "$f" ] && [ -x "$f" ] && install -m 0755 "$f" "$root/usr/local/bin/"
 	done
-	if [ -n "$PHAUL_BIN" ]; then
+	if [ -n "$PHAUL_VM_DEB" ]; then
+		for f in $(lib_closure "$root/usr/bin/phaul"); do copy_in "$root" "$f"; done
+	elif [ -n "$PHAUL_BIN" ]; then
 		install -m 0755 "$PHAUL_BIN" "$root/usr/local/bin/phaul"
 		for f in $(lib_closure "$PHAUL_BIN"); do copy_in "$root" "$f"; done
 	fi
@@ -303,7 +319,9 @@ cmd_guests() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	base=$(cmd_base)
-	if [ -z "$PHAUL_BIN" ]; then
+	if [ -n "$PHAUL_VM_DEB" ]; then
+		log "guests get phaul from the package $PHAUL_VM_DEB"
+	elif [ -z "$PHAUL_BIN" ]; then
 		log "warning: $REPO/build/phaul not built (run make); guests get no phaul"
 	fi
 	make_keys "$dir"
