@@ -32,7 +32,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wfor
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 CRIU_PROTO := /usr/include/criu/rpc.proto
-PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c
+PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c \
+	      $(B)/proto/criu_pagemap.pb-c.c
 PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
 LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c proto/*.c \
@@ -72,6 +73,11 @@ $(B)/proto/rpc.pb-c.c $(B)/proto/rpc.pb-c.h: $(CRIU_PROTO)
 
 # The subset of CRIU's images/stats.proto phaul reads (not installed by the package).
 $(B)/proto/criu_stats.pb-c.c $(B)/proto/criu_stats.pb-c.h: engine/criu_stats.proto
+	@mkdir -p $(B)/proto
+	protoc-c --proto_path=engine --c_out=$(B)/proto $<
+
+# CRIU's images/pagemap.proto, which the flat page store writes.
+$(B)/proto/criu_pagemap.pb-c.c $(B)/proto/criu_pagemap.pb-c.h: engine/criu_pagemap.proto
 	@mkdir -p $(B)/proto
 	protoc-c --proto_path=engine --c_out=$(B)/proto $<
 
@@ -143,6 +149,10 @@ $(B)/bench/%: tests/bench/%.c $(B)/libphaul.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
 
+# The flat page store's io_uring against its pwrite fallback, on this host.
+store-bench: $(B)/bench/store_bench
+	$(B)/bench/store_bench
+
 deps:
 	@./configs/install-deps.sh
 
@@ -186,6 +196,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all sim san fuzz fuzz-build tests unit check demo bench bench-seal deps install uninstall deb clean format FORCE
+.PHONY: all sim san fuzz fuzz-build tests unit check demo bench bench-seal store-bench deps install uninstall deb clean format FORCE
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

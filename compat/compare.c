@@ -15,7 +15,7 @@
 const char *const compat_check_names[] = {
 	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
 	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "ct-files", "runtime",
-	"ct-id",  "ct-path",   NULL,
+	"ct-id",  "ct-path",   "lazy-restore", NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -168,12 +168,15 @@ static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
 		r = row(t, "rsync");
 		snprintf(r->src, sizeof(r->src), "%s", s->rsync_ok ? "found" : "MISSING");
 		snprintf(r->dst, sizeof(r->dst), "%s",
-			 !d->has_rsync_ok ? "unknown" : d->rsync_ok ? "found" : "MISSING");
+			 !d->has_rsync_ok ? "unknown"
+			 : d->rsync_ok	  ? "found"
+					  : "MISSING");
 		if (!s->rsync_ok || (d->has_rsync_ok && !d->rsync_ok))
 			set(r, COMPAT_FAIL, "fs-sync needs rsync on both hosts: install it on %s",
 			    !s->rsync_ok ? str(s->hostname) : str(d->hostname));
 		else if (!d->has_rsync_ok)
-			set(r, COMPAT_WARN, "the destination's agent does not say whether it has rsync");
+			set(r, COMPAT_WARN,
+			    "the destination's agent does not say whether it has rsync");
 	}
 	if (q->auto_converge) {
 		r = row(t, "auto-converge");
@@ -182,7 +185,8 @@ static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
 		snprintf(r->dst, sizeof(r->dst), "-");
 		if (!s->cgroup_cpu)
 			set(r, COMPAT_WARN,
-			    "cannot throttle on %s (no cgroup v2 cpu controller): a CT that dirties "
+			    "cannot throttle on %s (no cgroup v2 cpu controller): a CT that "
+			    "dirties "
 			    "memory faster than the link carries it cannot meet the downtime limit",
 			    str(s->hostname));
 	}
@@ -252,6 +256,16 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 		    q->require_precopy ? " and --require-precopy was given"
 				       : ", one stop-and-copy dump");
 
+	if (q->lazy_restore) {
+		r = row(t, "lazy-restore");
+		snprintf(r->src, sizeof(r->src), "-");
+		snprintf(r->dst, sizeof(r->dst), "%s", d->lazy_pages ? "uffd-noncoop" : "no");
+		t->lazy = d->lazy_pages;
+		if (!d->lazy_pages)
+			set(r, COMPAT_WARN,
+			    "destination has no userfaultfd non-cooperative events (criu check "
+			    "--feature uffd-noncoop): it restores eagerly");
+	}
 	check_resources(t, s, d, q);
 	check_tools(t, s, d, q);
 	if (q->ct_scanned) {

@@ -82,6 +82,7 @@ struct compat_table {
 	int nfail;
 	int nwarn;
 	bool precopy; /* pre-copy possible on both hosts */
+	bool lazy;    /* lazy restore asked for and possible on the destination */
 };
 
 struct compat_req {
@@ -90,6 +91,7 @@ struct compat_req {
 	bool require_precopy;	  /* no soft-dirty is a failure, not a warning */
 	bool need_rsync;	  /* paths to rsync: rsync needed on both hosts */
 	bool auto_converge;	  /* the source may throttle: it needs cgroup_cpu */
+	bool lazy_restore;	  /* lazy restore asked for: has the destination uffd? */
 	const char *force;	  /* comma-separated check names to skip */
 	bool ct_scanned;	  /* the CT's files were scanned (compat_scan_fds()): */
 	int ct_files;		  /* this many need an option or cannot move, */

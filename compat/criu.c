@@ -101,8 +101,15 @@ int compat_criu_facts(const struct compat_probe *p, Phaul__HostFacts *f)
 	/* On failure the message names check.log in dir: keep it for the operator. */
 	if (f->criu_ok)
 		rm_tree(dir);
-	if (f->criu_ok)
+	if (f->criu_ok) {
+		struct criu_features feat;
+
 		cpu_check(p, f);
+		/* lazy restore: userfaultfd and its non-cooperative events */
+		f->has_lazy_pages = 1;
+		f->lazy_pages = criu_feature_check(&feat) == 0 && feat.lazy_pages &&
+				!getenv("PHAUL_FAULT_NO_UFFD");
+	}
 	else
 		f->cpu_msg = strdup("not checked: CRIU does not work here");
 	return 0;

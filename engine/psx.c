@@ -225,6 +225,31 @@ static void psx_count_bytes(struct psx_parser *p, size_t n, bool payload)
 	}
 }
 
+static int psx_emit(struct psx_parser *p, const struct psx_hdr *h)
+{
+	struct psx_ev ev = {
+		.cmd = h->cmd & PS_CMD_MASK,
+		.flags = h->cmd >> PS_CMD_BITS,
+		.nr_pages = h->nr_pages,
+		.vaddr = h->vaddr,
+		.dst_id = h->dst_id,
+	};
+
+	if (ev.cmd == PS_IOV_ADD)
+		ev.flags = PSX_PE_PRESENT;
+	else if (ev.cmd == PS_IOV_HOLE)
+		ev.flags = PSX_PE_PARENT;
+	return p->sink.hdr(p->sink.arg, &ev);
+}
+
+void psx_set_sink(struct psx_parser *p, const struct psx_sink *sink)
+{
+	if (sink)
+		p->sink = *sink;
+	else
+		memset(&p->sink, 0, sizeof(p->sink));
+}
+
 /* Take header bytes from buf; returns bytes used, or <0 on a bad header. */
 static long psx_take_header(struct psx_parser *p, const uint8_t *buf, size_t len)
 {
@@ -245,6 +270,8 @@ static long psx_take_header(struct psx_parser *p, const uint8_t *buf, size_t len
 	memcpy(&h.dst_id, p->hdr + 16, 8);
 	p->hdr_have = 0;
 	r = psx_header(p, &h, &p->payload_left);
+	if (r == 0 && p->sink.hdr)
+		r = psx_emit(p, &h);
 	if (r < 0)
 		return r;
 	psx_count_bytes(p, PSX_HDR_SIZE, false);
@@ -255,6 +282,7 @@ int psx_feed(struct psx_parser *p, const uint8_t *buf, size_t len, size_t *consu
 {
 	size_t off = 0;
 	long n;
+	int r;
 
 	*consumed = 0;
 	if (p->err)
@@ -271,6 +299,8 @@ int psx_feed(struct psx_parser *p, const uint8_t *buf, size_t len, size_t *consu
 				n = (long)p->payload_left;
 			p->payload_left -= n;
 			psx_count_bytes(p, n, true);
+			if (p->sink.data && (r = p->sink.data(p->sink.arg, buf + off, n)) < 0)
+				return psx_fail(p, r);
 		} else {
 			n = psx_take_header(p, buf + off, len - off);
 			if (n < 0)

@@ -96,6 +96,30 @@ struct psx_counts {
 	uint64_t opens;	       /* OPEN/OPEN2: pagemaps (processes, shmem) */
 };
 
+/*
+ * A validated header, for a consumer that terminates the stream itself
+ * (engine/pstore.h). flags: the PE_* of ADD_F; ADD gets PSX_PE_PRESENT and
+ * HOLE gets PSX_PE_PARENT, as CRIU's page server reads them.
+ */
+struct psx_ev {
+	uint32_t cmd; /* PS_IOV_*, flags stripped */
+	uint32_t flags;
+	uint32_t nr_pages;
+	uint64_t vaddr;
+	uint64_t dst_id;
+};
+
+/*
+ * Optional consumer: hdr() for each header once it passed every check,
+ * data() for the payload bytes of the last ADD/ADD_F, in order, as they
+ * are fed. A negative return fails the parser with that error.
+ */
+struct psx_sink {
+	int (*hdr)(void *arg, const struct psx_ev *ev);
+	int (*data)(void *arg, const uint8_t *buf, size_t len);
+	void *arg;
+};
+
 /* Reply kinds owed by the page server, in order. */
 enum psx_reply { PSX_R_OPEN2 = 1, PSX_R_PARENT = 2, PSX_R_CLOSE = 3 };
 
@@ -117,6 +141,7 @@ struct psx_parser {
 	struct psx_counts session; /* the current (or just closed) session */
 	struct psx_counts total;   /* all sessions */
 	uint64_t sessions;	   /* sessions closed */
+	struct psx_sink sink;	   /* zero: none */
 };
 
 /* page_size: this host's (both hosts must match; compat checks that). */
@@ -161,6 +186,9 @@ int psx_finish(const struct psx_parser *p);
 /* Counters of the current/last session and of all sessions. */
 const struct psx_counts *psx_session_counts(const struct psx_parser *p);
 const struct psx_counts *psx_total_counts(const struct psx_parser *p);
+
+/* Hand every validated header and payload byte to sink (NULL: none). */
+void psx_set_sink(struct psx_parser *p, const struct psx_sink *sink);
 
 /* Name of a command for messages ("ADD_F", "CLOSE", ...; "unknown"). */
 const char *psx_cmd_name(uint32_t cmd);

@@ -85,6 +85,8 @@ static int on_finish(struct agent *a, Phaul__Msg *in)
 	out.finish_ack = &ack;
 	if (msg_send(a->mux, &out) == 0)
 		a->done = true;
+	if (ret == 0 && in->finish->commit && a->lazy)
+		ret = agent_lazy_settle(a);
 	return ret;
 }
 

@@ -11,6 +11,8 @@
 #include "config.h"
 #include "engine/criu.h"
 #include "engine/psx.h"
+#include "engine/pstore.h"
+#include "engine/lazy.h"
 #include "pages.h"
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
@@ -40,10 +42,11 @@ struct agent {
 	uint32_t iter;	    /* current iteration, 0 before the first */
 	bool final;	    /* the current iteration is the final dump */
 	uint32_t nimages;   /* image files received for the final dump */
-	struct criu_ps *ps; /* the current iteration's page server */
-	pthread_t ps_waiter; /* waits for it beside the relay */
-	int ps_wret;
-	char ps_err[512];
+	struct pstore *store; /* the flat image of the CT's memory (<dir>/img) */
+	bool lazy_ok;	      /* criu: userfaultfd with non-cooperative events */
+	char lazy_note[640];  /* why not, when the source asked for lazy */
+	struct criu_lazy *lazy; /* the lazy restore's daemon, until memory is complete */
+	uint64_t t_restore;	/* CLOCK_MONOTONIC us at the restore's start */
 	struct psx_parser psx;
 	struct pages_relay relay;
 };
@@ -64,6 +67,13 @@ const char *agent_state_name(enum agent_state s);
 bool agent_ct_holdable(const char *spec);
 /* Run the destination's hooks of stage (err: the failure, for on-failure). */
 int agent_hook(struct agent *a, const char *stage, const char *err);
+
+/*
+ * After FinishAck of a lazy restore: wait for the lazy-pages daemon to
+ * place every page, tell the source (LazyDone). If it died first, the CT's
+ * memory is incomplete: the CT is killed and the images kept. 0 or the error.
+ */
+int agent_lazy_settle(struct agent *a);
 
 /* Message handlers of a migration (agent_mig.c). */
 int agent_on_iter_start(struct agent *a, Phaul__Msg *in);

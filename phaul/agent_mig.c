@@ -99,47 +99,40 @@ out:
 }
 
 /*
- * Waits for the page server beside the relay: if it dies (a full disk),
- * the relay must not keep writing into a socket swrk still holds open.
- */
-static void *ps_wait_thread(void *arg)
-{
-	struct agent *a = arg;
-
-	a->ps_wret = criu_ps_wait(a->ps, -1);
-	if (a->ps_wret < 0) {
-		snprintf(a->ps_err, sizeof(a->ps_err), "%s", ph_errmsg());
-		shutdown(a->relay.sk, SHUT_RDWR);
-	}
-	return NULL;
-}
-
-/*
  * This host's restore speed, ns per page of the CT, from its last restore:
  * the source's downtime prediction needs it, and only the destination can
  * measure it. One number in the work dir; 0 when there is none yet.
  */
 #define RESTORE_RATE_FILE "restore-rate"
+/* the same for lazy restores (the CT runs before its memory is in place) */
+#define RESTORE_RATE_LAZY_FILE "restore-rate-lazy"
 
-static uint64_t restore_rate_load(const struct agent *a)
+static void restore_rate_path(const struct agent *a, bool lazy, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", a->cfg->work_dir,
+		 lazy ? RESTORE_RATE_LAZY_FILE : RESTORE_RATE_FILE);
+}
+
+static uint64_t restore_rate_load(const struct agent *a, bool lazy)
 {
 	char path[PATH_MAX], text[32];
 	unsigned long long v;
 
-	snprintf(path, sizeof(path), "%s/" RESTORE_RATE_FILE, a->cfg->work_dir);
+	restore_rate_path(a, lazy, path, sizeof(path));
 	if (read_text(path, text, sizeof(text)) < 0 || sscanf(text, "%llu", &v) != 1)
 		return 0;
 	return v;
 }
 
-static void restore_rate_save(const struct agent *a, uint64_t restore_us, uint64_t pages)
+static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore_us,
+			      uint64_t pages)
 {
-	char path[640], tmp[PATH_MAX];
+	char path[PATH_MAX - 8], tmp[PATH_MAX];
 	FILE *f;
 
 	if (!restore_us || !pages)
 		return;
-	snprintf(path, sizeof(path), "%s/" RESTORE_RATE_FILE, a->cfg->work_dir);
+	restore_rate_path(a, lazy, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
 	if (!f)
@@ -149,23 +142,44 @@ static void restore_rate_save(const struct agent *a, uint64_t restore_us, uint64
 		rename(tmp, path);
 }
 
-/* In the relay thread after the session: the page server's verdict. */
+/*
+ * Can this host restore lazily? CRIU's FEATURE_CHECK lazy_pages is
+ * `criu check --feature uffd-noncoop` (userfaultfd and its
+ * non-cooperative events). Asked once per session, before any downtime.
+ */
+static void lazy_probe(struct agent *a)
+{
+	struct criu_features f;
+
+	a->lazy_ok = false;
+	if (getenv("PHAUL_FAULT_NO_UFFD")) {
+		snprintf(a->lazy_note, sizeof(a->lazy_note),
+			 "%.64s: no userfaultfd (PHAUL_FAULT_NO_UFFD)", a->host);
+		return;
+	}
+	if (criu_feature_check(&f) < 0) {
+		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: criu feature check: %.400s", a->host,
+			 ph_errmsg());
+		return;
+	}
+	a->lazy_ok = f.lazy_pages;
+	if (!a->lazy_ok)
+		snprintf(a->lazy_note, sizeof(a->lazy_note),
+			 "%.64s: criu check --feature uffd-noncoop fails (no userfaultfd "
+			 "non-cooperative events)",
+			 a->host);
+}
+
+/* In the relay thread after the session: the store's verdict. */
 static int ps_after(struct pages_relay *r, int ret)
 {
 	struct agent *a = r->arg;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterDone done = PHAUL__ITER_DONE__INIT;
-	bool killed = false;
 
-	/* The stream is gone: so is its server (ESRCH: it was reaped already). */
-	if (ret < 0 && criu_ps_pid(a->ps) > 0)
-		killed = kill(criu_ps_pid(a->ps), SIGKILL) == 0;
-	pthread_join(a->ps_waiter, NULL);
-	ret = pages_ps_verdict(ret, killed, a->ps_wret, a->ps_err);
-	criu_ps_close(a->ps);
-	a->ps = NULL;
-	close(r->sk);
-	r->sk = -1;
+	/* after the final dump's pages: the one flat image CRIU restores from */
+	if (ret == 0 && a->final)
+		ret = pstore_write_images(a->store);
 	if (ret < 0) {
 		char msg[1024];
 
@@ -174,11 +188,15 @@ static int ps_after(struct pages_relay *r, int ret)
 		 * would wait for credit while CRIU waits for it. Abort the
 		 * session so every wait on the source fails with our reason.
 		 */
-		snprintf(msg, sizeof(msg), "%s: page server of iteration %u failed: %s", a->host,
-			 a->iter, ph_errmsg());
+		snprintf(msg, sizeof(msg), "%s: pages of iteration %u: %s", a->host, a->iter,
+			 ph_errmsg());
 		mux_abort(a->mux, ret, msg);
 		return ph_seterr(ret, "%s", msg);
 	}
+	pr_info("iteration %u: %llu pages in the flat store, %llu moved in %llu us at its end",
+		a->iter, (unsigned long long)pstore_stats(a->store)->pages,
+		(unsigned long long)pstore_stats(a->store)->last_moved,
+		(unsigned long long)pstore_stats(a->store)->last_apply_us);
 	done.iter = a->iter;
 	done.ok = true;
 	done.has_bytes = 1;
@@ -191,14 +209,39 @@ static int ps_after(struct pages_relay *r, int ret)
 	return ret;
 }
 
+/*
+ * The flat store and the final images live in <session>/img: CRIU restores
+ * from there, one image, whatever the number of iterations.
+ */
+static int store_dir(const struct agent *a, char *out, size_t len)
+{
+	if (snprintf(out, len, "%s/img", a->dir) >= (int)len)
+		return ph_seterr(PH_EPATH, "work dir path too long: %.64s...", a->dir);
+	return 0;
+}
+
+static int store_open(struct agent *a)
+{
+	char dir[PATH_MAX];
+	int ret;
+
+	if (a->store)
+		return 0;
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0 ||
+	    (ret = pstore_open(&a->store, dir, a->cfg->store_io)) < 0)
+		return ph_errctx(ret, "%s", a->host);
+	if (pio_fallback(pstore_io(a->store))[0])
+		pr_warn("page store: io_uring unavailable (%s), plain pwrite instead",
+			pio_fallback(pstore_io(a->store)));
+	return 0;
+}
+
 int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 {
 	Phaul__IterStart *s = in->iter_start;
-	struct criu_opts o = CRIU_OPTS_INIT;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
-	char dir[PATH_MAX], parent[32];
-	int sk[2] = { -1, -1 }, ret;
+	int ret;
 
 	if ((ret = pages_relay_join(&a->relay)) < 0)
 		return ph_errctx(ret, "%s: iteration %u", a->host, a->iter);
@@ -208,51 +251,28 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 				 s->has_parent ? s->parent : 0, a->iter);
 	if (!a->dir[0] && (ret = make_session_dir(a)) < 0)
 		return ret;
+	if ((ret = store_open(a)) < 0)
+		return ret;
+	if (s->iter == 1 && s->has_lazy && s->lazy)
+		lazy_probe(a);
 	a->state = AG_COPYING;
 	a->iter = s->iter;
 	a->final = s->has_final && s->final;
-	if ((ret = images_iter_dir(a->dir, s->iter, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
-		return ret;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
-		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
-	o.images_dir = dir;
-	o.ps_fd = sk[0];
-	if (s->has_parent) {
-		images_parent(s->parent, parent, sizeof(parent));
-		o.parent_img = parent;
-	}
-	ret = criu_page_server(&o, &a->ps);
-	close(sk[0]);
-	if (ret < 0) {
-		close(sk[1]);
-		return ph_errctx(ret, "%s: page server for iteration %u", a->host, s->iter);
-	}
 	psx_init(&a->psx, (size_t)sysconf(_SC_PAGESIZE));
 	a->relay = (struct pages_relay){
 		.mux = a->mux,
-		.sk = sk[1],
+		.sk = -1,
 		.psx = &a->psx,
+		.store = a->store,
 		.source = false,
 		.timeout_ms = a->cfg->timeout_s * 1000,
 		.after = ps_after,
 		.arg = a,
 	};
-	if (pthread_create(&a->ps_waiter, NULL, ps_wait_thread, a)) {
-		close(sk[1]);
-		criu_ps_close(a->ps);
-		a->ps = NULL;
-		return ph_seterr(PH_ESYS, "starting the page-server waiter");
-	}
-	if ((ret = pages_relay_start(&a->relay)) < 0) {
-		kill(criu_ps_pid(a->ps), SIGKILL);
-		pthread_join(a->ps_waiter, NULL);
-		close(sk[1]);
-		criu_ps_close(a->ps);
-		a->ps = NULL;
+	if ((ret = pages_relay_start(&a->relay)) < 0)
 		return ret;
-	}
 	ready.iter = s->iter;
-	ready.restore_ns_per_page = restore_rate_load(a);
+	ready.restore_ns_per_page = restore_rate_load(a, s->has_lazy && s->lazy && a->lazy_ok);
 	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
 	out.body_case = PHAUL__MSG__BODY_ITER_READY;
 	out.iter_ready = &ready;
@@ -269,7 +289,12 @@ int agent_on_image_file(struct agent *a, Phaul__Msg *in)
 				 in->image_file->iter, a->iter);
 	if (++a->nimages > PH_IMAGE_FILES_MAX)
 		return ph_seterr(PH_ETOOBIG, "more than %u image files", PH_IMAGE_FILES_MAX);
-	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
+	if (images_is_store_name(in->image_file->name))
+		return ph_seterr(PH_EPROTO,
+				 "%s: image file %.64s: pages and pagemaps come only through the "
+				 "page stream",
+				 a->host, in->image_file->name);
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
 		return ret;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
@@ -302,6 +327,21 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	r.pages_restored = st->pages_restored;
 	if (ret == 0 && throttle_note[0])
 		r.throttle_note = (char *)throttle_note;
+	if (ret == 0) {
+		r.restore_mode = a->lazy ? "lazy" : "eager";
+		if (!a->lazy && a->lazy_note[0])
+			r.restore_note = a->lazy_note;
+	}
+	if (a->store) {
+		const struct pstore_stats *ps = pstore_stats(a->store);
+
+		r.store_io = (char *)pio_name(pstore_io(a->store));
+		if (pio_fallback(pstore_io(a->store))[0])
+			r.store_io_note = (char *)pio_fallback(pstore_io(a->store));
+		r.has_store_apply_us = r.has_store_moved_pages = 1;
+		r.store_apply_us = ps->last_apply_us;
+		r.store_moved_pages = ps->last_moved;
+	}
 	if (ret < 0) {
 		r.has_err = 1;
 		r.err = -ret;
@@ -352,6 +392,46 @@ static int hold_record(struct agent *a)
 	return 0;
 }
 
+/* Does the CT's type restore it itself (lxc:)? Then not lazily: not our CRIU. */
+static bool ct_own_restore(const char *spec)
+{
+	static struct ct ct; /* large; one restore per agent process */
+
+	return spec && spec[0] && ct_parse(spec, &ct) == 0 && ct.ops->restore;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Lazy if asked and possible: the daemon runs before the restore starts,
+ * on the same dir. Whatever keeps it from starting, the restore goes eager
+ * (nothing has happened to the CT yet); lazy_note says why.
+ */
+static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *dir)
+{
+	if (!(q->has_lazy && q->lazy))
+		return false;
+	if (ct_own_restore(q->ct)) {
+		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: %.64s restores itself, eagerly",
+			 a->host, q->ct);
+		return false;
+	}
+	if (!a->lazy_ok)
+		return false;
+	if (criu_lazy_start(dir, &a->lazy) < 0) {
+		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: %.500s", a->host, ph_errmsg());
+		pr_warn("lazy restore not possible, restoring eagerly: %s", a->lazy_note);
+		return false;
+	}
+	return true;
+}
+
 /* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
 static int restore_ct(struct agent *a, const struct criu_opts *o, pid_t *pid)
 {
@@ -372,7 +452,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	struct criu_stats st;
 	char dir[PATH_MAX], note[512] = "";
 	pid_t pid = 0;
-	int ret;
+	int ret, lret;
 
 	memset(&st, 0, sizeof(st));
 	if ((ret = pages_relay_join(&a->relay)) < 0)
@@ -382,7 +462,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 				a->iter);
 		goto out;
 	}
-	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
 		goto out;
 	if (q->manage_cgroups && criu_cg_mode_parse(q->manage_cgroups, &o.cg_mode) < 0) {
 		ret = ph_seterr(PH_EPROTO, "RestoreReq: manage_cgroups is none of ignore, none, "
@@ -403,6 +483,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		goto out;
 	}
 	o.images_dir = dir;
+	a->t_restore = mono_us();
+	o.lazy_pages = lazy_begin(a, q, dir);
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
 	o.file_locks = q->has_file_locks && q->file_locks;
@@ -410,7 +492,20 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	/* Not one instruction of the CT runs here before the source gave it up. */
 	o.leave_stopped = a->mig_id[0] != '\0';
 	ret = restore_ct(a, &o, &pid);
+	if (ret == 0 && a->lazy && getenv("PHAUL_FAULT_LAZY_KILL"))
+		/* fault injection: the daemon places no more pages until it is killed after Go */
+		kill(criu_lazy_pid(a->lazy), SIGSTOP);
+	if (ret == 0 && a->lazy && (lret = criu_lazy_wait(a->lazy, 0, NULL)) < 0 &&
+	    lret != -PH_ETIMEDOUT) {
+		/* still before the switch: the source resumes rather than run this */
+		ret = ph_seterr(PH_ECRIU, "lazy restore: %s", ph_errmsg());
+		a->restored_pid = pid;
+		agent_finish(a, false);
+		pid = 0;
+	}
 	if (ret < 0) {
+		criu_lazy_close(a->lazy);
+		a->lazy = NULL;
 		ph_errctx(ret, "%s", a->host);
 		goto out;
 	}
@@ -444,7 +539,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
 	else if (q->has_ct_pages)
-		restore_rate_save(a, st.restore_time_us, q->ct_pages);
+		restore_rate_save(a, a->lazy != NULL, st.restore_time_us, q->ct_pages);
 	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
 out:
 	if (a->held && fault_at("agent-cut-ready")) {
@@ -455,4 +550,77 @@ out:
 	send_restore_resp(a, ret, pid, &st, note);
 	/* A failed restore is answered, not fatal: the source decides. */
 	return 0;
+}
+
+static void send_lazy_done(struct agent *a, int ret, uint64_t done_us,
+			   const struct criu_lazy_stats *ls)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__LazyDone d = PHAUL__LAZY_DONE__INIT;
+
+	d.ok = ret == 0;
+	d.has_memory_complete_us = ret == 0;
+	d.memory_complete_us = done_us;
+	d.has_pages_total = d.has_pages_fault = d.has_pages_background = d.has_pages_missing = 1;
+	d.pages_total = ls->pages_total;
+	d.pages_fault = ls->pages_fault;
+	d.pages_background =
+		ls->pages_copied > ls->pages_fault ? ls->pages_copied - ls->pages_fault : 0;
+	d.pages_missing = ret == 0 ? 0 : ls->pages_missing;
+	d.msg = ret < 0 ? (char *)ph_errmsg() : "";
+	d.has_err = ret < 0;
+	d.err = -ret;
+	out.body_case = PHAUL__MSG__BODY_LAZY_DONE;
+	out.lazy_done = &d;
+	if (msg_send(a->mux, &out) < 0)
+		pr_warn("telling %s the lazy restore's outcome: %s", a->peer, ph_errmsg());
+}
+
+int agent_lazy_settle(struct agent *a)
+{
+	struct criu_lazy_stats ls;
+	const char *ct = a->ct[0] ? a->ct : "the CT";
+	uint64_t done_us;
+	int ret;
+
+	if (getenv("PHAUL_FAULT_LAZY_KILL"))
+		kill(criu_lazy_pid(a->lazy), SIGKILL);
+	ret = criu_lazy_wait(a->lazy, a->cfg->timeout_s * 1000, &ls);
+	done_us = mono_us() - a->t_restore;
+	if (ret < 0) {
+		char why[768];
+
+		/*
+		 * Faults on what is missing would now be filled with zeros:
+		 * a CT that runs on with holes in its memory is worse than none.
+		 */
+		snprintf(why, sizeof(why), "%s", ph_errmsg());
+		if (a->restored_pid > 0) {
+			if (criu_tree_signal(a->restored_pid, SIGKILL) < 0)
+				pr_warn("%s", ph_errmsg());
+			kill(a->restored_pid, SIGKILL);
+			waitpid(a->restored_pid, NULL, WNOHANG);
+		}
+		ret = ph_seterr(PH_ECRIU,
+				"%s: lazy restore of %s failed after the switch: %llu of %llu pages "
+				"never arrived; %s (pid %d) was killed, images kept in %s: %s",
+				a->host, ct, (unsigned long long)ls.pages_missing,
+				(unsigned long long)ls.pages_total, ct, (int)a->restored_pid, a->dir,
+				why);
+		pr_err("%s", ph_errmsg());
+	} else {
+		pr_info("%s: memory complete %llu ms after the restore's start: %llu pages, %llu on "
+			"fault, %llu in the background",
+			ct, (unsigned long long)(done_us / 1000), (unsigned long long)ls.pages_total,
+			(unsigned long long)ls.pages_fault,
+			(unsigned long long)(ls.pages_copied > ls.pages_fault
+						     ? ls.pages_copied - ls.pages_fault
+						     : 0));
+	}
+	send_lazy_done(a, ret, done_us, &ls);
+	criu_lazy_close(a->lazy);
+	a->lazy = NULL;
+	if (ret == 0 && a->dir[0] && !a->cfg->keep_images && rm_tree(a->dir) == 0)
+		a->dir[0] = '\0';
+	return ret;
 }

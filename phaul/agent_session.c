@@ -114,6 +114,9 @@ int agent_finish(struct agent *a, bool commit)
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
+	/* the store's part is over either way: the images are written or dropped */
+	pstore_close(a->store);
+	a->store = NULL;
 	if (commit) {
 		if (fault_at("agent-go"))
 			raise(SIGKILL);
@@ -128,14 +131,19 @@ int agent_finish(struct agent *a, bool commit)
 			a->restored_pid ? "" : " (nothing restored)");
 		if (a->restored_pid && agent_hook(a, HOOK_ON_SUCCESS, NULL) < 0)
 			pr_warn("%s", ph_errmsg()); /* too late to change anything */
-		/* The CT runs from memory now: the images are only disk used. */
-		if (a->dir[0] && !a->cfg->keep_images && rm_tree(a->dir) == 0)
+		/*
+		 * The CT runs from memory now: the images are only disk used;
+		 * a lazy restore's daemon still reads them (agent_lazy_settle).
+		 */
+		if (a->dir[0] && !a->lazy && !a->cfg->keep_images && rm_tree(a->dir) == 0)
 			a->dir[0] = '\0';
 		return 0;
 	}
 	if (a->discarded)
 		return 0;
 	a->discarded = true;
+	criu_lazy_close(a->lazy); /* nothing left for it to serve */
+	a->lazy = NULL;
 	if (a->dir[0] && agent_hook(a, HOOK_ON_FAILURE, "migration not committed") < 0)
 		pr_warn("%s", ph_errmsg());
 	if (a->restored_pid > 0) {
@@ -163,6 +171,9 @@ void agent_session_lost(struct agent *a)
 		pages_relay_join(&a->relay);
 		pr_warn("session lost after the commit: %s %d runs here", a->ct[0] ? a->ct : "tree",
 			(int)a->restored_pid);
+		/* its memory is still being filled: see that through */
+		if (a->lazy && agent_lazy_settle(a) < 0)
+			pr_err("%s", ph_errmsg());
 		return;
 	}
 	if (!a->held) {
@@ -170,6 +181,21 @@ void agent_session_lost(struct agent *a)
 		return;
 	}
 	pages_relay_join(&a->relay);
+	/*
+	 * A lazy restore's daemon must finish before this agent goes (it
+	 * would take the daemon with it): a held CT that `phaul recover`
+	 * lets run later needs all of its memory. If the daemon dies, the
+	 * CT could only run with holes: discard it, as recover will learn.
+	 */
+	if (a->lazy && criu_lazy_wait(a->lazy, a->cfg->timeout_s * 1000, NULL) < 0) {
+		pr_err("%s: discarding the held %s %d: its memory is incomplete", ph_errmsg(),
+		       a->ct[0] ? a->ct : "tree", (int)a->restored_pid);
+		discard_restored(a);
+		record_dst(a, DST_DISCARDED);
+		a->held = false;
+		a->restored_pid = 0;
+		return;
+	}
 	pr_warn("holding %s %d stopped (migration %s): the source may have given its copy "
 		"up; `phaul recover` on %s decides",
 		a->ct[0] ? a->ct : "tree", (int)a->restored_pid, a->mig_id, a->peer);
@@ -178,8 +204,10 @@ void agent_session_lost(struct agent *a)
 void agent_cleanup(struct agent *a)
 {
 	pages_relay_join(&a->relay);
-	criu_ps_close(a->ps);
-	a->ps = NULL;
+	pstore_close(a->store);
+	a->store = NULL;
+	criu_lazy_close(a->lazy);
+	a->lazy = NULL;
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
 	a->lock_fd = -1;
 }

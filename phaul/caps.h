@@ -36,6 +36,12 @@
  * sanity bound with a 64x margin over CRIU, not a memory bound.
  */
 #define PH_PS_PAGES_MAX (64u * 1024)
+/* flat page store (engine/pstore.h): pagemaps (processes + shmem) of one CT */
+#define PH_STORE_MAPS_MAX 65536
+/* runs (contiguous vaddr ranges) in one pagemap of the store */
+#define PH_STORE_RUNS_MAX (4u * 1024 * 1024)
+/* pages in one pagemap of the store (1 TiB of 4 KiB pages) */
+#define PH_STORE_PAGES_MAX (1ull << 28)
 /*
  * End of what an entry without data (HOLE, ADD_F without PE_PRESENT: pages
  * in the parent image or lazy) may describe. CRIU merges every run of

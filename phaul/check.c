@@ -164,7 +164,7 @@ out:
 int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 {
 	static struct report rep; /* large; one per process */
-	struct compat_req req = { 0 };
+	struct compat_req req = { .lazy_restore = !strcmp(cfg->restore, "lazy") };
 	struct compat_table t = { .nrows = 0 };
 	struct mux *m = NULL;
 	char peer[256];

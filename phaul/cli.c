@@ -41,7 +41,8 @@ const char main_usage[] =
 	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
 	"            4 failed or limit not met, rolled back (source running),\n"
 	"            5 rollback failed, 6 outcome unknown: run 'phaul recover',\n"
-	"            7 balance moved (see 'phaul balance --help').\n"
+	"            7 balance moved (see 'phaul balance --help'),\n"
+	"            8 committed, then the lazy restore lost the CT.\n"
 	"A command's options may also follow its operands. Every command needs root.\n"
 	"See phaul(8) and HOWTO.md for every option and error.\n";
 

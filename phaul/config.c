@@ -30,6 +30,7 @@ void config_defaults(struct phaul_config *c)
 	c->compress = true;
 	c->compress_level = 1;
 	c->timeout_s = 120;
+	strcpy(c->restore, "lazy");
 	bal_config_defaults(&c->balance);
 	c->max_startups_start = c->max_startups_full = 10;
 	c->max_startups_rate = 100;
@@ -253,6 +254,23 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		if (parse_uint(v, 19, &u) || !u)
 			return -1;
 		c->compress_level = (int)u;
+		return 0;
+	}
+	if (!strcmp(k, "restore")) {
+		if (strcmp(v, "lazy") && strcmp(v, "eager"))
+			return -1;
+		STR(restore);
+	}
+	if (!strcmp(k, "store_io")) {
+		/* enum pio_backend (engine/pio.h): auto 0, io_uring 1, pwrite 2 */
+		if (!strcmp(v, "auto"))
+			c->store_io = 0;
+		else if (!strcmp(v, "io_uring"))
+			c->store_io = 1;
+		else if (!strcmp(v, "pwrite"))
+			c->store_io = 2;
+		else
+			return -1;
 		return 0;
 	}
 	if (!strcmp(k, "allow_remote_migrate"))

@@ -56,7 +56,7 @@ struct phaul_config {
 	bool allow_remote_migrate; /* agent: a balancer may ask it to migrate a CT */
 	char notify_url[512];	   /* POST the final report here ("" = never) */
 	struct bal_config balance; /* [balance] */
-	struct phaul_criu_flags criu;	   /* [criu] */
+	struct phaul_criu_flags criu; /* [criu] */
 	/* agent --listen: bounds on peers (HOWTO "Bounds on peers") */
 	unsigned max_startups_start;	  /* unauthenticated connections before random drops */
 	unsigned max_startups_rate;	  /* drop percentage at start, rising to 100 at full */
@@ -65,6 +65,8 @@ struct phaul_config {
 	unsigned max_sessions;		  /* authenticated sessions at once */
 	int login_grace_s;		  /* to prove the secret */
 	int idle_timeout_s;		  /* agent: end a session silent this long (0: timeout_s) */
+	char restore[8]; /* "lazy" (default) or "eager": how the destination restores */
+	int store_io;	 /* agent: page store I/O, enum pio_backend (0 auto) */
 };
 
 void config_defaults(struct phaul_config *c);

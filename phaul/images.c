@@ -31,6 +31,11 @@ bool images_name_ok(const char *name)
 	return true;
 }
 
+bool images_is_store_name(const char *name)
+{
+	return !strncmp(name, "pages-", 6) || !strncmp(name, "pagemap-", 8);
+}
+
 int images_iter_dir(const char *dir, uint32_t iter, char *out, size_t len)
 {
 	int n = snprintf(out, len, "%s/%u", dir, iter);

@@ -27,6 +27,11 @@ int images_send(struct mux *m, uint32_t iter, const char *dir, uint32_t *count, 
 
 /* Is name acceptable as an image file name from the peer? */
 bool images_name_ok(const char *name);
+/*
+ * Is name one the destination's flat page store writes (pages-*.img,
+ * pagemap-*.img)? Those come only through the page stream, never as a file.
+ */
+bool images_is_store_name(const char *name);
 
 /*
  * Receive the file announced by f into dirfd. PH_EPATH for a bad name,

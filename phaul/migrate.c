@@ -73,10 +73,12 @@ struct mig {
 	struct pages_relay relay;
 	enum precopy_policy policy; /* cfg->policy, parsed */
 	struct precopy pc;
-	struct throttle thr;	       /* auto-converge */
+	struct throttle thr;	      /* auto-converge */
 	uint64_t restore_ns_per_page; /* the destination's last restore */
 	uint32_t iter;
 	bool precopy;
+	bool lazy;	/* restore lazily: asked for, and the destination can */
+	bool lazy_lost; /* the lazy restore failed after the switch: CT lost */
 	enum mig_phase phase;
 	char id[PH_MIG_ID_MAX + 1]; /* the migration's id, for both records */
 	const char *target;	    /* HOST as given: `phaul recover` goes there */
@@ -243,6 +245,7 @@ static int step_check(struct mig *g)
 		.require_precopy = g->opt.require_precopy,
 		.need_rsync = g->opt.nsync > 0,
 		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
+		.lazy_restore = !strcmp(g->cfg->restore, "lazy"),
 		.force = g->opt.force,
 	};
 	struct criu_opts o = CRIU_OPTS_INIT;
@@ -280,6 +283,7 @@ static int step_check(struct mig *g)
 	if (t.nrows)
 		report_check(&g->rep, &t);
 	g->precopy = t.precopy;
+	g->lazy = t.lazy;
 	if (ret == 0 && !g->precopy)
 		report_phase(&g->rep, "check", "no soft-dirty tracking: one stop-and-copy dump");
 	return ret;
@@ -415,6 +419,8 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	s.iter = g->iter;
 	s.has_final = 1;
 	s.final = final;
+	s.has_lazy = 1;
+	s.lazy = g->lazy;
 	if (g->iter > 1) {
 		s.has_parent = 1;
 		s.parent = g->iter - 1;
@@ -499,23 +505,24 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 	uint64_t pred = g->rep.predicted_downtime_us, lim = g->pc.limit_us;
 
 	if (g->cfg->allow_downtime_overrun) {
-		report_phase(&g->rep, "precopy",
-			     "predicted downtime %llu ms is over the limit %llu ms by %llu ms (%s); "
-			     "dumping anyway (--allow-downtime-overrun)",
-			     (unsigned long long)pred / 1000, (unsigned long long)lim / 1000,
-			     (unsigned long long)(pred > lim ? pred - lim : 0) / 1000,
-			     precopy_verdict_str(v));
+		report_phase(
+			&g->rep, "precopy",
+			"predicted downtime %llu ms is over the limit %llu ms by %llu ms (%s); "
+			"dumping anyway (--allow-downtime-overrun)",
+			(unsigned long long)pred / 1000, (unsigned long long)lim / 1000,
+			(unsigned long long)(pred > lim ? pred - lim : 0) / 1000,
+			precopy_verdict_str(v));
 		return 0;
 	}
-	return ph_seterr(PH_ELIMIT,
-			 "downtime limit %llu ms cannot be met: predicted %llu ms after %u "
-			 "iterations (%s)%s; %s runs on. Raise --downtime-limit or pass "
-			 "--allow-downtime-overrun",
-			 (unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
-			 precopy_verdict_str(v),
-			 g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" :
-									    ", auto-converge is off",
-			 g->ct.spec);
+	return ph_seterr(
+		PH_ELIMIT,
+		"downtime limit %llu ms cannot be met: predicted %llu ms after %u "
+		"iterations (%s)%s; %s runs on. Raise --downtime-limit or pass "
+		"--allow-downtime-overrun",
+		(unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
+		precopy_verdict_str(v),
+		g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" : ", auto-converge is off",
+		g->ct.spec);
 }
 
 static int step_precopy(struct mig *g)
@@ -546,6 +553,7 @@ static int step_precopy(struct mig *g)
 		if ((ret = iter_begin(g, false, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 			return ret;
 		g->pc.restore_ns_per_page = g->restore_ns_per_page;
+		g->pc.lazy_restore = g->lazy;
 		ret = pre_dump(g, dir, parent[0] ? parent : NULL);
 		if (ret < 0) {
 			char msg[1024];
@@ -595,6 +603,8 @@ static int restore_remote(struct mig *g)
 	restore_req_criu(&q, &g->cfg->criu);
 	q.ct = g->ct.spec;
 	q.mig_id = g->id;
+	q.has_lazy = 1;
+	q.lazy = g->lazy;
 	q.has_ct_pages = g->pc.first_pages > 0;
 	q.ct_pages = g->pc.first_pages;
 	if (g->thr.cg[0]) {
@@ -619,6 +629,11 @@ static int restore_remote(struct mig *g)
 		g->dst_held = in->restore_resp->has_held && in->restore_resp->held;
 		g->rep.restore_us = in->restore_resp->restore_time_us;
 		g->rep.downtime_us = now_us() - g->t_dump;
+		report_restore_resp(&g->rep, in->restore_resp);
+		if (g->lazy && strcmp(g->rep.restore_mode, "lazy"))
+			report_phase(&g->rep, "restore", "restored eagerly: %s",
+				     g->rep.restore_note[0] ? g->rep.restore_note
+							    : "(no reason given)");
 		if (in->restore_resp->throttle_note)
 			report_phase(&g->rep, "restore", "auto-converge throttle lifted on %s: %s",
 				     g->peer, in->restore_resp->throttle_note);
@@ -669,6 +684,40 @@ static int post_dump(struct mig *g)
 	return 0;
 }
 
+/*
+ * The CT runs on the destination while its lazy-pages daemon fills its
+ * memory: wait for the outcome (LazyDone). A link lost meanwhile changes
+ * nothing there (the agent sees it through); the report says it is unknown.
+ */
+static int lazy_wait(struct mig *g)
+{
+	Phaul__Msg *in = NULL;
+	Phaul__LazyDone *d;
+	int ret;
+
+	report_phase(&g->rep, "memory", "%s runs on %s; its memory is being filled", g->ct.spec,
+		     g->peer);
+	ret = msg_expect(g->m, PHAUL__MSG__BODY_LAZY_DONE, &in, (g->cfg->timeout_s + 30) * 1000);
+	if (ret < 0) {
+		report_phase(&g->rep, "memory", "no word from %s on the lazy restore's end: %s",
+			     g->peer, ph_errmsg());
+		return 0;
+	}
+	d = in->lazy_done;
+	report_lazy_done(&g->rep, d);
+	if (!d->ok) {
+		g->lazy_lost = true;
+		ret = ph_seterr(d->has_err && d->err > 0 ? d->err : PH_EPEER, "%s",
+				d->msg ? d->msg : "lazy restore failed");
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "gone: committed to %.128s, whose lazy restore lost %.128s (%llu pages "
+			 "missing); the source copy had already ended",
+			 g->rep.dst, g->ct.spec, (unsigned long long)d->pages_missing);
+	}
+	msg_free(in);
+	return ret;
+}
+
 /* CRIU ended our copy: the destination's is the only one; let it run. */
 static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 {
@@ -691,7 +740,7 @@ static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 	g->rep.downtime_us = now_us() - g->t_dump;
 	if (set_phase(g, PHASE_DONE) < 0)
 		pr_warn("%s", ph_errmsg()); /* committed all the same */
-	return 0;
+	return strcmp(g->rep.restore_mode, "lazy") ? 0 : lazy_wait(g);
 }
 
 static enum criu_verdict on_notify(const char *script, void *arg)
@@ -822,9 +871,12 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			 g->rep.dst, g->ct.spec, g->id);
 		return EXIT_UNKNOWN;
 	case PHASE_DONE:
+		if (g->lazy_lost)
+			return EXIT_LOST;
+		break;
 	case PHASE_ROLLED_BACK: break;
 	}
-	return EXIT_FAILED; /* not reached: DONE is a success */
+	return EXIT_FAILED; /* not reached: DONE is a success, but for a lost lazy restore */
 }
 
 static void say_report(void *arg, const char *line)
@@ -951,6 +1003,10 @@ const char migrate_usage[] =
 	"  --work-dir DIR        images and logs here (this host; the agent uses its own)\n"
 	"  --keep-images         keep this host's images after a success (always kept\n"
 	"                        after a failure)\n"
+	"  --restore MODE        lazy (default): the CT runs on HOST before its memory is\n"
+	"                        in place, a local lazy-pages daemon fills it; eager:\n"
+	"                        every page in place first (HOSTs without userfaultfd\n"
+	"                        restore eagerly by themselves)\n"
 	"CRIU options (also [criu] keys; HOWTO: What can be migrated):\n"
 	"  --shell-job           the tree is attached to a terminal\n"
 	"  --tcp-established     migrate established TCP connections\n"
@@ -985,6 +1041,7 @@ const struct option migrate_opts[] = {
 	{ "bwlimit", required_argument, NULL, 'b' },
 	{ "work-dir", required_argument, NULL, 'w' },
 	{ "keep-images", no_argument, NULL, 'k' },
+	{ "restore", required_argument, NULL, 'y' },
 	{ "shell-job", no_argument, NULL, 's' },
 	{ "tcp-established", no_argument, NULL, 't' },
 	{ "file-locks", no_argument, NULL, 'L' },
@@ -1016,6 +1073,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'A': g->cfg->auto_converge = false; break;
 		case 'b': key = "bwlimit"; break;
 		case 'w': key = "work_dir"; break;
+		case 'y': key = "restore"; break;
 		case 'Z': g->opt.no_compress = true; break;
 		case 'k': g->cfg->keep_images = true; break;
 		case 's': g->cfg->criu.shell_job = true; break;
@@ -1048,7 +1106,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 	}
 	if (optind + 2 != argc) {
 		cli_usage_error("migrate", "%s (usage: phaul migrate [OPTIONS] CT HOST)",
-				optind == argc	   ? "missing CT and HOST"
+				optind == argc	     ? "missing CT and HOST"
 				: optind + 1 == argc ? "missing HOST after CT"
 						     : "too many operands: only CT and HOST");
 		return -1;
@@ -1114,7 +1172,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	if (recover_pending(cfg, g.ct.spec, g.id, sizeof(g.id))) {
 		/* a second copy could start while the first one's fate is open */
 		fprintf(stderr,
-			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` first\n",
+			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` "
+			"first\n",
 			g.id, g.ct.spec, g.id);
 		return EXIT_FAILED;
 	}
@@ -1146,8 +1205,9 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* Without it Ctrl-C would be ignored: refuse before anything changes. */
-	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD") ? EAGAIN
-						  : pthread_create(&sig_thread, NULL, signal_thread, &g);
+	ret = getenv("PHAUL_FAULT_SIGNAL_THREAD")
+		      ? EAGAIN
+		      : pthread_create(&sig_thread, NULL, signal_thread, &g);
 	if (ret) {
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		fprintf(stderr, "phaul: cannot start the signal thread: %s\n", strerror(ret));

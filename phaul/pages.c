@@ -53,7 +53,9 @@ static void *relay_thread(void *arg)
 		sk = ret = relay_accept(r);
 		r->connected = sk >= 0;
 	}
-	if (sk >= 0)
+	if (r->store)
+		ret = pstore_session(r->store, r->psx, &io, r->timeout_ms);
+	else if (sk >= 0)
 		ret = r->source ? relay_src_session(sk, r->psx, &io, r->timeout_ms)
 				: relay_dst_session(sk, r->psx, &io, r->timeout_ms);
 	if (ret < 0) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "engine/psx.h"
+#include "engine/pstore.h"
 #include "transport/mux.h"
 
 struct pages_relay {
@@ -21,6 +22,8 @@ struct pages_relay {
 	bool accept;
 	bool connected; /* accept: CRIU connected (set by the thread) */
 	struct psx_parser *psx;
+	/* destination: the flat store terminates the stream (no CRIU page server) */
+	struct pstore *store;
 	bool source; /* source side (CRIU dumps) or destination (page server) */
 	int timeout_ms;
 	/* destination: runs in the thread after the session (wait for CRIU, report) */

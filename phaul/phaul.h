@@ -21,6 +21,8 @@ enum phaul_exit {
 	EXIT_UNKNOWN = 6,     /* outcome unknown: the CT is held frozen or
 			       * stopped on one side; run `phaul recover` */
 	EXIT_MOVED = 7,	      /* phaul balance: every planned move succeeded */
+	EXIT_LOST = 8,	      /* committed, then the destination's lazy restore
+			       * failed: the CT is gone (HOWTO.md "Restore modes") */
 };
 
 /*

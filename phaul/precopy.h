@@ -66,6 +66,7 @@ struct precopy {
 	bool auto_converge;	      /* may ask for a throttle */
 	bool allow_overrun;	      /* a missed limit does not stop the loop early */
 	uint64_t restore_ns_per_page; /* the destination's last restore; 0 = unknown */
+	bool lazy_restore; /* the destination restores lazily (its rate is a lazy one) */
 	uint32_t n;		      /* iterations seen */
 	uint32_t throttle_pct;	      /* asked for so far, 0 = none */
 	uint64_t floor_us;	      /* predicted downtime with nothing left to send */

@@ -126,6 +126,74 @@ void report_iter(struct report *r, const struct iter_report *it)
 	fflush(stdout);
 }
 
+void report_restore_resp(struct report *r, const Phaul__RestoreResp *q)
+{
+	snprintf(r->restore_mode, sizeof(r->restore_mode), "%s",
+		 q->restore_mode && !strcmp(q->restore_mode, "lazy") ? "lazy" : "eager");
+	snprintf(r->restore_note, sizeof(r->restore_note), "%s",
+		 q->restore_note ? q->restore_note : "");
+	snprintf(r->store_io, sizeof(r->store_io), "%s", q->store_io ? q->store_io : "");
+	snprintf(r->store_io_note, sizeof(r->store_io_note), "%s",
+		 q->store_io_note ? q->store_io_note : "");
+	r->store_apply_us = q->store_apply_us;
+	r->store_moved_pages = q->store_moved_pages;
+}
+
+void report_lazy_done(struct report *r, const Phaul__LazyDone *d)
+{
+	r->lazy_done = true;
+	r->memory_complete_us = d->memory_complete_us;
+	r->lazy_pages_total = d->pages_total;
+	r->lazy_pages_fault = d->pages_fault;
+	r->lazy_pages_background = d->pages_background;
+	r->lazy_pages_missing = d->pages_missing;
+}
+
+static void print_restore_text(const struct report *r)
+{
+	if (!r->restore_mode[0])
+		return;
+	printf("  restore mode     %s%s%s%s\n", r->restore_mode, r->restore_note[0] ? " (" : "",
+	       r->restore_note, r->restore_note[0] ? ")" : "");
+	if (r->lazy_done && !r->lazy_pages_missing)
+		printf("  memory complete  %.0f ms after the restore began: %llu pages, %llu on "
+		       "fault, %llu in the background\n",
+		       r->memory_complete_us / 1e3, (unsigned long long)r->lazy_pages_total,
+		       (unsigned long long)r->lazy_pages_fault,
+		       (unsigned long long)r->lazy_pages_background);
+	else if (r->lazy_done)
+		printf("  MEMORY LOST      %llu of %llu pages never arrived\n",
+		       (unsigned long long)r->lazy_pages_missing,
+		       (unsigned long long)r->lazy_pages_total);
+	else if (!strcmp(r->restore_mode, "lazy"))
+		printf("  memory complete  unknown (no word from the destination)\n");
+	if (r->store_io[0])
+		printf("  page store       %s%s%s%s, final delta applied in %.1f ms (%llu pages "
+		       "moved)\n",
+		       r->store_io, r->store_io_note[0] ? " (" : "", r->store_io_note,
+		       r->store_io_note[0] ? ")" : "", r->store_apply_us / 1e3,
+		       (unsigned long long)r->store_moved_pages);
+}
+
+static void print_restore_json(FILE *f, const struct report *r)
+{
+	json_field_to(f, ",", "restore_mode", r->restore_mode);
+	json_field_to(f, ",", "restore_note", r->restore_note);
+	fprintf(f,
+		",\"memory_complete\":%s,\"memory_complete_us\":%llu,\"lazy_pages_total\":%llu,"
+		"\"lazy_pages_fault\":%llu,\"lazy_pages_background\":%llu,"
+		"\"lazy_pages_missing\":%llu",
+		r->lazy_done && !r->lazy_pages_missing ? "true" : "false",
+		(unsigned long long)r->memory_complete_us, (unsigned long long)r->lazy_pages_total,
+		(unsigned long long)r->lazy_pages_fault,
+		(unsigned long long)r->lazy_pages_background,
+		(unsigned long long)r->lazy_pages_missing);
+	json_field_to(f, ",", "store_io", r->store_io);
+	json_field_to(f, ",", "store_io_note", r->store_io_note);
+	fprintf(f, ",\"store_apply_us\":%llu,\"store_moved_pages\":%llu",
+		(unsigned long long)r->store_apply_us, (unsigned long long)r->store_moved_pages);
+}
+
 void report_check(struct report *r, const struct compat_table *t)
 {
 	if (!r->json) {
@@ -180,6 +248,7 @@ void report_json(FILE *f, const struct report *r)
 		(unsigned long long)r->limit_us, (unsigned long long)report_overrun_us(r),
 		r->overrun_allowed ? "true" : "false", r->throttle_pct);
 	json_field_to(f, "", "throttle_cgroup", r->throttle_cgroup);
+	print_restore_json(f, r);
 	fprintf(f, ",\"iterations\":[");
 	for (uint32_t i = 1; i < r->niter; i++)
 		fprintf(f,
@@ -252,6 +321,8 @@ void report_print(const struct report *r)
 		printf("  restore (CRIU)   %.0f ms\n", r->restore_us / 1e3);
 		printf("  pid on target    %u\n", r->dst_pid);
 	}
+	if (!r->result || r->lazy_done)
+		print_restore_text(r);
 	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,
 	       *r->stop_reason ? " (stopped: " : "", r->stop_reason, *r->stop_reason ? ")" : "");
 	for (uint32_t i = 1; i < r->niter; i++)

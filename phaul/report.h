@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "caps.h"
+#include "phaul.pb-c.h"
 
 struct iter_report {
 	uint32_t iter;
@@ -46,8 +47,8 @@ struct report {
 	int exit_code;
 	char error[1024];
 	bool rolled_back;
-	char mig_id[80];     /* the migration's id (its records, `phaul recover`) */
-	char where[512];     /* after a failure: where the CT is, what to do */
+	char mig_id[80]; /* the migration's id (its records, `phaul recover`) */
+	char where[512]; /* after a failure: where the CT is, what to do */
 	uint32_t niter;
 	struct iter_report it[PH_ITER_MAX + 1];
 	const char *stop_reason;
@@ -68,9 +69,23 @@ struct report {
 	uint64_t fs_usec;	/* their time, all together */
 	uint32_t nsync;
 	struct sync_report sync[PH_SYNC_MAX]; /* per --sync path */
+	/* the destination's restore (RestoreResp) */
+	char restore_mode[8];	 /* "lazy" or "eager"; "" before the restore */
+	char restore_note[640];	 /* why eager although lazy was asked */
+	char store_io[16];	 /* its flat page store's I/O: io_uring or pwrite */
+	char store_io_note[256]; /* why not io_uring */
+	uint64_t store_apply_us; /* the final delta applied in the store */
+	uint64_t store_moved_pages;
+	/* a lazy restore's end (LazyDone) */
+	bool lazy_done;
+	uint64_t memory_complete_us; /* restore start -> every page in place */
+	uint64_t lazy_pages_total, lazy_pages_fault, lazy_pages_background, lazy_pages_missing;
 };
 
 void report_init(struct report *r, bool json);
+/* What the destination said of its restore and of its lazy-pages daemon's end. */
+void report_restore_resp(struct report *r, const Phaul__RestoreResp *q);
+void report_lazy_done(struct report *r, const Phaul__LazyDone *d);
 /* s as a JSON string, quotes included, with what JSON requires escaped. */
 void report_json_str(FILE *f, const char *s);
 /* A phase begins: "connect", "check", "precopy", "dump", "restore", ... */

@@ -33,6 +33,7 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_MIGRATE_REQ] = "MigrateReq",
 	[PHAUL__MSG__BODY_MIGRATE_LINE] = "MigrateLine",
 	[PHAUL__MSG__BODY_MIGRATE_DONE] = "MigrateDone",
+	[PHAUL__MSG__BODY_LAZY_DONE] = "LazyDone",
 };
 
 const char *msg_name(Phaul__Msg__BodyCase c)

@@ -98,11 +98,11 @@ gpgrep() {
 		if (\$0 ~ /$2/) print p }'"
 }
 
-# phaul_wait_pages NAME: the migration NAME is in pre-copy and the page
-# server of its first iteration runs on dst.
+# phaul_wait_pages NAME: the migration NAME is in pre-copy and the pages of
+# its first iteration arrive in dst's flat store.
 phaul_wait_pages() {
 	wait_until 60 "pre-copy started" on_src "grep -q '\"precopy\"' $SCEN_LOG/$1.json"
-	wait_until 30 "page server on dst" eval '[ -n "$(gpgrep dst "^criu swrk")" ]'
+	wait_until 30 "pages arriving on dst" on_dst "ls /var/lib/phaul/in-*/img/pages-*.img"
 }
 
 # phaul_rolled_back NAME RC PID WL: the migration failed with "rolled back"
@@ -151,9 +151,15 @@ phaul_memtouch() {
 assert rep["ok"], rep
 assert len(its) > 1, "only %d pre-copy iterations" % len(its)
 assert its[-1]["pages"] < its[0]["pages"], (its[0]["pages"], its[-1]["pages"])
+assert rep["restore_mode"] in ("lazy", "eager"), rep
+assert rep["restore_mode"] == "eager" or rep["memory_complete"], rep
 print("iterations=%d first=%d last=%d downtime_ms=%.0f predicted_ms=%.0f raw_MiB=%.1f wire_MiB=%.1f"
       % (len(its), its[0]["pages"], its[-1]["pages"], rep["downtime_us"] / 1e3,
          rep["predicted_downtime_us"] / 1e3, rep["raw_bytes"] / 2**20, rep["wire_bytes"] / 2**20))
+print("restore=%s restore_ms=%.0f memory_complete_ms=%.0f lazy_pages=%d fault=%d background=%d store_io=%s"
+      % (rep["restore_mode"], rep["restore_us"] / 1e3, rep["memory_complete_us"] / 1e3,
+         rep["lazy_pages_total"], rep["lazy_pages_fault"], rep["lazy_pages_background"],
+         rep["store_io"]))
 ' || fail "report does not show converging pre-copy"
 	note "workload saw: $(on_dst "sed -n 's/.*\(migration_gap_ms=[0-9.]*\).*/\1/p' $WL_DIR/memtouch/progress")"
 }

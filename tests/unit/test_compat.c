@@ -136,7 +136,7 @@ static void test_probe_caps_busy_pids(void **state)
 
 	for (size_t i = 0; i < n; i++)
 		pids[i] = (uint32_t)getpid(); /* busy */
-	pids[n - 1] = 4194303; /* pid_max: free */
+	pids[n - 1] = 4194303;		      /* pid_max: free */
 	assert_int_equal(compat_local_facts(&p, &f), 0);
 	resp.facts = &f;
 	m.body_case = PHAUL__MSG__BODY_CHECK_RESP;
@@ -196,6 +196,28 @@ static void test_auto_converge_needs_cgroup_cpu(void **state)
 	assert_int_equal(find(&t, "auto-converge")->verdict, COMPAT_OK);
 }
 
+/* Lazy restore asked for: the destination's uffd-noncoop decides, a warning at worst. */
+static void test_lazy_restore_row(void **state)
+{
+	struct compat_req q = { .lazy_restore = true };
+	struct compat_table t;
+
+	dst.lazy_pages = 0;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_false(t.lazy);
+	assert_int_equal(find(&t, "lazy-restore")->verdict, COMPAT_WARN);
+	assert_non_null(strstr(find(&t, "lazy-restore")->detail, "uffd-noncoop"));
+	dst.lazy_pages = 1;
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_true(t.lazy);
+	assert_int_equal(find(&t, "lazy-restore")->verdict, COMPAT_OK);
+	q.lazy_restore = false; /* eager asked for: no row, no lazy */
+	assert_int_equal(compat_compare(&src, &dst, &q, &t), 0);
+	assert_false(t.lazy);
+	for (int i = 0; i < t.nrows; i++)
+		assert_string_not_equal(t.rows[i].check, "lazy-restore");
+}
+
 static void test_soft_dirty(void **state)
 {
 	struct compat_req q = { 0 };
@@ -252,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_probe_caps_busy_pids),
 		cmocka_unit_test(test_rsync_needed),
 		cmocka_unit_test(test_auto_converge_needs_cgroup_cpu),
+		cmocka_unit_test(test_lazy_restore_row),
 		cmocka_unit_test(test_soft_dirty),
 		cmocka_unit_test(test_criu_check_failure_names_host),
 		cmocka_unit_test(test_check_local_facts_fail),

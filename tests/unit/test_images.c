@@ -225,6 +225,12 @@ static void test_names_that_escape_are_refused(void **state)
 		assert_false(images_name_ok(*b));
 	assert_true(images_name_ok("pages-1.img"));
 	assert_true(images_name_ok("inventory.img"));
+	/* what the flat store writes never comes as a file from the peer */
+	assert_true(images_is_store_name("pages-1.img"));
+	assert_true(images_is_store_name("pagemap-4242.img"));
+	assert_true(images_is_store_name("pagemap-shmem-7.img"));
+	assert_false(images_is_store_name("mm-4242.img"));
+	assert_false(images_is_store_name("inventory.img"));
 }
 
 static void test_escape_over_the_wire(void **state)

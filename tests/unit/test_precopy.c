@@ -192,6 +192,24 @@ static void test_restore_rate_from_destination(void **state)
 	assert_true(b.predicted_downtime_us - a.predicted_downtime_us < 819000 - 500000 + 1000);
 }
 
+/* A lazy restore with no rate measured yet is predicted cheaper: the stop rule stops earlier. */
+static void test_lazy_restore_default(void **state)
+{
+	struct precopy p, q;
+	struct iter_report a, b;
+
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
+	q = p;
+	q.lazy_restore = true;
+	a = iter(65536, 4.0, 200000);
+	b = a;
+	precopy_next(&p, &a);
+	precopy_next(&q, &b);
+	/* eager guess: 100 ms + 8 * 200 ms; lazy: 50 ms + 65536 * 3 us */
+	assert_true(a.predicted_downtime_us - b.predicted_downtime_us > 1700000 - 247000 - 2000);
+	assert_true(a.predicted_downtime_us - b.predicted_downtime_us < 1700000 - 247000 + 2000);
+}
+
 static void test_fixed_policy(void **state)
 {
 	struct precopy p;
@@ -244,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_auto_converge_tops_out),
 		cmocka_unit_test(test_not_converging_seen_by_third),
 		cmocka_unit_test(test_restore_rate_from_destination),
+		cmocka_unit_test(test_lazy_restore_default),
 		cmocka_unit_test(test_fixed_policy),
 		cmocka_unit_test(test_first_iteration_never_stops_early),
 	};
