@@ -8,6 +8,7 @@
 # timeout: 600
 
 . "$MIG_HERE/phaul-lib.sh"
+phaul_fs_root
 
 # agent_with FAULT: the tcp agent on dst, restarted with that fault armed.
 agent_with() {
