@@ -14,7 +14,7 @@
 
 const char *const compat_check_names[] = {
 	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
-	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", NULL,
+	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "files", NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -187,6 +187,62 @@ static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
 	}
 }
 
+/* Up to three of the paths at idx, "a, b, c, ..." into buf. */
+static void name_paths(char *buf, size_t len, const struct compat_files *fl, const uint32_t *idx,
+		       size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && i < 3 && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 idx[i] < fl->n ? fl->v[idx[i]]->path : "?");
+	if (n > 3 && used < len)
+		snprintf(buf + used, len - used, ", ...");
+}
+
+/* The CT's open files, cwd, root and mappings outside synced paths: there on the destination? */
+static void check_files(struct compat_table *t, const Phaul__HostFacts *d,
+			const struct compat_files *fl)
+{
+	struct compat_row *r = row(t, "files");
+	char names[256];
+
+	snprintf(r->src, sizeof(r->src), "%zu path%s%s", fl->n, fl->n == 1 ? "" : "s",
+		 fl->capped ? " (capped)" : "");
+	if (!d->files_checked) {
+		snprintf(r->dst, sizeof(r->dst), "not checked");
+		set(r, COMPAT_WARN, "the agent on %s does not check files (an older phaul)",
+		    str(d->hostname));
+		return;
+	}
+	/* an answer naming indices we never sent is the peer's mistake: count it as missing */
+	if (d->n_files_missing) {
+		name_paths(names, sizeof(names), fl, d->files_missing, d->n_files_missing);
+		snprintf(r->dst, sizeof(r->dst), "%zu missing", d->n_files_missing);
+		set(r, COMPAT_FAIL,
+		    "%zu path%s the CT has open %s missing on %s: %s (use --sync DIR or make them "
+		    "exist)",
+		    d->n_files_missing, d->n_files_missing == 1 ? "" : "s",
+		    d->n_files_missing == 1 ? "is" : "are", str(d->hostname), names);
+	} else if (d->n_files_differ) {
+		name_paths(names, sizeof(names), fl, d->files_differ, d->n_files_differ);
+		snprintf(r->dst, sizeof(r->dst), "%zu differ", d->n_files_differ);
+		set(r, COMPAT_FAIL,
+		    "%zu path%s the CT has open differ%s in type or size on %s: %s (CRIU restores "
+		    "a file of the size it had; use --sync DIR or make them match)",
+		    d->n_files_differ, d->n_files_differ == 1 ? "" : "s",
+		    d->n_files_differ == 1 ? "s" : "", str(d->hostname), names);
+	} else {
+		snprintf(r->dst, sizeof(r->dst), "all present");
+	}
+	if (r->verdict == COMPAT_OK && fl->capped)
+		set(r, COMPAT_WARN, "only the first %zu of %zu paths checked", fl->n, fl->total);
+	else if (r->verdict == COMPAT_OK && fl->foreign_mnt)
+		set(r, COMPAT_OK,
+		    "tasks in the CT's own mount namespace: their files travel with its root");
+}
+
 int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const struct compat_req *q,
 		   struct compat_table *t)
 {
@@ -215,6 +271,8 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 
 	check_resources(t, s, d, q);
 	check_tools(t, s, d, q);
+	if (q->files)
+		check_files(t, d, q->files);
 
 	for (int i = 0; i < t->nrows; i++) {
 		r = &t->rows[i];

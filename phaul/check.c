@@ -97,6 +97,10 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	} else {
 		pr_warn("cpuinfo dump failed: %s", ph_errmsg());
 	}
+	if (req->files) {
+		q.files = req->files->v;
+		q.n_files = req->files->n;
+	}
 	q.pids = (uint32_t *)pids;
 	q.n_pids = npids;
 	out.body_case = PHAUL__MSG__BODY_CHECK_REQ;

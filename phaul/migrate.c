@@ -244,9 +244,15 @@ static int step_check(struct mig *g)
 		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
 		.force = g->opt.force,
 	};
+	struct compat_files files;
 	struct compat_table t;
 	int ret;
 
+	/* Before any freeze: the paths its restore opens, but those that travel with it. */
+	if ((ret = compat_ct_files(g->ct.pids, g->ct.npids, g->opt.sync, (size_t)g->opt.nsync,
+				   &files)) < 0)
+		return ph_errctx(ret, "listing the CT's files");
+	q.files = &files;
 	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
 		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
 	t.nrows = 0;
@@ -258,6 +264,10 @@ static int step_check(struct mig *g)
 	g->precopy = t.precopy;
 	if (ret == 0 && !g->precopy)
 		report_phase(&g->rep, "check", "no soft-dirty tracking: one stop-and-copy dump");
+	if (files.capped)
+		report_phase(&g->rep, "check", "the CT holds %zu paths: only the first %zu checked",
+			     files.total, files.n);
+	compat_files_free(&files);
 	return ret;
 }
 

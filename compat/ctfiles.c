@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The paths a CT's restore opens by name: its tasks' open files, cwd, root
+ * and file-backed mappings, as /proc shows them before the freeze, minus
+ * what travels with the CT (synced or shared paths). The destination looks
+ * each one up and says only: there, missing, or of another type or size
+ * (CRIU's files-reg.c refuses a regular file whose size changed).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "compat/compat.h"
+#include "err.h"
+
+#define DELETED " (deleted)"
+
+bool compat_path_normal(const char *p)
+{
+	size_t len;
+
+	if (!p || p[0] != '/' || (len = strnlen(p, PH_PATH_MAX + 1)) > PH_PATH_MAX)
+		return false;
+	if (len == 1)
+		return true;
+	if (p[len - 1] == '/')
+		return false;
+	for (const char *c = p; *c; c++) {
+		if (*c != '/')
+			continue;
+		/* each component: not empty, not "." or ".." */
+		if (c[1] == '/' || (c[1] == '.' && (c[2] == '/' || !c[2])) ||
+		    (c[1] == '.' && c[2] == '.' && (c[3] == '/' || !c[3])))
+			return false;
+	}
+	return true;
+}
+
+/* Is path dir or beneath it? */
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+struct collect {
+	struct compat_files *out;
+	const char *const *excl;
+	size_t nexcl, bytes;
+};
+
+/* Add one path with what stat says of it (st NULL: lstat it by name). */
+static int add(struct collect *c, const char *path, const struct stat *st)
+{
+	struct compat_files *o = c->out;
+	size_t len = strlen(path);
+	Phaul__CheckFile *f;
+	struct stat own;
+
+	if (!compat_path_normal(path) || !strncmp(path, "/proc/", 6) || !strncmp(path, "/sys/", 5))
+		return 0; /* pseudo files: CRIU restores them by other means */
+	for (size_t i = 0; i < c->nexcl; i++)
+		if (under(path, c->excl[i]))
+			return 0;
+	for (size_t i = 0; i < o->n; i++)
+		if (!strcmp(o->v[i]->path, path))
+			return 0;
+	if (!st) {
+		if (lstat(path, &own) < 0)
+			return 0; /* gone since: CRIU decides */
+		st = &own;
+	}
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return 0; /* devices, fifos: not this check's business */
+	o->total++;
+	if (o->n == PH_CHECK_FILES_MAX || c->bytes + len > PH_CHECK_FILES_BYTES_MAX) {
+		o->capped = true;
+		return 0;
+	}
+	if (!(f = malloc(sizeof(*f))))
+		return ph_seterr(PH_ENOMEM, "CT file list");
+	phaul__check_file__init(f);
+	if (!(f->path = strdup(path))) {
+		free(f);
+		return ph_seterr(PH_ENOMEM, "CT file list");
+	}
+	f->has_type = 1;
+	f->type = st->st_mode & S_IFMT;
+	f->has_size = S_ISREG(st->st_mode);
+	f->size = f->has_size ? (uint64_t)st->st_size : 0;
+	o->v[o->n++] = f;
+	c->bytes += len;
+	return 0;
+}
+
+/* A /proc link (fd/N, cwd, root): its target's name, and the file it holds. */
+static int add_link(struct collect *c, const char *link)
+{
+	char target[PATH_MAX];
+	size_t dl = strlen(DELETED);
+	struct stat st;
+	ssize_t n;
+
+	if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
+		return 0;
+	target[n] = '\0';
+	/* unlinked files travel in the images as CRIU ghosts */
+	if ((size_t)n > dl && !strcmp(target + n - dl, DELETED))
+		return 0;
+	if (target[0] != '/' || stat(link, &st) < 0)
+		return 0; /* pipe:[..], socket:[..], anon_inode:..: no path */
+	return add(c, target, &st);
+}
+
+static int scan_task(struct collect *c, const char *task)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/cwd", task);
+	if ((ret = add_link(c, p)) < 0)
+		return ret;
+	snprintf(p, sizeof(p), "%s/root", task);
+	if ((ret = add_link(c, p)) < 0)
+		return ret;
+	snprintf(p, sizeof(p), "%s/fd", task);
+	if (!(d = opendir(p)))
+		return 0; /* gone, or shares a table we read already */
+	while (ret == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/fd/%s", task, de->d_name);
+		ret = add_link(c, p);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* File-backed mappings: "start-end perms offset dev inode   /path". */
+static int scan_maps(struct collect *c, uint32_t pid)
+{
+	char p[64], line[PATH_MAX + 128];
+	size_t dl = strlen(DELETED);
+	int ret = 0, off;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%u/maps", pid);
+	if (!(f = fopen(p, "re")))
+		return 0;
+	while (ret == 0 && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+		char *path;
+
+		line[n] = '\0';
+		off = -1;
+		sscanf(line, "%*s %*s %*s %*s %*s %n", &off);
+		if (off < 0 || line[off] != '/')
+			continue; /* anonymous, [heap], [vdso], ... */
+		path = line + off;
+		n = strlen(path);
+		if (n > dl && !strcmp(path + n - dl, DELETED))
+			continue;
+		ret = add(c, path, NULL);
+	}
+	fclose(f);
+	return ret;
+}
+
+static ino_t mnt_ns(const char *proc)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/ns/mnt", proc);
+	return stat(p, &st) < 0 ? 0 : st.st_ino;
+}
+
+static int scan_pid(struct collect *c, uint32_t pid, ino_t own_ns)
+{
+	char p[64], task[128];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "/proc/%u", pid);
+	if (mnt_ns(p) != own_ns) {
+		/* its paths name another tree: the CT's root, which its type syncs */
+		c->out->foreign_mnt = true;
+		return 0;
+	}
+	if ((ret = scan_maps(c, pid)) < 0)
+		return ret;
+	snprintf(p, sizeof(p), "/proc/%u/task", pid);
+	if (!(d = opendir(p)))
+		return 0;
+	while (ret == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(task, sizeof(task), "%s/%.32s", p, de->d_name);
+		ret = scan_task(c, task);
+	}
+	closedir(d);
+	return ret;
+}
+
+int compat_ct_files(const uint32_t *pids, size_t npids, const char *const *excl, size_t nexcl,
+		    struct compat_files *out)
+{
+	struct collect c = { .out = out, .excl = excl, .nexcl = nexcl };
+	ino_t own = mnt_ns("/proc/self");
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!(out->v = calloc(PH_CHECK_FILES_MAX, sizeof(*out->v))))
+		return ph_seterr(PH_ENOMEM, "CT file list");
+	for (size_t i = 0; ret == 0 && i < npids; i++)
+		ret = scan_pid(&c, pids[i], own);
+	if (ret < 0)
+		compat_files_free(out);
+	return ret;
+}
+
+void compat_files_free(struct compat_files *fl)
+{
+	if (!fl)
+		return;
+	for (size_t i = 0; fl->v && i < fl->n; i++) {
+		free(fl->v[i]->path);
+		free(fl->v[i]);
+	}
+	free(fl->v);
+	memset(fl, 0, sizeof(*fl));
+}
+
+int compat_files_valid(Phaul__CheckFile *const *files, size_t n)
+{
+	if (n > PH_CHECK_FILES_MAX)
+		return ph_seterr(PH_ETOOBIG, "CheckReq names %zu files (max %u)", n,
+				 PH_CHECK_FILES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		const char *p = files[i]->path;
+
+		if (p && strnlen(p, PH_PATH_MAX + 1) > PH_PATH_MAX)
+			return ph_seterr(PH_ETOOBIG, "CheckReq file %zu: path over %u bytes", i,
+					 PH_PATH_MAX);
+		if (!compat_path_normal(p))
+			return ph_seterr(PH_EPROTO,
+					 "CheckReq file %zu: not an absolute normalised path", i);
+	}
+	return 0;
+}
+
+int compat_files_lookup(Phaul__CheckFile *const *files, size_t n, Phaul__HostFacts *f)
+{
+	struct stat st;
+
+	f->files_missing = calloc(n ? n : 1, sizeof(uint32_t));
+	f->files_differ = calloc(n ? n : 1, sizeof(uint32_t));
+	if (!f->files_missing || !f->files_differ)
+		return ph_seterr(PH_ENOMEM, "file answer");
+	for (size_t i = 0; i < n; i++) {
+		const Phaul__CheckFile *c = files[i];
+
+		/* a look, never a walk with side effects: no last link, no automount */
+		if (fstatat(AT_FDCWD, c->path, &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) < 0)
+			f->files_missing[f->n_files_missing++] = (uint32_t)i;
+		else if ((c->has_type && (st.st_mode & S_IFMT) != c->type) ||
+			 (c->has_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != c->size))
+			f->files_differ[f->n_files_differ++] = (uint32_t)i;
+	}
+	f->has_files_checked = f->files_checked = 1;
+	return 0;
+}
