@@ -70,6 +70,11 @@ $(B)/sim/balance_sim: tests/sim/balance_sim.c $(B)/libphaul.a
 
 sim: $(B)/sim/balance_sim
 
+# A misbehaving tcp peer for tests/host/run.sh (stalls, idle sessions).
+$(B)/tests/host-peer: tests/host/peer.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
+
 # ---- sanitizer build: the same library and tests under ASan+UBSan ----
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 san:
@@ -96,7 +101,7 @@ fuzz: fuzz-build
 	    $$seeds 2>build-fuzz/$$n.log >/dev/null || \
 	    { tail -40 build-fuzz/$$n.log; exit 1; }; done
 
-tests: $(TESTS)
+tests: $(TESTS) $(B)/tests/host-peer
 
 # Runs every unit test; prints "N passed, N failed" as its last line.
 unit: tests
@@ -110,6 +115,14 @@ demo: deps all
 
 bench: deps all
 	./tests/bench/run
+
+# What the tcp record layer costs the page stream, on this host (no VMs).
+bench-seal: $(B)/bench/bench_seal
+	$(B)/bench/bench_seal $(BENCH_MIB)
+
+$(B)/bench/%: tests/bench/%.c $(B)/libphaul.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS)
 
 deps:
 	@./configs/install-deps.sh
@@ -132,6 +145,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all sim san fuzz fuzz-build tests unit check demo deps install clean format
+.PHONY: all sim san fuzz fuzz-build tests unit check demo bench bench-seal deps install clean format
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -14,7 +14,8 @@
 
 const char *const compat_check_names[] = {
 	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
-	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "files", NULL,
+	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "ct-files", "files",
+	NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -273,6 +274,15 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 	check_tools(t, s, d, q);
 	if (q->files)
 		check_files(t, d, q->files);
+	if (q->ct_scanned) {
+		r = row(t, "ct-files");
+		snprintf(r->src, sizeof(r->src), "%d need an option", q->ct_files);
+		snprintf(r->dst, sizeof(r->dst), "-");
+		if (q->ct_files)
+			set(r, COMPAT_FAIL, "%s", q->ct_files_why ? q->ct_files_why : "");
+		else
+			snprintf(r->src, sizeof(r->src), "ok");
+	}
 
 	for (int i = 0; i < t->nrows; i++) {
 		r = &t->rows[i];

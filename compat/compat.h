@@ -74,6 +74,29 @@ int compat_files_valid(Phaul__CheckFile *const *files, size_t n);
  */
 int compat_files_lookup(Phaul__CheckFile *const *files, size_t n, Phaul__HostFacts *f);
 
+/* What the migration allows CRIU to dump (phaul's [criu] options). */
+struct compat_fd_allow {
+	bool file_locks;
+	bool link_remap;
+	bool ext_unix_sk;
+	uint32_t ghost_limit; /* bytes; 0: CRIU's default, 1 MiB */
+};
+
+/*
+ * Before the freeze: the open files of pids (/proc/PID/fd, fdinfo) that
+ * CRIU 3.17 would refuse to dump with what allow permits: a file lock
+ * without file_locks, an unlinked open file over the ghost limit, a file
+ * that lost its name but has another link without link_remap, a unix
+ * datagram socket connected to a named one outside the tree without
+ * ext_unix_sk (sock_diag; other sockets connected outside: never), an
+ * inotify watch on an unlinked file (never). Returns how many; why gets the first,
+ * naming the process, fd, file and the option that allows it (or why none
+ * does). Needs root for other users' processes and for watches
+ * (open_by_handle_at); what it cannot read it skips: CRIU still decides.
+ */
+int compat_scan_fds(const uint32_t *pids, size_t npids, const struct compat_fd_allow *allow,
+		    char *why, size_t len);
+
 enum compat_verdict { COMPAT_OK = 0, COMPAT_WARN = 1, COMPAT_FAIL = 2, COMPAT_SKIP = 3 };
 
 #define COMPAT_ROWS_MAX 16
@@ -96,14 +119,17 @@ struct compat_table {
 };
 
 struct compat_req {
-	uint64_t ct_rss_kb;    /* memory the CT needs on the destination */
-	uint64_t ct_images_kb; /* disk the images need in the dst work dir */
-	bool require_precopy;  /* no soft-dirty is a failure, not a warning */
-	bool need_rsync;       /* paths to rsync: rsync needed on both hosts */
-	bool auto_converge;    /* the source may throttle: it needs cgroup_cpu */
+	uint64_t ct_rss_kb;	  /* memory the CT needs on the destination */
+	uint64_t ct_images_kb;	  /* disk the images need in the dst work dir */
+	bool require_precopy;	  /* no soft-dirty is a failure, not a warning */
+	bool need_rsync;	  /* paths to rsync: rsync needed on both hosts */
+	bool auto_converge;	  /* the source may throttle: it needs cgroup_cpu */
+	const char *force;	  /* comma-separated check names to skip */
+	bool ct_scanned;	  /* the CT's files were scanned (compat_scan_fds()): */
+	int ct_files;		  /* this many need an option or cannot move, */
+	const char *ct_files_why; /* the first one's text */
 	/* the CT's files the destination needs (compat_ct_files()), NULL: none asked */
 	const struct compat_files *files;
-	const char *force;     /* comma-separated check names to skip */
 };
 
 /* Compare; returns 0 if nothing failed, else PH_ECOMPAT naming the first

@@ -388,8 +388,69 @@ static bool criu_err_line(const char *l)
 	return strstr(l, "Error") && !strstr(l, "TCP_CORK") && !strstr(l, "TCP_NODELAY");
 }
 
+/*
+ * CRIU 3.17's own words (pr_err() in the files named) and what they mean
+ * for a phaul migration. Dump-side lines name the option; restore-side
+ * ones mean the option was not given to the restore.
+ */
+static const struct {
+	const char *needle;
+	const char *hint;
+} criu_hints[] = {
+	/* file-lock.c dump_file_locks(), dump_task_file_locks() */
+	{ "Some file locks are hold by dumping tasks",
+	  "the tree holds file locks (flock, fcntl, OFD): --file-locks ([criu] file_locks) "
+	  "migrates them; the locked files must exist on the destination (--sync them)" },
+	/* file-lock.c dump_file_locks(): a POSIX lock of a process outside the tree */
+	{ "Unresolved lock found",
+	  "a POSIX lock on a file the tree has open is held by a process outside the tree: "
+	  "it cannot be migrated; migrate the holder with the tree or release the lock" },
+	/* files-reg.c create_link_remap() */
+	{ "Can't create link remap for",
+	  "an open file's name was removed while another hard link remains: --link-remap "
+	  "([criu] link_remap) links it back in its directory during the dump (--sync that "
+	  "directory; the extra name is visible there until the restore)" },
+	/* files-reg.c dump_ghost_remap() */
+	{ "Can't dump ghost file",
+	  "an unlinked open file is larger than the ghost limit (CRIU's default 1 MiB): "
+	  "--ghost-limit SIZE ([criu] ghost_limit) copies files up to SIZE into the images, "
+	  "at the cost of their size on the link and in the frozen time" },
+	/* sk-unix.c dump_external_sockets() */
+	{ "External socket is used",
+	  "a unix socket of the tree is connected outside it: a datagram one talking to a "
+	  "named socket (e.g. /dev/log) migrates with --ext-unix-sk ([criu] ext_unix_sk), "
+	  "reconnected by name on the destination, where that socket must exist; a stream "
+	  "one cannot be migrated" },
+	/* sk-unix.c open_unixsk_standalone(): dump had it, restore did not */
+	{ "External socket found in image",
+	  "the images hold an external unix socket: the restore needs --ext-unix-sk too" },
+	/* sk-unix.c dump_external_sockets() */
+	{ "Can't dump half of stream unix connection",
+	  "a unix stream socket of the tree is connected to a process outside it: it cannot "
+	  "be migrated (CRIU 3.17); migrate the peer with the tree or close the connection" },
+	/* sk-unix.c __dump_external_socket() */
+	{ "Can't dump name-less external socket",
+	  "a unix datagram socket of the tree is connected to a nameless socket outside it: "
+	  "it cannot be migrated (CRIU reconnects by name)" },
+	/* fsnotify.c check_open_handle(): watch on an inode with no name on tmpfs */
+	{ "Can't find suitable path for handle",
+	  "an inotify/fanotify watch is on a file with no name left on tmpfs (unlinked): "
+	  "it cannot be migrated (CRIU 3.17 finds watches by path there); keep the file "
+	  "open or linked, or remove the watch" },
+};
+
+const char *criu_hint(const char *line)
+{
+	for (size_t i = 0; i < sizeof(criu_hints) / sizeof(criu_hints[0]); i++)
+		if (strstr(line, criu_hints[i].needle))
+			return criu_hints[i].hint;
+	return NULL;
+}
+
 void criu_log_errors(const char *path, char *out, size_t len)
 {
+	const char *hint = NULL;
+	size_t room;
 	char *buf = NULL, *lines[CRIU_ERR_LINES] = { 0 }, *l, *save = NULL;
 	int fd, i, nl = 0;
 	off_t end;
@@ -410,17 +471,23 @@ void criu_log_errors(const char *path, char *out, size_t len)
 	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (!criu_err_line(l))
 			continue;
+		if (!hint)
+			hint = criu_hint(l);
 		/* Drop CRIU's "(00.012345) " timestamp. */
 		if (l[0] == '(' && strchr(l, ')'))
 			l = strchr(l, ')') + 1 + (strchr(l, ')')[1] == ' ');
 		lines[nl++ % CRIU_ERR_LINES] = l;
 	}
+	/* The hint is the point of the message: the lines give way to it. */
+	room = hint && strlen(hint) + 5 < len ? len - strlen(hint) - 4 : len;
 	for (i = nl > CRIU_ERR_LINES ? nl - CRIU_ERR_LINES : 0; i < nl; i++) {
 		size_t used = strlen(out);
 
-		snprintf(out + used, len - used, "%s%.*s", used ? " | " : "", CRIU_ERR_LINE_MAX,
+		snprintf(out + used, room - used, "%s%.*s", used ? " | " : "", CRIU_ERR_LINE_MAX,
 			 lines[i % CRIU_ERR_LINES]);
 	}
+	if (hint && room < len)
+		snprintf(out + strlen(out), len - strlen(out), " -- %s", hint);
 out:
 	free(buf);
 	close(fd);
@@ -428,14 +495,19 @@ out:
 
 static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 {
-	char path[PATH_MAX], errs[3 * (CRIU_ERR_LINE_MAX + 3) + 1];
+	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
 	int e = resp && resp->has_cr_errno ? resp->cr_errno : 0;
 	const char *m = resp && resp->cr_errmsg ? resp->cr_errmsg : "";
+	int mlen = (int)strcspn(m, "\n");
 
+	/* cr_errmsg is CRIU's first error line: noise such as TCP_CORK is not the cause */
+	if (strstr(m, "TCP_CORK") || strstr(m, "TCP_NODELAY"))
+		mlen = 0;
 	snprintf(path, sizeof(path), "%s/%s", x->work_dir ?: ".", x->log_file);
 	criu_log_errors(path, errs, sizeof(errs));
-	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%s; see %s%s%s", x->name, e,
-			 e ? strerror(e) : "none", *m ? " " : "", m, path, *errs ? ": " : "", errs);
+	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%.*s; see %s%s%s", x->name, e,
+			 e ? strerror(e) : "none", mlen ? " " : "", mlen, m, path,
+			 *errs ? ": " : "", errs);
 }
 
 /* ---- requests ---- */
@@ -457,6 +529,34 @@ static void criu_ctx_fini(struct criu_req_ctx *x)
 	x->img_fd = x->work_fd = -1;
 }
 
+static const struct {
+	const char *name;
+	CriuCgMode rpc;
+} cg_modes[] = {
+	[CRIU_CG_UNSET] = { "", CRIU_CG_MODE__DEFAULT },
+	[CRIU_CG_IGNORE] = { "ignore", CRIU_CG_MODE__IGNORE },
+	[CRIU_CG_NONE] = { "none", CRIU_CG_MODE__CG_NONE },
+	[CRIU_CG_PROPS] = { "props", CRIU_CG_MODE__PROPS },
+	[CRIU_CG_SOFT] = { "soft", CRIU_CG_MODE__SOFT },
+	[CRIU_CG_FULL] = { "full", CRIU_CG_MODE__FULL },
+	[CRIU_CG_STRICT] = { "strict", CRIU_CG_MODE__STRICT },
+};
+
+int criu_cg_mode_parse(const char *s, enum criu_cg_mode *out)
+{
+	for (size_t i = CRIU_CG_IGNORE; i < sizeof(cg_modes) / sizeof(cg_modes[0]); i++)
+		if (!strcmp(s, cg_modes[i].name)) {
+			*out = (enum criu_cg_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *criu_cg_mode_name(enum criu_cg_mode m)
+{
+	return (unsigned)m < sizeof(cg_modes) / sizeof(cg_modes[0]) ? cg_modes[m].name : "";
+}
+
 static void criu_ctx_flags(CriuOpts *r, const struct criu_opts *o)
 {
 #define SETB(f)                                                                                    \
@@ -471,10 +571,18 @@ static void criu_ctx_flags(CriuOpts *r, const struct criu_opts *o)
 	SETB(tcp_established);
 	SETB(ext_unix_sk);
 	SETB(file_locks);
+	SETB(link_remap);
 	SETB(leave_running);
-	SETB(manage_cgroups);
 	SETB(lazy_pages);
 #undef SETB
+	if (o->ghost_limit) {
+		r->has_ghost_limit = true;
+		r->ghost_limit = o->ghost_limit;
+	}
+	if (o->cg_mode != CRIU_CG_UNSET) {
+		r->has_manage_cgroups_mode = true;
+		r->manage_cgroups_mode = cg_modes[o->cg_mode].rpc;
+	}
 }
 
 /*
@@ -621,7 +729,7 @@ static int criu_simple(const struct criu_opts *o, CriuReqType type, const char *
 int criu_check(const char *work_dir, char *msg, size_t len)
 {
 	struct criu_opts o = CRIU_OPTS_INIT;
-	char path[PATH_MAX], errs[3 * (CRIU_ERR_LINE_MAX + 3) + 1];
+	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
 	int r;
 
 	if (msg && len)

@@ -33,6 +33,22 @@
 
 struct criu_conn;
 
+/* CRIU's --manage-cgroups modes (rpc.proto criu_cg_mode), plus "unset". */
+enum criu_cg_mode {
+	CRIU_CG_UNSET = 0,
+	CRIU_CG_IGNORE,
+	CRIU_CG_NONE,
+	CRIU_CG_PROPS,
+	CRIU_CG_SOFT,
+	CRIU_CG_FULL,
+	CRIU_CG_STRICT,
+};
+
+/* "ignore", "none", "props", "soft", "full", "strict" -> *out; -1 otherwise. */
+int criu_cg_mode_parse(const char *s, enum criu_cg_mode *out);
+/* The name criu_cg_mode_parse() takes; "" for CRIU_CG_UNSET. */
+const char *criu_cg_mode_name(enum criu_cg_mode m);
+
 struct criu_opts {
 	pid_t pid;		/* dump: root of the tree */
 	const char *images_dir; /* opened by the engine, passed as images_dir_fd */
@@ -43,14 +59,20 @@ struct criu_opts {
 	int ps_fd;		/* connected page-server socket or -1 (0 is a
 				 * valid fd: initialise with CRIU_OPTS_INIT) */
 	bool track_mem;
+	bool leave_running;
+	bool lazy_pages;    /* note: CRIU then ignores ps_fd for page transfer */
+	bool leave_stopped; /* restore: every task SIGSTOPped before it runs */
+	/*
+	 * What the operator allows (struct criu_flags): each is sent only when
+	 * set, so CRIU's own default holds otherwise.
+	 */
 	bool shell_job;
 	bool tcp_established;
 	bool ext_unix_sk;
 	bool file_locks;
-	bool leave_running;
-	bool manage_cgroups;
-	bool lazy_pages;    /* note: CRIU then ignores ps_fd for page transfer */
-	bool leave_stopped; /* restore: every task SIGSTOPped before it runs */
+	bool link_remap;
+	uint32_t ghost_limit;	   /* bytes; 0: CRIU's default, 1 MiB */
+	enum criu_cg_mode cg_mode; /* CRIU_CG_UNSET: CRIU's default (soft) */
 };
 
 #define CRIU_OPTS_INIT                                                                             \
@@ -171,9 +193,19 @@ int criu_tree_signal(pid_t root, int sig);
 /*
  * The last error lines of the CRIU log at path as " | "-separated text in
  * out ("" if none or no such log); for CRIU runs phaul did not start
- * itself (liblxc's).
+ * itself (liblxc's). When an error line in the log's tail names an object
+ * an option would allow (criu_hint()), the hint follows, whole, after
+ * " -- ": out should hold CRIU_ERRS_LEN bytes.
  */
 void criu_log_errors(const char *path, char *out, size_t len);
+#define CRIU_ERRS_LEN 1024
+
+/*
+ * What one CRIU 3.17 log line means for the operator, when it names an
+ * object phaul moves only with an option (the option, its config key and
+ * its cost) or cannot move at all (why); NULL for any other line.
+ */
+const char *criu_hint(const char *line);
 
 /* A running CRIU page server (one per iteration; it serves one session). */
 struct criu_ps;

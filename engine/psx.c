@@ -103,18 +103,26 @@ static int psx_do_open(struct psx_parser *p, const struct psx_hdr *h, uint32_t c
 	return cmd == PS_IOV_OPEN2 ? psx_owe(p, PSX_R_OPEN2) : 0;
 }
 
-/* ADD, HOLE, ADD_F: a run of pages of the open pagemap; returns payload bytes. */
-static int psx_do_pages(struct psx_parser *p, const struct psx_hdr *h, uint32_t cmd, uint32_t flags,
-			uint64_t *payload)
+/*
+ * The run [vaddr, vaddr + nr_pages pages) of an entry: page-aligned, inside
+ * the user address space (PH_PS_VADDR_END less one page, TASK_SIZE_MAX),
+ * and with data at most PH_PS_PAGES_MAX pages. Entries without data are
+ * not capped by count: CRIU sends one per unchanged region, however large.
+ */
+static int psx_check_run(const struct psx_parser *p, const struct psx_hdr *h, const char *n,
+			 bool data)
 {
-	const char *n = psx_cmd_name(cmd);
-	uint64_t len;
+	uint64_t end = PH_PS_VADDR_END - p->page_size;
+	/* nr_pages < 2^32, page_size <= 2^16 in practice: no 64-bit overflow. */
+	uint64_t len = (uint64_t)h->nr_pages * p->page_size;
 
-	if (!h->nr_pages || h->nr_pages > PH_PS_PAGES_MAX)
-		return ph_seterr(h->nr_pages ? PH_ETOOBIG : PH_EPROTO,
-				 "page-server %s: nr_pages %u, allowed 1..%u", n, h->nr_pages,
-				 PH_PS_PAGES_MAX);
-	len = (uint64_t)h->nr_pages * p->page_size;
+	if (!h->nr_pages)
+		return ph_seterr(PH_EPROTO, "page-server %s: nr_pages 0, expected at least 1", n);
+	if (data && h->nr_pages > PH_PS_PAGES_MAX)
+		return ph_seterr(PH_ETOOBIG,
+				 "page-server %s: nr_pages %u with data, allowed 1..%u (CRIU "
+				 "sends at most one pipe, 1024 pages)",
+				 n, h->nr_pages, PH_PS_PAGES_MAX);
 	if (h->vaddr % p->page_size)
 		return ph_seterr(PH_EPROTO,
 				 "page-server %s: vaddr 0x%" PRIx64 " not aligned to page size %zu",
@@ -123,14 +131,33 @@ static int psx_do_pages(struct psx_parser *p, const struct psx_hdr *h, uint32_t 
 		return ph_seterr(PH_EPROTO,
 				 "page-server %s: vaddr 0x%" PRIx64 " + %u pages wraps around", n,
 				 h->vaddr, h->nr_pages);
+	if (h->vaddr > end || len > end - h->vaddr)
+		return ph_seterr(PH_EPROTO,
+				 "page-server %s: vaddr 0x%" PRIx64 " + %u pages ends beyond "
+				 "the user address space (0x%" PRIx64 ")",
+				 n, h->vaddr, h->nr_pages, end);
+	return 0;
+}
+
+/* ADD, HOLE, ADD_F: a run of pages of the open pagemap; returns payload bytes. */
+static int psx_do_pages(struct psx_parser *p, const struct psx_hdr *h, uint32_t cmd, uint32_t flags,
+			uint64_t *payload)
+{
+	const char *n = psx_cmd_name(cmd);
+	bool data;
+	int r;
+
+	if (cmd == PS_IOV_ADD)
+		flags = PSX_PE_PRESENT;
+	data = flags & PSX_PE_PRESENT;
+	if ((r = psx_check_run(p, h, n, data)) < 0)
+		return r;
 	if (!p->have_dst || h->dst_id != p->dst_id)
 		return ph_seterr(PH_EPROTO,
 				 "page-server %s: dst_id 0x%" PRIx64
 				 " was not opened (open: %s0x%" PRIx64 ")",
 				 n, h->dst_id, p->have_dst ? "" : "none, ", p->dst_id);
-	if (cmd == PS_IOV_ADD)
-		flags = PSX_PE_PRESENT;
-	*payload = (flags & PSX_PE_PRESENT) ? len : 0;
+	*payload = data ? (uint64_t)h->nr_pages * p->page_size : 0;
 	if (*payload) {
 		p->session.pages += h->nr_pages;
 		p->total.pages += h->nr_pages;

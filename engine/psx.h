@@ -26,7 +26,10 @@
  *
  * The header is unbounded in CRIU; here every field is checked against the
  * 3.17 rules before any byte is forwarded: known command, known flags,
- * 1 <= nr_pages <= PH_PS_PAGES_MAX, page-aligned vaddr without overflow,
+ * nr_pages >= 1 and, for entries with data, <= PH_PS_PAGES_MAX; a
+ * page-aligned run ending within PH_PS_VADDR_END - page size (entries
+ * without data, such as one unchanged 1 TiB region, are bounded only by
+ * that: see phaul/caps.h),
  * zero fields where CRIU sends zeros, ADD/HOLE only for the dst_id opened
  * last, at most PSX_REPLIES_MAX answers owed. Violations are PH_EPROTO
  * naming the field, its value and the limit; the parser then stays failed.
@@ -73,7 +76,12 @@
 #define PS_TYPE_PID   1
 #define PS_TYPE_SHMEM 2
 
-/* Answers owed at once: CRIU waits for each, so 1 in practice. */
+/*
+ * Answers owed at once. CRIU 3.17 reads each answer right after its
+ * request (page-xfer.c open_page_server_xfer() for OPEN2,
+ * check_parent_server_xfer() for PARENT, disconnect_from_page_server() for
+ * CLOSE), so 1 in practice; 16 is margin.
+ */
 #define PSX_REPLIES_MAX 16
 
 /* psx_feed() return value when a CLOSE/FORCE_CLOSE header completed. */

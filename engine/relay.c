@@ -131,6 +131,13 @@ static int relay_src_chunk(int sk, struct psx_parser *p, const struct relay_io *
 	return io->send_rec(io->arg, buf, n);
 }
 
+/*
+ * Memory: one PH_FRAME_MAX buffer per session, whatever CRIU sends. Page
+ * data is forwarded as it arrives (psx_feed() validates any slice), so the
+ * size of an entry (PH_PS_PAGES_MAX, PH_PS_VADDR_END) never sets what the
+ * relay holds; the transport window (PH_WINDOW_DATA) bounds what is in
+ * flight.
+ */
 int relay_src_session(int sk, struct psx_parser *p, const struct relay_io *io, int timeout_ms)
 {
 	uint8_t *buf = malloc(PH_FRAME_MAX);
@@ -170,6 +177,7 @@ out:
 static int relay_dst_answers(int sk, struct psx_parser *p, const struct relay_io *io,
 			     int timeout_ms)
 {
+	/* 4 bytes: the largest answer (int32 to PARENT and CLOSE, page-xfer.c). */
 	uint8_t ans[4 * PSX_REPLIES_MAX];
 	size_t owed;
 	int r;
@@ -188,6 +196,7 @@ static int relay_dst_answers(int sk, struct psx_parser *p, const struct relay_io
 	return 0;
 }
 
+/* Memory as for relay_src_session(): one PH_FRAME_MAX buffer. */
 int relay_dst_session(int sk, struct psx_parser *p, const struct relay_io *io, int timeout_ms)
 {
 	uint8_t *buf = malloc(PH_FRAME_MAX);

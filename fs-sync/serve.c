@@ -81,7 +81,7 @@ static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int dfd, c
 			int *code, char *last, size_t llen)
 {
 	static char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
-	char rsync[PATH_MAX], *argv[PH_FSS_ARGS_MAX + 1];
+	char rsync[PATH_MAX], tmo[32], *argv[PH_FSS_ARGS_MAX + 2];
 	struct fss_proc p = { .pid = -1, .out = -1, .err = -1 };
 	struct fss_jail jail = { .tree = -1, .at = root };
 	struct fss_bridge b;
@@ -91,9 +91,17 @@ static int run_receiver(struct mux *m, const Phaul__FsSyncStart *req, int dfd, c
 	*code = -1;
 	if ((ret = fss_find_rsync(rsync, sizeof(rsync))) < 0)
 		return ret;
-	for (i = 0; i < req->n_args; i++)
+	/* A receiver never waits forever: our own --timeout unless the source sent one. */
+	snprintf(tmo, sizeof(tmo), "--timeout=%d", FSS_TIMEOUT_S_DEFAULT);
+	for (i = 0; i < req->n_args - 2; i++) {
 		argv[i] = req->args[i];
-	argv[i - 1] = ".";
+		if (!strncmp(argv[i], "--timeout=", strlen("--timeout=")))
+			tmo[0] = '\0';
+	}
+	if (tmo[0])
+		argv[i++] = tmo;
+	argv[i++] = req->args[req->n_args - 2];
+	argv[i++] = "."; /* not the peer's path: the jail starts there */
 	argv[i] = NULL;
 	jail.tree = open_tree(dfd, "",
 			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);

@@ -9,11 +9,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -169,6 +174,9 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 	if ((ret = mux_start(c, &a.mux)) < 0)
 		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(a.mux, cfg->timeout_s * 1000);
+	/* The source's keepalives make silence mean a dead or stalled peer. */
+	mux_set_idle_timeout(a.mux,
+			     (cfg->idle_timeout_s ? cfg->idle_timeout_s : cfg->timeout_s) * 1000);
 	ret = agent_serve(&a);
 	agent_cleanup(&a);
 	mux_close(a.mux);
@@ -183,57 +191,365 @@ static int auth_stdio(struct phaul_config *cfg, struct chan *c)
 	int ret;
 
 	if ((ret = chan_load_secret(cfg->secret_file, key, &keylen)) == 0)
-		ret = chan_auth_server(c, key, keylen);
+		ret = chan_auth_server_tmo(c, key, keylen, cfg->login_grace_s * 1000);
 	memset(key, 0, sizeof(key));
 	if (ret < 0)
 		chan_close(c);
 	return ret;
 }
 
-/* tcp: authenticate each peer before reading anything else from it. */
+/*
+ * tcp: a hard cap on unauthenticated peers, globally and per source address
+ * (OpenSSH's MaxStartups, random early drop included), and on authenticated
+ * sessions. Each child proves the peer within login_grace_time and tells
+ * the listener over a report socket: "A" (authenticated: may it serve?
+ * the listener answers "G" or "N") or "F<why>" (failed). The listener counts
+ * from its table of children, reaps them itself, and refuses what is past
+ * a cap at once, without a fork. Refusals and failures are logged at most
+ * once a second per kind, with the count of those left out.
+ */
+
+/* One child of the listener. */
+struct kid {
+	pid_t pid;     /* 0: free slot */
+	int fd;	       /* our end of its report socket; -1 when it has no more to say */
+	bool authed;   /* proved the secret and was let in */
+	char src[128]; /* peer address without the port */
+};
+
+struct ratelog {
+	int64_t last_s;	     /* second of the last line */
+	unsigned suppressed; /* lines left out since */
+	const char *what;    /* "refused connections", for the summary line */
+	char latest[768];    /* the last line left out */
+};
+
+struct listener {
+	struct phaul_config *cfg;
+	int lfd;
+	struct kid *kids;
+	size_t nkids;
+	struct ratelog refused, failed;
+};
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Say what was left out once the burst is over (a quiet second after the last line). */
+static void ratelog_flush(struct ratelog *r)
+{
+	if (r->suppressed && mono_s() > r->last_s + 1) {
+		pr_warn("%u more %s not logged (the last: %s)", r->suppressed, r->what, r->latest);
+		r->suppressed = 0;
+		r->last_s = mono_s();
+	}
+}
+
+static void __attribute__((format(printf, 2, 3))) ratelog(struct ratelog *r, const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (mono_s() == r->last_s) {
+		r->suppressed++;
+		snprintf(r->latest, sizeof(r->latest), "%s", line);
+		return;
+	}
+	if (r->suppressed)
+		pr_warn("%s (%u more %s not logged)", line, r->suppressed, r->what);
+	else
+		pr_warn("%s", line);
+	r->suppressed = 0;
+	r->last_s = mono_s();
+}
+
+/* "tcp:1.2.3.4:5678" or "tcp:[::1]:5678" -> "1.2.3.4" or "[::1]". */
+static void peer_source(const char *peer, char *src, size_t len)
+{
+	const char *p = strncmp(peer, "tcp:", 4) ? peer : peer + 4, *colon = strrchr(p, ':');
+
+	snprintf(src, len, "%.*s", colon ? (int)(colon - p) : (int)strlen(p), p);
+}
+
+static void count_kids(const struct listener *l, const char *src, unsigned *unauth,
+		       unsigned *from_src, unsigned *authed)
+{
+	*unauth = *from_src = *authed = 0;
+	for (size_t i = 0; i < l->nkids; i++) {
+		const struct kid *k = &l->kids[i];
+
+		if (!k->pid)
+			continue;
+		if (k->authed) {
+			(*authed)++;
+			continue;
+		}
+		(*unauth)++;
+		if (src && !strcmp(k->src, src))
+			(*from_src)++;
+	}
+}
+
+/* NULL to admit a new peer from src, else why not (for the log). */
+static const char *admit(struct listener *l, const char *src, char *why, size_t len)
+{
+	const struct phaul_config *c = l->cfg;
+	unsigned unauth, from_src, authed, p;
+
+	count_kids(l, src, &unauth, &from_src, &authed);
+	if (from_src >= c->per_source_max_startups) {
+		snprintf(why, len,
+			 "%u unauthenticated connections from %s (per_source_max_startups "
+			 "= %u)",
+			 from_src, src, c->per_source_max_startups);
+		return why;
+	}
+	if (unauth >= c->max_startups_full) {
+		snprintf(why, len, "%u unauthenticated connections (max_startups = %u)", unauth,
+			 c->max_startups_full);
+		return why;
+	}
+	if (unauth >= c->max_startups_start) {
+		/* OpenSSH's ramp: rate% at start, rising linearly to 100% at full. */
+		p = c->max_startups_rate + (100 - c->max_startups_rate) *
+						   (unauth - c->max_startups_start) /
+						   (c->max_startups_full - c->max_startups_start);
+		if ((unsigned)(random() % 100) < p) {
+			snprintf(why, len,
+				 "random early drop at %u unauthenticated connections "
+				 "(max_startups = %u:%u:%u)",
+				 unauth, c->max_startups_start, c->max_startups_rate,
+				 c->max_startups_full);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* In a child the listener refused after authentication (and logged): tell the source why. */
+static void refuse_session(struct phaul_config *cfg, struct chan *c)
+{
+	char host[256] = "", msg[512];
+	struct mux *m;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(msg, sizeof(msg),
+		 "agent busy: %u sessions already running (max_sessions); "
+		 "try again later",
+		 cfg->max_sessions);
+	if (mux_start(c, &m) < 0)
+		return;
+	msg_send_error(m, -PH_ETOOBIG, msg, host);
+	mux_close(m);
+}
+
+/* The child: prove the peer, ask the listener, serve. Never returns. */
+static void kid_main(struct listener *l, struct chan *c, int rep, uint8_t *key, size_t keylen)
+{
+	struct pollfd pf = { .fd = rep, .events = POLLIN };
+	char verdict = 'N', msg[600];
+	int ret;
+
+	signal(SIGCHLD, SIG_DFL);
+	close(l->lfd);
+	for (size_t i = 0; i < l->nkids; i++)
+		if (l->kids[i].fd >= 0)
+			close(l->kids[i].fd);
+	ret = chan_auth_server_tmo(c, key, keylen, l->cfg->login_grace_s * 1000);
+	memset(key, 0, PH_SECRET_MAX);
+	if (ret < 0) {
+		/* the listener logs it, rate-limited */
+		snprintf(msg, sizeof(msg), "F%s", ph_errmsg());
+		send(rep, msg, strlen(msg), MSG_NOSIGNAL);
+		chan_close(c);
+		_exit(EXIT_FAILED);
+	}
+	if (send(rep, "A", 1, MSG_NOSIGNAL) == 1 && poll(&pf, 1, 10000) == 1 &&
+	    recv(rep, &verdict, 1, 0) != 1)
+		verdict = 'N';
+	close(rep);
+	if (verdict != 'G') {
+		refuse_session(l->cfg, c);
+		_exit(EXIT_FAILED);
+	}
+	ret = serve_chan(l->cfg, c);
+	if (ret < 0)
+		pr_err("%s", ph_errmsg());
+	_exit(ret < 0 ? EXIT_FAILED : EXIT_OK);
+}
+
+/* A report from kid k: its authentication verdict, or the end of its reports. */
+static void on_report(struct listener *l, struct kid *k)
+{
+	unsigned unauth, from_src, authed;
+	char buf[600];
+	ssize_t n = recv(k->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	char go;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || buf[0] == 'F') {
+		if (n > 1) {
+			buf[n] = '\0';
+			ratelog(&l->failed, "%s", buf + 1);
+		}
+		close(k->fd);
+		k->fd = -1;
+		return;
+	}
+	count_kids(l, NULL, &unauth, &from_src, &authed);
+	go = authed < l->cfg->max_sessions ? 'G' : 'N';
+	if (go == 'G')
+		k->authed = true;
+	else
+		ratelog(&l->refused,
+			"refused session from %s: %u sessions running (max_sessions "
+			"= %u)",
+			k->src, authed, l->cfg->max_sessions);
+	send(k->fd, &go, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(k->fd);
+	k->fd = -1;
+}
+
+static void reap_kids(struct listener *l)
+{
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (size_t i = 0; i < l->nkids; i++)
+			if (l->kids[i].pid == pid) {
+				if (l->kids[i].fd >= 0) /* its last words may still be queued */
+					on_report(l, &l->kids[i]);
+				if (l->kids[i].fd >= 0)
+					close(l->kids[i].fd);
+				memset(&l->kids[i], 0, sizeof(l->kids[i]));
+				l->kids[i].fd = -1;
+			}
+}
+
+/* One accepted peer: refused at a cap, or handed to a new child. */
+static void on_accept(struct listener *l, struct chan *c, uint8_t *key, size_t keylen)
+{
+	char src[128], why[256];
+	struct kid *k = NULL;
+	int sp[2];
+	pid_t pid;
+
+	peer_source(c->peer, src, sizeof(src));
+	if (admit(l, src, why, sizeof(why))) {
+		ratelog(&l->refused, "refused %s before authentication: %s", c->peer, why);
+		chan_close(c);
+		return;
+	}
+	for (size_t i = 0; i < l->nkids && !k; i++)
+		if (!l->kids[i].pid)
+			k = &l->kids[i];
+	if (!k || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		ratelog(&l->refused, "refused %s: %s", c->peer,
+			k ? strerror(errno) : "no free child slot");
+		chan_close(c);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sp[0]);
+		kid_main(l, c, sp[1], key, keylen);
+	}
+	close(sp[1]);
+	if (pid < 0) {
+		ratelog(&l->refused, "refused %s: fork: %s", c->peer, strerror(errno));
+		close(sp[0]);
+		chan_close(c);
+		return;
+	}
+	k->pid = pid;
+	k->fd = sp[0];
+	k->authed = false;
+	snprintf(k->src, sizeof(k->src), "%s", src);
+	chan_release(c); /* the child serves it */
+}
+
+static void on_sigchld(int sig)
+{
+	(void)sig; /* only to interrupt poll() */
+}
+
 static int listen_loop(struct phaul_config *cfg, const char *addr)
 {
+	struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_NOCLDSTOP };
+	struct listener l = { .cfg = cfg, .lfd = -1 };
+	struct pollfd *pf = NULL;
 	uint8_t key[PH_SECRET_MAX];
 	size_t keylen;
-	int lfd, ret;
+	int ret;
 
+	l.refused.what = "refused connections";
+	l.failed.what = "failed authentications";
 	if ((ret = chan_load_secret(cfg->secret_file, key, &keylen)) < 0)
 		return ret;
-	if ((lfd = chan_tcp_listen(addr)) < 0)
-		return lfd;
-	pr_info("listening on %s", addr);
-	signal(SIGCHLD, SIG_IGN); /* children reap themselves */
+	l.nkids = (size_t)cfg->max_startups_full + cfg->max_sessions;
+	l.kids = calloc(l.nkids, sizeof(*l.kids));
+	pf = calloc(l.nkids + 1, sizeof(*pf));
+	if (!l.kids || !pf) {
+		ret = ph_seterr(PH_ENOMEM, "listener: %zu child slots", l.nkids);
+		goto out;
+	}
+	for (size_t i = 0; i < l.nkids; i++)
+		l.kids[i].fd = -1;
+	if ((ret = l.lfd = chan_tcp_listen(addr)) < 0)
+		goto out;
+	/* poll() said readable, but the peer may be gone by accept(): never block there */
+	fcntl(l.lfd, F_SETFL, fcntl(l.lfd, F_GETFL) | O_NONBLOCK);
+	sigaction(SIGCHLD, &sa, NULL); /* no SA_RESTART: poll() wakes to reap */
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	pr_info("listening on %s (max_startups %u:%u:%u, per source %u, max_sessions %u)", addr,
+		cfg->max_startups_start, cfg->max_startups_rate, cfg->max_startups_full,
+		cfg->per_source_max_startups, cfg->max_sessions);
 	for (;;) {
 		struct chan *c = NULL;
-		pid_t pid;
+		size_t n = 0;
 
-		if ((ret = chan_tcp_accept(lfd, &c)) < 0) {
-			pr_warn("accept: %s", ph_errmsg());
+		pf[n++] = (struct pollfd){ .fd = l.lfd, .events = POLLIN };
+		for (size_t i = 0; i < l.nkids; i++)
+			if (l.kids[i].fd >= 0)
+				pf[n++] = (struct pollfd){ .fd = l.kids[i].fd, .events = POLLIN };
+		poll(pf, n, 1000);
+		reap_kids(&l);
+		for (size_t i = 0; i < l.nkids; i++) {
+			struct kid *k = &l.kids[i];
+
+			for (size_t j = 1; j < n && k->fd >= 0; j++)
+				if (pf[j].fd == k->fd && pf[j].revents) {
+					on_report(&l, k);
+					break;
+				}
+		}
+		ratelog_flush(&l.refused);
+		ratelog_flush(&l.failed);
+		if (!(pf[0].revents & POLLIN))
+			continue;
+		if (chan_tcp_accept(l.lfd, &c) < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				ratelog(&l.refused, "accept: %s", ph_errmsg());
+				usleep(100000); /* out of fds, say: let children end */
+			}
 			continue;
 		}
-		pid = fork();
-		if (pid < 0) {
-			pr_perror("fork");
-			chan_close(c);
-			continue;
-		}
-		if (pid > 0) {
-			chan_release(c); /* the child serves it */
-			continue;
-		}
-		close(lfd);
-		signal(SIGCHLD, SIG_DFL);
-		if ((ret = chan_auth_server(c, key, keylen)) < 0) {
-			pr_err("%s", ph_errmsg());
-			chan_close(c);
-			_exit(EXIT_FAILED);
-		}
-		memset(key, 0, sizeof(key));
-		ret = serve_chan(cfg, c);
-		if (ret < 0)
-			pr_err("%s", ph_errmsg());
-		_exit(ret < 0 ? EXIT_FAILED : EXIT_OK);
+		on_accept(&l, c, key, keylen);
 	}
+out:
+	memset(key, 0, sizeof(key));
+	free(pf);
+	free(l.kids);
+	return ret;
 }
 
 static const char agent_usage[] =
@@ -245,6 +561,8 @@ static const char agent_usage[] =
 	"  --stdio            talk on stdin/stdout (what the ssh transport runs)\n"
 	"  --listen [ADDR]    accept tcp peers that prove the shared secret\n"
 	"                     (default from config: 127.0.0.1:7070, loopback only)\n"
+	"                     within the config's max_startups, per_source_max_startups,\n"
+	"                     max_sessions and login_grace_time\n"
 	"  --inetd            stdin/stdout is one accepted tcp peer (inetd, systemd\n"
 	"                     socket activation): it must prove the shared secret\n"
 	"  --secret-file F    shared secret for --listen\n"

@@ -384,6 +384,11 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	}
 	if ((ret = images_iter_dir(a->dir, a->iter, dir, sizeof(dir))) < 0)
 		goto out;
+	if (q->manage_cgroups && criu_cg_mode_parse(q->manage_cgroups, &o.cg_mode) < 0) {
+		ret = ph_seterr(PH_EPROTO, "RestoreReq: manage_cgroups is none of ignore, none, "
+					   "props, soft, full, strict");
+		goto out;
+	}
 	if (getenv("PHAUL_FAULT_RESTORE")) {
 		/* fault injection for the harness: a restore that fails for real */
 		ret = ph_seterr(PH_ECRIU, "%s: restore failed (PHAUL_FAULT_RESTORE)", a->host);
@@ -400,6 +405,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	o.images_dir = dir;
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
+	o.file_locks = q->has_file_locks && q->file_locks;
+	o.ext_unix_sk = q->has_ext_unix_sk && q->ext_unix_sk;
 	/* Not one instruction of the CT runs here before the source gave it up. */
 	o.leave_stopped = a->mig_id[0] != '\0';
 	ret = restore_ct(a, &o, &pid);

@@ -9,6 +9,8 @@
 
 /* transport: one frame's payload, before and after compression */
 #define PH_FRAME_MAX (256u * 1024)
+/* transport: plaintext of one sealed tcp record (a frame header and payload fit) */
+#define PH_RECORD_MAX (PH_FRAME_MAX + 64)
 /* transport: per-stream receive window (bytes in flight, on the wire) */
 #define PH_WINDOW_CTL  (1u * 1024 * 1024)
 #define PH_WINDOW_DATA (8u * 1024 * 1024)
@@ -22,8 +24,32 @@
 #define PH_IMAGE_FILES_MAX 100000
 /* a CRIU RPC message on the swrk socket */
 #define PH_CRIU_MSG_MAX (1u * 1024 * 1024)
-/* pages in one page-server iov (CRIU sends at most a few MiB at once) */
+/*
+ * Pages in one page-server entry that carries data (ADD, ADD_F with
+ * PE_PRESENT). CRIU 3.17 sends one entry per iovec of a page-pipe buffer
+ * (page-xfer.c page_xfer_dump_pages(), write_pagemap_to_server()), and an
+ * iovec never leaves its buffer, whose pipe holds at most PIPE_MAX_SIZE =
+ * 8 * PAGE_SIZE / sizeof(struct pipe_buffer) = 819 pages, rounded up by
+ * F_SETPIPE_SZ to 1024 (page-pipe.h, page-pipe.c ppb_resize_pipe()): 4 MiB
+ * with 4 KiB pages. The relay streams page data through one
+ * PH_FRAME_MAX buffer and never holds an entry whole, so the value is a
+ * sanity bound with a 64x margin over CRIU, not a memory bound.
+ */
 #define PH_PS_PAGES_MAX (64u * 1024)
+/*
+ * End of what an entry without data (HOLE, ADD_F without PE_PRESENT: pages
+ * in the parent image or lazy) may describe. CRIU merges every run of
+ * unchanged pages into one such entry however long (page-pipe.c
+ * page_pipe_add_hole(), iov_grow_page()), so its only bound is the address
+ * space: vaddr + nr_pages * PAGE_SIZE must stay within TASK_SIZE_MAX of
+ * x86_64 with 5-level paging, 2^56 - PAGE_SIZE. 2^56 rather than the
+ * 4-level 2^47: phaul cannot tell whether the source kernel runs la57 and
+ * the task mapped above 2^47; accepting up to 2^56 costs nothing (these
+ * entries are a header each; the destination CRIU writes one pagemap
+ * entry), refusing a real one would fail the migration. 56 bits also
+ * covers arm64's 52-bit VA.
+ */
+#define PH_PS_VADDR_END (1ull << 56)
 /* stats-dump / stats-restore image files */
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */
@@ -56,6 +82,10 @@
 #define PH_FSS_STATS_MAX (16u * 1024)
 /* hooks: executables run for one stage */
 #define PH_HOOKS_MAX 256
+/* agent --listen: highest max_startups / per_source_max_startups (child slots) */
+#define PH_STARTUPS_MAX 1000
+/* agent --listen: highest max_sessions */
+#define PH_SESSIONS_MAX 1000
 /* commit: a migration's id ([A-Za-z0-9-]; Recover, RestoreReq, record names) */
 #define PH_MIG_ID_MAX 64
 /* commit: one migration's record file (phaul/mrec.h) */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -30,6 +31,12 @@ void config_defaults(struct phaul_config *c)
 	c->compress_level = 1;
 	c->timeout_s = 120;
 	bal_config_defaults(&c->balance);
+	c->max_startups_start = c->max_startups_full = 10;
+	c->max_startups_rate = 100;
+	c->per_source_max_startups = 3;
+	c->max_sessions = 8;
+	c->login_grace_s = 15;
+	c->idle_timeout_s = 0;
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -90,6 +97,27 @@ int config_parse_bool(const char *s, bool *out)
 	return 0;
 }
 
+/* "N" (a hard cap) or OpenSSH's "start:rate:full" (random early drop from start). */
+static int parse_startups(struct phaul_config *c, const char *v)
+{
+	unsigned start, rate, full;
+	char tail;
+
+	if (sscanf(v, "%u:%u:%u%c", &start, &rate, &full, &tail) == 3) {
+		if (!start || start > full || rate > 100 || full > PH_STARTUPS_MAX)
+			return -1;
+	} else if (sscanf(v, "%u%c", &start, &tail) == 1 && start && start <= PH_STARTUPS_MAX) {
+		rate = 100;
+		full = start;
+	} else {
+		return -1;
+	}
+	c->max_startups_start = start;
+	c->max_startups_rate = rate;
+	c->max_startups_full = full;
+	return 0;
+}
+
 /*
  * fs_root: absolute paths separated by blanks, none of them "/" (a peer
  * could then overwrite the host), or empty (fs-sync off).
@@ -113,6 +141,48 @@ static bool fs_root_ok(const char *v)
 		strcpy(c->field, v);                                                               \
 		return 0;                                                                          \
 	} while (0)
+
+/* [criu] keys; same returns as set_key(). */
+static int set_criu_key(struct phaul_criu_flags *f, const char *k, const char *v)
+{
+	uint64_t u;
+
+	if (!strcmp(k, "shell_job"))
+		return config_parse_bool(v, &f->shell_job);
+	if (!strcmp(k, "tcp_established"))
+		return config_parse_bool(v, &f->tcp_established);
+	if (!strcmp(k, "file_locks"))
+		return config_parse_bool(v, &f->file_locks);
+	if (!strcmp(k, "ext_unix_sk"))
+		return config_parse_bool(v, &f->ext_unix_sk);
+	if (!strcmp(k, "link_remap"))
+		return config_parse_bool(v, &f->link_remap);
+	if (!strcmp(k, "ghost_limit")) {
+		/* CriuOpts.ghost_limit is a uint32 */
+		if (config_parse_size(v, &u) || !u || u > UINT32_MAX)
+			return -1;
+		f->ghost_limit = (uint32_t)u;
+		return 0;
+	}
+	if (!strcmp(k, "manage_cgroups"))
+		return criu_cg_mode_parse(v, &f->cg_mode);
+	return -2;
+}
+
+void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o)
+{
+	o->shell_job |= f->shell_job;
+	o->tcp_established |= f->tcp_established;
+	o->file_locks |= f->file_locks;
+	o->ext_unix_sk |= f->ext_unix_sk;
+	if (f->cg_mode != CRIU_CG_UNSET)
+		o->cg_mode = f->cg_mode;
+	if (restore)
+		return;
+	o->link_remap |= f->link_remap;
+	if (f->ghost_limit)
+		o->ghost_limit = f->ghost_limit;
+}
 
 /* Returns 0 on success, -1 for a bad value, -2 for an unknown key. */
 static int set_key(struct phaul_config *c, const char *k, const char *v)
@@ -194,13 +264,39 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 	}
 	if (!strcmp(k, "bwlimit"))
 		return config_parse_size(v, &c->bwlimit);
+	if (!strcmp(k, "max_startups"))
+		return parse_startups(c, v);
+	if (!strcmp(k, "per_source_max_startups")) {
+		if (parse_uint(v, PH_STARTUPS_MAX, &u) || !u)
+			return -1;
+		c->per_source_max_startups = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(k, "max_sessions")) {
+		if (parse_uint(v, PH_SESSIONS_MAX, &u) || !u)
+			return -1;
+		c->max_sessions = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(k, "login_grace_time")) {
+		if (parse_uint(v, 600, &u) || !u)
+			return -1;
+		c->login_grace_s = (int)u;
+		return 0;
+	}
+	if (!strcmp(k, "idle_timeout")) {
+		if (parse_uint(v, 86400, &u) || (u && u < 3))
+			return -1;
+		c->idle_timeout_s = (int)u;
+		return 0;
+	}
 	if (!strcmp(k, "timeout")) {
 		if (parse_uint(v, 86400, &u) || !u)
 			return -1;
 		c->timeout_s = (int)u;
 		return 0;
 	}
-	return -2;
+	return set_criu_key(&c->criu, k, v);
 }
 
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value)
@@ -217,7 +313,7 @@ int config_set(struct phaul_config *c, const char *section, const char *key, con
 		goto done;
 	}
 	if (section && *section && strcmp(section, "phaul") && strcmp(section, "migrate") &&
-	    strcmp(section, "agent"))
+	    strcmp(section, "agent") && strcmp(section, "criu"))
 		return ph_seterr(PH_ECONFIG, "unknown section [%s]", section);
 	r = set_key(c, key, value);
 done:

@@ -10,8 +10,25 @@
 #include <stdint.h>
 
 #include "balance.h"
+#include "engine/criu.h"
 
 #define PHAUL_CONF_DEFAULT "/etc/phaul/phaul.conf"
+
+/*
+ * CRIU options of a migration: [criu] keys, then migrate's flags. Each
+ * side gets those it needs (CRIU 3.17): the dump all of them, the restore
+ * shell_job, tcp_established, file_locks, ext_unix_sk, manage_cgroups
+ * (link_remap and ghost_limit only act while dumping).
+ */
+struct phaul_criu_flags {
+	bool shell_job;		   /* the tree is attached to a terminal */
+	bool tcp_established;	   /* established TCP connections (repair mode) */
+	bool file_locks;	   /* flock/fcntl/OFD locks held by the tree */
+	bool ext_unix_sk;	   /* unix datagram sockets connected outside the tree */
+	bool link_remap;	   /* open files whose name is gone but still linked */
+	uint32_t ghost_limit;	   /* bytes of one unlinked open file; 0: 1 MiB */
+	enum criu_cg_mode cg_mode; /* --manage-cgroups; CRIU_CG_UNSET: soft */
+};
 
 struct phaul_config {
 	char transport[8]; /* "ssh" or "tcp" */
@@ -39,6 +56,15 @@ struct phaul_config {
 	bool allow_remote_migrate; /* agent: a balancer may ask it to migrate a CT */
 	char notify_url[512];	   /* POST the final report here ("" = never) */
 	struct bal_config balance; /* [balance] */
+	struct phaul_criu_flags criu;	   /* [criu] */
+	/* agent --listen: bounds on peers (HOWTO "Bounds on peers") */
+	unsigned max_startups_start;	  /* unauthenticated connections before random drops */
+	unsigned max_startups_rate;	  /* drop percentage at start, rising to 100 at full */
+	unsigned max_startups_full;	  /* hard cap on unauthenticated connections */
+	unsigned per_source_max_startups; /* hard cap per source address */
+	unsigned max_sessions;		  /* authenticated sessions at once */
+	int login_grace_s;		  /* to prove the secret */
+	int idle_timeout_s;		  /* agent: end a session silent this long (0: timeout_s) */
 };
 
 void config_defaults(struct phaul_config *c);
@@ -52,6 +78,8 @@ int config_load(struct phaul_config *c, const char *path, bool missing_ok);
 int config_set(struct phaul_config *c, const char *section, const char *key, const char *value);
 /* "yes/no/true/false/on/off/1/0"; -1 otherwise. */
 int config_parse_bool(const char *s, bool *out);
+/* Add f to a dump's (restore: false) or a restore's CRIU options. */
+void config_criu_opts(const struct phaul_criu_flags *f, bool restore, struct criu_opts *o);
 /* Parse "10M", "1G", "500k" (bytes, powers of 1024) into *out. */
 int config_parse_size(const char *s, uint64_t *out);
 

@@ -29,13 +29,22 @@ struct ct_dump {
 	const char *work_dir;	/* the migration's work dir (scripts, logs) */
 	const char *ps_addr;	/* page server for the pages: the relay */
 	int ps_port;
+	uint32_t ghost_limit; /* --ghost-limit; 0: CRIU's default */
 };
 
 struct htype_ops {
 	const char *name;
 	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
 	int (*resolve)(struct ct *ct);
-	/* Source: add the type's CRIU options (swrk dumps). */
+	/*
+	 * Source, before anything runs: refuse CRIU options (o as for a dump)
+	 * the type cannot pass, PH_EUSAGE naming them; NULL: it passes all.
+	 */
+	int (*check_criu)(const struct ct *ct, const struct criu_opts *o);
+	/*
+	 * Source: add the type's CRIU options (swrk dumps; for a type that
+	 * runs CRIU itself, what it always passes, for the source's checks).
+	 */
 	void (*criu_opts)(const struct ct *ct, struct criu_opts *o);
 	/* Source: one pre-dump; NULL: criu_pre_dump() over swrk. */
 	int (*pre_dump)(struct ct *ct, const struct ct_dump *d);

@@ -179,6 +179,37 @@ static void lxc_opts(struct migrate_opts *o, const struct ct_dump *d, char *port
 	o->predump_dir = (char *)d->parent;
 	o->pageserver_address = (char *)d->ps_addr;
 	o->pageserver_port = port;
+	o->ghost_limit = d->ghost_limit;
+}
+
+/*
+ * liblxc's migrate API (struct migrate_opts) passes only a ghost limit of
+ * these; its exec_criu() always adds --tcp-established --file-locks
+ * --link-remap --manage-cgroups=full, and has no way to ask for
+ * --ext-unix-sk or --shell-job.
+ */
+/* What liblxc's exec_criu() always passes (for the source's checks). */
+static void lxc_criu_opts(const struct ct *ct, struct criu_opts *o)
+{
+	o->tcp_established = o->file_locks = o->link_remap = true;
+	o->cg_mode = CRIU_CG_FULL;
+}
+
+static int lxc_check_criu(const struct ct *ct, const struct criu_opts *o)
+{
+	const char *no = o->ext_unix_sk ? "--ext-unix-sk"
+			 : o->shell_job ? "--shell-job"
+			 : o->cg_mode != CRIU_CG_UNSET && o->cg_mode != CRIU_CG_FULL
+				 ? "--manage-cgroups other than full"
+				 : NULL;
+
+	if (no)
+		return ph_seterr(PH_EUSAGE,
+				 "%s: %s is not supported for lxc: liblxc's migrate API cannot "
+				 "pass it (it always uses --tcp-established --file-locks "
+				 "--link-remap --manage-cgroups=full)",
+				 ct->spec, no);
+	return 0;
 }
 
 static int lxc_pre_dump(struct ct *ct, const struct ct_dump *d)
@@ -458,6 +489,8 @@ static int lxc_discard(struct ct *ct, pid_t root)
 const struct htype_ops htype_lxc = {
 	.name = "lxc",
 	.resolve = lxc_resolve,
+	.check_criu = lxc_check_criu,
+	.criu_opts = lxc_criu_opts,
 	.pre_dump = lxc_pre_dump,
 	.dump = lxc_dump,
 	.restore = lxc_restore,

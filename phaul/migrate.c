@@ -47,7 +47,7 @@
 #include "util.h"
 
 struct mig_opts {
-	bool dry_run, json, shell_job, tcp_established, require_precopy, no_compress;
+	bool dry_run, json, require_precopy, no_compress;
 	const char *force;
 	const char *sync[PH_SYNC_MAX]; /* --sync PATH: same path on both hosts */
 	int nsync;
@@ -244,7 +244,10 @@ static int step_check(struct mig *g)
 		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
 		.force = g->opt.force,
 	};
+	struct criu_opts o = CRIU_OPTS_INIT;
+	struct compat_fd_allow allow;
 	struct compat_files files;
+	char why[384];
 	struct compat_table t;
 	int ret;
 
@@ -253,6 +256,18 @@ static int step_check(struct mig *g)
 				   &files)) < 0)
 		return ph_errctx(ret, "listing the CT's files");
 	q.files = &files;
+
+	/* What CRIU would refuse among the CT's files, said before anything is frozen. */
+	config_criu_opts(&g->cfg->criu, false, &o);
+	if (g->ct.ops->criu_opts)
+		g->ct.ops->criu_opts(&g->ct, &o);
+	allow = (struct compat_fd_allow){ .file_locks = o.file_locks,
+					  .link_remap = o.link_remap,
+					  .ext_unix_sk = o.ext_unix_sk,
+					  .ghost_limit = o.ghost_limit };
+	q.ct_scanned = true;
+	q.ct_files = compat_scan_fds(g->ct.pids, g->ct.npids, &allow, why, sizeof(why));
+	q.ct_files_why = why;
 	report_phase(&g->rep, "check", "%s (%zu processes, %llu MiB resident) against %s",
 		     g->ct.spec, g->ct.npids, (unsigned long long)g->ct.rss_kb / 1024, g->peer);
 	t.nrows = 0;
@@ -337,8 +352,7 @@ static void fill_opts(struct mig *g, struct criu_opts *o, const char *dir, const
 	o->parent_img = parent;
 	o->ps_fd = g->criu_sk;
 	o->track_mem = g->precopy;
-	o->shell_job = g->opt.shell_job;
-	o->tcp_established = g->opt.tcp_established;
+	config_criu_opts(&g->cfg->criu, false, o);
 }
 
 /* What a type that runs CRIU itself needs for one dump. */
@@ -350,6 +364,7 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, const char *dir, cons
 		.work_dir = g->dir,
 		.ps_addr = "127.0.0.1",
 		.ps_port = g->ps_port,
+		.ghost_limit = g->cfg->criu.ghost_limit,
 	};
 }
 
@@ -558,6 +573,18 @@ static int step_precopy(struct mig *g)
 	return 0;
 }
 
+/* The CRIU options the destination's restore needs (config.h). */
+static void restore_req_criu(Phaul__RestoreReq *q, const struct phaul_criu_flags *f)
+{
+	q->has_shell_job = q->has_tcp_established = q->has_file_locks = q->has_ext_unix_sk = 1;
+	q->shell_job = f->shell_job;
+	q->tcp_established = f->tcp_established;
+	q->file_locks = f->file_locks;
+	q->ext_unix_sk = f->ext_unix_sk;
+	if (f->cg_mode != CRIU_CG_UNSET)
+		q->manage_cgroups = (char *)criu_cg_mode_name(f->cg_mode);
+}
+
 /* The destination restores from the image chain; its answer decides. */
 static int restore_remote(struct mig *g)
 {
@@ -566,9 +593,7 @@ static int restore_remote(struct mig *g)
 	int ret;
 
 	q.iter = g->iter;
-	q.has_shell_job = q.has_tcp_established = 1;
-	q.shell_job = g->opt.shell_job;
-	q.tcp_established = g->opt.tcp_established;
+	restore_req_criu(&q, &g->cfg->criu);
 	q.ct = g->ct.spec;
 	q.mig_id = g->id;
 	q.has_ct_pages = g->pc.first_pages > 0;
@@ -925,8 +950,22 @@ static const char migrate_usage[] =
 	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
 	"  --work-dir DIR        images and logs here (both hosts)\n"
 	"  --keep-images         keep the work dirs afterwards\n"
+	"CRIU options (also [criu] keys; HOWTO: What can be migrated):\n"
 	"  --shell-job           the tree is attached to a terminal\n"
 	"  --tcp-established     migrate established TCP connections\n"
+	"  --file-locks          migrate flock/fcntl/OFD locks the tree holds (the\n"
+	"                        files must be the same on HOST: --sync them)\n"
+	"  --link-remap          open files whose name was removed while another link\n"
+	"                        remains: CRIU links them back in their directory as\n"
+	"                        link_remap.N (--sync it; the name stays on the source)\n"
+	"  --ext-unix-sk         unix datagram sockets connected outside the tree\n"
+	"                        (e.g. /dev/log): reconnected by name on HOST\n"
+	"  --ghost-limit SIZE    largest unlinked open file copied into the images\n"
+	"                        (1M): each costs its size in the images, on the link\n"
+	"                        and in the frozen time\n"
+	"  --manage-cgroups MODE ignore, none, props, soft (CRIU's default), full or\n"
+	"                        strict: what CRIU restores of the tree's cgroups\n"
+	"Other:\n"
 	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
 	"  --force CHECKS        skip these compatibility checks (comma-separated)\n"
 	"  --dry-run             connect and run the checks only\n"
@@ -948,6 +987,11 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		{ "keep-images", no_argument, NULL, 'k' },
 		{ "shell-job", no_argument, NULL, 's' },
 		{ "tcp-established", no_argument, NULL, 't' },
+		{ "file-locks", no_argument, NULL, 'L' },
+		{ "link-remap", no_argument, NULL, 'R' },
+		{ "ext-unix-sk", no_argument, NULL, 'U' },
+		{ "ghost-limit", required_argument, NULL, 'G' },
+		{ "manage-cgroups", required_argument, NULL, 'C' },
 		{ "require-precopy", no_argument, NULL, 'r' },
 		{ "force", required_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -971,8 +1015,13 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'w': key = "work_dir"; break;
 		case 'Z': g->opt.no_compress = true; break;
 		case 'k': g->cfg->keep_images = true; break;
-		case 's': g->opt.shell_job = true; break;
-		case 't': g->opt.tcp_established = true; break;
+		case 's': g->cfg->criu.shell_job = true; break;
+		case 't': g->cfg->criu.tcp_established = true; break;
+		case 'L': g->cfg->criu.file_locks = true; break;
+		case 'R': g->cfg->criu.link_remap = true; break;
+		case 'U': g->cfg->criu.ext_unix_sk = true; break;
+		case 'G': key = "ghost_limit"; break;
+		case 'C': key = "manage_cgroups"; break;
 		case 'r': g->opt.require_precopy = true; break;
 		case 'f': g->opt.force = optarg; break;
 		case 'n': g->opt.dry_run = true; break;
@@ -999,6 +1048,15 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		return -1;
 	}
 	return 0;
+}
+
+/* The CT's type can pass the CRIU options asked for. */
+static int criu_opts_for_type(const struct mig *g)
+{
+	struct criu_opts o = CRIU_OPTS_INIT;
+
+	config_criu_opts(&g->cfg->criu, false, &o);
+	return g->ct.ops->check_criu ? g->ct.ops->check_criu(&g->ct, &o) : 0;
 }
 
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
@@ -1029,8 +1087,12 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 	}
+	if (criu_opts_for_type(&g) < 0) {
+		fprintf(stderr, "phaul: %s\n", ph_errmsg());
+		return EXIT_USAGE;
+	}
 	/* Pre-flight: what CRIU would refuse only after the freeze. */
-	if (ct_check_session(&g.ct, g.host, g.opt.shell_job) < 0) {
+	if (ct_check_session(&g.ct, g.host, cfg->criu.shell_job) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return ph_lasterr() == PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED;
 	}

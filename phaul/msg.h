@@ -9,7 +9,8 @@
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
 
-#define PHAUL_PROTO_VERSION 1
+/* 2: idle peers send PING frames (transport/PROTOCOL.md); version 1 refuses them. */
+#define PHAUL_PROTO_VERSION 2
 
 int msg_send(struct mux *m, const Phaul__Msg *msg);
 /*

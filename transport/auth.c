@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Shared-secret mutual authentication for tcp peers (PROTOCOL.md, "auth"):
+ * Shared-secret mutual authentication and key agreement for tcp peers
+ * (PROTOCOL.md section 5): ephemeral X25519 (crypto_kx) for forward
+ * secrecy, the record cipher chosen from what the server offers, both
+ * sides proving the secret over the transcript, and one key per direction
+ * for the record layer (seal.c):
  *
- *	S->C  "PHAUL-AUTH1\n" ns[32]
- *	C->S  "PHAUL-AUTH1\n" nc[32] HMAC(key, "phaul client" || ns || nc)
- *	S->C  HMAC(key, "phaul server" || ns || nc)
+ *	S->C  S1 = "PHAUL-AUTH2\n" spk[32] offer[1]
+ *	C->S  C1 = "PHAUL-AUTH2\n" cpk[32] cipher[1] tag_c[32]
+ *	S->C  S2 = tag_s[32]
  *
  * Fixed sizes only, so nothing read here is ever used as a length. The
  * server answers nothing to a wrong proof and the caller closes.
@@ -21,24 +25,61 @@
 #include "err.h"
 #include "transport/chan_int.h"
 
-#define AUTH_MAGIC     "PHAUL-AUTH1\n"
+#define AUTH_MAGIC     "PHAUL-AUTH2\n"
+#define AUTH_MAGIC_OLD "PHAUL-AUTH1\n"
 #define AUTH_MAGIC_LEN (sizeof(AUTH_MAGIC) - 1)
-#define AUTH_NONCE     32
-#define AUTH_MAC       crypto_auth_hmacsha256_BYTES
-#define AUTH_HELLO_LEN (AUTH_MAGIC_LEN + AUTH_NONCE)
-#define AUTH_PROOF_LEN (AUTH_MAGIC_LEN + AUTH_NONCE + AUTH_MAC)
+#define AUTH_PK	       crypto_kx_PUBLICKEYBYTES
+#define AUTH_KEY       SEAL_KEY_LEN
+#define AUTH_TAG       32
+#define AUTH_S1_LEN    (AUTH_MAGIC_LEN + AUTH_PK + 1)
+#define AUTH_C1_SIGNED (AUTH_MAGIC_LEN + AUTH_PK + 1) /* what the transcript covers */
+#define AUTH_C1_LEN    (AUTH_C1_SIGNED + AUTH_TAG)
+#define AUTH_S2_LEN    AUTH_TAG
+#define AUTH_KDF_CTX   "phaulau2"
 
-static void auth_mac(uint8_t *out, const uint8_t *key, size_t keylen, const char *role,
-		     const uint8_t *ns, const uint8_t *nc)
+/* What both sides derive once the ephemeral keys are exchanged. */
+struct auth_keys {
+	uint8_t th[32]; /* transcript hash: S1 || C1 up to its tag */
+	uint8_t tag_c[AUTH_KEY], tag_s[AUTH_KEY];
+	uint8_t c2s[AUTH_KEY], s2c[AUTH_KEY];
+};
+
+/*
+ * The key schedule. dh is crypto_kx's BLAKE2b-512(X25519 || cpk || spk)
+ * (the client's rx||tx, the server's tx||rx). The secret keys a BLAKE2b
+ * over dh and the transcript; crypto_kdf splits that into the four keys.
+ */
+static void auth_derive(struct auth_keys *k, const uint8_t *key, size_t keylen,
+			const uint8_t dh[64], const uint8_t *s1, const uint8_t *c1)
 {
-	crypto_auth_hmacsha256_state st;
+	crypto_generichash_state st;
+	uint8_t psk[32], prk[crypto_kdf_KEYBYTES];
 
-	crypto_auth_hmacsha256_init(&st, key, keylen);
-	crypto_auth_hmacsha256_update(&st, (const uint8_t *)role, strlen(role));
-	crypto_auth_hmacsha256_update(&st, ns, AUTH_NONCE);
-	crypto_auth_hmacsha256_update(&st, nc, AUTH_NONCE);
-	crypto_auth_hmacsha256_final(&st, out);
+	crypto_generichash_init(&st, NULL, 0, sizeof(psk));
+	crypto_generichash_update(&st, (const uint8_t *)"phaul-auth2 psk", 15);
+	crypto_generichash_update(&st, key, keylen);
+	crypto_generichash_final(&st, psk, sizeof(psk));
+	crypto_generichash_init(&st, NULL, 0, sizeof(k->th));
+	crypto_generichash_update(&st, s1, AUTH_S1_LEN);
+	crypto_generichash_update(&st, c1, AUTH_C1_SIGNED);
+	crypto_generichash_final(&st, k->th, sizeof(k->th));
+	crypto_generichash_init(&st, psk, sizeof(psk), sizeof(prk));
+	crypto_generichash_update(&st, dh, 64);
+	crypto_generichash_update(&st, k->th, sizeof(k->th));
+	crypto_generichash_final(&st, prk, sizeof(prk));
+	crypto_kdf_derive_from_key(k->tag_c, AUTH_KEY, 1, AUTH_KDF_CTX, prk);
+	crypto_kdf_derive_from_key(k->tag_s, AUTH_KEY, 2, AUTH_KDF_CTX, prk);
+	crypto_kdf_derive_from_key(k->c2s, AUTH_KEY, 3, AUTH_KDF_CTX, prk);
+	crypto_kdf_derive_from_key(k->s2c, AUTH_KEY, 4, AUTH_KDF_CTX, prk);
 	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(psk, sizeof(psk));
+	sodium_memzero(prk, sizeof(prk));
+}
+
+/* A proof: BLAKE2b keyed with tag_c or tag_s over the transcript hash. */
+static void auth_tag(uint8_t *out, const uint8_t *tkey, const uint8_t *th)
+{
+	crypto_generichash(out, AUTH_TAG, th, 32, tkey, AUTH_KEY);
 }
 
 /* Read exactly len bytes before the deadline (an absolute chan_now_ms()). */
@@ -99,38 +140,89 @@ static void auth_done(struct chan *c)
 		c->ops->set_timeout(c, -1);
 }
 
+/* The greeting the peer sent: ours, an older phaul's, or something else. */
+static int auth_check_magic(struct chan *c, const uint8_t *magic, int server)
+{
+	if (!memcmp(magic, AUTH_MAGIC, AUTH_MAGIC_LEN))
+		return 0;
+	if (!memcmp(magic, AUTH_MAGIC_OLD, AUTH_MAGIC_LEN))
+		return ph_seterr(PH_EVERSION,
+				 "tcp peer %s speaks PHAUL-AUTH1 (an older phaul without the "
+				 "encrypted record layer); this phaul requires PHAUL-AUTH2: update "
+				 "phaul on both hosts",
+				 c->peer);
+	if (server)
+		return ph_seterr(PH_EAUTH,
+				 "tcp peer %s failed shared-secret authentication: not a phaul "
+				 "client (bad greeting)",
+				 c->peer);
+	return ph_seterr(PH_EAUTH, "tcp peer %s is not a phaul agent (bad auth greeting)", c->peer);
+}
+
+/* The client's pick from the server's offer: AES-256-GCM if both run it fast. */
+static int auth_pick_cipher(struct chan *c, uint8_t offer, uint8_t *cipher)
+{
+	int both = offer & chan_seal_ciphers();
+
+	*cipher = both & SEAL_AES256_GCM ? SEAL_AES256_GCM : both & SEAL_CHACHA20_POLY1305;
+	if (!*cipher)
+		return ph_seterr(PH_EVERSION,
+				 "tcp peer %s offers record ciphers 0x%02x, none of which this "
+				 "phaul runs",
+				 c->peer, offer);
+	return 0;
+}
+
 int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms)
 {
-	uint8_t hello[AUTH_HELLO_LEN], proof[AUTH_PROOF_LEN], mac[AUTH_MAC];
-	const uint8_t *ns = hello + AUTH_MAGIC_LEN, *nc = proof + AUTH_MAGIC_LEN;
+	uint8_t s1[AUTH_S1_LEN], c1[AUTH_C1_LEN], s2[AUTH_S2_LEN], sk[crypto_kx_SECRETKEYBYTES];
+	uint8_t dh[64], want[AUTH_TAG];
+	const uint8_t *spk = s1 + AUTH_MAGIC_LEN, *cpk = c1 + AUTH_MAGIC_LEN;
+	uint8_t offer = (uint8_t)chan_seal_ciphers(), cipher;
+	struct auth_keys k;
 	int64_t deadline = chan_now_ms() + timeout_ms;
 	int r;
 
 	if ((r = auth_check_key(c, keylen)) < 0)
 		return r;
-	memcpy(hello, AUTH_MAGIC, AUTH_MAGIC_LEN);
-	randombytes_buf(hello + AUTH_MAGIC_LEN, AUTH_NONCE);
-	if ((r = auth_write(c, hello, sizeof(hello), deadline)) < 0)
+	memcpy(s1, AUTH_MAGIC, AUTH_MAGIC_LEN);
+	crypto_kx_keypair(s1 + AUTH_MAGIC_LEN, sk);
+	s1[AUTH_MAGIC_LEN + AUTH_PK] = offer;
+	if ((r = auth_write(c, s1, sizeof(s1), deadline)) < 0)
 		goto out;
-	if ((r = auth_read(c, proof, sizeof(proof), deadline)) < 0)
+	if ((r = auth_read(c, c1, AUTH_MAGIC_LEN, deadline)) < 0 ||
+	    (r = auth_check_magic(c, c1, 1)) < 0)
 		goto out;
-	if (memcmp(proof, AUTH_MAGIC, AUTH_MAGIC_LEN)) {
+	if ((r = auth_read(c, c1 + AUTH_MAGIC_LEN, sizeof(c1) - AUTH_MAGIC_LEN, deadline)) < 0)
+		goto out;
+	if (crypto_kx_server_session_keys(dh + 32, dh, spk, sk, cpk)) {
 		r = ph_seterr(PH_EAUTH,
-			      "tcp peer %s failed shared-secret authentication: not a phaul client "
-			      "(bad greeting)",
+			      "tcp peer %s failed shared-secret authentication: invalid public key",
 			      c->peer);
 		goto out;
 	}
-	auth_mac(mac, key, keylen, "phaul client", ns, nc);
-	if (sodium_memcmp(mac, nc + AUTH_NONCE, AUTH_MAC)) {
+	auth_derive(&k, key, keylen, dh, s1, c1);
+	auth_tag(want, k.tag_c, k.th);
+	if (sodium_memcmp(want, c1 + AUTH_C1_SIGNED, AUTH_TAG)) {
 		r = ph_seterr(PH_EAUTH, "tcp peer %s failed shared-secret authentication", c->peer);
 		goto out;
 	}
-	auth_mac(mac, key, keylen, "phaul server", ns, nc);
-	r = auth_write(c, mac, sizeof(mac), deadline);
+	cipher = c1[AUTH_MAGIC_LEN + AUTH_PK];
+	if ((cipher != SEAL_AES256_GCM && cipher != SEAL_CHACHA20_POLY1305) || !(cipher & offer)) {
+		r = ph_seterr(PH_EPROTO,
+			      "tcp peer %s chose record cipher 0x%02x, not one of 0x%02x", c->peer,
+			      cipher, offer);
+		goto out;
+	}
+	auth_tag(s2, k.tag_s, k.th);
+	if ((r = auth_write(c, s2, sizeof(s2), deadline)) < 0)
+		goto out;
+	r = chan_seal(c, cipher, k.s2c, k.c2s);
 out:
 	auth_done(c);
-	sodium_memzero(mac, sizeof(mac));
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(&k, sizeof(k));
 	if (r < 0) /* an unproven peer gets nothing more from us, not even a read */
 		chan_shutdown(c);
 	return r;
@@ -138,26 +230,35 @@ out:
 
 int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms)
 {
-	uint8_t hello[AUTH_HELLO_LEN], proof[AUTH_PROOF_LEN], mac[AUTH_MAC], want[AUTH_MAC];
-	const uint8_t *ns = hello + AUTH_MAGIC_LEN, *nc = proof + AUTH_MAGIC_LEN;
+	uint8_t s1[AUTH_S1_LEN], c1[AUTH_C1_LEN], s2[AUTH_S2_LEN], sk[crypto_kx_SECRETKEYBYTES];
+	uint8_t dh[64], want[AUTH_TAG];
+	const uint8_t *spk = s1 + AUTH_MAGIC_LEN, *cpk = c1 + AUTH_MAGIC_LEN;
+	uint8_t cipher;
+	struct auth_keys k;
 	int64_t deadline = chan_now_ms() + timeout_ms;
 	int r;
 
 	if ((r = auth_check_key(c, keylen)) < 0)
 		return r;
-	if ((r = auth_read(c, hello, sizeof(hello), deadline)) < 0)
+	/* The greeting alone first: an older agent sends fewer bytes. */
+	if ((r = auth_read(c, s1, AUTH_MAGIC_LEN, deadline)) < 0 ||
+	    (r = auth_check_magic(c, s1, 0)) < 0)
 		goto out;
-	if (memcmp(hello, AUTH_MAGIC, AUTH_MAGIC_LEN)) {
-		r = ph_seterr(PH_EAUTH, "tcp peer %s is not a phaul agent (bad auth greeting)",
-			      c->peer);
+	if ((r = auth_read(c, s1 + AUTH_MAGIC_LEN, sizeof(s1) - AUTH_MAGIC_LEN, deadline)) < 0 ||
+	    (r = auth_pick_cipher(c, s1[AUTH_MAGIC_LEN + AUTH_PK], &cipher)) < 0)
+		goto out;
+	memcpy(c1, AUTH_MAGIC, AUTH_MAGIC_LEN);
+	crypto_kx_keypair(c1 + AUTH_MAGIC_LEN, sk);
+	c1[AUTH_MAGIC_LEN + AUTH_PK] = cipher;
+	if (crypto_kx_client_session_keys(dh, dh + 32, cpk, sk, spk)) {
+		r = ph_seterr(PH_EAUTH, "tcp peer %s sent an invalid public key", c->peer);
 		goto out;
 	}
-	memcpy(proof, AUTH_MAGIC, AUTH_MAGIC_LEN);
-	randombytes_buf(proof + AUTH_MAGIC_LEN, AUTH_NONCE);
-	auth_mac(proof + AUTH_MAGIC_LEN + AUTH_NONCE, key, keylen, "phaul client", ns, nc);
-	if ((r = auth_write(c, proof, sizeof(proof), deadline)) < 0)
+	auth_derive(&k, key, keylen, dh, s1, c1);
+	auth_tag(c1 + AUTH_C1_SIGNED, k.tag_c, k.th);
+	if ((r = auth_write(c, c1, sizeof(c1), deadline)) < 0)
 		goto out;
-	r = auth_read(c, mac, sizeof(mac), deadline);
+	r = auth_read(c, s2, sizeof(s2), deadline);
 	if (r == -PH_EEOF) {
 		r = ph_seterr(PH_EAUTH,
 			      "tcp peer %s refused our shared secret (it closed the connection): "
@@ -167,13 +268,18 @@ int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int 
 	}
 	if (r < 0)
 		goto out;
-	auth_mac(want, key, keylen, "phaul server", ns, nc);
-	if (sodium_memcmp(mac, want, AUTH_MAC))
+	auth_tag(want, k.tag_s, k.th);
+	if (sodium_memcmp(want, s2, AUTH_TAG)) {
 		r = ph_seterr(PH_EAUTH, "tcp peer %s failed to prove it holds the shared secret",
 			      c->peer);
+		goto out;
+	}
+	r = chan_seal(c, cipher, k.c2s, k.s2c);
 out:
 	auth_done(c);
-	sodium_memzero(want, sizeof(want));
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(&k, sizeof(k));
 	return r;
 }
 
@@ -190,6 +296,9 @@ int chan_auth_client(struct chan *c, const uint8_t *key, size_t keylen)
 /*
  * The secret is the file's bytes, minus one trailing newline (so
  * `openssl rand -hex 32 > f` and `head -c 32 /dev/urandom > f` both work).
+ * Opened without following a link and without blocking (a FIFO planted
+ * there must not hang start-up), then checked on the open file: a regular
+ * file owned by root or by us, not accessible by group or others.
  */
 int chan_load_secret(const char *path, uint8_t *key, size_t *keylen)
 {
@@ -198,7 +307,10 @@ int chan_load_secret(const char *path, uint8_t *key, size_t *keylen)
 	int fd, r;
 
 	*keylen = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 && errno == ELOOP)
+		return ph_seterr(PH_ECONFIG,
+				 "secret file %s is a symbolic link: name the file itself", path);
 	if (fd < 0)
 		return ph_seterr_errno(PH_ECONFIG, "secret file %s", path);
 	if (fstat(fd, &st) < 0) {
@@ -206,7 +318,15 @@ int chan_load_secret(const char *path, uint8_t *key, size_t *keylen)
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = ph_seterr(PH_ECONFIG, "secret file %s is not a regular file", path);
+		r = ph_seterr(PH_ECONFIG, "secret file %s is not a regular file (mode %06o)", path,
+			      (unsigned int)st.st_mode);
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		r = ph_seterr(PH_ECONFIG,
+			      "secret file %s is owned by uid %u: it must be owned by root or by "
+			      "uid %u, which runs phaul",
+			      path, (unsigned int)st.st_uid, (unsigned int)geteuid());
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {

@@ -4,7 +4,9 @@
  *
  * Backends behind one small ops table: tcp (a socket), fd (a pair of file
  * descriptors: `phaul agent --stdio` under sshd), ssh (a libssh2 exec
- * channel running `phaul agent --stdio` on the remote host). Read and write
+ * channel running `phaul agent --stdio` on the remote host). After the
+ * shared-secret handshake a tcp or fd chan is wrapped in place by the
+ * sealed record layer (seal.c, "sealed"). Read and write
  * may be called from two threads at once (mux has a reader thread); each
  * backend makes that safe (ssh serialises libssh2 calls internally).
  */
@@ -100,12 +102,18 @@ int chan_ssh_parse_target(const char *target, char *user, size_t ulen, char *hos
 void chan_ssh_fingerprint(const unsigned char *key, size_t len, char *out, size_t outlen);
 
 /*
- * Shared-secret authentication (tcp). Mutual HMAC-SHA256 challenge-response
- * over fresh nonces; the secret never crosses the wire. Must complete
- * before anything else is read from a tcp peer. 0 or <0: PH_EAUTH (wrong
- * secret, either side), PH_ETIMEDOUT (the whole exchange is bounded),
- * PH_EEOF, PH_ECONFIG (key length). On failure the server side shuts the
- * chan down: the caller can only close it.
+ * Shared-secret authentication (tcp, --inetd; PROTOCOL.md section 5):
+ * ephemeral X25519, both sides prove the secret over the transcript; the
+ * secret never crosses the wire. Must complete before anything else is
+ * read from the peer. On success c is sealed in place: every later read
+ * and write is an encrypted, authenticated record with keys of this
+ * session and direction, and a forged, replayed, reordered or truncated
+ * record fails the read (PH_EAUTH, PH_ETRUNC, PH_ETOOBIG; PH_EEOF when the
+ * connection ends without the peer's close record; 0 after it). Returns 0
+ * or <0: PH_EAUTH (wrong secret, either side), PH_EVERSION (an older
+ * phaul), PH_ETIMEDOUT (the whole exchange is bounded), PH_EEOF,
+ * PH_ECONFIG (key length). On failure the server side shuts the chan
+ * down: the caller can only close it.
  */
 int chan_auth_client(struct chan *c, const uint8_t *key, size_t keylen);
 int chan_auth_server(struct chan *c, const uint8_t *key, size_t keylen);
@@ -113,8 +121,9 @@ int chan_auth_server(struct chan *c, const uint8_t *key, size_t keylen);
 #define CHAN_AUTH_TIMEOUT_MS 15000
 int chan_auth_client_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms);
 int chan_auth_server_tmo(struct chan *c, const uint8_t *key, size_t keylen, int timeout_ms);
-/* Load a secret file (PH_SECRET_MIN..PH_SECRET_MAX bytes, not group/world
- * readable). key must hold PH_SECRET_MAX bytes. */
+/* Load a secret file (PH_SECRET_MIN..PH_SECRET_MAX bytes; a regular file,
+ * not a link, owned by root or the running uid, not accessible by group or
+ * others). key must hold PH_SECRET_MAX bytes. */
 int chan_load_secret(const char *path, uint8_t *key, size_t *keylen);
 
 #endif

@@ -169,7 +169,7 @@ int chan_tcp_listen(const char *addr)
 		}
 		/* An agent restarted right after a migration must get its port back. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 16) == 0) {
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) {
 			r = fd;
 			break;
 		}

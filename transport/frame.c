@@ -11,6 +11,7 @@ const char *frame_type_name(unsigned int type)
 	case FRAME_DATA: return "DATA";
 	case FRAME_WINDOW: return "WINDOW";
 	case FRAME_ABORT: return "ABORT";
+	case FRAME_PING: return "PING";
 	}
 	return "unknown";
 }
@@ -34,6 +35,11 @@ static int frame_check_len(const struct frame_hdr *h)
 			return ph_seterr(PH_EPROTO, "frame length %u on a WINDOW frame: must be %u",
 					 h->len, FRAME_U32_LEN);
 		return 0;
+	case FRAME_PING:
+		if (h->len)
+			return ph_seterr(PH_EPROTO, "frame length %u on a PING frame: must be 0",
+					 h->len);
+		return 0;
 	default: /* FRAME_ABORT */
 		if (h->len > PH_FRAME_MAX)
 			return ph_seterr(PH_ETOOBIG, "frame length %u exceeds the limit %u (ABORT)",
@@ -48,11 +54,14 @@ static int frame_check_len(const struct frame_hdr *h)
 
 static int frame_check(const struct frame_hdr *h)
 {
-	if (h->type < FRAME_DATA || h->type > FRAME_ABORT)
-		return ph_seterr(PH_EPROTO, "frame type %u is unknown (known: 1..3)", h->type);
+	if (h->type < FRAME_DATA || h->type > FRAME_PING)
+		return ph_seterr(PH_EPROTO, "frame type %u is unknown (known: 1..4)", h->type);
 	if (h->stream >= MUX_NSTREAMS)
 		return ph_seterr(PH_EPROTO, "frame stream %u out of range (limit %u)", h->stream,
 				 MUX_NSTREAMS - 1);
+	if (h->type == FRAME_PING && h->stream != MUX_CTL)
+		return ph_seterr(PH_EPROTO, "frame stream %u on a PING frame: must be 0",
+				 h->stream);
 	if (h->flags & ~FRAME_FLAGS_KNOWN)
 		return ph_seterr(PH_EPROTO, "frame flags 0x%04x have unknown bits (known: 0x%04x)",
 				 h->flags, FRAME_FLAGS_KNOWN);

@@ -2,8 +2,8 @@
 /*
  * frame: the 8-byte header in front of every mux frame.
  *
- *	u8  type	FRAME_DATA, FRAME_WINDOW, FRAME_ABORT
- *	u8  stream	< MUX_NSTREAMS
+ *	u8  type	FRAME_DATA, FRAME_WINDOW, FRAME_ABORT, FRAME_PING
+ *	u8  stream	< MUX_NSTREAMS (PING: 0)
  *	u16 flags	FRAME_FIN, FRAME_ZSTD (DATA only)
  *	u32 length	payload bytes that follow
  *
@@ -23,6 +23,7 @@ enum frame_type {
 	FRAME_DATA = 1,	  /* stream payload (a record) */
 	FRAME_WINDOW = 2, /* u32 credit increment for the stream */
 	FRAME_ABORT = 3,  /* u32 PH_E* code + message text; ends the session */
+	FRAME_PING = 4,	  /* keepalive: stream 0, no flags, no payload; ignored */
 };
 
 #define FRAME_FIN	  0x0001u /* end of the stream's data; no payload */
@@ -55,7 +56,7 @@ int frame_parse_hdr(const uint8_t *buf, size_t len, struct frame_hdr *h);
  */
 int frame_put_hdr(uint8_t *buf, const struct frame_hdr *h);
 
-/* "DATA", "WINDOW", "ABORT" or "unknown"; static strings. */
+/* "DATA", "WINDOW", "ABORT", "PING" or "unknown"; static strings. */
 const char *frame_type_name(unsigned int type);
 
 static inline void frame_put_u32(uint8_t *p, uint32_t v)

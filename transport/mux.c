@@ -9,7 +9,13 @@
  * compress + credit + write are one step), rx[s].lock (one consumer at a
  * time), m->lock (queues, credit, error state; m->cond signals any change),
  * m->wlock (frames are written whole).
+ *
+ * A ticker thread wakes every MUX_KEEPALIVE_MS: it sends a PING when this
+ * side wrote nothing since its last tick, and fails the mux when the peer
+ * sent nothing for the idle limit. It has its own condition (m->tick), so
+ * the busy path never wakes it.
  */
+#include <stdatomic.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,6 +82,11 @@ struct mux {
 	int closing;
 	char errmsg[MUX_ERRMSG];
 	int send_timeout_ms; /* longest wait for credit; -1: forever */
+	int idle_ms;	     /* fail when the peer sends nothing this long; -1: never */
+	pthread_t ticker;
+	pthread_cond_t tick;	     /* wakes the ticker: failure or close */
+	atomic_uint_fast64_t rx_act; /* changes whenever bytes arrive (or the limit is re-armed) */
+	atomic_uint_fast64_t tx_act; /* changes whenever a frame is written */
 	uint64_t bw_rate;
 	double bw_tokens;
 	int64_t bw_last_ns;
@@ -119,6 +130,7 @@ static int mux_fail(struct mux *m, int err, int aborted)
 		snprintf(m->errmsg, sizeof(m->errmsg), "%s", ph_errmsg());
 	}
 	pthread_cond_broadcast(&m->cond);
+	pthread_cond_broadcast(&m->tick);
 	pthread_mutex_unlock(&m->lock);
 	if (!aborted)
 		chan_shutdown(m->c);
@@ -161,17 +173,28 @@ static int mux_check_stream(struct mux *m, int s)
 
 /* ---- writing ---- */
 
-static int mux_write_frame(struct mux *m, const struct frame_hdr *h, const void *payload)
+/* m->wlock held; a failure is the caller's to record. */
+static int mux_write_locked(struct mux *m, const struct frame_hdr *h, const void *payload)
 {
 	uint8_t hdr[FRAME_HDR_LEN];
 	int r;
 
 	if ((r = frame_put_hdr(hdr, h)) < 0)
 		return r;
-	pthread_mutex_lock(&m->wlock);
 	r = chan_write_full(m->c, hdr, sizeof(hdr));
 	if (!r && h->len)
 		r = chan_write_full(m->c, payload, h->len);
+	if (!r)
+		atomic_fetch_add_explicit(&m->tx_act, 1, memory_order_relaxed);
+	return r;
+}
+
+static int mux_write_frame(struct mux *m, const struct frame_hdr *h, const void *payload)
+{
+	int r;
+
+	pthread_mutex_lock(&m->wlock);
+	r = mux_write_locked(m, h, payload);
 	pthread_mutex_unlock(&m->wlock);
 	if (r < 0)
 		return mux_fail(m, r, 0);
@@ -714,6 +737,7 @@ static int mux_rd(struct mux *m, void *buf, size_t len, size_t off, size_t total
 		ssize_t n = m->c->ops->read(m->c, (uint8_t *)buf + got, len - got);
 
 		if (n > 0) {
+			atomic_fetch_add_explicit(&m->rx_act, 1, memory_order_relaxed);
 			got += n;
 			continue;
 		}
@@ -846,8 +870,10 @@ static void *mux_reader(void *arg)
 			r = mux_on_data(m, &h);
 		else if (h.type == FRAME_WINDOW)
 			r = mux_on_window(m, &h);
-		else
+		else if (h.type == FRAME_ABORT)
 			r = mux_on_abort(m, &h);
+		else /* PING: its arrival is all it says */
+			r = 0;
 		if (r < 0)
 			break;
 	}
@@ -857,6 +883,80 @@ static void *mux_reader(void *arg)
 	if (!closing) /* a failure of our own making is not news */
 		mux_fail_peer(m, r);
 	return NULL;
+}
+
+/* ---- keepalive and idle limit ---- */
+
+/* A PING unless a frame is being written right now (that says as much). */
+static void mux_ping(struct mux *m)
+{
+	struct frame_hdr h = { FRAME_PING, MUX_CTL, 0, 0 };
+	int r;
+
+	if (pthread_mutex_trylock(&m->wlock))
+		return;
+	r = mux_write_locked(m, &h, NULL);
+	pthread_mutex_unlock(&m->wlock);
+	if (r < 0)
+		mux_fail(m, r, 0);
+}
+
+/* One tick: the idle verdict on what arrived, then a PING if we sent nothing. */
+static int mux_tick(struct mux *m, uint64_t *rx_seen, int64_t *rx_since, uint64_t *tx_seen)
+{
+	uint64_t rx = atomic_load(&m->rx_act), tx = atomic_load(&m->tx_act);
+	int64_t now = mux_now_ns();
+	int idle_ms;
+
+	pthread_mutex_lock(&m->lock);
+	idle_ms = m->idle_ms;
+	pthread_mutex_unlock(&m->lock);
+	if (rx != *rx_seen) {
+		*rx_seen = rx;
+		*rx_since = now;
+	} else if (idle_ms >= 0 && now - *rx_since >= (int64_t)idle_ms * 1000000) {
+		ph_seterr(PH_ETIMEDOUT,
+			  "mux %s: peer sent nothing for %lld ms (idle limit %d ms: peer stalled "
+			  "or link down)",
+			  m->c->peer, (long long)((now - *rx_since) / 1000000), idle_ms);
+		return mux_fail(m, -PH_ETIMEDOUT, 0);
+	}
+	if (tx == *tx_seen)
+		mux_ping(m);
+	*tx_seen = atomic_load(&m->tx_act);
+	return 0;
+}
+
+static void *mux_ticker(void *arg)
+{
+	struct mux *m = arg;
+	int64_t period = (int64_t)MUX_KEEPALIVE_MS * 1000000, next = mux_now_ns() + period;
+	int64_t rx_since = mux_now_ns();
+	uint64_t rx_seen = atomic_load(&m->rx_act), tx_seen = atomic_load(&m->tx_act);
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->err && !m->closing) {
+		struct timespec ts = mux_abstime(next);
+
+		if (pthread_cond_timedwait(&m->tick, &m->lock, &ts) != ETIMEDOUT)
+			continue;
+		next += period;
+		pthread_mutex_unlock(&m->lock);
+		mux_tick(m, &rx_seen, &rx_since, &tx_seen);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+void mux_set_idle_timeout(struct mux *m, int timeout_ms)
+{
+	if (timeout_ms >= 0 && timeout_ms < MUX_IDLE_MIN_MS)
+		timeout_ms = MUX_IDLE_MIN_MS;
+	pthread_mutex_lock(&m->lock);
+	m->idle_ms = timeout_ms < 0 ? -1 : timeout_ms;
+	pthread_mutex_unlock(&m->lock);
+	atomic_fetch_add(&m->rx_act, 1); /* the limit counts from now */
 }
 
 /* ---- life cycle ---- */
@@ -871,6 +971,7 @@ static int mux_init_locks(struct mux *m)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->cond, &ca);
+	pthread_cond_init(&m->tick, &ca);
 	pthread_condattr_destroy(&ca);
 	for (int s = 0; s < MUX_NSTREAMS; s++) {
 		pthread_mutex_init(&m->rx[s].lock, NULL);
@@ -879,6 +980,15 @@ static int mux_init_locks(struct mux *m)
 		m->tx[s].credit = mux_window(s);
 	}
 	return 0;
+}
+
+static void mux_stop_ticker(struct mux *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->closing = 1;
+	pthread_cond_broadcast(&m->tick);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->ticker, NULL);
 }
 
 static void mux_free(struct mux *m)
@@ -898,6 +1008,7 @@ static void mux_free(struct mux *m)
 		pthread_mutex_destroy(&m->tx[s].lock);
 	}
 	pthread_cond_destroy(&m->cond);
+	pthread_cond_destroy(&m->tick);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->wlock);
 	pthread_mutex_destroy(&m->bwlock);
@@ -919,13 +1030,24 @@ int mux_start(struct chan *c, struct mux **out)
 	}
 	m->c = c;
 	m->send_timeout_ms = -1;
+	m->idle_ms = -1;
+	atomic_init(&m->rx_act, 0);
+	atomic_init(&m->tx_act, 0);
 	mux_init_locks(m);
+	r = pthread_create(&m->ticker, NULL, mux_ticker, m);
+	if (r) {
+		errno = r;
+		r = ph_seterr_errno(PH_ESYS, "mux %s: starting the ticker thread", c->peer);
+		mux_free(m);
+		return r;
+	}
 	/* Fault injection: the reader thread cannot start (tests the failure path). */
 	r = getenv("PHAUL_FAULT_MUX_START") ? EAGAIN
 					    : pthread_create(&m->reader, NULL, mux_reader, m);
 	if (r) {
 		errno = r;
 		r = ph_seterr_errno(PH_ESYS, "mux %s: starting the reader thread", c->peer);
+		mux_stop_ticker(m);
 		mux_free(m);
 		return r;
 	}
@@ -947,6 +1069,7 @@ void mux_close(struct mux *m)
 	pthread_mutex_unlock(&m->lock);
 	chan_shutdown(m->c);
 	pthread_join(m->reader, NULL);
+	mux_stop_ticker(m);
 	mux_free(m);
 }
 

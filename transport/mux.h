@@ -16,6 +16,11 @@
  * A reader thread demultiplexes; receiving functions block on a per-stream
  * queue with a timeout. When the connection fails, every blocked call
  * returns the same error (PH_EEOF, PH_ETRUNC, PH_EPROTO, ...).
+ *
+ * Keepalive: a side that has written nothing for MUX_KEEPALIVE_MS sends a
+ * PING frame, so a live peer is never silent for longer than that, whatever
+ * its application is busy with. An idle limit (mux_set_idle_timeout) then
+ * turns a silent peer, or one stalled inside a frame, into a failure.
  * Wire format: transport/PROTOCOL.md.
  */
 #ifndef TRANSPORT_MUX_H
@@ -42,10 +47,16 @@ struct mux_stats {
 	uint64_t frames;
 };
 
+/* A side that wrote nothing for this long sends a PING. */
+#define MUX_KEEPALIVE_MS 1000
+/* Idle limits below this are raised to it: three missed keepalives. */
+#define MUX_IDLE_MIN_MS (3 * MUX_KEEPALIVE_MS)
+
 /*
- * Take ownership of c and start the reader thread. c belongs to the mux
- * from this call on, whatever it returns: on failure mux_start() has
- * already closed c and *out is NULL, so the caller must not touch c again.
+ * Take ownership of c and start the reader and ticker threads. c belongs
+ * to the mux from this call on, whatever it returns: on failure
+ * mux_start() has already closed c and *out is NULL, so the caller must
+ * not touch c again.
  */
 int mux_start(struct chan *c, struct mux **out);
 /* Stop, join, close the chan, free. Accepts NULL. */
@@ -63,6 +74,16 @@ void mux_set_bwlimit(struct mux *m, uint64_t bytes_per_sec);
  * the sender until TCP gives up, many minutes later.
  */
 void mux_set_send_timeout(struct mux *m, int timeout_ms);
+
+/*
+ * Fail the whole mux with PH_ETIMEDOUT ("peer sent nothing for N ms") when
+ * not a byte arrives from the peer for timeout_ms, counted from this call
+ * (-1, the default: never). Applies to every wait at once: between
+ * messages, inside a frame, inside a data stream. Checked once per
+ * MUX_KEEPALIVE_MS, so the failure comes up to two of those late; values
+ * below MUX_IDLE_MIN_MS are raised to it.
+ */
+void mux_set_idle_timeout(struct mux *m, int timeout_ms);
 
 /* Send len bytes on stream s, split into records; blocks on credit. */
 int mux_send(struct mux *m, int s, const void *buf, size_t len);

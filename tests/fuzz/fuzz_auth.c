@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Arbitrary bytes as the other side of the shared-secret handshake, for
- * both roles: the reader takes fixed sizes only and must refuse cleanly.
+ * Arbitrary bytes as the other side of the PHAUL-AUTH2 handshake, for both
+ * roles: the reader takes fixed sizes only (greeting, then the rest of a
+ * 45, 77 or 32-byte message), checks the peer's X25519 key and proof, and
+ * must refuse cleanly; it never seals a chan for a peer without the key.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,8 +32,12 @@ static void one(const uint8_t *data, size_t size, int server)
 		r = chan_auth_server_tmo(c, key, sizeof(key) - 1, 5000);
 	else
 		r = chan_auth_client_tmo(c, key, sizeof(key) - 1, 5000);
-	/* Fresh random nonces: nobody can answer them without the key. */
+	/* Fresh ephemeral keys: nobody can answer them without the secret. */
 	if (r == 0 || r == -PH_ETIMEDOUT)
+		abort();
+	if (r != -PH_EAUTH && r != -PH_EVERSION && r != -PH_EEOF && r != -PH_ETRUNC)
+		abort();
+	if (!strcmp(c->ops->name, "sealed"))
 		abort();
 	chan_close(c);
 	close(sv[0]);
@@ -39,7 +46,7 @@ static void one(const uint8_t *data, size_t size, int server)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 4096)
-		size = 4096; /* the handshake never reads more than 76 bytes */
+		size = 4096; /* the handshake never reads more than 77 bytes */
 	one(data, size, 1);
 	one(data, size, 0);
 	return 0;

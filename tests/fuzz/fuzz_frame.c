@@ -36,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (h.type == FRAME_WINDOW && h.len != FRAME_U32_LEN)
 			abort();
+		if (h.type == FRAME_PING && (h.len || h.stream || h.flags))
+			abort();
 		if (frame_put_hdr(enc, &h) != FRAME_HDR_LEN ||
 		    memcmp(enc, data + off, FRAME_HDR_LEN))
 			abort();

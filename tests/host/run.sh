@@ -8,6 +8,17 @@ cd "$(dirname "$0")/../.."
 TAG=host
 . tests/lib.sh
 
+# wait_grep PATTERN FILE: a log line written by another process, within 5 s
+# (the agent logs refusals at most once a second, and the rest after a pause).
+wait_grep() {
+	local i
+	for i in $(seq 50); do
+		grep -q -- "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 conf=$T/phaul.conf
 cat >"$conf" <<EOC
 [phaul]
@@ -55,16 +66,23 @@ if wait_port "$port"; then
 	chmod 600 "$T/wrong"
 	expect "tcp: wrong secret is refused" 1 "refused our shared secret" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
-	grep -q "failed shared-secret authentication" "$T/agent.log" &&
+	wait_grep "failed shared-secret authentication" "$T/agent.log" &&
 		ok "tcp: agent logs the failed authentication" ||
 		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
 	chmod 644 "$T/wrong"
 	expect "tcp: world-readable secret is refused" 1 "must not be accessible by group or others" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
+	mkfifo -m 600 "$T/fifo"
+	expect "tcp: a FIFO as secret file is refused at once, not waited on" 1 \
+		"secret file .*fifo is not a regular file" \
+		timeout 10 "$PHAUL" -t tcp -o secret_file="$T/fifo" check "127.0.0.1:$port"
 else
 	bad "tcp agent did not start listening"
 	cp "$T/agent.log" "$T/out"
 fi
+# --- tcp agent: caps on peers, idle limit ---
+. tests/host/bounds.sh
+
 expect "tcp: nobody listening gives a clear error" 1 "connecting to 127.0.0.1:1 over tcp" \
 	"$PHAUL" -t tcp check 127.0.0.1:1
 
@@ -243,6 +261,15 @@ if [ -n "$cg2" ] && mkdir "$cg2/phaul.hosttest.$$" 2>/dev/null; then
 		bad "throttle: a killed phaul's throttle is lifted by the next agent start"
 	fi
 	rmdir "$cg2/phaul.throttle.$tv" 2>/dev/null
+fi
+
+# --- a hostile relay between a real source and a real agent over tcp ---
+tests/host/tcp-relay.sh "$PHAUL" >"$T/relay.log" 2>&1
+sed '$d' "$T/relay.log"
+if read -r p _ f _ < <(tail -1 "$T/relay.log") && [[ "$p$f" =~ ^[0-9]+$ ]]; then
+	pass=$((pass + p)) fail=$((fail + f))
+else
+	bad "tests/host/tcp-relay.sh did not finish"
 fi
 
 echo "$pass passed, $fail failed"

@@ -27,12 +27,12 @@ exec(sys.argv[2])
 PY
 }
 
-# phaul_fs_root: let dst's agent fs-sync below the workloads' state dirs and
-# the shared folder (fs_root is empty by default: every fs-sync refused).
-# Every scenario that passes --sync calls it first.
+# phaul_fs_root: let dst's agent fs-sync below the workloads' state dirs,
+# the shared folder and LXC's lxcpath (fs_root is empty by default: every
+# fs-sync refused). Every scenario that syncs (--sync, lxc:) calls it first.
 phaul_fs_root() {
 	on_dst "grep -q '^fs_root' /etc/phaul/phaul.conf 2>/dev/null ||
-		printf '[agent]\nfs_root = $WL_DIR /mnt/shared\n' >>/etc/phaul/phaul.conf"
+		printf '[agent]\nfs_root = $WL_DIR /mnt/shared /var/lib/lxc\n' >>/etc/phaul/phaul.conf"
 }
 
 # phaul_tcp_agent [OPTIONS...]: a shared secret on both guests and a tcp
@@ -58,6 +58,22 @@ phaul_gone() {
 		on_guest "$1" "head -3 /proc/$2/status" >&2
 		return 1
 	}
+}
+
+# phaul_refused PID WANT [MIGRATE-OPTIONS...]: `phaul -t tcp migrate` of
+# pid:PID to dst (a tcp agent must run there) must fail, its output must
+# contain WANT (the option or reason it names), and PID must still run on
+# src afterwards. Prints phaul's error line.
+phaul_refused() {
+	local pid=$1 want=$2 out
+	shift 2
+	if out=$(on_src "phaul -t tcp migrate $* pid:$pid $DST_IP" 2>&1); then
+		echo "$out"
+		fail "migrate $* of $pid succeeded; expected a refusal naming '$want'"
+	fi
+	echo "$out" | grep -E 'error|FAIL' | head -3
+	echo "$out" | grep -qF -- "$want" || { echo "$out"; fail "the refusal does not name '$want'"; }
+	on_src "grep -q '^State:[[:space:]]*[^Z]' /proc/$pid/status" || fail "$pid did not survive the refusal"
 }
 
 # phaul_bg NAME ARGS...: start `phaul ARGS` on src in the background; its

@@ -95,6 +95,48 @@ static void test_values(void **state)
 	unlink(p);
 }
 
+/* [criu] keys, and which of them reach a dump and a restore. */
+static void test_criu_keys(void **state)
+{
+	struct criu_opts d = CRIU_OPTS_INIT, r = CRIU_OPTS_INIT;
+	struct phaul_config c;
+	char *p = write_tmp("[criu]\nfile_locks = yes\nlink_remap = yes\next_unix_sk = on\n"
+			    "ghost_limit = 4M\nmanage_cgroups = full\ntcp_established = yes\n"
+			    "shell_job = no\n");
+
+	config_defaults(&c);
+	assert_false(c.criu.file_locks);
+	assert_int_equal(c.criu.ghost_limit, 0);
+	assert_int_equal(c.criu.cg_mode, CRIU_CG_UNSET);
+	assert_int_equal(config_load(&c, p, false), 0);
+	assert_true(c.criu.file_locks && c.criu.link_remap && c.criu.ext_unix_sk);
+	assert_true(c.criu.tcp_established);
+	assert_false(c.criu.shell_job);
+	assert_int_equal(c.criu.ghost_limit, 4u << 20);
+	assert_int_equal(c.criu.cg_mode, CRIU_CG_FULL);
+	assert_string_equal(criu_cg_mode_name(c.criu.cg_mode), "full");
+
+	config_criu_opts(&c.criu, false, &d);
+	assert_true(d.file_locks && d.link_remap && d.ext_unix_sk && d.tcp_established);
+	assert_int_equal(d.ghost_limit, 4u << 20);
+	assert_int_equal(d.cg_mode, CRIU_CG_FULL);
+	/* CRIU 3.17 reads link_remap and ghost_limit only while dumping */
+	config_criu_opts(&c.criu, true, &r);
+	assert_true(r.file_locks && r.ext_unix_sk && r.tcp_established);
+	assert_false(r.link_remap);
+	assert_int_equal(r.ghost_limit, 0);
+	assert_int_equal(r.cg_mode, CRIU_CG_FULL);
+
+	assert_int_equal(config_set(&c, "criu", "manage_cgroups", "hard"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "criu", "manage_cgroups", ""), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "criu", "ghost_limit", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "criu", "ghost_limit", "4G"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "criu", "ghost_limit", "4095M"), 0);
+	assert_int_equal(config_set(&c, "criu", "file_locks", "maybe"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "criu", "leave_running", "yes"), -PH_ECONFIG);
+	unlink(p);
+}
+
 static void test_errors_name_file_line_key(void **state)
 {
 	struct phaul_config c;
@@ -115,6 +157,35 @@ static void test_errors_name_file_line_key(void **state)
 	assert_int_equal(config_load(&c, p, false), -PH_ECONFIG);
 	assert_non_null(strstr(ph_errmsg(), "line 2"));
 	unlink(p);
+}
+
+/* agent --listen bounds: "N" or "start:rate:full", and sane ranges only. */
+static void test_bounds_keys(void **state)
+{
+	struct phaul_config c;
+
+	config_defaults(&c);
+	assert_int_equal(c.max_startups_full, 10);
+	assert_int_equal(c.per_source_max_startups, 3);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "20"), 0);
+	assert_int_equal(c.max_startups_start, 20);
+	assert_int_equal(c.max_startups_full, 20);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "10:30:60"), 0);
+	assert_int_equal(c.max_startups_start, 10);
+	assert_int_equal(c.max_startups_rate, 30);
+	assert_int_equal(c.max_startups_full, 60);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "60:30:10"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "10:101:60"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "10:30:60x"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_startups", "100000"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "per_source_max_startups", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "max_sessions", "2"), 0);
+	assert_int_equal(c.max_sessions, 2);
+	assert_int_equal(config_set(&c, "agent", "login_grace_time", "0"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "idle_timeout", "2"), -PH_ECONFIG);
+	assert_int_equal(config_set(&c, "agent", "idle_timeout", "30"), 0);
+	assert_int_equal(c.idle_timeout_s, 30);
 }
 
 static void test_missing(void **state)
@@ -150,7 +221,9 @@ int main(void)
 		cmocka_unit_test(test_fs_root),
 		cmocka_unit_test(test_shipped_config_loads),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_criu_keys),
 		cmocka_unit_test(test_errors_name_file_line_key),
+		cmocka_unit_test(test_bounds_keys),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_sizes),
 	};

@@ -239,9 +239,10 @@ static void test_bad_headers(void **state)
 		   "flags");
 	expect_bad(addf(8), 1, 0, PID_DST(42), -PH_EPROTO, "flags 0x8");
 	expect_bad(addf(PSX_PE_PRESENT), PH_PS_PAGES_MAX + 1, 0, PID_DST(42), -PH_ETOOBIG,
-		   "nr_pages 65537, allowed 1..65536");
+		   "nr_pages 65537 with data, allowed 1..65536");
 	expect_bad(addf(PSX_PE_PRESENT), 0xffffffffu, 0, PID_DST(42), -PH_ETOOBIG, "nr_pages");
 	expect_bad(PS_IOV_HOLE, 0, 0, PID_DST(42), -PH_EPROTO, "nr_pages 0");
+	expect_bad(addf(PSX_PE_PARENT), 0, 0, PID_DST(42), -PH_EPROTO, "nr_pages 0");
 	expect_bad(PS_IOV_ADD, 1, 0x1001, PID_DST(42), -PH_EPROTO, "not aligned");
 	expect_bad(PS_IOV_ADD, 2, UINT64_MAX - PGSZ + 1, PID_DST(42), -PH_EPROTO, "wraps");
 	expect_bad(PS_IOV_ADD, 1, 0, PID_DST(43), -PH_EPROTO, "not opened");
@@ -249,6 +250,59 @@ static void test_bad_headers(void **state)
 	expect_bad(PS_IOV_OPEN2, 1, 0, PID_DST(1), -PH_EPROTO, "nr_pages 1, expected 0");
 	expect_bad(PS_IOV_PARENT, 0, 4096, PID_DST(1), -PH_EPROTO, "vaddr");
 	expect_bad(PS_IOV_CLOSE, 0, 0, PID_DST(1), -PH_EPROTO, "dst_id");
+}
+
+/* One entry on an open pid pagemap; returns psx_feed()'s result. */
+static int feed_one(uint32_t cmd, uint32_t nr, uint64_t vaddr, struct psx_parser *p)
+{
+	struct stream s = { 0 };
+	size_t used;
+	int r;
+
+	hdr(&s, PS_IOV_OPEN2, 0, 0, PID_DST(42));
+	hdr(&s, cmd, nr, vaddr, PID_DST(42));
+	psx_init(p, PGSZ);
+	r = psx_feed(p, s.buf, s.len, &used);
+	free(s.buf);
+	return r;
+}
+
+/*
+ * Entries without data are bounded by the address space, not by count:
+ * CRIU 3.17 sends one ADD_F|PE_PARENT per unchanged region (issue 16: a
+ * 512 MiB idle region failed as "nr_pages 131072, allowed 1..65536").
+ */
+static void test_nodata_bounded_by_address_space(void **state)
+{
+	const uint64_t end = PH_PS_VADDR_END - PGSZ; /* TASK_SIZE_MAX, 5-level */
+	const uint32_t big = 1u << 22;		     /* 16 GiB of parent pages */
+	const uint64_t last = end - (uint64_t)UINT32_MAX * PGSZ;
+	struct psx_parser p;
+
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), big, 0x7f0000000000ull, &p), 0);
+	assert_int_equal(psx_session_counts(&p)->pages_nodata, big);
+	assert_int_equal(psx_session_counts(&p)->pages, 0);
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), 131072, 0x400000, &p), 0);
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT | PSX_PE_LAZY), big, 0x400000, &p), 0);
+	assert_int_equal(feed_one(PS_IOV_HOLE, big, 0x400000, &p), 0);
+	/* The largest run there is: all of nr_pages, ending exactly at the end. */
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), UINT32_MAX, last, &p), 0);
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), 1, end - PGSZ, &p), 0);
+
+	/* One page past the end of the user address space. */
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), 1, end, &p), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "beyond the user address space"));
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), UINT32_MAX, last + PGSZ, &p), -PH_EPROTO);
+	assert_int_equal(feed_one(PS_IOV_HOLE, big, PH_PS_VADDR_END, &p), -PH_EPROTO);
+	/* Wrapping past 2^64, and unaligned, without data too. */
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), 2, UINT64_MAX - PGSZ + 1, &p), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "wraps"));
+	assert_int_equal(feed_one(addf(PSX_PE_PARENT), big, 0x400800, &p), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "not aligned"));
+	/* Data still has its cap, and the address-space bound. */
+	assert_int_equal(feed_one(addf(PSX_PE_PRESENT), big, 0x400000, &p), -PH_ETOOBIG);
+	assert_non_null(strstr(ph_errmsg(), "with data, allowed 1..65536"));
+	assert_int_equal(feed_one(PS_IOV_ADD, 1, end, &p), -PH_EPROTO);
 }
 
 static void test_add_before_open(void **state)
@@ -342,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_two_sessions_one_buffer),
 		cmocka_unit_test(test_data_after_close),
 		cmocka_unit_test(test_bad_headers),
+		cmocka_unit_test(test_nodata_bounded_by_address_space),
 		cmocka_unit_test(test_add_before_open),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_replies),

@@ -32,6 +32,7 @@ static void test_roundtrip(void **state)
 	    {FRAME_WINDOW, MUX_PAGES, 0, 4},
 	    {FRAME_ABORT, MUX_CTL, 0, 4},
 	    {FRAME_ABORT, MUX_CTL, 0, PH_FRAME_MAX},
+	    {FRAME_PING, MUX_CTL, 0, 0},
 	};
 	uint8_t b[FRAME_HDR_LEN];
 	struct frame_hdr h;
@@ -93,7 +94,7 @@ static void test_too_big(void **state)
 static void test_bad_fields(void **state)
 {
 	expect_refused(0, 0, 0, 0, PH_EPROTO, "type 0 is unknown");
-	expect_refused(4, 0, 0, 0, PH_EPROTO, "type 4 is unknown");
+	expect_refused(5, 0, 0, 0, PH_EPROTO, "type 5 is unknown");
 	expect_refused(255, 0, 0, 0, PH_EPROTO, "type 255");
 	expect_refused(FRAME_DATA, MUX_NSTREAMS, 0, 0, PH_EPROTO, "stream 4 out of range");
 	expect_refused(FRAME_DATA, 255, 0, 0, PH_EPROTO, "stream 255");
@@ -106,6 +107,9 @@ static void test_bad_fields(void **state)
 	expect_refused(FRAME_WINDOW, 0, FRAME_FIN, 4, PH_EPROTO, "on WINDOW frames");
 	expect_refused(FRAME_ABORT, 0, 0, 3, PH_EPROTO, "ABORT frame: must be 4..262144");
 	expect_refused(FRAME_ABORT, 0, FRAME_ZSTD, 4, PH_EPROTO, "on ABORT frames");
+	expect_refused(FRAME_PING, 0, 0, 1, PH_EPROTO, "PING frame: must be 0");
+	expect_refused(FRAME_PING, MUX_PAGES, 0, 0, PH_EPROTO, "stream 1 on a PING frame");
+	expect_refused(FRAME_PING, 0, FRAME_FIN, 0, PH_EPROTO, "on PING frames");
 }
 
 int main(void)

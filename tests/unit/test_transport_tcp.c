@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcp transport over loopback, real sockets end to end: auth, mux streams
+ * tcp transport over loopback, real sockets end to end: auth, the sealed
+ * record layer against a tampering relay, mux streams
  * with and without zstd, flow control, and every way a peer can misbehave
  * (a raw peer writes hand-made frames).
  */
@@ -21,10 +22,12 @@
 #include <zstd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "caps.h"
 #include "err.h"
 #include "transport/chan.h"
+#include "transport/chan_int.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
 
@@ -68,11 +71,20 @@ static void tcp_pair(struct chan **client, struct chan **server)
 	close(lfd);
 }
 
+static void sealed_pair(struct chan **c, struct chan **s);
+static void gen(uint8_t *b, uint64_t off, size_t len, int compressible);
+static void test_flow_control(void **state);
+/* Set by a test that runs the mux over authenticated, sealed chans. */
+static int pair_sealed;
+
 static void mux_pair(struct mux **a, struct mux **b)
 {
 	struct chan *c, *s;
 
-	tcp_pair(&c, &s);
+	if (pair_sealed)
+		sealed_pair(&c, &s);
+	else
+		tcp_pair(&c, &s);
 	assert_int_equal(mux_start(c, a), 0);
 	assert_int_equal(mux_start(s, b), 0);
 }
@@ -88,7 +100,7 @@ static void raw_pair(struct mux **m, struct chan **raw)
 
 static void raw_frame(struct chan *raw, uint8_t type, uint8_t s, uint16_t flags, uint32_t len)
 {
-	uint8_t b[FRAME_HDR_LEN] = {type, s, flags >> 8, flags & 0xff};
+	uint8_t b[FRAME_HDR_LEN] = { type, s, flags >> 8, flags & 0xff };
 
 	frame_put_u32(b + 4, len);
 	assert_int_equal(chan_write_full(raw, b, sizeof(b)), 0);
@@ -120,7 +132,7 @@ static void run_auth(const uint8_t *skey, const uint8_t *ckey, int *src, int *cr
 	pthread_t t;
 
 	tcp_pair(&c, &s);
-	*j = (struct auth_job){.c = s, .key = skey, .tmo = 30000};
+	*j = (struct auth_job){ .c = s, .key = skey, .tmo = 30000 };
 	assert_int_equal(pthread_create(&t, NULL, auth_server_thread, j), 0);
 	*crc = chan_auth_client(c, ckey, sizeof(key_a) - 1);
 	pthread_join(t, NULL);
@@ -156,19 +168,21 @@ static void test_auth_wrong_secret(void **state)
 static void *fake_server_thread(void *arg)
 {
 	struct auth_job *j = arg;
-	uint8_t hello[44] = "PHAUL-AUTH1\n", proof[76], mac[32] = {0};
+	uint8_t hello[45] = "PHAUL-AUTH2\n", sk[32], proof[77], answer[32] = { 0 };
 
+	crypto_kx_keypair(hello + 12, sk);
+	hello[44] = 1; /* offers ChaCha20-Poly1305 */
 	j->rc = chan_write_full(j->c, hello, sizeof(hello));
 	if (!j->rc)
 		j->rc = chan_read_full(j->c, proof, sizeof(proof));
 	if (!j->rc)
-		j->rc = chan_write_full(j->c, mac, sizeof(mac));
+		j->rc = chan_write_full(j->c, answer, sizeof(answer));
 	return NULL;
 }
 
 static void test_auth_fake_server(void **state)
 {
-	struct auth_job j = {0};
+	struct auth_job j = { 0 };
 	struct chan *c, *s;
 	pthread_t t;
 
@@ -186,18 +200,61 @@ static void test_auth_fake_server(void **state)
 /* After a refusal the server reads nothing more from that peer. */
 static void test_auth_refused_reads_nothing(void **state)
 {
-	uint8_t junk[76] = "PHAUL-AUTH1\n", hello[44], b[1];
+	uint8_t junk[77] = "PHAUL-AUTH2\n", hello[45], b[1];
 	struct chan *c, *s;
 
+	randombytes_buf(junk + 12, sizeof(junk) - 12); /* a valid key, a wrong proof */
+	junk[44] = 1;
 	tcp_pair(&c, &s);
-	/* Client side sends its (wrong) proof and then more bytes. */
 	assert_int_equal(chan_write_full(c, junk, sizeof(junk)), 0);
 	assert_int_equal(chan_write_full(c, "more", 4), 0);
 	assert_int_equal(chan_auth_server(s, key_a, sizeof(key_a) - 1), -PH_EAUTH);
+	assert_non_null(strstr(ph_errmsg(), "failed shared-secret authentication"));
 	assert_true(s->ops->read(s, b, 1) <= 0);
 	assert_int_equal(chan_read_full(c, hello, sizeof(hello)), 0);
 	assert_int_equal(chan_read_full(c, b, 1), -PH_EEOF);
 	chan_close(c);
+	chan_close(s);
+}
+
+/* A phaul that predates the record layer is told so, on both sides. */
+static void test_auth_old_peer(void **state)
+{
+	uint8_t old[76] = "PHAUL-AUTH1\n", hello[45];
+	struct chan *c, *s;
+
+	tcp_pair(&c, &s);
+	assert_int_equal(chan_write_full(c, old, sizeof(old)), 0);
+	assert_int_equal(chan_auth_server(s, key_a, sizeof(key_a) - 1), -PH_EVERSION);
+	assert_non_null(strstr(ph_errmsg(), "speaks PHAUL-AUTH1"));
+	assert_int_equal(chan_read_full(c, hello, sizeof(hello)), 0);
+	assert_memory_equal(hello, "PHAUL-AUTH2\n", 12);
+	chan_close(c);
+	chan_close(s);
+
+	tcp_pair(&c, &s);
+	memset(old + 12, 7, sizeof(old) - 12);
+	assert_int_equal(chan_write_full(s, old, 44), 0);
+	assert_int_equal(chan_auth_client(c, key_a, sizeof(key_a) - 1), -PH_EVERSION);
+	assert_non_null(strstr(ph_errmsg(), "update phaul on both hosts"));
+	chan_close(c);
+	chan_close(s);
+}
+
+/* A server that offers no cipher the client runs is refused before any proof. */
+static void test_auth_no_common_cipher(void **state)
+{
+	uint8_t hello[45] = "PHAUL-AUTH2\n", sk[32], b[1];
+	struct chan *c, *s;
+
+	crypto_kx_keypair(hello + 12, sk);
+	hello[44] = 0x80; /* a cipher of some future phaul */
+	tcp_pair(&c, &s);
+	assert_int_equal(chan_write_full(s, hello, sizeof(hello)), 0);
+	assert_int_equal(chan_auth_client(c, key_a, sizeof(key_a) - 1), -PH_EVERSION);
+	assert_non_null(strstr(ph_errmsg(), "offers record ciphers 0x80"));
+	chan_close(c);
+	assert_int_equal(chan_read_full(s, b, 1), -PH_EEOF); /* the client sent nothing */
 	chan_close(s);
 }
 
@@ -208,7 +265,7 @@ static void test_auth_silent_peer_times_out(void **state)
 
 	tcp_pair(&c, &s);
 	assert_int_equal(chan_auth_server_tmo(s, key_a, sizeof(key_a) - 1, 300), -PH_ETIMEDOUT);
-	assert_non_null(strstr(ph_errmsg(), "not completed in time (got 0 of 76 bytes)"));
+	assert_non_null(strstr(ph_errmsg(), "not completed in time (got 0 of 12 bytes)"));
 	assert_true(now_s() - t0 < 20);
 	chan_close(c);
 	chan_close(s);
@@ -223,6 +280,265 @@ static void test_auth_short_key(void **state)
 	assert_non_null(strstr(ph_errmsg(), "5 bytes, must be 16..4096"));
 	chan_close(c);
 	chan_close(s);
+}
+
+/* ---- the record layer (seal.c) ---- */
+
+static void *sealed_server_thread(void *arg)
+{
+	struct auth_job *j = arg;
+
+	j->rc = chan_auth_server(j->c, key_a, sizeof(key_a) - 1);
+	return NULL;
+}
+
+/* Authenticate c against s: afterwards both carry sealed records only. */
+static void auth_both(struct chan *c, struct chan *s)
+{
+	struct auth_job j = { .c = s };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, sealed_server_thread, &j), 0);
+	assert_int_equal(chan_auth_client(c, key_a, sizeof(key_a) - 1), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(j.rc, 0);
+	assert_string_equal(c->ops->name, "sealed");
+	assert_string_equal(s->ops->name, "sealed");
+}
+
+static void sealed_pair(struct chan **c, struct chan **s)
+{
+	tcp_pair(c, s);
+	auth_both(*c, *s);
+}
+
+/*
+ * A hostile relay between a client and a server chan (socketpairs, so the
+ * fd backend carries the sealed layer as under --inetd): it passes the
+ * handshake, then does one thing to the client's record number nth.
+ */
+enum tamper { T_PASS, T_FLIP, T_DROP, T_REPLAY, T_SWAP, T_SPLICE, T_TRUNC, T_CUT, T_BIGLEN };
+
+struct relay {
+	int a, b; /* the client's side, the server's side */
+	enum tamper mode;
+	int nth;
+	uint8_t saved[256];    /* T_PASS: record nth as sent; T_SPLICE: sent instead */
+	uint8_t offer, cipher; /* seen in the handshake */
+	size_t saved_len;
+};
+
+static int fd_full(int fd, void *buf, size_t len, int wr)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = wr ? write(fd, (uint8_t *)buf + done, len - done)
+			       : read(fd, (uint8_t *)buf + done, len - done);
+
+		if (n <= 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+/* Pass len bytes on; returns the last. */
+static uint8_t relay_copy(int from, int to, size_t len)
+{
+	uint8_t b[128];
+
+	assert_true(len <= sizeof(b));
+	assert_int_equal(fd_full(from, b, len, 0), 0);
+	assert_int_equal(fd_full(to, b, len, 1), 0);
+	return b[len - 1];
+}
+
+/* One record from the client, or 0 bytes at its end. */
+static size_t relay_record(int fd, uint8_t *rec, size_t cap)
+{
+	uint32_t len;
+
+	if (fd_full(fd, rec, 4, 0))
+		return 0;
+	len = (uint32_t)rec[0] << 24 | rec[1] << 16 | rec[2] << 8 | rec[3];
+	assert_true(4 + len <= cap);
+	assert_int_equal(fd_full(fd, rec + 4, len, 0), 0);
+	return 4 + len;
+}
+
+static void *relay_thread(void *arg)
+{
+	struct relay *r = arg;
+	uint8_t rec[256], held[256];
+	size_t n, held_len = 0;
+	int i, cut = 0;
+
+	r->offer = relay_copy(r->b, r->a, 45);	/* S1: the last byte offers ciphers */
+	r->cipher = relay_copy(r->a, r->b, 45); /* C1 up to the client's pick */
+	relay_copy(r->a, r->b, 32);		/* C1: the client's proof */
+	relay_copy(r->b, r->a, 32);		/* S2 */
+	for (i = 0; (n = relay_record(r->a, rec, sizeof(rec))) > 0; i++) {
+		if (cut)
+			continue; /* swallow the rest: the server hears nothing more */
+		if (i == r->nth) {
+			switch (r->mode) {
+			case T_PASS:
+				memcpy(r->saved, rec, n);
+				r->saved_len = n;
+				break;
+			case T_FLIP: rec[n - 1] ^= 0x01; break;
+			case T_DROP: continue;
+			case T_REPLAY: fd_full(r->b, rec, n, 1); break;
+			case T_SWAP:
+				memcpy(held, rec, n);
+				held_len = n;
+				continue;
+			case T_SPLICE:
+				memcpy(rec, r->saved, r->saved_len);
+				n = r->saved_len;
+				break;
+			case T_TRUNC:
+				n /= 2;
+				cut = 1;
+				break;
+			case T_CUT: cut = 1; continue;
+			case T_BIGLEN: memset(rec, 0xff, 4); break;
+			}
+		}
+		fd_full(r->b, rec, n, 1);
+		if (held_len && i == r->nth + 1) {
+			fd_full(r->b, held, held_len, 1);
+			held_len = 0;
+		}
+	}
+	shutdown(r->b, SHUT_WR);
+	return NULL;
+}
+
+/*
+ * The client sends "rec0".."rec3" as four records and closes in order; the
+ * server reads what arrives: *got holds the bytes, the return is the last
+ * read's result (0 for the orderly end).
+ */
+static ssize_t tamper_run(struct relay *r, char *got, size_t cap)
+{
+	int ca[2], sb[2];
+	struct chan *c, *s;
+	pthread_t t;
+	size_t have = 0;
+	ssize_t n;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ca), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sb), 0);
+	r->a = ca[1];
+	r->b = sb[1];
+	assert_int_equal(chan_fd_open(ca[0], ca[0], "fd:client", &c), 0);
+	assert_int_equal(chan_fd_open(sb[0], sb[0], "fd:server", &s), 0);
+	assert_int_equal(pthread_create(&t, NULL, relay_thread, r), 0);
+	auth_both(c, s);
+	for (int i = 0; i < 4; i++) {
+		char m[16];
+
+		snprintf(m, sizeof(m), "rec%d", i);
+		assert_int_equal(c->ops->write(c, m, 4), 4);
+	}
+	chan_close(c);
+	while ((n = s->ops->read(s, got + have, cap - 1 - have)) > 0)
+		have += n;
+	got[have] = '\0';
+	/* What the reader found ends the session for writers too, in the same words. */
+	if (n < 0)
+		assert_int_equal(s->ops->write(s, "x", 1), n);
+	pthread_join(t, NULL);
+	chan_close(s);
+	close(r->a);
+	close(r->b);
+	return n;
+}
+
+static void expect_tamper(enum tamper mode, int nth, const char *want_got, int want_err,
+			  const char *needle, struct relay *from)
+{
+	struct relay r = { .mode = mode, .nth = nth };
+	char got[64];
+	ssize_t n;
+
+	if (from) {
+		memcpy(r.saved, from->saved, from->saved_len);
+		r.saved_len = from->saved_len;
+	}
+	n = tamper_run(&r, got, sizeof(got));
+	if (n != -want_err || strcmp(got, want_got))
+		fail_msg("tamper %d: got '%s' and %zd (%s), want '%s' and %d", mode, got, n,
+			 ph_errmsg(), want_got, -want_err);
+	if (needle && !strstr(ph_errmsg(), needle))
+		fail_msg("tamper %d: '%s' lacks '%s'", mode, ph_errmsg(), needle);
+}
+
+/*
+ * Every change a relay can make to the records is caught at the first one
+ * it touches, with either cipher (cipher: the one the client must pick).
+ */
+static void seal_tamper(int cipher)
+{
+	struct relay first = { .mode = T_PASS, .nth = 1 };
+	char got[64];
+
+	assert_int_equal(tamper_run(&first, got, sizeof(got)), 0); /* close record: orderly end */
+	assert_string_equal(got, "rec0rec1rec2rec3");
+	assert_int_equal(first.offer, chan_seal_ciphers());
+	assert_int_equal(first.cipher, cipher);
+	assert_true(first.saved_len == 4 + 4 + 16);
+	assert_null(memmem(first.saved, first.saved_len, "rec1", 4)); /* encrypted */
+
+	expect_tamper(T_FLIP, 1, "rec0", PH_EAUTH, "sealed record 1 failed authentication", NULL);
+	expect_tamper(T_FLIP, 0, "", PH_EAUTH, "forged, replayed, reordered", NULL);
+	expect_tamper(T_DROP, 1, "rec0", PH_EAUTH, "failed authentication", NULL);
+	expect_tamper(T_REPLAY, 1, "rec0rec1", PH_EAUTH, "sealed record 2 failed", NULL);
+	expect_tamper(T_SWAP, 1, "rec0", PH_EAUTH, "failed authentication", NULL);
+	/* Record 1 of another session, same secret, same position. */
+	expect_tamper(T_SPLICE, 1, "rec0", PH_EAUTH, "failed authentication", &first);
+	expect_tamper(T_TRUNC, 2, "rec0rec1", PH_ETRUNC, "ended inside sealed record 2", NULL);
+	expect_tamper(T_CUT, 2, "rec0rec1", PH_EEOF, "without its close record", NULL);
+	/* Dropping the close record alone is a cut too. */
+	expect_tamper(T_CUT, 4, "rec0rec1rec2rec3", PH_EEOF, "without its close record", NULL);
+	expect_tamper(T_BIGLEN, 1, "rec0", PH_ETOOBIG, "has length 4294967295", NULL);
+}
+
+static void test_seal_tamper(void **state)
+{
+	unsetenv("PHAUL_SEAL_CIPHER");
+	seal_tamper(crypto_aead_aes256gcm_is_available() ? SEAL_AES256_GCM
+							 : SEAL_CHACHA20_POLY1305);
+	setenv("PHAUL_SEAL_CIPHER", "chacha20-poly1305", 1);
+	seal_tamper(SEAL_CHACHA20_POLY1305);
+	unsetenv("PHAUL_SEAL_CIPHER");
+}
+
+/* Large writes are split into records of at most PH_RECORD_MAX; reads take any size. */
+static void test_seal_sizes(void **state)
+{
+	size_t total = 3 * PH_RECORD_MAX + 12345, got = 0;
+	uint8_t *out = malloc(total), *in = malloc(total);
+	struct chan *c, *s;
+
+	gen(out, 99, total, 0);
+	sealed_pair(&c, &s);
+	assert_int_equal(c->ops->write(c, out, total), PH_RECORD_MAX);
+	assert_int_equal(chan_write_full(c, out + PH_RECORD_MAX, total - PH_RECORD_MAX), 0);
+	while (got < total) {
+		ssize_t n = s->ops->read(s, in + got, got % 3 ? 1000 : total - got);
+
+		assert_true(n > 0);
+		got += n;
+	}
+	assert_memory_equal(in, out, total);
+	chan_close(c);
+	assert_int_equal(s->ops->read(s, in, 1), 0);
+	chan_close(s);
+	free(out);
+	free(in);
 }
 
 static void write_file(const char *path, const char *data, size_t len, mode_t mode)
@@ -262,6 +578,48 @@ static void test_load_secret(void **state)
 	assert_non_null(strstr(ph_errmsg(), "must be 16..4096"));
 	unlink(path);
 	assert_int_equal(chan_load_secret(path, key, &n), -PH_ECONFIG);
+}
+
+/* Owner, type and links of the secret file, checked on the opened file. */
+static void test_load_secret_file_checks(void **state)
+{
+	char dir[] = "/tmp/phaul-secret-XXXXXX", path[64], link[64];
+	uint8_t key[PH_SECRET_MAX];
+	double t0;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	write_file(path, "0123456789abcdef0123\n", 21, 0600);
+	assert_int_equal(chan_load_secret(path, key, &n), 0);
+
+	/* Someone else's file, even mode 0600: they chose the secret. */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(chan_load_secret(path, key, &n), -PH_ECONFIG);
+		assert_non_null(strstr(ph_errmsg(), "owned by uid 65534"));
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	/* Not through a symbolic link. */
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(chan_load_secret(link, key, &n), -PH_ECONFIG);
+	assert_non_null(strstr(ph_errmsg(), "is a symbolic link"));
+	unlink(link);
+
+	/* A FIFO with no writer must not hang start-up. */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	t0 = now_s();
+	assert_int_equal(chan_load_secret(path, key, &n), -PH_ECONFIG);
+	assert_true(now_s() - t0 < 5);
+	assert_non_null(strstr(ph_errmsg(), "is not a regular file"));
+	unlink(path);
+
+	/* A directory. */
+	assert_int_equal(chan_load_secret(dir, key, &n), -PH_ECONFIG);
+	assert_non_null(strstr(ph_errmsg(), "is not a regular file"));
+	rmdir(dir);
 }
 
 /* ---- streams ---- */
@@ -333,7 +691,7 @@ static uint64_t recv_verify(struct mux *m, int s, int compressible)
 
 static void ctl_roundtrip(struct mux *a, struct mux *b)
 {
-	static const size_t sizes[] = {1, 17, 4096, PH_MSG_MAX, PH_FRAME_MAX};
+	static const size_t sizes[] = { 1, 17, 4096, PH_MSG_MAX, PH_FRAME_MAX };
 	uint8_t *out = malloc(PH_FRAME_MAX), *in = malloc(PH_FRAME_MAX);
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -357,7 +715,7 @@ static void ctl_roundtrip(struct mux *a, struct mux *b)
 
 static void big_stream(int level, int compressible, uint64_t total)
 {
-	struct send_job j = {.stream = MUX_PAGES, .total = total, .compressible = compressible};
+	struct send_job j = { .stream = MUX_PAGES, .total = total, .compressible = compressible };
 	struct mux_stats tx, rx;
 	struct mux_flow f;
 	struct mux *a, *b;
@@ -401,6 +759,16 @@ static void test_mux_64m_zstd(void **state)
 	big_stream(3, 1, 64 * MiB);
 }
 
+/* The same streams through the record layer. */
+static void test_mux_64m_sealed(void **state)
+{
+	pair_sealed = 1;
+	big_stream(0, 0, 64 * MiB);
+	big_stream(3, 1, 16 * MiB);
+	test_flow_control(state);
+	pair_sealed = 0;
+}
+
 static void test_mux_zstd_incompressible(void **state)
 {
 	big_stream(1, 0, 8 * MiB);
@@ -440,7 +808,7 @@ static void test_mux_zstd_mixed_records(void **state)
 
 static void test_flow_control(void **state)
 {
-	struct send_job j = {.stream = MUX_FS, .total = 40 * MiB, .compressible = 0};
+	struct send_job j = { .stream = MUX_FS, .total = 40 * MiB, .compressible = 0 };
 	struct mux_flow fa, fb;
 	struct mux *a, *b;
 	pthread_t t;
@@ -469,7 +837,7 @@ static void test_flow_control(void **state)
 
 static void test_bwlimit(void **state)
 {
-	struct send_job j = {.stream = MUX_PAGES, .total = 4 * MiB, .compressible = 0};
+	struct send_job j = { .stream = MUX_PAGES, .total = 4 * MiB, .compressible = 0 };
 	struct mux *a, *b;
 	pthread_t t;
 	double t0 = now_s(), dt;
@@ -504,7 +872,7 @@ static void expect_fail(struct mux *m, int err, const char *needle)
 /* The mux tells a misbehaving peer why it hangs up: an ABORT frame. */
 static void expect_told(struct chan *raw, int err, const char *needle)
 {
-	uint8_t b[FRAME_HDR_LEN], msg[1024] = {0};
+	uint8_t b[FRAME_HDR_LEN], msg[1024] = { 0 };
 	struct frame_hdr h;
 
 	assert_int_equal(chan_read_full(raw, b, sizeof(b)), 0);
@@ -544,7 +912,7 @@ static void test_bad_type(void **state)
 
 static void test_truncated_frame(void **state)
 {
-	uint8_t half[50] = {0};
+	uint8_t half[50] = { 0 };
 	struct chan *raw;
 	struct mux *m;
 
@@ -574,7 +942,7 @@ static void *blocked_recv_thread(void *arg)
 
 static void test_hangup_wakes_blocked_recv(void **state)
 {
-	struct recv_job j = {0};
+	struct recv_job j = { 0 };
 	struct chan *raw;
 	pthread_t t;
 
@@ -718,30 +1086,36 @@ static void test_connect_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_auth_ok),
-	    cmocka_unit_test(test_auth_wrong_secret),
-	    cmocka_unit_test(test_auth_fake_server),
-	    cmocka_unit_test(test_auth_refused_reads_nothing),
-	    cmocka_unit_test(test_auth_silent_peer_times_out),
-	    cmocka_unit_test(test_auth_short_key),
-	    cmocka_unit_test(test_load_secret),
-	    cmocka_unit_test(test_mux_64m_plain),
-	    cmocka_unit_test(test_mux_64m_zstd),
-	    cmocka_unit_test(test_mux_zstd_incompressible),
-	    cmocka_unit_test(test_mux_zstd_mixed_records),
-	    cmocka_unit_test(test_flow_control),
-	    cmocka_unit_test(test_bwlimit),
-	    cmocka_unit_test(test_oversized_frame),
-	    cmocka_unit_test(test_bad_type),
-	    cmocka_unit_test(test_truncated_frame),
-	    cmocka_unit_test(test_hangup_wakes_blocked_recv),
-	    cmocka_unit_test(test_zstd_bomb),
-	    cmocka_unit_test(test_zstd_garbage),
-	    cmocka_unit_test(test_credit_violation),
-	    cmocka_unit_test(test_window_overgrant),
-	    cmocka_unit_test(test_abort),
-	    cmocka_unit_test(test_close_idle),
-	    cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_auth_ok),
+		cmocka_unit_test(test_auth_wrong_secret),
+		cmocka_unit_test(test_auth_fake_server),
+		cmocka_unit_test(test_auth_refused_reads_nothing),
+		cmocka_unit_test(test_auth_old_peer),
+		cmocka_unit_test(test_auth_no_common_cipher),
+		cmocka_unit_test(test_seal_tamper),
+		cmocka_unit_test(test_seal_sizes),
+		cmocka_unit_test(test_auth_silent_peer_times_out),
+		cmocka_unit_test(test_auth_short_key),
+		cmocka_unit_test(test_load_secret),
+		cmocka_unit_test(test_load_secret_file_checks),
+		cmocka_unit_test(test_mux_64m_plain),
+		cmocka_unit_test(test_mux_64m_zstd),
+		cmocka_unit_test(test_mux_64m_sealed),
+		cmocka_unit_test(test_mux_zstd_incompressible),
+		cmocka_unit_test(test_mux_zstd_mixed_records),
+		cmocka_unit_test(test_flow_control),
+		cmocka_unit_test(test_bwlimit),
+		cmocka_unit_test(test_oversized_frame),
+		cmocka_unit_test(test_bad_type),
+		cmocka_unit_test(test_truncated_frame),
+		cmocka_unit_test(test_hangup_wakes_blocked_recv),
+		cmocka_unit_test(test_zstd_bomb),
+		cmocka_unit_test(test_zstd_garbage),
+		cmocka_unit_test(test_credit_violation),
+		cmocka_unit_test(test_window_overgrant),
+		cmocka_unit_test(test_abort),
+		cmocka_unit_test(test_close_idle),
+		cmocka_unit_test(test_connect_refused),
 	};
 
 	alarm(600); /* a hang is a failure, not a stuck CI job */

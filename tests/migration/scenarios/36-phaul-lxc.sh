@@ -11,6 +11,7 @@
 # timeout: 420
 
 . "$MIG_HERE/phaul-lib.sh"
+phaul_fs_root
 
 lxc_ct_create 32 || fail "container did not start on src"
 [ "$(lxc_state src)" = RUNNING ] || fail "ct1 on src is $(lxc_state src)"

@@ -11,6 +11,7 @@
 # timeout: 420
 
 . "$MIG_HERE/phaul-lib.sh"
+phaul_fs_root
 
 # lxc_rollback NAME ENV REASON: migrate ct1 with ENV set on src; it must
 # roll back for REASON and leave ct1 running on src only.

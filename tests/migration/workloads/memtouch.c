@@ -5,7 +5,10 @@
  *
  * N MiB of anonymous memory; page i always holds content(i, gen[i]), where
  * gen[] (a separate small mapping) counts the rewrites of each page.  Pages
- * are rewritten at --rate pages per second, in a scattered order.  A check
+ * are rewritten at --rate pages per second, in a scattered order; with
+ * --hot N only the first N pages are, so the rest of the region is written
+ * once and then stays idle (one unchanged run, which CRIU sends as a single
+ * page-server entry without data however large).  A check
  * regenerates every page from gen[] and compares: a page that a migration
  * lost or restored stale shows up as a mismatch.
  *
@@ -23,6 +26,7 @@
 struct memtouch {
 	struct wl w;
 	size_t npages;
+	size_t hot; /* pages rewritten after the fill: the first hot ones */
 	uint64_t *mem;
 	uint32_t *gen;
 	double rate;
@@ -125,6 +129,8 @@ static void usage(void)
 		"  --spin N              N rounds of computation per page written: a\n"
 		"                        CPU-bound dirtier, as real programs are, whose\n"
 		"                        dirty rate follows its CPU share\n"
+		"  --hot N               rewrite only the first N pages after the fill\n"
+		"                        (default: all); the rest stays idle\n"
 		"  --thp                 allow transparent huge pages (a 4 KiB write\n"
 		"                        then makes 2 MiB soft-dirty)\n"
 		"  --corrupt-after-check-request  damage a page before checking\n"
@@ -144,10 +150,11 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		{ "corrupt-after-check-request", no_argument, NULL, 'C' },
 		{ "thp", no_argument, NULL, 'T' },
 		{ "spin", required_argument, NULL, 'S' },
+		{ "hot", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	long mib = 0;
+	long mib = 0, hot = -1;
 	int c;
 
 	m->seed = 1;
@@ -163,12 +170,16 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		case 'C': m->corrupt = 1; break;
 		case 'T': m->thp = 1; break;
 		case 'S': m->spin = strtoul(optarg, NULL, 0); break;
+		case 'H': hot = atol(optarg); break;
 		default: usage();
 		}
 	}
 	if (mib <= 0 || mib > 65536 || m->rate < 0 || optind != argc)
 		usage();
 	m->npages = (size_t)mib * (1024 * 1024 / PAGE);
+	if (hot == 0 || hot > (long)m->npages)
+		usage();
+	m->hot = hot < 0 ? m->npages : (size_t)hot;
 }
 
 int main(int argc, char **argv)
@@ -192,8 +203,8 @@ int main(int argc, char **argv)
 	for (p = 0; p < m.npages; p++)
 		touch_page(&m, p);
 	m.dirtied = 0;
-	wl_log(&m.w, "%zu pages filled (%s), dirtying %.0f pages/s", m.npages,
-	       m.random ? "random" : "pattern", m.rate);
+	wl_log(&m.w, "%zu pages filled (%s), dirtying %.0f pages/s of the first %zu", m.npages,
+	       m.random ? "random" : "pattern", m.rate, m.hot);
 	wl_ready(&m.w);
 
 	/* at most a tenth of a second's worth of pages per tick, so a long
@@ -208,7 +219,7 @@ int main(int argc, char **argv)
 		if (budget > burst)
 			budget = burst;
 		while (budget >= 1) {
-			touch_page(&m, (m.cursor++ * STRIDE) % m.npages);
+			touch_page(&m, (m.cursor++ * STRIDE) % m.hot);
 			budget -= 1;
 		}
 		snprintf(m.w.extra, sizeof(m.w.extra), "dirtied=%llu",
