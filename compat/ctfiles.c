@@ -18,6 +18,7 @@
 
 #include "caps.h"
 #include "compat/compat.h"
+#include "compat/procfd.h"
 #include "err.h"
 
 #define DELETED " (deleted)"
@@ -105,49 +106,42 @@ static int add(struct collect *c, const char *path, const struct stat *st)
 	return 0;
 }
 
-/* A /proc link (fd/N, cwd, root): its target's name, and the file it holds. */
-static int add_link(struct collect *c, const char *link)
+/* A /proc link (fd/N, cwd, root) reading target: the file it holds, if it has a path. */
+static int add_target(void *arg, const char *fd, const char *link, const char *target)
 {
-	char target[PATH_MAX];
-	size_t dl = strlen(DELETED);
+	size_t n = strlen(target), dl = strlen(DELETED);
 	struct stat st;
-	ssize_t n;
 
-	if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
-		return 0;
-	target[n] = '\0';
+	(void)fd;
 	/* unlinked files travel in the images as CRIU ghosts */
-	if ((size_t)n > dl && !strcmp(target + n - dl, DELETED))
+	if (n > dl && !strcmp(target + n - dl, DELETED))
 		return 0;
 	if (target[0] != '/' || stat(link, &st) < 0)
 		return 0; /* pipe:[..], socket:[..], anon_inode:..: no path */
-	return add(c, target, &st);
+	return add(arg, target, &st);
+}
+
+/* The task's cwd or root link. */
+static int add_link(struct collect *c, const char *task, const char *name)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "%s/%s", task, name);
+	if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
+		return 0;
+	target[n] = '\0';
+	return add_target(c, name, link, target);
 }
 
 static int scan_task(struct collect *c, const char *task)
 {
-	char p[PATH_MAX];
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
+	int ret;
 
-	snprintf(p, sizeof(p), "%s/cwd", task);
-	if ((ret = add_link(c, p)) < 0)
+	if ((ret = add_link(c, task, "cwd")) < 0 || (ret = add_link(c, task, "root")) < 0)
 		return ret;
-	snprintf(p, sizeof(p), "%s/root", task);
-	if ((ret = add_link(c, p)) < 0)
-		return ret;
-	snprintf(p, sizeof(p), "%s/fd", task);
-	if (!(d = opendir(p)))
-		return 0; /* gone, or shares a table we read already */
-	while (ret == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/fd/%s", task, de->d_name);
-		ret = add_link(c, p);
-	}
-	closedir(d);
-	return ret;
+	/* threads mostly share one table: add() keeps each path once */
+	return procfd_walk(task, add_target, c);
 }
 
 /* File-backed mappings: "start-end perms offset dev inode   /path". */
