@@ -202,12 +202,24 @@ static void name_paths(char *buf, size_t len, const struct compat_files *fl, con
 		snprintf(buf + used, len - used, ", ...");
 }
 
+/* The files row fails: n paths at idx are what (one, many: the verb), and the hint. */
+static void files_fail(struct compat_row *r, const struct compat_files *fl, const uint32_t *idx,
+		       size_t n, const Phaul__HostFacts *d, const char *what, const char *one,
+		       const char *many, const char *hint)
+{
+	char names[256];
+
+	name_paths(names, sizeof(names), fl, idx, n);
+	snprintf(r->dst, sizeof(r->dst), "%zu %s", n, what);
+	set(r, COMPAT_FAIL, "%zu path%s the CT has open %s on %s: %s (%s)", n, n == 1 ? "" : "s",
+	    n == 1 ? one : many, str(d->hostname), names, hint);
+}
+
 /* The CT's open files, cwd, root and mappings outside synced paths: there on the destination? */
 static void check_files(struct compat_table *t, const Phaul__HostFacts *d,
 			const struct compat_files *fl)
 {
 	struct compat_row *r = row(t, "files");
-	char names[256];
 
 	snprintf(r->src, sizeof(r->src), "%zu path%s%s", fl->n, fl->n == 1 ? "" : "s",
 		 fl->capped ? " (capped)" : "");
@@ -217,26 +229,17 @@ static void check_files(struct compat_table *t, const Phaul__HostFacts *d,
 		    str(d->hostname));
 		return;
 	}
-	/* an answer naming indices we never sent is the peer's mistake: count it as missing */
-	if (d->n_files_missing) {
-		name_paths(names, sizeof(names), fl, d->files_missing, d->n_files_missing);
-		snprintf(r->dst, sizeof(r->dst), "%zu missing", d->n_files_missing);
-		set(r, COMPAT_FAIL,
-		    "%zu path%s the CT has open %s missing on %s: %s (use --sync DIR or make them "
-		    "exist)",
-		    d->n_files_missing, d->n_files_missing == 1 ? "" : "s",
-		    d->n_files_missing == 1 ? "is" : "are", str(d->hostname), names);
-	} else if (d->n_files_differ) {
-		name_paths(names, sizeof(names), fl, d->files_differ, d->n_files_differ);
-		snprintf(r->dst, sizeof(r->dst), "%zu differ", d->n_files_differ);
-		set(r, COMPAT_FAIL,
-		    "%zu path%s the CT has open differ%s in type or size on %s: %s (CRIU restores "
-		    "a file of the size it had; use --sync DIR or make them match)",
-		    d->n_files_differ, d->n_files_differ == 1 ? "" : "s",
-		    d->n_files_differ == 1 ? "s" : "", str(d->hostname), names);
-	} else {
+	/* an answer naming indices we never sent is the peer's mistake: shown as "?" */
+	if (d->n_files_missing)
+		files_fail(r, fl, d->files_missing, d->n_files_missing, d, "missing", "is missing",
+			   "are missing", "use --sync DIR or make them exist");
+	else if (d->n_files_differ)
+		files_fail(r, fl, d->files_differ, d->n_files_differ, d, "differ",
+			   "differs in type or size", "differ in type or size",
+			   "CRIU restores a file of the size it had; use --sync DIR or make them "
+			   "match");
+	else
 		snprintf(r->dst, sizeof(r->dst), "all present");
-	}
 	if (r->verdict == COMPAT_OK && fl->capped)
 		set(r, COMPAT_WARN, "only the first %zu of %zu paths checked", fl->n, fl->total);
 	else if (r->verdict == COMPAT_OK && fl->foreign_mnt)
