@@ -60,10 +60,16 @@ struct collect {
 	struct compat_files *out;
 	const char *const *excl;
 	size_t nexcl, bytes;
+	const char *task; /* "/proc/PID/task/TID" being read */
 };
 
-/* Add one path with what stat says of it (st NULL: lstat it by name). */
-static int add(struct collect *c, const char *path, const struct stat *st)
+/*
+ * Add one path with what stat says of it (st NULL: lstat it by name). sized:
+ * the restore finds the size it had here (CRIU checks a regular file's size
+ * unless it is open O_WRONLY|O_APPEND); a file the CT may write is checked by
+ * type only, as its size may change between here and there on shared storage.
+ */
+static int add(struct collect *c, const char *path, const struct stat *st, bool sized)
 {
 	struct compat_files *o = c->out;
 	size_t len = strlen(path);
@@ -76,8 +82,10 @@ static int add(struct collect *c, const char *path, const struct stat *st)
 		if (under(path, c->excl[i]))
 			return 0;
 	for (size_t i = 0; i < o->n; i++)
-		if (!strcmp(o->v[i]->path, path))
+		if (!strcmp(o->v[i]->path, path)) {
+			o->v[i]->has_size &= sized;
 			return 0;
+		}
 	if (!st) {
 		if (lstat(path, &own) < 0)
 			return 0; /* gone since: CRIU decides */
@@ -99,11 +107,31 @@ static int add(struct collect *c, const char *path, const struct stat *st)
 	}
 	f->has_type = 1;
 	f->type = st->st_mode & S_IFMT;
-	f->has_size = S_ISREG(st->st_mode);
+	f->has_size = S_ISREG(st->st_mode) && sized;
 	f->size = f->has_size ? (uint64_t)st->st_size : 0;
 	o->v[o->n++] = f;
 	c->bytes += len;
 	return 0;
+}
+
+/* Is the task's fd open for writing (fdinfo "flags:", octal)? */
+static bool fd_writable(const struct collect *c, const char *fd)
+{
+	char p[PATH_MAX], line[128];
+	unsigned int flags;
+	bool w = false;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/fdinfo/%s", c->task, fd);
+	if (!(f = fopen(p, "re")))
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %o", &flags) == 1) {
+			w = (flags & O_ACCMODE) != O_RDONLY;
+			break;
+		}
+	fclose(f);
+	return w;
 }
 
 /* A /proc link (fd/N, cwd, root) reading target: the file it holds, if it has a path. */
@@ -118,7 +146,7 @@ static int add_target(void *arg, const char *fd, const char *link, const char *t
 		return 0;
 	if (target[0] != '/' || stat(link, &st) < 0)
 		return 0; /* pipe:[..], socket:[..], anon_inode:..: no path */
-	return add(arg, target, &st);
+	return add(arg, target, &st, !S_ISREG(st.st_mode) || !fd_writable(arg, fd));
 }
 
 /* The task's cwd or root link. */
@@ -138,6 +166,7 @@ static int scan_task(struct collect *c, const char *task)
 {
 	int ret;
 
+	c->task = task;
 	if ((ret = add_link(c, task, "cwd")) < 0 || (ret = add_link(c, task, "root")) < 0)
 		return ret;
 	/* threads mostly share one table: add() keeps each path once */
@@ -168,7 +197,7 @@ static int scan_maps(struct collect *c, uint32_t pid)
 		n = strlen(path);
 		if (n > dl && !strcmp(path + n - dl, DELETED))
 			continue;
-		ret = add(c, path, NULL);
+		ret = add(c, path, NULL, true);
 	}
 	fclose(f);
 	return ret;
