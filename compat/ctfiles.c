@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -162,15 +164,25 @@ static int add_link(struct collect *c, const char *task, const char *name)
 	return add_target(c, name, link, target);
 }
 
-static int scan_task(struct collect *c, const char *task)
+/* Do tasks a and b share this (KCMP_FS, KCMP_FILES)? Unknown: no. */
+static bool shares(uint32_t a, uint32_t b, int what)
 {
+	return a != b && syscall(SYS_kcmp, (pid_t)a, (pid_t)b, what, 0UL, 0UL) == 0;
+}
+
+/* Task tid of pid's thread group: its cwd, root and fds, unless it shares the leader's. */
+static int scan_task(struct collect *c, uint32_t pid, uint32_t tid)
+{
+	char task[64];
 	int ret;
 
+	snprintf(task, sizeof(task), "/proc/%u/task/%u", pid, tid);
 	c->task = task;
-	if ((ret = add_link(c, task, "cwd")) < 0 || (ret = add_link(c, task, "root")) < 0)
+	if (!shares(pid, tid, KCMP_FS) &&
+	    ((ret = add_link(c, task, "cwd")) < 0 || (ret = add_link(c, task, "root")) < 0))
 		return ret;
-	/* threads mostly share one table: add() keeps each path once */
-	return procfd_walk(task, add_target, c);
+	/* threads mostly share one table: read it once (add() also keeps each path once) */
+	return shares(pid, tid, KCMP_FILES) ? 0 : procfd_walk(task, add_target, c);
 }
 
 /* File-backed mappings: "start-end perms offset dev inode   /path". */
@@ -214,8 +226,9 @@ static ino_t mnt_ns(const char *proc)
 
 static int scan_pid(struct collect *c, uint32_t pid, ino_t own_ns)
 {
-	char p[64], task[128];
+	char p[64];
 	struct dirent *de;
+	unsigned int tid;
 	int ret = 0;
 	DIR *d;
 
@@ -231,10 +244,8 @@ static int scan_pid(struct collect *c, uint32_t pid, ino_t own_ns)
 	if (!(d = opendir(p)))
 		return 0;
 	while (ret == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(task, sizeof(task), "%s/%.32s", p, de->d_name);
-		ret = scan_task(c, task);
+		if (sscanf(de->d_name, "%u", &tid) == 1)
+			ret = scan_task(c, pid, tid);
 	}
 	closedir(d);
 	return ret;
