@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,8 +50,8 @@ static void *thread_cwd(void *arg)
 	return NULL;
 }
 
-/* The child holds: open.log (fd, appending), ro.dat (fd, read-only), cwd/ (cwd), mapped.bin (mapping), a gone
- * file (fd, unlinked), a pipe; a thread sits in tcwd/. */
+/* The child holds: open.log (fd, appending), ro.dat (fd, read-only), cwd/ (cwd), mapped.bin
+ * (mapping), a gone file (fd, unlinked), a pipe; a thread sits in tcwd/. */
 static void child_main(int ready)
 {
 	char p[128];
@@ -62,8 +63,8 @@ static void child_main(int ready)
 	if ((fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644)) < 0 || write(fd, "hello", 5) != 5)
 		_exit(1);
 	path(p, sizeof(p), "ro.dat");
-	if ((fd = open(p, O_WRONLY | O_CREAT, 0644)) < 0 || write(fd, "abc", 3) != 3 || close(fd) < 0 ||
-	    open(p, O_RDONLY) < 0)
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0644)) < 0 || write(fd, "abc", 3) != 3 ||
+	    close(fd) < 0 || open(p, O_RDONLY) < 0)
 		_exit(1);
 	path(p, sizeof(p), "gone.tmp");
 	if (open(p, O_RDWR | O_CREAT, 0600) < 0 || unlink(p) < 0 || pipe(pfd) < 0)
@@ -189,6 +190,105 @@ static void test_scan_excludes_synced_paths(void **state)
 	assert_non_null(has(&fl, "tcwd"));
 	assert_non_null(has(&fl, "open.log"));
 	compat_files_free(&fl);
+}
+
+static pid_t held = -1; /* holder()'s child, killed by kill_held() whatever the test did */
+
+static int kill_held(void **state)
+{
+	if (held > 0) {
+		kill(held, SIGKILL);
+		waitpid(held, NULL, 0);
+	}
+	held = -1;
+	return 0;
+}
+
+/* A child holding n files named by mk(i) (made first); its pid, or -1. */
+static pid_t holder(int n, void (*mk)(char *buf, size_t len, int i))
+{
+	struct rlimit rl = { 4096, 4096 };
+	int pfd[2];
+	pid_t p;
+	char c;
+
+	if (pipe(pfd) < 0)
+		return -1;
+	if ((p = fork()) == 0) {
+		char name[PH_PATH_MAX + 64];
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(1);
+		for (int i = 0; i < n; i++) {
+			mk(name, sizeof(name), i);
+			if (open(name, O_RDWR | O_CREAT, 0644) < 0)
+				_exit(1);
+		}
+		write(pfd[1], "r", 1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	held = p;
+	if (read(pfd[0], &c, 1) != 1) {
+		kill_held(NULL);
+		p = -1;
+	}
+	close(pfd[0]);
+	return p;
+}
+
+static void short_name(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "%s/m/%x", dir, i); /* short: the count binds before the bytes */
+}
+
+/* About 1000 bytes each: 4 components of 240 below dir/long. */
+static void long_name(char *buf, size_t len, int i)
+{
+	char comp[241];
+
+	memset(comp, 'd', 240);
+	comp[240] = '\0';
+	snprintf(buf, len, "%s/long/%s/%s/%s/f%03d%.200s", dir, comp, comp, comp, i, comp);
+}
+
+static void test_scan_caps(void **state)
+{
+	char p[PH_PATH_MAX + 64], comp[241];
+	struct compat_files fl;
+	uint32_t pid;
+	size_t bytes = 0, nlong = 0;
+
+	path(p, sizeof(p), "m");
+	assert_int_equal(mkdir(p, 0755), 0);
+	pid = (uint32_t)holder(PH_CHECK_FILES_MAX + 50, short_name);
+	assert_true((pid_t)pid > 0);
+	assert_int_equal(compat_ct_files(&pid, 1, NULL, 0, &fl), 0);
+	assert_int_equal(fl.n, PH_CHECK_FILES_MAX);
+	assert_true(fl.capped);
+	assert_true(fl.total >= PH_CHECK_FILES_MAX + 50);
+	compat_files_free(&fl);
+	kill_held(NULL);
+
+	/* 40 paths of ~1000 bytes: over the bytes a CheckReq carries */
+	memset(comp, 'd', 240);
+	comp[240] = '\0';
+	snprintf(p, sizeof(p), "mkdir -p %s/long/%s/%s/%s", dir, comp, comp, comp);
+	assert_int_equal(system(p), 0);
+	pid = (uint32_t)holder(40, long_name);
+	assert_true((pid_t)pid > 0);
+	assert_int_equal(compat_ct_files(&pid, 1, NULL, 0, &fl), 0);
+	assert_true(fl.capped);
+	for (size_t i = 0; i < fl.n; i++) {
+		bytes += strlen(fl.v[i]->path);
+		nlong += strstr(fl.v[i]->path, "/long/") != NULL;
+	}
+	assert_true(nlong < 40 && nlong > 20); /* 32 KiB: some, not all */
+	assert_true(bytes <= PH_CHECK_FILES_BYTES_MAX);
+	assert_int_equal(compat_files_valid(fl.v, fl.n), 0);
+	compat_files_free(&fl);
+	kill_held(NULL);
 }
 
 static void test_scan_gone_pid(void **state)
@@ -405,6 +505,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan_finds_open_cwd_mapped_and_threads),
 		cmocka_unit_test(test_scan_excludes_synced_paths),
+		cmocka_unit_test_teardown(test_scan_caps, kill_held),
 		cmocka_unit_test(test_scan_gone_pid),
 		cmocka_unit_test(test_lookup_missing_differ_present),
 		cmocka_unit_test(test_valid_bounds),
