@@ -4,15 +4,26 @@
 #   make deps       install every Debian package needed to build, run, test
 #   make check      unit tests, sanitizer build, fuzz smoke, VM migration tests
 #   make demo       boot two VMs and migrate a live workload between them
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (never overwrites a file under /etc)
+#   make uninstall  removes what install put there, except /etc/phaul and the work dir
+#   make deb        the Debian package ../phaul_*.deb (dpkg-buildpackage)
 #   make clean
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/phaul
+COMPLDIR ?= $(PREFIX)/share/bash-completion/completions
 B       := build
 CC      ?= cc
 PKGS    := libssh2 libprotobuf-c liburing libzstd libcurl inih libsodium jansson
 VERSION := 0.1.0
+# The commit --version shows: from git, or given (PHAUL_COMMIT=...), or none
+# outside a git tree (a release tarball).
+PHAUL_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	{ git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; })
 
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
@@ -24,7 +35,7 @@ CRIU_PROTO := /usr/include/criu/rpc.proto
 PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c
 PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
-LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c \
+LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c proto/*.c \
 	   compat/*.c fs-sync/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(PROTO_SRC:.c=.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -33,14 +44,22 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c)
 all: $(B)/phaul
 
 $(B)/phaul: $(B)/obj/phaul/main.o $(B)/libphaul.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Rewritten only when the commit changes, so a rebuild stays a no-op.
+$(B)/version.h: FORCE
+	@mkdir -p $(B)
+	@echo '#define PHAUL_COMMIT "$(PHAUL_COMMIT)"' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(B)/obj/phaul/main.o: $(B)/version.h
 
 $(B)/libphaul.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/obj/%.o: %.c $(PROTO_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(B) -MMD -MP -c -o $@ $<
 
 $(B)/proto/phaul.pb-c.c $(B)/proto/phaul.pb-c.h: proto/phaul.proto
 	@mkdir -p $(B)/proto
@@ -127,17 +146,39 @@ $(B)/bench/%: tests/bench/%.c $(B)/libphaul.a
 deps:
 	@./configs/install-deps.sh
 
+# Files under /etc are the operator's: installed only when absent.
+ETC_FILES := phaul/phaul.conf
 install: $(B)/phaul
 	install -D -m 0755 $(B)/phaul $(DESTDIR)$(PREFIX)/bin/phaul
-	install -D -m 0644 configs/phaul.conf $(DESTDIR)/etc/phaul/phaul.conf
-	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-agent.service \
-		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-agent.service
-	sed 's|@BINDIR@|$(PREFIX)/bin|' configs/phaul-balance.service \
-		> $(DESTDIR)$(PREFIX)/lib/systemd/system/phaul-balance.service
-	install -m 0644 configs/phaul-balance.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
-	install -d $(DESTDIR)/etc/phaul/hooks $(DESTDIR)$(PREFIX)/share/doc/phaul
-	cp -r configs/hooks configs/phaul-balance.cron HOWTO.md $(DESTDIR)$(PREFIX)/share/doc/phaul/
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/phaul/hooks
+	@for f in $(ETC_FILES); do d=$(DESTDIR)$(SYSCONFDIR)/$$f; \
+	  if [ -e $$d ]; then echo "install: kept $$d (yours); the new one is in $(DOCDIR)/examples"; \
+	  else install -m 0644 configs/$$(basename $$f) $$d && echo "install: $$d"; fi; done
+	install -d -m 0700 $(DESTDIR)/var/lib/phaul
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in phaul-agent.service phaul-agent.socket phaul-agent@.service phaul-balance.service; do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|g' configs/$$u >$(DESTDIR)$(UNITDIR)/$$u; \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -D -m 0644 man/phaul.8 $(DESTDIR)$(MANDIR)/man8/phaul.8
+	install -D -m 0644 configs/phaul.bash-completion $(DESTDIR)$(COMPLDIR)/phaul
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 HOWTO.md README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 configs/phaul.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 configs/phaul-balance.timer $(DESTDIR)$(UNITDIR)/
+	cp -r configs/hooks configs/phaul-balance.cron $(DESTDIR)$(DOCDIR)/examples/
+
+# Leaves /etc/phaul (your config, secret, hooks) and /var/lib/phaul (records
+# of migrations, which `phaul recover` may still need).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/phaul $(DESTDIR)$(MANDIR)/man8/phaul.8 \
+	  $(DESTDIR)$(COMPLDIR)/phaul $(DESTDIR)$(UNITDIR)/phaul-agent.service \
+	  $(DESTDIR)$(UNITDIR)/phaul-agent.socket $(DESTDIR)$(UNITDIR)/phaul-agent@.service \
+	  $(DESTDIR)$(UNITDIR)/phaul-balance.service $(DESTDIR)$(UNITDIR)/phaul-balance.timer
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/phaul and $(DESTDIR)/var/lib/phaul"
+
+deb:
+	dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf build build-san build-fuzz
@@ -145,6 +186,6 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all sim san fuzz fuzz-build tests unit check demo bench bench-seal deps install clean format
+.PHONY: all sim san fuzz fuzz-build tests unit check demo bench bench-seal deps install uninstall deb clean format FORCE
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

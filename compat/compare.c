@@ -14,8 +14,8 @@
 
 const char *const compat_check_names[] = {
 	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
-	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "ct-files", "files",
-	NULL,
+	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "ct-files", "runtime",
+	"ct-id",  "ct-path",   "files",	 NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -247,6 +247,44 @@ static void check_files(struct compat_table *t, const Phaul__HostFacts *d,
 		    "tasks in the CT's own mount namespace: their files travel with its root");
 }
 
+/* The CT type's runtime on both hosts; its id and directory free on the destination. */
+static void check_ct(struct compat_table *t, const Phaul__HostFacts *s, const Phaul__HostFacts *d,
+		     const struct compat_req *q)
+{
+	const char *dst = str(d->hostname);
+	struct compat_row *r;
+
+	if (!q->ct_runtime)
+		return;
+	r = row(t, "runtime");
+	snprintf(r->src, sizeof(r->src), "%s", *q->ct_runtime ? q->ct_runtime : "MISSING");
+	snprintf(r->dst, sizeof(r->dst), "%s",
+		 !d->ct_runtime ? "unknown" : *d->ct_runtime ? d->ct_runtime : "MISSING");
+	if (!*q->ct_runtime || !d->ct_runtime || !*d->ct_runtime) {
+		set(r, COMPAT_FAIL, "%s needs its runtime on both hosts: %s on %s", q->ct_spec,
+		    !d->ct_runtime ? "the agent does not report it (older phaul?)" : "missing",
+		    !*q->ct_runtime ? str(s->hostname) : dst);
+		return;
+	}
+	if (strcmp(q->ct_runtime, d->ct_runtime))
+		set(r, COMPAT_WARN, "different runtime versions: the restore needs what the dump used");
+	r = row(t, "ct-id");
+	snprintf(r->src, sizeof(r->src), "in use (the CT)");
+	snprintf(r->dst, sizeof(r->dst), "%s", d->ct_id_busy ? "TAKEN" : "free");
+	if (d->ct_id_busy)
+		set(r, COMPAT_FAIL, "%s exists on %s already; required: no CT of that id there",
+		    q->ct_spec, dst);
+	if (!q->ct_path)
+		return;
+	r = row(t, "ct-path");
+	snprintf(r->src, sizeof(r->src), "%s", q->ct_path);
+	snprintf(r->dst, sizeof(r->dst), "%s", d->ct_path_busy ? "TAKEN" : "free");
+	if (d->ct_path_busy)
+		set(r, COMPAT_FAIL,
+		    "%s on %s is the directory of another CT there; required: used by none",
+		    q->ct_path, dst);
+}
+
 int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const struct compat_req *q,
 		   struct compat_table *t)
 {
@@ -286,6 +324,7 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 		else
 			snprintf(r->src, sizeof(r->src), "ok");
 	}
+	check_ct(t, s, d, q);
 
 	for (int i = 0; i < t->nrows; i++) {
 		r = &t->rows[i];

@@ -34,7 +34,7 @@ void compat_facts_free(Phaul__HostFacts *f);
 /* The CRIU part of compat_local_facts(): version, CHECK, CPUINFO_CHECK. */
 int compat_criu_facts(const struct compat_probe *p, Phaul__HostFacts *f);
 
-/* CPUINFO_DUMP on this host: the cpuinfo image, malloc'ed, for the peer. */
+/* CPUINFO_DUMP on this host: the cpuinfo image for the peer, malloc'ed (the caller frees). */
 int compat_cpuinfo_dump(const char *work_dir, uint8_t **buf, size_t *len);
 
 /* Soft-dirty tracking usable on this kernel (checked in /proc/self/pagemap). */
@@ -99,7 +99,7 @@ int compat_scan_fds(const uint32_t *pids, size_t npids, const struct compat_fd_a
 
 enum compat_verdict { COMPAT_OK = 0, COMPAT_WARN = 1, COMPAT_FAIL = 2, COMPAT_SKIP = 3 };
 
-#define COMPAT_ROWS_MAX 16
+#define COMPAT_ROWS_MAX 20 /* one per name in compat_check_names, and room */
 #define COMPAT_VAL_MAX	96
 
 struct compat_row {
@@ -128,6 +128,10 @@ struct compat_req {
 	bool ct_scanned;	  /* the CT's files were scanned (compat_scan_fds()): */
 	int ct_files;		  /* this many need an option or cannot move, */
 	const char *ct_files_why; /* the first one's text */
+	/* The CT type's checks (runc:): NULL ct_runtime for a type without them. */
+	const char *ct_spec;	  /* "runc:web1" */
+	const char *ct_path;	  /* its directory on both hosts (runc: the bundle), or NULL */
+	const char *ct_runtime;	  /* the source's runtime and version, "" if missing */
 	/* the CT's files the destination needs (compat_ct_files()), NULL: none asked */
 	const struct compat_files *files;
 };

@@ -153,5 +153,6 @@ void compat_facts_free(Phaul__HostFacts *f)
 	free(f->cpu_msg);
 	free(f->files_missing);
 	free(f->files_differ);
+	free(f->ct_runtime);
 	phaul__host_facts__init(f);
 }

@@ -3,10 +3,10 @@
 # Idempotent: installs only what is missing; a no-op when all is there.
 set -eu
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang libclang-rt-14-dev debhelper dpkg-dev man-db systemd bash-completion
 libssh2-1-dev libprotobuf-c-dev protobuf-c-compiler liburing-dev libzstd-dev
 libcurl4-openssl-dev libinih-dev libsodium-dev libcmocka-dev libjansson-dev
-criu rsync openssh-server openssh-client lxc liblxc1 lxc-dev iptables
+criu rsync openssh-server openssh-client lxc liblxc1 lxc-dev iptables runc jq
 qemu-system-x86 busybox-static kmod cpio iproute2 zstd python3 python3-matplotlib redis-server redis-tools
 prometheus prometheus-node-exporter curl
 ${PHAUL_EXTRA_PKGS:-}"

@@ -21,6 +21,7 @@
 #include "caps.h"
 #include "err.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 #include "engine/criu.h"
 #include "rpc.pb-c.h"
@@ -74,104 +75,81 @@ static int criu_find(char *path, size_t len)
 	return 0;
 }
 
-/* In the child between fork and exec: async-signal-safe calls only. */
-static void criu_child(int sk, const int *fds, size_t nfds, int errfd, const char *bin)
-{
-	char fdstr[16], *argv[] = { "criu", "swrk", fdstr, NULL };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int null, i, e;
+/* What criu_pre_exec() needs in the child. */
+struct criu_child {
+	int keep[1 + CRIU_KEEP_FDS_MAX]; /* swrk's socket first, then the fds to pass */
+	char fdstr[16];			 /* the socket's number, swrk's argument */
+};
 
-	/* exec keeps the signal mask and ignored signals; CRIU needs SIGCHLD etc. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (i = 1; i < NSIG; i++)
-		sigaction(i, &sa, NULL);
-	if (sk < 3)
-		sk = fcntl(sk, F_DUPFD, 3);
-	null = open("/dev/null", O_RDWR);
-	if (sk < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
-		goto fail;
-	/* Nothing of ours leaks into CRIU (and the restored tree) but what it needs. */
-	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-	fcntl(sk, F_SETFD, 0);
-	for (i = 0; i < (int)nfds; i++)
-		fcntl(fds[i], F_SETFD, 0);
-	fcntl(errfd, F_SETFD, FD_CLOEXEC);
+/* In the child between fork and exec (spawn's pre_exec): async-signal-safe calls only. */
+static int criu_pre_exec(void *arg)
+{
+	struct criu_child *k = arg;
+	int sk = k->keep[0], i = 0, e;
+
+	if (sk < 3 && (sk = k->keep[0] = fcntl(sk, F_DUPFD, 3)) < 0)
+		return 1;
 	/* snprintf is not async-signal-safe; format by hand. */
 	e = sk;
-	i = 0;
 	do {
-		fdstr[i++] = '0' + e % 10;
+		k->fdstr[i++] = '0' + e % 10;
 		e /= 10;
 	} while (e);
-	fdstr[i] = '\0';
+	k->fdstr[i] = '\0';
 	for (e = 0; e < i / 2; e++) {
-		char t = fdstr[e];
+		char t = k->fdstr[e];
 
-		fdstr[e] = fdstr[i - 1 - e];
-		fdstr[i - 1 - e] = t;
+		k->fdstr[e] = k->fdstr[i - 1 - e];
+		k->fdstr[i - 1 - e] = t;
 	}
-	execv(bin, argv);
-fail:
-	e = errno;
-	if (write(errfd, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
+	return 0;
 }
 
 /* Wait up to ms for c->pid; then SIGKILL it. Sets *status; never leaves a zombie. */
 static void criu_reap(struct criu_conn *c, int ms, int *status)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int st = 0, waited = 0;
-	pid_t r;
-
 	*status = 0;
 	if (c->pid <= 0)
 		return;
-	for (;;) {
-		r = waitpid(c->pid, &st, WNOHANG);
-		if (r == c->pid || (r < 0 && errno != EINTR))
-			break;
-		if (waited >= ms) {
-			kill(c->pid, SIGKILL);
-			while ((r = waitpid(c->pid, &st, 0)) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		nanosleep(&ts, NULL);
-		waited += 10;
-	}
-	*status = st;
+	spawn_reap(c->pid, status, ms, false);
 	c->pid = -1;
 }
 
 static int criu_spawn(struct criu_conn *c, const int *fds, size_t nfds, const char *bin)
 {
-	int sv[2] = { -1, -1 }, ep[2] = { -1, -1 }, e = 0, st, r = 0;
-	ssize_t n;
+	struct criu_child k;
+	char *argv[] = { "criu", "swrk", k.fdstr, NULL };
+	/* Nothing of ours leaks into CRIU (and the restored tree) but what it needs. */
+	struct spawn sp = {
+		.path = bin,
+		.argv = argv,
+		.std = { SPAWN_NULL, SPAWN_NULL, SPAWN_INHERIT },
+		/* exec keeps the signal mask and ignored signals; CRIU needs SIGCHLD etc. */
+		.clean_signals = true,
+		.close_fds = true,
+		.keep = k.keep,
+		.nkeep = 1 + nfds,
+		.pre_exec = criu_pre_exec,
+		.arg = &k,
+		.report = true,
+		.exit_code = 127
+	};
+	int sv[2] = { -1, -1 }, step, r = 0;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = ph_seterr_errno(PH_ESYS, "criu: socketpair/pipe");
 		goto out;
 	}
-	c->pid = fork();
-	if (c->pid < 0) {
-		r = ph_seterr_errno(PH_ESYS, "criu: fork");
-		goto out;
-	}
-	if (c->pid == 0)
-		criu_child(sv[1], fds, nfds, ep[1], bin);
-	close(ep[1]);
-	ep[1] = -1;
-	/* EOF: exec succeeded (the pipe was close-on-exec); else the child's errno. */
-	while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	if (n == sizeof(e)) {
-		criu_reap(c, CRIU_CLOSE_WAIT_MS, &st);
-		r = ph_seterr(PH_ECRIU, "cannot run criu (%s): %s", bin, strerror(e));
+	k.keep[0] = sv[1];
+	if (nfds)
+		memcpy(k.keep + 1, fds, nfds * sizeof(*fds));
+	if (spawn(&sp, &c->pid, &step) < 0) {
+		if (step == SPAWN_STEP_PIPE)
+			r = ph_seterr_errno(PH_ESYS, "criu: socketpair/pipe");
+		else if (step == SPAWN_STEP_FORK)
+			r = ph_seterr_errno(PH_ESYS, "criu: fork");
+		else
+			r = ph_seterr(PH_ECRIU, "cannot run criu (%s): %s", bin, strerror(errno));
 		goto out;
 	}
 	c->sk = sv[0];
@@ -181,10 +159,6 @@ out:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
-	if (ep[0] >= 0)
-		close(ep[0]);
-	if (ep[1] >= 0)
-		close(ep[1]);
 	return r;
 }
 

@@ -97,9 +97,9 @@ enum criu_verdict { CRIU_ROLLBACK = 0, CRIU_COMMIT = 1 };
  */
 typedef enum criu_verdict (*criu_notify_fn)(const char *script, void *arg);
 
-/* Start `criu swrk` ($PHAUL_CRIU, else "criu" on PATH). */
+/* Start `criu swrk` ($PHAUL_CRIU, else "criu" on PATH); *out: for criu_conn_close(). */
 int criu_conn_open(struct criu_conn **out);
-/* Same, and swrk inherits fds[0..nfds) at the same numbers (e.g. ps_fd). */
+/* Same, and swrk inherits fds[0..nfds) at the same numbers (e.g. ps_fd); fds stay the caller's. */
 int criu_conn_open_fds(struct criu_conn **out, const int *fds, size_t nfds);
 /*
  * Ends the swrk process: closes the socket (swrk exits on EOF; a DUMP
@@ -215,7 +215,8 @@ struct criu_ps;
  * socket, the relay's end) writing into o->images_dir with o->parent_img.
  * Returns once CRIU reports it started. Uses PAGE_SERVER_CHLD with
  * keep_open, so the page server is swrk's child and its exit status can
- * be collected with criu_ps_wait().
+ * be collected with criu_ps_wait(). *out is the caller's, for
+ * criu_ps_close(); o->ps_fd stays the caller's.
  */
 int criu_page_server(const struct criu_opts *o, struct criu_ps **out);
 pid_t criu_ps_pid(const struct criu_ps *ps);

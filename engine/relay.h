@@ -48,7 +48,8 @@ struct relay_io {
  * for CRIU's next bytes and for the peer's answers. Returns 0 after a
  * clean CLOSE; PH_EPROTO/PH_ETOOBIG (bad stream, nothing bad forwarded),
  * PH_ETRUNC/PH_EEOF (CRIU closed the socket mid-session / before any
- * byte), PH_ETIMEDOUT, PH_ESYS, or the io callbacks' errors.
+ * byte), PH_ETIMEDOUT, PH_ESYS, or the io callbacks' errors. sk and p
+ * stay the caller's (sk is not closed).
  */
 int relay_src_session(int sk, struct psx_parser *p, const struct relay_io *io, int timeout_ms);
 
@@ -56,7 +57,7 @@ int relay_src_session(int sk, struct psx_parser *p, const struct relay_io *io, i
  * Destination side: relay one session from the peer into the page
  * server's socket sk and its answers back. Every byte is validated
  * before it reaches CRIU. Returns 0 after CLOSE was answered and the
- * peer's end marker arrived; errors as above.
+ * peer's end marker arrived; errors as above. sk and p stay the caller's.
  */
 int relay_dst_session(int sk, struct psx_parser *p, const struct relay_io *io, int timeout_ms);
 

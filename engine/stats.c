@@ -13,6 +13,7 @@
 #include "caps.h"
 #include "err.h"
 #include "engine/stats.h"
+#include "util.h"
 #include "criu_stats.pb-c.h"
 
 typedef Criustats__StatsEntry StatsEntry;
@@ -178,20 +179,11 @@ out:
 /* Read at most cap bytes; one more than cap is read to detect "too big". */
 static int stats_slurp(int fd, uint8_t *buf, size_t cap, size_t *len)
 {
-	size_t got = 0;
-	ssize_t n;
+	ssize_t n = read_full(fd, buf, cap + 1);
 
-	while (got < cap + 1) {
-		n = read(fd, buf + got, cap + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ph_seterr_errno(PH_ESYS, "read");
-		if (n == 0)
-			break;
-		got += n;
-	}
-	*len = got;
+	if (n < 0)
+		return ph_seterr_errno(PH_ESYS, "read");
+	*len = (size_t)n;
 	return 0;
 }
 

@@ -52,24 +52,6 @@ static void *up_thread(void *arg)
 	return NULL;
 }
 
-/* Write all of buf to fd; false once the local rsync stopped reading. */
-static bool put_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 static void end_output(struct fss_bridge *b)
 {
 	if (b->wfd < 0)
@@ -110,7 +92,7 @@ static void *down_thread(void *arg)
 		}
 		idle_since = 0;
 		/* After rsync stopped reading, keep draining to the EOF record. */
-		if (b->wfd >= 0 && !put_all(b->wfd, buf, (size_t)n))
+		if (b->wfd >= 0 && write_full(b->wfd, buf, (size_t)n) < 0)
 			end_output(b);
 	}
 	end_output(b);

@@ -136,7 +136,8 @@ size_t fss_pick_root(const char *dest, const char *roots, const char **root);
  * directory); a component below the root that is a symlink or not a
  * directory (PH_EPATH). A missing component is created mode 0700 when
  * create is set, else PH_ENOENT. root_real (may be NULL) gets the root's
- * resolved path.
+ * resolved path. *fd (a directory fd, the caller's to close)
+ * is -1 on failure.
  */
 int fss_open_dest(const char *dest, const char *roots, bool create, int *fd, char *root_real,
 		  size_t len);

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "fss_int.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 
 int fss_find_rsync(char *path, size_t len)
@@ -62,74 +63,53 @@ static int enter_jail(const struct fss_jail *j)
 	return 0;
 }
 
-/* Between fork and exec: async-signal-safe calls only. */
-static void child(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
-		  const struct fss_jail *jail, int out_w, int err_w, int ep)
+/* spawn's pre_exec: the jail, if any (async-signal-safe). */
+static int jail_step(void *arg)
 {
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int null, e[2] = { 0, 0 }, i;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (i = 1; i < NSIG; i++)
-		sigaction(i, &sa, NULL);
-	/* Own group: a timeout kills rsync's generator/receiver pair together. */
-	setpgid(0, 0);
-	if (jail && (e[0] = enter_jail(jail)) != 0)
-		goto fail;
-	null = open("/dev/null", O_RDWR);
-	if (null < 0 || dup2(io_fd >= 0 ? io_fd : null, 0) < 0 ||
-	    dup2(io_fd >= 0 ? io_fd : out_w, 1) < 0 || dup2(err_w, 2) < 0)
-		goto fail;
-	/* Nothing of phaul's (the protocol connection above all) reaches rsync. */
-	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-	if (keep_fd >= 0)
-		fcntl(keep_fd, F_SETFD, 0);
-	execve(bin, argv, envp);
-fail:
-	e[1] = errno;
-	if (write(ep, e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
+	return arg ? enter_jail(arg) : 0;
 }
 
 int fss_spawn(const char *bin, char *const argv[], char *const envp[], int io_fd, int keep_fd,
 	      const struct fss_jail *jail, struct fss_proc *p)
 {
-	int op[2] = { -1, -1 }, errp[2] = { -1, -1 }, ep[2] = { -1, -1 }, e[2] = { 0, 0 }, ret = 0;
-	ssize_t n;
+	int op[2] = { -1, -1 }, errp[2] = { -1, -1 }, step, ret = 0;
+	/* Own group: a timeout kills rsync's generator/receiver pair together.
+	 * Nothing of phaul's (the protocol connection above all) reaches rsync. */
+	struct spawn sp = { .path = bin,
+			    .argv = argv,
+			    .envp = envp,
+			    .clean_signals = true,
+			    .own_group = true,
+			    .close_fds = true,
+			    .keep = &keep_fd,
+			    .nkeep = keep_fd >= 0,
+			    .pre_exec = jail_step,
+			    .arg = (void *)jail,
+			    .report = true,
+			    .exit_code = 127 };
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
 	p->out = p->err = -1;
-	if ((io_fd < 0 && pipe2(op, O_CLOEXEC) < 0) || pipe2(errp, O_CLOEXEC) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0) {
+	if ((io_fd < 0 && pipe2(op, O_CLOEXEC) < 0) || pipe2(errp, O_CLOEXEC) < 0) {
 		ret = ph_seterr_errno(PH_ESYS, "pipes for %s", bin);
 		goto out;
 	}
-	p->pid = fork();
-	if (p->pid < 0) {
-		ret = ph_seterr_errno(PH_ESYS, "fork for %s", bin);
-		goto out;
-	}
-	if (p->pid == 0)
-		child(bin, argv, envp, io_fd, keep_fd, jail, op[1], errp[1], ep[1]);
-	close(ep[1]);
-	ep[1] = -1;
-	/* EOF: exec succeeded (the pipe was close-on-exec); else the child's errno. */
-	while ((n = read(ep[0], e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	if (n == sizeof(e)) {
-		waitpid(p->pid, NULL, 0);
-		p->pid = -1;
-		if (e[0] > 0 && (size_t)e[0] < sizeof(jail_steps) / sizeof(jail_steps[0]))
+	sp.std[0] = io_fd >= 0 ? io_fd : SPAWN_NULL;
+	sp.std[1] = io_fd >= 0 ? io_fd : op[1];
+	sp.std[2] = errp[1];
+	if (spawn(&sp, &p->pid, &step) < 0) {
+		if (step == SPAWN_STEP_PIPE)
+			ret = ph_seterr_errno(PH_ESYS, "pipes for %s", bin);
+		else if (step == SPAWN_STEP_FORK)
+			ret = ph_seterr_errno(PH_ESYS, "fork for %s", bin);
+		else if (step > 0 && (size_t)step < sizeof(jail_steps) / sizeof(jail_steps[0]))
 			ret = ph_seterr(PH_ESYS,
 					"cannot confine %s to %s: %s: %s (the agent must run as "
 					"root on Linux 5.12 or later)",
-					bin, jail->at, jail_steps[e[0]], strerror(e[1]));
+					bin, jail->at, jail_steps[step], strerror(errno));
 		else
-			ret = ph_seterr(PH_ERSYNC, "cannot run %s: %s", bin, strerror(e[1]));
+			ret = ph_seterr(PH_ERSYNC, "cannot run %s: %s", bin, strerror(errno));
 		goto out;
 	}
 	p->out = op[0];
@@ -141,8 +121,6 @@ out:
 			close(op[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
-		if (ep[i] >= 0)
-			close(ep[i]);
 	}
 	return ret;
 }
@@ -232,15 +210,7 @@ int fss_proc_wait(struct fss_proc *p, const char *tag, atomic_bool *peer_done)
 		kill_late(p, peer_done, &since);
 	}
 	/* Output closed: rsync is on its way out; one that lingers gets the grace. */
-	since = now_us();
-	while ((r = waitpid(p->pid, &p->status, WNOHANG)) == 0) {
-		if (now_us() - since > (uint64_t)FSS_GRACE_MS * 1000) {
-			kill(-p->pid, SIGKILL);
-			r = waitpid(p->pid, &p->status, 0);
-			break;
-		}
-		usleep(20000);
-	}
+	r = spawn_reap(p->pid, &p->status, FSS_GRACE_MS, true);
 	if (r < 0)
 		p->status = W_EXITCODE(127, 0);
 	p->pid = -1;

@@ -21,7 +21,7 @@
 #include "fss.h"
 #include "fss_int.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 static int send_done(struct mux *m, bool ok, int err, int exit_code, const char *text)

@@ -21,7 +21,7 @@
 #include "fss_int.h"
 #include "fss_rsh.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 extern char **environ;

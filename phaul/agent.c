@@ -25,13 +25,16 @@
 #include "balance.h"
 #include "caps.h"
 #include "compat/compat.h"
+#include "cli.h"
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "hooks.h"
+#include "htype.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "throttle.h"
+#include "util.h"
 
 static int on_check(struct agent *a, Phaul__Msg *in)
 {
@@ -61,6 +64,8 @@ static int on_check(struct agent *a, Phaul__Msg *in)
 		pr_warn("host facts incomplete: %s", ph_errmsg());
 	else if (compat_files_lookup(q->files, q->n_files, &f) < 0)
 		pr_warn("files not looked up: %s", ph_errmsg());
+	if (q->ct)
+		ct_facts_fill(q->ct, q->ct_path, &f);
 	resp.facts = &f;
 	out.body_case = PHAUL__MSG__BODY_CHECK_RESP;
 	out.check_resp = &resp;
@@ -334,10 +339,21 @@ static const char *admit(struct listener *l, const char *src, char *why, size_t 
 	return NULL;
 }
 
-/* In a child the listener refused after authentication (and logged): tell the source why. */
+/* A refused source has this long to read why and hang up before we do. */
+#define REFUSE_LINGER_MS 5000
+
+/*
+ * In a child the listener refused after authentication (and logged): tell
+ * the source why, then read and drop what it sends until it hangs up. The
+ * source writes its Hello without waiting for us: hanging up first would
+ * fail that write (a reset, or our close record) before the source reads
+ * the refusal, and it would report a broken pipe instead of the reason.
+ */
 static void refuse_session(struct phaul_config *cfg, struct chan *c)
 {
+	uint64_t until = now_us() + REFUSE_LINGER_MS * 1000ull, now;
 	char host[256] = "", msg[512];
+	uint8_t *drop = NULL;
 	struct mux *m;
 
 	gethostname(host, sizeof(host) - 1);
@@ -348,6 +364,11 @@ static void refuse_session(struct phaul_config *cfg, struct chan *c)
 	if (mux_start(c, &m) < 0)
 		return;
 	msg_send_error(m, -PH_ETOOBIG, msg, host);
+	drop = malloc(PH_FRAME_MAX); /* any record fits: none is refused and kept */
+	while (drop && (now = now_us()) < until &&
+	       mux_recv(m, MUX_CTL, drop, PH_FRAME_MAX, (int)((until - now) / 1000)) >= 0)
+		;
+	free(drop);
 	mux_close(m);
 }
 
@@ -552,56 +573,83 @@ out:
 	return ret;
 }
 
-static const char agent_usage[] =
+const char agent_usage[] =
 	"Usage: phaul agent --stdio\n"
 	"       phaul agent --listen [ADDR:PORT]\n"
 	"       phaul agent --inetd\n"
 	"\n"
 	"Run the destination agent.\n"
 	"  --stdio            talk on stdin/stdout (what the ssh transport runs)\n"
-	"  --listen [ADDR]    accept tcp peers that prove the shared secret\n"
-	"                     (default from config: 127.0.0.1:7070, loopback only)\n"
+	"  --listen [ADDR:PORT]  accept tcp peers that prove the shared secret\n"
+	"                     (default: listen in the config, 127.0.0.1:7070)\n"
 	"                     within the config's max_startups, per_source_max_startups,\n"
 	"                     max_sessions and login_grace_time\n"
 	"  --inetd            stdin/stdout is one accepted tcp peer (inetd, systemd\n"
 	"                     socket activation): it must prove the shared secret\n"
-	"  --secret-file F    shared secret for --listen\n"
+	"  --secret-file F    shared secret for --listen and --inetd\n"
 	"  --work-dir D       where received images go\n";
+
+const struct option agent_opts[] = {
+	{ "stdio", no_argument, NULL, 's' },
+	{ "inetd", no_argument, NULL, 'i' },
+	{ "listen", optional_argument, NULL, 'l' },
+	{ "secret-file", required_argument, NULL, 'S' },
+	{ "work-dir", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Mode and address make sense, the secret is usable: else a usage error (exit 2). */
+static int agent_preflight(const struct phaul_config *cfg, int stdio, const char *listen, int nargs)
+{
+	struct cli_host h;
+
+	if (!stdio && !listen)
+		return cli_usage_error("agent", "missing the mode: --stdio, --inetd or --listen");
+	if (nargs)
+		return cli_usage_error("agent", "takes no operands");
+	if (listen && cli_parse_host(listen, -1, &h) < 0)
+		return cli_usage_error("agent", "--listen: %s", ph_errmsg());
+	if (listen && (h.user[0] || h.port < 0))
+		return cli_usage_error("agent", "--listen '%s': expected ADDR:PORT or [IPV6]:PORT",
+				       listen);
+	if (stdio != 1 && cli_check_secret(cfg->secret_file) < 0)
+		return cli_usage_error("agent", "%s", ph_errmsg());
+	return 0;
+}
 
 int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "stdio", no_argument, NULL, 's' },
-		{ "inetd", no_argument, NULL, 'i' },
-		{ "listen", optional_argument, NULL, 'l' },
-		{ "secret-file", required_argument, NULL, 'S' },
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *listen = NULL;
-	int c, stdio = 0, ret;
+	int c, stdio = 0, ret, modes = 0;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", agent_opts, NULL)) != -1) {
 		switch (c) {
-		case 's': stdio = 1; break;
-		case 'i': stdio = 2; break;
+		case 's':
+			stdio = 1;
+			modes++;
+			break;
+		case 'i':
+			stdio = 2;
+			modes++;
+			break;
 		case 'l':
 			/* "--listen ADDR" as well as "--listen=ADDR" */
 			if (!optarg && optind < argc && argv[optind][0] != '-')
 				optarg = argv[optind++];
 			listen = optarg ? optarg : cfg->listen;
+			modes++;
 			break;
 		case 'S': snprintf(cfg->secret_file, sizeof(cfg->secret_file), "%s", optarg); break;
 		case 'w': snprintf(cfg->work_dir, sizeof(cfg->work_dir), "%s", optarg); break;
 		case 'h': fputs(agent_usage, stdout); return EXIT_OK;
-		default: fputs(agent_usage, stderr); return EXIT_USAGE;
+		default: return cli_usage_hint("agent");
 		}
 	}
-	if (!stdio == !listen || optind != argc) {
-		fputs(agent_usage, stderr);
-		return EXIT_USAGE;
-	}
+	if (modes > 1)
+		return cli_usage_error("agent", "--stdio, --inetd and --listen exclude each other");
+	if ((ret = agent_preflight(cfg, stdio, listen, argc - optind)) != 0)
+		return ret;
 	log_init("agent", cfg->log_level);
 	/* A throttle left on this host by a source-side phaul that died. */
 	if (throttle_recover(cfg->work_dir) < 0)

@@ -30,7 +30,7 @@
 #include "images.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "throttle.h"
 #include "util.h"
 

@@ -13,7 +13,7 @@
 #include "htype.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 const char *agent_state_name(enum agent_state s)
@@ -28,8 +28,13 @@ const char *agent_state_name(enum agent_state s)
 
 int agent_hook(struct agent *a, const char *stage, const char *err)
 {
+	/* "lxc:web1" -> PHAUL_CT_TYPE lxc, PHAUL_CT_ID web1, as on the source */
+	const char *colon = strchr(a->ct, ':');
+	char type[32] = "";
 	struct hook_env he = {
 		.ct = a->ct[0] ? a->ct : NULL,
+		.ct_type = colon && (size_t)(colon - a->ct) < sizeof(type) ? type : NULL,
+		.ct_id = colon ? colon + 1 : NULL,
 		.src_host = a->peer,
 		.dst_host = a->host,
 		.side = "destination",
@@ -38,6 +43,8 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 		.error = err,
 	};
 
+	if (he.ct_type)
+		memcpy(type, a->ct, colon - a->ct);
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 

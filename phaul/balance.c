@@ -16,7 +16,7 @@
 #include "compat/compat.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "notify.h"
 #include "phaul.h"
 

@@ -22,7 +22,8 @@
 #include "err.h"
 #include "htype.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
+#include "spawn.h"
 #include "util.h"
 
 /* How long the agent watches the CTs' CPU time to measure their use. */
@@ -97,26 +98,19 @@ static uint64_t tree_ticks(const struct ct *ct)
 static int run_capture(char *const argv[], char *out, size_t len, int timeout_ms)
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000;
+	struct spawn sp = { .argv = argv, .std = { SPAWN_NULL, -1, SPAWN_NULL }, .exit_code = 127 };
 	size_t used = 0;
-	int p[2], status = 0, ret = 0;
+	int p[2], status = 0, step, ret = 0;
 	pid_t pid;
 
 	out[0] = '\0';
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ph_seterr_errno(PH_ESYS, "pipe");
-	if ((pid = fork()) < 0) {
+	sp.std[1] = p[1];
+	if (spawn(&sp, &pid, &step) < 0) {
 		close(p[0]);
 		close(p[1]);
 		return ph_seterr_errno(PH_ESYS, "fork");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(p[1], 1);
-		dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
 	}
 	close(p[1]);
 	for (;;) {
@@ -144,8 +138,7 @@ static int run_capture(char *const argv[], char *out, size_t len, int timeout_ms
 		}
 	}
 	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	spawn_reap(pid, &status, -1, false);
 	if (ret == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		ret = ph_seterr(PH_ESYS, "%s failed (status %d)", argv[0], status);
 	return ret;

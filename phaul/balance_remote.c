@@ -20,8 +20,9 @@
 #include "caps.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
+#include "spawn.h"
 #include "util.h"
 
 /* One word for phaul migrate's command line: printable, no space, no option. */
@@ -104,7 +105,11 @@ static int spawn_migrate(struct agent *a, const char *ct, const char *target, in
 {
 	char exe[PATH_MAX + 1];
 	char *argv[10];
-	int p[2], n = 0;
+	struct spawn sp = { .path = exe,
+			    .argv = argv,
+			    .std = { SPAWN_NULL, -1, SPAWN_INHERIT },
+			    .exit_code = 127 };
+	int p[2], n = 0, step;
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (len < 0)
@@ -123,18 +128,11 @@ static int spawn_migrate(struct agent *a, const char *ct, const char *target, in
 	argv[n] = NULL;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ph_seterr_errno(PH_ESYS, "pipe");
-	if ((*pid = fork()) < 0) {
+	sp.std[1] = p[1];
+	if (spawn(&sp, pid, &step) < 0) {
 		close(p[0]);
 		close(p[1]);
 		return ph_seterr_errno(PH_ESYS, "fork");
-	}
-	if (*pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		dup2(null, 0);
-		dup2(p[1], 1);
-		execv(exe, argv);
-		_exit(127);
 	}
 	close(p[1]);
 	*fd = p[0];
@@ -165,8 +163,7 @@ int agent_on_migrate(struct agent *a, Phaul__Msg *in)
 		return ret;
 	relay_lines(a, fd, pid, a->cfg->timeout_s * 2000, &gone);
 	close(fd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	spawn_reap(pid, &status, -1, false);
 	done.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	pr_info("remote migrate of %s to %s: exit %d", q->ct, q->target, done.exit_code);
 	if (gone)

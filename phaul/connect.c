@@ -4,29 +4,17 @@
 #include <string.h>
 
 #include "caps.h"
+#include "cli.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "util.h"
-
-/* "host" or "[v6]" without a port gets the configured tcp port. */
-static void tcp_addr(const struct phaul_config *cfg, const char *host, char *out, size_t len)
-{
-	const char *colon = strrchr(host, ':');
-	const char *bracket = strrchr(host, ']');
-
-	if (strchr(host, '@'))
-		host = strchr(host, '@') + 1;
-	if (colon && (!bracket || colon > bracket) && strchr(host, ':') == colon)
-		snprintf(out, len, "%s", host);
-	else
-		snprintf(out, len, "%s:%d", host, cfg->tcp_port);
-}
 
 static int open_chan(const struct phaul_config *cfg, const char *host, struct chan **c)
 {
 	uint8_t key[PH_SECRET_MAX];
+	struct cli_host h;
 	size_t keylen = 0;
 	char addr[300];
 	int ret;
@@ -41,9 +29,12 @@ static int open_chan(const struct phaul_config *cfg, const char *host, struct ch
 		};
 		return chan_ssh_open(&o, c);
 	}
+	/* "[user@]host[:port]", "[v6]:port"; no port: the configured tcp port */
+	if ((ret = cli_parse_host(host, cfg->tcp_port, &h)) < 0)
+		return ret;
 	if ((ret = chan_load_secret(cfg->secret_file, key, &keylen)) < 0)
 		return ret;
-	tcp_addr(cfg, host, addr, sizeof(addr));
+	cli_host_addr(&h, addr, sizeof(addr));
 	ret = chan_tcp_connect(addr, cfg->timeout_s * 1000, c);
 	if (ret == 0 && (ret = chan_auth_client(*c, key, keylen)) < 0) {
 		chan_close(*c);

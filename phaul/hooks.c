@@ -18,6 +18,7 @@
 #include "err.h"
 #include "hooks.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 
 extern char **environ;
@@ -109,28 +110,6 @@ static char **build_env(const char *stage, const struct hook_env *e, char *own[H
 		envp[k++] = own[i];
 	envp[k] = NULL;
 	return envp;
-}
-
-/* Between fork and exec: async-signal-safe calls only. */
-static void hook_child(const char *path, const char *stage, char **envp, int out, int err)
-{
-	char *argv[] = { (char *)path, (char *)stage, NULL };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int null;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int i = 1; i < NSIG; i++)
-		sigaction(i, &sa, NULL);
-	setpgid(0, 0); /* the timeout kills what the hook started, too */
-	null = open("/dev/null", O_RDONLY);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(126);
-	/* None of phaul's fds (the protocol connection, CRIU's socket) reach a hook. */
-	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-	execve(path, argv, envp);
-	_exit(126);
 }
 
 /* Log the complete lines in buf; keep the last stderr one. */
@@ -229,20 +208,30 @@ static int verdict(struct hook_run *h, int timeout_ms)
 static int run_one(const char *path, const char *stage, char **envp, int timeout_ms)
 {
 	struct hook_run h = { .path = path, .stage = stage, .out = -1, .err = -1 };
-	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, ret;
+	char *argv[] = { (char *)path, (char *)stage, NULL };
+	/* Own group: the timeout kills what the hook started, too. None of
+	 * phaul's fds (the protocol connection, CRIU's socket) reach a hook. */
+	struct spawn sp = { .path = path,
+			    .argv = argv,
+			    .envp = envp,
+			    .std = { SPAWN_NULL },
+			    .clean_signals = true,
+			    .own_group = true,
+			    .close_fds = true,
+			    .exit_code = 126 };
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, step, ret;
 
 	pr_info("running hook %s (stage %s)", path, stage);
 	if (pipe2(op, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
 		ret = ph_seterr_errno(PH_ESYS, "pipes for hook %s", path);
 		goto out;
 	}
-	h.pid = fork();
-	if (h.pid < 0) {
+	sp.std[1] = op[1];
+	sp.std[2] = ep[1];
+	if (spawn(&sp, &h.pid, &step) < 0) {
 		ret = ph_seterr_errno(PH_ESYS, "fork for hook %s", path);
 		goto out;
 	}
-	if (h.pid == 0)
-		hook_child(path, stage, envp, op[1], ep[1]);
 	close(op[1]);
 	close(ep[1]);
 	op[1] = ep[1] = -1;

@@ -10,13 +10,16 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "log.h"
+#include "phaul.pb-c.h"
 #include "htype.h"
 #include "util.h"
 
 extern const struct htype_ops htype_pid;
 extern const struct htype_ops htype_lxc;
+extern const struct htype_ops htype_runc;
 
-static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc };
+static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc };
 
 int ct_parse(const char *spec, struct ct *ct)
 {
@@ -38,7 +41,7 @@ int ct_parse(const char *spec, struct ct *ct)
 			return 0;
 		}
 	}
-	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc)", spec);
+	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc)", spec);
 }
 
 int ct_open(const char *spec, struct ct *ct)
@@ -164,4 +167,27 @@ int ct_check_session(const struct ct *ct, const char *host, bool shell_job)
 			 "session (session %d, led outside the tree), which CRIU cannot dump; "
 			 "start it with setsid, or migrate it with --shell-job",
 			 host, ct->spec, (int)ct->root, (int)sid);
+}
+
+void ct_facts_fill(const char *spec, const char *path, Phaul__HostFacts *f)
+{
+	static struct ct ct; /* large; the agent answers one check at a time */
+	struct ct_facts cf = { 0 };
+
+	if (ct_parse(spec, &ct) < 0 || !ct.ops->probe)
+		return;
+	if (path && strnlen(path, PATH_MAX) == PATH_MAX) {
+		pr_warn("check of %s: directory path too long, not looked up", ct.spec);
+		path = NULL;
+	}
+	if (ct.ops->probe(&ct, path, &cf) < 0) {
+		/* unknown counts as missing: the source refuses */
+		pr_warn("check of %s: %s", ct.spec, ph_errmsg());
+		cf.runtime[0] = '\0';
+	}
+	f->ct_runtime = strdup(cf.runtime);
+	f->has_ct_id_busy = 1;
+	f->ct_id_busy = cf.id_busy;
+	f->has_ct_path_busy = 1;
+	f->ct_path_busy = cf.path_busy;
 }

@@ -32,6 +32,13 @@ struct ct_dump {
 	uint32_t ghost_limit; /* --ghost-limit; 0: CRIU's default */
 };
 
+/* A type's facts on one host, for the compatibility checks. */
+struct ct_facts {
+	char runtime[64]; /* "runc 1.1.5+ds1"; "" if the runtime is missing */
+	bool id_busy;	  /* a CT of that id exists on this host */
+	bool path_busy;	  /* path is the directory of a CT on this host */
+};
+
 struct htype_ops {
 	const char *name;
 	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
@@ -60,6 +67,13 @@ struct htype_ops {
 		       pid_t *pid);
 	/* Destination: stop what restore started (not committed); NULL: kill the tree. */
 	int (*discard)(struct ct *ct, pid_t root);
+	/*
+	 * Both hosts, optional: the type's runtime here and, for the
+	 * destination's checks, whether ct->id and path (the CT's directory
+	 * on the source, or NULL) are taken here. Compared as strings only:
+	 * path may come from the peer.
+	 */
+	int (*probe)(const struct ct *ct, const char *path, struct ct_facts *f);
 };
 
 #define CT_PIDS_MAX 4096
@@ -103,5 +117,13 @@ int ct_check_session(const struct ct *ct, const char *host, bool shell_job);
  * we die). Held elsewhere: PH_EUSAGE naming the other run's pid.
  */
 int ct_lock(const struct ct *ct, const char *work_dir, int *fd);
+
+struct Phaul__HostFacts;
+/*
+ * Destination: the type's facts for a CheckReq naming spec and path (both
+ * from the peer: checked for length, compared as strings only) into f's
+ * ct_* fields. Nothing set for an unknown type or one without probe.
+ */
+void ct_facts_fill(const char *spec, const char *path, struct Phaul__HostFacts *f);
 
 #endif

@@ -12,7 +12,8 @@
 #include "err.h"
 #include "images.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
+#include "util.h"
 
 bool images_name_ok(const char *name)
 {
@@ -129,21 +130,6 @@ int images_send(struct mux *m, uint32_t iter, const char *dir, uint32_t *count, 
 	return msg_send(m, &msg);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int images_recv(struct mux *m, int dirfd, const Phaul__ImageFile *f, const char *host)
 {
 	uint64_t got = 0;
@@ -174,7 +160,7 @@ int images_recv(struct mux *m, int dirfd, const Phaul__ImageFile *f, const char 
 					f->name, (unsigned long long)f->size);
 			goto out;
 		}
-		if (write_all(fd, buf, (size_t)n) < 0) {
+		if (write_full(fd, buf, (size_t)n) < 0) {
 			ret = ph_seterr_errno(errno == ENOSPC ? PH_ENOSPC : PH_ESYS,
 					      "%s: writing image %s", host, f->name);
 			goto out;

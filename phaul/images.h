@@ -32,7 +32,7 @@ bool images_name_ok(const char *name);
  * Receive the file announced by f into dirfd. PH_EPATH for a bad name,
  * PH_ETOOBIG for a size over the cap, PH_ENOSPC when the disk is full, and
  * PH_EPROTO when the stream carries more or fewer bytes than announced.
- * A partial file is removed.
+ * A partial file is removed. dirfd stays the caller's.
  */
 int images_recv(struct mux *m, int dirfd, const Phaul__ImageFile *f, const char *host);
 

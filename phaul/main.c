@@ -5,39 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "log.h"
 #include "balance.h"
 #include "phaul.h"
-
-static const char usage[] =
-	"Usage: phaul [OPTIONS] COMMAND [ARGS]\n"
-	"\n"
-	"Live-migrate a running process tree or container to another host.\n"
-	"\n"
-	"Commands:\n"
-	"  migrate CT HOST   move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port])\n"
-	"  check [HOST]      check this host, or this host against HOST, side by side\n"
-	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
-	"  recover [ID|CT]   settle migrations whose outcome was lost (exit code 6)\n"
-	"  balance           one run of the load balancer over the [balance] hosts (cron)\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config FILE      config file (default " PHAUL_CONF_DEFAULT ")\n"
-	"  -o, --option KEY=VAL   set a config key (as in the file) for this run\n"
-	"  -t, --transport T      ssh or tcp\n"
-	"  -v, --verbose          more log output (repeat for debug)\n"
-	"  -q, --quiet            errors only\n"
-	"  -h, --help             this help; 'phaul COMMAND --help' for a command\n"
-	"  -V, --version          print the version\n"
-	"\n"
-	"Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by checks,\n"
-	"            4 failed or limit not met, rolled back (source running),\n"
-	"            5 rollback failed, 6 outcome unknown: run 'phaul recover',\n"
-	"            7 balance moved (see 'phaul balance --help').\n"
-	"See HOWTO.md for every option and error.\n";
+#include "version.h" /* generated: PHAUL_COMMIT */
 
 static int set_option(struct phaul_config *cfg, const char *kv)
 {
@@ -57,18 +33,20 @@ static int set_option(struct phaul_config *cfg, const char *kv)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	int (*fn)(struct phaul_config *cfg, int argc, char **argv);
+} cmds[] = {
+	{ "agent", cmd_agent },
+	{ "check", cmd_check },
+	{ "migrate", cmd_migrate },
+	{ "recover", cmd_recover },
+	{ "balance", cmd_balance },
+};
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "option", required_argument, NULL, 'o' },
-		{ "transport", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
+	static char prog[32];
 	const char *conf = getenv("PHAUL_CONFIG");
 	/* static: lives to exit (what it allocates, [balance] lists, with it) */
 	static struct phaul_config cfg;
@@ -80,7 +58,7 @@ int main(int argc, char **argv)
 		return fss_rsh_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
 	/* "+": stop at the command, its options are its own */
-	while ((c = getopt_long(argc, argv, "+c:o:t:vqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:o:t:vqhV", main_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
 		case 'o':
@@ -93,11 +71,22 @@ int main(int argc, char **argv)
 		case 't': transport = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': quiet = 1; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		case 'V': printf("phaul %s\n", PHAUL_VERSION); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
+		case 'h': fputs(main_usage, stdout); return EXIT_OK;
+		case 'V':
+			/* a tree outside git (a release tarball) has no commit to show */
+			printf("phaul %s%s%s%s\n", PHAUL_VERSION, *PHAUL_COMMIT ? " (commit " : "",
+			       PHAUL_COMMIT, *PHAUL_COMMIT ? ")" : "");
+			return EXIT_OK;
+		default: fputs(main_usage, stderr); return EXIT_USAGE;
 		}
 	}
+	if (optind >= argc) {
+		fprintf(stderr, "phaul: no command given (migrate, check, agent, recover)\n"
+				"Try 'phaul --help'.\n");
+		return EXIT_USAGE;
+	}
+	if (cli_need_root(argc - optind, argv + optind) < 0)
+		return EXIT_USAGE;
 	if (config_load(&cfg, conf ? conf : PHAUL_CONF_DEFAULT, conf == NULL) < 0) {
 		fprintf(stderr, "phaul: %s\n", ph_errmsg());
 		return EXIT_USAGE;
@@ -112,30 +101,29 @@ int main(int argc, char **argv)
 	cfg.log_level = quiet ? LOG_ERR : cfg.log_level + verbose;
 	if (cfg.log_level > LOG_DEBUG)
 		cfg.log_level = LOG_DEBUG;
-	if (optind >= argc) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
 	/* A dead peer must surface as an error from write(), not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
 	argc -= optind;
 	argv += optind;
-	optind = 1;
-	if (!strcmp(argv[0], "agent"))
-		return cmd_agent(&cfg, argc, argv);
-	if (!strcmp(argv[0], "check"))
-		return cmd_check(&cfg, argc, argv);
-	if (!strcmp(argv[0], "migrate"))
-		return cmd_migrate(&cfg, argc, argv);
-	if (!strcmp(argv[0], "recover"))
-		return cmd_recover(&cfg, argc, argv);
-	if (!strcmp(argv[0], "balance"))
-		return cmd_balance(&cfg, argc, argv);
+	/* 0: glibc starts afresh, without main's "+", so a command's options may
+	 * follow its operands (phaul migrate CT HOST --dry-run) */
+	optind = 0;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[0], cmds[i].name))
+			continue;
+		/* getopt's messages then say "phaul migrate: unrecognized option" */
+		snprintf(prog, sizeof(prog), "phaul %s", cmds[i].name);
+		argv[0] = prog;
+		return cmds[i].fn(&cfg, argc, argv);
+	}
 	if (!strcmp(argv[0], "help")) {
-		fputs(usage, stdout);
+		fputs(main_usage, stdout);
 		return EXIT_OK;
 	}
-	fprintf(stderr, "phaul: unknown command '%s'\n\n%s", argv[0], usage);
+	fprintf(stderr,
+		"phaul: unknown command '%s' (migrate, check, agent, recover)\n"
+		"Try 'phaul --help'.\n",
+		argv[0]);
 	return EXIT_USAGE;
 }

@@ -30,6 +30,7 @@
 #include "caps.h"
 #include "engine/criu.h"
 #include "engine/stats.h"
+#include "cli.h"
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "hooks.h"
@@ -37,7 +38,7 @@
 #include "images.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "pages.h"
 #include "phaul.h"
 #include "precopy.h"
@@ -249,6 +250,7 @@ static int step_check(struct mig *g)
 	struct compat_files files;
 	char why[384];
 	struct compat_table t;
+	struct ct_facts cf = { 0 };
 	int ret;
 
 	/* Before any freeze: the paths its restore opens, but those that travel with it. */
@@ -257,6 +259,14 @@ static int step_check(struct mig *g)
 		return ph_errctx(ret, "listing the CT's files");
 	q.files = &files;
 
+	if (g->ct.ops->probe) {
+		/* the type's runtime here; missing shows in the table */
+		if (g->ct.ops->probe(&g->ct, NULL, &cf) < 0)
+			pr_warn("%s", ph_errmsg());
+		q.ct_spec = g->ct.spec;
+		q.ct_path = g->ct.nsync ? g->ct.sync[0] : NULL;
+		q.ct_runtime = cf.runtime;
+	}
 	/* What CRIU would refuse among the CT's files, said before anything is frozen. */
 	config_criu_opts(&g->cfg->criu, false, &o);
 	if (g->ct.ops->criu_opts)
@@ -932,10 +942,11 @@ out:
 	return ret;
 }
 
-static const char migrate_usage[] =
+const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
-	"Move CT (pid:N, lxc:NAME) to HOST ([user@]host[:port]) with pre-copy.\n"
+	"Move CT (pid:N, lxc:NAME, runc:ID) to HOST ([user@]host[:port], [IPV6]:port)\n"
+	"with pre-copy. Options may also follow CT and HOST.\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
@@ -946,10 +957,11 @@ static const char migrate_usage[] =
 	"                        10 % growth or max iterations; no downtime limit)\n"
 	"  --max-iterations N    pre-copy iterations at most (8; auto-converge may add\n"
 	"                        up to 9 throttled ones)\n"
-	"  --no-compress         no zstd on the page and image streams\n"
+	"  --no-compress         no zstd on the page, image and fs-sync streams\n"
 	"  --bwlimit RATE        cap the link, bytes/s (100M, 1G)\n"
-	"  --work-dir DIR        images and logs here (both hosts)\n"
-	"  --keep-images         keep the work dirs afterwards\n"
+	"  --work-dir DIR        images and logs here (this host; the agent uses its own)\n"
+	"  --keep-images         keep this host's images after a success (always kept\n"
+	"                        after a failure)\n"
 	"CRIU options (also [criu] keys; HOWTO: What can be migrated):\n"
 	"  --shell-job           the tree is attached to a terminal\n"
 	"  --tcp-established     migrate established TCP connections\n"
@@ -967,42 +979,44 @@ static const char migrate_usage[] =
 	"                        strict: what CRIU restores of the tree's cgroups\n"
 	"Other:\n"
 	"  --require-precopy     refuse instead of a stop-and-copy dump without soft-dirty\n"
-	"  --force CHECKS        skip these compatibility checks (comma-separated)\n"
+	"  --force CHECKS        skip these compatibility checks (comma-separated names\n"
+	"                        as in the check table)\n"
 	"  --dry-run             connect and run the checks only\n"
 	"  --json                progress and report as JSON lines on stdout\n"
 	"  --sync PATH           rsync PATH to the same path on HOST: before, during\n"
 	"                        pre-copy and while frozen (repeatable)\n";
 
+const struct option migrate_opts[] = {
+	{ "downtime-limit", required_argument, NULL, 'd' },
+	{ "max-iterations", required_argument, NULL, 'i' },
+	{ "allow-downtime-overrun", no_argument, NULL, 'O' },
+	{ "no-auto-converge", no_argument, NULL, 'A' },
+	{ "policy", required_argument, NULL, 'P' },
+	{ "no-compress", no_argument, NULL, 'Z' },
+	{ "bwlimit", required_argument, NULL, 'b' },
+	{ "work-dir", required_argument, NULL, 'w' },
+	{ "keep-images", no_argument, NULL, 'k' },
+	{ "shell-job", no_argument, NULL, 's' },
+	{ "tcp-established", no_argument, NULL, 't' },
+	{ "file-locks", no_argument, NULL, 'L' },
+	{ "link-remap", no_argument, NULL, 'R' },
+	{ "ext-unix-sk", no_argument, NULL, 'U' },
+	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "manage-cgroups", required_argument, NULL, 'C' },
+	{ "require-precopy", no_argument, NULL, 'r' },
+	{ "force", required_argument, NULL, 'f' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "sync", required_argument, NULL, 'S' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int parse_opts(struct mig *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "downtime-limit", required_argument, NULL, 'd' },
-		{ "max-iterations", required_argument, NULL, 'i' },
-		{ "allow-downtime-overrun", no_argument, NULL, 'O' },
-		{ "no-auto-converge", no_argument, NULL, 'A' },
-		{ "policy", required_argument, NULL, 'P' },
-		{ "no-compress", no_argument, NULL, 'Z' },
-		{ "bwlimit", required_argument, NULL, 'b' },
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "keep-images", no_argument, NULL, 'k' },
-		{ "shell-job", no_argument, NULL, 's' },
-		{ "tcp-established", no_argument, NULL, 't' },
-		{ "file-locks", no_argument, NULL, 'L' },
-		{ "link-remap", no_argument, NULL, 'R' },
-		{ "ext-unix-sk", no_argument, NULL, 'U' },
-		{ "ghost-limit", required_argument, NULL, 'G' },
-		{ "manage-cgroups", required_argument, NULL, 'C' },
-		{ "require-precopy", no_argument, NULL, 'r' },
-		{ "force", required_argument, NULL, 'f' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "sync", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", migrate_opts, NULL)) != -1) {
 		const char *key = NULL;
 
 		switch (c) {
@@ -1036,15 +1050,23 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 			g->opt.sync[g->opt.nsync++] = optarg;
 			break;
 		case 'h': fputs(migrate_usage, stdout); exit(EXIT_OK);
-		default: fputs(migrate_usage, stderr); return -1;
+		default: cli_usage_hint("migrate"); return -1;
 		}
 		if (key && config_set(g->cfg, NULL, key, optarg) < 0) {
-			fprintf(stderr, "phaul: %s\n", ph_errmsg());
+			cli_usage_error("migrate", "%s", ph_errmsg());
 			return -1;
 		}
 	}
 	if (optind + 2 != argc) {
-		fputs(migrate_usage, stderr);
+		cli_usage_error("migrate", "%s (usage: phaul migrate [OPTIONS] CT HOST)",
+				optind == argc	   ? "missing CT and HOST"
+				: optind + 1 == argc ? "missing HOST after CT"
+						     : "too many operands: only CT and HOST");
+		return -1;
+	}
+	if ((g->opt.force && cli_check_force(g->opt.force) < 0) ||
+	    cli_preflight(g->cfg, argv[optind + 1]) < 0) {
+		cli_usage_error("migrate", "%s", ph_errmsg());
 		return -1;
 	}
 	return 0;

@@ -32,7 +32,11 @@ struct pages_relay {
 	char err[512]; /* the thread's error detail (ph_errmsg is per thread) */
 };
 
-/* Start relaying one session in a thread. */
+/*
+ * Start relaying one session in a thread. r, r->mux, r->sk and r->psx stay
+ * the caller's and must outlive pages_relay_join(); the thread closes only
+ * the connection it accepted on a listening sk (accept), never sk itself.
+ */
 int pages_relay_start(struct pages_relay *r);
 /* Wait for it; returns its result (0 or PH_E*, detail in ph_errmsg()). */
 int pages_relay_join(struct pages_relay *r);

@@ -26,7 +26,8 @@ enum phaul_exit {
 /*
  * Connect to the agent on host ("[user@]host[:port]") with the configured
  * transport (ssh: runs cfg->agent_cmd there; tcp: shared-secret auth), start
- * the mux and exchange Hello. *peer_name gets the peer's hostname.
+ * the mux and exchange Hello. *peer_name gets the peer's hostname. *out is
+ * the caller's, for mux_close().
  */
 int connect_agent(const struct phaul_config *cfg, const char *host, struct mux **out,
 		  char *peer_name, size_t peer_len);

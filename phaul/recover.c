@@ -24,10 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "err.h"
 #include "log.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "util.h"
 
@@ -235,7 +236,7 @@ int recover_pending(const struct phaul_config *cfg, const char *ct, char *id, si
 	return found;
 }
 
-static const char recover_usage[] =
+const char recover_usage[] =
 	"Usage: phaul recover [ID|CT]\n"
 	"\n"
 	"Settle migrations whose outcome was lost (exit code 6): for each record\n"
@@ -246,26 +247,26 @@ static const char recover_usage[] =
 	"6 if some outcome is still unknown (the destination unreachable).\n"
 	"  --work-dir D       where the records are (default from config)\n";
 
+const struct option recover_opts[] = {
+	{ "work-dir", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cmd_recover(struct phaul_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", recover_opts, NULL)) != -1) {
 		switch (c) {
 		case 'w': snprintf(cfg->work_dir, sizeof(cfg->work_dir), "%s", optarg); break;
 		case 'h': fputs(recover_usage, stdout); return EXIT_OK;
-		default: fputs(recover_usage, stderr); return EXIT_USAGE;
+		default: return cli_usage_hint("recover");
 		}
 	}
-	if (optind + 1 < argc) {
-		fputs(recover_usage, stderr);
-		return EXIT_USAGE;
-	}
+	if (optind + 1 < argc)
+		return cli_usage_error("recover", "one ID or CT at most, got %d operands",
+				       argc - optind);
 	log_init("recover", cfg->log_level);
 	return recover_all(cfg, optind < argc ? argv[optind] : NULL);
 }

@@ -18,8 +18,7 @@ void report_init(struct report *r, bool json)
 	r->stop_reason = "";
 }
 
-/* JSON string body with the characters JSON requires escaped. */
-static void json_str(FILE *f, const char *s)
+void report_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -39,7 +38,7 @@ static void json_str(FILE *f, const char *s)
 static void json_field_to(FILE *f, const char *sep, const char *key, const char *val)
 {
 	fprintf(f, "%s\"%s\":", sep, key);
-	json_str(f, val);
+	report_json_str(f, val);
 }
 
 static void json_field(const char *sep, const char *key, const char *val)

@@ -71,6 +71,8 @@ struct report {
 };
 
 void report_init(struct report *r, bool json);
+/* s as a JSON string, quotes included, with what JSON requires escaped. */
+void report_json_str(FILE *f, const char *s);
 /* A phase begins: "connect", "check", "precopy", "dump", "restore", ... */
 /* Register a --sync path (ignored beyond PH_SYNC_MAX); returns its entry or NULL. */
 struct sync_report *report_sync_path(struct report *r, const char *path);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Remove path and everything under it (no symlinks followed). 0 or PH_ESYS. */
 int rm_tree(const char *path);
@@ -20,10 +21,20 @@ uint64_t now_us(void);
 int find_exe(const char *name, const char *env, const char *fallback_dir, char *path, size_t len);
 /* "Field: N kB" from a /proc file (meminfo, PID/status), in KiB; 0 if absent. */
 uint64_t proc_kb(const char *path, const char *field);
-/* Read a whole small file (at most max bytes) into a malloc'ed buffer. */
+/* Read a whole small file (at most max bytes) into *buf, malloc'ed (the caller frees). */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* A small text file that stat cannot size (/proc, cgroupfs), NUL-terminated. */
 int read_text(const char *path, char *buf, size_t len);
+
+/*
+ * Full I/O on a file descriptor, EINTR retried; the caller keeps fd and buf.
+ * write_full: all len bytes, or -1 with errno (a write that made no
+ * progress is -1 too). On a socket it uses send(MSG_NOSIGNAL), so a closed
+ * reader is EPIPE, never SIGPIPE. read_full: up to len bytes, fewer only
+ * at end of file; the count, or -1 with errno.
+ */
+int write_full(int fd, const void *buf, size_t len);
+ssize_t read_full(int fd, void *buf, size_t len);
 
 /*
  * Peer strings are data. Copy src into dst (len bytes, NUL included) so it

@@ -54,8 +54,13 @@ stage recover ./tests/host/recover.sh
 stage balance ./tests/balance/run.sh
 stage balance-prometheus ./tests/balance/prometheus.sh
 stage balance-sim sim_all
+stage cli ./tests/host/cli.sh
+stage hooks ./tests/host/hooks.sh
+stage package ./tests/host/package.sh
 if [ "${PHAUL_SKIP_VM:-0}" != 1 ]; then
-	stage vm-harness ./tests/migration/run --keep-going
+	# the guests run phaul as installed from the package stage's .deb
+	deb=; [ -f build/phaul.deb ] && deb=$PWD/build/phaul.deb
+	stage vm-harness env PHAUL_VM_DEB="$deb" ./tests/migration/run --keep-going
 	stage vm-selftest ./tests/migration/selftest.sh
 fi
 

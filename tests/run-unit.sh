@@ -4,7 +4,7 @@
 set -u
 passed=0 failed=0 skipped=0
 for t in "$@"; do
-	out=$("$t" 2>&1)
+	out=$("$t" 2>&1 | tr -d '\000'; exit "${PIPESTATUS[0]}")
 	rc=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)

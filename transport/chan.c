@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* chan: backend-independent helpers. */
-#include "transport/chan.h"
+#include "transport/chan_int.h"
 
 #include "err.h"
 
-int chan_read_full(struct chan *c, void *buf, size_t len)
+int chan_read_part(struct chan *c, void *buf, size_t len, size_t off, size_t total,
+		   const char *unit, atomic_uint_fast64_t *act)
 {
 	size_t got = 0;
 
@@ -12,24 +13,29 @@ int chan_read_full(struct chan *c, void *buf, size_t len)
 		ssize_t n = c->ops->read(c, (char *)buf + got, len - got);
 
 		if (n > 0) {
+			if (act)
+				atomic_fetch_add_explicit(act, 1, memory_order_relaxed);
 			got += n;
 			continue;
 		}
-		if (n == 0 && !got)
+		if (n == 0 && !off && !got)
 			return ph_seterr(PH_EEOF, "peer %s closed the connection", c->peer);
 		if (n == 0)
-			return ph_seterr(
-				PH_ETRUNC,
-				"peer %s: stream ended inside a message (got %zu of %zu bytes)",
-				c->peer, got, len);
-		if (n == -PH_EEOF && got)
-			return ph_errctx(
-				-PH_ETRUNC,
-				"peer %s: stream ended inside a message (got %zu of %zu bytes)",
-				c->peer, got, len);
+			return ph_seterr(PH_ETRUNC,
+					 "peer %s: stream ended inside a %s (got %zu of %zu bytes)",
+					 c->peer, unit, off + got, total);
+		if (n == -PH_EEOF && (off || got))
+			return ph_errctx(-PH_ETRUNC,
+					 "peer %s: stream ended inside a %s (got %zu of %zu bytes)",
+					 c->peer, unit, off + got, total);
 		return (int)n;
 	}
 	return 0;
+}
+
+int chan_read_full(struct chan *c, void *buf, size_t len)
+{
+	return chan_read_part(c, buf, len, 0, len, "message", NULL);
 }
 
 int chan_write_full(struct chan *c, const void *buf, size_t len)

@@ -73,10 +73,15 @@ int chan_set_timeout(struct chan *c, int timeout_ms);
  */
 int chan_fd_open(int rfd, int wfd, const char *peer, struct chan **out);
 
-/* tcp backend. addr "HOST:PORT" or "[V6]:PORT". */
+/*
+ * tcp backend. addr "HOST:PORT" or "[V6]:PORT". Every chan_*_open/connect/
+ * accept gives *out to the caller, to end with chan_close() (or to hand to
+ * mux_start(), which takes it).
+ */
 int chan_tcp_connect(const char *addr, int timeout_ms, struct chan **out);
-/* Listening socket for the agent; returns the fd or <0. */
+/* Listening socket for the agent; returns the fd (the caller's) or <0. */
 int chan_tcp_listen(const char *addr);
+/* lfd stays the caller's. */
 int chan_tcp_accept(int lfd, struct chan **out);
 
 /* ssh backend. */

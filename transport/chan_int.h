@@ -4,9 +4,19 @@
 #define TRANSPORT_CHAN_INT_H
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "transport/chan.h"
+
+/*
+ * chan_read_full() for part of a larger unit ("frame"): read exactly len
+ * bytes of a unit of total bytes of which off are already in, so the
+ * errors count the whole unit. Bumps *act (if not NULL) on every read that
+ * returns data. The caller keeps buf.
+ */
+int chan_read_part(struct chan *c, void *buf, size_t len, size_t off, size_t total,
+		   const char *unit, atomic_uint_fast64_t *act);
 
 /* Build an fd-backed chan named ops_name ("fd", "tcp"); same ownership as chan_fd_open(). */
 int chan_fd_new(int rfd, int wfd, const char *peer, const char *ops_name, struct chan **out);

@@ -113,6 +113,7 @@ static struct timespec mux_abstime(int64_t ns)
 }
 
 static void mux_send_abort(struct mux *m, int err, const char *msg);
+static int mux_err_locked(struct mux *m);
 
 /* The peer broke the protocol: worth telling it why before hanging up. */
 static int mux_peer_fault(int err)
@@ -120,7 +121,12 @@ static int mux_peer_fault(int err)
 	return err == -PH_EPROTO || err == -PH_ETOOBIG || err == -PH_EZSTD;
 }
 
-/* Record the first failure (the current ph_errmsg()), wake everyone, stop the chan. */
+/*
+ * Record the first failure (the current ph_errmsg()), wake everyone, stop
+ * the chan. Returns the first failure, restated in this thread: a write
+ * that fails because the reader already found the session over (a broken
+ * pipe under a refused record) reports why it is over.
+ */
 static int mux_fail(struct mux *m, int err, int aborted)
 {
 	pthread_mutex_lock(&m->lock);
@@ -128,6 +134,8 @@ static int mux_fail(struct mux *m, int err, int aborted)
 		m->err = err;
 		m->aborted = aborted;
 		snprintf(m->errmsg, sizeof(m->errmsg), "%s", ph_errmsg());
+	} else {
+		err = mux_err_locked(m);
 	}
 	pthread_cond_broadcast(&m->cond);
 	pthread_cond_broadcast(&m->tick);
@@ -730,32 +738,7 @@ long mux_recv(struct mux *m, int s, void *buf, size_t cap, int timeout_ms)
 /* Read len bytes of a frame of total bytes of which off are already in. */
 static int mux_rd(struct mux *m, void *buf, size_t len, size_t off, size_t total)
 {
-	const char *peer = m->c->peer;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = m->c->ops->read(m->c, (uint8_t *)buf + got, len - got);
-
-		if (n > 0) {
-			atomic_fetch_add_explicit(&m->rx_act, 1, memory_order_relaxed);
-			got += n;
-			continue;
-		}
-		if (n == 0 && !off && !got)
-			return ph_seterr(PH_EEOF, "peer %s closed the connection", peer);
-		if (n == 0)
-			return ph_seterr(
-				PH_ETRUNC,
-				"peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
-				off + got, total);
-		if (n == -PH_EEOF && (off || got))
-			return ph_errctx(
-				-PH_ETRUNC,
-				"peer %s: stream ended inside a frame (got %zu of %zu bytes)", peer,
-				off + got, total);
-		return (int)n;
-	}
-	return 0;
+	return chan_read_part(m->c, buf, len, off, total, "frame", &m->rx_act);
 }
 
 static int mux_on_data(struct mux *m, const struct frame_hdr *h)

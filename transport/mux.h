@@ -59,7 +59,7 @@ struct mux_stats {
  * not touch c again.
  */
 int mux_start(struct chan *c, struct mux **out);
-/* Stop, join, close the chan, free. Accepts NULL. */
+/* Stop, join, close the chan, free. Accepts NULL. The only way to end a mux. */
 void mux_close(struct mux *m);
 
 /* Compress what this side sends on stream s with zstd at level (0: off). */
@@ -85,7 +85,7 @@ void mux_set_send_timeout(struct mux *m, int timeout_ms);
  */
 void mux_set_idle_timeout(struct mux *m, int timeout_ms);
 
-/* Send len bytes on stream s, split into records; blocks on credit. */
+/* Send len bytes on stream s, split into records; blocks on credit. buf stays the caller's. */
 int mux_send(struct mux *m, int s, const void *buf, size_t len);
 /*
  * Send one record (len <= PH_FRAME_MAX); record boundary preserved. A
@@ -104,7 +104,8 @@ int mux_send_eof(struct mux *m, int s);
  * larger than cap is refused with PH_ETOOBIG and kept for the next call.
  * Records that arrived before a connection failure are delivered before
  * the failure is reported; after an ABORT (either side) they are dropped.
- * Taking a record returns its credit to the peer.
+ * Taking a record returns its credit to the peer. buf is the caller's; the
+ * record is copied into it.
  */
 long mux_recv(struct mux *m, int s, void *buf, size_t cap, int timeout_ms);
 
@@ -128,7 +129,7 @@ struct mux_flow {
 };
 void mux_get_flow(struct mux *m, int s, struct mux_flow *f);
 
-/* Peer name of the underlying chan, for messages. */
+/* Peer name of the underlying chan, for messages; borrowed, valid until mux_close(). */
 const char *mux_peer(struct mux *m);
 
 #endif

@@ -12,7 +12,7 @@
 #include "compat/compat.h"
 #include "images.h"
 #include "mrec.h"
-#include "msg.h"
+#include "proto/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

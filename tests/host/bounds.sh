@@ -124,6 +124,10 @@ if wait_port "$bport"; then
 	expect "bounds: a session past max_sessions is refused, saying why" 1 \
 		"agent busy: 2 sessions already running \(max_sessions\)" \
 		env PHAUL_CONFIG="$bconf" "$PHAUL" -t tcp check "127.0.0.1:$bport"
+	# The refusal waits for the source: one slow to send its Hello still reads why.
+	expect "bounds: a refused source slow to say hello still reads why" 1 \
+		"peer: .*agent busy: 2 sessions already running \(max_sessions\)" \
+		"$PEER" "127.0.0.1:$bport" "$T/secret" late-hello 1
 	wait "$h1" "$h2"
 	until_children 0
 	expect "bounds: once sessions end, a new one gets in" 3 "criu-check +FAILED" \

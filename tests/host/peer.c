@@ -11,6 +11,9 @@
  *                                        must still answer
  *   peer ADDR SECRET_FILE hold SECONDS   Hello, then hold the session
  *   peer ADDR SECRET_FILE hello          Hello and report the answer
+ *   peer ADDR SECRET_FILE late-hello SECONDS
+ *                                        wait SECONDS after authenticating,
+ *                                        then Hello and report the answer
  *   peer ADDR SECRET_FILE fs-hold SECONDS DEST
  *                                        Hello, FsSyncStart into DEST with an
  *                                        rsync command line that has no
@@ -31,7 +34,7 @@
 
 #include "caps.h"
 #include "err.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "transport/chan.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
@@ -169,6 +172,8 @@ int main(int argc, char **argv)
 		r = stall(c, !strcmp(mode, "stall-frame"));
 		goto out;
 	}
+	if (!strcmp(mode, "late-hello"))
+		sleep(secs);
 	r = mux_start(c, &m);
 	c = NULL; /* the mux owns it, or closed it */
 	if (r < 0 || (r = msg_hello(m, "source", &hello, 10000)) < 0)

@@ -70,10 +70,10 @@ if wait_port "$port"; then
 		ok "tcp: agent logs the failed authentication" ||
 		{ cp "$T/agent.log" "$T/out"; bad "tcp: agent logs the failed authentication"; }
 	chmod 644 "$T/wrong"
-	expect "tcp: world-readable secret is refused" 1 "must not be accessible by group or others" \
+	expect "tcp: world-readable secret is refused, a configuration error" 2 "must not be accessible by group or others" \
 		"$PHAUL" -t tcp -o secret_file="$T/wrong" check "127.0.0.1:$port"
 	mkfifo -m 600 "$T/fifo"
-	expect "tcp: a FIFO as secret file is refused at once, not waited on" 1 \
+	expect "tcp: a FIFO as secret file is refused at once, not waited on" 2 \
 		"secret file .*fifo is not a regular file" \
 		timeout 10 "$PHAUL" -t tcp -o secret_file="$T/fifo" check "127.0.0.1:$port"
 else

@@ -18,6 +18,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${PHAUL_VM_CACHE:-/var/cache/phaul-vm}
+# PHAUL_VM_DEB: install phaul into the guests from this .deb (make check
+# builds it in its package stage) instead of copying the binary
+PHAUL_VM_DEB=${PHAUL_VM_DEB:-}
 # the phaul binary built by the top-level make
 PHAUL_BIN=${PHAUL_BIN:-}
 if [ -z "$PHAUL_BIN" ]; then
@@ -33,10 +36,14 @@ sch_netem sch_htb overlay fuse virtiofs bridge nf_conntrack_netlink nft_compat x
 # (CONFIG_NET_9P is not set), so they cannot be offered; the shared folder
 # is virtiofs (fuse + virtiofs, CONFIG_VIRTIO_FS=m).
 
+# runc for the runc: scenarios (a Go binary, libseccomp its only library).
+# CRIU dumps and restores a container's tmpfs mounts (/dev of an OCI
+# container) with GNU tar and gzip: busybox's tar lacks the options.
+RUNC_BINARIES="/usr/sbin/runc /usr/bin/tar /usr/bin/gzip"
 # Host binaries copied with their shared-library closure.
 BINARIES="/usr/sbin/criu /usr/bin/rsync /usr/sbin/sshd /usr/bin/ssh
 /usr/bin/scp /usr/bin/ssh-keygen /usr/lib/openssh/sftp-server /usr/sbin/tc
-/usr/sbin/ip"
+/usr/sbin/ip $RUNC_BINARIES"
 # LXC for the lxc: scenarios (liblxc.so.1 comes with their closure; phaul
 # dlopen()s it). The criu that liblxc runs locks a container's network
 # namespace with iptables-restore (CRIU 3.17's default; its nftables lock
@@ -49,7 +56,7 @@ LXC_BINARIES="/usr/bin/lxc-start /usr/bin/lxc-stop /usr/bin/lxc-info
 XTABLES_DIR=/usr/lib/x86_64-linux-gnu/xtables
 OPTIONAL_BINARIES="/usr/bin/redis-server /usr/bin/redis-cli"
 PACKAGES="busybox-static criu rsync openssh-server openssh-client iproute2
-libc6 kmod redis-server redis-tools lxc liblxc1 liblxc-common iptables"
+libc6 kmod redis-server redis-tools lxc liblxc1 liblxc-common iptables runc tar gzip"
 
 log() { echo "build-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -247,6 +254,17 @@ make_overlay() {
 	root=$dir/overlay-$role
 	rm -rf "$root"
 	mkdir -p "$root"/{etc/ssh,root/.ssh,usr/local/bin}
+	# the package's files as dpkg lays them out (the guests have no dpkg);
+	# the harness's config below replaces its conffile, as an operator would
+	if [ -n "$PHAUL_VM_DEB" ]; then
+		dpkg-deb -x "$PHAUL_VM_DEB" "$root"
+		# no /lib in the overlay (see copy_in): the units go to /usr/lib
+		if [ -d "$root/lib" ]; then
+			mkdir -p "$root/usr/lib"
+			cp -a "$root/lib/." "$root/usr/lib/"
+			rm -rf "$root/lib"
+		fi
+	fi
 	cat >"$root/etc/guest.conf" <<-EOF
 	ROLE=$role
 	LINK_IP=$ip
@@ -289,7 +307,9 @@ make_overlay() {
 	for f in "$HERE"/workloads/build/*; do
 		[ -f "$f" ] && [ -x "$f" ] && install -m 0755 "$f" "$root/usr/local/bin/"
 	done
-	if [ -n "$PHAUL_BIN" ]; then
+	if [ -n "$PHAUL_VM_DEB" ]; then
+		for f in $(lib_closure "$root/usr/bin/phaul"); do copy_in "$root" "$f"; done
+	elif [ -n "$PHAUL_BIN" ]; then
 		install -m 0755 "$PHAUL_BIN" "$root/usr/local/bin/phaul"
 		for f in $(lib_closure "$PHAUL_BIN"); do copy_in "$root" "$f"; done
 	fi
@@ -303,7 +323,9 @@ cmd_guests() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	base=$(cmd_base)
-	if [ -z "$PHAUL_BIN" ]; then
+	if [ -n "$PHAUL_VM_DEB" ]; then
+		log "guests get phaul from the package $PHAUL_VM_DEB"
+	elif [ -z "$PHAUL_BIN" ]; then
 		log "warning: $REPO/build/phaul not built (run make); guests get no phaul"
 	fi
 	make_keys "$dir"

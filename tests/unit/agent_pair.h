@@ -15,7 +15,7 @@
 
 #include "agent.h"
 #include "config.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 
 struct agent_pair {

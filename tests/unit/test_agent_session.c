@@ -28,7 +28,7 @@
 #include "agent_pair.h"
 #include "config.h"
 #include "err.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 #define HOSTILE "x/../../escape\n\033[31m"

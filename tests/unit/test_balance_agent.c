@@ -26,7 +26,7 @@
 #include "caps.h"
 #include "config.h"
 #include "err.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "phaul.h"
 #include "util.h"
 

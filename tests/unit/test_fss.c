@@ -37,7 +37,7 @@
 #include "err.h"
 #include "fs-sync/fss.h"
 #include "fs-sync/fss_int.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 struct pair {

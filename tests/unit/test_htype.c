@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,7 +38,7 @@ static void test_parse_refuses(void **state)
 	assert_int_equal(ct_parse("web1", &ct), -PH_EUSAGE);
 	assert_int_equal(ct_parse("lxc:", &ct), -PH_EUSAGE);
 	assert_int_equal(ct_parse("docker:x", &ct), -PH_EUSAGE);
-	assert_non_null(strstr(ph_errmsg(), "known: pid, lxc"));
+	assert_non_null(strstr(ph_errmsg(), "known: pid, lxc, runc"));
 }
 
 static void test_open_pid_self(void **state)
@@ -118,6 +119,35 @@ static void test_open_lxc_missing(void **state)
 		assert_non_null(strstr(ph_errmsg(), "liblxc"));
 }
 
+static void test_parse_runc(void **state)
+{
+	assert_int_equal(ct_parse("runc:web-1", &ct), 0);
+	assert_string_equal(ct.ops->name, "runc");
+	assert_string_equal(ct.id, "web-1");
+	/* runc checkpoints and restores it: every hook of its own */
+	assert_non_null(ct.ops->pre_dump);
+	assert_non_null(ct.ops->dump);
+	assert_non_null(ct.ops->restore);
+	assert_non_null(ct.ops->discard);
+}
+
+static void test_open_runc_missing(void **state)
+{
+	int ret;
+
+	/* a runc that knows no container at all (exits 1 on `runc state`) */
+	setenv("PHAUL_RUNC", "/bin/false", 1);
+	ret = ct_open("runc:phaul-test-no-such-ct", &ct);
+	unsetenv("PHAUL_RUNC");
+	assert_int_equal(ret, -PH_ENOENT);
+	assert_non_null(strstr(ph_errmsg(), "runc:phaul-test-no-such-ct"));
+	assert_non_null(strstr(ph_errmsg(), "no such container"));
+	/* the real runc, where installed, says the same */
+	ret = ct_open("runc:phaul-test-no-such-ct", &ct);
+	assert_true(ret == -PH_ENOENT || ret == -PH_ENOTSUP);
+	assert_non_null(strstr(ph_errmsg(), ret == -PH_ENOENT ? "no such container" : "runc"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +156,8 @@ int main(void)
 		cmocka_unit_test(test_open_pid_self),
 		cmocka_unit_test(test_open_pid_threaded_children),
 		cmocka_unit_test(test_open_lxc_missing),
+		cmocka_unit_test(test_parse_runc),
+		cmocka_unit_test(test_open_runc_missing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@
 #include "caps.h"
 #include "err.h"
 #include "images.h"
-#include "msg.h"
+#include "proto/msg.h"
 #include "util.h"
 
 struct pair {

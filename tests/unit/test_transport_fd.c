@@ -19,6 +19,7 @@
 #include "caps.h"
 #include "err.h"
 #include "transport/chan.h"
+#include "transport/frame.h"
 #include "transport/mux.h"
 
 /* a reads what b writes and the other way round. */
@@ -109,6 +110,51 @@ static void test_shutdown_wakes_writer(void **state)
 	shutdown_wakes(1);
 }
 
+struct send_job {
+	struct mux *m;
+	long rc;
+	char msg[1024];
+};
+
+static void *send_thread(void *arg)
+{
+	struct send_job *j = arg;
+	static uint8_t rec[PH_FRAME_MAX];
+
+	j->rc = mux_send(j->m, MUX_PAGES, rec, sizeof(rec)); /* far more than a pipe holds */
+	snprintf(j->msg, sizeof(j->msg), "%s", ph_errmsg());
+	return NULL;
+}
+
+/*
+ * A writer stuck on a peer that reads nothing is woken when the peer
+ * aborts: it reports the abort (the first failure), not the shutdown that
+ * woke it.
+ */
+static void test_woken_writer_reports_first_failure(void **state)
+{
+	static const char why[] = "go away";
+	struct send_job j = { 0 };
+	struct frame_hdr h = { FRAME_ABORT, MUX_CTL, 0, FRAME_U32_LEN + sizeof(why) - 1 };
+	uint8_t abort[FRAME_HDR_LEN + FRAME_U32_LEN + sizeof(why)];
+	struct chan *a, *b;
+	pthread_t t;
+
+	pipe_pair(&a, &b);
+	assert_int_equal(mux_start(a, &j.m), 0);
+	assert_int_equal(pthread_create(&t, NULL, send_thread, &j), 0);
+	usleep(100000); /* the writer is blocked on the full pipe by now */
+	assert_int_equal(frame_put_hdr(abort, &h), FRAME_HDR_LEN);
+	frame_put_u32(abort + FRAME_HDR_LEN, PH_ELIMIT);
+	memcpy(abort + FRAME_HDR_LEN + FRAME_U32_LEN, why, sizeof(why) - 1);
+	assert_int_equal(chan_write_full(b, abort, FRAME_HDR_LEN + h.len), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(j.rc, -PH_EPEER);
+	assert_non_null(strstr(j.msg, "peer fd:a aborted: go away"));
+	mux_close(j.m);
+	chan_close(b);
+}
+
 static void test_closed_reader_is_eof(void **state)
 {
 	struct chan *a, *b;
@@ -144,6 +190,7 @@ int main(void)
 	    cmocka_unit_test(test_mux_over_pipes),
 	    cmocka_unit_test(test_shutdown_wakes_reader),
 	    cmocka_unit_test(test_shutdown_wakes_writer),
+	    cmocka_unit_test(test_woken_writer_reports_first_failure),
 	    cmocka_unit_test(test_closed_reader_is_eof),
 	    cmocka_unit_test(test_timeout),
 	};

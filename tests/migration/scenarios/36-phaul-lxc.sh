@@ -7,7 +7,9 @@
 # rootfs identical but for the workload's files, every page verified, the
 # address answers on dst's bridge. (Over ssh the agent's stdio is the
 # channel: the container's monitor, forked on dst by the restore, must not
-# keep it, or the session would never end. 37 covers tcp.)
+# keep it, or the session would never end. 37 covers tcp.) The example LXC
+# hooks of configs/hooks/lxc run on both guests: pre-restore finds the
+# config and rootfs on dst, post-dump keeps the config in src's work dir.
 # timeout: 420
 
 . "$MIG_HERE/phaul-lib.sh"
@@ -17,9 +19,26 @@ lxc_ct_create 32 || fail "container did not start on src"
 [ "$(lxc_state src)" = RUNNING ] || fail "ct1 on src is $(lxc_state src)"
 on_src "ping -c 1 -W 2 $LXC_IP >/dev/null" || fail "$LXC_IP does not answer on src"
 
-on_src "timeout 300 phaul migrate --json --keep-images lxc:$LXC_CT root@dst" \
+hooks=/etc/phaul/example-hooks
+for role in src dst; do
+	tar -C "$MIG_HERE/../../configs/hooks/lxc" -cf - . |
+		on_guest $role "rm -rf $hooks && mkdir -p $hooks && tar -C $hooks -xf - &&
+			chown -R 0:0 $hooks && chmod -R go-w $hooks"
+done
+# dst's agent: the hooks, and fs-sync allowed below LXC's lxcpath (fs_root is
+# empty by default, which refuses the container's dir)
+agent="phaul -o hooks_dir=$hooks -o fs_root=/var/lib/lxc agent --stdio"
+on_src "timeout 300 phaul -o hooks_dir=$hooks -o 'agent_cmd=$agent' \
+	migrate --json --keep-images lxc:$LXC_CT root@dst 2>/tmp/migrate-36.err" \
 	>"$RESULT_DIR/migrate.json" ||
-	{ cat "$RESULT_DIR/migrate.json"; phaul_logs; fail "phaul migrate failed"; }
+	{ cat "$RESULT_DIR/migrate.json"; on_src "cat /tmp/migrate-36.err"; phaul_logs
+	  fail "phaul migrate failed"; }
+on_src "cat /tmp/migrate-36.err" >"$RESULT_DIR/migrate.err"
+grep -q "lxc:$LXC_CT: config and rootfs .* in place" "$RESULT_DIR/migrate.err" ||
+	fail "the example pre-restore hook did not report on dst (migrate.err)"
+on_src "ls /var/lib/phaul/*/lxc-$LXC_CT.config /var/lib/phaul/*/*/lxc-$LXC_CT.config 2>/dev/null | grep -q ." ||
+	fail "the example post-dump hook left no copy of the config in src's work dir"
+note "example LXC hooks ran: pre-restore on dst, post-dump on src"
 phaul_logs
 grep -v '"event":"report"' "$RESULT_DIR/migrate.json" | grep -v '"check"'
 

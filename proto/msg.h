@@ -3,8 +3,8 @@
  * Control messages (proto/phaul.proto Msg) over the mux control stream:
  * one packed Msg per record, at most PH_MSG_MAX bytes.
  */
-#ifndef PHAUL_MSG_H
-#define PHAUL_MSG_H
+#ifndef PROTO_MSG_H
+#define PROTO_MSG_H
 
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
@@ -28,7 +28,10 @@ void msg_send_error(struct mux *m, int code, const char *text, const char *host)
 void msg_free(Phaul__Msg *msg);
 const char *msg_name(Phaul__Msg__BodyCase c);
 
-/* Exchange Hello: send ours, read the peer's, check the protocol version. */
+/*
+ * Exchange Hello: send ours, read the peer's, check the protocol version.
+ * *peer is the caller's (phaul__hello__free_unpacked), NULL on failure.
+ */
 int msg_hello(struct mux *m, const char *role, Phaul__Hello **peer, int timeout_ms);
 
 #endif

@@ -6,7 +6,7 @@
 #include "caps.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "proto/msg.h"
 
 static const char *const names[] = {
 	[PHAUL__MSG__BODY_HELLO] = "Hello",

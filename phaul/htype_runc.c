@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * runc:ID: an OCI container run by runc, checkpointed and restored with
+ * runc's own commands, so that on the destination runc manages it again
+ * (`runc list`, `runc kill`, `runc delete`).
+ *
+ *   resolve      `runc state ID`: init pid, status, bundle and rootfs; the
+ *                bundle (config.json and, usually, rootfs/) travels like a
+ *                --sync path, the last time while the container is frozen
+ *   pre-dumps    `runc checkpoint --pre-dump --parent-path --page-server`:
+ *                pages to the page server we are given (phaul's relay on
+ *                127.0.0.1), with parents, like lxc:
+ *   final dump   runc answers CRIU's post-dump notification itself and
+ *                takes no action script (with notify scripts on, CRIU runs
+ *                no shell scripts), so the tree is held another way: a
+ *                guard process is started, then `runc pause` freezes the
+ *                cgroup, then `runc checkpoint --leave-running` dumps to the
+ *                page server with the previous pre-dump as parent (CRIU
+ *                restores the freezer's original state, FROZEN, after the
+ *                dump). The verdict goes to the guard through a pipe: on
+ *                commit it runs `runc delete --force ID`; on rollback, or on
+ *                EOF because phaul died, `runc resume ID`. Written to the
+ *                guard, a verdict is carried out even if phaul dies.
+ *   images       runc's descriptors.json and the bundle path travel as
+ *                runc-descriptors.json.img and runc-bundle.img
+ *   restore      `runc restore -d --bundle --image-path`, fds and stdio
+ *                not inherited (the container outlives the agent)
+ *   discard      `runc delete --force ID`
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "htype.h"
+#include "log.h"
+#include "util.h"
+
+#define RUNC_TIMEOUT_S	 600 /* one checkpoint or restore of a large container */
+#define RUNC_QUICK_S	 60  /* state, pause, resume, delete */
+#define RUNC_STATE_MAX	 8192
+#define RUNC_LIST_MAX	 (4 << 20) /* `runc list` of some 10000 containers */
+#define RUNC_BUNDLE_IMG	 "runc-bundle.img"
+#define RUNC_DESC_IMG	 "runc-descriptors.json.img"
+#define RUNC_DESCRIPTORS "descriptors.json"
+
+static int runc_path(char *path, size_t len)
+{
+	if (find_exe("runc", "PHAUL_RUNC", "/usr/sbin", path, len) < 0)
+		return ph_seterr(PH_ENOTSUP, "runc: not found (package runc, or set PHAUL_RUNC)");
+	return 0;
+}
+
+/* The child of runc_run(): stdio set up, every other fd closed, exec. */
+static void runc_child(const char *const argv[], int out_fd, const char *log)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+
+	if (null < 0)
+		_exit(127);
+	if (err < 0)
+		err = null;
+	if (dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : err, 1) < 0 || dup2(err, 2) < 0)
+		_exit(127);
+	close_range(3, ~0U, 0);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/* Wait for pid until deadline (CLOCK_MONOTONIC us); SIGKILL it after. */
+static int wait_deadline(pid_t pid, uint64_t deadline, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return ph_seterr_errno(PH_ESYS, "waitpid %d", (int)pid);
+		if (now_us() > deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return ph_seterr(PH_ETIMEDOUT, "runc took longer than its deadline");
+		}
+		usleep(10000);
+	}
+}
+
+/*
+ * Run runc with args (args[0] is replaced by runc's path), stdout into out
+ * (NUL-terminated, cut at outlen) or the log, stderr appended to log (or
+ * dropped). 0 when it exited 0; PH_ECRIU naming the command otherwise.
+ */
+static int runc_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
+{
+	uint64_t deadline = now_us() + (uint64_t)timeout_s * 1000000;
+	char exe[PATH_MAX];
+	int p[2] = { -1, -1 }, st = 0, ret;
+	size_t got = 0;
+	pid_t pid;
+
+	if ((ret = runc_path(exe, sizeof(exe))) < 0)
+		return ret;
+	args[0] = exe;
+	if (out && pipe2(p, O_CLOEXEC) < 0)
+		return ph_seterr_errno(PH_ESYS, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		ret = ph_seterr_errno(PH_ESYS, "fork");
+		goto out;
+	}
+	if (pid == 0)
+		runc_child(args, p[1], log);
+	if (out) {
+		close(p[1]);
+		p[1] = -1;
+		for (;;) {
+			struct pollfd pf = { p[0], POLLIN, 0 };
+			int64_t left = (int64_t)(deadline - now_us()) / 1000;
+			ssize_t n;
+
+			if (left <= 0 || poll(&pf, 1, (int)left) == 0)
+				break; /* wait_deadline() kills it */
+			n = read(p[0], out + got, outlen - 1 - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			if (got == outlen - 1)
+				break;
+		}
+		out[got] = '\0';
+	}
+	if ((ret = wait_deadline(pid, deadline, &st)) < 0)
+		ret = ph_seterr(PH_ETIMEDOUT, "runc %s: no answer in %d s", args[1], timeout_s);
+	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		ret = ph_seterr(PH_ECRIU, "runc %s failed (status %d)%s%s", args[1],
+				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+				log ? ", see " : "", log ? log : "");
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	return ret;
+}
+
+struct runc_state {
+	pid_t pid;
+	char status[32];
+	char bundle[PATH_MAX];
+	char rootfs[PATH_MAX];
+};
+
+static void copy_str(json_t *o, const char *key, char *dst, size_t len)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	snprintf(dst, len, "%s", s ? s : "");
+}
+
+/* `runc state ID`; PH_ENOENT when runc does not know the container. */
+static int runc_state(const struct ct *ct, struct runc_state *s)
+{
+	const char *args[] = { "runc", "state", ct->id, NULL };
+	char *out = malloc(RUNC_STATE_MAX);
+	json_error_t jerr;
+	json_t *o = NULL;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (!out)
+		return ph_seterr(PH_ENOMEM, "runc state buffer");
+	if ((ret = runc_run(args, out, RUNC_STATE_MAX, NULL, RUNC_QUICK_S)) < 0) {
+		if (ret == -PH_ECRIU)
+			ret = ph_seterr(PH_ENOENT, "%s: runc knows no such container (runc state)",
+					ct->spec);
+		goto out;
+	}
+	o = json_loads(out, 0, &jerr);
+	if (!json_is_object(o) || !json_is_integer(json_object_get(o, "pid"))) {
+		ret = ph_seterr(PH_ECRIU, "%s: runc state: unexpected output (%s)", ct->spec,
+				o ? "no pid" : jerr.text);
+		goto out;
+	}
+	s->pid = (pid_t)json_integer_value(json_object_get(o, "pid"));
+	copy_str(o, "status", s->status, sizeof(s->status));
+	copy_str(o, "bundle", s->bundle, sizeof(s->bundle));
+	copy_str(o, "rootfs", s->rootfs, sizeof(s->rootfs));
+out:
+	json_decref(o);
+	free(out);
+	return ret;
+}
+
+/* The bundle directory, and the rootfs when it lies outside it. */
+static int runc_add_sync(struct ct *ct, const struct runc_state *s)
+{
+	struct stat st;
+	size_t n = strlen(s->bundle);
+
+	if (s->bundle[0] != '/' || stat(s->bundle, &st) < 0 || !S_ISDIR(st.st_mode))
+		return ph_seterr(PH_ENOTSUP, "%s: bundle '%s' is not a directory", ct->spec,
+				 s->bundle);
+	snprintf(ct->sync[0], sizeof(ct->sync[0]), "%s", s->bundle);
+	ct->nsync = 1;
+	if (!s->rootfs[0] || (!strncmp(s->rootfs, s->bundle, n) && s->rootfs[n] == '/'))
+		return 0; /* rootfs/ inside the bundle, the usual case */
+	if (s->rootfs[0] != '/' || stat(s->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return ph_seterr(PH_ENOTSUP, "%s: rootfs '%s' is not a directory", ct->spec,
+				 s->rootfs);
+	snprintf(ct->sync[ct->nsync++], sizeof(ct->sync[0]), "%s", s->rootfs);
+	return 0;
+}
+
+static int runc_resolve(struct ct *ct)
+{
+	struct runc_state s;
+	int ret;
+
+	if ((ret = runc_state(ct, &s)) < 0)
+		return ret;
+	if (strcmp(s.status, "running"))
+		return ph_seterr(PH_ENOENT, "%s is %s, not running", ct->spec, s.status);
+	if (s.pid <= 1)
+		return ph_seterr(PH_ENOENT, "%s: runc knows no init pid", ct->spec);
+	ct->root = s.pid;
+	ct->own_pidns = true;
+	if ((ret = runc_add_sync(ct, &s)) < 0)
+		return ret;
+	return ct_collect_tree(ct);
+}
+
+/* "<what> failed: <CRIU's errors>" from dir/<log>. */
+static int runc_fail(const struct ct *ct, const char *what, const char *dir, const char *log)
+{
+	char path[PATH_MAX], errs[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, log);
+	criu_log_errors(path, errs, sizeof(errs));
+	if (errs[0])
+		return ph_seterr(PH_ECRIU, "%s: %s failed: %s (CRIU log %s)", ct->spec, what, errs,
+				 path);
+	return ph_seterr(PH_ECRIU, "%s: %s failed: %s (see %s/runc.log)", ct->spec, what,
+			 ph_errmsg(), dir);
+}
+
+/* runc checkpoint to the page server; pre_dump or the final one (left frozen). */
+static int runc_checkpoint(const struct ct *ct, const struct ct_dump *d, bool pre)
+{
+	char ps[64], log[PATH_MAX];
+	const char *args[16];
+	int n = 0;
+
+	snprintf(ps, sizeof(ps), "%s:%d", d->ps_addr, d->ps_port);
+	snprintf(log, sizeof(log), "%s/runc.log", d->images_dir);
+	args[n++] = "runc";
+	args[n++] = "checkpoint";
+	args[n++] = pre ? "--pre-dump" : "--leave-running";
+	args[n++] = "--image-path";
+	args[n++] = d->images_dir;
+	args[n++] = "--work-path";
+	args[n++] = d->images_dir;
+	args[n++] = "--page-server";
+	args[n++] = ps;
+	if (d->parent) {
+		args[n++] = "--parent-path";
+		args[n++] = d->parent;
+	}
+	args[n++] = ct->id;
+	args[n] = NULL;
+	if (runc_run(args, NULL, 0, log, RUNC_TIMEOUT_S) < 0)
+		return runc_fail(ct, pre ? "pre-dump" : "dump", d->images_dir, "dump.log");
+	return 0;
+}
+
+static int runc_pre_dump(struct ct *ct, const struct ct_dump *d)
+{
+	return runc_checkpoint(ct, d, true);
+}
+
+/*
+ * The guard: a process of its own session (a Ctrl-C for phaul is not for
+ * it) that reads the verdict from a pipe and carries it out.
+ */
+static const char guard_script[] =
+	"read -r v\n"
+	"if [ \"$v\" = commit ]; then exec \"$0\" delete --force \"$1\"; fi\n"
+	"exec \"$0\" resume \"$1\"\n";
+
+static int guard_start(const struct ct *ct, const char *log, int *wfd, pid_t *pid)
+{
+	char exe[PATH_MAX];
+	const char *argv[] = { "/bin/sh", "-c", guard_script, exe, ct->id, NULL };
+	int p[2], ret;
+
+	*wfd = -1;
+	*pid = -1;
+	if ((ret = runc_path(exe, sizeof(exe))) < 0)
+		return ret;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ph_seterr_errno(PH_ESYS, "pipe");
+	*pid = fork();
+	if (*pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ph_seterr_errno(PH_ESYS, "fork");
+	}
+	if (*pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int err = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		setsid();
+		if (null < 0 || err < 0 || dup2(p[0], 0) < 0 || dup2(err, 1) < 0 ||
+		    dup2(err, 2) < 0)
+			_exit(127);
+		close_range(3, ~0U, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[0]);
+	*wfd = p[1];
+	return 0;
+}
+
+/* Hand the verdict to the guard and wait until it carried it out. */
+static int guard_finish(const struct ct *ct, int wfd, pid_t pid, bool commit, const char *log)
+{
+	const char *v = commit ? "commit\n" : "rollback\n";
+	int st = 0, ret;
+
+	if (write(wfd, v, strlen(v)) != (ssize_t)strlen(v))
+		pr_perror("telling the guard of %s", ct->spec); /* EOF: it resumes */
+	close(wfd);
+	if ((ret = wait_deadline(pid, now_us() + (uint64_t)RUNC_QUICK_S * 1000000, &st)) < 0)
+		return ph_errctx(ret, "%s: runc %s", ct->spec, commit ? "delete" : "resume");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return ph_seterr(PH_ECRIU, "%s: runc %s failed (see %s)", ct->spec,
+				 commit ? "delete --force" : "resume", log);
+	return 0;
+}
+
+/* Rollback: the guard resumes it; one that was never paused runs already. */
+static int guard_rollback(const struct ct *ct, int wfd, pid_t pid, const char *log)
+{
+	struct runc_state s;
+	char msg[512];
+	int ret = guard_finish(ct, wfd, pid, false, log);
+
+	if (ret == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+	if (runc_state(ct, &s) == 0 && !strcmp(s.status, "running"))
+		return 0;
+	return ph_seterr(ret, "%s", msg);
+}
+
+/* Copy src to dst (small files: runc's descriptors.json). */
+static int copy_small(const char *src, const char *dst)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	FILE *f;
+	int ret;
+
+	if ((ret = read_file(src, 65536, &buf, &len)) < 0)
+		return ret;
+	f = fopen(dst, "we");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		ret = ph_seterr_errno(PH_ESYS, "writing %s", dst);
+		if (f)
+			fclose(f);
+	}
+	free(buf);
+	return ret;
+}
+
+/* What the destination's runc restore needs beside CRIU's images. */
+static int runc_images_extra(const struct ct *ct, const char *dir)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct runc_state s;
+	FILE *f;
+	int ret;
+
+	if ((ret = runc_state(ct, &s)) < 0)
+		return ret;
+	snprintf(dst, sizeof(dst), "%s/%s", dir, RUNC_BUNDLE_IMG);
+	f = fopen(dst, "we");
+	if (!f || fprintf(f, "%s", s.bundle) < 0 || fclose(f) != 0) {
+		if (f)
+			fclose(f);
+		return ph_seterr_errno(PH_ESYS, "writing %s", dst);
+	}
+	snprintf(src, sizeof(src), "%s/%s", dir, RUNC_DESCRIPTORS);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, RUNC_DESC_IMG);
+	return copy_small(src, dst);
+}
+
+/* After the dump with --leave-running: still frozen, or no commit is safe. */
+static int runc_still_paused(const struct ct *ct)
+{
+	struct runc_state s;
+	int ret;
+
+	if ((ret = runc_state(ct, &s)) < 0)
+		return ret;
+	if (strcmp(s.status, "paused"))
+		return ph_seterr(PH_ECRIU,
+				 "%s: %s after runc checkpoint --leave-running, not paused: "
+				 "its state may differ from the dump",
+				 ct->spec, s.status);
+	return 0;
+}
+
+/* Up to 10 s for the killed init to disappear. */
+static bool runc_gone(const struct ct *ct)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (!ct_alive(ct))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static int runc_dump(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
+		     enum criu_dump_outcome *outcome)
+{
+	const char *pause_args[] = { "runc", "pause", ct->id, NULL };
+	char log[PATH_MAX], glog[PATH_MAX];
+	enum criu_verdict v = CRIU_ROLLBACK;
+	int wfd = -1, ret, gret;
+	pid_t guard = -1;
+
+	*outcome = CRIU_DUMP_RESUMED; /* nothing happened to it yet */
+	snprintf(log, sizeof(log), "%s/runc.log", d->images_dir);
+	snprintf(glog, sizeof(glog), "%s/runc-verdict.log", d->work_dir);
+	/* The guard first: from the pause on, someone must be able to resume it. */
+	if ((ret = guard_start(ct, glog, &wfd, &guard)) < 0)
+		return ret;
+	if ((ret = runc_run(pause_args, NULL, 0, log, RUNC_QUICK_S)) < 0) {
+		ph_errctx(ret, "%s: freezing it", ct->spec);
+		goto verdict;
+	}
+	if ((ret = runc_checkpoint(ct, d, false)) < 0 || (ret = runc_still_paused(ct)) < 0 ||
+	    (ret = runc_images_extra(ct, d->images_dir)) < 0)
+		goto verdict;
+	v = fn ? fn("post-dump", arg) : CRIU_COMMIT;
+verdict:
+	if (ret < 0) {
+		/* the cause first; the guard's resume is reported after it */
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+		if ((gret = guard_rollback(ct, wfd, guard, glog)) < 0) {
+			*outcome = CRIU_DUMP_UNKNOWN;
+			pr_err("%s", ph_errmsg());
+		}
+		return ph_seterr(ret, "%s", msg);
+	}
+	ret = v == CRIU_COMMIT ? guard_finish(ct, wfd, guard, true, glog)
+			       : guard_rollback(ct, wfd, guard, glog);
+	if (ret < 0) {
+		*outcome = CRIU_DUMP_UNKNOWN;
+		return ret;
+	}
+	if (v != CRIU_COMMIT)
+		return 0; /* resumed: the orchestrator words why */
+	if (!runc_gone(ct)) {
+		*outcome = CRIU_DUMP_UNKNOWN;
+		return ph_seterr(PH_ECRIU, "%s: init %d still alive after runc delete --force",
+				 ct->spec, (int)ct->root);
+	}
+	*outcome = CRIU_DUMP_KILLED;
+	return 0;
+}
+
+/*
+ * The bundle path the source wrote: absolute, canonical (no symlink, no
+ * "..": realpath gives it back unchanged), a directory holding config.json.
+ * It is the path fs-sync wrote beneath the agent's fs_root.
+ */
+static int runc_bundle(const struct ct *ct, const char *dir, char *bundle, size_t len)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, RUNC_BUNDLE_IMG);
+	if ((ret = read_file(path, PATH_MAX - 1, &buf, &n)) < 0)
+		return ph_errctx(ret, "%s: the bundle path", ct->spec);
+	snprintf(bundle, len, "%.*s", (int)n, (const char *)buf);
+	free(buf);
+	if (strlen(bundle) != n || bundle[0] != '/' || !realpath(bundle, real) ||
+	    strcmp(real, bundle)) {
+		ph_strvis_inplace(bundle, 128);
+		return ph_seterr(PH_EPATH,
+				 "%s: bundle '%s' from the source is not a canonical "
+				 "absolute path here",
+				 ct->spec, bundle);
+	}
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
+		return ph_seterr(PH_EPATH, "%s: bundle path too long", ct->spec);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return ph_seterr(PH_ENOENT, "%s: no %s here (was the bundle synced?)", ct->spec,
+				 path);
+	return 0;
+}
+
+static int runc_restore(struct ct *ct, const char *images_dir, const struct criu_opts *co,
+			pid_t *pid)
+{
+	char bundle[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], log[PATH_MAX];
+	const char *args[] = { "runc",	   "restore",	   "--detach", "--bundle",
+			       bundle,	   "--image-path", images_dir, "--work-path",
+			       images_dir, ct->id,	   NULL };
+	struct runc_state s;
+	int ret;
+
+	(void)co;
+	*pid = 0;
+	if ((ret = runc_bundle(ct, images_dir, bundle, sizeof(bundle))) < 0)
+		return ret;
+	snprintf(src, sizeof(src), "%s/%s", images_dir, RUNC_DESC_IMG);
+	snprintf(dst, sizeof(dst), "%s/%s", images_dir, RUNC_DESCRIPTORS);
+	if ((ret = copy_small(src, dst)) < 0)
+		return ph_errctx(ret, "%s: runc's descriptors", ct->spec);
+	snprintf(log, sizeof(log), "%s/runc.log", images_dir);
+	if (runc_run(args, NULL, 0, log, RUNC_TIMEOUT_S) < 0)
+		return runc_fail(ct, "restore", images_dir, "restore.log");
+	if ((ret = runc_state(ct, &s)) < 0)
+		return ret;
+	if (s.pid <= 1)
+		return ph_seterr(PH_ECRIU, "%s: restored, but runc knows no init pid", ct->spec);
+	*pid = s.pid;
+	return 0;
+}
+
+static int runc_discard(struct ct *ct, pid_t root)
+{
+	const char *args[] = { "runc", "delete", "--force", ct->id, NULL };
+	int ret = runc_run(args, NULL, 0, NULL, RUNC_QUICK_S);
+
+	if (ret < 0 && root > 0)
+		kill(root, SIGKILL); /* the container's init: its namespace dies with it */
+	return ret;
+}
+
+/* "runc version 1.1.5+ds1\n..." into "runc 1.1.5+ds1". */
+static void runc_version(const char *out, char *v, size_t len)
+{
+	const char *p = strstr(out, "runc version ");
+	int n;
+
+	v[0] = '\0';
+	if (!p)
+		return;
+	p += strlen("runc version ");
+	n = (int)strcspn(p, " \n");
+	if (n > 0)
+		snprintf(v, len, "runc %.*s", n, p);
+}
+
+/* Is id, or a CT whose bundle is path, in `runc list --format json`? */
+static int runc_busy(const struct ct *ct, const char *path, struct ct_facts *f)
+{
+	const char *args[] = { "runc", "list", "--format", "json", NULL };
+	char *out = malloc(RUNC_LIST_MAX);
+	json_error_t jerr;
+	json_t *a = NULL, *e;
+	size_t i;
+	int ret;
+
+	if (!out)
+		return ph_seterr(PH_ENOMEM, "runc list buffer");
+	if ((ret = runc_run(args, out, RUNC_LIST_MAX, NULL, RUNC_QUICK_S)) < 0)
+		goto out;
+	a = json_loads(out, JSON_DECODE_ANY, &jerr);
+	if (!json_is_array(a) && !json_is_null(a)) {
+		/* cut at the cap, or not runc's JSON: the answer would be a guess */
+		ret = ph_seterr(PH_ECRIU, "runc list: unexpected output (%s)", jerr.text);
+		goto out;
+	}
+	json_array_foreach(a, i, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *b = json_string_value(json_object_get(e, "bundle"));
+
+		f->id_busy |= id && !strcmp(id, ct->id);
+		f->path_busy |= path && b && !strcmp(b, path);
+	}
+out:
+	json_decref(a);
+	free(out);
+	return ret;
+}
+
+static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
+{
+	const char *args[] = { "runc", "--version", NULL };
+	char out[256];
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	if ((ret = runc_run(args, out, sizeof(out), NULL, RUNC_QUICK_S)) < 0)
+		return ret == -PH_ENOTSUP ? 0 : ret; /* missing: runtime "" */
+	runc_version(out, f->runtime, sizeof(f->runtime));
+	if (!f->runtime[0])
+		return ph_seterr(PH_ECRIU, "runc --version: unexpected output");
+	return runc_busy(ct, path, f);
+}
+
+const struct htype_ops htype_runc = {
+	.name = "runc",
+	.resolve = runc_resolve,
+	.pre_dump = runc_pre_dump,
+	.dump = runc_dump,
+	.restore = runc_restore,
+	.discard = runc_discard,
+	.probe = runc_probe,
+};
