@@ -15,7 +15,7 @@
 const char *const compat_check_names[] = {
 	"arch",	  "page-size", "kernel", "criu-version", "criu-check",	  "cpu", "soft-dirty",
 	"memory", "disk",      "pids",	 "rsync",	 "auto-converge", "ct-files", "runtime",
-	"ct-id",  "ct-path",   "lazy-restore", NULL,
+	"ct-id",  "ct-path",   "lazy-restore", "files", NULL,
 };
 
 const char *compat_verdict_str(enum compat_verdict v)
@@ -192,6 +192,65 @@ static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
 	}
 }
 
+/* Up to three of the paths at idx, "a, b, c, ..." into buf. */
+static void name_paths(char *buf, size_t len, const struct compat_files *fl, const uint32_t *idx,
+		       size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && i < 3 && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 idx[i] < fl->n ? fl->v[idx[i]]->path : "?");
+	if (n > 3 && used < len)
+		snprintf(buf + used, len - used, ", ...");
+}
+
+/* The files row fails: n paths at idx are what (one, many: the verb), and the hint. */
+static void files_fail(struct compat_row *r, const struct compat_files *fl, const uint32_t *idx,
+		       size_t n, const Phaul__HostFacts *d, const char *what, const char *one,
+		       const char *many, const char *hint)
+{
+	char names[256];
+
+	name_paths(names, sizeof(names), fl, idx, n);
+	snprintf(r->dst, sizeof(r->dst), "%zu %s", n, what);
+	set(r, COMPAT_FAIL, "%zu path%s the CT has open %s on %s: %s (%s)", n, n == 1 ? "" : "s",
+	    n == 1 ? one : many, str(d->hostname), names, hint);
+}
+
+/* The CT's open files, cwd, root and mappings outside synced paths: there on the destination? */
+static void check_files(struct compat_table *t, const Phaul__HostFacts *d,
+			const struct compat_files *fl)
+{
+	struct compat_row *r = row(t, "files");
+
+	snprintf(r->src, sizeof(r->src), "%zu path%s%s", fl->n, fl->n == 1 ? "" : "s",
+		 fl->capped ? " (capped)" : "");
+	if (!d->files_checked) {
+		snprintf(r->dst, sizeof(r->dst), "not checked");
+		set(r, COMPAT_WARN, "the agent on %s does not check files (an older phaul)",
+		    str(d->hostname));
+		return;
+	}
+	/* an answer naming indices we never sent is the peer's mistake: shown as "?" */
+	if (d->n_files_missing)
+		files_fail(r, fl, d->files_missing, d->n_files_missing, d, "missing", "is missing",
+			   "are missing", "use --sync DIR or make them exist");
+	else if (d->n_files_differ)
+		files_fail(r, fl, d->files_differ, d->n_files_differ, d, "differ",
+			   "differs in type or size", "differ in type or size",
+			   "CRIU restores a file of the size it had; use --sync DIR or make them "
+			   "match");
+	else
+		snprintf(r->dst, sizeof(r->dst), "all present");
+	if (r->verdict == COMPAT_OK && fl->capped)
+		set(r, COMPAT_WARN, "only the first %zu of %zu paths checked", fl->n, fl->total);
+	else if (r->verdict == COMPAT_OK && fl->foreign_mnt)
+		set(r, COMPAT_OK,
+		    "tasks in the CT's own mount namespace: their files travel with its root");
+}
+
 /* The CT type's runtime on both hosts; its id and directory free on the destination. */
 static void check_ct(struct compat_table *t, const Phaul__HostFacts *s, const Phaul__HostFacts *d,
 		     const struct compat_req *q)
@@ -268,6 +327,8 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 	}
 	check_resources(t, s, d, q);
 	check_tools(t, s, d, q);
+	if (q->files)
+		check_files(t, d, q->files);
 	if (q->ct_scanned) {
 		r = row(t, "ct-files");
 		snprintf(r->src, sizeof(r->src), "%d need an option", q->ct_files);

@@ -40,6 +40,40 @@ int compat_cpuinfo_dump(const char *work_dir, uint8_t **buf, size_t *len);
 /* Soft-dirty tracking usable on this kernel (checked in /proc/self/pagemap). */
 bool compat_soft_dirty(void);
 
+/*
+ * The paths the CT's restore opens by name, for the destination to look up:
+ * every task's (threads' too) open regular files and directories, cwd, root
+ * and file-backed mappings, deduplicated; not unlinked ones (CRIU carries
+ * them as ghosts), not /proc or /sys, not those at or under a path in excl
+ * (the synced and shared ones). Tasks in another mount namespace are not
+ * read (their paths name the CT's own root): foreign_mnt says so. At most
+ * PH_CHECK_FILES_MAX paths, PH_CHECK_FILES_BYTES_MAX bytes together: total
+ * counts them all and capped says that only the first n were kept. Owns v
+ * and its entries; release with compat_files_free() (NULL-safe, also after a
+ * failure).
+ */
+struct compat_files {
+	Phaul__CheckFile **v;
+	size_t n, total;
+	bool capped, foreign_mnt;
+};
+int compat_ct_files(const uint32_t *pids, size_t npids, const char *const *excl, size_t nexcl,
+		    struct compat_files *out);
+void compat_files_free(struct compat_files *fl);
+
+/* Absolute, at most PH_PATH_MAX bytes, no empty, "." or ".." components,
+ * no trailing '/' (but "/"). */
+bool compat_path_normal(const char *p);
+/* The destination's bounds on CheckReq.files before any look-up: the count,
+ * each path's length and form. PH_ETOOBIG or PH_EPROTO naming the entry. */
+int compat_files_valid(Phaul__CheckFile *const *files, size_t n);
+/*
+ * Look each of files (already valid) up here, without following a last
+ * symlink or triggering an automount, opening or creating nothing; fill f's
+ * files_checked, files_missing and files_differ (indices into files).
+ */
+int compat_files_lookup(Phaul__CheckFile *const *files, size_t n, Phaul__HostFacts *f);
+
 /* What the migration allows CRIU to dump (phaul's [criu] options). */
 struct compat_fd_allow {
 	bool file_locks;
@@ -100,6 +134,8 @@ struct compat_req {
 	const char *ct_spec;	  /* "runc:web1" */
 	const char *ct_path;	  /* its directory on both hosts (runc: the bundle), or NULL */
 	const char *ct_runtime;	  /* the source's runtime and version, "" if missing */
+	/* the CT's files the destination needs (compat_ct_files()), NULL: none asked */
+	const struct compat_files *files;
 };
 
 /* Compare; returns 0 if nothing failed, else PH_ECOMPAT naming the first

@@ -151,6 +151,8 @@ void compat_facts_free(Phaul__HostFacts *f)
 	free(f->work_dir);
 	free(f->pids_busy);
 	free(f->cpu_msg);
+	free(f->files_missing);
+	free(f->files_differ);
 	free(f->ct_runtime);
 	phaul__host_facts__init(f);
 }

@@ -7,7 +7,6 @@
  * check_open_handle() (a watch needs a path), sk-unix.c
  * __dump_external_socket() (a socket connected outside the tree).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "compat/compat.h"
+#include "compat/procfd.h"
 #include "compat/unixsk.h"
 #include "err.h"
 
@@ -43,6 +43,7 @@ struct scan {
 	struct tree_sk *sk; /* the tree's sockets, for scan_unix() */
 	size_t nsk, capsk;
 	bool sk_full; /* more than USK_MAX: not checked */
+	uint32_t pid; /* the one scan_fd() looks at */
 };
 
 /* Record one problem; the first one's text is kept. */
@@ -248,29 +249,25 @@ static void scan_unix(struct scan *s)
 	usk_free(&t);
 }
 
+static int scan_fd(void *arg, const char *fd, const char *link, const char *target)
+{
+	struct scan *s = arg;
+
+	(void)link;
+	scan_deleted(s, s->pid, fd, target);
+	scan_fdinfo(s, s->pid, fd, target);
+	note_socket(s, s->pid, fd, target);
+	return 0;
+}
+
 static void scan_pid(struct scan *s, uint32_t pid)
 {
-	char dir[64], p[sizeof(dir) + NAME_MAX + 2], target[PATH_MAX];
-	struct dirent *de;
-	ssize_t n;
-	DIR *d;
+	char task[32];
 
-	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
-	if (!(d = opendir(dir)))
-		return; /* gone, or a thread: CRIU sees what the tree has then */
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		n = readlink(p, target, sizeof(target) - 1);
-		if (n < 0)
-			continue;
-		target[n] = '\0';
-		scan_deleted(s, pid, de->d_name, target);
-		scan_fdinfo(s, pid, de->d_name, target);
-		note_socket(s, pid, de->d_name, target);
-	}
-	closedir(d);
+	/* gone, or a thread: CRIU sees what the tree has then */
+	snprintf(task, sizeof(task), "/proc/%u", pid);
+	s->pid = pid;
+	procfd_walk(task, scan_fd, s);
 }
 
 int compat_scan_fds(const uint32_t *pids, size_t npids, const struct compat_fd_allow *allow,

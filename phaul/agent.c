@@ -55,11 +55,15 @@ static int on_check(struct agent *a, Phaul__Msg *in)
 	if (q->n_pids > PH_CHECK_PIDS_MAX)
 		return ph_seterr(PH_ETOOBIG, "CheckReq names %zu pids (max %u)", q->n_pids,
 				 PH_CHECK_PIDS_MAX);
+	if ((ret = compat_files_valid(q->files, q->n_files)) < 0)
+		return ret;
 	if ((ret = agent_hook(a, HOOK_BEFORE_CHECK, NULL)) < 0)
 		return ph_errctx(ret, "%s", a->host);
 	/* A failing probe is a fact to report, not a reason to hang up. */
 	if (compat_local_facts(&p, &f) < 0)
 		pr_warn("host facts incomplete: %s", ph_errmsg());
+	else if (compat_files_lookup(q->files, q->n_files, &f) < 0)
+		pr_warn("files not looked up: %s", ph_errmsg());
 	if (q->ct)
 		ct_facts_fill(q->ct, q->ct_path, &f);
 	resp.facts = &f;

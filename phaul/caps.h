@@ -62,6 +62,13 @@
 #define PH_CHECK_PIDS_MAX 65536
 /* Busy pids a host lists in its facts; the rest are only counted (CheckResp fits PH_MSG_MAX). */
 #define PH_CHECK_BUSY_LIST_MAX 64
+/*
+ * Paths of the CT's files in one CheckReq (the source checks the first ones
+ * and says so), and their bytes together: CheckReq fits PH_MSG_MAX beside the
+ * cpuinfo image. Each path is at most PH_PATH_MAX.
+ */
+#define PH_CHECK_FILES_MAX	 1024
+#define PH_CHECK_FILES_BYTES_MAX (32u * 1024)
 /* pre-copy iterations */
 #define PH_ITER_MAX 64
 /* auth: shared secret length */

@@ -139,6 +139,10 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	} else {
 		pr_warn("cpuinfo dump failed: %s", ph_errmsg());
 	}
+	if (req->files) {
+		q.files = req->files->v;
+		q.n_files = req->files->n;
+	}
 	q.ct = (char *)req->ct_spec;
 	q.ct_path = (char *)req->ct_path;
 	q.pids = (uint32_t *)pids;

@@ -250,10 +250,17 @@ static int step_check(struct mig *g)
 	};
 	struct criu_opts o = CRIU_OPTS_INIT;
 	struct compat_fd_allow allow;
+	struct compat_files files;
 	char why[384];
 	struct compat_table t;
 	struct ct_facts cf = { 0 };
 	int ret;
+
+	/* Before any freeze: the paths its restore opens, but those that travel with it. */
+	if ((ret = compat_ct_files(g->ct.pids, g->ct.npids, g->opt.sync, (size_t)g->opt.nsync,
+				   &files)) < 0)
+		return ph_errctx(ret, "listing the CT's files");
+	q.files = &files;
 
 	if (g->ct.ops->probe) {
 		/* the type's runtime here; missing shows in the table */
@@ -286,6 +293,10 @@ static int step_check(struct mig *g)
 	g->lazy = t.lazy;
 	if (ret == 0 && !g->precopy)
 		report_phase(&g->rep, "check", "no soft-dirty tracking: one stop-and-copy dump");
+	if (files.capped)
+		report_phase(&g->rep, "check", "the CT holds %zu paths: only the first %zu checked",
+			     files.total, files.n);
+	compat_files_free(&files);
 	return ret;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "compat/compat.h"
 #include "images.h"
 #include "mrec.h"
 #include "proto/msg.h"
@@ -24,6 +25,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)images_name_ok(m->image_file->name);
 	if (m->body_case == PHAUL__MSG__BODY_CHECK_RESP && m->check_resp->facts->hostname)
 		(void)strlen(m->check_resp->facts->hostname);
+	/* the agent's bounds on the CT's paths, then its look-up (stat only) */
+	if (m->body_case == PHAUL__MSG__BODY_CHECK_REQ &&
+	    compat_files_valid(m->check_req->files, m->check_req->n_files) == 0) {
+		Phaul__HostFacts f = PHAUL__HOST_FACTS__INIT;
+
+		(void)compat_files_lookup(m->check_req->files, m->check_req->n_files, &f);
+		compat_facts_free(&f);
+	}
+	/* the source naming paths by the indices in the peer's answer */
+	if (m->body_case == PHAUL__MSG__BODY_CHECK_RESP) {
+		Phaul__CheckFile a = PHAUL__CHECK_FILE__INIT, *v[1] = { &a };
+		struct compat_files fl = { .v = v, .n = 1, .total = 1 };
+		struct compat_req q = { .files = &fl };
+		struct compat_table t;
+
+		a.path = "/var/log/app.log";
+		(void)compat_compare(m->check_resp->facts, m->check_resp->facts, &q, &t);
+	}
 	/* ids the agent turns into record names (Recover, RestoreReq) */
 	if (m->body_case == PHAUL__MSG__BODY_RECOVER)
 		(void)mrec_id_valid(m->recover->mig_id);

@@ -199,6 +199,46 @@ wait "$first" 2>/dev/null
 expect "lock: released when the first run ends" 1 "connecting to 127.0.0.1:1 over tcp" \
 	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
 
+# --- pre-flight: the CT's open files, cwd and mappings must exist on the destination ---
+# The agent runs in a mount namespace where a tmpfs hides $T/only-src: for it
+# that directory is empty but for typed.log, a directory where the source has a file.
+mkdir -p "$T/only-src"
+(cd "$T/only-src" && exec setsid sleep 300 >out.log) &
+holder=$!
+pids+=($holder)
+setsid sleep 300 >"$T/only-src/typed.log" &
+typed=$!
+pids+=($typed)
+fport=$(free_port)
+unshare -m --propagation private sh -c \
+	'mount -t tmpfs phaul-hide "$1" && mkdir "$1/typed.log" && shift && exec "$@"' \
+	sh "$T/only-src" "$PHAUL" agent --listen "127.0.0.1:$fport" >"$T/hide.log" 2>&1 &
+pids+=($!)
+nocriu=criu-version,criu-check,cpu,pids # no CRIU here, one host: not the point
+for i in $(seq 50); do [ -e "/proc/$holder/fd/1" ] && break; sleep 0.1; done
+if wait_port "$fport"; then
+	expect "files: a CT's open file missing on the destination fails the check" 3 \
+		"files +[0-9]+ paths +1 missing +FAIL: 1 path the CT has open is missing on [^:]+: $T/only-src/out.log \(use --sync DIR or make them exist\)" \
+		"$PHAUL" -t tcp migrate --dry-run --force "$nocriu" "pid:$holder" "127.0.0.1:$fport"
+	grep -q "error: check 'files' failed: .*(source: [0-9]* paths, destination: 1 missing)" \
+		"$T/out" && ok "files: the refusal names the check and both sides" ||
+		bad "files: the refusal names the check and both sides"
+	expect "files: a file that is a directory on the destination fails the check" 3 \
+		"files +[0-9]+ paths +1 differ +FAIL: 1 path the CT has open differs in type or size on [^:]+: $T/only-src/typed.log" \
+		"$PHAUL" -t tcp migrate --dry-run --force "$nocriu" "pid:$typed" "127.0.0.1:$fport"
+	expect "files: --force files lets the dry run pass" 0 "checks passed; nothing migrated" \
+		"$PHAUL" -t tcp migrate --dry-run --force "$nocriu,files" "pid:$holder" "127.0.0.1:$fport"
+	expect "files: a --sync of the directory takes its paths off the list" 0 \
+		"files +[0-9]+ paths? +all present +ok" \
+		"$PHAUL" -t tcp migrate --dry-run --force "$nocriu" --sync "$T/only-src" \
+		"pid:$holder" "127.0.0.1:$fport"
+	kill -0 "$holder" && grep -q State:.S "/proc/$holder/status" &&
+		ok "files: the refused CT runs on, never frozen" || bad "files: the refused CT runs on, never frozen"
+else
+	bad "agent in a mount namespace did not start"
+	cp "$T/hide.log" "$T/out"
+fi
+
 # --- a throttle left by a killed phaul is lifted by the next start (here: the agent's) ---
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 if [ -n "$cg2" ] && mkdir "$cg2/phaul.hosttest.$$" 2>/dev/null; then

@@ -15,6 +15,8 @@
 
 #include "agent.h"
 #include "config.h"
+#include "proto/msg.h"
+#include "phaul.h"
 
 struct agent_pair {
 	struct phaul_config cfg;
@@ -56,6 +58,23 @@ static void agent_pair_open(struct agent_pair *p, const char *work_dir, const ch
 static void agent_pair_start(struct agent_pair *p)
 {
 	assert_int_equal(pthread_create(&p->t, NULL, agent_pair_thread, p), 0);
+}
+
+/* The test's Hello as a source named name, and the agent's. */
+static inline void agent_pair_hello(struct agent_pair *p, const char *name)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__Hello h = PHAUL__HELLO__INIT;
+
+	h.proto_version = PHAUL_PROTO_VERSION;
+	h.phaul_version = "0";
+	h.hostname = (char *)name;
+	h.role = "source";
+	out.body_case = PHAUL__MSG__BODY_HELLO;
+	out.hello = &h;
+	assert_int_equal(msg_send(p->peer, &out), 0);
+	assert_int_equal(msg_expect(p->peer, PHAUL__MSG__BODY_HELLO, &in, 10000), 0);
+	msg_free(in);
 }
 
 static void agent_pair_join(struct agent_pair *p)

@@ -38,22 +38,12 @@ struct sess {
 static int setup(void **state)
 {
 	struct sess *s = calloc(1, sizeof(*s));
-	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
-	Phaul__Hello h = PHAUL__HELLO__INIT;
 
 	strcpy(s->work, "/var/tmp/phaul-bal-agent.XXXXXX");
 	assert_non_null(mkdtemp(s->work));
 	agent_pair_open(&s->p, s->work, "srchost", "balancer");
 	agent_pair_start(&s->p);
-	h.proto_version = PHAUL_PROTO_VERSION;
-	h.phaul_version = "0";
-	h.hostname = "balancer";
-	h.role = "source";
-	out.body_case = PHAUL__MSG__BODY_HELLO;
-	out.hello = &h;
-	assert_int_equal(msg_send(s->p.peer, &out), 0);
-	assert_int_equal(msg_expect(s->p.peer, PHAUL__MSG__BODY_HELLO, &in, 10000), 0);
-	msg_free(in);
+	agent_pair_hello(&s->p, "balancer");
 	*state = s;
 	return 0;
 }
