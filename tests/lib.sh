@@ -2,7 +2,7 @@
 # a temp dir $T removed at exit with the processes in pids, pass/fail
 # counters and the expect helpers. Source it after cd to the repo root;
 # set TAG first for the temp dir's name, KILL_SIG for another signal than
-# TERM at exit.
+# TERM at exit, KEEP=1 to keep $T.
 PHAUL=${PHAUL_BIN:-$PWD/build/phaul}
 T=$(mktemp -d "/tmp/phaul-${TAG:-test}.XXXXXX")
 pass=0 fail=0
@@ -11,7 +11,7 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -s "${KILL_SIG:-TERM}" "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$T"
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 

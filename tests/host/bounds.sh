@@ -6,7 +6,7 @@ PEER=$PWD/build/tests/host-peer
 bconf=$T/bounds.conf
 cat >"$bconf" <<EOC
 [phaul]
-work_dir = $T/work
+work_dir = $T/wd
 secret_file = $T/secret
 timeout = 20
 idle_timeout = 3

@@ -12,13 +12,9 @@ NAME=cli
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 cat >"$T/phaul.conf" <<EOC
 [phaul]
-work_dir = $T/work
+work_dir = $T/wd
 secret_file = $T/secret
 timeout = 20
 EOC

@@ -13,7 +13,7 @@ NAME=hooks
 run_hook() {
 	local name=$1 want=$2 pat=$3 hook=$4 stage=$5; shift 5
 	env -i PATH="$T/bin:/usr/sbin:/usr/bin:/sbin:/bin" LXC_PATH="$T/lxc" \
-		VZ_CONF_DIR="$T/vz" CALLS="$T/calls" PHAUL_STAGE="$stage" PHAUL_WORK_DIR="$T/work" \
+		VZ_CONF_DIR="$T/vz" CALLS="$T/calls" PHAUL_STAGE="$stage" PHAUL_WORK_DIR="$T/wd" \
 		"$@" "$H/$hook" "$stage" >"$T/out" 2>&1 </dev/null
 	local rc=$?
 	if [ "$rc" -eq "$want" ] && { [ -z "$pat" ] || grep -Eq -- "$pat" "$T/out"; }; then ok "$name"
@@ -29,7 +29,7 @@ for f in lxc/pre-restore.d/10-lxc-config lxc/post-dump.d/10-lxc-note lxc/on-fail
 	else echo "missing, not executable or not tracked" >"$T/out"; bad "exists, executable, in git: $f"; fi
 done
 
-mkdir -p "$T/bin" "$T/lxc/web1/rootfs" "$T/lxc/ext" "$T/srv/ext" "$T/vz" "$T/work"
+mkdir -p "$T/bin" "$T/lxc/web1/rootfs" "$T/lxc/ext" "$T/srv/ext" "$T/vz" "$T/wd"
 for stub in vzctl logger; do
 	printf '#!/bin/sh\necho "%s $*" >>"$CALLS"\n' "$stub" >"$T/bin/$stub"
 	chmod +x "$T/bin/$stub"
@@ -58,7 +58,7 @@ run_hook "lxc pre-restore: other CT types pass untouched" 0 "" \
 	lxc/pre-restore.d/10-lxc-config pre-restore PHAUL_CT_TYPE=pid PHAUL_CT_ID=42
 run_hook "lxc post-dump: the frozen CT's config is saved in the work dir" 0 "config saved" \
 	lxc/post-dump.d/10-lxc-note post-dump "${LXC[@]}" PHAUL_SIDE=source
-cmp -s "$T/lxc/web1/config" "$T/work/lxc-web1.config" && ok "lxc post-dump: the copy is the config" ||
+cmp -s "$T/lxc/web1/config" "$T/wd/lxc-web1.config" && ok "lxc post-dump: the copy is the config" ||
 	bad "lxc post-dump: the copy is the config"
 for set in lxc openvz; do
 	: >"$T/calls"

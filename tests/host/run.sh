@@ -22,7 +22,7 @@ wait_grep() {
 conf=$T/phaul.conf
 cat >"$conf" <<EOC
 [phaul]
-work_dir = $T/work
+work_dir = $T/wd
 secret_file = $T/secret
 timeout = 20
 EOC
@@ -190,7 +190,7 @@ wait_port "$hport"
 "$PHAUL" -t tcp migrate --dry-run "pid:$victim" "127.0.0.1:$hport" >"$T/first.log" 2>&1 &
 first=$!
 pids+=($first)
-for i in $(seq 50); do grep -qs "^$first " "$T/work/locks/pid-$victim.lock" && break; sleep 0.1; done
+for i in $(seq 50); do grep -qs "^$first " "$T/wd/locks/pid-$victim.lock" && break; sleep 0.1; done
 expect "lock: a second migrate of the same CT is refused, naming the first run" 1 \
 	"pid:$victim is being migrated by another phaul run \(pid and CT: $first pid:$victim" \
 	"$PHAUL" -t tcp migrate --dry-run "pid:$victim" 127.0.0.1:1
@@ -248,13 +248,13 @@ if [ -n "$cg2" ] && mkdir "$cg2/phaul.hosttest.$$" 2>/dev/null; then
 	pids+=($tv)
 	home=$(sed -n 's/^0:://p' "/proc/$tv/cgroup")
 	mkdir "$cg2/phaul.throttle.$tv" && echo "$tv" >"$cg2/phaul.throttle.$tv/cgroup.procs"
-	mkdir -p "$T/work/throttle"
+	mkdir -p "$T/wd/throttle"
 	# what a phaul killed mid-throttle leaves: its record, nobody holding it
 	printf 'phaul-throttle 1\npid 999999\ncg /phaul.throttle.%d\ncreated 1\nhome %s\norig_max max 100000\n' \
-		"$tv" "$home" >"$T/work/throttle/pid-$tv.rec"
+		"$tv" "$home" >"$T/wd/throttle/pid-$tv.rec"
 	"$PHAUL" agent --stdio </dev/null >/dev/null 2>"$T/out"
 	if [ "$(sed -n 's/^0:://p' "/proc/$tv/cgroup")" = "$home" ] &&
-		[ ! -e "$cg2/phaul.throttle.$tv" ] && [ ! -e "$T/work/throttle/pid-$tv.rec" ] &&
+		[ ! -e "$cg2/phaul.throttle.$tv" ] && [ ! -e "$T/wd/throttle/pid-$tv.rec" ] &&
 		grep -q "lifted a throttle left by a phaul that stopped" "$T/out"; then
 		ok "throttle: a killed phaul's throttle is lifted by the next agent start"
 	else

@@ -6,45 +6,20 @@
 # Usage: tcp-relay.sh [PHAUL]. Last line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-PHAUL=${1:-$PWD/build/phaul}
+TAG=relay
+. tests/lib.sh
+PHAUL=${1:-$PHAUL}
 RELAY=$PWD/tests/host/relay.py
-T=$(mktemp -d /tmp/phaul-relay.XXXXXX)
-pass=0 fail=0
-pids=()
 
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1"; fail=$((fail + 1))
-	[ -f "$T/out" ] && sed 's/^/    /' "$T/out" | tail -20
-}
 # check NAME CMD...: ok when CMD succeeds; on failure show $T/out
 check() {
 	local name=$1; shift
 	if "$@"; then ok "$name"; else bad "$name"; fi
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	local port=$1 i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 cat >"$T/phaul.conf" <<EOC
 [phaul]
-work_dir = $T/work
+work_dir = $T/wd
 secret_file = $T/secret
 timeout = 20
 EOC
