@@ -15,8 +15,10 @@
 
 #include "agent.h"
 #include "config.h"
+#include "err.h"
 #include "proto/msg.h"
 #include "phaul.h"
+#include "util.h"
 
 struct agent_pair {
 	struct phaul_config cfg;
@@ -87,6 +89,54 @@ static void agent_pair_close(struct agent_pair *p)
 {
 	mux_close(p->peer);
 	mux_close(p->a.mux);
+}
+
+/*
+ * A started agent that has answered Hello, in a fresh work dir made from
+ * tmpl ("/var/tmp/NAME.XXXXXX"); for cmocka set-ups (include cmocka.h
+ * first). agent_sess_close() ends the session and removes the work dir.
+ */
+struct agent_sess {
+	char work[64];
+	struct agent_pair p;
+};
+
+static inline struct agent_sess *agent_sess_open(const char *tmpl, const char *host,
+						 const char *name)
+{
+	struct agent_sess *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	snprintf(s->work, sizeof(s->work), "%s", tmpl);
+	assert_non_null(mkdtemp(s->work));
+	agent_pair_open(&s->p, s->work, host, name);
+	agent_pair_start(&s->p);
+	agent_pair_hello(&s->p, name);
+	return s;
+}
+
+static inline void agent_sess_close(struct agent_sess *s)
+{
+	if (s->p.t) {
+		finish_agent(s->p.peer, false, false, "test", 5000);
+		agent_pair_join(&s->p);
+	}
+	agent_pair_close(&s->p);
+	rm_tree(s->work);
+	free(s);
+}
+
+/* The agent ends the session with error code, its message containing want. */
+static inline void agent_sess_refused(struct agent_sess *s, int code, const char *want)
+{
+	Phaul__Msg *in = NULL;
+	int ret = msg_recv(s->p.peer, &in, 10000);
+
+	print_message("agent: %s\n", ph_errmsg());
+	assert_int_equal(ret, -code);
+	assert_non_null(strstr(ph_errmsg(), want));
+	agent_pair_join(&s->p);
+	assert_true(s->p.ret < 0);
 }
 
 #endif

@@ -28,39 +28,19 @@
 #include "phaul.h"
 #include "util.h"
 
-struct sess {
-	char work[64];
-	struct agent_pair p;
-};
-
 static int setup(void **state)
 {
-	struct sess *s = calloc(1, sizeof(*s));
-
-	strcpy(s->work, "/var/tmp/phaul-agent-check.XXXXXX");
-	assert_non_null(mkdtemp(s->work));
-	agent_pair_open(&s->p, s->work, "dsthost", "source");
-	agent_pair_start(&s->p);
-	agent_pair_hello(&s->p, "source");
-	*state = s;
+	*state = agent_sess_open("/var/tmp/phaul-agent-check.XXXXXX", "dsthost", "source");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct sess *s = *state;
-
-	if (s->p.t) {
-		finish_agent(s->p.peer, false, false, "test", 5000);
-		agent_pair_join(&s->p);
-	}
-	agent_pair_close(&s->p);
-	rm_tree(s->work);
-	free(s);
+	agent_sess_close(*state);
 	return 0;
 }
 
-static void send_check(struct sess *s, Phaul__CheckFile **files, size_t n)
+static void send_check(struct agent_sess *s, Phaul__CheckFile **files, size_t n)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__CheckReq q = PHAUL__CHECK_REQ__INIT;
@@ -72,21 +52,9 @@ static void send_check(struct sess *s, Phaul__CheckFile **files, size_t n)
 	assert_int_equal(msg_send(s->p.peer, &out), 0);
 }
 
-static void refused(struct sess *s, int code, const char *want)
-{
-	Phaul__Msg *in = NULL;
-	int ret = msg_recv(s->p.peer, &in, 10000);
-
-	print_message("agent: %s\n", ph_errmsg());
-	assert_int_equal(ret, -code);
-	assert_non_null(strstr(ph_errmsg(), want));
-	agent_pair_join(&s->p);
-	assert_true(s->p.ret < 0);
-}
-
 static void test_present_missing_differ(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	Phaul__CheckFile f[4], *v[4];
 	char file[128], gone[128];
 	Phaul__Msg *in = NULL;
@@ -121,7 +89,7 @@ static void test_present_missing_differ(void **state)
 
 static void test_too_many(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	Phaul__CheckFile one = PHAUL__CHECK_FILE__INIT;
 	Phaul__CheckFile **v = calloc(PH_CHECK_FILES_MAX + 1, sizeof(*v));
 
@@ -129,13 +97,13 @@ static void test_too_many(void **state)
 	for (size_t i = 0; i <= PH_CHECK_FILES_MAX; i++)
 		v[i] = &one;
 	send_check(s, v, PH_CHECK_FILES_MAX + 1);
-	refused(s, PH_ETOOBIG, "CheckReq names 1025 files (max 1024)");
+	agent_sess_refused(s, PH_ETOOBIG, "CheckReq names 1025 files (max 1024)");
 	free(v);
 }
 
 static void test_long_path(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	Phaul__CheckFile one = PHAUL__CHECK_FILE__INIT, *v = &one;
 	char *p = malloc(PH_PATH_MAX + 2);
 
@@ -144,18 +112,18 @@ static void test_long_path(void **state)
 	p[PH_PATH_MAX + 1] = '\0';
 	one.path = p;
 	send_check(s, &v, 1);
-	refused(s, PH_ETOOBIG, "path over 1024 bytes");
+	agent_sess_refused(s, PH_ETOOBIG, "path over 1024 bytes");
 	free(p);
 }
 
 static void test_relative_path(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	Phaul__CheckFile one = PHAUL__CHECK_FILE__INIT, *v = &one;
 
 	one.path = "etc/../../shadow";
 	send_check(s, &v, 1);
-	refused(s, PH_EPROTO, "not an absolute normalised path");
+	agent_sess_refused(s, PH_EPROTO, "not an absolute normalised path");
 }
 
 int main(void)

@@ -30,54 +30,22 @@
 #include "phaul.h"
 #include "util.h"
 
-struct sess {
-	char work[64];
-	struct agent_pair p;
-};
-
 static int setup(void **state)
 {
-	struct sess *s = calloc(1, sizeof(*s));
-
-	strcpy(s->work, "/var/tmp/phaul-bal-agent.XXXXXX");
-	assert_non_null(mkdtemp(s->work));
-	agent_pair_open(&s->p, s->work, "srchost", "balancer");
-	agent_pair_start(&s->p);
-	agent_pair_hello(&s->p, "balancer");
-	*state = s;
+	*state = agent_sess_open("/var/tmp/phaul-bal-agent.XXXXXX", "srchost", "balancer");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct sess *s = *state;
-
-	if (s->p.t) {
-		finish_agent(s->p.peer, false, false, "test", 5000);
-		agent_pair_join(&s->p);
-	}
-	agent_pair_close(&s->p);
-	rm_tree(s->work);
-	free(s);
+	agent_sess_close(*state);
 	return 0;
 }
 
 /* The agent ended the session with an error whose text holds want. */
-static void refused(struct sess *s, int code, const char *want)
-{
-	Phaul__Msg *in = NULL;
-	int ret = msg_recv(s->p.peer, &in, 10000);
-
-	print_message("agent: %s\n", ph_errmsg());
-	assert_int_equal(ret, -code);
-	assert_non_null(strstr(ph_errmsg(), want));
-	agent_pair_join(&s->p);
-	assert_true(s->p.ret < 0);
-}
-
 static void test_load_of_this_process(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	struct bal_host h = { .name = "srchost" };
 	char self[32];
 	const char *cts[] = { self, "pid:999999999" };
@@ -97,26 +65,26 @@ static void test_load_of_this_process(void **state)
 
 static void test_load_too_many_cts(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	const char **cts = calloc(PH_LOAD_CTS_MAX + 1, sizeof(*cts));
 
 	for (size_t i = 0; i <= PH_LOAD_CTS_MAX; i++)
 		cts[i] = "pid:2";
 	assert_int_equal(bal_load_send(s->p.peer, cts, PH_LOAD_CTS_MAX + 1, NULL, 0, false), 0);
-	refused(s, PH_ETOOBIG, "LoadReq names 1025 CTs (max 1024)");
+	agent_sess_refused(s, PH_ETOOBIG, "LoadReq names 1025 CTs (max 1024)");
 	free(cts);
 }
 
 static void test_load_path_as_name(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 	const char *cts[] = { "lxc:../../etc" };
 
 	assert_int_equal(bal_load_send(s->p.peer, cts, 1, NULL, 0, false), 0);
-	refused(s, PH_EPATH, "refused CT name 'lxc:../../etc'");
+	agent_sess_refused(s, PH_EPATH, "refused CT name 'lxc:../../etc'");
 }
 
-static void migrate_req(struct sess *s, const char *ct, const char *target)
+static void migrate_req(struct agent_sess *s, const char *ct, const char *target)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__MigrateReq q = PHAUL__MIGRATE_REQ__INIT;
@@ -130,28 +98,28 @@ static void migrate_req(struct sess *s, const char *ct, const char *target)
 
 static void test_migrate_not_allowed(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 
 	migrate_req(s, "pid:4242", "10.0.0.2");
-	refused(s, PH_ENOTSUP, "allow_remote_migrate is off");
+	agent_sess_refused(s, PH_ENOTSUP, "allow_remote_migrate is off");
 }
 
 static void test_migrate_option_as_target(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 
 	s->p.cfg.allow_remote_migrate = true;
 	migrate_req(s, "pid:4242", "--config=/tmp/evil.conf");
-	refused(s, PH_EPROTO, "bad CT or target");
+	agent_sess_refused(s, PH_EPROTO, "bad CT or target");
 }
 
 static void test_migrate_option_as_ct(void **state)
 {
-	struct sess *s = *state;
+	struct agent_sess *s = *state;
 
 	s->p.cfg.allow_remote_migrate = true;
 	migrate_req(s, "-o", "10.0.0.2");
-	refused(s, PH_EPROTO, "bad CT or target");
+	agent_sess_refused(s, PH_EPROTO, "bad CT or target");
 }
 
 int main(void)
