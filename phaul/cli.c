@@ -59,6 +59,7 @@ const struct cli_cmd cli_cmds[] = {
 	{ "check", check_opts, check_usage },
 	{ "agent", agent_opts, agent_usage },
 	{ "recover", recover_opts, recover_usage },
+	{ "balance", balance_opts, balance_usage },
 	{ NULL, NULL, NULL },
 };
 
