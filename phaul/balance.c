@@ -46,8 +46,6 @@ const struct option balance_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-
-
 struct run {
 	struct phaul_config *cfg;
 	struct bal_config *b;
