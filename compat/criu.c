@@ -58,7 +58,7 @@ static void cpu_check(const struct compat_probe *p, Phaul__HostFacts *f)
 
 	f->has_cpu_ok = 1;
 	if (!p->cpuinfo) {
-		f->cpu_msg = strdup("no cpuinfo from the source");
+		f->cpu_msg = strdup(COMPAT_NO_CPUINFO);
 		return;
 	}
 	if (p->cpuinfo_len > CPUINFO_MAX) {
