@@ -75,6 +75,14 @@ static int criu_find(char *path, size_t len)
 	return 0;
 }
 
+/* swrk's stderr: -1 ours (inherited), else this fd (criu_set_stderr()) */
+static int criu_stderr = -1;
+
+void criu_set_stderr(int fd)
+{
+	criu_stderr = fd;
+}
+
 /* What criu_pre_exec() needs in the child. */
 struct criu_child {
 	int keep[1 + CRIU_KEEP_FDS_MAX]; /* swrk's socket first, then the fds to pass */
@@ -123,7 +131,7 @@ static int criu_spawn(struct criu_conn *c, const int *fds, size_t nfds, const ch
 	struct spawn sp = {
 		.path = bin,
 		.argv = argv,
-		.std = { SPAWN_NULL, SPAWN_NULL, SPAWN_INHERIT },
+		.std = { SPAWN_NULL, SPAWN_NULL, criu_stderr >= 0 ? criu_stderr : SPAWN_INHERIT },
 		/* exec keeps the signal mask and ignored signals; CRIU needs SIGCHLD etc. */
 		.clean_signals = true,
 		.close_fds = true,

@@ -12,6 +12,7 @@
 
 #include "caps.h"
 #include "config.h"
+#include "engine/criu.h"
 #include "err.h"
 #include "forensics.h"
 #include "log.h"
@@ -21,7 +22,7 @@
 int fx_begin(const char *work_dir, const char *name, const char *file, char *dir, size_t len)
 {
 	char runs[PATH_MAX], path[PATH_MAX];
-	int ret;
+	int ret, fd;
 
 	if ((size_t)snprintf(runs, sizeof(runs), "%s/" FX_RUNS_DIR, work_dir) >= sizeof(runs) ||
 	    (size_t)snprintf(dir, len, "%s/%s", runs, name) >= len ||
@@ -31,7 +32,16 @@ int fx_begin(const char *work_dir, const char *name, const char *file, char *dir
 		return ret;
 	if (mkdir(dir, 0700) < 0)
 		return ph_seterr_errno(PH_ESYS, "creating %s", dir);
-	return log_open_file(path);
+	if ((ret = log_open_file(path)) < 0)
+		return ret;
+	/* CRIU's stderr beside our log, not in our terminal or between our lines */
+	snprintf(path, sizeof(path), "%s/" FX_CRIU_STDERR, dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		pr_warn("%s: %s: CRIU's stderr stays ours", path, strerror(errno));
+	else
+		criu_set_stderr(fd); /* held for the process's life */
+	return 0;
 }
 
 int fx_session_name(char *out, size_t len)

@@ -6,6 +6,7 @@
  *
  *   runs/out-ID/phaul.log, report.json   source: ID is ours (mrec_new_id)
  *   runs/in-STAMP-RANDOM/agent.log       destination: never the peer's id
+ *   (both) criu-stderr.log               what CRIU's swrk printed on stderr
  *
  * After a failure the CRIU logs stay where CRIU wrote them (the destination
  * drops the images beside them, fx_keep_logs_only()). Old runs are pruned
@@ -22,10 +23,13 @@ struct report;
 #define FX_RUNS_DIR "runs"
 /* The file a kept images dir is marked with once only its logs are left. */
 #define FX_LOGS_ONLY ".logs-only"
+/* In a run dir: what CRIU's swrk wrote on its stderr */
+#define FX_CRIU_STDERR "criu-stderr.log"
 
 /*
  * Create WORK_DIR/runs/NAME (0700; runs too) and log every line to FILE in
- * it from now on. name: [A-Za-z0-9-] only (ours). dir gets its path. 0 or
+ * it from now on; every CRIU swrk started later writes its stderr to
+ * FX_CRIU_STDERR there. name: [A-Za-z0-9-] only (ours). dir gets its path. 0 or
  * -PH_E*; the directory must not exist yet.
  */
 int fx_begin(const char *work_dir, const char *name, const char *file, char *dir, size_t len);

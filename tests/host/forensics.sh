@@ -81,6 +81,7 @@ drun=$(sed -n "s|.*logs kept: .*; .*: \($T/dst/wd/runs/in-[0-9a-f-]*\) .*|\1|p" 
 check "the source's run dir is named by the migration id" test -n "$id" -a -d "$srun"
 check "the source's log has every line with UTC time and the id" \
 	bash -c "[ -s '$srun/phaul.log' ] && ! grep -Ev '^$TS src\[$id\] (error|warn|info|debug): ' '$srun/phaul.log'"
+check "CRIU's stderr has its own file in the run dir" test -e "$srun/criu-stderr.log"
 check "the source's log has the error line" grep -q "error: check 'criu-check' failed" "$srun/phaul.log"
 check "report.json is the report, with its id and where the logs are" python3 -c "
 import json, sys

@@ -130,6 +130,9 @@ static void test_run_log_file(void **state)
 	assert_int_equal(text[4], '-');
 	assert_int_equal(text[10], 'T');
 	free(text);
+	/* CRIU's stderr has a file of its own there */
+	snprintf(path, sizeof(path), "%s/" FX_CRIU_STDERR, dir);
+	assert_int_equal(access(path, F_OK), 0);
 	/* a run is never made twice */
 	assert_true(fx_begin(top, "out-mig-1", "phaul.log", dir, sizeof(dir)) < 0);
 }
