@@ -203,7 +203,8 @@ static int list_dir(const char *dir, bool (*want)(const char *dir, const char *n
 		v[(*n)++].mtime = st.st_mtime;
 	}
 	closedir(d);
-	qsort(v, *n, sizeof(*v), by_age);
+	if (*n)
+		qsort(v, *n, sizeof(*v), by_age);
 	*out = v;
 	return 0;
 }
