@@ -477,7 +477,7 @@ out:
 
 static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 {
-	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
+	char path[PATH_MAX], errs[CRIU_ERRS_LEN], eno[64] = "";
 	int e = resp && resp->has_cr_errno ? resp->cr_errno : 0;
 	const char *m = resp && resp->cr_errmsg ? resp->cr_errmsg : "";
 	int mlen = (int)strcspn(m, "\n");
@@ -487,9 +487,11 @@ static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 		mlen = 0;
 	snprintf(path, sizeof(path), "%s/%s", x->work_dir ?: ".", x->log_file);
 	criu_log_errors(path, errs, sizeof(errs));
-	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%.*s; see %s%s%s", x->name, e,
-			 e ? strerror(e) : "none", mlen ? " " : "", mlen, m, path,
-			 *errs ? ": " : "", errs);
+	/* cr_errno is mostly 0: said only when CRIU gave one */
+	if (e)
+		snprintf(eno, sizeof(eno), " (cr_errno %d: %s)", e, strerror(e));
+	return ph_seterr(PH_ECRIU, "criu %s failed%s%s%.*s; see %s%s%s", x->name, eno,
+			 mlen ? ": " : "", mlen, m, path, *errs ? ": " : "", errs);
 }
 
 /* ---- requests ---- */
