@@ -50,6 +50,7 @@ on_src "ls -d $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
 # dst: the agent's session log with the id, and the CRIU log the error names
 on_dst "test -s $drun/agent.log && ! grep -Ev '^$ts agent\[$id\] ' $drun/agent.log" ||
 	fail "dst's agent.log is missing or has lines without time and id"
+wait_until 10 "dst's session end" on_dst "grep -q 'session end' $drun/agent.log"
 on_dst "grep -Eq 'session end: peer [^,]+, transport tcp, CT pid:$pid, result discarded \(the source: restore on dst failed' $drun/agent.log" ||
 	{ on_dst "tail -5 $drun/agent.log"; fail "dst's log has no session end with its result"; }
 named=$(python3 -c '
@@ -86,6 +87,8 @@ print("interruption %.0f ms: dump %.0f, images %.0f, restore %.0f, commit %.0f; 
       % (r["downtime_us"] / 1e3, p["dump_us"] / 1e3, p["images_us"] / 1e3, p["restore_us"] / 1e3,
          p["commit_us"] / 1e3, r["frozen_us"] / 1e3))' || fail "src's report.json after the success"
 on_src "test -s $srun/phaul.log" || fail "src's log of the success is gone"
-on_dst "grep -Eq 'session end: peer [^,]+, transport tcp, CT pid:$pid, result committed' /var/lib/phaul/runs/in-*/agent.log" ||
+# the agent ends the session once the source hangs up, after the lazy restore's end
+wait_until 30 "dst's log of the success says committed" on_dst \
+	"grep -Eq 'session end: peer [^,]+, transport tcp, CT pid:$pid, result committed' /var/lib/phaul/runs/in-*/agent.log" ||
 	fail "dst's log of the success does not say committed"
 wl_check dst memtouch 300 || fail "memtouch verification on dst failed"
