@@ -9,7 +9,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "mrec.h"
+#include "caps.h"
 #include "util.h"
 
 /* One log line at most (a message escaped by ph_strvis() grows). */
@@ -46,7 +46,7 @@ int log_set_id(const char *id)
 	if (!id || !*id)
 		return 0;
 	/* peer data: only an id of the documented form ever reaches a line */
-	if (!mrec_id_valid(id))
+	if (!ph_id_valid(id, PH_MIG_ID_MAX))
 		return -1;
 	snprintf(log_id, sizeof(log_id), "%s", id);
 	return 0;
