@@ -778,7 +778,8 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 	if (ret < 0) {
 		g->err_code = ret;
 		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
-		pr_err("rolling back: %s", g->err);
+		/* the error itself is logged once, at the end */
+		pr_info("rolling back: CRIU resumes %s", g->ct.spec);
 		return CRIU_ROLLBACK;
 	}
 	return CRIU_COMMIT;
