@@ -78,6 +78,12 @@ cp "$T/out" "$T/first"
 id=$(sed -n 's/.*src\[\([A-Za-z0-9-]*\)\].*/\1/p' "$T/first" | head -1)
 srun="$T/src/wd/runs/out-$id"
 drun=$(sed -n "s|.*logs kept: .*; .*: \($T/dst/wd/runs/in-[0-9a-f-]*\) .*|\1|p" "$T/first")
+# every CRIU log a message names is still there to read
+named=$(grep -o "see $T/[^ :;]*\.log" "$T/first" | sed 's/^see //' | sort -u)
+check "the messages name CRIU logs" test -n "$named"
+for f in $named; do
+	check "a named CRIU log is kept: ${f#$T/}" test -s "$f"
+done
 check "the source's run dir is named by the migration id" test -n "$id" -a -d "$srun"
 check "the source's log has every line with UTC time and the id" \
 	bash -c "[ -s '$srun/phaul.log' ] && ! grep -Ev '^$TS src\[$id\] (error|warn|info|debug): ' '$srun/phaul.log'"
