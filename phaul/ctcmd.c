@@ -78,8 +78,13 @@ int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *lo
 	uint64_t deadline = now_us() + (uint64_t)timeout_s * 1000000;
 	int p[2] = { -1, -1 }, st = 0, ret;
 	const char *name = strrchr(args[0], '/') ? strrchr(args[0], '/') + 1 : args[0];
+	char cmd[64];
 	pid_t pid;
 
+	/* "runc checkpoint", "podman container restore": the tool and its command */
+	snprintf(cmd, sizeof(cmd), "%s %s%s%s", name, args[1],
+		 !strcmp(args[1], "container") && args[2] ? " " : "",
+		 !strcmp(args[1], "container") && args[2] ? args[2] : "");
 	if (out && pipe2(p, O_CLOEXEC) < 0)
 		return ph_seterr_errno(PH_ESYS, "pipe");
 	pid = fork();
@@ -95,9 +100,9 @@ int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *lo
 		ctcmd_read(p[0], out, outlen, deadline);
 	}
 	if ((ret = ctcmd_wait(pid, deadline, &st)) < 0)
-		ret = ph_seterr(PH_ETIMEDOUT, "%s %s: no answer in %d s", name, args[1], timeout_s);
+		ret = ph_seterr(PH_ETIMEDOUT, "%s: no answer in %d s", cmd, timeout_s);
 	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		ret = ph_seterr(PH_ECRIU, "%s %s failed (status %d)%s%s", name, args[1],
+		ret = ph_seterr(PH_ECRIU, "%s failed (status %d)%s%s", cmd,
 				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
 				log ? ", see " : "", log ? log : "");
 out:

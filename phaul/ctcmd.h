@@ -16,8 +16,9 @@
  * Run args (args[0] is the executable's path) and wait for it, at most
  * timeout_s. Its stdout goes into out (NUL-terminated, cut at outlen) when
  * out is given, else to the log; its stderr is appended to log (or
- * dropped). 0 when it exited 0; PH_ECRIU naming args[1] and its status (and
- * the log) otherwise; PH_ETIMEDOUT when it was killed at the deadline.
+ * dropped). 0 when it exited 0; PH_ECRIU naming the command (args[1], and args[2] after
+ * "container") and its status (and the log) otherwise; PH_ETIMEDOUT when it was killed at the
+ * deadline.
  */
 int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *log, int timeout_s);
 

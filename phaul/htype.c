@@ -20,8 +20,10 @@
 extern const struct htype_ops htype_pid;
 extern const struct htype_ops htype_lxc;
 extern const struct htype_ops htype_runc;
+extern const struct htype_ops htype_podman;
 
-static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc };
+static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc,
+						  &htype_podman };
 
 int ct_parse(const char *spec, struct ct *ct)
 {
@@ -43,7 +45,7 @@ int ct_parse(const char *spec, struct ct *ct)
 			return 0;
 		}
 	}
-	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc)", spec);
+	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc, podman)", spec);
 }
 
 int ct_open(const char *spec, struct ct *ct)

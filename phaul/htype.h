@@ -41,6 +41,8 @@ struct ct_facts {
 
 struct htype_ops {
 	const char *name;
+	/* Pre-dumps the type can chain (podman: one pre-checkpoint); 0: no limit. */
+	unsigned max_pre_dumps;
 	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
 	int (*resolve)(struct ct *ct);
 	/*
