@@ -61,16 +61,41 @@ static int podman_path(char *path, size_t len)
 	return 0;
 }
 
-/* podman with args (args[0] is replaced by podman's path): ctcmd_run(). */
+/* Podman's last "Error: ..." line in log, or "". */
+static void podman_log_error(const char *log, char *why, size_t len)
+{
+	char line[512];
+	FILE *f = fopen(log, "re");
+
+	why[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Error: ", 7)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(why, len, ": %.300s", line + 7);
+		}
+	fclose(f);
+}
+
+/*
+ * podman with args (args[0] is replaced by podman's path): ctcmd_run(),
+ * with Podman's own error from the log appended to a failure.
+ */
 static int podman_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
 {
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], msg[1024], why[384];
 	int ret;
 
 	if ((ret = podman_path(exe, sizeof(exe))) < 0)
 		return ret;
 	args[0] = exe;
-	return ctcmd_run(args, out, outlen, log, timeout_s);
+	if ((ret = ctcmd_run(args, out, outlen, log, timeout_s)) < 0 && log) {
+		podman_log_error(log, why, sizeof(why));
+		snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+		ph_seterr(ret, "%s%s", msg, why);
+	}
+	return ret;
 }
 
 /*

@@ -589,6 +589,13 @@ static int step_precopy(struct mig *g)
 			return ret;
 	}
 	g->rep.stop_reason = precopy_verdict_str(v);
+	if (v == PRECOPY_MAX_ITER && max_iter == g->ct.ops->max_pre_dumps) {
+		/* its pages bypass the relay: nothing to predict the downtime from */
+		report_phase(&g->rep, "precopy",
+			     "%s chains %u pre-dump(s) at most: the downtime limit cannot apply",
+			     g->ct.ops->name, max_iter);
+		return 0;
+	}
 	if (!precopy_fits(&g->pc, v))
 		return limit_missed(g, v);
 	return 0;
