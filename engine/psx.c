@@ -367,6 +367,13 @@ int psx_reply_feed(struct psx_parser *p, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+void psx_close_hdr(uint8_t out[PSX_HDR_SIZE])
+{
+	struct psx_hdr h = { .cmd = PS_IOV_CLOSE };
+
+	memcpy(out, &h, sizeof(h));
+}
+
 bool psx_session_closed(const struct psx_parser *p)
 {
 	return p->closed;

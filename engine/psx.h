@@ -166,6 +166,12 @@ int psx_reply_feed(struct psx_parser *p, const uint8_t *buf, size_t len);
 
 /* A CLOSE/FORCE_CLOSE ended the session (until psx_next_session()). */
 bool psx_session_closed(const struct psx_parser *p);
+/*
+ * CRIU's CLOSE header as a dump writes it (host-endian), for a dump that
+ * sends no pages through the page server: a session of CLOSE alone, which
+ * the page server answers with a 4-byte status.
+ */
+void psx_close_hdr(uint8_t out[PSX_HDR_SIZE]);
 
 /* Bytes of answer still owed (the relay reads exactly this many). */
 size_t psx_reply_pending(const struct psx_parser *p);

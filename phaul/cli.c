@@ -23,7 +23,7 @@ const char main_usage[] =
 	"Live-migrate a running process tree or container to another host.\n"
 	"\n"
 	"Commands:\n"
-	"  migrate CT HOST   move CT (pid:N, lxc:NAME, runc:ID) to HOST ([user@]host[:port])\n"
+	"  migrate CT HOST   move CT (pid:N, lxc:NAME, runc:ID, podman:NAME) to HOST\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
 	"  recover [ID|CT]   settle migrations whose outcome was lost (exit code 6)\n"

@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -18,8 +20,10 @@
 extern const struct htype_ops htype_pid;
 extern const struct htype_ops htype_lxc;
 extern const struct htype_ops htype_runc;
+extern const struct htype_ops htype_podman;
 
-static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc };
+static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc,
+						  &htype_podman };
 
 int ct_parse(const char *spec, struct ct *ct)
 {
@@ -41,7 +45,7 @@ int ct_parse(const char *spec, struct ct *ct)
 			return 0;
 		}
 	}
-	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc)", spec);
+	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc, podman)", spec);
 }
 
 int ct_open(const char *spec, struct ct *ct)
@@ -167,6 +171,50 @@ int ct_check_session(const struct ct *ct, const char *host, bool shell_job)
 			 "session (session %d, led outside the tree), which CRIU cannot dump; "
 			 "start it with setsid, or migrate it with --shell-job",
 			 host, ct->spec, (int)ct->root, (int)sid);
+}
+
+int ct_img_write(const char *images_dir, const char *img, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", images_dir, img);
+	f = fopen(path, "we");
+	if (!f || fprintf(f, "%s", text) < 0 || fclose(f) != 0) {
+		if (f)
+			fclose(f);
+		return ph_seterr_errno(PH_ESYS, "writing %s", path);
+	}
+	return 0;
+}
+
+int ct_img_dir(const struct ct *ct, const char *images_dir, const char *img, const char *what,
+	       const char *file, char *dir, size_t len)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", images_dir, img);
+	if ((ret = read_file(path, PATH_MAX - 1, &buf, &n)) < 0)
+		return ph_errctx(ret, "%s: the %s path", ct->spec, what);
+	snprintf(dir, len, "%.*s", (int)n, (const char *)buf);
+	free(buf);
+	if (strlen(dir) != n || dir[0] != '/' || !realpath(dir, real) || strcmp(real, dir)) {
+		ph_strvis_inplace(dir, 128);
+		return ph_seterr(
+			PH_EPATH,
+			"%s: %s '%s' from the source is not a canonical absolute path here",
+			ct->spec, what, dir);
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+		return ph_seterr(PH_EPATH, "%s: %s path too long", ct->spec, what);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return ph_seterr(PH_ENOENT, "%s: no %s here (was the %s synced?)", ct->spec, path,
+				 what);
+	return 0;
 }
 
 void ct_facts_fill(const char *spec, const char *path, Phaul__HostFacts *f)

@@ -41,6 +41,8 @@ struct ct_facts {
 
 struct htype_ops {
 	const char *name;
+	/* Pre-dumps the type can chain (podman: one pre-checkpoint); 0: no limit. */
+	unsigned max_pre_dumps;
 	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
 	int (*resolve)(struct ct *ct);
 	/*
@@ -117,6 +119,21 @@ int ct_check_session(const struct ct *ct, const char *host, bool shell_job);
  * we die). Held elsewhere: PH_EUSAGE naming the other run's pid.
  */
 int ct_lock(const struct ct *ct, const char *work_dir, int *fd);
+
+/*
+ * Source: write text (a directory's path) into images_dir/img, an image
+ * file the destination's restore reads with ct_img_dir().
+ */
+int ct_img_write(const char *images_dir, const char *img, const char *text);
+/*
+ * Destination: the directory path the source wrote into images_dir/img
+ * (a bundle, an exports dir: what names it in errors) into dir. It must
+ * be absolute and canonical here (realpath gives it back unchanged: no
+ * symlink, no "..") and hold the regular file file: PH_EPATH, PH_ENOENT.
+ * It is a path fs-sync wrote beneath the agent's fs_root.
+ */
+int ct_img_dir(const struct ct *ct, const char *images_dir, const char *img, const char *what,
+	       const char *file, char *dir, size_t len);
 
 struct Phaul__HostFacts;
 /*

@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +41,7 @@
 
 #include <jansson.h>
 
+#include "ctcmd.h"
 #include "err.h"
 #include "htype.h"
 #include "log.h"
@@ -62,101 +62,16 @@ static int runc_path(char *path, size_t len)
 	return 0;
 }
 
-/* The child of runc_run(): stdio set up, every other fd closed, exec. */
-static void runc_child(const char *const argv[], int out_fd, const char *log)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
-
-	if (null < 0)
-		_exit(127);
-	if (err < 0)
-		err = null;
-	if (dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : err, 1) < 0 || dup2(err, 2) < 0)
-		_exit(127);
-	close_range(3, ~0U, 0);
-	execv(argv[0], (char *const *)argv);
-	_exit(127);
-}
-
-/* Wait for pid until deadline (CLOCK_MONOTONIC us); SIGKILL it after. */
-static int wait_deadline(pid_t pid, uint64_t deadline, int *status)
-{
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return ph_seterr_errno(PH_ESYS, "waitpid %d", (int)pid);
-		if (now_us() > deadline) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			return ph_seterr(PH_ETIMEDOUT, "runc took longer than its deadline");
-		}
-		usleep(10000);
-	}
-}
-
-/*
- * Run runc with args (args[0] is replaced by runc's path), stdout into out
- * (NUL-terminated, cut at outlen) or the log, stderr appended to log (or
- * dropped). 0 when it exited 0; PH_ECRIU naming the command otherwise.
- */
+/* runc with args (args[0] is replaced by runc's path): ctcmd_run(). */
 static int runc_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
 {
-	uint64_t deadline = now_us() + (uint64_t)timeout_s * 1000000;
 	char exe[PATH_MAX];
-	int p[2] = { -1, -1 }, st = 0, ret;
-	size_t got = 0;
-	pid_t pid;
+	int ret;
 
 	if ((ret = runc_path(exe, sizeof(exe))) < 0)
 		return ret;
 	args[0] = exe;
-	if (out && pipe2(p, O_CLOEXEC) < 0)
-		return ph_seterr_errno(PH_ESYS, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		ret = ph_seterr_errno(PH_ESYS, "fork");
-		goto out;
-	}
-	if (pid == 0)
-		runc_child(args, p[1], log);
-	if (out) {
-		close(p[1]);
-		p[1] = -1;
-		for (;;) {
-			struct pollfd pf = { p[0], POLLIN, 0 };
-			int64_t left = (int64_t)(deadline - now_us()) / 1000;
-			ssize_t n;
-
-			if (left <= 0 || poll(&pf, 1, (int)left) == 0)
-				break; /* wait_deadline() kills it */
-			n = read(p[0], out + got, outlen - 1 - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			if (got == outlen - 1)
-				break;
-		}
-		out[got] = '\0';
-	}
-	if ((ret = wait_deadline(pid, deadline, &st)) < 0)
-		ret = ph_seterr(PH_ETIMEDOUT, "runc %s: no answer in %d s", args[1], timeout_s);
-	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		ret = ph_seterr(PH_ECRIU, "runc %s failed (status %d)%s%s", args[1],
-				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-				log ? ", see " : "", log ? log : "");
-out:
-	if (p[0] >= 0)
-		close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]);
-	return ret;
+	return ctcmd_run(args, out, outlen, log, timeout_s);
 }
 
 struct runc_state {
@@ -346,7 +261,7 @@ static int guard_finish(const struct ct *ct, int wfd, pid_t pid, bool commit, co
 	if (write(wfd, v, strlen(v)) != (ssize_t)strlen(v))
 		pr_perror("telling the guard of %s", ct->spec); /* EOF: it resumes */
 	close(wfd);
-	if ((ret = wait_deadline(pid, now_us() + (uint64_t)RUNC_QUICK_S * 1000000, &st)) < 0)
+	if ((ret = ctcmd_wait(pid, now_us() + (uint64_t)RUNC_QUICK_S * 1000000, &st)) < 0)
 		return ph_errctx(ret, "%s: runc %s", ct->spec, commit ? "delete" : "resume");
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return ph_seterr(PH_ECRIU, "%s: runc %s failed (see %s)", ct->spec,
@@ -394,18 +309,11 @@ static int runc_images_extra(const struct ct *ct, const char *dir)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct runc_state s;
-	FILE *f;
 	int ret;
 
-	if ((ret = runc_state(ct, &s)) < 0)
+	if ((ret = runc_state(ct, &s)) < 0 ||
+	    (ret = ct_img_write(dir, RUNC_BUNDLE_IMG, s.bundle)) < 0)
 		return ret;
-	snprintf(dst, sizeof(dst), "%s/%s", dir, RUNC_BUNDLE_IMG);
-	f = fopen(dst, "we");
-	if (!f || fprintf(f, "%s", s.bundle) < 0 || fclose(f) != 0) {
-		if (f)
-			fclose(f);
-		return ph_seterr_errno(PH_ESYS, "writing %s", dst);
-	}
 	snprintf(src, sizeof(src), "%s/%s", dir, RUNC_DESCRIPTORS);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, RUNC_DESC_IMG);
 	return copy_small(src, dst);
@@ -490,40 +398,6 @@ verdict:
 	return 0;
 }
 
-/*
- * The bundle path the source wrote: absolute, canonical (no symlink, no
- * "..": realpath gives it back unchanged), a directory holding config.json.
- * It is the path fs-sync wrote beneath the agent's fs_root.
- */
-static int runc_bundle(const struct ct *ct, const char *dir, char *bundle, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX];
-	uint8_t *buf = NULL;
-	struct stat st;
-	size_t n;
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, RUNC_BUNDLE_IMG);
-	if ((ret = read_file(path, PATH_MAX - 1, &buf, &n)) < 0)
-		return ph_errctx(ret, "%s: the bundle path", ct->spec);
-	snprintf(bundle, len, "%.*s", (int)n, (const char *)buf);
-	free(buf);
-	if (strlen(bundle) != n || bundle[0] != '/' || !realpath(bundle, real) ||
-	    strcmp(real, bundle)) {
-		ph_strvis_inplace(bundle, 128);
-		return ph_seterr(PH_EPATH,
-				 "%s: bundle '%s' from the source is not a canonical "
-				 "absolute path here",
-				 ct->spec, bundle);
-	}
-	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
-		return ph_seterr(PH_EPATH, "%s: bundle path too long", ct->spec);
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return ph_seterr(PH_ENOENT, "%s: no %s here (was the bundle synced?)", ct->spec,
-				 path);
-	return 0;
-}
-
 static int runc_restore(struct ct *ct, const char *images_dir, const struct criu_opts *co,
 			pid_t *pid)
 {
@@ -536,7 +410,8 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 
 	(void)co;
 	*pid = 0;
-	if ((ret = runc_bundle(ct, images_dir, bundle, sizeof(bundle))) < 0)
+	if ((ret = ct_img_dir(ct, images_dir, RUNC_BUNDLE_IMG, "bundle", "config.json", bundle,
+			      sizeof(bundle))) < 0)
 		return ret;
 	snprintf(src, sizeof(src), "%s/%s", images_dir, RUNC_DESC_IMG);
 	snprintf(dst, sizeof(dst), "%s/%s", images_dir, RUNC_DESCRIPTORS);

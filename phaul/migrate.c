@@ -543,23 +543,26 @@ static int step_precopy(struct mig *g)
 {
 	char dir[PATH_MAX], parent[32];
 	enum precopy_verdict v = PRECOPY_CONTINUE;
+	uint32_t max_iter = g->cfg->max_iterations;
 	int ret;
 
 	if (!g->precopy)
 		return 0;
 	if ((ret = run_hook(g, HOOK_PRE_PRECOPY, NULL)) < 0)
 		return ret;
-	precopy_init(&g->pc, g->policy, (uint64_t)g->cfg->downtime_limit_ms * 1000,
-		     g->cfg->max_iterations, (uint32_t)sysconf(_SC_PAGESIZE));
+	if (max_iter > g->ct.ops->max_pre_dumps && g->ct.ops->max_pre_dumps)
+		max_iter = g->ct.ops->max_pre_dumps; /* podman: one pre-checkpoint */
+	precopy_init(&g->pc, g->policy, (uint64_t)g->cfg->downtime_limit_ms * 1000, max_iter,
+		     (uint32_t)sysconf(_SC_PAGESIZE));
 	g->pc.auto_converge = g->cfg->auto_converge;
 	g->pc.allow_overrun = g->cfg->allow_downtime_overrun;
 	if (g->policy == PRECOPY_FIXED)
 		report_phase(&g->rep, "precopy", "pre-dump iterations, fixed policy, at most %u",
-			     g->cfg->max_iterations);
+			     max_iter);
 	else
 		report_phase(&g->rep, "precopy",
 			     "pre-dump iterations, downtime limit %u ms, at most %u%s",
-			     g->cfg->downtime_limit_ms, g->cfg->max_iterations,
+			     g->cfg->downtime_limit_ms, max_iter,
 			     g->cfg->auto_converge ? ", auto-converge" : "");
 	while (v == PRECOPY_CONTINUE || v == PRECOPY_THROTTLE) {
 		struct iter_report it;
@@ -589,6 +592,13 @@ static int step_precopy(struct mig *g)
 			return ret;
 	}
 	g->rep.stop_reason = precopy_verdict_str(v);
+	if (v == PRECOPY_MAX_ITER && max_iter == g->ct.ops->max_pre_dumps) {
+		/* its pages bypass the relay: nothing to predict the downtime from */
+		report_phase(&g->rep, "precopy",
+			     "%s chains %u pre-dump(s) at most: the downtime limit cannot apply",
+			     g->ct.ops->name, max_iter);
+		return 0;
+	}
 	if (!precopy_fits(&g->pc, v))
 		return limit_missed(g, v);
 	return 0;
@@ -1010,8 +1020,8 @@ out:
 const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
-	"Move CT (pid:N, lxc:NAME, runc:ID) to HOST ([user@]host[:port], [IPV6]:port)\n"
-	"with pre-copy. Options may also follow CT and HOST.\n"
+	"Move CT (pid:N, lxc:NAME, runc:ID, podman:NAME) to HOST ([user@]host[:port],\n"
+	"[IPV6]:port) with pre-copy. Options may also follow CT and HOST.\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"

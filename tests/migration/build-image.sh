@@ -55,6 +55,17 @@ LXC_BINARIES="/usr/bin/lxc-start /usr/bin/lxc-stop /usr/bin/lxc-info
 /usr/sbin/iptables"
 XTABLES_DIR=/usr/lib/x86_64-linux-gnu/xtables
 OPTIONAL_BINARIES="/usr/bin/redis-server /usr/bin/redis-cli"
+# Podman for the podman: scenarios, from Debian's packages (not installed on
+# the host: downloaded once into $CACHE/debs like the kernel and unpacked
+# into the image): podman, conmon, the containers config files, the two
+# libraries podman needs that the host lacks, and crun (bookworm's default
+# OCI runtime for Podman) with its library. The guests configure Podman
+# with runc instead (see guest/containers.conf: crun 1.8 cannot pre-dump).
+PODMAN_DEBS="podman conmon golang-github-containers-common
+golang-github-containers-image libgpgme11 libsubid4 crun libyajl2"
+PODMAN_FILES="/usr/bin/podman /usr/bin/conmon /usr/bin/crun"
+PODMAN_CONF="/etc/containers/registries.conf /etc/containers/policy.json
+/usr/share/containers/containers.conf /usr/share/containers/seccomp.json"
 PACKAGES="busybox-static criu rsync openssh-server openssh-client iproute2
 libc6 kmod redis-server redis-tools lxc liblxc1 liblxc-common iptables runc tar gzip"
 
@@ -105,6 +116,9 @@ base_inputs() {
 	local kpkg=$1 b
 	sha256sum "$HERE/build-image.sh" "$HERE"/guest/*
 	echo "kernel $kpkg $(apt-cache policy "$kpkg" | awk '/Candidate:/ {print $2}')"
+	for b in $PODMAN_DEBS; do
+		echo "deb $b $(apt-cache policy "$b" | awk '/Candidate:/ {print $2}')"
+	done
 	# shellcheck disable=SC2086
 	dpkg-query -W -f '${Package} ${Version}\n' $PACKAGES 2>/dev/null || true
 	for b in $BINARIES $LXC_BINARIES $OPTIONAL_BINARIES; do
@@ -114,17 +128,45 @@ base_inputs() {
 	done
 }
 
-fetch_kernel() {
-	local kpkg=$1 dir=$2 deb
+# Unpack Debian package PKG into DIR, downloaded once into $CACHE/debs.
+fetch_deb() {
+	local pkg=$1 dir=$2 deb
 	mkdir -p "$CACHE/debs"
-	deb=$(find "$CACHE/debs" -name "${kpkg}_*.deb" | sort -V | tail -n 1)
+	deb=$(find "$CACHE/debs" -name "${pkg}_*.deb" | sort -V | tail -n 1)
 	if [ -z "$deb" ]; then
-		log "downloading $kpkg"
-		(cd "$CACHE/debs" && apt-get download "$kpkg" >/dev/null 2>&1) ||
-			die "apt-get download $kpkg failed"
-		deb=$(find "$CACHE/debs" -name "${kpkg}_*.deb" | sort -V | tail -n 1)
+		log "downloading $pkg"
+		(cd "$CACHE/debs" && apt-get download "$pkg" >/dev/null 2>&1) ||
+			die "apt-get download $pkg failed"
+		deb=$(find "$CACHE/debs" -name "${pkg}_*.deb" | sort -V | tail -n 1)
 	fi
 	dpkg -x "$deb" "$dir"
+}
+
+# Podman's files from the unpacked packages, with their libraries (from
+# the packages first, else the host's).
+install_podman() {
+	local root=$1 proot=$2 f lib libdir
+	libdir=$proot/usr/lib/x86_64-linux-gnu
+	for f in $PODMAN_FILES $PODMAN_CONF; do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$proot$f" "$root$f"
+	done
+	for f in $PODMAN_FILES; do
+		for lib in $(LD_LIBRARY_PATH=$libdir lib_closure "$proot$f"); do
+			case $lib in
+			"$proot"/*)
+				mkdir -p "$root$(dirname "${lib#"$proot"}")"
+				cp -L "$lib" "$root${lib#"$proot"}"
+				;;
+			*) copy_in "$root" "$lib" ;;
+			esac
+		done
+	done
+	install -m 0644 "$HERE/guest/containers.conf" "$root/etc/containers/containers.conf"
+	install -m 0644 "$HERE/guest/storage.conf" "$root/etc/containers/storage.conf"
+	# podman import stages layers in /var/tmp
+	mkdir -p "$root/var/tmp" "$root/var/lib/containers"
+	chmod 1777 "$root/var/tmp"
 }
 
 build_base() {
@@ -134,7 +176,11 @@ build_base() {
 	kroot=$work/kernel
 	mkdir -p "$root" "$kroot"
 
-	fetch_kernel "$kpkg" "$kroot"
+	fetch_deb "$kpkg" "$kroot"
+	mkdir -p "$work/podman"
+	for f in $PODMAN_DEBS; do
+		fetch_deb "$f" "$work/podman"
+	done
 	kver=${kpkg#linux-image-}
 	cp "$kroot/boot/vmlinuz-$kver" "$work/vmlinuz"
 	depmod -b "$kroot" "$kver"
@@ -172,6 +218,9 @@ build_base() {
 			log "warning: $f not installed; redis scenarios will fail"
 		fi
 	done
+
+	install_podman "$root" "$work/podman"
+	rm -rf "$work/podman"
 
 	# liblxc's mount point for a container's rootfs and its default lxcpath
 	mkdir -p "$root/var/lib/lxc" "$root$(dirname "$(readlink -f /usr/lib/*/liblxc.so.1)")/lxc/rootfs"

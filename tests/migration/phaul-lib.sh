@@ -35,6 +35,47 @@ phaul_fs_root() {
 		printf '[agent]\nfs_root = $WL_DIR /mnt/shared /var/lib/lxc\n' >>/etc/phaul/phaul.conf"
 }
 
+# phaul_fs_root_add DIR: let dst's agent fs-sync below DIR too (a CT
+# type's directories: runc bundles, podman exports); DIR created there.
+phaul_fs_root_add() {
+	on_dst "grep -q '^fs_root.*$1' /etc/phaul/phaul.conf 2>/dev/null ||
+		if grep -q '^fs_root' /etc/phaul/phaul.conf 2>/dev/null; then
+			sed -i 's|^fs_root = .*|& $1|' /etc/phaul/phaul.conf
+		else
+			printf '[agent]\nfs_root = $1\n' >>/etc/phaul/phaul.conf
+		fi; mkdir -p $1"
+}
+
+# ct_rootfs_cmds DIR MIB: shell commands that make a busybox-static
+# rootfs in DIR whose /init starts memtouch of MIB MiB (state in /wl) with
+# the container's own /dev/null as stdio, then sleeps as its pid 1.
+ct_rootfs_cmds() {
+	local r=$1 mib=$2
+	cat <<-EOS
+	mkdir -p $r/bin $r/dev $r/proc $r/sys $r/tmp $r/wl $r/etc
+	cp /usr/bin/busybox /usr/local/bin/memtouch $r/bin/
+	for a in sh sleep cat; do ln -s busybox $r/bin/\$a; done
+	echo 'root:x:0:0:root:/:/bin/sh' >$r/etc/passwd
+	printf '%s\n' '#!/bin/sh' 'exec </dev/null >/dev/null 2>&1' \
+		'/bin/memtouch --mib $mib --rate 300 --pid-file /wl/pid --progress-file /wl/progress --check-file /wl/check --result /wl/result --log /wl/log' \
+		'exec /bin/sleep 2147483647' >$r/init
+	chmod 755 $r/init
+	EOS
+}
+
+# phaul_ct_id_refused SPEC: with SPEC running on both guests, a migration
+# of it from src is refused before anything moves (exit 3) by the ct-id
+# check, naming the host and both values.
+phaul_ct_id_refused() {
+	local rc
+	on_src "phaul -t tcp migrate $1 $DST_IP >$SCEN_LOG/refused.out 2>&1; echo \$? >$SCEN_LOG/refused.rc"
+	rc=$(on_src "cat $SCEN_LOG/refused.rc")
+	on_src "grep -i 'check' $SCEN_LOG/refused.out | tail -3"
+	[ "$rc" = 3 ] || fail "refusal: phaul exit code $rc, wanted 3 (refused)"
+	on_src "grep \"check 'ct-id' failed: $1 exists on \" $SCEN_LOG/refused.out | grep -q TAKEN" ||
+		fail "refusal: no ct-id refusal with both values"
+}
+
 # phaul_tcp_agent [OPTIONS...]: a shared secret on both guests and a tcp
 # agent (`phaul OPTIONS agent`) on dst listening on the link; prints
 # nothing. Uses port 7070.
@@ -271,15 +312,21 @@ lxc_state() {
 	on_guest "$1" "lxc-info -n $LXC_CT -s -H 2>/dev/null || echo NONE"
 }
 
-# lxc_wl_check ROLE: memtouch in the container verifies every page.
-lxc_wl_check() {
-	local r=$LXC_DIR/rootfs/wl res
+# ct_wl_check ROLE CT DIR: memtouch in container CT, its state in DIR
+# there, verifies every page.
+ct_wl_check() {
+	local r=$3 res
 	on_guest "$1" "rm -f $r/result; touch $r/check"
-	wait_until 120 "memtouch verdict in $LXC_CT on $1" on_guest "$1" "test -s $r/result" ||
+	wait_until 120 "memtouch verdict in $2 on $1" on_guest "$1" "test -s $r/result" ||
 		return 1
 	res=$(on_guest "$1" "cat $r/result")
-	echo "memtouch in $LXC_CT on $1: $res"
+	echo "memtouch in $2 on $1: $res"
 	[ "${res#PASS}" != "$res" ]
+}
+
+# lxc_wl_check ROLE: memtouch in the container verifies every page.
+lxc_wl_check() {
+	ct_wl_check "$1" "$LXC_CT" "$LXC_DIR/rootfs/wl"
 }
 
 # lxc_rootfs_sums ROLE: md5 of every file in ct1's dir but the workload's.

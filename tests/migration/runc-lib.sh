@@ -26,32 +26,14 @@ runc_config() {
 	rm -rf "$d"
 }
 
-# runc_fs_root: let dst's agent rsync bundles below $RUNC_ROOT.
-runc_fs_root() {
-	on_dst "grep -q '^fs_root.*$RUNC_ROOT' /etc/phaul/phaul.conf 2>/dev/null ||
-		if grep -q '^fs_root' /etc/phaul/phaul.conf 2>/dev/null; then
-			sed -i 's|^fs_root = .*|& $RUNC_ROOT|' /etc/phaul/phaul.conf
-		else
-			printf '[agent]\nfs_root = $RUNC_ROOT\n' >>/etc/phaul/phaul.conf
-		fi; mkdir -p $RUNC_ROOT"
-}
-
 # runc_ct_create MIB: the bundle on src and rc1 started there with a
 # memtouch of MIB MiB; returns once memtouch ticks in it.
 runc_ct_create() {
 	local mib=$1 cfg
 	cfg=$(runc_config) || return 1
-	runc_fs_root
+	phaul_fs_root_add $RUNC_ROOT
 	on_src "set -e
-		r=$RUNC_DIR/rootfs
-		mkdir -p \$r/bin \$r/dev \$r/proc \$r/sys \$r/tmp \$r/wl \$r/etc
-		cp /usr/bin/busybox /usr/local/bin/memtouch \$r/bin/
-		for a in sh sleep cat; do ln -s busybox \$r/bin/\$a; done
-		echo 'root:x:0:0:root:/:/bin/sh' >\$r/etc/passwd
-		printf '%s\n' '#!/bin/sh' 'exec </dev/null >/dev/null 2>&1' \
-			'/bin/memtouch --mib $mib --rate 300 --pid-file /wl/pid --progress-file /wl/progress --check-file /wl/check --result /wl/result --log /wl/log' \
-			'exec /bin/sleep 2147483647' >\$r/init
-		chmod 755 \$r/init
+		$(ct_rootfs_cmds $RUNC_DIR/rootfs "$mib")
 		cat >$RUNC_DIR/config.json <<'EOC'
 $cfg
 EOC
@@ -82,7 +64,7 @@ runc_progress() {
 # runc_wl_check ROLE: memtouch in the container verifies every page (the
 # same check as in an LXC container: state in /wl of the rootfs).
 runc_wl_check() {
-	LXC_DIR=$RUNC_DIR LXC_CT=$RUNC_CT lxc_wl_check "$1"
+	ct_wl_check "$1" "$RUNC_CT" "$RUNC_DIR/rootfs/wl"
 }
 
 # runc_ct_remove ROLE: rc1 and its bundle gone from the guest.

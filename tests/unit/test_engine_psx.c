@@ -112,7 +112,8 @@ static void test_split_every_byte(void **state)
 		check_counts(&p);
 		assert_int_equal(psx_reply_feed(&p, answers, cut % sizeof(answers)), 0);
 		assert_int_equal(psx_reply_feed(&p, answers + cut % sizeof(answers),
-						 sizeof(answers) - cut % sizeof(answers)), 0);
+						sizeof(answers) - cut % sizeof(answers)),
+				 0);
 		assert_int_equal(psx_next_session(&p), 0);
 	}
 	free(s.buf);
@@ -340,6 +341,26 @@ static void test_replies(void **state)
 	free(s.buf);
 }
 
+/* psx_close_hdr(): a session of CLOSE alone (podman:), valid and ended. */
+static void test_close_alone(void **state)
+{
+	uint8_t h[PSX_HDR_SIZE];
+	struct psx_parser p;
+	int32_t zero = 0;
+	size_t used;
+
+	(void)state;
+	psx_close_hdr(h);
+	psx_init(&p, PGSZ);
+	assert_int_equal(psx_feed(&p, h, sizeof(h), &used), PSX_SESSION_END);
+	assert_int_equal(used, sizeof(h));
+	assert_true(psx_session_closed(&p));
+	assert_int_equal(psx_reply_pending(&p), 4);
+	assert_int_equal(psx_reply_feed(&p, (uint8_t *)&zero, 4), 0);
+	assert_int_equal(psx_next_session(&p), 0);
+	assert_int_equal(psx_total_counts(&p)->pages, 0);
+}
+
 static void test_too_many_owed(void **state)
 {
 	struct stream s = { 0 };
@@ -370,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_too_many_owed),
+		cmocka_unit_test(test_close_alone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 
 #include "err.h"
 #include "htype.h"
+#include "util.h"
 
 static struct ct ct; /* large */
 
@@ -148,6 +151,64 @@ static void test_open_runc_missing(void **state)
 	assert_non_null(strstr(ph_errmsg(), ret == -PH_ENOENT ? "no such container" : "runc"));
 }
 
+static void test_open_podman_missing(void **state)
+{
+	int ret;
+
+	/* a podman that knows no container at all (exits 1 on `podman inspect`) */
+	setenv("PHAUL_PODMAN", "/bin/false", 1);
+	ret = ct_open("podman:phaul-test-no-such-ct", &ct);
+	unsetenv("PHAUL_PODMAN");
+	assert_int_equal(ret, -PH_ENOENT);
+	assert_non_null(strstr(ph_errmsg(), "podman:phaul-test-no-such-ct"));
+	assert_non_null(strstr(ph_errmsg(), "no such container"));
+	assert_non_null(ct.ops->pre_dump);
+	assert_non_null(ct.ops->dump);
+	assert_non_null(ct.ops->restore);
+	assert_non_null(ct.ops->discard);
+}
+
+/*
+ * Destination: the directory a type's image names (runc's bundle, podman's
+ * exports dir) must be canonical here and hold the file the type needs.
+ */
+static void test_img_dir(void **state)
+{
+	char work[] = "/tmp/phaul-imgdir-XXXXXX", dir[64], link[64], got[PATH_MAX];
+
+	assert_non_null(mkdtemp(work));
+	snprintf(dir, sizeof(dir), "%s/d", work);
+	snprintf(link, sizeof(link), "%s/link", work);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(ct_parse("runc:x", &ct), 0);
+	/* through a symlink, with a dot-dot, relative */
+	assert_int_equal(ct_img_write(work, "d.img", link), 0);
+	assert_int_equal(ct_img_dir(&ct, work, "d.img", "bundle", "f", got, sizeof(got)),
+			 -PH_EPATH);
+	assert_non_null(strstr(ph_errmsg(), "bundle '"));
+	assert_non_null(strstr(ph_errmsg(), "not a canonical absolute path"));
+	snprintf(got, sizeof(got), "%s/../d", dir);
+	assert_int_equal(ct_img_write(work, "d.img", got), 0);
+	assert_int_equal(ct_img_dir(&ct, work, "d.img", "bundle", "f", got, sizeof(got)),
+			 -PH_EPATH);
+	assert_int_equal(ct_img_write(work, "d.img", "d"), 0);
+	assert_int_equal(ct_img_dir(&ct, work, "d.img", "bundle", "f", got, sizeof(got)),
+			 -PH_EPATH);
+	/* canonical, without the file, then with it */
+	assert_int_equal(ct_img_write(work, "d.img", dir), 0);
+	assert_int_equal(ct_img_dir(&ct, work, "d.img", "bundle", "f", got, sizeof(got)),
+			 -PH_ENOENT);
+	assert_non_null(strstr(ph_errmsg(), "was the bundle synced?"));
+	snprintf(got, sizeof(got), "%s/f", dir);
+	assert_int_equal(ct_img_write(dir, "f", "x"), 0);
+	assert_int_equal(ct_img_dir(&ct, work, "d.img", "bundle", "f", got, sizeof(got)), 0);
+	assert_string_equal(got, dir);
+	/* no image at all */
+	assert_true(ct_img_dir(&ct, work, "none.img", "bundle", "f", got, sizeof(got)) < 0);
+	assert_int_equal(rm_tree(work), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +219,8 @@ int main(void)
 		cmocka_unit_test(test_open_lxc_missing),
 		cmocka_unit_test(test_parse_runc),
 		cmocka_unit_test(test_open_runc_missing),
+		cmocka_unit_test(test_open_podman_missing),
+		cmocka_unit_test(test_img_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

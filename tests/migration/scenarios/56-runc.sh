@@ -59,12 +59,7 @@ runc_migrated tcp "$RESULT_DIR/migrate-tcp.json" tcp
 # bundle goes first: a commit leaves it)
 runc_ct_remove src
 runc_ct_create 8 || fail "a second rc1 did not start on src"
-on_src "phaul -t tcp migrate runc:$RUNC_CT $DST_IP >$SCEN_LOG/refused.out 2>&1; echo \$? >$SCEN_LOG/refused.rc"
-rc=$(on_src "cat $SCEN_LOG/refused.rc")
-on_src "grep -i 'check' $SCEN_LOG/refused.out | tail -3"
-[ "$rc" = 3 ] || fail "refusal: phaul exit code $rc, wanted 3 (refused)"
-on_src "grep \"check 'ct-id' failed: runc:$RUNC_CT exists on \" $SCEN_LOG/refused.out | grep -q TAKEN" ||
-	fail "refusal: no ct-id refusal with both values"
+phaul_ct_id_refused runc:$RUNC_CT
 [ "$(runc_status src)" = running ] || fail "refusal: rc1 on src is $(runc_status src)"
 [ "$(runc_status dst)" = running ] || fail "refusal: rc1 on dst is $(runc_status dst)"
 runc_ct_remove dst

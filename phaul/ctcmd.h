@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The container runtimes' command-line tools (runc, podman), run by the CT
+ * types that drive them: stdin and stdout from /dev/null (or stdout into a
+ * buffer), stderr appended to a log, every other fd closed, each run with a
+ * deadline after which the tool is killed.
+ */
+#ifndef PHAUL_CTCMD_H
+#define PHAUL_CTCMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Run args (args[0] is the executable's path) and wait for it, at most
+ * timeout_s. Its stdout goes into out (NUL-terminated, cut at outlen) when
+ * out is given, else to the log; its stderr is appended to log (or
+ * dropped). 0 when it exited 0; PH_ECRIU naming the command (args[1], and args[2] after
+ * "container") and its status (and the log) otherwise; PH_ETIMEDOUT when it was killed at the
+ * deadline.
+ */
+int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *log, int timeout_s);
+
+/* Wait for pid until deadline (CLOCK_MONOTONIC us); SIGKILL it after (PH_ETIMEDOUT). */
+int ctcmd_wait(pid_t pid, uint64_t deadline, int *status);
+
+#endif

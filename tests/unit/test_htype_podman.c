@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * podman:NAME where Podman itself is not needed (Podman and CRIU run in the
+ * VM scenarios 64-65): names that are options or paths are refused before
+ * podman runs, the destination refuses a restore without the synced
+ * archive, a host without podman fails the runtime check naming it,
+ * and the type chains one pre-checkpoint only.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "compat/compat.h"
+#include "err.h"
+#include "htype.h"
+#include "phaul.pb-c.h"
+#include "util.h"
+
+static struct ct ct; /* large */
+static char work[256];
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/phaul-podman-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(work, sizeof(work), "%s", tmpl);
+	/* no podman here, whatever the host has */
+	setenv("PHAUL_PODMAN", "/nonexistent/podman", 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rm_tree(work);
+	return 0;
+}
+
+static void test_names_refused(void **state)
+{
+	static const char *const bad[] = { "podman:-rf", "podman:../etc", "podman:a/b", "podman:.x",
+					   "podman:a b" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ct_open(bad[i], &ct), -PH_EUSAGE);
+		assert_non_null(strstr(ph_errmsg(), "not a Podman container name"));
+	}
+	/* a good name gets as far as podman, which is missing */
+	assert_true(ct_open("podman:web-1.a_b", &ct) < 0);
+	assert_null(strstr(ph_errmsg(), "not a Podman container name"));
+	assert_int_equal(ct.ops->max_pre_dumps, 1);
+}
+
+/* One pre-checkpoint only: a second pre-dump (with a parent) is refused. */
+static void test_second_pre_dump_refused(void **state)
+{
+	struct ct_dump d = { .images_dir = work, .parent = "../1", .ps_addr = "127.0.0.1" };
+
+	(void)state;
+	assert_int_equal(ct_parse("podman:pm1", &ct), 0);
+	assert_int_equal(ct.ops->pre_dump(&ct, &d), -PH_ENOTSUP);
+	assert_non_null(strstr(ph_errmsg(), "one pre-checkpoint"));
+}
+
+/*
+ * Destination: podman's restore reads the exports dir through ct_img_dir()
+ * (test_htype covers its refusals): the archive must be there, and a
+ * name from the peer that is an option never reaches podman.
+ */
+static void test_restore_refused(void **state)
+{
+	char images[PATH_MAX], dir[PATH_MAX];
+	pid_t pid = 1;
+
+	(void)state;
+	assert_int_equal(ct_parse("podman:pm1", &ct), 0);
+	snprintf(images, sizeof(images), "%s/img", work);
+	snprintf(dir, sizeof(dir), "%s/exports", work);
+	assert_int_equal(mkdir_p(images, 0700), 0);
+	assert_int_equal(mkdir_p(dir, 0700), 0);
+	assert_int_equal(ct_img_write(images, "podman-dir.img", dir), 0);
+	assert_int_equal(ct.ops->restore(&ct, images, NULL, &pid), -PH_ENOENT);
+	assert_int_equal(pid, 0);
+	assert_non_null(strstr(ph_errmsg(), "checkpoint.tar.gz"));
+	assert_non_null(strstr(ph_errmsg(), "exports dir"));
+	assert_int_equal(ct_parse("podman:--help", &ct), 0);
+	assert_int_equal(ct.ops->restore(&ct, images, NULL, &pid), -PH_EUSAGE);
+}
+
+static const struct compat_row *find(const struct compat_table *t, const char *name)
+{
+	for (int i = 0; i < t->nrows; i++)
+		if (!strcmp(t->rows[i].check, name))
+			return &t->rows[i];
+	return NULL;
+}
+
+/* No podman on the destination: the runtime check refuses, naming the host. */
+static void test_check_runtime_missing(void **state)
+{
+	Phaul__HostFacts s = PHAUL__HOST_FACTS__INIT, d = PHAUL__HOST_FACTS__INIT;
+	struct compat_req q = { .ct_spec = "podman:pm1", .ct_runtime = "podman 4.3.1" };
+	const struct compat_row *r;
+	struct compat_table t;
+	struct ct_facts cf;
+
+	(void)state;
+	assert_int_equal(ct_parse("podman:pm1", &ct), 0);
+	assert_true(ct.ops->probe(&ct, NULL, &cf) < 0); /* exec of the missing podman fails */
+	s.hostname = "srchost";
+	d.hostname = "dsthost";
+	ct_facts_fill("podman:pm1", NULL, &d);
+	assert_string_equal(d.ct_runtime, "");
+	compat_compare(&s, &d, &q, &t);
+	r = find(&t, "runtime");
+	assert_non_null(r);
+	assert_int_equal(r->verdict, COMPAT_FAIL);
+	assert_string_equal(r->src, "podman 4.3.1");
+	assert_string_equal(r->dst, "MISSING");
+	assert_non_null(strstr(r->detail, "missing on dsthost"));
+	free(d.ct_runtime);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names_refused),
+		cmocka_unit_test(test_second_pre_dump_refused),
+		cmocka_unit_test(test_restore_refused),
+		cmocka_unit_test(test_check_runtime_missing),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
