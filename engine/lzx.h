@@ -141,10 +141,10 @@ bool lzx_relay_done(struct lzx_relay *r);
 /* Stop waiting (shut sk down), as for a failure. */
 void lzx_relay_stop(struct lzx_relay *r);
 /*
- * Wait for both directions and free. 0 after the close was answered, else
- * the first failure (PH_E*, its text in ph_errmsg() of this thread).
- * NULL: 0.
+ * Wait for both directions and free; c (may be NULL) gets the final
+ * counts. 0 after the close was answered, else the first failure (PH_E*,
+ * its text in ph_errmsg() of this thread). NULL: 0.
  */
-int lzx_relay_join(struct lzx_relay *r);
+int lzx_relay_join(struct lzx_relay *r, struct lzx_counts *c);
 
 #endif

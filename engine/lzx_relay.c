@@ -266,7 +266,7 @@ void lzx_relay_stop(struct lzx_relay *r)
 	shutdown(r->sk, SHUT_RDWR);
 }
 
-int lzx_relay_join(struct lzx_relay *r)
+int lzx_relay_join(struct lzx_relay *r, struct lzx_counts *c)
 {
 	int ret;
 
@@ -274,6 +274,8 @@ int lzx_relay_join(struct lzx_relay *r)
 		return 0;
 	pthread_join(r->t_peer, NULL);
 	pthread_join(r->t_local, NULL);
+	if (c)
+		*c = *lzx_counts(&r->p);
 	ret = r->ret;
 	if (ret < 0)
 		ph_seterr(-ret, "%s", r->err);

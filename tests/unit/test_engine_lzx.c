@@ -403,8 +403,8 @@ static void test_relay_end_to_end(void **state)
 	pthread_join(ts, NULL);
 	lzx_relay_counts(src, &c);
 	assert_int_equal(c.pages_served, DAEMON_PAGES);
-	assert_int_equal(lzx_relay_join(src), 0);
-	assert_int_equal(lzx_relay_join(dst), 0);
+	assert_int_equal(lzx_relay_join(src, NULL), 0);
+	assert_int_equal(lzx_relay_join(dst, NULL), 0);
 	assert_int_equal(d.pages_ok, 1000000 + DAEMON_PAGES);
 	assert_int_equal(se.aborted, 0);
 	assert_int_equal(de.aborted, 0);
@@ -446,7 +446,7 @@ static void test_relay_bad_get(void **state)
 	hdr(&q, PS_IOV_GET, 1, BASE, 7);	     /* fine */
 	hdr(&q, PS_IOV_GET, 1, BASE + 64 * PGSZ, 7); /* beyond pid 7's lazy run */
 	io_send(&peer, q.buf, q.len);
-	assert_int_equal(lzx_relay_join(src), -PH_EPROTO);
+	assert_int_equal(lzx_relay_join(src, NULL), -PH_EPROTO);
 	assert_non_null(strstr(ph_errmsg(), "did not leave lazy"));
 	assert_int_equal(se.aborted, PH_EPROTO);
 	assert_int_equal(drained(ssk[0]), 0); /* not even the good GET of that record */
@@ -482,7 +482,7 @@ static void test_relay_bad_answer(void **state)
 		}
 		pages(&a, 1, 9);
 		io_send(&peer, a.buf, a.len);
-		assert_int_equal(lzx_relay_join(dst), -PH_EPROTO);
+		assert_int_equal(lzx_relay_join(dst, NULL), -PH_EPROTO);
 		assert_int_equal(de.aborted, PH_EPROTO);
 		shutdown(dsk[0], SHUT_WR);
 		assert_int_equal(drained(dsk[0]), 0);
