@@ -130,7 +130,10 @@ struct lzx_relay;
  * CRIU: its page server on the source, its lazy-pages daemon on the
  * destination) in two threads, validated with a parser over set (may be
  * NULL). source: requests come from the peer. Each wait is bounded by
- * timeout_ms. sk and set stay the caller's; sk is shut down on failure.
+ * timeout_ms. sk and set stay the caller's. A relay that fails or is
+ * stopped before the close ends sk so that CRIU sees a failure (the
+ * source's page server then resumes the tree it holds, see poison() in
+ * lzx_relay.c); after a clean close sk is left alone.
  */
 int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct lzx_io *io,
 		    int timeout_ms, struct lzx_relay **out);
@@ -138,7 +141,7 @@ int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct
 void lzx_relay_counts(struct lzx_relay *r, struct lzx_counts *c);
 /* Has it ended? Its result then by lzx_relay_join(). */
 bool lzx_relay_done(struct lzx_relay *r);
-/* Stop waiting (shut sk down), as for a failure. */
+/* Stop (within 200 ms, or once a write to sk ends), ending sk as a failure. */
 void lzx_relay_stop(struct lzx_relay *r);
 /*
  * Wait for both directions and free; c (may be NULL) gets the final

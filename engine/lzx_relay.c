@@ -33,8 +33,9 @@ struct lzx_relay {
 	struct lzx_parser p;
 	pthread_t t_peer, t_local;
 	bool stop;
-	int ended; /* directions finished */
-	int ret;   /* first failure */
+	bool poison_failed; /* the source's CRIU may take the end for a success */
+	int ended;	    /* directions finished */
+	int ret;	    /* first failure */
 	char err[768];
 };
 
@@ -69,9 +70,29 @@ static void relay_failed(struct lzx_relay *r, int ret)
 	}
 	r->stop = true;
 	pthread_mutex_unlock(&r->lock);
-	shutdown(r->sk, SHUT_RDWR);
 	if (first && r->io.abort)
 		r->io.abort(r->io.arg, -ret, r->err);
+}
+
+/*
+ * A relay that stopped before the close: end the local socket so that
+ * CRIU sees a failure. The source's page server takes an EOF between
+ * requests for a success (page-xfer.c page_server_serve()) and would then
+ * kill the tree it holds, as after a complete transfer; an EOF inside a
+ * request header is a failure, after which it resumes the tree (before
+ * the switch: the rollback). So the source sends one byte of a header
+ * first unless one is cut already. Only the writer thread calls this.
+ */
+static void poison(struct lzx_relay *r)
+{
+	bool cut;
+
+	pthread_mutex_lock(&r->lock);
+	cut = r->p.qhave != 0;
+	pthread_mutex_unlock(&r->lock);
+	if (r->source && !cut && send(r->sk, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		r->poison_failed = true;
+	shutdown(r->sk, SHUT_RDWR);
 }
 
 /* Walk a chunk of one direction under the lock. */
@@ -201,7 +222,11 @@ static void run_direction(struct lzx_relay *r, int (*pump)(struct lzx_relay *, u
 
 static void *thread_peer(void *arg)
 {
-	run_direction(arg, pump_peer);
+	struct lzx_relay *r = arg;
+
+	run_direction(r, pump_peer);
+	if (stopping(r))
+		poison(r);
 	return NULL;
 }
 
@@ -263,7 +288,6 @@ void lzx_relay_stop(struct lzx_relay *r)
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_mutex_unlock(&r->lock);
-	shutdown(r->sk, SHUT_RDWR);
 }
 
 int lzx_relay_join(struct lzx_relay *r, struct lzx_counts *c)

@@ -83,6 +83,8 @@ struct mig {
 	bool postcopy;	/* --mode postcopy: one lazy dump, pages pulled (postcopy.h) */
 	bool post_live; /* post-copy: source killed, Go given: the CT runs there */
 	struct postcopy post;
+	pthread_t post_thread; /* restore, switch, Go: while CRIU serves pages */
+	bool post_thread_on;
 	enum mig_phase phase;
 	char id[PH_MIG_ID_MAX + 1]; /* the migration's id, for both records */
 	const char *target;	    /* HOST as given: `phaul recover` goes there */
@@ -687,6 +689,8 @@ static int restore_remote(struct mig *g)
 	return ret;
 }
 
+static int restore_held(struct mig *g);
+
 /* CRIU holds the tree frozen while this runs: everything to the point of no return. */
 static int post_dump(struct mig *g)
 {
@@ -708,14 +712,22 @@ static int post_dump(struct mig *g)
 	report_phase(&g->rep, "images", "sending the dump's images");
 	if ((ret = images_send(g->m, g->iter, dir, &count, &bytes)) < 0)
 		return ret;
-	if (g->postcopy &&
-	    (ret = postcopy_src_start(&g->post, g->m, g->sk, dir, g->cfg->timeout_s * 1000)) < 0)
-		return ret;
 	g->rep.images_bytes = bytes;
 	if ((ret = check_interrupt(g)) < 0)
 		return ret;
 	report_phase(&g->rep, "restore", "%u image files (%.1f MiB); restoring on %s", count,
 		     bytes / 1048576.0, g->peer);
+	/* post-copy: CRIU must serve pages during the restore (postcopy_thread) */
+	if (g->postcopy)
+		return postcopy_src_start(&g->post, g->m, g->sk, dir, g->cfg->timeout_s * 1000);
+	return restore_held(g);
+}
+
+/* The destination restores and holds the CT stopped: up to the commit point. */
+static int restore_held(struct mig *g)
+{
+	int ret;
+
 	if ((ret = set_phase(g, PHASE_RESTORING)) < 0 || (ret = restore_remote(g)) < 0)
 		return ret;
 	if (!g->dst_held)
@@ -856,7 +868,7 @@ static int postcopy_go(struct mig *g)
 {
 	int ret;
 
-	if ((ret = postcopy_kill_source(g->ct.root)) < 0)
+	if ((ret = restore_held(g)) < 0 || (ret = postcopy_kill_source(g->ct.root)) < 0)
 		return ret;
 	g->post_live = true;
 	if ((ret = set_phase(g, PHASE_COMMITTED)) < 0)
@@ -876,6 +888,49 @@ static int postcopy_go(struct mig *g)
 	return 0;
 }
 
+/*
+ * Post-copy after post-dump was answered COMMIT: CRIU serves the pages
+ * (the restore itself faults on some, rseq's area for one), so the
+ * restore, the switch and Go run here while the main thread waits in
+ * criu_dump(). Before the switch a failure stops the relay, which makes
+ * CRIU's page server fail, and CRIU resumes the tree: the rollback.
+ */
+static void *postcopy_thread(void *arg)
+{
+	struct mig *g = arg;
+	int ret = postcopy_go(g);
+
+	if (ret < 0) {
+		pr_err("post-copy: %s", ph_errmsg());
+		postcopy_note_err(g, ret);
+		if (!g->post_live)
+			postcopy_stop(&g->post);
+	}
+	return NULL;
+}
+
+static int postcopy_spawn(struct mig *g)
+{
+	int e = pthread_create(&g->post_thread, NULL, postcopy_thread, g);
+
+	if (e)
+		return ph_seterr(PH_ESYS, "post-copy thread: %s", strerror(e));
+	g->post_thread_on = true;
+	return 0;
+}
+
+/* After criu_dump() returned: the switch thread's outcome (0 if it switched). */
+static int postcopy_join(struct mig *g)
+{
+	if (!g->post_thread_on)
+		return 0;
+	pthread_join(g->post_thread, NULL);
+	g->post_thread_on = false;
+	if (!g->post_live && g->err_code)
+		return ph_seterr(g->err_code, "%s", g->err);
+	return 0;
+}
+
 static enum criu_verdict on_notify(const char *script, void *arg)
 {
 	struct mig *g = arg;
@@ -891,12 +946,7 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 		ret = post_dump(g);
 	}
 	if (ret == 0 && g->postcopy)
-		ret = postcopy_go(g);
-	if (ret < 0 && g->post_live) {
-		/* our copy is gone: CRIU must serve the pages whatever failed */
-		postcopy_note_err(g, ret);
-		return CRIU_COMMIT;
-	}
+		ret = postcopy_spawn(g);
 	if (ret < 0) {
 		g->err_code = ret;
 		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
@@ -933,6 +983,11 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	} else {
 		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
 		ret = criu_dump(g->criu, &o, on_notify, g, outcome);
+	}
+	if (postcopy_join(g) < 0) {
+		/* the restore failed before the switch: that, not CRIU's view, is the cause */
+		pages_relay_join(&g->relay);
+		return -ph_lasterr();
 	}
 	if (ret < 0) {
 		/* CRIU's own error first; the page stream ends with the dump. */
