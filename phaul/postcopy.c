@@ -3,7 +3,12 @@
  * Post-copy: the lazy-page relay bound to the mux, and the source's kill
  * at the point of no return (phaul/postcopy.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <time.h>
 #include <string.h>
@@ -35,9 +40,66 @@ static int start(struct postcopy *pc, struct mux *m, int sk, const char *dir, bo
 	return lzx_relay_start(sk, &pc->set, source, &io, timeout_ms, &pc->relay);
 }
 
+/* In the guard after fork: async-signal-safe calls only. */
+static void guard_child(int sk, int rd)
+{
+	char c;
+	ssize_t n;
+
+	if (dup2(sk, 3) < 0 || dup2(rd, 4) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 5, ~0u, 0);
+	while ((n = read(4, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n == 0) /* we died: cut a header so that CRIU fails */
+		send(3, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	_exit(0);
+}
+
+/*
+ * If phaul dies after post-dump's COMMIT answer and before the switch,
+ * CRIU sees its page-server socket close between requests, takes it for a
+ * complete transfer and kills the tree it holds, while the destination
+ * lacks its memory. A child holding a copy of our end (CRIU sees no EOF
+ * then) cuts a header into it when we die: CRIU fails and resumes the
+ * tree. After the switch the tree is dead and the byte harmless.
+ * postcopy_free() ends it quietly.
+ */
+static int guard_start(struct postcopy *pc, int sk)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ph_seterr_errno(PH_ESYS, "post-copy guard: pipe");
+	pc->guard = fork();
+	if (pc->guard < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ph_seterr_errno(PH_ESYS, "post-copy guard: fork");
+	}
+	if (pc->guard == 0)
+		guard_child(sk, p[0]);
+	close(p[0]);
+	pc->guard_fd = p[1];
+	return 0;
+}
+
+static void guard_end(struct postcopy *pc)
+{
+	if (pc->guard <= 0)
+		return;
+	if (write(pc->guard_fd, "q", 1) != 1)
+		pr_warn("post-copy guard: %s", strerror(errno));
+	close(pc->guard_fd);
+	waitpid(pc->guard, NULL, 0);
+	pc->guard = 0;
+}
+
 int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
 {
-	return start(pc, m, sk, dir, true, timeout_ms);
+	int ret = start(pc, m, sk, dir, true, timeout_ms);
+
+	return ret < 0 ? ret : guard_start(pc, sk);
 }
 
 int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
@@ -138,6 +200,7 @@ void postcopy_free(struct postcopy *pc)
 {
 	postcopy_stop(pc);
 	postcopy_finish(pc);
+	guard_end(pc);
 	lzx_set_free(&pc->set);
 	if (pc->owns_sk)
 		close(pc->sk);

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <pthread.h>
 
@@ -40,6 +41,8 @@ struct postcopy {
 	struct lzx_counts c;	  /* at its end */
 	int sk;			  /* the destination's socket, closed by postcopy_free() */
 	bool owns_sk;
+	pid_t guard;  /* source: the child that fails CRIU's server if we die */
+	int guard_fd; /* its pipe: a byte ends it quietly, EOF makes it act */
 	/* source: the progress ticker (postcopy_tick_start) */
 	pthread_t ticker;
 	bool ticking;
@@ -52,7 +55,8 @@ struct postcopy {
 /*
  * Source: learn the dump's lazy runs from its pagemaps in dir and relay
  * CRIU's lazy page server on sk (our end of its ps-socket) through m.
- * sk stays the caller's.
+ * sk stays the caller's. Also starts a guard child (see postcopy.c) so
+ * that our death before the switch makes CRIU resume the tree.
  */
 int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms);
 /*
