@@ -461,6 +461,40 @@ static void test_relay_bad_get(void **state)
 	lzx_set_free(&s);
 }
 
+/*
+ * Stopped before the close (the rollback before the switch): CRIU's page
+ * server must read a cut header, never a clean end between requests
+ * (which it takes for a complete transfer, and kills the tree).
+ */
+static void test_relay_stop_cuts(void **state)
+{
+	for (int cut = 0; cut < 2; cut++) {
+		struct queue fwd, back;
+		struct end se, peer;
+		struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+		struct lzx_relay *src;
+		struct stream q = { 0 };
+		uint8_t got[PSX_HDR_SIZE];
+		int ssk[2];
+
+		(void)state;
+		link_init(&fwd, &back, &se, &peer);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+		assert_int_equal(lzx_relay_start(ssk[1], NULL, true, &sio, 5000, &src), 0);
+		hdr(&q, PS_IOV_GET, 1, BASE, 7);
+		io_send(&peer, q.buf, cut ? 12 : q.len);
+		/* CRIU got the bytes before the stop */
+		assert_true(read_all(ssk[0], got, cut ? 12 : q.len));
+		lzx_relay_stop(src);
+		assert_int_equal(lzx_relay_join(src, NULL), -PH_EINTR);
+		assert_int_equal(drained(ssk[0]), cut ? 0 : 1);
+		assert_int_equal(se.aborted, 0); /* a stop is ours: the peer is not told */
+		close(ssk[0]);
+		close(ssk[1]);
+		free(q.buf);
+	}
+}
+
 /* A modified source answers a GET with other pages, or with pages nobody asked for. */
 static void test_relay_bad_answer(void **state)
 {
@@ -509,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_relay_end_to_end),
 		cmocka_unit_test(test_relay_bad_get),
 		cmocka_unit_test(test_relay_bad_answer),
+		cmocka_unit_test(test_relay_stop_cuts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
