@@ -62,6 +62,7 @@ struct criu_req_ctx {
 	int img_fd, work_fd;
 	CriuOpts opts;
 	CriuPageServerInfo ps;
+	char config[64]; /* "/proc/<us>/fd/<work_fd>/" CRIU_LAZY_PS_CONF, or "" */
 };
 
 /* ---- starting and reaping swrk ---- */
@@ -570,6 +571,30 @@ static void criu_ctx_flags(CriuOpts *r, const struct criu_opts *o)
 }
 
 /*
+ * A --lazy-pages dump serves its lazy pages on a page-server socket, but
+ * CRIU 3.17's RPC ignores ps (address and fd) when lazy_pages is set
+ * (cr-service.c setup_opts_from_req()) and would listen on every address.
+ * Its RPC config file takes "ps-socket N" (config.c), which
+ * cr_page_server() then serves: our socketpair, no port at all.
+ */
+static int criu_ctx_lazy_ps(struct criu_req_ctx *x, int ps_fd)
+{
+	char line[32];
+	int fd, n, r = 0;
+
+	n = snprintf(line, sizeof(line), "ps-socket %d\n", ps_fd);
+	fd = openat(x->work_fd, CRIU_LAZY_PS_CONF, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, line, (size_t)n) != n)
+		r = ph_seterr_errno(PH_ESYS, "writing %s/%s", x->work_dir, CRIU_LAZY_PS_CONF);
+	if (fd >= 0)
+		close(fd);
+	snprintf(x->config, sizeof(x->config), "/proc/%d/fd/%d/%s", (int)getpid(), x->work_fd,
+		 CRIU_LAZY_PS_CONF);
+	x->opts.config_file = x->config;
+	return r;
+}
+
+/*
  * Fill x->opts from o for request `name`. The dir fds stay open until
  * criu_ctx_fini(): CRIU reopens them through /proc/<our pid>/fd.
  */
@@ -605,10 +630,16 @@ static int criu_ctx_init(struct criu_req_ctx *x, const struct criu_opts *o, cons
 		x->opts.has_pid = true;
 		x->opts.pid = o->pid;
 	}
-	if (o->ps_fd >= 0) {
+	if (o->ps_fd >= 0 && o->lazy_pages)
+		r = criu_ctx_lazy_ps(x, o->ps_fd);
+	else if (o->ps_fd >= 0) {
 		x->ps.has_fd = true;
 		x->ps.fd = o->ps_fd;
 		x->opts.ps = &x->ps;
+	}
+	if (r < 0) {
+		criu_ctx_fini(x);
+		return ph_errctx(r, "criu %s", name);
 	}
 	criu_ctx_flags(&x->opts, o);
 	return 0;

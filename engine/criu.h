@@ -49,6 +49,9 @@ int criu_cg_mode_parse(const char *s, enum criu_cg_mode *out);
 /* The name criu_cg_mode_parse() takes; "" for CRIU_CG_UNSET. */
 const char *criu_cg_mode_name(enum criu_cg_mode m);
 
+/* The RPC config file of a --lazy-pages dump (in its work dir). */
+#define CRIU_LAZY_PS_CONF "lazy-ps.conf"
+
 struct criu_opts {
 	pid_t pid;		/* dump: root of the tree */
 	const char *images_dir; /* opened by the engine, passed as images_dir_fd */
@@ -60,7 +63,12 @@ struct criu_opts {
 				 * valid fd: initialise with CRIU_OPTS_INIT) */
 	bool track_mem;
 	bool leave_running;
-	bool lazy_pages;    /* note: CRIU then ignores ps_fd for page transfer */
+	/*
+	 * restore: lazily. dump: leave the memory lazy and serve it on ps_fd
+	 * to a remote lazy-pages daemon once post-dump was answered COMMIT
+	 * (post-copy; CRIU_LAZY_PS_CONF in work_dir names the socket)
+	 */
+	bool lazy_pages;
 	bool leave_stopped; /* restore: every task SIGSTOPped before it runs */
 	/*
 	 * What the operator allows (struct criu_flags): each is sent only when

@@ -39,7 +39,7 @@ static uint64_t mono_ms(void)
 }
 
 /* In the child between fork and exec: async-signal-safe calls only. */
-static void lazy_child(int stfd, char *const argv[])
+static void lazy_child(int stfd, int ps_fd, char *const argv[])
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -54,6 +54,8 @@ static void lazy_child(int stfd, char *const argv[])
 		_exit(127);
 	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
 	fcntl(stfd, F_SETFD, 0);
+	if (ps_fd >= 0)
+		fcntl(ps_fd, F_SETFD, 0);
 	execv(argv[0], argv);
 	_exit(127);
 }
@@ -99,11 +101,12 @@ static int lazy_died(struct criu_lazy *l, const char *when)
 			 WEXITSTATUS(st), l->log, errs[0] ? ": " : "", errs);
 }
 
-int criu_lazy_start(const char *dir, struct criu_lazy **out)
+/* ps_fd >= 0: the pages come from a remote page server through that socket. */
+static int lazy_start(const char *dir, int ps_fd, struct criu_lazy **out)
 {
-	char bin[PATH_MAX], fdarg[16], logarg[64] = "--log-file=" CRIU_LAZY_LOG;
-	char *argv[] = { bin,	 "lazy-pages", "-D",	      (char *)dir, "-W", (char *)dir,
-			 logarg, "-v4",	       "--status-fd", fdarg,	   NULL };
+	char bin[PATH_MAX], fdarg[16], psarg[16], logarg[64] = "--log-file=" CRIU_LAZY_LOG;
+	char *argv[] = { bin,	"lazy-pages",  "-D",  (char *)dir, "-W", (char *)dir, logarg,
+			 "-v4", "--status-fd", fdarg, NULL,	   NULL, NULL,	      NULL };
 	struct criu_lazy *l;
 	int sp[2] = { -1, -1 }, r = 0;
 	struct pollfd p;
@@ -125,13 +128,20 @@ int criu_lazy_start(const char *dir, struct criu_lazy **out)
 		goto fail;
 	}
 	snprintf(fdarg, sizeof(fdarg), "%d", sp[1]);
+	if (ps_fd >= 0) {
+		/* CRIU 3.17 crtools.c: --page-server, --ps-socket FD (no address, no port) */
+		snprintf(psarg, sizeof(psarg), "%d", ps_fd);
+		argv[10] = "--page-server";
+		argv[11] = "--ps-socket";
+		argv[12] = psarg;
+	}
 	l->pid = fork();
 	if (l->pid < 0) {
 		r = ph_seterr_errno(PH_ESYS, "lazy-pages: fork");
 		goto fail;
 	}
 	if (l->pid == 0)
-		lazy_child(sp[1], argv);
+		lazy_child(sp[1], ps_fd, argv);
 	close(sp[1]);
 	sp[1] = -1;
 	l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
@@ -163,6 +173,16 @@ fail:
 		close(sp[1]);
 	criu_lazy_close(l);
 	return r;
+}
+
+int criu_lazy_start(const char *dir, struct criu_lazy **out)
+{
+	return lazy_start(dir, -1, out);
+}
+
+int criu_lazy_start_remote(const char *dir, int ps_fd, struct criu_lazy **out)
+{
+	return lazy_start(dir, ps_fd, out);
 }
 
 pid_t criu_lazy_pid(const struct criu_lazy *l)

@@ -45,6 +45,14 @@ struct criu_lazy_stats {
  * errors if it exits first, PH_ETIMEDOUT.
  */
 int criu_lazy_start(const char *dir, struct criu_lazy **out);
+/*
+ * Post-copy: the same, but the daemon asks a remote page server for every
+ * lazy page (GET, engine/lzx.h) through ps_fd, our connected socket
+ * (`--page-server --ps-socket FD`; it inherits ps_fd, ours stays open).
+ * Pages in dir's pages-*.img (those a --lazy-pages dump could not leave
+ * lazy: the stack, vDSO) are restored from there.
+ */
+int criu_lazy_start_remote(const char *dir, int ps_fd, struct criu_lazy **out);
 pid_t criu_lazy_pid(const struct criu_lazy *l);
 
 /*

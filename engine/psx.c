@@ -112,30 +112,35 @@ static int psx_do_open(struct psx_parser *p, const struct psx_hdr *h, uint32_t c
 static int psx_check_run(const struct psx_parser *p, const struct psx_hdr *h, const char *n,
 			 bool data)
 {
-	uint64_t end = PH_PS_VADDR_END - p->page_size;
-	/* nr_pages < 2^32, page_size <= 2^16 in practice: no 64-bit overflow. */
-	uint64_t len = (uint64_t)h->nr_pages * p->page_size;
+	return psx_run_check(p->page_size, h->vaddr, h->nr_pages, n, data);
+}
 
-	if (!h->nr_pages)
+int psx_run_check(size_t page_size, uint64_t vaddr, uint32_t nr_pages, const char *n, bool data)
+{
+	uint64_t end = PH_PS_VADDR_END - page_size;
+	/* nr_pages < 2^32, page_size <= 2^16 in practice: no 64-bit overflow. */
+	uint64_t len = (uint64_t)nr_pages * page_size;
+
+	if (!nr_pages)
 		return ph_seterr(PH_EPROTO, "page-server %s: nr_pages 0, expected at least 1", n);
-	if (data && h->nr_pages > PH_PS_PAGES_MAX)
+	if (data && nr_pages > PH_PS_PAGES_MAX)
 		return ph_seterr(PH_ETOOBIG,
 				 "page-server %s: nr_pages %u with data, allowed 1..%u (CRIU "
 				 "sends at most one pipe, 1024 pages)",
-				 n, h->nr_pages, PH_PS_PAGES_MAX);
-	if (h->vaddr % p->page_size)
+				 n, nr_pages, PH_PS_PAGES_MAX);
+	if (vaddr % page_size)
 		return ph_seterr(PH_EPROTO,
 				 "page-server %s: vaddr 0x%" PRIx64 " not aligned to page size %zu",
-				 n, h->vaddr, p->page_size);
-	if (h->vaddr + len < h->vaddr)
+				 n, vaddr, page_size);
+	if (vaddr + len < vaddr)
 		return ph_seterr(PH_EPROTO,
 				 "page-server %s: vaddr 0x%" PRIx64 " + %u pages wraps around", n,
-				 h->vaddr, h->nr_pages);
-	if (h->vaddr > end || len > end - h->vaddr)
+				 vaddr, nr_pages);
+	if (vaddr > end || len > end - vaddr)
 		return ph_seterr(PH_EPROTO,
 				 "page-server %s: vaddr 0x%" PRIx64 " + %u pages ends beyond "
 				 "the user address space (0x%" PRIx64 ")",
-				 n, h->vaddr, h->nr_pages, end);
+				 n, vaddr, nr_pages, end);
 	return 0;
 }
 

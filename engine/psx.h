@@ -196,6 +196,15 @@ const struct psx_counts *psx_total_counts(const struct psx_parser *p);
 /* Hand every validated header and payload byte to sink (NULL: none). */
 void psx_set_sink(struct psx_parser *p, const struct psx_sink *sink);
 
+/*
+ * The checks of one run [vaddr, vaddr + nr_pages pages) that every header
+ * gets (page-aligned, 1 <= nr_pages, within PH_PS_VADDR_END, no wrap, and
+ * with data at most PH_PS_PAGES_MAX), for other parsers of the same
+ * header (engine/lzx.h). what names it in the error. 0 or PH_E*.
+ */
+int psx_run_check(size_t page_size, uint64_t vaddr, uint32_t nr_pages, const char *what,
+		  bool data);
+
 /* Name of a command for messages ("ADD_F", "CLOSE", ...; "unknown"). */
 const char *psx_cmd_name(uint32_t cmd);
 

@@ -28,8 +28,9 @@ static int relay_poll(int sk, short ev, int timeout_ms, const char *what)
 	return 0;
 }
 
-static int relay_write(int sk, const uint8_t *buf, size_t len, int timeout_ms)
+int relay_sk_write(int sk, const void *data, size_t len, int timeout_ms)
 {
+	const uint8_t *buf = data;
 	ssize_t n;
 	int r;
 
@@ -91,7 +92,7 @@ static int relay_src_answers(int sk, struct psx_parser *p, const struct relay_io
 					 n, owed);
 		r = psx_reply_feed(p, buf, n);
 		if (r == 0)
-			r = relay_write(sk, buf, n, timeout_ms);
+			r = relay_sk_write(sk, buf, n, timeout_ms);
 		if (r < 0)
 			return r;
 	}
@@ -224,7 +225,7 @@ int relay_dst_session(int sk, struct psx_parser *p, const struct relay_io *io, i
 				      n - used);
 		if (r < 0)
 			goto out;
-		r = relay_write(sk, buf, n, timeout_ms);
+		r = relay_sk_write(sk, buf, n, timeout_ms);
 		if (r == 0)
 			r = relay_dst_answers(sk, p, io, timeout_ms);
 		if (r < 0)

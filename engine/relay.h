@@ -61,4 +61,10 @@ int relay_src_session(int sk, struct psx_parser *p, const struct relay_io *io, i
  */
 int relay_dst_session(int sk, struct psx_parser *p, const struct relay_io *io, int timeout_ms);
 
+/*
+ * Write all len bytes to the local CRIU socket sk (non-blocking sends, each
+ * wait for room at most timeout_ms). 0, PH_ETIMEDOUT or PH_ESYS.
+ */
+int relay_sk_write(int sk, const void *buf, size_t len, int timeout_ms);
+
 #endif

@@ -14,6 +14,7 @@
 #include "engine/pstore.h"
 #include "engine/lazy.h"
 #include "pages.h"
+#include "postcopy.h"
 #include "phaul.pb-c.h"
 #include "transport/mux.h"
 
@@ -27,28 +28,30 @@ struct agent {
 	struct phaul_config *cfg;
 	struct mux *mux;
 	enum agent_state state;
-	bool done;	    /* Finish answered */
-	bool discarded;	    /* agent_finish(false) already ran */
-	char host[256];	    /* our hostname, for error messages */
-	char peer[256];	    /* the source's hostname */
-	char dir[768];	    /* this migration's work dir, "" until created */
-	char ct[256];	    /* the CT, once the source names it (RestoreReq) */
-	pid_t restored_pid; /* root of the restored tree, 0 if none */
+	bool done;			/* Finish answered */
+	bool discarded;			/* agent_finish(false) already ran */
+	char host[256];			/* our hostname, for error messages */
+	char peer[256];			/* the source's hostname */
+	char dir[768];			/* this migration's work dir, "" until created */
+	char ct[256];			/* the CT, once the source names it (RestoreReq) */
+	pid_t restored_pid;		/* root of the restored tree, 0 if none */
 	char mig_id[PH_MIG_ID_MAX + 1]; /* RestoreReq's id; "" from an old source */
-	bool held;	    /* restored_pid recorded HELD (mrec.h): no discard on
-			     * a lost session, only on the source's word */
-	int lock_fd;	    /* the migration's record lock, -1 */
-	bool committed;	    /* Go acted on: a lost session discards nothing */
-	uint32_t iter;	    /* current iteration, 0 before the first */
-	bool final;	    /* the current iteration is the final dump */
-	uint32_t nimages;   /* image files received for the final dump */
-	struct pstore *store; /* the flat image of the CT's memory (<dir>/img) */
-	bool lazy_ok;	      /* criu: userfaultfd with non-cooperative events */
-	char lazy_note[640];  /* why not, when the source asked for lazy */
-	struct criu_lazy *lazy; /* the lazy restore's daemon, until memory is complete */
-	uint64_t t_restore;	/* CLOCK_MONOTONIC us at the restore's start */
+	bool held;			/* restored_pid recorded HELD (mrec.h): no discard on
+					 * a lost session, only on the source's word */
+	int lock_fd;			/* the migration's record lock, -1 */
+	bool committed;			/* Go acted on: a lost session discards nothing */
+	uint32_t iter;			/* current iteration, 0 before the first */
+	bool final;			/* the current iteration is the final dump */
+	uint32_t nimages;		/* image files received for the final dump */
+	struct pstore *store;		/* the flat image of the CT's memory (<dir>/img) */
+	bool lazy_ok;			/* criu: userfaultfd with non-cooperative events */
+	char lazy_note[640];		/* why not, when the source asked for lazy */
+	struct criu_lazy *lazy;		/* the lazy restore's daemon, until memory is complete */
+	uint64_t t_restore;		/* CLOCK_MONOTONIC us at the restore's start */
 	struct psx_parser psx;
 	struct pages_relay relay;
+	bool postcopy;	    /* IterStart.postcopy: pages pulled from the source */
+	struct postcopy pc; /* its relay, once the restore started the daemon */
 	/* the audit (agent_audit.c) */
 	const char *transport;	 /* "ssh", "tcp", "tcp (inetd)" */
 	uint64_t t_start;	 /* now_us() at the session's start */

@@ -124,8 +124,7 @@ static uint64_t restore_rate_load(const struct agent *a, bool lazy)
 	return v;
 }
 
-static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore_us,
-			      uint64_t pages)
+static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore_us, uint64_t pages)
 {
 	char path[PATH_MAX - 8], tmp[PATH_MAX];
 	FILE *f;
@@ -158,8 +157,8 @@ static void lazy_probe(struct agent *a)
 		return;
 	}
 	if (criu_feature_check(&f) < 0) {
-		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: criu feature check: %.400s", a->host,
-			 ph_errmsg());
+		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: criu feature check: %.400s",
+			 a->host, ph_errmsg());
 		return;
 	}
 	a->lazy_ok = f.lazy_pages;
@@ -236,11 +235,33 @@ static int store_open(struct agent *a)
 	return 0;
 }
 
+/* Post-copy: no store; the image files, pagemaps included, land in <session>/img. */
+static int postcopy_dir(struct agent *a)
+{
+	char dir[PATH_MAX];
+	int ret;
+
+	if ((ret = store_dir(a, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
+		return ph_errctx(ret, "%s", a->host);
+	return 0;
+}
+
+static int send_iter_ready(struct agent *a, uint32_t iter, bool lazy_rate)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT;
+	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
+
+	ready.iter = iter;
+	ready.restore_ns_per_page = restore_rate_load(a, lazy_rate);
+	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
+	out.body_case = PHAUL__MSG__BODY_ITER_READY;
+	out.iter_ready = &ready;
+	return msg_send(a->mux, &out);
+}
+
 int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 {
 	Phaul__IterStart *s = in->iter_start;
-	Phaul__Msg out = PHAUL__MSG__INIT;
-	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
 	int ret;
 
 	if ((ret = pages_relay_join(&a->relay)) < 0)
@@ -251,13 +272,23 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 				 s->has_parent ? s->parent : 0, a->iter);
 	if (!a->dir[0] && (ret = make_session_dir(a)) < 0)
 		return ret;
-	if ((ret = store_open(a)) < 0)
+	a->postcopy = s->has_postcopy && s->postcopy;
+	if (a->postcopy && (s->iter != 1 || !(s->has_final && s->final)))
+		return ph_seterr(PH_EPROTO, "post-copy IterStart %u: expected one final dump",
+				 s->iter);
+	if (a->postcopy)
+		ret = postcopy_dir(a);
+	else
+		ret = store_open(a);
+	if (ret < 0)
 		return ret;
-	if (s->iter == 1 && s->has_lazy && s->lazy)
+	if (s->iter == 1 && ((s->has_lazy && s->lazy) || a->postcopy))
 		lazy_probe(a);
 	a->state = AG_COPYING;
 	a->iter = s->iter;
 	a->final = s->has_final && s->final;
+	if (a->postcopy)
+		return send_iter_ready(a, s->iter, false);
 	psx_init(&a->psx, (size_t)sysconf(_SC_PAGESIZE));
 	a->relay = (struct pages_relay){
 		.mux = a->mux,
@@ -271,12 +302,7 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	};
 	if ((ret = pages_relay_start(&a->relay)) < 0)
 		return ret;
-	ready.iter = s->iter;
-	ready.restore_ns_per_page = restore_rate_load(a, s->has_lazy && s->lazy && a->lazy_ok);
-	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
-	out.body_case = PHAUL__MSG__BODY_ITER_READY;
-	out.iter_ready = &ready;
-	return msg_send(a->mux, &out);
+	return send_iter_ready(a, s->iter, s->has_lazy && s->lazy && a->lazy_ok);
 }
 
 int agent_on_image_file(struct agent *a, Phaul__Msg *in)
@@ -289,10 +315,10 @@ int agent_on_image_file(struct agent *a, Phaul__Msg *in)
 				 in->image_file->iter, a->iter);
 	if (++a->nimages > PH_IMAGE_FILES_MAX)
 		return ph_seterr(PH_ETOOBIG, "more than %u image files", PH_IMAGE_FILES_MAX);
-	if (images_is_store_name(in->image_file->name))
+	if (images_is_store_name(in->image_file->name) && !a->postcopy)
 		return ph_seterr(PH_EPROTO,
 				 "%s: image file %.64s: pages and pagemaps come only through the "
-				 "page stream",
+				 "page stream (but in post-copy)",
 				 a->host, in->image_file->name);
 	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
 		return ret;
@@ -413,13 +439,39 @@ static uint64_t mono_us(void)
  * on the same dir. Whatever keeps it from starting, the restore goes eager
  * (nothing has happened to the CT yet); lazy_note says why.
  */
+/*
+ * Post-copy: the daemon asks the source for the lazy pages through our
+ * socketpair and the relay. Without it the restore cannot run at all
+ * (the pages are not here): PH_ENOTSUP or the daemon's error.
+ */
+static int postcopy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *dir)
+{
+	int sp[2], ret;
+
+	if (ct_own_restore(q->ct))
+		return ph_seterr(PH_ENOTSUP, "%s: post-copy: %.64s restores itself, not lazily",
+				 a->host, q->ct);
+	if (!a->lazy_ok)
+		return ph_seterr(PH_ENOTSUP, "%s: post-copy needs a lazy restore: %s", a->host,
+				 a->lazy_note);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: post-copy socketpair", a->host);
+	ret = criu_lazy_start_remote(dir, sp[1], &a->lazy);
+	close(sp[1]);
+	if (ret < 0)
+		close(sp[0]);
+	else
+		ret = postcopy_dst_start(&a->pc, a->mux, sp[0], dir, a->cfg->timeout_s * 1000);
+	return ret < 0 ? ph_errctx(ret, "%s", a->host) : 0;
+}
+
 static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *dir)
 {
 	if (!(q->has_lazy && q->lazy))
 		return false;
 	if (ct_own_restore(q->ct)) {
-		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: %.64s restores itself, eagerly",
-			 a->host, q->ct);
+		snprintf(a->lazy_note, sizeof(a->lazy_note),
+			 "%.64s: %.64s restores itself, eagerly", a->host, q->ct);
 		return false;
 	}
 	if (!a->lazy_ok)
@@ -484,7 +536,13 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	}
 	o.images_dir = dir;
 	a->t_restore = mono_us();
-	o.lazy_pages = lazy_begin(a, q, dir);
+	if ((q->has_postcopy && q->postcopy) != a->postcopy) {
+		ret = ph_seterr(PH_EPROTO, "RestoreReq: postcopy differs from IterStart's");
+		goto out;
+	}
+	if (a->postcopy && (ret = postcopy_begin(a, q, dir)) < 0)
+		goto out;
+	o.lazy_pages = a->postcopy || lazy_begin(a, q, dir);
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
 	o.file_locks = q->has_file_locks && q->file_locks;
@@ -506,6 +564,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	if (ret < 0) {
 		criu_lazy_close(a->lazy);
 		a->lazy = NULL;
+		postcopy_free(&a->pc);
 		ph_errctx(ret, "%s", a->host);
 		goto out;
 	}
@@ -514,8 +573,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	    (ret = throttle_lift_restored(pid, q->throttle_cgroup,
 					  q->has_throttle_created && q->throttle_created,
 					  q->throttle_home ? q->throttle_home : "/",
-					  q->throttle_orig_max ? q->throttle_orig_max : "max",
-					  note, sizeof(note))) < 0) {
+					  q->throttle_orig_max ? q->throttle_orig_max : "max", note,
+					  sizeof(note))) < 0) {
 		/* a CT that would crawl at 1 % CPU here is not a success */
 		ph_errctx(ret, "%s: lifting the auto-converge throttle", a->host);
 		agent_finish(a, false);
@@ -576,6 +635,50 @@ static void send_lazy_done(struct agent *a, int ret, uint64_t done_us,
 		pr_warn("telling %s the lazy restore's outcome: %s", a->peer, ph_errmsg());
 }
 
+/*
+ * Wait for the daemon to fill the CT's memory: the step timeout; in
+ * post-copy as long as its relay runs (each of the relay's waits has that
+ * deadline: a silent source fails it, and the daemon then dies), then the
+ * step timeout.
+ */
+static int lazy_wait(struct agent *a, struct criu_lazy_stats *ls)
+{
+	int ret;
+
+	while (a->postcopy && (ret = criu_lazy_wait(a->lazy, 1000, ls)) == -PH_ETIMEDOUT)
+		if (postcopy_relay_ended(&a->pc))
+			break;
+	if (a->postcopy && ret != -PH_ETIMEDOUT)
+		return ret;
+	return criu_lazy_wait(a->lazy, a->cfg->timeout_s * 1000, ls);
+}
+
+/*
+ * Post-copy: the daemon ended (ret: its verdict); so does the relay. The
+ * relay's failure (the source died, a refused answer) is the cause of a
+ * daemon that died of it.
+ */
+static int postcopy_settle(struct agent *a, int ret)
+{
+	char why[640];
+	int pret;
+
+	snprintf(why, sizeof(why), "%s", ph_errmsg());
+	if (ret < 0)
+		postcopy_stop(&a->pc);
+	pret = postcopy_finish(&a->pc);
+	if (ret < 0 && pret < 0 && pret != -PH_EINTR)
+		return ph_seterr(-pret, "%s (the lazy-pages daemon then: %s)", ph_errmsg(), why);
+	if (ret < 0)
+		return ph_seterr(-ret, "%s", why);
+	if (pret < 0)
+		pr_warn("post-copy relay after every page arrived: %s", ph_errmsg());
+	pr_info("post-copy: %llu pages pulled from %s in %llu GETs",
+		(unsigned long long)a->pc.c.pages_served, a->peer,
+		(unsigned long long)a->pc.c.gets);
+	return 0;
+}
+
 int agent_lazy_settle(struct agent *a)
 {
 	struct criu_lazy_stats ls;
@@ -585,8 +688,10 @@ int agent_lazy_settle(struct agent *a)
 
 	if (getenv("PHAUL_FAULT_LAZY_KILL"))
 		kill(criu_lazy_pid(a->lazy), SIGKILL);
-	ret = criu_lazy_wait(a->lazy, a->cfg->timeout_s * 1000, &ls);
+	ret = lazy_wait(a, &ls);
 	done_us = mono_us() - a->t_restore;
+	if (a->postcopy)
+		ret = postcopy_settle(a, ret);
 	if (ret < 0) {
 		char why[768];
 
@@ -601,18 +706,24 @@ int agent_lazy_settle(struct agent *a)
 			kill(a->restored_pid, SIGKILL);
 			waitpid(a->restored_pid, NULL, WNOHANG);
 		}
-		ret = ph_seterr(PH_ECRIU,
-				"%s: lazy restore of %s failed after the switch: %llu of %llu pages "
+		ret = ph_seterr(a->postcopy ? -ret : PH_ECRIU,
+				"%s: %s of %s failed after the switch: %llu of %llu pages "
 				"never arrived; %s (pid %d) was killed, images kept in %s: %s",
-				a->host, ct, (unsigned long long)ls.pages_missing,
-				(unsigned long long)ls.pages_total, ct, (int)a->restored_pid, a->dir,
-				why);
+				a->host, a->postcopy ? "post-copy" : "lazy restore", ct,
+				(unsigned long long)ls.pages_missing,
+				(unsigned long long)ls.pages_total, ct, (int)a->restored_pid,
+				a->dir, why);
+		if (a->postcopy)
+			pr_err("post-copy from %s: the CT %s is lost (its pages were still on the "
+			       "source)",
+			       a->peer, ct);
 		pr_err("%s", ph_errmsg());
 	} else {
-		pr_info("%s: memory complete %llu ms after the restore's start: %llu pages, %llu on "
+		pr_info("%s: memory complete %llu ms after the restore's start: %llu pages, %llu "
+			"on "
 			"fault, %llu in the background",
-			ct, (unsigned long long)(done_us / 1000), (unsigned long long)ls.pages_total,
-			(unsigned long long)ls.pages_fault,
+			ct, (unsigned long long)(done_us / 1000),
+			(unsigned long long)ls.pages_total, (unsigned long long)ls.pages_fault,
 			(unsigned long long)(ls.pages_copied > ls.pages_fault
 						     ? ls.pages_copied - ls.pages_fault
 						     : 0));

@@ -145,6 +145,7 @@ int agent_finish(struct agent *a, bool commit)
 	a->discarded = true;
 	criu_lazy_close(a->lazy); /* nothing left for it to serve */
 	a->lazy = NULL;
+	postcopy_free(&a->pc);
 	if (a->dir[0] && agent_hook(a, HOOK_ON_FAILURE, "migration not committed") < 0)
 		pr_warn("%s", ph_errmsg());
 	if (a->restored_pid > 0) {
@@ -210,6 +211,7 @@ void agent_cleanup(struct agent *a)
 	a->store = NULL;
 	criu_lazy_close(a->lazy);
 	a->lazy = NULL;
+	postcopy_free(&a->pc);
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
 	a->lock_fd = -1;
 }

@@ -56,6 +56,13 @@
  * covers arm64's 52-bit VA.
  */
 #define PH_PS_VADDR_END (1ull << 56)
+/*
+ * post-copy (engine/lzx.h): lazy runs of one dump (its pagemap entries with
+ * PE_LAZY, per task, adjacent ones merged) and one pagemap image read to
+ * learn them (a 4M-run pagemap is about 100 MiB).
+ */
+#define PH_LAZY_RUNS_MAX    (4u * 1024 * 1024)
+#define PH_LAZY_PAGEMAP_MAX (256u * 1024 * 1024)
 /* stats-dump / stats-restore image files */
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */

@@ -33,6 +33,7 @@ void config_defaults(struct phaul_config *c)
 	c->keep_reports = 50;
 	c->keep_days = 30;
 	strcpy(c->restore, "lazy");
+	strcpy(c->mode, "precopy");
 	bal_config_defaults(&c->balance);
 	c->max_startups_start = c->max_startups_full = 10;
 	c->max_startups_rate = 100;
@@ -274,6 +275,11 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		if (strcmp(v, "lazy") && strcmp(v, "eager"))
 			return -1;
 		STR(restore);
+	}
+	if (!strcmp(k, "mode")) {
+		if (strcmp(v, "precopy") && strcmp(v, "postcopy"))
+			return -1;
+		STR(mode);
 	}
 	if (!strcmp(k, "store_io")) {
 		/* enum pio_backend (engine/pio.h): auto 0, io_uring 1, pwrite 2 */

@@ -68,6 +68,7 @@ struct phaul_config {
 	int login_grace_s;		  /* to prove the secret */
 	int idle_timeout_s;		  /* agent: end a session silent this long (0: timeout_s) */
 	char restore[8]; /* "lazy" (default) or "eager": how the destination restores */
+	char mode[10];	 /* "precopy" (default) or "postcopy" (HOWTO "Migration modes") */
 	int store_io;	 /* agent: page store I/O, enum pio_backend (0 auto) */
 };
 

@@ -42,6 +42,7 @@
 #include "proto/msg.h"
 #include "pages.h"
 #include "phaul.h"
+#include "postcopy.h"
 #include "precopy.h"
 #include "report.h"
 #include "throttle.h"
@@ -80,6 +81,11 @@ struct mig {
 	bool precopy;
 	bool lazy;	/* restore lazily: asked for, and the destination can */
 	bool lazy_lost; /* the lazy restore failed after the switch: CT lost */
+	bool postcopy;	/* --mode postcopy: one lazy dump, pages pulled (postcopy.h) */
+	bool post_live; /* post-copy: source killed, Go given: the CT runs there */
+	struct postcopy post;
+	pthread_t post_thread; /* restore, switch, Go: while CRIU serves pages */
+	bool post_thread_on;
 	enum mig_phase phase;
 	char id[PH_MIG_ID_MAX + 1]; /* the migration's id, for both records */
 	const char *target;	    /* HOST as given: `phaul recover` goes there */
@@ -239,6 +245,28 @@ static int step_connect(struct mig *g, const char *host)
 	return check_interrupt(g);
 }
 
+/* Post-copy needs our CRIU (not the type's) and a lazy restore there. */
+static int postcopy_check(struct mig *g)
+{
+	if (g->ct.ops->dump)
+		return ph_seterr(PH_ECOMPAT,
+				 "check postcopy: %s: %s CTs dump through their own tool, which "
+				 "phaul cannot make serve lazy pages; required: a pid: CT (or "
+				 "--mode precopy)",
+				 g->host, g->ct.ops->name);
+	if (!g->lazy)
+		return ph_seterr(PH_ECOMPAT,
+				 "check postcopy: %s cannot restore lazily (see the lazy_restore "
+				 "row); required: userfaultfd with non-cooperative events there "
+				 "(or --mode precopy)",
+				 g->peer);
+	report_phase(&g->rep, "check",
+		     "post-copy: no pre-copy; %s runs before its memory "
+		     "is there and pulls it from %s",
+		     g->ct.spec, g->host);
+	return 0;
+}
+
 static int step_check(struct mig *g)
 {
 	struct compat_req q = {
@@ -247,7 +275,7 @@ static int step_check(struct mig *g)
 		.require_precopy = g->opt.require_precopy,
 		.need_rsync = g->opt.nsync > 0,
 		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
-		.lazy_restore = !strcmp(g->cfg->restore, "lazy"),
+		.lazy_restore = !strcmp(g->cfg->restore, "lazy") || g->postcopy,
 		.force = g->opt.force,
 	};
 	struct criu_opts o = CRIU_OPTS_INIT;
@@ -299,7 +327,7 @@ static int step_check(struct mig *g)
 		report_phase(&g->rep, "check", "the CT holds %zu paths: only the first %zu checked",
 			     files.total, files.n);
 	compat_files_free(&files);
-	return ret;
+	return ret == 0 && g->postcopy ? postcopy_check(g) : ret;
 }
 
 static int setup_streams(struct mig *g)
@@ -367,7 +395,8 @@ static void fill_opts(struct mig *g, struct criu_opts *o, const char *dir, const
 	o->images_dir = dir;
 	o->parent_img = parent;
 	o->ps_fd = g->criu_sk;
-	o->track_mem = g->precopy;
+	o->track_mem = g->precopy && !g->postcopy;
+	o->lazy_pages = g->postcopy;
 	config_criu_opts(&g->cfg->criu, false, o);
 }
 
@@ -434,6 +463,8 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	s.final = final;
 	s.has_lazy = 1;
 	s.lazy = g->lazy;
+	s.has_postcopy = 1;
+	s.postcopy = g->postcopy;
 	if (g->iter > 1) {
 		s.has_parent = 1;
 		s.parent = g->iter - 1;
@@ -448,6 +479,9 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	if (in->iter_ready->has_restore_ns_per_page)
 		g->restore_ns_per_page = in->iter_ready->restore_ns_per_page;
 	msg_free(in);
+	g->t_iter = now_us();
+	if (g->postcopy)
+		return 0; /* no page stream: the pages stay here until asked for */
 	g->relay = (struct pages_relay){
 		.mux = g->m,
 		.sk = g->sk,
@@ -546,7 +580,7 @@ static int step_precopy(struct mig *g)
 	uint32_t max_iter = g->cfg->max_iterations;
 	int ret;
 
-	if (!g->precopy)
+	if (!g->precopy || g->postcopy)
 		return 0;
 	if ((ret = run_hook(g, HOOK_PRE_PRECOPY, NULL)) < 0)
 		return ret;
@@ -629,6 +663,8 @@ static int restore_remote(struct mig *g)
 	q.mig_id = g->id;
 	q.has_lazy = 1;
 	q.lazy = g->lazy;
+	q.has_postcopy = 1;
+	q.postcopy = g->postcopy;
 	q.has_ct_pages = g->pc.first_pages > 0;
 	q.ct_pages = g->pc.first_pages;
 	if (g->thr.cg[0]) {
@@ -667,6 +703,8 @@ static int restore_remote(struct mig *g)
 	return ret;
 }
 
+static int restore_held(struct mig *g);
+
 /* CRIU holds the tree frozen while this runs: everything to the point of no return. */
 static int post_dump(struct mig *g)
 {
@@ -678,10 +716,12 @@ static int post_dump(struct mig *g)
 
 	report_mark(&g->rep, RM_DUMPED);
 	if ((ret = images_iter_dir(g->dir, g->iter, dir, sizeof(dir))) < 0 ||
-	    (ret = iter_end(g, &it, dir)) < 0)
+	    (!g->postcopy && (ret = iter_end(g, &it, dir)) < 0))
 		return ret;
-	it.final = true;
-	report_iter(&g->rep, &it);
+	if (!g->postcopy) {
+		it.final = true;
+		report_iter(&g->rep, &it);
+	}
 	if ((ret = sync_paths(g, "final")) < 0)
 		return ret;
 	report_phase(&g->rep, "images", "sending the dump's images");
@@ -693,12 +733,26 @@ static int post_dump(struct mig *g)
 		return ret;
 	report_phase(&g->rep, "restore", "%u image files (%.1f MiB); restoring on %s", count,
 		     bytes / 1048576.0, g->peer);
+	/* post-copy: CRIU must serve pages during the restore (postcopy_thread) */
+	if (g->postcopy)
+		return postcopy_src_start(&g->post, g->m, g->sk, dir, g->cfg->timeout_s * 1000);
+	return restore_held(g);
+}
+
+/* The destination restores and holds the CT stopped: up to the commit point. */
+static int restore_held(struct mig *g)
+{
+	int ret;
+
 	if ((ret = set_phase(g, PHASE_RESTORING)) < 0 || (ret = restore_remote(g)) < 0)
 		return ret;
 	if (!g->dst_held)
 		report_phase(&g->rep, "restore",
 			     "%s's restore runs the CT at once (%s cannot be held stopped)",
 			     g->peer, g->ct.ops->name);
+	if (g->postcopy && strcmp(g->rep.restore_mode, "lazy"))
+		return ph_seterr(PH_ECRIU, "post-copy: %s restored %s %s, not lazily", g->peer,
+				 g->ct.spec, g->rep.restore_mode);
 	if (fault_at("src-ready"))
 		raise(SIGKILL);
 	if ((ret = check_interrupt(g)) < 0)
@@ -745,11 +799,52 @@ static int lazy_wait(struct mig *g)
 	return ret;
 }
 
+/*
+ * Post-copy after CRIU's dump returned, i.e. its page server ended: the
+ * relay's and the destination's verdicts. Anything but both fine after
+ * the switch means the CT is lost: pages never reached the destination.
+ */
+static int postcopy_end(struct mig *g)
+{
+	int ret = postcopy_finish(&g->post);
+	uint64_t left = postcopy_pages_left(&g->post);
+
+	if (g->err_code && ret == 0)
+		ret = ph_seterr(g->err_code, "%s", g->err);
+	if (ret == 0)
+		ret = lazy_wait(g);
+	if (ret == 0 && !g->rep.lazy_done) {
+		ret = ph_seterr(PH_EPEER,
+				"post-copy: %s did not say whether %s has all its "
+				"memory",
+				g->peer, g->ct.spec);
+	}
+	postcopy_event(&g->post, ret < 0 ? "lost" : "done");
+	if (ret < 0) {
+		g->lazy_lost = true;
+		g->phase = PHASE_DONE; /* nothing to recover: the CT is gone */
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "lost: %.128s ran on %.128s with %llu pages still on %.64s when post-copy "
+			 "broke; the source copy had already ended",
+			 g->ct.spec, g->rep.dst, (unsigned long long)left, g->host);
+		return ph_errctx(ret, "post-copy of %s", g->ct.spec);
+	}
+	report_phase(&g->rep, "post-copy",
+		     "every page on %s, %.2f s after the switch (%llu pages in %llu requests); "
+		     "%s released",
+		     g->peer, (g->post.t_done - g->post.t_switch) / 1e6,
+		     (unsigned long long)g->post.c.pages_served, (unsigned long long)g->post.c.gets,
+		     g->host);
+	return 0;
+}
+
 /* CRIU ended our copy: the destination's is the only one; let it run. */
 static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 {
 	int ret;
 
+	if (g->postcopy)
+		return postcopy_end(g);
 	if (outcome != CRIU_DUMP_KILLED)
 		return ph_seterr(PH_EROLLBACK,
 				 "destination holds %s but CRIU did not end the source tree",
@@ -771,6 +866,88 @@ static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 	return strcmp(g->rep.restore_mode, "lazy") ? 0 : lazy_wait(g);
 }
 
+/*
+ * Post-copy, still inside post-dump: the destination holds the CT
+ * stopped. Kill our frozen copy (from here on only the destination can
+ * run it: the point of no return), then Go; CRIU serves the pages once
+ * post-dump is answered.
+ */
+/* After the switch a failure does not roll back: keep the first one for postcopy_end(). */
+static void postcopy_note_err(struct mig *g, int ret)
+{
+	if (g->err_code)
+		return;
+	g->err_code = ret;
+	snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
+}
+
+static int postcopy_go(struct mig *g)
+{
+	int ret;
+
+	if ((ret = restore_held(g)) < 0 || (ret = postcopy_kill_source(g->ct.root)) < 0)
+		return ret;
+	g->post_live = true;
+	if ((ret = set_phase(g, PHASE_COMMITTED)) < 0)
+		pr_err("%s", ph_errmsg()); /* no way back: Go all the same */
+	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "committed",
+				g->cfg->timeout_s * 1000)) < 0)
+		return ph_errctx(ret, "Go to %s", g->peer);
+	g->rep.downtime_us = now_us() - g->t_dump;
+	if (set_phase(g, PHASE_DONE) < 0)
+		pr_warn("%s", ph_errmsg()); /* the destination owns the CT now */
+	report_phase(&g->rep, "post-copy",
+		     "source copy ended; %s runs on %s; %llu pages still on %s", g->ct.spec,
+		     g->peer, (unsigned long long)postcopy_pages_left(&g->post), g->host);
+	if (postcopy_tick_start(&g->post, &g->rep, g->host, now_us()) < 0)
+		pr_warn("%s", ph_errmsg()); /* no progress lines; the migration goes on */
+	postcopy_event(&g->post, "running");
+	return 0;
+}
+
+/*
+ * Post-copy after post-dump was answered COMMIT: CRIU serves the pages
+ * (the restore itself faults on some, rseq's area for one), so the
+ * restore, the switch and Go run here while the main thread waits in
+ * criu_dump(). Before the switch a failure stops the relay, which makes
+ * CRIU's page server fail, and CRIU resumes the tree: the rollback.
+ */
+static void *postcopy_thread(void *arg)
+{
+	struct mig *g = arg;
+	int ret = postcopy_go(g);
+
+	if (ret < 0) {
+		pr_err("post-copy: %s", ph_errmsg());
+		postcopy_note_err(g, ret);
+		if (!g->post_live)
+			postcopy_stop(&g->post);
+	}
+	return NULL;
+}
+
+static int postcopy_spawn(struct mig *g)
+{
+	int e = pthread_create(&g->post_thread, NULL, postcopy_thread, g);
+
+	if (e)
+		return ph_seterr(PH_ESYS, "post-copy thread: %s", strerror(e));
+	g->post_thread_on = true;
+	return 0;
+}
+
+/* After criu_dump() returned: the switch thread's outcome (0 if it switched). */
+static int postcopy_join(struct mig *g)
+{
+	if (!g->post_thread_on)
+		return 0;
+	pthread_join(g->post_thread, NULL);
+	g->post_thread_on = false;
+	if (!g->post_live && g->err_code)
+		return ph_seterr(g->err_code, "%s", g->err);
+	return 0;
+}
+
 static enum criu_verdict on_notify(const char *script, void *arg)
 {
 	struct mig *g = arg;
@@ -785,11 +962,18 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 	} else if ((ret = run_hook(g, HOOK_POST_DUMP, NULL)) == 0) {
 		ret = post_dump(g);
 	}
+	if (ret == 0 && g->postcopy)
+		ret = postcopy_spawn(g);
 	if (ret < 0) {
 		g->err_code = ret;
 		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
 		/* the error itself is logged once, at the end */
 		pr_info("rolling back: CRIU resumes %s", g->ct.spec);
+		if (g->postcopy) {
+			/* CRIU's lazy page server must see its socket end, then resumes */
+			postcopy_stop(&g->post);
+			shutdown(g->sk, SHUT_RDWR);
+		}
 		return CRIU_ROLLBACK;
 	}
 	return CRIU_COMMIT;
@@ -818,6 +1002,11 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	} else {
 		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
 		ret = criu_dump(g->criu, &o, on_notify, g, outcome);
+	}
+	if (postcopy_join(g) < 0) {
+		/* the restore failed before the switch: that, not CRIU's view, is the cause */
+		pages_relay_join(&g->relay);
+		return -ph_lasterr();
 	}
 	if (ret < 0) {
 		/* CRIU's own error first; the page stream ends with the dump. */
@@ -902,7 +1091,7 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		return EXIT_UNKNOWN;
 	case PHASE_DONE:
 		if (g->lazy_lost)
-			return EXIT_LOST;
+			return g->postcopy ? EXIT_POSTCOPY_LOST : EXIT_LOST;
 		break;
 	case PHASE_ROLLED_BACK: break;
 	}
@@ -1001,8 +1190,11 @@ static int migrate(struct mig *g, const char *host)
 	if ((ret = setup_streams(g)) < 0 || (ret = step_fs(g)) < 0 || (ret = step_prepare(g)) < 0)
 		goto out;
 	set_phase(g, PHASE_PRECOPY);
-	if ((ret = step_precopy(g)) < 0 || (ret = step_dump(g, &outcome)) < 0)
-		goto out;
+	if ((ret = step_precopy(g)) < 0 || (ret = step_dump(g, &outcome)) < 0) {
+		if (!g->post_live)
+			goto out;
+		postcopy_note_err(g, ret); /* switched: postcopy_end() decides */
+	}
 	ret = step_commit(g, outcome);
 out:
 	if (ret < 0)
@@ -1021,7 +1213,13 @@ const char migrate_usage[] =
 	"Usage: phaul migrate [OPTIONS] CT HOST\n"
 	"\n"
 	"Move CT (pid:N, lxc:NAME, runc:ID, podman:NAME) to HOST ([user@]host[:port],\n"
-	"[IPV6]:port) with pre-copy. Options may also follow CT and HOST.\n"
+	"[IPV6]:port) with pre-copy (or post-copy: --mode). Options may also follow\n"
+	"CT and HOST.\n"
+	"  --mode MODE           precopy (default): copy memory while the CT runs here,\n"
+	"                        then a short freeze; postcopy: freeze once, run the CT\n"
+	"                        on HOST at once and pull its memory from here (pid:\n"
+	"                        CTs; if this host, its phaul or the link is lost\n"
+	"                        before every page moved, the CT is lost: exit 9)\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
@@ -1076,6 +1274,7 @@ const struct option migrate_opts[] = {
 	{ "work-dir", required_argument, NULL, 'w' },
 	{ "keep-images", no_argument, NULL, 'k' },
 	{ "restore", required_argument, NULL, 'y' },
+	{ "mode", required_argument, NULL, 'M' },
 	{ "shell-job", no_argument, NULL, 's' },
 	{ "tcp-established", no_argument, NULL, 't' },
 	{ "file-locks", no_argument, NULL, 'L' },
@@ -1108,6 +1307,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'b': key = "bwlimit"; break;
 		case 'w': key = "work_dir"; break;
 		case 'y': key = "restore"; break;
+		case 'M': key = "mode"; break;
 		case 'Z': g->opt.no_compress = true; break;
 		case 'k': g->cfg->keep_images = true; break;
 		case 's': g->cfg->criu.shell_job = true; break;
@@ -1185,6 +1385,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	snprintf(g.rep.dst, sizeof(g.rep.dst), "%s", argv[optind + 1]);
 	g.rep.transport = cfg->transport;
 	precopy_policy_parse(cfg->policy, &g.policy); /* config_set() admits only the two */
+	g.postcopy = !strcmp(cfg->mode, "postcopy");
 	g.rep.limit_us = g.policy == PRECOPY_FIXED ? 0 : (uint64_t)cfg->downtime_limit_ms * 1000;
 	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
 	if (ct_open(argv[optind], &g.ct) < 0) {
@@ -1253,6 +1454,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 
 	ret = migrate(&g, argv[optind + 1]);
 
+	postcopy_free(&g.post); /* its threads use the mux */
 	pthread_mutex_lock(&g.lock);
 	mux_close(g.m);
 	g.m = NULL;

@@ -11,17 +11,17 @@
 #include "log.h"
 #include "pages.h"
 
-static int io_send(void *arg, const void *buf, size_t len)
+int pages_io_send(void *arg, const void *buf, size_t len)
 {
 	return mux_send_rec(arg, MUX_PAGES, buf, len);
 }
 
-static int io_eof(void *arg)
+int pages_io_eof(void *arg)
 {
 	return mux_send_eof(arg, MUX_PAGES);
 }
 
-static long io_recv(void *arg, void *buf, size_t cap, int timeout_ms)
+long pages_io_recv(void *arg, void *buf, size_t cap, int timeout_ms)
 {
 	return mux_recv(arg, MUX_PAGES, buf, cap, timeout_ms);
 }
@@ -46,7 +46,7 @@ static int relay_accept(struct pages_relay *r)
 static void *relay_thread(void *arg)
 {
 	struct pages_relay *r = arg;
-	struct relay_io io = { io_send, io_eof, io_recv, r->mux };
+	struct relay_io io = { pages_io_send, pages_io_eof, pages_io_recv, r->mux };
 	int ret = 0, sk = r->sk;
 
 	if (r->accept) {

@@ -54,6 +54,11 @@ int pages_relay_join(struct pages_relay *r);
  * saw. Returns the chosen result (0 if both succeeded); ph_errmsg() holds
  * its text.
  */
+/* MUX_PAGES as the peer link of a relay (arg: the struct mux). */
+int pages_io_send(void *arg, const void *buf, size_t len);
+int pages_io_eof(void *arg);
+long pages_io_recv(void *arg, void *buf, size_t cap, int timeout_ms);
+
 int pages_ps_verdict(int ret, bool killed, int wret, const char *werr);
 
 #endif

@@ -15,14 +15,17 @@ enum phaul_exit {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1, /* failed before anything changed / generic */
 	EXIT_USAGE = 2,
-	EXIT_REFUSED = 3,     /* compat checks refused the migration */
-	EXIT_ROLLED_BACK = 4, /* migration failed, source resumed */
-	EXIT_UNRECOVERED = 5, /* migration failed and rollback failed */
-	EXIT_UNKNOWN = 6,     /* outcome unknown: the CT is held frozen or
-			       * stopped on one side; run `phaul recover` */
-	EXIT_MOVED = 7,	      /* phaul balance: every planned move succeeded */
-	EXIT_LOST = 8,	      /* committed, then the destination's lazy restore
-			       * failed: the CT is gone (HOWTO.md "Restore modes") */
+	EXIT_REFUSED = 3,	/* compat checks refused the migration */
+	EXIT_ROLLED_BACK = 4,	/* migration failed, source resumed */
+	EXIT_UNRECOVERED = 5,	/* migration failed and rollback failed */
+	EXIT_UNKNOWN = 6,	/* outcome unknown: the CT is held frozen or
+				 * stopped on one side; run `phaul recover` */
+	EXIT_MOVED = 7,		/* phaul balance: every planned move succeeded */
+	EXIT_LOST = 8,		/* committed, then the destination's lazy restore
+				 * failed: the CT is gone (HOWTO.md "Restore modes") */
+	EXIT_POSTCOPY_LOST = 9, /* post-copy broke after the switch (the source,
+				 * its pages or the link was lost): the CT is gone
+				 * (HOWTO.md "Migration modes") */
 };
 
 /*

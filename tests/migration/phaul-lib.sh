@@ -193,10 +193,7 @@ phaul_memtouch() {
 	fi
 	on_src "phaul -t $transport migrate --json $* pid:$pid $target" >"$RESULT_DIR/migrate.json" ||
 		{ cat "$RESULT_DIR/migrate.json"; phaul_logs; fail "phaul migrate failed"; }
-	grep -v '"event":"report"' "$RESULT_DIR/migrate.json" | grep -v '"check"'
-	phaul_gone src "$pid" || fail "memtouch $pid still runs on src"
-	wait_until 30 "memtouch ticking on dst" on_dst "grep -q 'host=dst' $WL_DIR/memtouch/progress"
-	wl_check dst memtouch 300 || fail "memtouch verification on dst failed"
+	phaul_memtouch_moved "$pid"
 	phaul_json_check "$RESULT_DIR/migrate.json" '
 assert rep["ok"], rep
 assert len(its) > 1, "only %d pre-copy iterations" % len(its)
@@ -212,6 +209,16 @@ print("restore=%s restore_ms=%.0f memory_complete_ms=%.0f lazy_pages=%d fault=%d
          rep["store_io"]))
 ' || fail "report does not show converging pre-copy"
 	note "workload saw: $(on_dst "sed -n 's/.*\(migration_gap_ms=[0-9.]*\).*/\1/p' $WL_DIR/memtouch/progress")"
+}
+
+# phaul_memtouch_moved PID: after a migration with its events in
+# $RESULT_DIR/migrate.json (shown but the report and the checks): memtouch
+# PID is gone from src, ticks on dst and verifies every page there.
+phaul_memtouch_moved() {
+	grep -v '"event":"report"' "$RESULT_DIR/migrate.json" | grep -v '"check"'
+	phaul_gone src "$1" || fail "memtouch $1 still runs on src"
+	wait_until 30 "memtouch ticking on dst" on_dst "grep -q 'host=dst' $WL_DIR/memtouch/progress"
+	wl_check dst memtouch 300 || fail "memtouch verification on dst failed"
 }
 
 # phaul_slow_precopy STEP_TIMEOUT: start a 64 MiB memtouch of incompressible

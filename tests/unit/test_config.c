@@ -92,6 +92,11 @@ static void test_values(void **state)
 	assert_true(c.allow_downtime_overrun);
 	assert_string_equal(c.policy, "fixed");
 	assert_int_equal(config_set(&c, NULL, "policy", "greedy"), -PH_ECONFIG);
+	assert_string_equal(c.mode, "precopy");
+	assert_int_equal(config_set(&c, NULL, "mode", "postcopy"), 0);
+	assert_string_equal(c.mode, "postcopy");
+	assert_int_equal(config_set(&c, NULL, "mode", "lazy"), -PH_ECONFIG);
+	assert_string_equal(c.mode, "postcopy");
 	unlink(p);
 }
 

@@ -25,103 +25,13 @@
 #define PGSZ 4096u
 #define DST(id) (((uint64_t)(id) << PS_TYPE_BITS) | PS_TYPE_PID)
 
-/* ---- a record link: a queue per direction ---- */
-
-struct rec {
-	struct rec *next;
-	size_t len; /* 0: end marker */
-	uint8_t data[];
-};
-
-struct queue {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct rec *head, **tail;
-};
-
-struct end {
-	struct queue *in, *out;
-	uint64_t sent;
-};
-
-static void q_init(struct queue *q)
-{
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	q->head = NULL;
-	q->tail = &q->head;
-}
-
-static int q_put(struct queue *q, const void *buf, size_t len)
-{
-	struct rec *r = malloc(sizeof(*r) + len);
-
-	r->next = NULL;
-	r->len = len;
-	memcpy(r->data, buf, len);
-	pthread_mutex_lock(&q->mu);
-	*q->tail = r;
-	q->tail = &r->next;
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	return 0;
-}
-
-static int io_send(void *arg, const void *buf, size_t len)
-{
-	struct end *e = arg;
-
-	assert_true(len > 0 && len <= PH_FRAME_MAX);
-	e->sent += len;
-	return q_put(e->out, buf, len);
-}
-
-static int io_eof(void *arg)
-{
-	struct end *e = arg;
-
-	return q_put(e->out, "", 0);
-}
-
-static long io_recv(void *arg, void *buf, size_t cap, int timeout_ms)
-{
-	struct end *e = arg;
-	struct queue *q = e->in;
-	struct rec *r;
-	long n;
-
-	pthread_mutex_lock(&q->mu);
-	while (!q->head)
-		pthread_cond_wait(&q->cv, &q->mu);
-	r = q->head;
-	q->head = r->next;
-	if (!q->head)
-		q->tail = &q->head;
-	pthread_mutex_unlock(&q->mu);
-	assert_true(r->len <= cap);
-	memcpy(buf, r->data, r->len);
-	n = (long)r->len;
-	free(r);
-	return n;
-}
+#include "rec_link.h"
 
 /* ---- fake CRIU ends ---- */
 
-static void xwrite(int fd, const void *b, size_t n)
-{
-	assert_int_equal(write(fd, b, n), (ssize_t)n);
-}
-
 static void xread(int fd, void *b, size_t n)
 {
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = read(fd, (uint8_t *)b + got, n - got);
-		assert_true(r > 0);
-		got += r;
-	}
+	assert_true(read_all(fd, b, n));
 }
 
 static void send_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t dst)

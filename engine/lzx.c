@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lzx: the lazy-pages pull protocol, validated; the wire is in engine/lzx.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "criu_pagemap.pb-c.h"
+#include "engine/lzx.h"
+#include "engine/psx.h"
+#include "err.h"
+
+#define IMG_COMMON_MAGIC 0x54564319
+#define PAGEMAP_MAGIC	 0x56084025
+
+void lzx_set_init(struct lzx_set *s, size_t page_size)
+{
+	memset(s, 0, sizeof(*s));
+	s->page_size = page_size;
+}
+
+void lzx_set_free(struct lzx_set *s)
+{
+	if (!s)
+		return;
+	free(s->r);
+	s->r = NULL;
+	s->n = s->cap = 0;
+	s->pages = 0;
+}
+
+int lzx_set_add(struct lzx_set *s, uint64_t id, uint64_t vaddr, uint32_t nr_pages)
+{
+	int r;
+
+	if ((r = psx_run_check(s->page_size, vaddr, nr_pages, "lazy pagemap entry", false)) < 0)
+		return r;
+	if (s->n == PH_LAZY_RUNS_MAX)
+		return ph_seterr(PH_ETOOBIG, "lazy pagemaps: more than %u runs", PH_LAZY_RUNS_MAX);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct lzx_run *n;
+
+		if (cap > PH_LAZY_RUNS_MAX)
+			cap = PH_LAZY_RUNS_MAX;
+		n = realloc(s->r, cap * sizeof(*n));
+		if (!n)
+			return ph_seterr(PH_ENOMEM, "lazy pagemaps: %zu runs", cap);
+		s->r = n;
+		s->cap = cap;
+	}
+	s->r[s->n++] = (struct lzx_run){ id, vaddr, vaddr + (uint64_t)nr_pages * s->page_size };
+	s->pages += nr_pages;
+	return 0;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct lzx_run *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int lzx_set_seal(struct lzx_set *s)
+{
+	size_t w = 0;
+
+	if (!s->n)
+		return 0;
+	qsort(s->r, s->n, sizeof(*s->r), run_cmp);
+	for (size_t i = 1; i < s->n; i++) {
+		struct lzx_run *last = &s->r[w];
+
+		if (s->r[i].id == last->id && s->r[i].start < last->end)
+			return ph_seterr(PH_EPROTO,
+					 "lazy pagemap of %" PRIu64 ": runs overlap at 0x%" PRIx64,
+					 last->id, s->r[i].start);
+		if (s->r[i].id == last->id && s->r[i].start == last->end)
+			last->end = s->r[i].end;
+		else
+			s->r[++w] = s->r[i];
+	}
+	s->n = w + 1;
+	return 0;
+}
+
+bool lzx_set_covers(const struct lzx_set *s, uint64_t id, uint64_t start, uint64_t end)
+{
+	size_t lo = 0, hi = s->n;
+
+	/* the last run of id starting at or before start */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct lzx_run *m = &s->r[mid];
+
+		if (m->id < id || (m->id == id && m->start <= start))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && s->r[lo - 1].id == id && end <= s->r[lo - 1].end;
+}
+
+/* One u32-length-prefixed message at *off; its bytes in *msg, *mlen. */
+static int pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg, size_t *mlen)
+{
+	uint32_t n;
+
+	if (len - *off < 4)
+		return ph_seterr(PH_ETRUNC, "pagemap image: %zu stray bytes at its end",
+				 len - *off);
+	memcpy(&n, buf + *off, 4);
+	*off += 4;
+	if (n > len - *off)
+		return ph_seterr(PH_ETRUNC, "pagemap image: entry of %u bytes, %zu left", n,
+				 len - *off);
+	*msg = buf + *off;
+	*mlen = n;
+	*off += n;
+	return 0;
+}
+
+int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, size_t len)
+{
+	const uint8_t *msg;
+	size_t off = 8, mlen;
+	Criupm__PagemapHead *h;
+	uint32_t magic[2];
+	int r;
+
+	if (len < 8)
+		return ph_seterr(PH_ETRUNC, "pagemap image: %zu bytes, no magic", len);
+	memcpy(magic, buf, 8);
+	if (magic[0] != IMG_COMMON_MAGIC || magic[1] != PAGEMAP_MAGIC)
+		return ph_seterr(PH_EPROTO, "pagemap image: magic 0x%x 0x%x, expected 0x%x 0x%x",
+				 magic[0], magic[1], IMG_COMMON_MAGIC, PAGEMAP_MAGIC);
+	if ((r = pm_next(buf, len, &off, &msg, &mlen)) < 0)
+		return r;
+	h = criupm__pagemap_head__unpack(NULL, mlen, msg);
+	if (!h)
+		return ph_seterr(PH_EPROTO, "pagemap image: bad head");
+	criupm__pagemap_head__free_unpacked(h, NULL);
+	while (off < len) {
+		Criupm__PagemapEntry *e;
+
+		if ((r = pm_next(buf, len, &off, &msg, &mlen)) < 0)
+			return r;
+		e = criupm__pagemap_entry__unpack(NULL, mlen, msg);
+		if (!e)
+			return ph_seterr(PH_EPROTO, "pagemap image: bad entry at byte %zu", off);
+		r = e->has_flags && (e->flags & PSX_PE_LAZY)
+			    ? lzx_set_add(s, id, e->vaddr, e->nr_pages)
+			    : 0;
+		criupm__pagemap_entry__free_unpacked(e, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* "pagemap-<pid>.img" (not the shmem ones: CRIU 3.17 serves only task memory lazily) */
+static bool pm_name(const char *name, uint64_t *id)
+{
+	char *end;
+
+	if (strncmp(name, "pagemap-", 8) || name[8] < '1' || name[8] > '9')
+		return false;
+	errno = 0;
+	*id = strtoull(name + 8, &end, 10);
+	return !errno && *id <= INT32_MAX && !strcmp(end, ".img");
+}
+
+static int load_file(struct lzx_set *s, int dfd, const char *name, uint64_t id)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t have = 0;
+	int fd, r = 0;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = ph_seterr_errno(PH_ESYS, "lazy pagemaps: %s", name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > PH_LAZY_PAGEMAP_MAX) {
+		r = ph_seterr(PH_ETOOBIG, "lazy pagemaps: %s: %lld bytes, at most %u", name,
+			      (long long)st.st_size, PH_LAZY_PAGEMAP_MAX);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		r = ph_seterr(PH_ENOMEM, "lazy pagemaps: %s", name);
+		goto out;
+	}
+	while (have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = ph_seterr_errno(PH_ESYS, "lazy pagemaps: reading %s", name);
+			goto out;
+		}
+		have += (size_t)n;
+	}
+	if ((r = lzx_set_load_pagemap(s, id, buf, have)) < 0)
+		ph_errctx(r, "%s", name);
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int lzx_set_load_dir(struct lzx_set *s, const char *dir)
+{
+	struct dirent *de;
+	uint64_t id;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return ph_seterr_errno(PH_ESYS, "lazy pagemaps: opening %s", dir);
+	while (r == 0 && (de = readdir(d)))
+		if (pm_name(de->d_name, &id))
+			r = load_file(s, dirfd(d), de->d_name, id);
+	closedir(d);
+	return r < 0 ? r : lzx_set_seal(s);
+}
+
+void lzx_init(struct lzx_parser *p, size_t page_size, const struct lzx_set *set)
+{
+	memset(p, 0, sizeof(*p));
+	p->page_size = page_size;
+	p->set = set;
+}
+
+static int lzx_fail(struct lzx_parser *p, int r)
+{
+	p->err = r;
+	return r;
+}
+
+struct lzx_hdr {
+	uint32_t cmd, nr;
+	uint64_t vaddr, id;
+};
+
+static void hdr_get(const uint8_t *b, struct lzx_hdr *h)
+{
+	memcpy(&h->cmd, b, 4);
+	memcpy(&h->nr, b + 4, 4);
+	memcpy(&h->vaddr, b + 8, 8);
+	memcpy(&h->id, b + 16, 8);
+}
+
+static int req_get(struct lzx_parser *p, const struct lzx_hdr *h)
+{
+	uint64_t end = h->vaddr + (uint64_t)h->nr * p->page_size;
+	int r;
+
+	if ((r = psx_run_check(p->page_size, h->vaddr, h->nr, "lazy GET", true)) < 0)
+		return r;
+	if (!h->id || h->id > INT32_MAX)
+		return ph_seterr(PH_EPROTO, "lazy GET: pid %" PRIu64 ", expected 1..%d", h->id,
+				 INT32_MAX);
+	if (p->set && !lzx_set_covers(p->set, h->id, h->vaddr, end))
+		return ph_seterr(PH_EPROTO,
+				 "lazy GET of pid %" PRIu64 " [0x%" PRIx64 ", 0x%" PRIx64
+				 "): pages the dump did not leave lazy",
+				 h->id, h->vaddr, end);
+	p->c.gets++;
+	p->c.pages_asked += h->nr;
+	return 0;
+}
+
+static int req_header(struct lzx_parser *p)
+{
+	struct lzx_hdr h;
+	struct lzx_req *q;
+	int r;
+
+	hdr_get(p->qh, &h);
+	p->qhave = 0;
+	if (p->len == LZX_REQS_MAX)
+		return ph_seterr(PH_ETOOBIG, "lazy pages: %u answers owed already, limit %u",
+				 p->len, LZX_REQS_MAX);
+	q = &p->rq[(p->head + p->len) % LZX_REQS_MAX];
+	if (h.cmd == PS_IOV_GET) {
+		if ((r = req_get(p, &h)) < 0)
+			return r;
+		*q = (struct lzx_req){ h.vaddr, h.id, h.nr, false };
+	} else if (h.cmd == PS_IOV_CLOSE || h.cmd == PS_IOV_FORCE_CLOSE) {
+		if (h.nr || h.vaddr || h.id)
+			return ph_seterr(PH_EPROTO, "lazy %s: fields not zero",
+					 psx_cmd_name(h.cmd));
+		*q = (struct lzx_req){ .close = true };
+		p->q_closed = true;
+	} else {
+		return ph_seterr(
+			PH_EPROTO,
+			"lazy pages: request 0x%x (%s), expected GET, CLOSE or FORCE_CLOSE", h.cmd,
+			psx_cmd_name(h.cmd));
+	}
+	p->len++;
+	return 0;
+}
+
+int lzx_req_feed(struct lzx_parser *p, const uint8_t *buf, size_t len)
+{
+	int r;
+
+	if (p->err)
+		return p->err;
+	while (len) {
+		size_t n = sizeof(p->qh) - p->qhave;
+
+		if (p->q_closed)
+			return lzx_fail(p,
+					ph_seterr(PH_EPROTO,
+						  "lazy pages: %zu bytes after the closing request",
+						  len));
+		if (n > len)
+			n = len;
+		memcpy(p->qh + p->qhave, buf, n);
+		p->qhave += n;
+		buf += n;
+		len -= n;
+		if (p->qhave == sizeof(p->qh) && (r = req_header(p)) < 0)
+			return lzx_fail(p, r);
+	}
+	return p->q_closed ? LZX_END : 0;
+}
+
+static int ans_header(struct lzx_parser *p, const struct lzx_req *q)
+{
+	uint32_t want = (PSX_PE_PRESENT << PS_CMD_BITS) | PS_IOV_ADD_F;
+	struct lzx_hdr h;
+
+	hdr_get(p->ah, &h);
+	p->ahave = 0;
+	if (h.cmd != want)
+		return ph_seterr(PH_EPROTO,
+				 "lazy answer: command 0x%x (%s), expected ADD_F|PRESENT", h.cmd,
+				 psx_cmd_name(h.cmd));
+	if (h.vaddr != q->vaddr || h.id != q->id || !h.nr || h.nr > q->nr)
+		return ph_seterr(PH_EPROTO,
+				 "lazy answer: %u pages at 0x%" PRIx64 " of pid %" PRIu64
+				 " does not answer GET of %u pages at 0x%" PRIx64
+				 " of pid %" PRIu64,
+				 h.nr, h.vaddr, h.id, q->nr, q->vaddr, q->id);
+	p->apayload = (uint64_t)h.nr * p->page_size;
+	p->c.pages_served += h.nr;
+	p->c.answer_bytes += sizeof(p->ah);
+	return 0;
+}
+
+/* Walk answer bytes at buf; how many were taken, or PH_E*. */
+static long ans_step(struct lzx_parser *p, const uint8_t *buf, size_t len)
+{
+	const struct lzx_req *q = &p->rq[p->head];
+	size_t need = q->close ? 4 : sizeof(p->ah), n;
+	int32_t st;
+	int r;
+
+	if (p->apayload) {
+		n = len < p->apayload ? len : (size_t)p->apayload;
+		p->apayload -= n;
+		p->c.answer_bytes += n;
+		if (!p->apayload) {
+			p->head = (p->head + 1) % LZX_REQS_MAX;
+			p->len--;
+		}
+		return (long)n;
+	}
+	n = need - p->ahave < len ? need - p->ahave : len;
+	memcpy(p->ah + p->ahave, buf, n);
+	p->ahave += n;
+	if (p->ahave < need)
+		return (long)n;
+	if (q->close) {
+		memcpy(&st, p->ah, 4);
+		if (st != 0)
+			return ph_seterr(PH_EPROTO, "lazy pages: close answered with status %d",
+					 st);
+		p->done = true;
+		p->len--;
+		return (long)n;
+	}
+	if ((r = ans_header(p, q)) < 0)
+		return r;
+	return (long)n;
+}
+
+int lzx_ans_feed(struct lzx_parser *p, const uint8_t *buf, size_t len)
+{
+	long n;
+
+	if (p->err)
+		return p->err;
+	while (len) {
+		if (p->done || !p->len)
+			return lzx_fail(
+				p, ph_seterr(PH_EPROTO,
+					     "lazy pages: %zu answer bytes nobody asked for", len));
+		n = ans_step(p, buf, len);
+		if (n < 0)
+			return lzx_fail(p, (int)n);
+		buf += n;
+		len -= (size_t)n;
+	}
+	return p->done ? LZX_END : 0;
+}
+
+unsigned int lzx_owed(const struct lzx_parser *p)
+{
+	return p->len;
+}
+
+const struct lzx_counts *lzx_counts(const struct lzx_parser *p)
+{
+	return &p->c;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Post-copy: the lazy-page relay bound to the mux, and the source's kill
+ * at the point of no return (phaul/postcopy.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <time.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/criu.h"
+#include "err.h"
+#include "log.h"
+#include "pages.h"
+#include "postcopy.h"
+#include "util.h"
+
+static void io_abort(void *arg, int err, const char *msg)
+{
+	mux_abort(arg, err, msg);
+}
+
+static int start(struct postcopy *pc, struct mux *m, int sk, const char *dir, bool source,
+		 int timeout_ms)
+{
+	struct lzx_io io = { pages_io_send, pages_io_eof, pages_io_recv, io_abort, m };
+	int ret;
+
+	memset(pc, 0, sizeof(*pc));
+	lzx_set_init(&pc->set, (size_t)sysconf(_SC_PAGESIZE));
+	if ((ret = lzx_set_load_dir(&pc->set, dir)) < 0)
+		return ph_errctx(ret, "post-copy: the dump's lazy pages");
+	pc->t_start = now_us();
+	return lzx_relay_start(sk, &pc->set, source, &io, timeout_ms, &pc->relay);
+}
+
+/* In the guard after fork: async-signal-safe calls only. */
+static void guard_child(int sk, int rd)
+{
+	char c;
+	ssize_t n;
+
+	if (dup2(sk, 3) < 0 || dup2(rd, 4) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 5, ~0u, 0);
+	while ((n = read(4, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n == 0) /* we died: cut a header so that CRIU fails */
+		send(3, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	_exit(0);
+}
+
+/*
+ * If phaul dies after post-dump's COMMIT answer and before the switch,
+ * CRIU sees its page-server socket close between requests, takes it for a
+ * complete transfer and kills the tree it holds, while the destination
+ * lacks its memory. A child holding a copy of our end (CRIU sees no EOF
+ * then) cuts a header into it when we die: CRIU fails and resumes the
+ * tree. After the switch the tree is dead and the byte harmless.
+ * postcopy_free() ends it quietly.
+ */
+static int guard_start(struct postcopy *pc, int sk)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ph_seterr_errno(PH_ESYS, "post-copy guard: pipe");
+	pc->guard = fork();
+	if (pc->guard < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ph_seterr_errno(PH_ESYS, "post-copy guard: fork");
+	}
+	if (pc->guard == 0)
+		guard_child(sk, p[0]);
+	close(p[0]);
+	pc->guard_fd = p[1];
+	return 0;
+}
+
+static void guard_end(struct postcopy *pc)
+{
+	if (pc->guard <= 0)
+		return;
+	if (write(pc->guard_fd, "q", 1) != 1)
+		pr_warn("post-copy guard: %s", strerror(errno));
+	close(pc->guard_fd);
+	waitpid(pc->guard, NULL, 0);
+	pc->guard = 0;
+}
+
+int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
+{
+	int ret = start(pc, m, sk, dir, true, timeout_ms);
+
+	return ret < 0 ? ret : guard_start(pc, sk);
+}
+
+int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
+{
+	int ret = start(pc, m, sk, dir, false, timeout_ms);
+
+	pc->sk = sk;
+	pc->owns_sk = true;
+	return ret;
+}
+
+uint64_t postcopy_pages_left(struct postcopy *pc)
+{
+	struct lzx_counts c = pc->c;
+
+	if (pc->relay)
+		lzx_relay_counts(pc->relay, &c);
+	return c.pages_served < pc->set.pages ? pc->set.pages - c.pages_served : 0;
+}
+
+void postcopy_event(struct postcopy *pc, const char *state)
+{
+	struct lzx_counts c = pc->c;
+
+	if (pc->relay)
+		lzx_relay_counts(pc->relay, &c);
+	if (!pc->rep || !pc->rep->json)
+		return;
+	printf("{\"event\":\"postcopy\",\"state\":\"%s\",\"pages_left\":%llu,"
+	       "\"pages_served\":%llu,\"requests\":%llu,\"since_switch_us\":%llu}\n",
+	       state, (unsigned long long)postcopy_pages_left(pc),
+	       (unsigned long long)c.pages_served, (unsigned long long)c.gets,
+	       (unsigned long long)(now_us() - pc->t_switch));
+	fflush(stdout);
+}
+
+static void *ticker(void *arg)
+{
+	struct postcopy *pc = arg;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	for (int n = 1; !pc->tick_stop; n++) {
+		nanosleep(&ts, NULL);
+		if (n % 20 || pc->tick_stop || !postcopy_pages_left(pc))
+			continue;
+		report_phase(pc->rep, "post-copy",
+			     "%llu pages still on %s, %.1f s after the switch",
+			     (unsigned long long)postcopy_pages_left(pc), pc->src,
+			     (now_us() - pc->t_switch) / 1e6);
+		postcopy_event(pc, "running");
+	}
+	return NULL;
+}
+
+int postcopy_tick_start(struct postcopy *pc, struct report *rep, const char *src, uint64_t t_switch)
+{
+	int e;
+
+	pc->rep = rep;
+	pc->src = src;
+	pc->t_switch = t_switch;
+	pc->tick_stop = false;
+	if ((e = pthread_create(&pc->ticker, NULL, ticker, pc)) != 0)
+		return ph_seterr(PH_ESYS, "post-copy progress thread: %s", strerror(e));
+	pc->ticking = true;
+	return 0;
+}
+
+int postcopy_finish(struct postcopy *pc)
+{
+	int ret;
+
+	if (pc->ticking) {
+		pc->tick_stop = true;
+		pthread_join(pc->ticker, NULL);
+		pc->ticking = false;
+	}
+	if (!pc->relay)
+		return 0;
+	ret = lzx_relay_join(pc->relay, &pc->c);
+	pc->relay = NULL;
+	pc->t_done = now_us();
+	return ret;
+}
+
+void postcopy_stop(struct postcopy *pc)
+{
+	if (pc->relay)
+		lzx_relay_stop(pc->relay);
+}
+
+bool postcopy_relay_ended(struct postcopy *pc)
+{
+	return !pc->relay || lzx_relay_done(pc->relay);
+}
+
+void postcopy_free(struct postcopy *pc)
+{
+	postcopy_stop(pc);
+	postcopy_finish(pc);
+	guard_end(pc);
+	lzx_set_free(&pc->set);
+	if (pc->owns_sk)
+		close(pc->sk);
+	pc->owns_sk = false;
+}
+
+int postcopy_kill_source(pid_t root)
+{
+	int ret = criu_tree_signal(root, SIGKILL);
+
+	if (ret < 0)
+		return ph_errctx(ret, "post-copy: killing the frozen source tree %d", (int)root);
+	return 0;
+}

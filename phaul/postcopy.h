@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Post-copy (HOWTO.md "Migration modes"): the CT is frozen once, its
+ * non-memory state and the few pages CRIU cannot leave lazy (stack, vDSO)
+ * are dumped and sent as image files, the destination restores it with
+ * every other page lazy and lets it run; its lazy-pages daemon pulls the
+ * pages (on fault and in the background) from the source's CRIU page
+ * server, through MUX_PAGES, validated on both hosts (engine/lzx.h).
+ *
+ *   source                                       destination
+ *   criu dump --lazy-pages (ps-socket: sk)
+ *   post-dump: images -> RestoreReq{postcopy}    criu lazy-pages --ps-socket
+ *              postcopy_src_start(sk)            + restore, held stopped;
+ *                                                postcopy_dst_start(sk)
+ *              postcopy_kill_source()  <- the point of no return
+ *              Go                                the CT runs, faults pull
+ *   CRIU's page server ends when the daemon      the daemon exits 0 once
+ *   closed: postcopy_src_finish()                every page is in: LazyDone
+ *
+ * From the kill on, the CT's memory lives on both hosts: only the
+ * destination runs it, and pages still on the source are lost with the
+ * source (its host, its phaul, or the link for longer than the timeout).
+ */
+#ifndef PHAUL_POSTCOPY_H
+#define PHAUL_POSTCOPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <pthread.h>
+
+#include "engine/lzx.h"
+#include "report.h"
+#include "transport/mux.h"
+
+struct postcopy {
+	struct lzx_set set;	  /* the lazy runs of the dump */
+	struct lzx_relay *relay;  /* NULL until started */
+	uint64_t t_start, t_done; /* relay started, ended (us, monotonic) */
+	struct lzx_counts c;	  /* at its end */
+	int sk;			  /* the destination's socket, closed by postcopy_free() */
+	bool owns_sk;
+	pid_t guard;  /* source: the child that fails CRIU's server if we die */
+	int guard_fd; /* its pipe: a byte ends it quietly, EOF makes it act */
+	/* source: the progress ticker (postcopy_tick_start) */
+	pthread_t ticker;
+	bool ticking;
+	volatile bool tick_stop;
+	struct report *rep;
+	const char *src; /* this host, for the lines */
+	uint64_t t_switch;
+};
+
+/*
+ * Source: learn the dump's lazy runs from its pagemaps in dir and relay
+ * CRIU's lazy page server on sk (our end of its ps-socket) through m.
+ * sk stays the caller's. Also starts a guard child (see postcopy.c) so
+ * that our death before the switch makes CRIU resume the tree.
+ */
+int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms);
+/*
+ * Destination: the same for the lazy-pages daemon on sk (our end of its
+ * --ps-socket), the lazy runs from the received pagemaps in dir. sk
+ * belongs to pc from this call on, whatever it returns.
+ */
+int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms);
+/*
+ * Source, from the switch on: every 2 s while pages remain, a progress
+ * line "[post-copy] N pages still on SRC, M served (K on request) ..." and,
+ * with --json, an event {"event":"postcopy","state":"running",
+ * "pages_left":N,"pages_served":M,"requests":K,"since_switch_us":T}.
+ * Stopped by postcopy_finish(). rep and src must outlive it.
+ */
+int postcopy_tick_start(struct postcopy *pc, struct report *rep, const char *src,
+			uint64_t t_switch);
+/* The same event once, with state "running", "done" or "lost". */
+void postcopy_event(struct postcopy *pc, const char *state);
+
+/* Pages the source still holds: announced lazy, not yet served (any thread). */
+uint64_t postcopy_pages_left(struct postcopy *pc);
+/*
+ * Wait for the relay's end (the daemon's close answered), free it; its
+ * counts in pc->c. 0 or the relay's error. Safe when not started.
+ */
+int postcopy_finish(struct postcopy *pc);
+/* Make the relay stop at once (postcopy_finish() then returns its first error). */
+void postcopy_stop(struct postcopy *pc);
+/* Has the relay ended (or never started)? */
+bool postcopy_relay_ended(struct postcopy *pc);
+/* Stop, free, close the destination's socket. A zeroed pc is fine. */
+void postcopy_free(struct postcopy *pc);
+
+/*
+ * Kill the source tree that CRIU holds frozen after a --lazy-pages dump.
+ * CRIU keeps its memory in page pipes (mem.c drain_pages()), so its page
+ * server serves on; but if that server failed (link cut, a bad request),
+ * CRIU 3.17 would resume the tree (cr_dump_finish()) while the
+ * destination runs it. Killed first, there is never a second copy.
+ */
+int postcopy_kill_source(pid_t root);
+
+#endif

@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * engine/lzx: the lazy-pages pull protocol (post-copy). The parser on
+ * streams built as CRIU 3.17 writes them (uffd.c request_remote_pages(),
+ * page-xfer.c page_server_get_pages(), disconnect_from_page_server()); the
+ * relay end to end between a fake lazy-pages daemon and a fake page server;
+ * and a modified peer whose bad GETs and answers must be refused before a
+ * byte of them reaches the local CRIU.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "caps.h"
+#include "criu_pagemap.pb-c.h"
+#include "engine/lzx.h"
+#include "engine/psx.h"
+#include "err.h"
+#include "ps_stream.h"
+#include "rec_link.h"
+
+#define ANS_CMD ((PSX_PE_PRESENT << PS_CMD_BITS) | PS_IOV_ADD_F)
+#define BASE	0x7f0000000000ull
+
+static void set_basic(struct lzx_set *s)
+{
+	lzx_set_init(s, PGSZ);
+	assert_int_equal(lzx_set_add(s, 5, BASE + 3 * PGSZ, 2), 0);
+	assert_int_equal(lzx_set_add(s, 5, BASE, 3), 0); /* adjacent: merged */
+	assert_int_equal(lzx_set_add(s, 5, BASE + 16 * PGSZ, 1), 0);
+	assert_int_equal(lzx_set_add(s, 7, BASE, 64), 0);
+	assert_int_equal(lzx_set_seal(s), 0);
+}
+
+static void test_set(void **state)
+{
+	struct lzx_set s;
+
+	(void)state;
+	set_basic(&s);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.pages, 70);
+	assert_true(lzx_set_covers(&s, 5, BASE, BASE + 5 * PGSZ));
+	assert_true(lzx_set_covers(&s, 5, BASE + 16 * PGSZ, BASE + 17 * PGSZ));
+	assert_false(lzx_set_covers(&s, 5, BASE + 4 * PGSZ, BASE + 6 * PGSZ));
+	assert_false(lzx_set_covers(&s, 5, BASE - PGSZ, BASE + PGSZ));
+	assert_false(lzx_set_covers(&s, 6, BASE, BASE + PGSZ));
+	assert_true(lzx_set_covers(&s, 7, BASE + 63 * PGSZ, BASE + 64 * PGSZ));
+	assert_false(lzx_set_covers(&s, 8, BASE, BASE + PGSZ));
+	lzx_set_free(&s);
+
+	lzx_set_init(&s, PGSZ);
+	assert_int_equal(lzx_set_add(&s, 5, BASE, 3), 0);
+	assert_int_equal(lzx_set_add(&s, 5, BASE + PGSZ, 1), 0);
+	assert_int_equal(lzx_set_seal(&s), -PH_EPROTO);
+	assert_int_equal(lzx_set_add(&s, 5, BASE + 1, 1), -PH_EPROTO);
+	assert_int_equal(lzx_set_add(&s, 5, BASE, 0), -PH_EPROTO);
+	lzx_set_free(&s);
+}
+
+static void pm_put(struct stream *st, const ProtobufCMessage *m)
+{
+	uint8_t buf[64];
+	uint32_t n = (uint32_t)protobuf_c_message_pack(m, buf);
+
+	put(st, &n, 4);
+	put(st, buf, n);
+}
+
+/* A pagemap image as CRIU 3.17 writes one for a --lazy-pages dump. */
+static void test_pagemap(void **state)
+{
+	uint32_t magic[2] = { 0x54564319, 0x56084025 };
+	Criupm__PagemapHead h = CRIUPM__PAGEMAP_HEAD__INIT;
+	Criupm__PagemapEntry lazy = CRIUPM__PAGEMAP_ENTRY__INIT, pres = lazy;
+	struct stream st = { 0 };
+	struct lzx_set s;
+
+	(void)state;
+	put(&st, magic, 8);
+	pm_put(&st, &h.base);
+	lazy.vaddr = BASE;
+	lazy.nr_pages = 10;
+	lazy.has_flags = 1;
+	lazy.flags = PSX_PE_LAZY;
+	pm_put(&st, &lazy.base);
+	pres.vaddr = BASE + 10 * PGSZ; /* the stack: in pages-*.img, not lazy */
+	pres.nr_pages = 2;
+	pres.has_flags = 1;
+	pres.flags = PSX_PE_PRESENT;
+	pm_put(&st, &pres.base);
+	lzx_set_init(&s, PGSZ);
+	assert_int_equal(lzx_set_load_pagemap(&s, 42, st.buf, st.len), 0);
+	assert_int_equal(lzx_set_seal(&s), 0);
+	assert_int_equal(s.pages, 10);
+	assert_true(lzx_set_covers(&s, 42, BASE, BASE + 10 * PGSZ));
+	assert_false(lzx_set_covers(&s, 42, BASE + 10 * PGSZ, BASE + 11 * PGSZ));
+	/* cut inside the last entry, bad magic */
+	assert_int_equal(lzx_set_load_pagemap(&s, 42, st.buf, st.len - 1), -PH_ETRUNC);
+	st.buf[0] ^= 1;
+	assert_int_equal(lzx_set_load_pagemap(&s, 42, st.buf, st.len), -PH_EPROTO);
+	lzx_set_free(&s);
+	free(st.buf);
+}
+
+static void pages(struct stream *s, uint32_t n, uint8_t fill)
+{
+	uint8_t pg[PGSZ];
+
+	memset(pg, fill, sizeof(pg));
+	while (n--)
+		put(s, pg, sizeof(pg));
+}
+
+/* Two GETs in flight, one answered short, then the close: byte by byte too. */
+static void test_parser_good(void **state)
+{
+	struct stream q = { 0 }, a = { 0 };
+	int32_t zero = 0;
+	struct lzx_parser p;
+	struct lzx_set s;
+
+	(void)state;
+	set_basic(&s);
+	hdr(&q, PS_IOV_GET, 1, BASE + 2 * PGSZ, 5); /* a fault */
+	hdr(&q, PS_IOV_GET, 64, BASE, 7);	    /* background */
+	hdr(&q, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	hdr(&a, ANS_CMD, 1, BASE + 2 * PGSZ, 5);
+	pages(&a, 1, 1);
+	hdr(&a, ANS_CMD, 16, BASE, 7); /* the page server's pipe held only 16 */
+	pages(&a, 16, 2);
+	put(&a, &zero, 4);
+
+	lzx_init(&p, PGSZ, &s);
+	assert_int_equal(lzx_req_feed(&p, q.buf, q.len), LZX_END);
+	assert_int_equal(lzx_owed(&p), 3);
+	assert_int_equal(lzx_ans_feed(&p, a.buf, a.len), LZX_END);
+	assert_int_equal(lzx_owed(&p), 0);
+	assert_int_equal(lzx_counts(&p)->gets, 2);
+	assert_int_equal(lzx_counts(&p)->pages_asked, 65);
+	assert_int_equal(lzx_counts(&p)->pages_served, 17);
+
+	lzx_init(&p, PGSZ, &s);
+	for (size_t i = 0; i < q.len; i++)
+		assert_int_equal(lzx_req_feed(&p, q.buf + i, 1), i + 1 == q.len ? LZX_END : 0);
+	for (size_t i = 0; i < a.len; i++)
+		assert_int_equal(lzx_ans_feed(&p, a.buf + i, 1), i + 1 == a.len ? LZX_END : 0);
+	lzx_set_free(&s);
+	free(q.buf);
+	free(a.buf);
+}
+
+static int req_one(const struct lzx_set *s, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t id)
+{
+	struct stream q = { 0 };
+	struct lzx_parser p;
+	int r;
+
+	lzx_init(&p, PGSZ, s);
+	hdr(&q, cmd, nr, va, id);
+	r = lzx_req_feed(&p, q.buf, q.len);
+	free(q.buf);
+	return r;
+}
+
+static void test_get_refused(void **state)
+{
+	struct stream q = { 0 };
+	struct lzx_parser p;
+	struct lzx_set s;
+
+	(void)state;
+	set_basic(&s);
+	/* pages the source never announced as lazy: a neighbour, an unknown pid */
+	assert_int_equal(req_one(&s, PS_IOV_GET, 1, BASE + 5 * PGSZ, 5), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "did not leave lazy"));
+	assert_int_equal(req_one(&s, PS_IOV_GET, 2, BASE + 4 * PGSZ, 5), -PH_EPROTO);
+	assert_int_equal(req_one(&s, PS_IOV_GET, 1, BASE, 6), -PH_EPROTO);
+	assert_int_equal(req_one(&s, PS_IOV_GET, 1, BASE, 0), -PH_EPROTO);
+	/* form: alignment, count, cap, command */
+	assert_int_equal(req_one(&s, PS_IOV_GET, 1, BASE + 1, 5), -PH_EPROTO);
+	assert_int_equal(req_one(&s, PS_IOV_GET, 0, BASE, 5), -PH_EPROTO);
+	assert_int_equal(req_one(NULL, PS_IOV_GET, PH_PS_PAGES_MAX + 1, BASE, 5), -PH_ETOOBIG);
+	assert_int_equal(req_one(&s, PS_IOV_ADD, 1, BASE, 5), -PH_EPROTO);
+	assert_int_equal(req_one(&s, PS_IOV_GET | (PSX_PE_LAZY << PS_CMD_BITS), 1, BASE, 5),
+			 -PH_EPROTO);
+	assert_int_equal(req_one(&s, PS_IOV_CLOSE, 0, 0, 5), -PH_EPROTO);
+	assert_int_equal(req_one(NULL, PS_IOV_GET, 1, BASE, 9), 0); /* no set: form only */
+
+	/* bytes after the close; then the parser stays failed */
+	lzx_init(&p, PGSZ, &s);
+	hdr(&q, PS_IOV_CLOSE, 0, 0, 0);
+	hdr(&q, PS_IOV_GET, 1, BASE, 5);
+	assert_int_equal(lzx_req_feed(&p, q.buf, q.len), -PH_EPROTO);
+	assert_int_equal(lzx_req_feed(&p, q.buf, 1), -PH_EPROTO);
+	free(q.buf);
+
+	/* more answers owed than LZX_REQS_MAX */
+	q = (struct stream){ 0 };
+	lzx_init(&p, PGSZ, &s);
+	for (int i = 0; i <= LZX_REQS_MAX; i++)
+		hdr(&q, PS_IOV_GET, 1, BASE, 7);
+	assert_int_equal(lzx_req_feed(&p, q.buf, q.len), -PH_ETOOBIG);
+	free(q.buf);
+	lzx_set_free(&s);
+}
+
+/* After one GET of 4 pages at BASE of pid 7: feed the answer a, return the verdict. */
+static int ans_one(const struct stream *a)
+{
+	struct stream q = { 0 };
+	struct lzx_parser p;
+	int r;
+
+	lzx_init(&p, PGSZ, NULL);
+	hdr(&q, PS_IOV_GET, 4, BASE, 7);
+	assert_int_equal(lzx_req_feed(&p, q.buf, q.len), 0);
+	r = lzx_ans_feed(&p, a->buf, a->len);
+	free(q.buf);
+	return r;
+}
+
+static void test_answer_refused(void **state)
+{
+	struct {
+		uint32_t cmd, nr;
+		uint64_t va, id;
+		uint32_t npages;
+		int want;
+	} c[] = {
+		{ ANS_CMD, 4, BASE, 7, 4, 0 },
+		{ ANS_CMD, 4, BASE + PGSZ, 7, 4, -PH_EPROTO }, /* another vaddr */
+		{ ANS_CMD, 4, BASE, 8, 4, -PH_EPROTO },	       /* another pid */
+		{ ANS_CMD, 5, BASE, 7, 5, -PH_EPROTO },	       /* more than asked */
+		{ ANS_CMD, 0, BASE, 7, 0, -PH_EPROTO },
+		{ PS_IOV_ADD_F, 4, BASE, 7, 4, -PH_EPROTO }, /* no PE_PRESENT */
+		{ PS_IOV_ADD, 4, BASE, 7, 4, -PH_EPROTO },
+		{ ANS_CMD, 2, BASE, 7, 3, -PH_EPROTO }, /* a page more than announced */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct stream a = { 0 };
+
+		hdr(&a, c[i].cmd, c[i].nr, c[i].va, c[i].id);
+		pages(&a, c[i].npages, 3);
+		if (ans_one(&a) != c[i].want)
+			fail_msg("case %zu: %s", i, ph_errmsg());
+		free(a.buf);
+	}
+}
+
+static void test_close_answer(void **state)
+{
+	struct stream q = { 0 };
+	int32_t st[2] = { 0, 0 }, bad = -1;
+	struct lzx_parser p;
+
+	(void)state;
+	hdr(&q, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	lzx_init(&p, PGSZ, NULL);
+	assert_int_equal(lzx_ans_feed(&p, (uint8_t *)st, 4), -PH_EPROTO); /* nobody asked */
+	lzx_init(&p, PGSZ, NULL);
+	assert_int_equal(lzx_req_feed(&p, q.buf, q.len), LZX_END);
+	assert_int_equal(lzx_ans_feed(&p, (uint8_t *)&bad, 4), -PH_EPROTO);
+	lzx_init(&p, PGSZ, NULL);
+	assert_int_equal(lzx_req_feed(&p, q.buf, q.len), LZX_END);
+	assert_int_equal(lzx_ans_feed(&p, (uint8_t *)st, 8), -PH_EPROTO); /* 4 bytes too many */
+	free(q.buf);
+}
+
+/* ---- the relay ---- */
+
+static void put_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t id)
+{
+	struct stream s = { 0 };
+
+	hdr(&s, cmd, nr, va, id);
+	xwrite(fd, s.buf, s.len);
+	free(s.buf);
+}
+
+static uint8_t page_fill(uint64_t va, uint64_t id)
+{
+	return (uint8_t)((va / PGSZ) * 7 + id);
+}
+
+#define DAEMON_PAGES 64
+
+/* The lazy-pages daemon: GETs in 8-page chunks, two in flight, then FORCE_CLOSE. */
+struct daemon {
+	int fd;
+	uint64_t pages_ok;
+};
+
+static void *daemon_run(void *arg)
+{
+	struct daemon *d = arg;
+	uint8_t h[PSX_HDR_SIZE], pg[PGSZ];
+	int32_t st;
+
+	for (uint64_t va = BASE; va < BASE + DAEMON_PAGES * PGSZ; va += 16 * PGSZ) {
+		put_hdr(d->fd, PS_IOV_GET, 8, va, 7);
+		put_hdr(d->fd, PS_IOV_GET, 8, va + 8 * PGSZ, 7);
+		for (int k = 0; k < 2; k++) {
+			uint32_t nr;
+			uint64_t v;
+
+			if (!read_all(d->fd, h, sizeof(h)))
+				return NULL;
+			memcpy(&nr, h + 4, 4);
+			memcpy(&v, h + 8, 8);
+			for (uint32_t i = 0; i < nr; i++) {
+				if (!read_all(d->fd, pg, sizeof(pg)))
+					return NULL;
+				if (pg[0] == page_fill(v + i * PGSZ, 7) && pg[PGSZ - 1] == pg[0])
+					d->pages_ok++;
+			}
+		}
+	}
+	put_hdr(d->fd, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	if (read_all(d->fd, &st, 4) && st == 0)
+		d->pages_ok += 1000000;
+	return NULL;
+}
+
+/* CRIU's lazy page server: answers each GET whole from "memory", the close with 0. */
+static void *server_run(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t h[PSX_HDR_SIZE], pg[PGSZ];
+	int32_t zero = 0;
+
+	while (read_all(fd, h, sizeof(h))) {
+		uint32_t cmd, nr;
+		uint64_t va, id;
+
+		memcpy(&cmd, h, 4);
+		memcpy(&nr, h + 4, 4);
+		memcpy(&va, h + 8, 8);
+		memcpy(&id, h + 16, 8);
+		if (cmd == PS_IOV_FORCE_CLOSE) {
+			xwrite(fd, &zero, 4);
+			break;
+		}
+		put_hdr(fd, ANS_CMD, nr, va, id);
+		for (uint32_t i = 0; i < nr; i++) {
+			memset(pg, page_fill(va + i * PGSZ, id), sizeof(pg));
+			xwrite(fd, pg, sizeof(pg));
+		}
+	}
+	return NULL;
+}
+
+static void io_abort(void *arg, int err, const char *msg)
+{
+	struct end *e = arg;
+
+	(void)msg;
+	e->aborted = err;
+}
+
+static void link_init(struct queue *fwd, struct queue *back, struct end *se, struct end *de)
+{
+	q_init(fwd);
+	q_init(back);
+	*se = (struct end){ .in = back, .out = fwd };
+	*de = (struct end){ .in = fwd, .out = back };
+}
+
+static void test_relay_end_to_end(void **state)
+{
+	struct queue fwd, back;
+	struct end se, de;
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de };
+	struct lzx_relay *src, *dst;
+	struct lzx_counts c;
+	struct lzx_set s;
+	struct daemon d;
+	int ssk[2], dsk[2];
+	pthread_t td, ts;
+
+	(void)state;
+	set_basic(&s);
+	link_init(&fwd, &back, &se, &de);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
+	d = (struct daemon){ .fd = dsk[0] };
+	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start(dsk[1], &s, false, &dio, 5000, &dst), 0);
+	pthread_create(&td, NULL, daemon_run, &d);
+	pthread_create(&ts, NULL, server_run, &ssk[0]);
+	pthread_join(td, NULL);
+	pthread_join(ts, NULL);
+	lzx_relay_counts(src, &c);
+	assert_int_equal(c.pages_served, DAEMON_PAGES);
+	assert_int_equal(lzx_relay_join(src, NULL), 0);
+	assert_int_equal(lzx_relay_join(dst, NULL), 0);
+	assert_int_equal(d.pages_ok, 1000000 + DAEMON_PAGES);
+	assert_int_equal(se.aborted, 0);
+	assert_int_equal(de.aborted, 0);
+	for (int i = 0; i < 2; i++) {
+		close(ssk[i]);
+		close(dsk[i]);
+	}
+	lzx_set_free(&s);
+}
+
+/* Whatever reaches the fake CRIU on fd until the relay shuts it down. */
+static size_t drained(int fd)
+{
+	uint8_t b[256];
+	size_t n = 0;
+	ssize_t r;
+
+	while ((r = read(fd, b, sizeof(b))) > 0)
+		n += (size_t)r;
+	return n;
+}
+
+/* A modified destination asks the source for pages it never announced. */
+static void test_relay_bad_get(void **state)
+{
+	struct queue fwd, back;
+	struct end se, peer;
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+	struct lzx_relay *src;
+	struct stream q = { 0 };
+	struct lzx_set s;
+	int ssk[2];
+
+	(void)state;
+	set_basic(&s);
+	link_init(&fwd, &back, &se, &peer);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	hdr(&q, PS_IOV_GET, 1, BASE, 7);	     /* fine */
+	hdr(&q, PS_IOV_GET, 1, BASE + 64 * PGSZ, 7); /* beyond pid 7's lazy run */
+	io_send(&peer, q.buf, q.len);
+	assert_int_equal(lzx_relay_join(src, NULL), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "did not leave lazy"));
+	assert_int_equal(se.aborted, PH_EPROTO);
+	/*
+	 * Not even the good GET of that record; one byte of a header, so that
+	 * CRIU's page server fails (and resumes the tree) instead of taking
+	 * the end for a success.
+	 */
+	assert_int_equal(drained(ssk[0]), 1);
+	close(ssk[0]);
+	close(ssk[1]);
+	free(q.buf);
+	lzx_set_free(&s);
+}
+
+/*
+ * Stopped before the close (the rollback before the switch): CRIU's page
+ * server must read a cut header, never a clean end between requests
+ * (which it takes for a complete transfer, and kills the tree).
+ */
+static void test_relay_stop_cuts(void **state)
+{
+	for (int cut = 0; cut < 2; cut++) {
+		struct queue fwd, back;
+		struct end se, peer;
+		struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+		struct lzx_relay *src;
+		struct stream q = { 0 };
+		uint8_t got[PSX_HDR_SIZE];
+		int ssk[2];
+
+		(void)state;
+		link_init(&fwd, &back, &se, &peer);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+		assert_int_equal(lzx_relay_start(ssk[1], NULL, true, &sio, 5000, &src), 0);
+		hdr(&q, PS_IOV_GET, 1, BASE, 7);
+		io_send(&peer, q.buf, cut ? 12 : q.len);
+		/* CRIU got the bytes before the stop */
+		assert_true(read_all(ssk[0], got, cut ? 12 : q.len));
+		lzx_relay_stop(src);
+		assert_int_equal(lzx_relay_join(src, NULL), -PH_EINTR);
+		assert_int_equal(drained(ssk[0]), cut ? 0 : 1);
+		assert_int_equal(se.aborted, 0); /* a stop is ours: the peer is not told */
+		close(ssk[0]);
+		close(ssk[1]);
+		free(q.buf);
+	}
+}
+
+/* A modified source answers a GET with other pages, or with pages nobody asked for. */
+static void test_relay_bad_answer(void **state)
+{
+	for (int c = 0; c < 2; c++) {
+		struct queue fwd, back;
+		struct end peer, de;
+		struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de };
+		struct lzx_relay *dst;
+		struct stream a = { 0 };
+		uint8_t rec[PH_FRAME_MAX];
+		int dsk[2];
+
+		(void)state;
+		link_init(&fwd, &back, &peer, &de);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
+		assert_int_equal(lzx_relay_start(dsk[1], NULL, false, &dio, 5000, &dst), 0);
+		if (c == 0) {
+			put_hdr(dsk[0], PS_IOV_GET, 1, BASE, 7);
+			/* the GET reached the peer before its answer is made */
+			assert_true(io_recv(&peer, rec, sizeof(rec), 5000) == PSX_HDR_SIZE);
+			hdr(&a, ANS_CMD, 1, BASE + PGSZ, 7);
+		} else {
+			hdr(&a, ANS_CMD, 1, BASE, 7);
+		}
+		pages(&a, 1, 9);
+		io_send(&peer, a.buf, a.len);
+		assert_int_equal(lzx_relay_join(dst, NULL), -PH_EPROTO);
+		assert_int_equal(de.aborted, PH_EPROTO);
+		shutdown(dsk[0], SHUT_WR);
+		assert_int_equal(drained(dsk[0]), 0);
+		close(dsk[0]);
+		close(dsk[1]);
+		free(a.buf);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_pagemap),
+		cmocka_unit_test(test_parser_good),
+		cmocka_unit_test(test_get_refused),
+		cmocka_unit_test(test_answer_refused),
+		cmocka_unit_test(test_close_answer),
+		cmocka_unit_test(test_relay_end_to_end),
+		cmocka_unit_test(test_relay_bad_get),
+		cmocka_unit_test(test_relay_bad_answer),
+		cmocka_unit_test(test_relay_stop_cuts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
