@@ -48,14 +48,6 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 
-/* The CT's type restored it itself (lxc:): it runs, phaul could not hold it stopped. */
-bool agent_ct_holdable(const char *spec)
-{
-	static struct ct ct; /* large; one migration per agent process */
-
-	return !spec[0] || ct_parse(spec, &ct) < 0 || !ct.ops->restore;
-}
-
 static void discard_restored(struct agent *a)
 {
 	static struct ct ct; /* large; one migration per agent process */
@@ -76,8 +68,7 @@ static void discard_restored(struct agent *a)
 	waitpid(a->restored_pid, NULL, WNOHANG);
 }
 
-/* What the record says now; a failure is logged: the act matters more. */
-static void record_dst(struct agent *a, enum mrec_dst_state st)
+void agent_record(struct agent *a, enum mrec_dst_state st)
 {
 	struct mrec r = { .side = MREC_DEST, .state = st, .pid = a->restored_pid };
 
@@ -99,9 +90,8 @@ static int let_run(struct agent *a)
 	int ret = 0;
 
 	/* Recorded before acting: a crash after this is answered RUNNING. */
-	record_dst(a, DST_RUNNING);
-	if (a->held && agent_ct_holdable(a->ct) &&
-	    (ret = criu_tree_signal(a->restored_pid, SIGCONT)) < 0)
+	agent_record(a, DST_RUNNING);
+	if (a->held && (ret = criu_tree_signal(a->restored_pid, SIGCONT)) < 0)
 		pr_err("letting %s %d run: %s", a->ct[0] ? a->ct : "tree", a->restored_pid,
 		       ph_errmsg());
 	a->held = false;
@@ -151,7 +141,7 @@ int agent_finish(struct agent *a, bool commit)
 		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
 		discard_restored(a);
 		if (a->held)
-			record_dst(a, DST_DISCARDED);
+			agent_record(a, DST_DISCARDED);
 		a->held = false;
 		a->restored_pid = 0;
 	}
@@ -191,7 +181,7 @@ void agent_session_lost(struct agent *a)
 		pr_err("%s: discarding the held %s %d: its memory is incomplete", ph_errmsg(),
 		       a->ct[0] ? a->ct : "tree", (int)a->restored_pid);
 		discard_restored(a);
-		record_dst(a, DST_DISCARDED);
+		agent_record(a, DST_DISCARDED);
 		a->held = false;
 		a->restored_pid = 0;
 		return;
@@ -266,7 +256,7 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 		if (r->state == DST_HELD)
 			discard_restored(a);
 		a->held = false;
-		record_dst(a, DST_DISCARDED);
+		agent_record(a, DST_DISCARDED);
 		r->state = DST_DISCARDED;
 		snprintf(msg, len, "%.64s: %.128s %d of migration %s discarded", a->host, r->ct,
 			 (int)r->pid, r->id);

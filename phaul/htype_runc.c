@@ -24,7 +24,18 @@
  *   images       runc's descriptors.json and the bundle path travel as
  *                runc-descriptors.json.img and runc-bundle.img
  *   restore      `runc restore -d --bundle --image-path`, fds and stdio
- *                not inherited (the container outlives the agent)
+ *                not inherited (the container outlives the agent). Held
+ *                stopped for the commit: runc takes no action script and
+ *                answers CRIU's notifications itself, but the `criu swrk`
+ *                it starts inherits its environment, and CRIU reads the
+ *                file CRIU_CONFIG_FILE names at start-up: one saying
+ *                leave-stopped, in the session's images dir
+ *                (criu_hold_conf()), makes CRIU itself stop every process
+ *                of the container before it lets them go. Nothing outside
+ *                phaul's own directory changes (the bundle's org.criu.config
+ *                annotation or /etc/criu/runc.conf would be the operator's
+ *                files, and a crash would leave them changed); an action
+ *                script there would collide with runc's notify scripts.
  *   discard      `runc delete --force ID`
  */
 #include <errno.h>
@@ -63,7 +74,7 @@ static int runc_path(char *path, size_t len)
 }
 
 /* The child of runc_run(): stdio set up, every other fd closed, exec. */
-static void runc_child(const char *const argv[], int out_fd, const char *log)
+static void runc_child(const char *const argv[], int out_fd, const char *log, char *const envp[])
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
@@ -75,7 +86,7 @@ static void runc_child(const char *const argv[], int out_fd, const char *log)
 	if (dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : err, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
 	close_range(3, ~0U, 0);
-	execv(argv[0], (char *const *)argv);
+	execve(argv[0], (char *const *)argv, envp ? envp : environ);
 	_exit(127);
 }
 
@@ -102,9 +113,11 @@ static int wait_deadline(pid_t pid, uint64_t deadline, int *status)
 /*
  * Run runc with args (args[0] is replaced by runc's path), stdout into out
  * (NUL-terminated, cut at outlen) or the log, stderr appended to log (or
- * dropped). 0 when it exited 0; PH_ECRIU naming the command otherwise.
+ * dropped), environment envp (NULL: ours). 0 when it exited 0; PH_ECRIU
+ * naming the command otherwise.
  */
-static int runc_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
+static int runc_run_env(const char *args[], char *out, size_t outlen, const char *log,
+			int timeout_s, char *const envp[])
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_s * 1000000;
 	char exe[PATH_MAX];
@@ -123,7 +136,7 @@ static int runc_run(const char *args[], char *out, size_t outlen, const char *lo
 		goto out;
 	}
 	if (pid == 0)
-		runc_child(args, p[1], log);
+		runc_child(args, p[1], log, envp);
 	if (out) {
 		close(p[1]);
 		p[1] = -1;
@@ -157,6 +170,33 @@ out:
 	if (p[1] >= 0)
 		close(p[1]);
 	return ret;
+}
+
+static int runc_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
+{
+	return runc_run_env(args, out, outlen, log, timeout_s, NULL);
+}
+
+/*
+ * Our environment with var ("NAME=value") in place of any NAME=...: built
+ * before the fork (the child only execs). Free the array, not its strings.
+ */
+static char **env_with(const char *var)
+{
+	size_t n = 0, k = 0, name = strcspn(var, "=") + 1;
+	char **e;
+
+	while (environ[n])
+		n++;
+	if (!(e = calloc(n + 2, sizeof(*e)))) {
+		ph_seterr(PH_ENOMEM, "environment for runc");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], var, name))
+			e[k++] = environ[i];
+	e[k] = (char *)var;
+	return e;
 }
 
 struct runc_state {
@@ -528,13 +568,14 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 			pid_t *pid)
 {
 	char bundle[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], log[PATH_MAX];
+	char var[PATH_MAX + 32] = "CRIU_CONFIG_FILE=";
 	const char *args[] = { "runc",	   "restore",	   "--detach", "--bundle",
 			       bundle,	   "--image-path", images_dir, "--work-path",
 			       images_dir, ct->id,	   NULL };
+	char **env = NULL;
 	struct runc_state s;
 	int ret;
 
-	(void)co;
 	*pid = 0;
 	if ((ret = runc_bundle(ct, images_dir, bundle, sizeof(bundle))) < 0)
 		return ret;
@@ -542,8 +583,18 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 	snprintf(dst, sizeof(dst), "%s/%s", images_dir, RUNC_DESCRIPTORS);
 	if ((ret = copy_small(src, dst)) < 0)
 		return ph_errctx(ret, "%s: runc's descriptors", ct->spec);
+	if (co->leave_stopped) {
+		size_t n = strlen(var);
+
+		if ((ret = criu_hold_conf(images_dir, var + n, sizeof(var) - n)) < 0)
+			return ph_errctx(ret, "%s", ct->spec);
+		if (!(env = env_with(var)))
+			return -PH_ENOMEM;
+	}
 	snprintf(log, sizeof(log), "%s/runc.log", images_dir);
-	if (runc_run(args, NULL, 0, log, RUNC_TIMEOUT_S) < 0)
+	ret = runc_run_env(args, NULL, 0, log, RUNC_TIMEOUT_S, env);
+	free(env);
+	if (ret < 0)
 		return runc_fail(ct, "restore", images_dir, "restore.log");
 	if ((ret = runc_state(ct, &s)) < 0)
 		return ret;
