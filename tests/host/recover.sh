@@ -58,7 +58,7 @@ ct=pid:$3
 peer=src
 transport=
 pid=$3
-start=$(start_time "$3")
+start=$(start_time "$3" 2>/dev/null || echo 1)
 EOR
 }
 recover() { "$PHAUL" -t tcp recover "$@" >"$T/out" 2>&1 </dev/null; }
@@ -132,6 +132,16 @@ recover m6; rc=$?
 check "nothing on the destination: exit 5, LOST, record kept" \
 	[ "$rc" -eq 5 -a -e "$T/src/mig-out-m6" ] && grep -q LOST "$T/out"
 rm -f "$T/src/mig-out-m6"
+
+# 6a. the destination let it run, then lost it (lazy restore failed after
+# the switch, phaul exited 8): its record says lost; Go is refused, exit 5
+src_rec m6a committed 999999 1
+dst_rec m6a lost 999998
+recover m6a; rc=$?
+check "destination lost it: exit 5, LOST naming its state, record kept" \
+	[ "$rc" -eq 5 -a -e "$T/src/mig-out-m6a" ] && grep -q "LOST: .* has lost" "$T/out"
+check "destination lost it: its record still says lost" grep -qx state=lost "$T/dst/mig-in-m6a"
+rm -f "$T/src/mig-out-m6a"
 
 # 6b. a new migration of a CT whose last one is unsettled is refused
 s=$(ct_tree)
