@@ -456,7 +456,7 @@ static int lxc_restore(struct ct *ct, const char *images_dir, const struct criu_
 	pid_t child;
 
 	*pid = 0;
-	if (co->leave_stopped && (ret = criu_hold_conf(images_dir, conf, sizeof(conf))) < 0)
+	if (co && co->leave_stopped && (ret = criu_hold_conf(images_dir, conf, sizeof(conf))) < 0)
 		return ph_errctx(ret, "%s", ct->spec);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ph_seterr_errno(PH_ESYS, "pipe");
@@ -467,7 +467,7 @@ static int lxc_restore(struct ct *ct, const char *images_dir, const struct criu_
 		return ph_seterr_errno(PH_ESYS, "fork");
 	}
 	if (child == 0)
-		restore_child(ct, images_dir, co->leave_stopped ? conf : NULL, p[1]);
+		restore_child(ct, images_dir, co && co->leave_stopped ? conf : NULL, p[1]);
 	close(p[1]);
 	do
 		n = read(p[0], &res, sizeof(res));

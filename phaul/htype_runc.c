@@ -583,7 +583,7 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 	snprintf(dst, sizeof(dst), "%s/%s", images_dir, RUNC_DESCRIPTORS);
 	if ((ret = copy_small(src, dst)) < 0)
 		return ph_errctx(ret, "%s: runc's descriptors", ct->spec);
-	if (co->leave_stopped) {
+	if (co && co->leave_stopped) {
 		size_t n = strlen(var);
 
 		if ((ret = criu_hold_conf(images_dir, var + n, sizeof(var) - n)) < 0)
