@@ -7,7 +7,7 @@
 # `phaul recover` when phaul said "outcome unknown" (exit 6) or died,
 # exactly one copy of the workload runs, on the side the protocol says, not
 # stopped, and it verifies every page. One boot of the pair for all points.
-# timeout: 900
+# timeout: 600
 
 . "$MIG_HERE/phaul-lib.sh"
 phaul_fs_root
