@@ -373,7 +373,8 @@ static int hold_begin(struct agent *a, const char *id)
 /*
  * Restored and held stopped: recorded HELD, with the root's start time,
  * before anyone hears of it. Unrecorded, it could not be recovered: the
- * caller makes it go and the source resumes instead.
+ * caller makes it go and the source resumes instead. With restored_pid 0:
+ * a type that restores itself is about to (see agent_on_restore).
  */
 static int hold_record(struct agent *a)
 {
@@ -383,7 +384,7 @@ static int hold_record(struct agent *a)
 	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
 	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
 	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
-	if ((ret = proc_start_time(r.pid, &r.start)) < 0 ||
+	if ((r.pid > 0 && (ret = proc_start_time(r.pid, &r.start)) < 0) ||
 	    (ret = mrec_save(a->cfg->work_dir, &r)) < 0)
 		return ph_errctx(ret, "%s: recording the restored CT", a->host);
 	a->held = true;
@@ -470,6 +471,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	char dir[PATH_MAX], note[512] = "";
 	pid_t pid = 0;
 	int ret, lret;
+	bool own;
 
 	memset(&st, 0, sizeof(st));
 	if ((ret = pages_relay_join(&a->relay)) < 0)
@@ -512,9 +514,29 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		o.rst_notify = on_rst_notify;
 		o.rst_arg = a;
 	}
+	/*
+	 * A type that restores itself (lxc:, runc:) gives the root's pid only
+	 * when it returns: recorded HELD without one first, so that a restore
+	 * this agent does not live to see end is found (by the CT's name) and
+	 * discarded by `phaul recover`.
+	 */
+	own = o.leave_stopped && ct_own_restore(a->ct);
+	if (own && (ret = hold_record(a)) < 0) {
+		ph_errctx(ret, "%s", a->host);
+		goto out;
+	}
+	if (own && fault_at("agent-restoring")) {
+		/* fault injection: this agent dies while liblxc or runc restore */
+		pid_t me = getpid();
+
+		if (fork() == 0) {
+			sleep(1);
+			kill(me, SIGKILL);
+			_exit(0);
+		}
+	}
 	ret = restore_ct(a, &o, &pid);
-	if (ret == 0 && o.leave_stopped && !a->held) {
-		/* a type that restores itself (lxc:, runc:): recorded once it returns */
+	if (ret == 0 && own) {
 		a->restored_pid = pid;
 		if ((ret = hold_record(a)) < 0) {
 			agent_finish(a, false);
@@ -536,7 +558,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		criu_lazy_close(a->lazy);
 		a->lazy = NULL;
 		if (a->held) {
-			/* recorded at post-restore, then killed by CRIU's failure */
+			/* recorded (pid: at post-restore), then failed: nothing runs */
 			agent_record(a, DST_DISCARDED);
 			a->held = false;
 		}

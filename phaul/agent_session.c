@@ -48,6 +48,7 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 
+/* The type's discard (by the CT's name, whatever restored_pid), or kill the tree. */
 static void discard_restored(struct agent *a)
 {
 	static struct ct ct; /* large; one migration per agent process */
@@ -57,6 +58,8 @@ static void discard_restored(struct agent *a)
 			pr_warn("%s", ph_errmsg());
 		return;
 	}
+	if (a->restored_pid <= 0)
+		return;
 	/*
 	 * The whole tree: a held one is stopped, and children left behind a
 	 * killed root would stay stopped for ever. The root is our child
@@ -253,7 +256,12 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 		return ph_seterr(PH_EPEER, "%s; the source gave its copy up before: not discarded",
 				 msg);
 	if (r->state == DST_HELD || r->state == DST_GONE) {
-		if (r->state == DST_HELD)
+		/*
+		 * No pid: liblxc or runc restored it while the agent died; the
+		 * container, if it came to be, is stopped: its type ends it by
+		 * name.
+		 */
+		if (r->state == DST_HELD || r->pid == 0)
 			discard_restored(a);
 		a->held = false;
 		agent_record(a, DST_DISCARDED);
