@@ -48,6 +48,26 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 
+/* The current error, kept across bookkeeping that may fail on its own. */
+struct err_saved {
+	int err;
+	char msg[1024];
+};
+
+static void err_save(struct err_saved *e)
+{
+	e->err = ph_lasterr();
+	snprintf(e->msg, sizeof(e->msg), "%s", ph_errmsg());
+}
+
+static void err_restore(const struct err_saved *e)
+{
+	if (e->err)
+		ph_seterr(e->err, "%s", e->msg);
+	else
+		ph_clearerr();
+}
+
 /* The type's discard (by the CT's name, whatever restored_pid), or kill the tree. */
 static void discard_restored(struct agent *a)
 {
@@ -75,16 +95,20 @@ void agent_record(struct agent *a, enum mrec_dst_state st)
 {
 	struct mrec r = { .side = MREC_DEST, .state = st, .pid = a->restored_pid };
 
+	struct err_saved e;
+
 	if (!a->mig_id[0])
 		return;
+	err_save(&e); /* bookkeeping: the caller's error (why it discards, say) stays */
 	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
 	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
 	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
-	if (r.pid > 0)
-		proc_start_time(r.pid, &r.start);
+	if (r.pid > 0 && proc_start_time(r.pid, &r.start) < 0)
+		r.start = 0; /* already gone (discarded) */
 	if (mrec_save(a->cfg->work_dir, &r) < 0)
 		pr_err("recording migration %s as %s: %s", a->mig_id, mrec_dst_state_name(st),
 		       ph_errmsg());
+	err_restore(&e);
 }
 
 /* Go: the source's copy is gone; ours runs from here on. */
@@ -104,6 +128,8 @@ static int let_run(struct agent *a)
 
 int agent_finish(struct agent *a, bool commit)
 {
+	struct err_saved e;
+
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
@@ -135,6 +161,7 @@ int agent_finish(struct agent *a, bool commit)
 	if (a->discarded)
 		return 0;
 	a->discarded = true;
+	err_save(&e); /* the caller answers with its own error, not the clean-up's */
 	criu_lazy_close(a->lazy); /* nothing left for it to serve */
 	a->lazy = NULL;
 	if (a->dir[0] && agent_hook(a, HOOK_ON_FAILURE, "migration not committed") < 0)
@@ -155,6 +182,7 @@ int agent_finish(struct agent *a, bool commit)
 			pr_info("removed %s", a->dir);
 		a->dir[0] = '\0';
 	}
+	err_restore(&e);
 	return 0;
 }
 
