@@ -987,10 +987,10 @@ int criu_tree_signal(pid_t root, int sig)
 
 /* RESTORE's notifications: the root's pid comes with post-restore. */
 struct criu_rst_run {
-	bool leave_stopped;
+	const struct criu_opts *o;
 	pid_t root;
-	int stop_err; /* stopping the tree at pre-resume failed */
-	char stop_msg[512];
+	bool refused; /* o->rst_notify() refused at post-restore */
+	char msg[512];
 };
 
 static int criu_rst_answer(struct criu_conn *c, struct criu_rst_run *d, const CriuResp *resp)
@@ -998,23 +998,24 @@ static int criu_rst_answer(struct criu_conn *c, struct criu_rst_run *d, const Cr
 	const CriuNotify *nf = resp->notify;
 	const char *script = nf && nf->script ? nf->script : "";
 	CriuReq req = CRIU_REQ__INIT;
+	bool ok = true;
 
 	if (nf && nf->has_pid && nf->pid > 0)
 		d->root = nf->pid;
-	if (d->leave_stopped && !strcmp(script, "pre-resume")) {
-		/* Still ptrace-stopped: the pending SIGSTOP is taken before any user code. */
-		if (d->root <= 0)
-			d->stop_err = ph_seterr(PH_ECRIU,
-						"criu RESTORE: pre-resume before the root's pid");
-		else
-			d->stop_err = criu_tree_signal(d->root, SIGSTOP);
-		if (d->stop_err < 0)
-			snprintf(d->stop_msg, sizeof(d->stop_msg), "%s", ph_errmsg());
+	if (d->o->rst_notify) {
+		int r = d->o->rst_notify(script, d->root > 0 ? d->root : 0, d->o->rst_arg);
+
+		/* a failed post-restore makes CRIU kill the tree (3.17 restore_root_task) */
+		if (r != 0 && !strcmp(script, "post-restore")) {
+			ok = false;
+			d->refused = true;
+			snprintf(d->msg, sizeof(d->msg), "%s", ph_errmsg());
+		}
 	}
 	pr_debug("criu RESTORE: notify %s", script);
 	req.type = CRIU_REQ_TYPE__NOTIFY;
 	req.has_notify_success = true;
-	req.notify_success = true; /* CRIU ignores a failed pre-resume: we kill instead */
+	req.notify_success = ok;
 	return criu_send(c, &req, "RESTORE");
 }
 
@@ -1045,41 +1046,62 @@ static int criu_restore_call(const CriuReq *req, struct criu_rst_run *d, CriuRes
 	return r;
 }
 
+int criu_hold_conf(const char *dir, char *out, size_t len)
+{
+	static const char text[] = "# phaul: hold the restored tree stopped until the commit\n"
+				   "leave-stopped\n";
+	char real[PATH_MAX];
+	int fd, r = 0;
+
+	if (!realpath(dir, real))
+		return ph_seterr_errno(PH_ESYS, "criu config: %s", dir);
+	if (snprintf(out, len, "%s/%s", real, CRIU_HOLD_CONF) >= (int)len)
+		return ph_seterr(PH_EPATH, "criu config: path too long: %.64s...", real);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_full(fd, text, sizeof(text) - 1) < 0)
+		r = ph_seterr_errno(PH_ESYS, "criu config: writing %s", out);
+	if (fd >= 0 && close(fd) < 0 && r == 0)
+		r = ph_seterr_errno(PH_ESYS, "criu config: writing %s", out);
+	return r;
+}
+
 int criu_restore(const struct criu_opts *o, pid_t *pid)
 {
-	struct criu_rst_run d = { .leave_stopped = o->leave_stopped };
+	struct criu_rst_run d = { .o = o };
 	CriuReq req = CRIU_REQ__INIT;
 	struct criu_req_ctx x;
 	CriuResp *resp = NULL;
+	char conf[PATH_MAX];
 	int r;
 
 	*pid = -1;
 	r = criu_ctx_init(&x, o, "RESTORE", "restore.log");
 	if (r < 0)
 		return r;
+	if (o->leave_stopped) {
+		if ((r = criu_hold_conf(x.work_dir, conf, sizeof(conf))) < 0)
+			goto out;
+		x.opts.config_file = conf;
+	}
 	/* CLONE_PARENT for the root: our child, so it does not hang off swrk. */
 	x.opts.has_rst_sibling = true;
 	x.opts.rst_sibling = true;
-	x.opts.has_notify_scripts = o->leave_stopped;
-	x.opts.notify_scripts = o->leave_stopped;
+	x.opts.has_notify_scripts = o->rst_notify != NULL;
+	x.opts.notify_scripts = o->rst_notify != NULL;
 	req.type = CRIU_REQ_TYPE__RESTORE;
 	req.opts = &x.opts;
 	r = criu_restore_call(&req, &d, &resp);
-	if (r == 0 && !resp->success)
+	if (r == 0 && d.refused)
+		r = ph_seterr(PH_ECRIU,
+			      "criu RESTORE: refused at post-restore (the tree was killed): %s",
+			      d.msg);
+	else if (r == 0 && !resp->success)
 		r = criu_fail(&x, resp);
 	else if (r == 0 && (!resp->restore || resp->restore->pid <= 0))
 		r = ph_seterr(PH_ECRIU, "criu RESTORE: success without a pid");
 	else if (r == 0)
 		*pid = resp->restore->pid;
-	if (r == 0 && d.stop_err < 0) {
-		/* Running although it must not: it goes. */
-		r = ph_seterr(d.stop_err,
-			      "criu RESTORE: holding the restored tree stopped: %s; it was killed",
-			      d.stop_msg);
-		criu_tree_signal(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
-		*pid = -1;
-	}
+out:
 	if (resp)
 		criu_resp__free_unpacked(resp, NULL);
 	criu_ctx_fini(&x);

@@ -71,6 +71,15 @@ struct criu_opts {
 	bool lazy_pages;
 	bool leave_stopped; /* restore: every task SIGSTOPped before it runs */
 	/*
+	 * restore, optional: called for each of CRIU's notifications
+	 * ("post-restore", "pre-resume", ...) with the root's pid (0 until
+	 * post-restore brings it). At post-restore CRIU still holds every task
+	 * (none has run an instruction of its own): non-zero there makes CRIU
+	 * kill the tree and the restore fail. Elsewhere the result is ignored.
+	 */
+	int (*rst_notify)(const char *script, pid_t root, void *arg);
+	void *rst_arg;
+	/*
 	 * What the operator allows (struct criu_flags): each is sent only when
 	 * set, so CRIU's own default holds otherwise.
 	 */
@@ -187,13 +196,26 @@ int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn,
  * created as a child of the calling process, not of swrk, so it outlives
  * swrk; the caller must reap it eventually (waitpid(*pid) or SIGCHLD).
  *
- * o->leave_stopped (what `criu restore --leave-stopped` does; the RPC has
- * no such option in 3.17): at CRIU's pre-resume notification, while every
- * task is still ptrace-stopped on rt_sigreturn, the tree is sent SIGSTOP,
- * so no task runs an instruction of its own until criu_tree_signal(*pid,
- * SIGCONT). If that fails the tree is killed and PH_ECRIU returned.
+ * o->leave_stopped: CRIU's own --leave-stopped (the RPC has no such field
+ * in 3.17; it goes in a config file, criu_hold_conf()): CRIU sends every
+ * restored process SIGSTOP while it still holds them ptrace-stopped on
+ * rt_sigreturn, before pre-resume and before it detaches, so no task runs
+ * an instruction of its own until criu_tree_signal(*pid, SIGCONT); and
+ * that holds even if the caller dies during the restore.
  */
 int criu_restore(const struct criu_opts *o, pid_t *pid);
+
+/*
+ * Write dir/CRIU_HOLD_CONF, a CRIU configuration file that says
+ * "leave-stopped", and put its absolute path in out. criu_restore() passes
+ * it as the RPC's config_file; a restore that CRIU runs for another
+ * program (liblxc's `criu restore`, runc's `criu swrk`) gets it as
+ * CRIU_CONFIG_FILE in that program's environment, which CRIU reads at
+ * start-up (3.17 config.c, PARSING_ENV_CONF, even with
+ * --no-default-config). 0, or PH_ESYS / PH_EPATH.
+ */
+#define CRIU_HOLD_CONF "criu-leave-stopped.conf"
+int criu_hold_conf(const char *dir, char *out, size_t len);
 
 /*
  * Send sig to root and every descendant (found through

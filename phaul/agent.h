@@ -9,6 +9,7 @@
 
 #include "caps.h"
 #include "config.h"
+#include "mrec.h"
 #include "engine/criu.h"
 #include "engine/psx.h"
 #include "engine/pstore.h"
@@ -81,8 +82,8 @@ void agent_session_lost(struct agent *a);
 /* Release everything the session holds (after agent_finish). */
 void agent_cleanup(struct agent *a);
 const char *agent_state_name(enum agent_state s);
-/* Can a restore of this CT (spec, "" for a bare tree) be held stopped? */
-bool agent_ct_holdable(const char *spec);
+/* Record the migration (a->mig_id, if any) as st; a failure is logged: the act matters more. */
+void agent_record(struct agent *a, enum mrec_dst_state st);
 /* Run the destination's hooks of stage (err: the failure, for on-failure). */
 int agent_hook(struct agent *a, const char *stage, const char *err);
 

@@ -346,7 +346,7 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 
 	r.ok = ret == 0;
 	r.has_held = ret == 0;
-	r.held = a->held && agent_ct_holdable(a->ct);
+	r.held = a->held;
 	r.has_pid = r.has_restore_time_us = r.has_pages_restored = ret == 0;
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
@@ -396,7 +396,12 @@ static int hold_begin(struct agent *a, const char *id)
 	return 0;
 }
 
-/* Restored and stopped: recorded HELD before the source hears of it. */
+/*
+ * Restored and held stopped: recorded HELD, with the root's start time,
+ * before anyone hears of it. Unrecorded, it could not be recovered: the
+ * caller makes it go and the source resumes instead. With restored_pid 0:
+ * a type that restores itself is about to (see agent_on_restore).
+ */
 static int hold_record(struct agent *a)
 {
 	struct mrec r = { .side = MREC_DEST, .state = DST_HELD, .pid = a->restored_pid };
@@ -405,17 +410,30 @@ static int hold_record(struct agent *a)
 	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
 	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
 	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
-	if ((ret = proc_start_time(r.pid, &r.start)) < 0 ||
-	    (ret = mrec_save(a->cfg->work_dir, &r)) < 0) {
-		/* unrecorded, it could not be recovered: the source resumes instead */
-		ph_errctx(ret, "%s: recording the restored CT", a->host);
-		agent_finish(a, false);
-		return ret;
-	}
+	if ((r.pid > 0 && (ret = proc_start_time(r.pid, &r.start)) < 0) ||
+	    (ret = mrec_save(a->cfg->work_dir, &r)) < 0)
+		return ph_errctx(ret, "%s: recording the restored CT", a->host);
 	a->held = true;
-	if (fault_at("agent-ready"))
-		raise(SIGKILL);
 	return 0;
+}
+
+/*
+ * Our own restore's notifications (pid:): at post-restore CRIU still
+ * holds every task, so the record is written before any of them can run
+ * or be stopped; should this agent die from here on, CRIU's own
+ * leave-stopped still stops the tree and the record lets `phaul recover`
+ * find it. A failure here makes CRIU kill the tree.
+ */
+static int on_rst_notify(const char *script, pid_t root, void *arg)
+{
+	struct agent *a = arg;
+
+	if (!strcmp(script, "pre-resume") && fault_at("agent-pre-resume"))
+		raise(SIGKILL); /* CRIU alone finishes the restore */
+	if (strcmp(script, "post-restore"))
+		return 0;
+	a->restored_pid = root;
+	return hold_record(a);
 }
 
 /* Does the CT's type restore it itself (lxc:)? Then not lazily: not our CRIU. */
@@ -505,6 +523,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	char dir[PATH_MAX], note[512] = "";
 	pid_t pid = 0;
 	int ret, lret;
+	bool own;
 
 	memset(&st, 0, sizeof(st));
 	if ((ret = pages_relay_join(&a->relay)) < 0)
@@ -549,7 +568,39 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	o.ext_unix_sk = q->has_ext_unix_sk && q->ext_unix_sk;
 	/* Not one instruction of the CT runs here before the source gave it up. */
 	o.leave_stopped = a->mig_id[0] != '\0';
+	if (o.leave_stopped) {
+		o.rst_notify = on_rst_notify;
+		o.rst_arg = a;
+	}
+	/*
+	 * A type that restores itself (lxc:, runc:) gives the root's pid only
+	 * when it returns: recorded HELD without one first, so that a restore
+	 * this agent does not live to see end is found (by the CT's name) and
+	 * discarded by `phaul recover`.
+	 */
+	own = o.leave_stopped && ct_own_restore(a->ct);
+	if (own && (ret = hold_record(a)) < 0) {
+		ph_errctx(ret, "%s", a->host);
+		goto out;
+	}
+	if (own && fault_at("agent-restoring")) {
+		/* fault injection: this agent dies while liblxc or runc restore */
+		pid_t me = getpid();
+
+		if (fork() == 0) {
+			sleep(1);
+			kill(me, SIGKILL);
+			_exit(0);
+		}
+	}
 	ret = restore_ct(a, &o, &pid);
+	if (ret == 0 && own) {
+		a->restored_pid = pid;
+		if ((ret = hold_record(a)) < 0) {
+			agent_finish(a, false);
+			pid = 0;
+		}
+	}
 	if (ret == 0 && a->lazy && getenv("PHAUL_FAULT_LAZY_KILL"))
 		/* fault injection: the daemon places no more pages until it is killed after Go */
 		kill(criu_lazy_pid(a->lazy), SIGSTOP);
@@ -565,6 +616,12 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		criu_lazy_close(a->lazy);
 		a->lazy = NULL;
 		postcopy_free(&a->pc);
+		if (a->held) {
+			/* recorded (pid: at post-restore), then failed: nothing runs */
+			agent_record(a, DST_DISCARDED);
+			a->held = false;
+		}
+		a->restored_pid = 0;
 		ph_errctx(ret, "%s", a->host);
 		goto out;
 	}
@@ -590,10 +647,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		pid = 0;
 		goto out;
 	}
-	if (a->mig_id[0] && (ret = hold_record(a)) < 0) {
-		pid = 0;
-		goto out;
-	}
+	if (a->held && fault_at("agent-ready"))
+		raise(SIGKILL);
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
@@ -700,6 +755,8 @@ int agent_lazy_settle(struct agent *a)
 		 * a CT that runs on with holes in its memory is worse than none.
 		 */
 		snprintf(why, sizeof(why), "%s", ph_errmsg());
+		/* recorded first: a later `phaul recover` must not read "running" */
+		agent_record(a, DST_LOST);
 		if (a->restored_pid > 0) {
 			if (criu_tree_signal(a->restored_pid, SIGKILL) < 0)
 				pr_warn("%s", ph_errmsg());

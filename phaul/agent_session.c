@@ -49,14 +49,27 @@ int agent_hook(struct agent *a, const char *stage, const char *err)
 	return hooks_run(a->cfg->hooks_dir, stage, &he);
 }
 
-/* The CT's type restored it itself (lxc:): it runs, phaul could not hold it stopped. */
-bool agent_ct_holdable(const char *spec)
-{
-	static struct ct ct; /* large; one migration per agent process */
+/* The current error, kept across bookkeeping that may fail on its own. */
+struct err_saved {
+	int err;
+	char msg[1024];
+};
 
-	return !spec[0] || ct_parse(spec, &ct) < 0 || !ct.ops->restore;
+static void err_save(struct err_saved *e)
+{
+	e->err = ph_lasterr();
+	snprintf(e->msg, sizeof(e->msg), "%s", ph_errmsg());
 }
 
+static void err_restore(const struct err_saved *e)
+{
+	if (e->err)
+		ph_seterr(e->err, "%s", e->msg);
+	else
+		ph_clearerr();
+}
+
+/* The type's discard (by the CT's name, whatever restored_pid), or kill the tree. */
 static void discard_restored(struct agent *a)
 {
 	static struct ct ct; /* large; one migration per agent process */
@@ -66,6 +79,8 @@ static void discard_restored(struct agent *a)
 			pr_warn("%s", ph_errmsg());
 		return;
 	}
+	if (a->restored_pid <= 0)
+		return;
 	/*
 	 * The whole tree: a held one is stopped, and children left behind a
 	 * killed root would stay stopped for ever. The root is our child
@@ -77,21 +92,24 @@ static void discard_restored(struct agent *a)
 	waitpid(a->restored_pid, NULL, WNOHANG);
 }
 
-/* What the record says now; a failure is logged: the act matters more. */
-static void record_dst(struct agent *a, enum mrec_dst_state st)
+void agent_record(struct agent *a, enum mrec_dst_state st)
 {
 	struct mrec r = { .side = MREC_DEST, .state = st, .pid = a->restored_pid };
 
+	struct err_saved e;
+
 	if (!a->mig_id[0])
 		return;
+	err_save(&e); /* bookkeeping: the caller's error (why it discards, say) stays */
 	snprintf(r.id, sizeof(r.id), "%s", a->mig_id);
 	snprintf(r.ct, sizeof(r.ct), "%s", a->ct);
 	snprintf(r.peer, sizeof(r.peer), "%s", a->peer);
-	if (r.pid > 0)
-		proc_start_time(r.pid, &r.start);
+	if (r.pid > 0 && proc_start_time(r.pid, &r.start) < 0)
+		r.start = 0; /* already gone (discarded) */
 	if (mrec_save(a->cfg->work_dir, &r) < 0)
 		pr_err("recording migration %s as %s: %s", a->mig_id, mrec_dst_state_name(st),
 		       ph_errmsg());
+	err_restore(&e);
 }
 
 /* Go: the source's copy is gone; ours runs from here on. */
@@ -100,9 +118,8 @@ static int let_run(struct agent *a)
 	int ret = 0;
 
 	/* Recorded before acting: a crash after this is answered RUNNING. */
-	record_dst(a, DST_RUNNING);
-	if (a->held && agent_ct_holdable(a->ct) &&
-	    (ret = criu_tree_signal(a->restored_pid, SIGCONT)) < 0)
+	agent_record(a, DST_RUNNING);
+	if (a->held && (ret = criu_tree_signal(a->restored_pid, SIGCONT)) < 0)
 		pr_err("letting %s %d run: %s", a->ct[0] ? a->ct : "tree", a->restored_pid,
 		       ph_errmsg());
 	a->held = false;
@@ -112,6 +129,8 @@ static int let_run(struct agent *a)
 
 int agent_finish(struct agent *a, bool commit)
 {
+	struct err_saved e;
+
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
@@ -143,6 +162,7 @@ int agent_finish(struct agent *a, bool commit)
 	if (a->discarded)
 		return 0;
 	a->discarded = true;
+	err_save(&e); /* the caller answers with its own error, not the clean-up's */
 	criu_lazy_close(a->lazy); /* nothing left for it to serve */
 	a->lazy = NULL;
 	postcopy_free(&a->pc);
@@ -153,7 +173,7 @@ int agent_finish(struct agent *a, bool commit)
 		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
 		discard_restored(a);
 		if (a->held)
-			record_dst(a, DST_DISCARDED);
+			agent_record(a, DST_DISCARDED);
 		a->held = false;
 		a->restored_pid = 0;
 	}
@@ -165,6 +185,7 @@ int agent_finish(struct agent *a, bool commit)
 			pr_info("CRIU's logs kept in %s (images removed)", a->dir);
 		a->dir[0] = '\0';
 	}
+	err_restore(&e);
 	return 0;
 }
 
@@ -194,7 +215,7 @@ void agent_session_lost(struct agent *a)
 		pr_err("%s: discarding the held %s %d: its memory is incomplete", ph_errmsg(),
 		       a->ct[0] ? a->ct : "tree", (int)a->restored_pid);
 		discard_restored(a);
-		record_dst(a, DST_DISCARDED);
+		agent_record(a, DST_DISCARDED);
 		a->held = false;
 		a->restored_pid = 0;
 		return;
@@ -267,10 +288,15 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 		return ph_seterr(PH_EPEER, "%s; the source gave its copy up before: not discarded",
 				 msg);
 	if (r->state == DST_HELD || r->state == DST_GONE) {
-		if (r->state == DST_HELD)
+		/*
+		 * No pid: liblxc or runc restored it while the agent died; the
+		 * container, if it came to be, is stopped: its type ends it by
+		 * name.
+		 */
+		if (r->state == DST_HELD || r->pid == 0)
 			discard_restored(a);
 		a->held = false;
-		record_dst(a, DST_DISCARDED);
+		agent_record(a, DST_DISCARDED);
 		r->state = DST_DISCARDED;
 		snprintf(msg, len, "%.64s: %.128s %d of migration %s discarded", a->host, r->ct,
 			 (int)r->pid, r->id);

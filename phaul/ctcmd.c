@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 #include "util.h"
 
 /* The child: stdio set up, every other fd closed, exec. */
-static void ctcmd_child(const char *const argv[], int out_fd, const char *log)
+static void ctcmd_child(const char *const argv[], int out_fd, const char *log, char *const envp[])
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
@@ -25,7 +26,7 @@ static void ctcmd_child(const char *const argv[], int out_fd, const char *log)
 	if (dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : err, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
 	close_range(3, ~0U, 0);
-	execv(argv[0], (char *const *)argv);
+	execve(argv[0], (char *const *)argv, envp ? envp : environ);
 	_exit(127);
 }
 
@@ -75,6 +76,12 @@ static void ctcmd_read(int fd, char *out, size_t outlen, uint64_t deadline)
 
 int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *log, int timeout_s)
 {
+	return ctcmd_run_env(args, out, outlen, log, timeout_s, NULL);
+}
+
+int ctcmd_run_env(const char *const args[], char *out, size_t outlen, const char *log,
+		  int timeout_s, char *const envp[])
+{
 	uint64_t deadline = now_us() + (uint64_t)timeout_s * 1000000;
 	int p[2] = { -1, -1 }, st = 0, ret;
 	const char *name = strrchr(args[0], '/') ? strrchr(args[0], '/') + 1 : args[0];
@@ -93,7 +100,7 @@ int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *lo
 		goto out;
 	}
 	if (pid == 0)
-		ctcmd_child(args, p[1], log);
+		ctcmd_child(args, p[1], log, envp);
 	if (out) {
 		close(p[1]);
 		p[1] = -1;
@@ -111,4 +118,22 @@ out:
 	if (p[1] >= 0)
 		close(p[1]);
 	return ret;
+}
+
+char **ctcmd_env_with(const char *var)
+{
+	size_t n = 0, k = 0, name = strcspn(var, "=") + 1;
+	char **e;
+
+	while (environ[n])
+		n++;
+	if (!(e = calloc(n + 2, sizeof(*e)))) {
+		ph_seterr(PH_ENOMEM, "environment for %.*s", (int)name - 1, var);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], var, name))
+			e[k++] = environ[i];
+	e[k] = (char *)var;
+	return e;
 }

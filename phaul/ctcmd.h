@@ -22,6 +22,17 @@
  */
 int ctcmd_run(const char *const args[], char *out, size_t outlen, const char *log, int timeout_s);
 
+/* ctcmd_run() with the environment envp (NULL: ours). */
+int ctcmd_run_env(const char *const args[], char *out, size_t outlen, const char *log,
+		  int timeout_s, char *const envp[]);
+
+/*
+ * Our environment with var ("NAME=value") in place of any NAME=...: built
+ * before the fork (the child only execs). The caller frees the array, not
+ * its strings; var must outlive it. NULL (PH_ENOMEM) on failure.
+ */
+char **ctcmd_env_with(const char *var);
+
 /* Wait for pid until deadline (CLOCK_MONOTONIC us); SIGKILL it after (PH_ETIMEDOUT). */
 int ctcmd_wait(pid_t pid, uint64_t deadline, int *status);
 

@@ -16,7 +16,14 @@
  *   restore      MIGRATE_RESTORE in a child process that keeps none of our
  *                fds (stdio on /dev/null): liblxc forks the container's
  *                monitor from it, which must not hold the agent's
- *                connection open
+ *                connection open. Held stopped for the commit: liblxc
+ *                execs `criu restore` with the child's environment, and
+ *                CRIU_CONFIG_FILE there names a file saying leave-stopped
+ *                (criu_hold_conf()), so CRIU itself stops every process of
+ *                the container before it lets them go, whatever becomes of
+ *                phaul meanwhile. (migrate_opts.action_script would also
+ *                reach CRIU, but a pre-resume script that fails or is not
+ *                run is ignored by CRIU 3.17: the container would run.)
  *
  * liblxc is dlopen()ed on first use: phaul needs it only for lxc: CTs.
  */
@@ -404,7 +411,7 @@ struct restore_res {
  * In a child that keeps none of our fds, stdio on /dev/null: liblxc forks
  * the container's monitor from it, which lives as long as the container.
  */
-static void restore_child(struct ct *ct, const char *dir, int wfd)
+static void restore_child(struct ct *ct, const char *dir, const char *hold_conf, int wfd)
 {
 	struct restore_res res = { 0 };
 	struct lxc_container *c;
@@ -418,6 +425,9 @@ static void restore_child(struct ct *ct, const char *dir, int wfd)
 	if (wfd > 3)
 		close_range(3, (unsigned int)wfd - 1, 0);
 	close_range((unsigned int)wfd + 1, ~0U, 0);
+	/* for liblxc's `criu restore` only: this child is single-threaded */
+	if (hold_conf && setenv("CRIU_CONFIG_FILE", hold_conf, 1) < 0)
+		_exit(1);
 	if (lxc_get(ct, &c) == 0) {
 		lxc_log_to(c, dir);
 		memset(&o, 0, sizeof(o));
@@ -440,11 +450,14 @@ static int lxc_restore(struct ct *ct, const char *images_dir, const struct criu_
 		       pid_t *pid)
 {
 	struct restore_res res;
-	int p[2], st;
+	char conf[PATH_MAX];
+	int p[2], st, ret;
 	ssize_t n;
 	pid_t child;
 
 	*pid = 0;
+	if (co && co->leave_stopped && (ret = criu_hold_conf(images_dir, conf, sizeof(conf))) < 0)
+		return ph_errctx(ret, "%s", ct->spec);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ph_seterr_errno(PH_ESYS, "pipe");
 	child = fork();
@@ -454,7 +467,7 @@ static int lxc_restore(struct ct *ct, const char *images_dir, const struct criu_
 		return ph_seterr_errno(PH_ESYS, "fork");
 	}
 	if (child == 0)
-		restore_child(ct, images_dir, p[1]);
+		restore_child(ct, images_dir, co && co->leave_stopped ? conf : NULL, p[1]);
 	close(p[1]);
 	do
 		n = read(p[0], &res, sizeof(res));

@@ -24,7 +24,18 @@
  *   images       runc's descriptors.json and the bundle path travel as
  *                runc-descriptors.json.img and runc-bundle.img
  *   restore      `runc restore -d --bundle --image-path`, fds and stdio
- *                not inherited (the container outlives the agent)
+ *                not inherited (the container outlives the agent). Held
+ *                stopped for the commit: runc takes no action script and
+ *                answers CRIU's notifications itself, but the `criu swrk`
+ *                it starts inherits its environment, and CRIU reads the
+ *                file CRIU_CONFIG_FILE names at start-up: one saying
+ *                leave-stopped, in the session's images dir
+ *                (criu_hold_conf()), makes CRIU itself stop every process
+ *                of the container before it lets them go. Nothing outside
+ *                phaul's own directory changes (the bundle's org.criu.config
+ *                annotation or /etc/criu/runc.conf would be the operator's
+ *                files, and a crash would leave them changed); an action
+ *                script there would collide with runc's notify scripts.
  *   discard      `runc delete --force ID`
  */
 #include <errno.h>
@@ -62,8 +73,9 @@ static int runc_path(char *path, size_t len)
 	return 0;
 }
 
-/* runc with args (args[0] is replaced by runc's path): ctcmd_run(). */
-static int runc_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
+/* runc with args (args[0] is replaced by runc's path) and environment envp (NULL: ours). */
+static int runc_run_env(const char *args[], char *out, size_t outlen, const char *log,
+			int timeout_s, char *const envp[])
 {
 	char exe[PATH_MAX];
 	int ret;
@@ -71,7 +83,12 @@ static int runc_run(const char *args[], char *out, size_t outlen, const char *lo
 	if ((ret = runc_path(exe, sizeof(exe))) < 0)
 		return ret;
 	args[0] = exe;
-	return ctcmd_run(args, out, outlen, log, timeout_s);
+	return ctcmd_run_env(args, out, outlen, log, timeout_s, envp);
+}
+
+static int runc_run(const char *args[], char *out, size_t outlen, const char *log, int timeout_s)
+{
+	return runc_run_env(args, out, outlen, log, timeout_s, NULL);
 }
 
 struct runc_state {
@@ -402,13 +419,14 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 			pid_t *pid)
 {
 	char bundle[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], log[PATH_MAX];
+	char var[PATH_MAX + 32] = "CRIU_CONFIG_FILE=";
 	const char *args[] = { "runc",	   "restore",	   "--detach", "--bundle",
 			       bundle,	   "--image-path", images_dir, "--work-path",
 			       images_dir, ct->id,	   NULL };
+	char **env = NULL;
 	struct runc_state s;
 	int ret;
 
-	(void)co;
 	*pid = 0;
 	if ((ret = ct_img_dir(ct, images_dir, RUNC_BUNDLE_IMG, "bundle", "config.json", bundle,
 			      sizeof(bundle))) < 0)
@@ -417,8 +435,18 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 	snprintf(dst, sizeof(dst), "%s/%s", images_dir, RUNC_DESCRIPTORS);
 	if ((ret = copy_small(src, dst)) < 0)
 		return ph_errctx(ret, "%s: runc's descriptors", ct->spec);
+	if (co && co->leave_stopped) {
+		size_t n = strlen(var);
+
+		if ((ret = criu_hold_conf(images_dir, var + n, sizeof(var) - n)) < 0)
+			return ph_errctx(ret, "%s", ct->spec);
+		if (!(env = ctcmd_env_with(var)))
+			return -PH_ENOMEM;
+	}
 	snprintf(log, sizeof(log), "%s/runc.log", images_dir);
-	if (runc_run(args, NULL, 0, log, RUNC_TIMEOUT_S) < 0)
+	ret = runc_run_env(args, NULL, 0, log, RUNC_TIMEOUT_S, env);
+	free(env);
+	if (ret < 0)
 		return runc_fail(ct, "restore", images_dir, "restore.log");
 	if ((ret = runc_state(ct, &s)) < 0)
 		return ret;

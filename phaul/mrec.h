@@ -42,6 +42,7 @@ enum mrec_dst_state {
 	DST_RUNNING = 2,
 	DST_DISCARDED = 3,
 	DST_GONE = 4,
+	DST_LOST = 5, /* let run, then its lazy restore failed: killed, images kept */
 };
 
 struct mrec {

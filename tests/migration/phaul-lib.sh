@@ -92,6 +92,76 @@ phaul_tcp_agent() {
 	wait_until 10 "tcp agent listening on dst" on_dst "netstat -ltn | grep -q ':7070 '"
 }
 
+# phaul_fault_agent FAULT: the tcp agent on dst (see phaul_tcp_agent)
+# restarted with PHAUL_FAULT_COMMIT=FAULT armed ("" for none).
+phaul_fault_agent() {
+	on_dst "kill \$(cat /run/phaul-tcp-agent.pid 2>/dev/null) 2>/dev/null; true"
+	wait_until 10 "port 7070 free on dst" on_dst "! netstat -ltn | grep -q ':7070 '"
+	on_dst "PHAUL_FAULT_COMMIT=$1 setsid phaul agent --listen $DST_IP:7070 </dev/null \
+		>>$SCEN_LOG/agent-tcp.log 2>&1 & echo \$! >/run/phaul-tcp-agent.pid"
+	wait_until 10 "tcp agent listening on dst" on_dst "netstat -ltn | grep -q ':7070 '"
+}
+
+# ticks ROLE FILE: the tick count in a workload's progress FILE there.
+ticks() {
+	on_guest "$1" "sed -n 's/.*ticks=\([0-9]*\).*/\1/p' $2"
+}
+
+# ticking ROLE FILE: the workload of progress FILE ticks there (within 10 s).
+ticking() {
+	local t
+	t=$(ticks "$1" "$2")
+	wait_until 10 "ticks in $2 on $1" on_guest "$1" \
+		"[ \$(sed -n 's/.*ticks=\([0-9]*\).*/\1/p' $2) -gt ${t:-0} ]"
+}
+
+# still ROLE FILE: no tick in FILE there for 3 s (the workload is stopped
+# or gone; it ticks every 10 ms when it runs).
+still() {
+	local t
+	t=$(ticks "$1" "$2")
+	sleep 3
+	[ "$(ticks "$1" "$2")" = "$t" ]
+}
+
+# ct_commit_faults SPEC DIR ABSENT POINTS: the commit under faults (as in
+# 48-commit-faults) for a container whose memtouch keeps its state in
+# DIR/rootfs/wl on each guest. For each FAULT:SIDE:EXIT of POINTS, SPEC is
+# migrated with PHAUL_FAULT_COMMIT=FAULT on both hosts and phaul must exit
+# EXIT; before `phaul recover` the workload must not run on dst (held
+# stopped there) nor on both; after it, it runs on SIDE, ABSENT OTHER
+# (a function) says the other host holds no copy, and it verifies on SIDE.
+# A point that leaves the container on dst must come last.
+ct_commit_faults() {
+	local spec=$1 dir=$2 absent=$3 points=$4 p point side want rc rrc other n=0
+	local prog=$dir/rootfs/wl/progress
+	for p in $points; do
+		IFS=: read -r point side want <<<"$p"
+		n=$((n + 1))
+		phaul_fault_agent "$point"
+		rc=0
+		on_src "PHAUL_FAULT_COMMIT=$point phaul -t tcp migrate --json $spec $DST_IP" \
+			>"$RESULT_DIR/$n.json" 2>"$RESULT_DIR/$n.err" || rc=$?
+		[ "$rc" = "$want" ] || { tail -5 "$RESULT_DIR/$n.err"; phaul_logs; fail "$point: phaul exit $rc, wanted $want"; }
+		# the answer was lost before Go: dst holds its copy stopped
+		on_dst "p=\$(sed -n 's/^pid=//p' /var/lib/phaul/mig-in-* 2>/dev/null | tail -1);
+			echo \"$point: dst holds pid \$p: \$(grep State /proc/\$p/status 2>&1)\""
+		still dst "$prog" || fail "$point: $spec runs on dst before phaul recover (not held stopped)"
+		phaul_fault_agent ""
+		rrc=0
+		on_src "phaul -t tcp recover" >"$RESULT_DIR/$n.recover" 2>&1 || rrc=$?
+		cat "$RESULT_DIR/$n.recover"
+		[ "$rrc" = 0 ] || fail "$point: recover exit $rrc"
+		other=src
+		[ "$side" = src ] && other=dst
+		ticking "$side" "$prog" || fail "$point: $spec does not run on $side after recover"
+		"$absent" "$other" || fail "$point: a copy of $spec is left on $other"
+		LXC_DIR=$dir lxc_wl_check "$side" || fail "$point: verification on $side failed"
+		on_src "! ls /var/lib/phaul/mig-out-* 2>/dev/null" || fail "$point: a source record is left"
+		note "$point: one copy, on $side, verified (phaul exit $rc)"
+	done
+}
+
 # phaul_gone ROLE PID: the process is gone from the guest (a zombie waiting
 # for the guest's init to reap it counts as gone: it runs no more code).
 phaul_gone() {

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,28 @@ static void test_sequence_rules(void **state)
 	assert_no_children();
 }
 
+/* The leave-stopped config: an absolute path under dir, one option CRIU reads. */
+static void test_hold_conf(void **state)
+{
+	char path[PATH_MAX], text[256] = "";
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(criu_hold_conf(tmpdir, path, sizeof(path)), 0);
+	assert_true(path[0] == '/');
+	assert_non_null(strstr(path, "/" CRIU_HOLD_CONF));
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* one option a line, no dashes (CRIU's parse_config) */
+	assert_non_null(strstr(text, "\nleave-stopped\n"));
+	assert_null(strstr(text, "--"));
+	assert_int_equal(criu_hold_conf("/nonexistent/dir", path, sizeof(path)), -PH_ESYS);
+	assert_int_equal(criu_hold_conf(tmpdir, path, 8), -PH_EPATH);
+}
+
 static int teardown(void **state)
 {
 	char cmd[128];
@@ -234,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_fd_passing),
 		cmocka_unit_test(test_sequence_rules),
+		cmocka_unit_test(test_hold_conf),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -130,6 +130,9 @@ static void test_parse_refuses(void **state)
 	assert_int_equal(r.state, PHASE_DONE);
 	assert_int_equal(mrec_parse("id=m\nside=destination\nstate=held\n", MREC_DEST, &r), 0);
 	assert_int_equal(r.state, DST_HELD);
+	assert_int_equal(mrec_parse("id=m\nside=destination\nstate=lost\n", MREC_DEST, &r), 0);
+	assert_int_equal(r.state, DST_LOST);
+	assert_string_equal(mrec_dst_state_name(DST_LOST), "lost");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int ret = mrec_parse(bad[i], MREC_SOURCE, &r);
 

@@ -1,7 +1,9 @@
 # shellcheck shell=bash disable=SC2154
 # The commit protocol under faults: for each step of the commit a fault is
 # injected (PHAUL_FAULT_COMMIT, phaul/mrec.h): the source or the agent is
-# killed (SIGKILL) or drops the link at that step. In every case, after
+# killed (SIGKILL) or drops the link at that step (agent-pre-resume: the
+# agent dies while CRIU restores, after post-restore: CRIU alone must leave
+# the tree stopped). In every case, after
 # `phaul recover` when phaul said "outcome unknown" (exit 6) or died,
 # exactly one copy of the workload runs, on the side the protocol says, not
 # stopped, and it verifies every page. One boot of the pair for all points.
@@ -9,15 +11,6 @@
 
 . "$MIG_HERE/phaul-lib.sh"
 phaul_fs_root
-
-# agent_with FAULT: the tcp agent on dst, restarted with that fault armed.
-agent_with() {
-	on_dst "kill \$(cat /run/phaul-tcp-agent.pid 2>/dev/null) 2>/dev/null; true"
-	wait_until 10 "port 7070 free on dst" on_dst "! netstat -ltn | grep -q ':7070 '"
-	on_dst "PHAUL_FAULT_COMMIT=$1 setsid phaul agent --listen $DST_IP:7070 </dev/null \
-		>>$SCEN_LOG/agent-tcp.log 2>&1 & echo \$! >/run/phaul-tcp-agent.pid"
-	wait_until 10 "tcp agent listening on dst" on_dst "netstat -ltn | grep -q ':7070 '"
-}
 
 # runs ROLE PID: the process exists there and is not stopped (nor a zombie).
 runs() { on_guest "$1" "grep -q '^State:[[:space:]]*[RSD]' /proc/$2/status 2>/dev/null"; }
@@ -31,6 +24,7 @@ phaul_tcp_agent
 points=${COMMIT_POINTS:-"none:dst:0 src-ready:src:kill src-committing:src:kill src-committed:dst:kill
 	src-cut-go:dst:0 src-cut-go,src-no-settle:dst:6
 	agent-ready:src:4 agent-ready,src-no-settle:src:6 agent-cut-ready,src-no-settle:src:6
+	agent-pre-resume,src-no-settle:src:6
 	agent-go:dst:0 agent-go,src-no-settle:dst:6 agent-ack,src-no-settle:dst:6
 	agent-cut-ack:dst:0"}
 n=0
@@ -38,7 +32,7 @@ for p in $points; do
 	IFS=: read -r point side want <<<"$p"
 	n=$((n + 1))
 	wl=mt$n
-	agent_with "$point"
+	phaul_fault_agent "$point"
 	pid=$(wl_start src "$wl" memtouch --mib 32 --rate 300)
 	wait_until 30 "$wl ticking" on_src "grep -q 'ticks=[1-9]' $WL_DIR/$wl/progress"
 	on_dst "mkdir -p $WL_DIR/$wl"
@@ -55,7 +49,7 @@ for p in $points; do
 	if runs src "$pid" && runs dst "$pid"; then
 		fail "$point: $wl $pid runs on both hosts after phaul exit $rc"
 	fi
-	agent_with ""
+	phaul_fault_agent ""
 	rrc=0
 	on_src "phaul -t tcp recover" >"$RESULT_DIR/$n.recover" 2>&1 || rrc=$?
 	[ "$rrc" = 0 ] || { cat "$RESULT_DIR/$n.recover"; fail "$point: recover exit $rrc"; }

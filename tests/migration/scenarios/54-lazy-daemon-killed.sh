@@ -4,7 +4,8 @@
 # still after the restore and SIGKILLed right after Go). The agent sees it,
 # kills the CT rather than let it run with holes, and phaul exits 8 with a
 # report naming the CT and the pages that never arrived. Nothing runs on
-# either side; dst keeps the images.
+# either side; dst keeps the images, and its record of the migration
+# says lost.
 # timeout: 300
 
 . "$MIG_HERE/phaul-lib.sh"
@@ -27,3 +28,6 @@ print(rep["error"])
 phaul_gone src "$pid" || fail "memtouch $pid still runs on src"
 phaul_gone dst "$pid" || fail "the CT with incomplete memory still runs on dst"
 on_dst "ls -d /var/lib/phaul/in-*/img" || fail "dst removed the images"
+# dst's record of the migration says what became of the CT, not "running"
+on_dst "cat /var/lib/phaul/mig-in-*"
+on_dst "grep -q '^state=lost' /var/lib/phaul/mig-in-*" || fail "dst's record does not say lost"
