@@ -78,11 +78,14 @@ static int on_finish(struct agent *a, Phaul__Msg *in)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__FinishAck ack = PHAUL__FINISH_ACK__INIT;
+	uint64_t t0 = now_us();
 	int ret;
 
 	if (in->finish->has_keep_images && in->finish->keep_images)
 		a->cfg->keep_images = true;
 	ret = agent_finish(a, in->finish->commit);
+	ack.has_dst_go_us = 1;
+	ack.dst_go_us = now_us() - t0;
 
 	ack.ok = ret == 0;
 	out.body_case = PHAUL__MSG__BODY_FINISH_ACK;

@@ -104,42 +104,37 @@ out:
  * measure it. One number in the work dir; 0 when there is none yet.
  */
 #define RESTORE_RATE_FILE "restore-rate"
-/* the same for lazy restores (the CT runs before its memory is in place) */
-#define RESTORE_RATE_LAZY_FILE "restore-rate-lazy"
+/*
+ * The rest of the last restore, us: RestoreReq received -> RestoreResp
+ * sent, minus CRIU's restore_time: the store's last delta, the daemons
+ * started (criu swrk, criu lazy-pages), the hooks, the HELD record. A
+ * fixed cost of every downtime that only this host can measure.
+ */
+#define RESTORE_OVERHEAD_FILE "restore-overhead"
+/* Before the first restore: that many times a dry CRIU start (lazy_probe). */
+#define DRY_STARTS 2
 
-static void restore_rate_path(const struct agent *a, bool lazy, char *path, size_t len)
+/* <work_dir>/<name>, "-lazy" appended for lazy restores (their own figures) */
+static void restore_num_path(const struct agent *a, const char *name, bool lazy, char *path,
+			     size_t len)
 {
-	snprintf(path, len, "%s/%s", a->cfg->work_dir,
-		 lazy ? RESTORE_RATE_LAZY_FILE : RESTORE_RATE_FILE);
+	snprintf(path, len, "%s/%s%s", a->cfg->work_dir, name, lazy ? "-lazy" : "");
 }
 
-static uint64_t restore_rate_load(const struct agent *a, bool lazy)
+static uint64_t restore_num_load(const struct agent *a, const char *name, bool lazy)
 {
-	char path[PATH_MAX], text[32];
-	unsigned long long v;
+	char path[PATH_MAX];
 
-	restore_rate_path(a, lazy, path, sizeof(path));
-	if (read_text(path, text, sizeof(text)) < 0 || sscanf(text, "%llu", &v) != 1)
-		return 0;
-	return v;
+	restore_num_path(a, name, lazy, path, sizeof(path));
+	return u64_file_load(path);
 }
 
-static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore_us,
-			      uint64_t pages)
+static void restore_num_save(const struct agent *a, const char *name, bool lazy, uint64_t v)
 {
-	char path[PATH_MAX - 8], tmp[PATH_MAX];
-	FILE *f;
+	char path[PATH_MAX];
 
-	if (!restore_us || !pages)
-		return;
-	restore_rate_path(a, lazy, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return;
-	fprintf(f, "%llu\n", (unsigned long long)(restore_us * 1000 / pages));
-	if (fclose(f) == 0)
-		rename(tmp, path);
+	restore_num_path(a, name, lazy, path, sizeof(path));
+	u64_file_save(path, v);
 }
 
 /*
@@ -150,6 +145,7 @@ static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore
 static void lazy_probe(struct agent *a)
 {
 	struct criu_features f;
+	int ret;
 
 	a->lazy_ok = false;
 	if (getenv("PHAUL_FAULT_NO_UFFD")) {
@@ -157,7 +153,10 @@ static void lazy_probe(struct agent *a)
 			 "%.64s: no userfaultfd (PHAUL_FAULT_NO_UFFD)", a->host);
 		return;
 	}
-	if (criu_feature_check(&f) < 0) {
+	a->probe_us = now_us();
+	ret = criu_feature_check(&f);
+	a->probe_us = now_us() - a->probe_us;
+	if (ret < 0) {
 		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: criu feature check: %.400s", a->host,
 			 ph_errmsg());
 		return;
@@ -241,6 +240,7 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	Phaul__IterStart *s = in->iter_start;
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
+	bool lazy;
 	int ret;
 
 	if ((ret = pages_relay_join(&a->relay)) < 0)
@@ -272,8 +272,14 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	if ((ret = pages_relay_start(&a->relay)) < 0)
 		return ret;
 	ready.iter = s->iter;
-	ready.restore_ns_per_page = restore_rate_load(a, s->has_lazy && s->lazy && a->lazy_ok);
+	lazy = s->has_lazy && s->lazy && a->lazy_ok;
+	ready.restore_ns_per_page = restore_num_load(a, RESTORE_RATE_FILE, lazy);
 	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
+	ready.restore_overhead_us = restore_num_load(a, RESTORE_OVERHEAD_FILE, lazy);
+	if (!ready.restore_overhead_us && lazy)
+		/* none measured yet: the dry start, for criu lazy-pages and criu swrk */
+		ready.restore_overhead_us = DRY_STARTS * a->probe_us;
+	ready.has_restore_overhead_us = ready.restore_overhead_us > 0;
 	out.body_case = PHAUL__MSG__BODY_ITER_READY;
 	out.iter_ready = &ready;
 	return msg_send(a->mux, &out);
@@ -312,8 +318,16 @@ int agent_on_images_done(struct agent *a, Phaul__Msg *in)
 	return 0;
 }
 
+/* Where the destination's part of the downtime went (RestoreResp), wall us. */
+struct restore_times {
+	uint64_t t0;	/* RestoreReq received, CLOCK_MONOTONIC */
+	uint64_t store; /* the final delta settled in the store */
+	uint64_t lazy;	/* lazy-pages daemon started -> ready */
+	uint64_t criu;	/* criu swrk started -> restore done */
+};
+
 static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct criu_stats *st,
-			      const char *throttle_note)
+			      const char *throttle_note, const struct restore_times *rt)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
@@ -325,6 +339,14 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
 	r.pages_restored = st->pages_restored;
+	r.has_dst_wall_us = r.has_dst_store_us = r.has_dst_lazy_start_us = r.has_dst_criu_us = 1;
+	r.dst_wall_us = now_us() - rt->t0;
+	r.dst_store_us = rt->store;
+	r.dst_lazy_start_us = rt->lazy;
+	r.dst_criu_us = rt->criu;
+	if (ret == 0 && r.dst_wall_us > st->restore_time_us)
+		restore_num_save(a, RESTORE_OVERHEAD_FILE, a->lazy != NULL,
+				 r.dst_wall_us - st->restore_time_us);
 	if (ret == 0 && throttle_note[0])
 		r.throttle_note = (char *)throttle_note;
 	if (ret == 0) {
@@ -400,14 +422,6 @@ static bool ct_own_restore(const char *spec)
 	return spec && spec[0] && ct_parse(spec, &ct) == 0 && ct.ops->restore;
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /*
  * Lazy if asked and possible: the daemon runs before the restore starts,
  * on the same dir. Whatever keeps it from starting, the restore goes eager
@@ -451,11 +465,14 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	struct criu_opts o = CRIU_OPTS_INIT;
 	struct criu_stats st;
 	char dir[PATH_MAX], note[512] = "";
+	struct restore_times rt = { .t0 = now_us() };
 	pid_t pid = 0;
 	int ret, lret;
 
 	memset(&st, 0, sizeof(st));
-	if ((ret = pages_relay_join(&a->relay)) < 0)
+	ret = pages_relay_join(&a->relay);
+	rt.store = now_us() - rt.t0;
+	if (ret < 0)
 		goto out;
 	if (q->iter != a->iter || !a->final) {
 		ret = ph_seterr(PH_EPROTO, "restore of iteration %u; the final one is %u", q->iter,
@@ -483,15 +500,18 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		goto out;
 	}
 	o.images_dir = dir;
-	a->t_restore = mono_us();
+	a->t_restore = now_us();
 	o.lazy_pages = lazy_begin(a, q, dir);
+	rt.lazy = now_us() - a->t_restore;
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
 	o.file_locks = q->has_file_locks && q->file_locks;
 	o.ext_unix_sk = q->has_ext_unix_sk && q->ext_unix_sk;
 	/* Not one instruction of the CT runs here before the source gave it up. */
 	o.leave_stopped = a->mig_id[0] != '\0';
+	rt.criu = now_us();
 	ret = restore_ct(a, &o, &pid);
+	rt.criu = now_us() - rt.criu;
 	if (ret == 0 && a->lazy && getenv("PHAUL_FAULT_LAZY_KILL"))
 		/* fault injection: the daemon places no more pages until it is killed after Go */
 		kill(criu_lazy_pid(a->lazy), SIGSTOP);
@@ -538,8 +558,9 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
-	else if (q->has_ct_pages)
-		restore_rate_save(a, a->lazy != NULL, st.restore_time_us, q->ct_pages);
+	else if (q->has_ct_pages && q->ct_pages)
+		restore_num_save(a, RESTORE_RATE_FILE, a->lazy != NULL,
+				 st.restore_time_us * 1000 / q->ct_pages);
 	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
 out:
 	if (a->held && fault_at("agent-cut-ready")) {
@@ -547,7 +568,7 @@ out:
 		mux_abort(a->mux, PH_EEOF, "link cut (PHAUL_FAULT_COMMIT=agent-cut-ready)");
 		return -PH_EEOF;
 	}
-	send_restore_resp(a, ret, pid, &st, note);
+	send_restore_resp(a, ret, pid, &st, note, &rt);
 	/* A failed restore is answered, not fatal: the source decides. */
 	return 0;
 }
@@ -586,7 +607,7 @@ int agent_lazy_settle(struct agent *a)
 	if (getenv("PHAUL_FAULT_LAZY_KILL"))
 		kill(criu_lazy_pid(a->lazy), SIGKILL);
 	ret = criu_lazy_wait(a->lazy, a->cfg->timeout_s * 1000, &ls);
-	done_us = mono_us() - a->t_restore;
+	done_us = now_us() - a->t_restore;
 	if (ret < 0) {
 		char why[768];
 
