@@ -282,7 +282,14 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	ready.has_restore_overhead_us = ready.restore_overhead_us > 0;
 	out.body_case = PHAUL__MSG__BODY_ITER_READY;
 	out.iter_ready = &ready;
-	return msg_send(a->mux, &out);
+	if ((ret = msg_send(a->mux, &out)) < 0 || !a->final || a->swrk)
+		return ret;
+	/* the restore's CRIU starts now, while the source freezes and dumps */
+	if (criu_conn_open(&a->swrk) < 0) {
+		pr_warn("starting criu swrk ahead of the restore: %s", ph_errmsg());
+		a->swrk = NULL;
+	}
+	return 0;
 }
 
 int agent_on_image_file(struct agent *a, Phaul__Msg *in)
@@ -447,16 +454,19 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 }
 
 /* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
-static int restore_ct(struct agent *a, const struct criu_opts *o, pid_t *pid)
+static int restore_ct(struct agent *a, struct criu_opts *o, pid_t *pid)
 {
 	static struct ct ct; /* large; one restore per agent process */
 	int ret;
 
 	if (!a->ct[0])
 		return criu_restore(o, pid);
-	if ((ret = ct_parse(a->ct, &ct)) < 0)
-		return ret;
-	return ct.ops->restore ? ct.ops->restore(&ct, o->images_dir, o, pid) : criu_restore(o, pid);
+	if ((ret = ct_parse(a->ct, &ct)) < 0 || ct.ops->restore) {
+		criu_conn_close(o->conn); /* not ours to use: the type runs its own CRIU */
+		o->conn = NULL;
+		return ret < 0 ? ret : ct.ops->restore(&ct, o->images_dir, o, pid);
+	}
+	return criu_restore(o, pid);
 }
 
 int agent_on_restore(struct agent *a, Phaul__Msg *in)
@@ -510,6 +520,8 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	/* Not one instruction of the CT runs here before the source gave it up. */
 	o.leave_stopped = a->mig_id[0] != '\0';
 	rt.criu = now_us();
+	o.conn = a->swrk; /* restore_ct's now */
+	a->swrk = NULL;
 	ret = restore_ct(a, &o, &pid);
 	rt.criu = now_us() - rt.criu;
 	if (ret == 0 && a->lazy && getenv("PHAUL_FAULT_LAZY_KILL"))

@@ -208,6 +208,8 @@ void agent_cleanup(struct agent *a)
 	a->store = NULL;
 	criu_lazy_close(a->lazy);
 	a->lazy = NULL;
+	criu_conn_close(a->swrk);
+	a->swrk = NULL;
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
 	a->lock_fd = -1;
 }
