@@ -79,10 +79,10 @@ struct precopy {
 	bool allow_overrun;	      /* a missed limit does not stop the loop early */
 	uint64_t restore_ns_per_page; /* the destination's last restore; 0 = unknown */
 	bool lazy_restore; /* the destination restores lazily (its rate is a lazy one) */
-	uint64_t dst_overhead_us; /* the destination's last restore overhead; 0 = unknown */
-	uint64_t src_commit_us;	  /* this host's last images + commit + Go; 0 = unknown */
-	uint64_t rtt_us;	  /* shortest round trip to the destination; 0 = unknown */
-	uint64_t switch_us;	  /* the switch cost of the last prediction */
+	uint64_t dst_overhead_us;     /* the destination's last restore overhead; 0 = unknown */
+	uint64_t src_commit_us;	      /* this host's last images + commit + Go; 0 = unknown */
+	uint64_t rtt_us;	      /* shortest round trip to the destination; 0 = unknown */
+	uint64_t switch_us;	      /* the switch cost of the last prediction */
 	uint32_t n;		      /* iterations seen */
 	uint32_t throttle_pct;	      /* asked for so far, 0 = none */
 	uint64_t floor_us;	      /* predicted downtime with nothing left to send */

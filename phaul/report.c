@@ -186,8 +186,8 @@ static void print_parts_text(const struct downtime_parts *d)
 	       "%.0f) ms; rtt %.1f ms; predicted switch %.0f ms\n",
 	       d->final_dump_us / 1e3, d->final_sync_us / 1e3, d->images_us / 1e3,
 	       d->restore_req_us / 1e3, d->dst_wall_us / 1e3, d->dst_store_us / 1e3,
-	       d->dst_lazy_start_us / 1e3, d->dst_criu_us / 1e3, d->commit_us / 1e3,
-	       d->go_us / 1e3, d->dst_go_us / 1e3, d->rtt_us / 1e3, d->predicted_switch_us / 1e3);
+	       d->dst_lazy_start_us / 1e3, d->dst_criu_us / 1e3, d->commit_us / 1e3, d->go_us / 1e3,
+	       d->dst_go_us / 1e3, d->rtt_us / 1e3, d->predicted_switch_us / 1e3);
 }
 
 static void print_parts_json(FILE *f, const struct downtime_parts *d)

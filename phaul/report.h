@@ -42,18 +42,18 @@ struct sync_report {
  * The source's clock for its own parts, the destination's for dst_*.
  */
 struct downtime_parts {
-	uint64_t final_dump_us;	   /* freeze -> the final delta through (post-dump) */
-	uint64_t final_sync_us;	   /* the final rsync of --sync paths */
-	uint64_t images_us;	   /* the non-page images sent */
-	uint64_t restore_req_us;   /* RestoreReq sent -> RestoreResp received */
-	uint64_t dst_wall_us;	   /* dst: RestoreReq received -> RestoreResp sent */
-	uint64_t dst_store_us;	   /* dst: the final delta settled in the store */
-	uint64_t dst_lazy_start_us; /* dst: criu lazy-pages started -> ready */
-	uint64_t dst_criu_us;	   /* dst: criu swrk started -> restore done */
-	uint64_t commit_us;	   /* RestoreResp -> Go sent: records, CRIU ends the source */
-	uint64_t go_us;		   /* Go sent -> FinishAck received */
-	uint64_t dst_go_us;	   /* dst: Go received -> the CT resumed */
-	uint64_t rtt_us;	   /* shortest IterStart -> IterReady round trip */
+	uint64_t final_dump_us;	      /* freeze -> the final delta through (post-dump) */
+	uint64_t final_sync_us;	      /* the final rsync of --sync paths */
+	uint64_t images_us;	      /* the non-page images sent */
+	uint64_t restore_req_us;      /* RestoreReq sent -> RestoreResp received */
+	uint64_t dst_wall_us;	      /* dst: RestoreReq received -> RestoreResp sent */
+	uint64_t dst_store_us;	      /* dst: the final delta settled in the store */
+	uint64_t dst_lazy_start_us;   /* dst: criu lazy-pages started -> ready */
+	uint64_t dst_criu_us;	      /* dst: criu swrk started -> restore done */
+	uint64_t commit_us;	      /* RestoreResp -> Go sent: records, CRIU ends the source */
+	uint64_t go_us;		      /* Go sent -> FinishAck received */
+	uint64_t dst_go_us;	      /* dst: Go received -> the CT resumed */
+	uint64_t rtt_us;	      /* shortest IterStart -> IterReady round trip */
 	uint64_t predicted_switch_us; /* the prediction's switch cost (precopy.h) */
 };
 

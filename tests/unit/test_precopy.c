@@ -254,6 +254,71 @@ static void test_first_iteration_never_stops_early(void **state)
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
 }
 
+/* Nothing measured yet: small defaults, lazy and eager, no round trip known. */
+static void test_switch_unmeasured_defaults(void **state)
+{
+	struct precopy p;
+
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
+	assert_int_equal(precopy_switch_us(&p), 40000 + 30000);
+	p.lazy_restore = true;
+	assert_int_equal(precopy_switch_us(&p), 60000 + 30000);
+	/* the source's default counts its own round trips: images and Go */
+	p.rtt_us = 10000;
+	assert_int_equal(precopy_switch_us(&p), 60000 + 10000 + 30000 + 2 * 10000);
+}
+
+/* What both hosts measured replaces the defaults, and is in the prediction. */
+static void test_switch_measured_in_prediction(void **state)
+{
+	struct precopy p, q;
+	struct iter_report a, b;
+
+	precopy_init(&p, PRECOPY_PREDICT, 5000000, 8, 4096);
+	p.lazy_restore = true;
+	p.rtt_us = 4000;
+	q = p;
+	q.dst_overhead_us = 700000; /* criu lazy-pages + swrk under TCG */
+	q.src_commit_us = 250000;
+	assert_int_equal(precopy_switch_us(&q), 700000 + 4000 + 250000);
+	a = iter(65536, 4.0, 200000);
+	b = a;
+	precopy_next(&p, &a);
+	precopy_next(&q, &b);
+	assert_int_equal(b.predicted_downtime_us - a.predicted_downtime_us,
+			 (700000 + 4000 + 250000) - (60000 + 4000 + 30000 + 2 * 4000));
+	assert_int_equal(q.switch_us, 954000);
+	/* and in the floor: an empty final dump still pays it */
+	assert_int_equal(q.floor_us - p.floor_us, 954000 - 102000);
+}
+
+/* A switch alone over the limit: no throttle can help, say so at once. */
+static void test_switch_over_limit_unreachable(void **state)
+{
+	struct precopy p;
+	struct iter_report it;
+
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
+	p.auto_converge = true;
+	p.lazy_restore = true;
+	p.restore_ns_per_page = 100;
+	p.dst_overhead_us = 500000;
+	it = iter(16384, 1.0, 10000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONTINUE);
+	it = iter(100, 0.02, 10000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_UNREACHABLE);
+	assert_int_equal(p.throttle_pct, 0);
+	/* the same CT with a cheap switch converges */
+	precopy_init(&p, PRECOPY_PREDICT, 300000, 8, 4096);
+	p.lazy_restore = true;
+	p.restore_ns_per_page = 100;
+	p.dst_overhead_us = 50000;
+	it = iter(16384, 1.0, 10000);
+	precopy_next(&p, &it);
+	it = iter(100, 0.02, 10000);
+	assert_int_equal(precopy_next(&p, &it), PRECOPY_CONVERGED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +334,9 @@ int main(void)
 		cmocka_unit_test(test_lazy_restore_default),
 		cmocka_unit_test(test_fixed_policy),
 		cmocka_unit_test(test_first_iteration_never_stops_early),
+		cmocka_unit_test(test_switch_unmeasured_defaults),
+		cmocka_unit_test(test_switch_measured_in_prediction),
+		cmocka_unit_test(test_switch_over_limit_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
