@@ -453,6 +453,12 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	if (in->iter_ready->has_restore_ns_per_page)
 		g->restore_ns_per_page = in->iter_ready->restore_ns_per_page;
 	g->dst_overhead_us = in->iter_ready->restore_overhead_us;
+	if (g->dst_overhead_us > PH_RESTORE_OVERHEAD_MAX_US) {
+		pr_warn("%s offers a restore overhead of %llu us, over %llu: ignored", g->peer,
+			(unsigned long long)g->dst_overhead_us,
+			(unsigned long long)PH_RESTORE_OVERHEAD_MAX_US);
+		g->dst_overhead_us = 0;
+	}
 	msg_free(in);
 	g->relay = (struct pages_relay){
 		.mux = g->m,
@@ -558,9 +564,11 @@ static void src_commit_path(const struct mig *g, char *path, size_t len)
 static uint64_t src_commit_load(const struct mig *g)
 {
 	char path[PATH_MAX];
+	uint64_t v;
 
 	src_commit_path(g, path, sizeof(path));
-	return u64_file_load(path);
+	v = u64_file_load(path);
+	return v > PH_RESTORE_OVERHEAD_MAX_US ? 0 : v; /* not a figure: none */
 }
 
 static void src_commit_save(const struct mig *g)
