@@ -347,8 +347,10 @@ static void test_reference_run_within_25_percent(void **state)
 	p.src_commit_us = 217408;
 	p.rtt_us = 46090;
 	for (size_t i = 0; i < sizeof(fig) / sizeof(fig[0]); i++) {
-		it = (struct iter_report){ .pages = fig[i][0], .raw_bytes = fig[i][0] * 4096,
-					   .wire_bytes = fig[i][1], .usec = fig[i][2],
+		it = (struct iter_report){ .pages = fig[i][0],
+					   .raw_bytes = fig[i][0] * 4096,
+					   .wire_bytes = fig[i][1],
+					   .usec = fig[i][2],
 					   .frozen_us = fig[i][3] };
 		itb = it;
 		v = precopy_next(&p, &it);

@@ -150,8 +150,9 @@ static void test_downtime_parts(void **state)
 	assert_non_null(strstr(out, "\"predicted_switch_us\":700000}"));
 	r.json = false;
 	out = printed(&r);
-	assert_non_null(strstr(out, "  downtime parts   final dump 600, sync 0, images 0, restore 0 "
-				    "(dst 420: store 1, lazy-pages start 150, criu 230), commit 210"));
+	assert_non_null(strstr(out,
+			       "  downtime parts   final dump 600, sync 0, images 0, restore 0 "
+			       "(dst 420: store 1, lazy-pages start 150, criu 230), commit 210"));
 }
 
 /* A migration that went through: freeze at t, the parts after it. */
@@ -280,10 +281,10 @@ static void test_json_interruption(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_fs_paths), cmocka_unit_test(test_json_no_sync),
-		cmocka_unit_test(test_text_fs_paths), cmocka_unit_test(test_text_only_shared),
-		cmocka_unit_test(test_sync_path_cap), cmocka_unit_test(test_headline),
-		cmocka_unit_test(test_dry_run),	      cmocka_unit_test(test_json_interruption),
+		cmocka_unit_test(test_json_fs_paths),  cmocka_unit_test(test_json_no_sync),
+		cmocka_unit_test(test_text_fs_paths),  cmocka_unit_test(test_text_only_shared),
+		cmocka_unit_test(test_sync_path_cap),  cmocka_unit_test(test_headline),
+		cmocka_unit_test(test_dry_run),	       cmocka_unit_test(test_json_interruption),
 		cmocka_unit_test(test_downtime_parts),
 	};
 
