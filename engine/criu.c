@@ -232,6 +232,19 @@ pid_t criu_conn_pid(const struct criu_conn *c)
 	return c->pid;
 }
 
+bool criu_conn_alive(const struct criu_conn *c)
+{
+	siginfo_t si;
+
+	if (!c || c->pid <= 0 || c->sk < 0)
+		return false;
+	memset(&si, 0, sizeof(si));
+	/* WNOWAIT: an exited swrk stays for criu_conn_close to reap */
+	if (waitid(P_PID, c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return false;
+	return si.si_pid == 0;
+}
+
 /* swrk is gone (EOF, EPIPE): reap it and say how it ended. */
 static int criu_died(struct criu_conn *c, const char *req)
 {
@@ -1019,14 +1032,20 @@ static int criu_rst_answer(struct criu_conn *c, struct criu_rst_run *d, const Cr
 	return criu_send(c, &req, "RESTORE");
 }
 
-static int criu_restore_call(const CriuReq *req, struct criu_rst_run *d, CriuResp **out)
+/* c: a swrk started in advance (taken over), or NULL: start one. */
+static int criu_restore_call(struct criu_conn *c, const CriuReq *req, struct criu_rst_run *d,
+			     CriuResp **out)
 {
-	struct criu_conn *c = NULL;
 	CriuResp *resp = NULL;
 	int r;
 
 	*out = NULL;
-	if ((r = criu_conn_open(&c)) < 0)
+	if (c && !criu_conn_alive(c)) {
+		pr_warn("criu swrk started in advance is gone; starting another");
+		criu_conn_close(c);
+		c = NULL;
+	}
+	if (!c && (r = criu_conn_open(&c)) < 0)
 		return ph_errctx(r, "criu RESTORE");
 	r = criu_send(c, req, "RESTORE");
 	while (r == 0 && (r = criu_recv(c, &resp, "RESTORE")) == 0 &&
@@ -1076,11 +1095,15 @@ int criu_restore(const struct criu_opts *o, pid_t *pid)
 
 	*pid = -1;
 	r = criu_ctx_init(&x, o, "RESTORE", "restore.log");
-	if (r < 0)
+	if (r < 0) {
+		criu_conn_close(o->conn);
 		return r;
+	}
 	if (o->leave_stopped) {
-		if ((r = criu_hold_conf(x.work_dir, conf, sizeof(conf))) < 0)
+		if ((r = criu_hold_conf(x.work_dir, conf, sizeof(conf))) < 0) {
+			criu_conn_close(o->conn);
 			goto out;
+		}
 		x.opts.config_file = conf;
 	}
 	/* CLONE_PARENT for the root: our child, so it does not hang off swrk. */
@@ -1090,7 +1113,7 @@ int criu_restore(const struct criu_opts *o, pid_t *pid)
 	x.opts.notify_scripts = o->rst_notify != NULL;
 	req.type = CRIU_REQ_TYPE__RESTORE;
 	req.opts = &x.opts;
-	r = criu_restore_call(&req, &d, &resp);
+	r = criu_restore_call(o->conn, &req, &d, &resp);
 	if (r == 0 && d.refused)
 		r = ph_seterr(PH_ECRIU,
 			      "criu RESTORE: refused at post-restore (the tree was killed): %s",

@@ -90,6 +90,12 @@ struct criu_opts {
 	bool link_remap;
 	uint32_t ghost_limit;	   /* bytes; 0: CRIU's default, 1 MiB */
 	enum criu_cg_mode cg_mode; /* CRIU_CG_UNSET: CRIU's default (soft) */
+	/*
+	 * restore: a `criu swrk` started in advance (criu_conn_open), so that
+	 * its start is not in the downtime; criu_restore uses and closes it,
+	 * whatever happens. NULL: criu_restore starts one.
+	 */
+	struct criu_conn *conn;
 };
 
 #define CRIU_OPTS_INIT                                                                             \
@@ -204,6 +210,8 @@ int criu_dump(struct criu_conn *c, const struct criu_opts *o, criu_notify_fn fn,
  * that holds even if the caller dies during the restore.
  */
 int criu_restore(const struct criu_opts *o, pid_t *pid);
+/* Is a swrk started in advance still there to serve a request? */
+bool criu_conn_alive(const struct criu_conn *c);
 
 /*
  * Write dir/CRIU_HOLD_CONF, a CRIU configuration file that says

@@ -78,6 +78,7 @@ static int on_finish(struct agent *a, Phaul__Msg *in)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__FinishAck ack = PHAUL__FINISH_ACK__INIT;
+	uint64_t t0 = now_us();
 	int ret;
 
 	if (in->finish->has_keep_images && in->finish->keep_images)
@@ -86,6 +87,8 @@ static int on_finish(struct agent *a, Phaul__Msg *in)
 	snprintf(a->finish_reason, sizeof(a->finish_reason), "%s",
 		 in->finish->reason ? in->finish->reason : "");
 	ret = agent_finish(a, in->finish->commit);
+	ack.has_dst_go_us = 1;
+	ack.dst_go_us = now_us() - t0;
 
 	ack.ok = ret == 0;
 	out.body_case = PHAUL__MSG__BODY_FINISH_ACK;

@@ -47,7 +47,9 @@ struct agent {
 	struct pstore *store;		/* the flat image of the CT's memory (<dir>/img) */
 	bool lazy_ok;			/* criu: userfaultfd with non-cooperative events */
 	char lazy_note[640];		/* why not, when the source asked for lazy */
+	uint64_t probe_us;		/* lazy_probe's `criu check` wall time: a dry CRIU start */
 	struct criu_lazy *lazy;		/* the lazy restore's daemon, until memory is complete */
+	struct criu_conn *swrk;		/* criu swrk started at the final IterStart, for the restore */
 	uint64_t t_restore;		/* CLOCK_MONOTONIC us at the restore's start */
 	struct psx_parser psx;
 	struct pages_relay relay;

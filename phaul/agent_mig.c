@@ -104,41 +104,37 @@ out:
  * measure it. One number in the work dir; 0 when there is none yet.
  */
 #define RESTORE_RATE_FILE "restore-rate"
-/* the same for lazy restores (the CT runs before its memory is in place) */
-#define RESTORE_RATE_LAZY_FILE "restore-rate-lazy"
+/*
+ * The rest of the last restore, us: RestoreReq received -> RestoreResp
+ * sent, minus CRIU's restore_time: the store's last delta, the daemons
+ * started (criu swrk, criu lazy-pages), the hooks, the HELD record. A
+ * fixed cost of every downtime that only this host can measure.
+ */
+#define RESTORE_OVERHEAD_FILE "restore-overhead"
+/* Before the first restore: that many times a dry CRIU start (lazy_probe). */
+#define DRY_STARTS 2
 
-static void restore_rate_path(const struct agent *a, bool lazy, char *path, size_t len)
+/* <work_dir>/<name>, "-lazy" appended for lazy restores (their own figures) */
+static void restore_num_path(const struct agent *a, const char *name, bool lazy, char *path,
+			     size_t len)
 {
-	snprintf(path, len, "%s/%s", a->cfg->work_dir,
-		 lazy ? RESTORE_RATE_LAZY_FILE : RESTORE_RATE_FILE);
+	snprintf(path, len, "%s/%s%s", a->cfg->work_dir, name, lazy ? "-lazy" : "");
 }
 
-static uint64_t restore_rate_load(const struct agent *a, bool lazy)
+static uint64_t restore_num_load(const struct agent *a, const char *name, bool lazy)
 {
-	char path[PATH_MAX], text[32];
-	unsigned long long v;
+	char path[PATH_MAX];
 
-	restore_rate_path(a, lazy, path, sizeof(path));
-	if (read_text(path, text, sizeof(text)) < 0 || sscanf(text, "%llu", &v) != 1)
-		return 0;
-	return v;
+	restore_num_path(a, name, lazy, path, sizeof(path));
+	return u64_file_load(path);
 }
 
-static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore_us, uint64_t pages)
+static void restore_num_save(const struct agent *a, const char *name, bool lazy, uint64_t v)
 {
-	char path[PATH_MAX - 8], tmp[PATH_MAX];
-	FILE *f;
+	char path[PATH_MAX];
 
-	if (!restore_us || !pages)
-		return;
-	restore_rate_path(a, lazy, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return;
-	fprintf(f, "%llu\n", (unsigned long long)(restore_us * 1000 / pages));
-	if (fclose(f) == 0)
-		rename(tmp, path);
+	restore_num_path(a, name, lazy, path, sizeof(path));
+	u64_file_save(path, v);
 }
 
 /*
@@ -149,6 +145,7 @@ static void restore_rate_save(const struct agent *a, bool lazy, uint64_t restore
 static void lazy_probe(struct agent *a)
 {
 	struct criu_features f;
+	int ret;
 
 	a->lazy_ok = false;
 	if (getenv("PHAUL_FAULT_NO_UFFD")) {
@@ -156,9 +153,12 @@ static void lazy_probe(struct agent *a)
 			 "%.64s: no userfaultfd (PHAUL_FAULT_NO_UFFD)", a->host);
 		return;
 	}
-	if (criu_feature_check(&f) < 0) {
-		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: criu feature check: %.400s",
-			 a->host, ph_errmsg());
+	a->probe_us = now_us();
+	ret = criu_feature_check(&f);
+	a->probe_us = now_us() - a->probe_us;
+	if (ret < 0) {
+		snprintf(a->lazy_note, sizeof(a->lazy_note), "%.64s: criu feature check: %.400s", a->host,
+			 ph_errmsg());
 		return;
 	}
 	a->lazy_ok = f.lazy_pages;
@@ -246,14 +246,19 @@ static int postcopy_dir(struct agent *a)
 	return 0;
 }
 
-static int send_iter_ready(struct agent *a, uint32_t iter, bool lazy_rate)
+static int send_iter_ready(struct agent *a, uint32_t iter, bool lazy)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__IterReady ready = PHAUL__ITER_READY__INIT;
 
 	ready.iter = iter;
-	ready.restore_ns_per_page = restore_rate_load(a, lazy_rate);
+	ready.restore_ns_per_page = restore_num_load(a, RESTORE_RATE_FILE, lazy);
 	ready.has_restore_ns_per_page = ready.restore_ns_per_page > 0;
+	ready.restore_overhead_us = restore_num_load(a, RESTORE_OVERHEAD_FILE, lazy);
+	if (!ready.restore_overhead_us && lazy)
+		/* none measured yet: the dry start, for criu lazy-pages and criu swrk */
+		ready.restore_overhead_us = DRY_STARTS * a->probe_us;
+	ready.has_restore_overhead_us = ready.restore_overhead_us > 0;
 	out.body_case = PHAUL__MSG__BODY_ITER_READY;
 	out.iter_ready = &ready;
 	return msg_send(a->mux, &out);
@@ -302,7 +307,15 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	};
 	if ((ret = pages_relay_start(&a->relay)) < 0)
 		return ret;
-	return send_iter_ready(a, s->iter, s->has_lazy && s->lazy && a->lazy_ok);
+	if ((ret = send_iter_ready(a, s->iter, s->has_lazy && s->lazy && a->lazy_ok)) < 0 ||
+	    !a->final || a->swrk)
+		return ret;
+	/* the restore's CRIU starts now, while the source freezes and dumps */
+	if (criu_conn_open(&a->swrk) < 0) {
+		pr_warn("starting criu swrk ahead of the restore: %s", ph_errmsg());
+		a->swrk = NULL;
+	}
+	return 0;
 }
 
 int agent_on_image_file(struct agent *a, Phaul__Msg *in)
@@ -338,8 +351,16 @@ int agent_on_images_done(struct agent *a, Phaul__Msg *in)
 	return 0;
 }
 
+/* Where the destination's part of the downtime went (RestoreResp), wall us. */
+struct restore_times {
+	uint64_t t0;	/* RestoreReq received, CLOCK_MONOTONIC */
+	uint64_t store; /* the final delta settled in the store */
+	uint64_t lazy;	/* lazy-pages daemon started -> ready */
+	uint64_t criu;	/* criu swrk started -> restore done */
+};
+
 static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct criu_stats *st,
-			      const char *throttle_note)
+			      const char *throttle_note, const struct restore_times *rt)
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
@@ -351,6 +372,14 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
 	r.pages_restored = st->pages_restored;
+	r.has_dst_wall_us = r.has_dst_store_us = r.has_dst_lazy_start_us = r.has_dst_criu_us = 1;
+	r.dst_wall_us = now_us() - rt->t0;
+	r.dst_store_us = rt->store;
+	r.dst_lazy_start_us = rt->lazy;
+	r.dst_criu_us = rt->criu;
+	if (ret == 0 && r.dst_wall_us > st->restore_time_us)
+		restore_num_save(a, RESTORE_OVERHEAD_FILE, a->lazy != NULL,
+				 r.dst_wall_us - st->restore_time_us);
 	if (ret == 0 && throttle_note[0])
 		r.throttle_note = (char *)throttle_note;
 	if (ret == 0) {
@@ -444,14 +473,6 @@ static bool ct_own_restore(const char *spec)
 	return spec && spec[0] && ct_parse(spec, &ct) == 0 && ct.ops->restore;
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /*
  * Lazy if asked and possible: the daemon runs before the restore starts,
  * on the same dir. Whatever keeps it from starting, the restore goes eager
@@ -503,16 +524,19 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 }
 
 /* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
-static int restore_ct(struct agent *a, const struct criu_opts *o, pid_t *pid)
+static int restore_ct(struct agent *a, struct criu_opts *o, pid_t *pid)
 {
 	static struct ct ct; /* large; one restore per agent process */
 	int ret;
 
 	if (!a->ct[0])
 		return criu_restore(o, pid);
-	if ((ret = ct_parse(a->ct, &ct)) < 0)
-		return ret;
-	return ct.ops->restore ? ct.ops->restore(&ct, o->images_dir, o, pid) : criu_restore(o, pid);
+	if ((ret = ct_parse(a->ct, &ct)) < 0 || ct.ops->restore) {
+		criu_conn_close(o->conn); /* not ours to use: the type runs its own CRIU */
+		o->conn = NULL;
+		return ret < 0 ? ret : ct.ops->restore(&ct, o->images_dir, o, pid);
+	}
+	return criu_restore(o, pid);
 }
 
 int agent_on_restore(struct agent *a, Phaul__Msg *in)
@@ -521,12 +545,15 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	struct criu_opts o = CRIU_OPTS_INIT;
 	struct criu_stats st;
 	char dir[PATH_MAX], note[512] = "";
+	struct restore_times rt = { .t0 = now_us() };
 	pid_t pid = 0;
 	int ret, lret;
 	bool own;
 
 	memset(&st, 0, sizeof(st));
-	if ((ret = pages_relay_join(&a->relay)) < 0)
+	ret = pages_relay_join(&a->relay);
+	rt.store = now_us() - rt.t0;
+	if (ret < 0)
 		goto out;
 	if (q->iter != a->iter || !a->final) {
 		ret = ph_seterr(PH_EPROTO, "restore of iteration %u; the final one is %u", q->iter,
@@ -554,7 +581,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 		goto out;
 	}
 	o.images_dir = dir;
-	a->t_restore = mono_us();
+	a->t_restore = now_us();
 	if ((q->has_postcopy && q->postcopy) != a->postcopy) {
 		ret = ph_seterr(PH_EPROTO, "RestoreReq: postcopy differs from IterStart's");
 		goto out;
@@ -562,6 +589,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	if (a->postcopy && (ret = postcopy_begin(a, q, dir)) < 0)
 		goto out;
 	o.lazy_pages = a->postcopy || lazy_begin(a, q, dir);
+	rt.lazy = now_us() - a->t_restore;
 	o.shell_job = q->has_shell_job && q->shell_job;
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
 	o.file_locks = q->has_file_locks && q->file_locks;
@@ -593,7 +621,11 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 			_exit(0);
 		}
 	}
+	rt.criu = now_us();
+	o.conn = a->swrk; /* restore_ct's now */
+	a->swrk = NULL;
 	ret = restore_ct(a, &o, &pid);
+	rt.criu = now_us() - rt.criu;
 	if (ret == 0 && own) {
 		a->restored_pid = pid;
 		if ((ret = hold_record(a)) < 0) {
@@ -652,8 +684,9 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	a->state = AG_RESTORED;
 	if (stats_read(dir, STATS_RESTORE, &st) < 0)
 		pr_warn("no restore stats: %s", ph_errmsg());
-	else if (q->has_ct_pages)
-		restore_rate_save(a, a->lazy != NULL, st.restore_time_us, q->ct_pages);
+	else if (q->has_ct_pages && q->ct_pages)
+		restore_num_save(a, RESTORE_RATE_FILE, a->lazy != NULL,
+				 st.restore_time_us * 1000 / q->ct_pages);
 	pr_info("restored %s as pid %d", q->ct ? q->ct : "CT", (int)pid);
 out:
 	if (a->held && fault_at("agent-cut-ready")) {
@@ -661,7 +694,7 @@ out:
 		mux_abort(a->mux, PH_EEOF, "link cut (PHAUL_FAULT_COMMIT=agent-cut-ready)");
 		return -PH_EEOF;
 	}
-	send_restore_resp(a, ret, pid, &st, note);
+	send_restore_resp(a, ret, pid, &st, note, &rt);
 	/* A failed restore is answered, not fatal: the source decides. */
 	return 0;
 }
@@ -744,7 +777,7 @@ int agent_lazy_settle(struct agent *a)
 	if (getenv("PHAUL_FAULT_LAZY_KILL"))
 		kill(criu_lazy_pid(a->lazy), SIGKILL);
 	ret = lazy_wait(a, &ls);
-	done_us = mono_us() - a->t_restore;
+	done_us = now_us() - a->t_restore;
 	if (a->postcopy)
 		ret = postcopy_settle(a, ret);
 	if (ret < 0) {

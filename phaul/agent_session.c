@@ -233,6 +233,8 @@ void agent_cleanup(struct agent *a)
 	criu_lazy_close(a->lazy);
 	a->lazy = NULL;
 	postcopy_free(&a->pc);
+	criu_conn_close(a->swrk);
+	a->swrk = NULL;
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);
 	a->lock_fd = -1;
 }

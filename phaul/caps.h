@@ -112,5 +112,7 @@
 #define PH_MIGRATE_LINE_MAX (16u * 1024)
 /* balance: one answer of the Prometheus HTTP API */
 #define PH_PROM_RESP_MAX (16u * 1024 * 1024)
+/* precopy: a destination's restore overhead (IterReady) taken as a figure, us */
+#define PH_RESTORE_OVERHEAD_MAX_US (600ull * 1000000)
 
 #endif

@@ -85,6 +85,12 @@ int connect_agent_mig(const struct phaul_config *cfg, const char *host, const ch
 
 int finish_agent(struct mux *m, bool commit, bool keep, const char *reason, int timeout_ms)
 {
+	return finish_agent_go(m, commit, keep, reason, timeout_ms, NULL);
+}
+
+int finish_agent_go(struct mux *m, bool commit, bool keep, const char *reason, int timeout_ms,
+		    uint64_t *dst_go_us)
+{
 	Phaul__Msg out = PHAUL__MSG__INIT, *ack = NULL;
 	Phaul__Finish f = PHAUL__FINISH__INIT;
 	int ret;
@@ -98,6 +104,8 @@ int finish_agent(struct mux *m, bool commit, bool keep, const char *reason, int 
 	if ((ret = msg_send(m, &out)) < 0 ||
 	    (ret = msg_expect(m, PHAUL__MSG__BODY_FINISH_ACK, &ack, timeout_ms)) < 0)
 		return ret;
+	if (dst_go_us)
+		*dst_go_us = ack->finish_ack->dst_go_us;
 	if (!ack->finish_ack->ok)
 		ret = ph_seterr(PH_EPEER, "%s could not %s", mux_peer(m),
 				commit ? "commit" : "discard the migration");

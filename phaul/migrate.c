@@ -77,6 +77,8 @@ struct mig {
 	struct precopy pc;
 	struct throttle thr;	      /* auto-converge */
 	uint64_t restore_ns_per_page; /* the destination's last restore */
+	uint64_t dst_overhead_us;     /* ...and the rest of it (IterReady) */
+	uint64_t t_resp;	      /* RestoreResp received */
 	uint32_t iter;
 	bool precopy;
 	bool lazy;	/* restore lazily: asked for, and the destination can */
@@ -450,6 +452,7 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 {
 	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
 	Phaul__IterStart s = PHAUL__ITER_START__INIT;
+	uint64_t t0;
 	int ret;
 
 	if ((ret = check_interrupt(g)) < 0)
@@ -472,12 +475,23 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	}
 	out.body_case = PHAUL__MSG__BODY_ITER_START;
 	out.iter_start = &s;
+	t0 = now_us();
 	if ((ret = msg_send(g->m, &out)) < 0 ||
 	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_ITER_READY, &in, g->cfg->timeout_s * 1000)) <
 		    0)
 		return ret;
+	t0 = now_us() - t0;
+	if (!g->rep.dt.rtt_us || t0 < g->rep.dt.rtt_us)
+		g->rep.dt.rtt_us = t0;
 	if (in->iter_ready->has_restore_ns_per_page)
 		g->restore_ns_per_page = in->iter_ready->restore_ns_per_page;
+	g->dst_overhead_us = in->iter_ready->restore_overhead_us;
+	if (g->dst_overhead_us > PH_RESTORE_OVERHEAD_MAX_US) {
+		pr_warn("%s offers a restore overhead of %llu us, over %llu: ignored", g->peer,
+			(unsigned long long)g->dst_overhead_us,
+			(unsigned long long)PH_RESTORE_OVERHEAD_MAX_US);
+		g->dst_overhead_us = 0;
+	}
 	msg_free(in);
 	g->t_iter = now_us();
 	if (g->postcopy)
@@ -573,6 +587,35 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 		g->ct.spec);
 }
 
+/*
+ * This host's part of the switch in its last migration (precopy.h):
+ * images sent, commit, Go. One number in the work dir.
+ */
+#define SRC_COMMIT_FILE "commit-overhead"
+
+static void src_commit_path(const struct mig *g, char *path, size_t len)
+{
+	snprintf(path, len, "%s/" SRC_COMMIT_FILE "%s", g->cfg->work_dir, g->lazy ? "-lazy" : "");
+}
+
+static uint64_t src_commit_load(const struct mig *g)
+{
+	char path[PATH_MAX];
+	uint64_t v;
+
+	src_commit_path(g, path, sizeof(path));
+	v = u64_file_load(path);
+	return v > PH_RESTORE_OVERHEAD_MAX_US ? 0 : v; /* not a figure: none */
+}
+
+static void src_commit_save(const struct mig *g)
+{
+	char path[PATH_MAX];
+
+	src_commit_path(g, path, sizeof(path));
+	u64_file_save(path, g->rep.dt.images_us + g->rep.dt.commit_us + g->rep.dt.go_us);
+}
+
 static int step_precopy(struct mig *g)
 {
 	char dir[PATH_MAX], parent[32];
@@ -590,6 +633,7 @@ static int step_precopy(struct mig *g)
 		     (uint32_t)sysconf(_SC_PAGESIZE));
 	g->pc.auto_converge = g->cfg->auto_converge;
 	g->pc.allow_overrun = g->cfg->allow_downtime_overrun;
+	g->pc.src_commit_us = src_commit_load(g);
 	if (g->policy == PRECOPY_FIXED)
 		report_phase(&g->rep, "precopy", "pre-dump iterations, fixed policy, at most %u",
 			     max_iter);
@@ -605,6 +649,8 @@ static int step_precopy(struct mig *g)
 			return ret;
 		g->pc.restore_ns_per_page = g->restore_ns_per_page;
 		g->pc.lazy_restore = g->lazy;
+		g->pc.dst_overhead_us = g->dst_overhead_us;
+		g->pc.rtt_us = g->rep.dt.rtt_us;
 		ret = pre_dump(g, dir, parent[0] ? parent : NULL);
 		if (ret < 0) {
 			char msg[1024];
@@ -619,6 +665,7 @@ static int step_precopy(struct mig *g)
 			return ret;
 		v = precopy_next(&g->pc, &it);
 		g->rep.predicted_downtime_us = it.predicted_downtime_us;
+		g->rep.dt.predicted_switch_us = g->pc.switch_us;
 		report_iter(&g->rep, &it);
 		if (v == PRECOPY_THROTTLE)
 			auto_converge(g);
@@ -676,10 +723,13 @@ static int restore_remote(struct mig *g)
 	}
 	out.body_case = PHAUL__MSG__BODY_RESTORE_REQ;
 	out.restore_req = &q;
+	g->t_resp = now_us();
 	if ((ret = msg_send(g->m, &out)) < 0 ||
 	    (ret = msg_expect(g->m, PHAUL__MSG__BODY_RESTORE_RESP, &in, g->cfg->timeout_s * 1000)) <
 		    0)
 		return ret;
+	g->rep.dt.restore_req_us = now_us() - g->t_resp;
+	g->t_resp = now_us();
 	if (!in->restore_resp->ok) {
 		ret = ph_seterr(in->restore_resp->has_err ? in->restore_resp->err : PH_EPEER,
 				"restore on %s failed: %s", g->peer,
@@ -711,7 +761,7 @@ static int post_dump(struct mig *g)
 	char dir[PATH_MAX];
 	struct iter_report it;
 	uint32_t count;
-	uint64_t bytes;
+	uint64_t bytes, t0;
 	int ret;
 
 	report_mark(&g->rep, RM_DUMPED);
@@ -722,11 +772,16 @@ static int post_dump(struct mig *g)
 		it.final = true;
 		report_iter(&g->rep, &it);
 	}
+	g->rep.dt.final_dump_us = now_us() - g->t_dump;
+	t0 = now_us();
 	if ((ret = sync_paths(g, "final")) < 0)
 		return ret;
+	g->rep.dt.final_sync_us = now_us() - t0;
 	report_phase(&g->rep, "images", "sending the dump's images");
+	t0 = now_us();
 	if ((ret = images_send(g->m, g->iter, dir, &count, &bytes)) < 0)
 		return ret;
+	g->rep.dt.images_us = now_us() - t0;
 	g->rep.images_bytes = bytes;
 	report_mark(&g->rep, RM_IMAGES);
 	if ((ret = check_interrupt(g)) < 0)
@@ -856,11 +911,15 @@ static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 	if (fault_at("src-cut-go"))
 		mux_abort(g->m, PH_EEOF, "link cut before Go (PHAUL_FAULT_COMMIT=src-cut-go)");
 	report_phase(&g->rep, "commit", "source copy ended; %s lets %s run", g->peer, g->ct.spec);
-	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "committed",
-				g->cfg->timeout_s * 1000)) < 0)
+	g->rep.dt.commit_us = now_us() - g->t_resp;
+	g->rep.dt.go_us = now_us();
+	if ((ret = finish_agent_go(g->m, true, g->cfg->keep_images, "committed",
+				   g->cfg->timeout_s * 1000, &g->rep.dt.dst_go_us)) < 0)
 		return ph_errctx(ret, "Go to %s", g->peer);
+	g->rep.dt.go_us = now_us() - g->rep.dt.go_us;
 	g->rep.downtime_us = now_us() - g->t_dump;
 	report_mark(&g->rep, RM_RUNNING);
+	src_commit_save(g);
 	if (set_phase(g, PHASE_DONE) < 0)
 		pr_warn("%s", ph_errmsg()); /* committed all the same */
 	return strcmp(g->rep.restore_mode, "lazy") ? 0 : lazy_wait(g);

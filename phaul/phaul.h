@@ -51,6 +51,9 @@ int connect_agent_mig(const struct phaul_config *cfg, const char *host, const ch
  * Returns 0 when the agent acknowledged.
  */
 int finish_agent(struct mux *m, bool commit, bool keep, const char *reason, int timeout_ms);
+/* Same; *dst_go_us (if not NULL): the agent's Finish -> FinishAck time, 0 if unsaid. */
+int finish_agent_go(struct mux *m, bool commit, bool keep, const char *reason, int timeout_ms,
+		    uint64_t *dst_go_us);
 
 /*
  * Ask the agent for its facts (sending our cpuinfo and the CT's pids) and

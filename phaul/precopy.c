@@ -19,6 +19,17 @@
  */
 #define RESTORE_LAZY_FIXED_US	 50000
 #define RESTORE_LAZY_NS_PER_PAGE 3000
+/*
+ * The switch with nothing measured yet (the first migration between two
+ * hosts, and a destination that has no dry start of CRIU to offer): small,
+ * what two CRIU starts and a few fsyncs cost on a real host, so that a
+ * first migration is not refused on a guess. Measured figures replace them
+ * from the first restore on (under TCG they are ten times these).
+ */
+#define SWITCH_DST_LAZY_US  60000
+#define SWITCH_DST_EAGER_US 40000
+#define SWITCH_SRC_US	    30000
+#define SWITCH_SRC_RTTS	    2 /* Finish -> FinishAck, and the images' stream */
 /* "Not converging": an iteration sent more than this share of the one before. */
 #define SHRINK_MIN 0.9
 /* P.Haul's fixed policy */
@@ -100,6 +111,17 @@ static double restore_estimate(const struct precopy *p)
 	if (p->lazy_restore)
 		return RESTORE_LAZY_FIXED_US + p->first_pages * (double)RESTORE_LAZY_NS_PER_PAGE / 1000;
 	return RESTORE_FIXED_US + RESTORE_PER_FROZEN * (double)p->first_frozen_us;
+}
+
+uint64_t precopy_switch_us(const struct precopy *p)
+{
+	uint64_t dst = p->dst_overhead_us, src = p->src_commit_us;
+
+	if (!dst)
+		dst = p->lazy_restore ? SWITCH_DST_LAZY_US : SWITCH_DST_EAGER_US;
+	if (!src)
+		src = SWITCH_SRC_US + SWITCH_SRC_RTTS * p->rtt_us;
+	return dst + p->rtt_us + src;
 }
 
 /*
@@ -194,7 +216,8 @@ enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 	if (next_pages > it->pages && p->n > 1)
 		next_pages = it->pages;
 	cost_model(p, it, &fixed_us, &page_us);
-	restore_us = restore_estimate(p);
+	p->switch_us = precopy_switch_us(p);
+	restore_us = restore_estimate(p) + p->switch_us;
 	p->floor_us = (uint64_t)(fixed_us + restore_us);
 	it->predicted_downtime_us = (uint64_t)(fixed_us + page_us * next_pages + restore_us);
 

@@ -6,12 +6,24 @@
  * on the first and the latest iteration, so it includes the link), and the
  * predicted downtime of a final dump now:
  *
- *     fixed + per-page * (D * t_last) + restore
+ *     fixed + per-page * (D * t_last) + restore + switch
  *
  * where restore follows the CT's whole size (CRIU maps every page from the
  * image chain), not the last delta: from the destination's own last restore
  * when it has one (ns per page), else estimated from the first iteration's
- * frozen time, this machine's cost of touching every page.
+ * frozen time, this machine's cost of touching every page. switch is
+ * what the downtime holds besides the pages and CRIU's restore (measured
+ * by both hosts in their last migration, kept in their work dirs):
+ *
+ *     dst overhead + round trip + src commit
+ *
+ * dst overhead: the destination's last restore from RestoreReq to its
+ * answer minus CRIU's restore_time (criu swrk and lazy-pages started, the
+ * store's last delta, hooks, the HELD record); round trip: the shortest
+ * IterStart -> IterReady of this migration (RestoreReq's own); src commit:
+ * this host's last images sent + commit (records, CRIU ending the source
+ * copy) + Go and its answer. Unknown parts get defaults measured in the
+ * VM harness.
  *
  * Policy "predict" (the default) stops when that is under the limit. When
  * it cannot get there it says so early, within three iterations: the
@@ -67,6 +79,10 @@ struct precopy {
 	bool allow_overrun;	      /* a missed limit does not stop the loop early */
 	uint64_t restore_ns_per_page; /* the destination's last restore; 0 = unknown */
 	bool lazy_restore; /* the destination restores lazily (its rate is a lazy one) */
+	uint64_t dst_overhead_us;     /* the destination's last restore overhead; 0 = unknown */
+	uint64_t src_commit_us;	      /* this host's last images + commit + Go; 0 = unknown */
+	uint64_t rtt_us;	      /* shortest round trip to the destination; 0 = unknown */
+	uint64_t switch_us;	      /* the switch cost of the last prediction */
 	uint32_t n;		      /* iterations seen */
 	uint32_t throttle_pct;	      /* asked for so far, 0 = none */
 	uint64_t floor_us;	      /* predicted downtime with nothing left to send */
@@ -81,6 +97,8 @@ void precopy_init(struct precopy *p, enum precopy_policy policy, uint64_t limit_
 		  uint32_t max_iter, uint32_t page_size);
 /* Fill it's dirty rate, bandwidth and prediction; return the verdict. */
 enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it);
+/* The switch cost (above) with what p knows now. */
+uint64_t precopy_switch_us(const struct precopy *p);
 /* Does stopping with v honour the downtime limit (or is there none)? */
 bool precopy_fits(const struct precopy *p, enum precopy_verdict v);
 const char *precopy_verdict_str(enum precopy_verdict v);

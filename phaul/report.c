@@ -175,6 +175,10 @@ void report_restore_resp(struct report *r, const Phaul__RestoreResp *q)
 		 q->store_io_note ? q->store_io_note : "");
 	r->store_apply_us = q->store_apply_us;
 	r->store_moved_pages = q->store_moved_pages;
+	r->dt.dst_wall_us = q->dst_wall_us;
+	r->dt.dst_store_us = q->dst_store_us;
+	r->dt.dst_lazy_start_us = q->dst_lazy_start_us;
+	r->dt.dst_criu_us = q->dst_criu_us;
 }
 
 void report_lazy_done(struct report *r, const Phaul__LazyDone *d)
@@ -213,6 +217,34 @@ static void print_restore_text(const struct report *r)
 		       (unsigned long long)r->store_moved_pages);
 }
 
+static void print_parts_text(const struct downtime_parts *d)
+{
+	printf("  downtime parts   final dump %.0f, sync %.0f, images %.0f, restore %.0f (dst "
+	       "%.0f: store %.0f, lazy-pages start %.0f, criu %.0f), commit %.0f, Go %.0f (dst "
+	       "%.0f) ms; rtt %.1f ms; predicted switch %.0f ms\n",
+	       d->final_dump_us / 1e3, d->final_sync_us / 1e3, d->images_us / 1e3,
+	       d->restore_req_us / 1e3, d->dst_wall_us / 1e3, d->dst_store_us / 1e3,
+	       d->dst_lazy_start_us / 1e3, d->dst_criu_us / 1e3, d->commit_us / 1e3, d->go_us / 1e3,
+	       d->dst_go_us / 1e3, d->rtt_us / 1e3, d->predicted_switch_us / 1e3);
+}
+
+static void print_parts_json(FILE *f, const struct downtime_parts *d)
+{
+	fprintf(f,
+		",\"downtime_parts\":{\"final_dump_us\":%llu,\"final_sync_us\":%llu,"
+		"\"images_us\":%llu,\"restore_req_us\":%llu,\"dst_wall_us\":%llu,"
+		"\"dst_store_us\":%llu,\"dst_lazy_start_us\":%llu,\"dst_criu_us\":%llu,"
+		"\"commit_us\":%llu,\"go_us\":%llu,\"dst_go_us\":%llu,\"rtt_us\":%llu,"
+		"\"predicted_switch_us\":%llu}",
+		(unsigned long long)d->final_dump_us, (unsigned long long)d->final_sync_us,
+		(unsigned long long)d->images_us, (unsigned long long)d->restore_req_us,
+		(unsigned long long)d->dst_wall_us, (unsigned long long)d->dst_store_us,
+		(unsigned long long)d->dst_lazy_start_us, (unsigned long long)d->dst_criu_us,
+		(unsigned long long)d->commit_us, (unsigned long long)d->go_us,
+		(unsigned long long)d->dst_go_us, (unsigned long long)d->rtt_us,
+		(unsigned long long)d->predicted_switch_us);
+}
+
 static void print_restore_json(FILE *f, const struct report *r)
 {
 	json_field_to(f, ",", "restore_mode", r->restore_mode);
@@ -230,6 +262,7 @@ static void print_restore_json(FILE *f, const struct report *r)
 	json_field_to(f, ",", "store_io_note", r->store_io_note);
 	fprintf(f, ",\"store_apply_us\":%llu,\"store_moved_pages\":%llu",
 		(unsigned long long)r->store_apply_us, (unsigned long long)r->store_moved_pages);
+	print_parts_json(f, &r->dt);
 }
 
 /* bytes per second over usec; 0 for no time */
@@ -423,8 +456,10 @@ void report_print(const struct report *r)
 	if (!r->result)
 		print_interruption_text(r);
 	printf("  total time       %.2f s\n", r->total_us / 1e6);
-	if (!r->result)
+	if (!r->result) {
+		print_parts_text(&r->dt);
 		printf("  pid on target    %u\n", r->dst_pid);
+	}
 	if (!r->result || r->lazy_done)
 		print_restore_text(r);
 	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,

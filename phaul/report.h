@@ -39,6 +39,26 @@ struct sync_report {
 };
 
 /*
+ * Where the downtime went, wall us, in the order it runs (0: not reached).
+ * The source's clock for its own parts, the destination's for dst_*.
+ */
+struct downtime_parts {
+	uint64_t final_dump_us;	      /* freeze -> the final delta through (post-dump) */
+	uint64_t final_sync_us;	      /* the final rsync of --sync paths */
+	uint64_t images_us;	      /* the non-page images sent */
+	uint64_t restore_req_us;      /* RestoreReq sent -> RestoreResp received */
+	uint64_t dst_wall_us;	      /* dst: RestoreReq received -> RestoreResp sent */
+	uint64_t dst_store_us;	      /* dst: the final delta settled in the store */
+	uint64_t dst_lazy_start_us;   /* dst: criu lazy-pages started -> ready */
+	uint64_t dst_criu_us;	      /* dst: criu swrk started -> restore done */
+	uint64_t commit_us;	      /* RestoreResp -> Go sent: records, CRIU ends the source */
+	uint64_t go_us;		      /* Go sent -> FinishAck received */
+	uint64_t dst_go_us;	      /* dst: Go received -> the CT resumed */
+	uint64_t rtt_us;	      /* shortest IterStart -> IterReady round trip */
+	uint64_t predicted_switch_us; /* the prediction's switch cost (precopy.h) */
+};
+
+/*
  * Moments of a migration (now_us(), monotonic), taken by report_mark(): the
  * service interruption and its parts, and the throttle's span, come from
  * them. 0: not reached.
@@ -107,6 +127,7 @@ struct report {
 	bool lazy_done;
 	uint64_t memory_complete_us; /* restore start -> every page in place */
 	uint64_t lazy_pages_total, lazy_pages_fault, lazy_pages_background, lazy_pages_missing;
+	struct downtime_parts dt;
 	uint64_t mark[RM_NMARKS]; /* report_mark() */
 	/* where what is kept of it is (forensics.h); "" for none */
 	char log_dir[600];	       /* this host's run dir: phaul.log, report.json */

@@ -117,6 +117,31 @@ uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+uint64_t u64_file_load(const char *path)
+{
+	char text[32];
+	unsigned long long v;
+
+	if (read_text(path, text, sizeof(text)) < 0 || sscanf(text, "%llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+void u64_file_save(const char *path, uint64_t v)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (!v || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%llu\n", (unsigned long long)v);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
 int find_exe(const char *name, const char *env, const char *fallback_dir, char *path, size_t len)
 {
 	const char *val = env ? getenv(env) : NULL, *p, *end;

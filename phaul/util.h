@@ -14,6 +14,10 @@ int rm_tree(const char *path);
 int mkdir_p(const char *path, unsigned mode);
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t now_us(void);
+/* One number kept in a file (a measured figure): 0 when absent or unreadable. */
+uint64_t u64_file_load(const char *path);
+/* Replace it atomically (path.tmp, rename); v = 0 or any failure keeps the old one. */
+void u64_file_save(const char *path, uint64_t v);
 /*
  * Find an executable: $env if set and non-empty, else name on $PATH, else
  * fallback_dir/name. Resolved before fork: the child must stay

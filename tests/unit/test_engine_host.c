@@ -233,6 +233,35 @@ static void test_hold_conf(void **state)
 	assert_int_equal(criu_hold_conf(tmpdir, path, 8), -PH_EPATH);
 }
 
+/*
+ * A swrk started in advance (the destination's restore): criu_restore
+ * takes it over and ends it even when the request is refused; a dead one
+ * is seen as dead before a request is sent to it.
+ */
+static void test_restore_conn_in_advance(void **state)
+{
+	struct criu_opts o = CRIU_OPTS_INIT;
+	struct criu_conn *c;
+	pid_t pid;
+
+	setenv("PHAUL_CRIU", fake("mute", "cat <&$2 >/dev/null"), 1);
+	assert_int_equal(criu_conn_open(&c), 0);
+	assert_true(criu_conn_alive(c));
+	o.conn = c; /* no images dir: refused, and c closed and reaped */
+	assert_int_equal(criu_restore(&o, &pid), -PH_EUSAGE);
+	assert_no_children();
+
+	setenv("PHAUL_CRIU", fake("die", "exit 3"), 1);
+	assert_int_equal(criu_conn_open(&c), 0);
+	for (int i = 0; i < 200 && criu_conn_alive(c); i++)
+		usleep(10000);
+	assert_false(criu_conn_alive(c));
+	assert_false(criu_conn_alive(NULL));
+	criu_conn_close(c); /* still reaps it: alive() did not */
+	assert_no_children();
+	unsetenv("PHAUL_CRIU");
+}
+
 static int teardown(void **state)
 {
 	char cmd[128];
@@ -258,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_fd_passing),
 		cmocka_unit_test(test_sequence_rules),
 		cmocka_unit_test(test_hold_conf),
+		cmocka_unit_test(test_restore_conn_in_advance),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

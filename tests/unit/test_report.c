@@ -125,6 +125,36 @@ static void test_sync_path_cap(void **state)
 	assert_int_equal(r.nsync, PH_SYNC_MAX);
 }
 
+/* The destination's timings (RestoreResp) and the source's, in JSON and text. */
+static void test_downtime_parts(void **state)
+{
+	static struct report r;
+	Phaul__RestoreResp q = PHAUL__RESTORE_RESP__INIT;
+	char *out;
+
+	report_init(&r, true);
+	q.restore_mode = "lazy";
+	q.dst_wall_us = 420000;
+	q.dst_store_us = 1000;
+	q.dst_lazy_start_us = 150000;
+	q.dst_criu_us = 230000;
+	report_restore_resp(&r, &q);
+	r.dt.final_dump_us = 600000;
+	r.dt.commit_us = 210000;
+	r.dt.predicted_switch_us = 700000;
+	out = printed(&r);
+	assert_non_null(strstr(out, ",\"downtime_parts\":{\"final_dump_us\":600000,"));
+	assert_non_null(strstr(out, "\"dst_wall_us\":420000,\"dst_store_us\":1000,"
+				    "\"dst_lazy_start_us\":150000,\"dst_criu_us\":230000,"
+				    "\"commit_us\":210000,"));
+	assert_non_null(strstr(out, "\"predicted_switch_us\":700000}"));
+	r.json = false;
+	out = printed(&r);
+	assert_non_null(strstr(out,
+			       "  downtime parts   final dump 600, sync 0, images 0, restore 0 "
+			       "(dst 420: store 1, lazy-pages start 150, criu 230), commit 210"));
+}
+
 /* A migration that went through: freeze at t, the parts after it. */
 static void done_report(struct report *r, bool json)
 {
@@ -251,10 +281,11 @@ static void test_json_interruption(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_fs_paths), cmocka_unit_test(test_json_no_sync),
-		cmocka_unit_test(test_text_fs_paths), cmocka_unit_test(test_text_only_shared),
-		cmocka_unit_test(test_sync_path_cap), cmocka_unit_test(test_headline),
-		cmocka_unit_test(test_dry_run),	      cmocka_unit_test(test_json_interruption),
+		cmocka_unit_test(test_json_fs_paths),  cmocka_unit_test(test_json_no_sync),
+		cmocka_unit_test(test_text_fs_paths),  cmocka_unit_test(test_text_only_shared),
+		cmocka_unit_test(test_sync_path_cap),  cmocka_unit_test(test_headline),
+		cmocka_unit_test(test_dry_run),	       cmocka_unit_test(test_json_interruption),
+		cmocka_unit_test(test_downtime_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
