@@ -219,7 +219,7 @@ static void print_restore_text(const struct report *r)
 
 static void print_parts_text(const struct downtime_parts *d)
 {
-	printf("  downtime parts   final dump %.0f, sync %.0f, images %.0f, restore %.0f (dst "
+	printf("    parts, finer   final dump %.0f, sync %.0f, images %.0f, restore %.0f (dst "
 	       "%.0f: store %.0f, lazy-pages start %.0f, criu %.0f), commit %.0f, Go %.0f (dst "
 	       "%.0f) ms; rtt %.1f ms; predicted switch %.0f ms\n",
 	       d->final_dump_us / 1e3, d->final_sync_us / 1e3, d->images_us / 1e3,
@@ -431,6 +431,7 @@ static void print_interruption_text(const struct report *r)
 	printf("    (CRIU frozen   %6.0f ms  CRIU's own count on %s: from the freeze to the end of "
 	       "the source copy)\n",
 	       r->frozen_us / 1e3, r->src);
+	print_parts_text(&r->dt);
 }
 
 void report_print(const struct report *r)
@@ -456,10 +457,8 @@ void report_print(const struct report *r)
 	if (!r->result)
 		print_interruption_text(r);
 	printf("  total time       %.2f s\n", r->total_us / 1e6);
-	if (!r->result) {
-		print_parts_text(&r->dt);
+	if (!r->result)
 		printf("  pid on target    %u\n", r->dst_pid);
-	}
 	if (!r->result || r->lazy_done)
 		print_restore_text(r);
 	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,

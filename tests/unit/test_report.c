@@ -151,7 +151,7 @@ static void test_downtime_parts(void **state)
 	r.json = false;
 	out = printed(&r);
 	assert_non_null(strstr(out,
-			       "  downtime parts   final dump 600, sync 0, images 0, restore 0 "
+			       "    parts, finer   final dump 600, sync 0, images 0, restore 0 "
 			       "(dst 420: store 1, lazy-pages start 150, criu 230), commit 210"));
 }
 
