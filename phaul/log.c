@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "progress.h"
 #include "util.h"
 
 /* One log line at most (a message escaped by ph_strvis() grows). */
@@ -48,6 +49,7 @@ void log_msg(int level, int with_errno, const char *file, int line, const char *
 	va_end(ap);
 	/* Peer text in msg (errors, names, rsync's stderr) cannot forge lines or escapes. */
 	ph_strvis(vis, sizeof(vis), msg);
+	progress_hold(); /* the terminal's status line goes first */
 	if (log_level >= LOG_DEBUG)
 		fprintf(stderr, "[%ld.%03ld] %s %s: %s:%d: %s", (long)ts.tv_sec,
 			ts.tv_nsec / 1000000, log_role, tag[level], file, line, vis);
@@ -56,5 +58,6 @@ void log_msg(int level, int with_errno, const char *file, int line, const char *
 	if (with_errno)
 		fprintf(stderr, ": %s", strerror(saved));
 	fputc('\n', stderr);
+	progress_release();
 	errno = saved;
 }

@@ -42,6 +42,9 @@ static const struct {
 	{ "migrate", cmd_migrate },
 	{ "recover", cmd_recover },
 	{ "balance", cmd_balance },
+	{ "status", cmd_status },
+	{ "cancel", cmd_cancel },
+	{ "set", cmd_set },
 };
 
 int main(int argc, char **argv)
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "phaul: no command given (migrate, check, agent, recover)\n"
+		fprintf(stderr, "phaul: no command given (migrate, status, cancel, set, check, agent, recover, balance)\n"
 				"Try 'phaul --help'.\n");
 		return EXIT_USAGE;
 	}
@@ -122,7 +125,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	fprintf(stderr,
-		"phaul: unknown command '%s' (migrate, check, agent, recover)\n"
+		"phaul: unknown command '%s' (migrate, status, cancel, set, check, agent, recover, balance)\n"
 		"Try 'phaul --help'.\n",
 		argv[0]);
 	return EXIT_USAGE;
