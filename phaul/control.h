@@ -9,7 +9,7 @@
  * listens, so a name that refuses connections (ECONNREFUSED) belongs to a
  * phaul that died: clients remove it and go on.
  *
- * Protocol (transport/PROTOCOL.md has the table): one request line of at
+ * Protocol (HOWTO.md "The control socket"): one request line of at
  * most PH_CTL_REQ_MAX bytes, one answer line of at most PH_CTL_REPLY_MAX,
  * then the server closes. A client has one second to send its line.
  *

@@ -1131,7 +1131,9 @@ const char migrate_usage[] =
 	"  --force CHECKS        skip these compatibility checks (comma-separated names\n"
 	"                        as in the check table)\n"
 	"  --dry-run             connect and run the checks only\n"
-	"  --json                progress and report as JSON lines on stdout\n"
+	"  --json                progress (every second) and report as JSON lines on\n"
+	"                        stdout; without it a terminal shows a status line.\n"
+	"                        phaul status, cancel and set reach it from another shell\n"
 	"  --sync PATH           rsync PATH to the same path on HOST: before, during\n"
 	"                        pre-copy and while frozen (repeatable)\n";
 
