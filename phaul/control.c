@@ -244,14 +244,25 @@ void control_serve_one(struct control *c)
 	close(fd);
 }
 
-static void emit_json(const struct progress_snap *s)
+static void emit_json(struct control *c, const struct progress_snap *s)
 {
 	progress_hold();
-	event_head(stdout, "progress");
-	progress_json_fields(stdout, s);
-	fputs("}\n", stdout);
-	fflush(stdout);
+	if (!c->quiet) {
+		event_head(stdout, "progress");
+		progress_json_fields(stdout, s);
+		fputs("}\n", stdout);
+		fflush(stdout);
+	}
 	progress_release();
+}
+
+void control_quiet(struct control *c)
+{
+	progress_hold(); /* an event being printed ends first; none starts after */
+	c->quiet = true;
+	progress_release();
+	if (c->tty)
+		progress_tty_close();
 }
 
 static void *live_thread(void *arg)
@@ -277,7 +288,7 @@ static void *live_thread(void *arg)
 		now = now_us();
 		if (c->json && now >= next_json) {
 			progress_sample(c->prog, &s);
-			emit_json(&s);
+			emit_json(c, &s);
 			next_json = now + CTL_JSON_MS * 1000ull;
 		}
 		if (c->tty && now >= next_draw) {

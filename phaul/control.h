@@ -70,6 +70,7 @@ struct control {
 	bool json; /* --json: progress events on stdout */
 	bool tty;  /* the status line on stderr */
 	bool running;
+	bool quiet; /* control_quiet(): no more events or line (under progress_hold) */
 	pthread_t thread;
 	struct progress *prog;
 	const struct control_ops *ops;
@@ -85,6 +86,11 @@ struct control {
  */
 int control_start(struct control *c, const char *work_dir, struct progress *p, bool json,
 		  const struct control_ops *ops, void *arg);
+/*
+ * The report is about to be printed: no progress event or status line
+ * after it (the socket still answers until control_stop()).
+ */
+void control_quiet(struct control *c);
 /* Stop and join it, erase the status line, remove the socket. Accepts a control never started. */
 void control_stop(struct control *c);
 /* Serve one connection waiting on c->lfd (the live thread does; tests call it). */

@@ -1081,6 +1081,7 @@ out:
 	if (ret < 0)
 		pr_err("%s", ph_errmsg());
 	ret = finish(g, ret, outcome);
+	control_quiet(&g->ctl); /* the report is the last line */
 	report_print(&g->rep);
 	if (!g->opt.dry_run)
 		report_notify(&g->rep, g->cfg->notify_url, 10);
