@@ -22,7 +22,8 @@
 #define CTL_CLIENT_MS 1000
 /* The status line's and the JSON events' periods. */
 #define CTL_DRAW_MS 500
-#define CTL_JSON_MS 1000
+/* a fixed rate a little under a second: "at least once a second" despite poll's jitter */
+#define CTL_JSON_MS 950
 
 /* A decimal number, at most max, taking all of s[0..n). */
 static int parse_num(const char *s, size_t n, uint64_t max, uint64_t *out)
@@ -289,7 +290,9 @@ static void *live_thread(void *arg)
 		if (c->json && now >= next_json) {
 			progress_sample(c->prog, &s);
 			emit_json(c, &s);
-			next_json = now + CTL_JSON_MS * 1000ull;
+			next_json += CTL_JSON_MS * 1000ull;
+			if (next_json <= now) /* a slow client held us: start afresh */
+				next_json = now + CTL_JSON_MS * 1000ull;
 		}
 		if (c->tty && now >= next_draw) {
 			progress_sample(c->prog, &s);

@@ -116,7 +116,7 @@ assert all(e["schema"] == 1 and e["ts"].endswith("Z") for e in ev), ev
 ts = [datetime.datetime.fromisoformat(e["ts"][:-1]) for e in ev if e["event"] == "progress"]
 assert len(ts) >= 2, len(ts)
 gaps = [(b - a).total_seconds() for a, b in zip(ts, ts[1:])]
-assert max(gaps) <= 1.1, gaps
+assert max(gaps) <= 1.0, gaps
 assert ev[-1]["event"] == "report", ev[-1]
 EOP
 cp "$T/mig.err" "$T/out"
