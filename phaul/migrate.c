@@ -171,6 +171,7 @@ static int check_interrupt(struct mig *g)
 static int ctl_cancel(void *arg, char *why, size_t len)
 {
 	struct mig *g = arg;
+	char msg[PH_MIG_ID_MAX + 320];
 	int ret = 0;
 
 	pthread_mutex_lock(&g->lock);
@@ -181,8 +182,10 @@ static int ctl_cancel(void *arg, char *why, size_t len)
 	} else if (!g->interrupted) {
 		g->interrupted = 1;
 		g->cancelled = true;
+		/* what the error of the blocked step will say: the same words as check_interrupt */
+		snprintf(msg, sizeof(msg), "cancelled by `phaul cancel %s` on %s", g->id, g->host);
 		if (g->m)
-			mux_abort(g->m, PH_EINTR, "migration cancelled by the operator on the source");
+			mux_abort(g->m, PH_EINTR, msg);
 		snprintf(why, len, "cancelling: rolling back, the source runs on");
 	} else {
 		snprintf(why, len, "already stopping");
