@@ -8,6 +8,8 @@
  * SO_PEERCRED even where the file modes would let it in).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +31,7 @@
 #include "control.h"
 #include "err.h"
 #include "event.h"
+#include "log.h"
 #include "progress.h"
 #include "util.h"
 
@@ -451,6 +454,81 @@ static void test_not_root_refused(void **state)
 	assert_int_equal(l->f.cancels, 0);
 }
 
+/* Read what the terminal gets during ms, into buf (NUL-terminated); its length. */
+static size_t drain(int master, char *buf, size_t cap, int ms)
+{
+	uint64_t end = now_us() + (uint64_t)ms * 1000;
+	size_t used = 0;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = master, .events = POLLIN };
+		uint64_t now = now_us();
+		ssize_t n;
+
+		if (used + 1 >= cap || now >= end ||
+		    poll(&pfd, 1, (int)((end - now) / 1000) + 1) <= 0)
+			break;
+		n = read(master, buf + used, cap - 1 - used);
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	return used;
+}
+
+/*
+ * The live thread on a real terminal (stderr a pty): while a page stream
+ * runs it draws the line in place; a log line erases it first; nothing
+ * is drawn without a stream; control_stop() leaves the terminal clean.
+ */
+static void test_live_terminal(void **state)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct fake_mig f = { 0 };
+	struct mux *m = NULL;
+	struct progress p;
+	struct control c;
+	char dir[] = "/tmp/phaul-ctl-tty.XXXXXX", buf[8192], *warn;
+	int master = posix_openpt(O_RDWR | O_NOCTTY), slave, saved;
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(slave >= 0);
+	assert_non_null(mkdtemp(dir));
+	saved = dup(STDERR_FILENO);
+	assert_true(dup2(slave, STDERR_FILENO) >= 0);
+	progress_init(&p, "20261202-000000-1-00000003", "pid:77", "node2", 64ull << 20, &mu, &m);
+	assert_int_equal(control_start(&c, dir, &p, false, &fake_ops, &f), 0);
+	assert_true(c.tty);
+	drain(master, buf, sizeof(buf), 700);
+	assert_null(strstr(buf, "no pages sent")); /* no stream: no line */
+	progress_iter_begin(&p, 1, false);
+	drain(master, buf, sizeof(buf), 1200);
+	assert_non_null(strstr(buf, "\riter 1  0.0/64.0 MiB 0%"));
+	assert_non_null(strstr(buf, "\033[K"));
+	assert_null(strchr(buf, '\n')); /* rewritten in place */
+	pr_warn("a line of its own");
+	drain(master, buf, sizeof(buf), 100);
+	warn = strstr(buf, "phaul: warn: a line of its own");
+	assert_non_null(warn);
+	assert_true(warn - buf >= 4);
+	assert_memory_equal(warn - 4, "\r\033[K", 4); /* the line went first */
+	progress_iter_end(&p, &(struct iter_report){ .iter = 1, .pages = 10, .usec = 1000 });
+	control_stop(&c);
+	drain(master, buf, sizeof(buf), 700);
+	/* whatever came after the warning ends erased: no line left on the screen */
+	if (buf[0])
+		assert_non_null(strstr(buf, "\r\033[K"));
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	close(slave);
+	close(master);
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_event_time),
 		cmocka_unit_test(test_expected),
 		cmocka_unit_test(test_tty_line),
+		cmocka_unit_test(test_live_terminal),
 		cmocka_unit_test_setup_teardown(test_socket_serves, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_socket, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_not_root_refused, live_setup, live_teardown),
