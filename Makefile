@@ -138,8 +138,9 @@ check: deps all tests
 demo: deps all
 	./tests/migration/demo
 
+# BENCH_ARGS: tests/bench/run's options, e.g. BENCH_ARGS="--quick --reps 1"
 bench: deps all
-	./tests/bench/run
+	./tests/bench/run $(BENCH_ARGS)
 
 # What the tcp record layer costs the page stream, on this host (no VMs).
 bench-seal: $(B)/bench/bench_seal

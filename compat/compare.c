@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Two hosts' facts into one table. Each check states both values and a
- * verdict; a failure names the check, the host at fault and what was
- * required, so the operator knows what to fix and where.
+ * Two hosts' facts into one table. Each row states both hosts' values and
+ * a verdict; a warning or failure says, always in the same form,
+ *
+ *   ROLE HOST: OBSERVED; required: REQUIRED
+ *
+ * ("destination node2: 120 MiB available; required: 512 MiB (the CT's
+ * resident memory)"), so the operator knows what to fix and where, even
+ * between two hosts of the same name.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,15 +74,29 @@ static const char *str(const char *s)
 	return s && *s ? s : "-";
 }
 
-static void cmp_strings(struct compat_table *t, const char *check, const char *a, const char *b,
-			enum compat_verdict if_differ, const char *why)
+/* "source NAME" / "destination NAME": who a detail speaks of */
+static const char *who(char *buf, size_t len, const char *role, const Phaul__HostFacts *f)
+{
+	snprintf(buf, len, "%s %s", role, str(f->hostname));
+	return buf;
+}
+
+/* each in a buffer of its own, alive until the end of the enclosing block */
+#define SRC(f) who((char[300]){ 0 }, 300, "source", f)
+#define DST(f) who((char[300]){ 0 }, 300, "destination", f)
+
+/* A value both hosts must share: the destination's differs from the source's. */
+static void cmp_strings(struct compat_table *t, const char *check, const Phaul__HostFacts *d,
+			const char *a, const char *b, enum compat_verdict if_differ,
+			const char *required)
 {
 	struct compat_row *r = row(t, check);
 
 	snprintf(r->src, sizeof(r->src), "%s", str(a));
 	snprintf(r->dst, sizeof(r->dst), "%s", str(b));
 	if (strcmp(r->src, r->dst))
-		set(r, if_differ, "%s", why);
+		set(r, if_differ, "%s: %s, the source %s; required: %s", DST(d), r->dst, r->src,
+		    required);
 }
 
 /* "3.17.1" -> major.minor must match: the page-server wire changes between them. */
@@ -97,26 +116,52 @@ static void check_criu(struct compat_table *t, const Phaul__HostFacts *s, const 
 	snprintf(r->src, sizeof(r->src), "%s", str(s->criu_version));
 	snprintf(r->dst, sizeof(r->dst), "%s", str(d->criu_version));
 	if (!s->criu_version || !*s->criu_version || !d->criu_version || !*d->criu_version)
-		set(r, COMPAT_FAIL, "criu not found on %s",
-		    (!s->criu_version || !*s->criu_version) ? "the source" : "the destination");
+		set(r, COMPAT_FAIL, "%s: criu not found; required: criu on both hosts",
+		    (!s->criu_version || !*s->criu_version) ? SRC(s) : DST(d));
 	else if (!criu_wire_compatible(s->criu_version, d->criu_version))
-		set(r, COMPAT_FAIL, "page-server wire needs the same CRIU major.minor");
+		set(r, COMPAT_FAIL,
+		    "%s: %s, the source %s; required: the same CRIU major.minor (the page-server "
+		    "wire changes between them)",
+		    DST(d), d->criu_version, s->criu_version);
 	else if (strcmp(s->criu_version, d->criu_version))
-		set(r, COMPAT_WARN, "different CRIU patch levels");
+		set(r, COMPAT_WARN,
+		    "%s: %s, the source %s; required: the same major.minor (met); patch levels "
+		    "differ",
+		    DST(d), d->criu_version, s->criu_version);
 
 	r = row(t, "criu-check");
 	snprintf(r->src, sizeof(r->src), "%s", s->criu_ok ? "passed" : "FAILED");
 	snprintf(r->dst, sizeof(r->dst), "%s", d->criu_ok ? "passed" : "FAILED");
 	if (!s->criu_ok)
-		set(r, COMPAT_FAIL, "on source %s: %s", str(s->hostname), str(s->criu_msg));
+		set(r, COMPAT_FAIL, "%s: %s; required: CRIU's own check passes", SRC(s),
+		    str(s->criu_msg));
 	else if (!d->criu_ok)
-		set(r, COMPAT_FAIL, "on destination %s: %s", str(d->hostname), str(d->criu_msg));
+		set(r, COMPAT_FAIL, "%s: %s; required: CRIU's own check passes", DST(d),
+		    str(d->criu_msg));
 
 	r = row(t, "cpu");
-	snprintf(r->src, sizeof(r->src), "%s", "cpuinfo dumped");
-	snprintf(r->dst, sizeof(r->dst), "%s", d->cpu_ok ? "compatible" : "INCOMPATIBLE");
-	if (!d->cpu_ok)
-		set(r, COMPAT_FAIL, "on destination %s: %s", str(d->hostname), str(d->cpu_msg));
+	if (!s->criu_ok || !d->criu_ok) {
+		/* nothing to say of the CPUs: criu-check says why */
+		snprintf(r->src, sizeof(r->src), "not checked");
+		snprintf(r->dst, sizeof(r->dst), "not checked");
+		set(r, COMPAT_WARN,
+		    "%s: not checked, CRIU does not work there (criu-check); "
+		    "required: the source's CPU features",
+		    !s->criu_ok ? SRC(s) : DST(d));
+	} else if (d->cpu_msg && !strcmp(d->cpu_msg, COMPAT_NO_CPUINFO)) {
+		snprintf(r->src, sizeof(r->src), "cpuinfo dump FAILED");
+		snprintf(r->dst, sizeof(r->dst), "not checked");
+		set(r, COMPAT_FAIL,
+		    "%s: its cpuinfo dump failed (logged above); required: a cpuinfo image for "
+		    "the destination to check",
+		    SRC(s));
+	} else {
+		snprintf(r->src, sizeof(r->src), "cpuinfo dumped");
+		snprintf(r->dst, sizeof(r->dst), "%s", d->cpu_ok ? "compatible" : "INCOMPATIBLE");
+		if (!d->cpu_ok)
+			set(r, COMPAT_FAIL, "%s: %s; required: every CPU feature the source's has",
+			    DST(d), str(d->cpu_msg));
+	}
 }
 
 static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
@@ -129,8 +174,10 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->dst, sizeof(r->dst), "%llu MiB available",
 		 (unsigned long long)d->mem_avail_kb / 1024);
 	if (d->mem_avail_kb < q->ct_rss_kb)
-		set(r, COMPAT_FAIL, "destination %s has %llu MiB available, CT needs %llu MiB",
-		    str(d->hostname), (unsigned long long)d->mem_avail_kb / 1024,
+		set(r, COMPAT_FAIL,
+		    "%s: %llu MiB available; required: %llu MiB (the CT's resident "
+		    "memory)",
+		    DST(d), (unsigned long long)d->mem_avail_kb / 1024,
 		    (unsigned long long)q->ct_rss_kb / 1024);
 
 	r = row(t, "disk");
@@ -139,9 +186,8 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 	snprintf(r->dst, sizeof(r->dst), "%llu MiB free in %s",
 		 (unsigned long long)d->disk_avail_kb / 1024, str(d->work_dir));
 	if (d->disk_avail_kb < q->ct_images_kb)
-		set(r, COMPAT_FAIL,
-		    "work dir on destination %s has %llu MiB free, images need ~%llu MiB",
-		    str(d->hostname), (unsigned long long)d->disk_avail_kb / 1024,
+		set(r, COMPAT_FAIL, "%s: %llu MiB free in %s; required: ~%llu MiB (the images)",
+		    DST(d), (unsigned long long)d->disk_avail_kb / 1024, str(d->work_dir),
 		    (unsigned long long)q->ct_images_kb / 1024);
 
 	r = row(t, "pids");
@@ -152,8 +198,9 @@ static void check_resources(struct compat_table *t, const Phaul__HostFacts *s,
 		snprintf(r->dst, sizeof(r->dst), "%llu in use (first %u)",
 			 (unsigned long long)d->n_pids_busy + d->pids_busy_more, d->pids_busy[0]);
 		set(r, COMPAT_FAIL,
-		    "a process tree restores with its own pids; pid %u is taken on %s",
-		    d->pids_busy[0], str(d->hostname));
+		    "%s: pid %u is in use; required: the CT's pids free (a process tree restores "
+		    "with its own pids)",
+		    DST(d), d->pids_busy[0]);
 	}
 	(void)s;
 }
@@ -172,11 +219,14 @@ static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
 			 : d->rsync_ok	  ? "found"
 					  : "MISSING");
 		if (!s->rsync_ok || (d->has_rsync_ok && !d->rsync_ok))
-			set(r, COMPAT_FAIL, "fs-sync needs rsync on both hosts: install it on %s",
-			    !s->rsync_ok ? str(s->hostname) : str(d->hostname));
+			set(r, COMPAT_FAIL,
+			    "%s: rsync missing; required: rsync on both hosts (fs-sync needs it)",
+			    !s->rsync_ok ? SRC(s) : DST(d));
 		else if (!d->has_rsync_ok)
 			set(r, COMPAT_WARN,
-			    "the destination's agent does not say whether it has rsync");
+			    "%s: its agent does not say whether it has rsync (an older phaul); "
+			    "required: rsync on both hosts (fs-sync needs it)",
+			    DST(d));
 	}
 	if (q->auto_converge) {
 		r = row(t, "auto-converge");
@@ -185,10 +235,11 @@ static void check_tools(struct compat_table *t, const Phaul__HostFacts *s,
 		snprintf(r->dst, sizeof(r->dst), "-");
 		if (!s->cgroup_cpu)
 			set(r, COMPAT_WARN,
-			    "cannot throttle on %s (no cgroup v2 cpu controller): a CT that "
-			    "dirties "
-			    "memory faster than the link carries it cannot meet the downtime limit",
-			    str(s->hostname));
+			    "%s: no cgroup v2 cpu controller, so phaul cannot throttle a CT that "
+			    "dirties memory faster than the link carries it; required: cgroup v2 "
+			    "with the cpu controller (else such a CT cannot meet the downtime "
+			    "limit)",
+			    SRC(s));
 	}
 }
 
@@ -296,13 +347,13 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 	struct compat_row *r;
 
 	memset(t, 0, sizeof(*t));
-	cmp_strings(t, "arch", s->arch, d->arch, COMPAT_FAIL,
-		    "CRIU restores on the same architecture only");
+	cmp_strings(t, "arch", d, s->arch, d->arch, COMPAT_FAIL,
+		    "the same architecture (CRIU restores on the same one only)");
 	snprintf(ps, sizeof(ps), "%u", s->page_size);
 	snprintf(pd, sizeof(pd), "%u", d->page_size);
-	cmp_strings(t, "page-size", ps, pd, COMPAT_FAIL, "page size must match");
-	cmp_strings(t, "kernel", s->kernel, d->kernel, COMPAT_WARN,
-		    "different kernels: restore needs every feature the CT uses");
+	cmp_strings(t, "page-size", d, ps, pd, COMPAT_FAIL, "the same page size");
+	cmp_strings(t, "kernel", d, s->kernel, d->kernel, COMPAT_WARN,
+		    "every kernel feature the CT uses (not checked: the restore will tell)");
 	check_criu(t, s, d);
 
 	r = row(t, "soft-dirty");
@@ -311,9 +362,12 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 	t->precopy = s->soft_dirty;
 	if (!s->soft_dirty)
 		set(r, q->require_precopy ? COMPAT_FAIL : COMPAT_WARN,
-		    "source kernel has no soft-dirty tracking: pre-copy is off%s",
-		    q->require_precopy ? " and --require-precopy was given"
-				       : ", one stop-and-copy dump");
+		    "%s: no soft-dirty tracking in its kernel; required: soft-dirty for "
+		    "pre-copy%s",
+		    SRC(s),
+		    q->require_precopy
+			    ? " (--require-precopy)"
+			    : " (without it: one stop-and-copy dump, a longer downtime)");
 
 	if (q->lazy_restore) {
 		r = row(t, "lazy-restore");
@@ -322,8 +376,11 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 		t->lazy = d->lazy_pages;
 		if (!d->lazy_pages)
 			set(r, COMPAT_WARN,
-			    "destination has no userfaultfd non-cooperative events (criu check "
-			    "--feature uffd-noncoop): it restores eagerly");
+			    "%s: no userfaultfd non-cooperative events (criu check --feature "
+			    "uffd-noncoop); required: them for a lazy restore (without: it "
+			    "restores "
+			    "eagerly)",
+			    DST(d));
 	}
 	check_resources(t, s, d, q);
 	check_tools(t, s, d, q);
@@ -359,7 +416,12 @@ int compat_compare(const Phaul__HostFacts *s, const Phaul__HostFacts *d, const s
 
 void compat_print(FILE *out, const struct compat_table *t, const char *sname, const char *dname)
 {
-	fprintf(out, "%-13s %-26s %-26s %s\n", "CHECK", sname, dname, "VERDICT");
+	char sh[64], dh[64];
+
+	/* by role first: two hosts may bear one name */
+	snprintf(sh, sizeof(sh), "SOURCE %.19s", sname);
+	snprintf(dh, sizeof(dh), "DESTINATION %.14s", dname);
+	fprintf(out, "%-13s %-26s %-26s %s\n", "CHECK", sh, dh, "VERDICT");
 	for (int i = 0; i < t->nrows; i++) {
 		const struct compat_row *r = &t->rows[i];
 

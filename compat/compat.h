@@ -102,6 +102,9 @@ enum compat_verdict { COMPAT_OK = 0, COMPAT_WARN = 1, COMPAT_FAIL = 2, COMPAT_SK
 #define COMPAT_ROWS_MAX 20 /* one per name in compat_check_names, and room */
 #define COMPAT_VAL_MAX	96
 
+/* The destination's cpu_msg when the source sent no cpuinfo image (its dump failed). */
+#define COMPAT_NO_CPUINFO "no cpuinfo from the source"
+
 struct compat_row {
 	const char *check; /* stable name, also what --force takes */
 	char src[COMPAT_VAL_MAX];

@@ -44,7 +44,9 @@ int compat_cpuinfo_dump(const char *work_dir, uint8_t **buf, size_t *len)
 		snprintf(img, sizeof(img), "%s/" CPUINFO_IMG, dir);
 		ret = read_file(img, CPUINFO_MAX, buf, len);
 	}
-	rm_tree(dir);
+	/* On failure the message names cpuinfo-dump.log in dir: keep it for the operator. */
+	if (ret == 0)
+		rm_tree(dir);
 	return ret;
 }
 
@@ -56,7 +58,7 @@ static void cpu_check(const struct compat_probe *p, Phaul__HostFacts *f)
 
 	f->has_cpu_ok = 1;
 	if (!p->cpuinfo) {
-		f->cpu_msg = strdup("no cpuinfo from the source");
+		f->cpu_msg = strdup(COMPAT_NO_CPUINFO);
 		return;
 	}
 	if (p->cpuinfo_len > CPUINFO_MAX) {
@@ -78,7 +80,9 @@ static void cpu_check(const struct compat_probe *p, Phaul__HostFacts *f)
 	}
 	if (fd >= 0)
 		close(fd);
-	rm_tree(dir);
+	/* a failed check's message names cpuinfo-check.log in dir: kept */
+	if (f->cpu_ok)
+		rm_tree(dir);
 }
 
 int compat_criu_facts(const struct compat_probe *p, Phaul__HostFacts *f)

@@ -75,6 +75,14 @@ static int criu_find(char *path, size_t len)
 	return 0;
 }
 
+/* swrk's stderr: -1 ours (inherited), else this fd (criu_set_stderr()) */
+static int criu_stderr = -1;
+
+void criu_set_stderr(int fd)
+{
+	criu_stderr = fd;
+}
+
 /* What criu_pre_exec() needs in the child. */
 struct criu_child {
 	int keep[1 + CRIU_KEEP_FDS_MAX]; /* swrk's socket first, then the fds to pass */
@@ -123,7 +131,7 @@ static int criu_spawn(struct criu_conn *c, const int *fds, size_t nfds, const ch
 	struct spawn sp = {
 		.path = bin,
 		.argv = argv,
-		.std = { SPAWN_NULL, SPAWN_NULL, SPAWN_INHERIT },
+		.std = { SPAWN_NULL, SPAWN_NULL, criu_stderr >= 0 ? criu_stderr : SPAWN_INHERIT },
 		/* exec keeps the signal mask and ignored signals; CRIU needs SIGCHLD etc. */
 		.clean_signals = true,
 		.close_fds = true,
@@ -469,7 +477,7 @@ out:
 
 static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 {
-	char path[PATH_MAX], errs[CRIU_ERRS_LEN];
+	char path[PATH_MAX], errs[CRIU_ERRS_LEN], eno[64] = "";
 	int e = resp && resp->has_cr_errno ? resp->cr_errno : 0;
 	const char *m = resp && resp->cr_errmsg ? resp->cr_errmsg : "";
 	int mlen = (int)strcspn(m, "\n");
@@ -479,9 +487,11 @@ static int criu_fail(const struct criu_req_ctx *x, const CriuResp *resp)
 		mlen = 0;
 	snprintf(path, sizeof(path), "%s/%s", x->work_dir ?: ".", x->log_file);
 	criu_log_errors(path, errs, sizeof(errs));
-	return ph_seterr(PH_ECRIU, "criu %s failed: cr_errno=%d (%s)%s%.*s; see %s%s%s", x->name, e,
-			 e ? strerror(e) : "none", mlen ? " " : "", mlen, m, path,
-			 *errs ? ": " : "", errs);
+	/* cr_errno is mostly 0: said only when CRIU gave one */
+	if (e)
+		snprintf(eno, sizeof(eno), " (cr_errno %d: %s)", e, strerror(e));
+	return ph_seterr(PH_ECRIU, "criu %s failed%s%s%.*s; see %s%s%s", x->name, eno,
+			 mlen ? ": " : "", mlen, m, path, *errs ? ": " : "", errs);
 }
 
 /* ---- requests ---- */

@@ -82,6 +82,9 @@ static int on_finish(struct agent *a, Phaul__Msg *in)
 
 	if (in->finish->has_keep_images && in->finish->keep_images)
 		a->cfg->keep_images = true;
+	/* for the session's end line only; the log makes it visible */
+	snprintf(a->finish_reason, sizeof(a->finish_reason), "%s",
+		 in->finish->reason ? in->finish->reason : "");
 	ret = agent_finish(a, in->finish->commit);
 
 	ack.ok = ret == 0;
@@ -130,11 +133,12 @@ int agent_serve(struct agent *a)
 	int ret;
 
 	a->state = AG_READY;
-	if ((ret = msg_hello(a->mux, "agent", &hello, a->cfg->timeout_s * 1000)) < 0)
+	if ((ret = msg_hello_ex(a->mux, "agent", NULL, a->run_dir[0] ? a->run_dir : NULL, &hello,
+				a->cfg->timeout_s * 1000)) < 0)
 		return ret;
 	snprintf(a->peer, sizeof(a->peer), "%s", hello->hostname ? hello->hostname : "source");
+	agent_audit_start(a, hello);
 	phaul__hello__free_unpacked(hello, NULL);
-	pr_info("session with %s (%s)", a->peer, mux_peer(a->mux));
 
 	while (!a->done) {
 		size_t i;
@@ -169,7 +173,7 @@ int agent_serve(struct agent *a)
 	return a->done ? 0 : ret;
 }
 
-static int serve_chan(struct phaul_config *cfg, struct chan *c)
+static int serve_chan(struct phaul_config *cfg, struct chan *c, const char *transport)
 {
 	struct agent a;
 	int ret;
@@ -184,7 +188,10 @@ static int serve_chan(struct phaul_config *cfg, struct chan *c)
 	/* The source's keepalives make silence mean a dead or stalled peer. */
 	mux_set_idle_timeout(a.mux,
 			     (cfg->idle_timeout_s ? cfg->idle_timeout_s : cfg->timeout_s) * 1000);
+	if (agent_audit_init(&a, transport) < 0)
+		pr_warn("%s", ph_errmsg());
 	ret = agent_serve(&a);
+	agent_audit_end(&a, ret);
 	agent_cleanup(&a);
 	mux_close(a.mux);
 	return ret;
@@ -403,7 +410,7 @@ static void kid_main(struct listener *l, struct chan *c, int rep, uint8_t *key, 
 		refuse_session(l->cfg, c);
 		_exit(EXIT_FAILED);
 	}
-	ret = serve_chan(l->cfg, c);
+	ret = serve_chan(l->cfg, c, "tcp");
 	if (ret < 0)
 		pr_err("%s", ph_errmsg());
 	_exit(ret < 0 ? EXIT_FAILED : EXIT_OK);
@@ -679,7 +686,7 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv)
 		if (ret == 0 && stdio == 2)
 			ret = auth_stdio(cfg, ch);
 		if (ret == 0)
-			ret = serve_chan(cfg, ch);
+			ret = serve_chan(cfg, ch, stdio == 1 ? "ssh" : "tcp (inetd)");
 	} else {
 		ret = listen_loop(cfg, listen);
 	}

@@ -49,9 +49,24 @@ struct agent {
 	uint64_t t_restore;	/* CLOCK_MONOTONIC us at the restore's start */
 	struct psx_parser psx;
 	struct pages_relay relay;
+	/* the audit (agent_audit.c) */
+	const char *transport;	 /* "ssh", "tcp", "tcp (inetd)" */
+	uint64_t t_start;	 /* now_us() at the session's start */
+	char run_name[64];	 /* its run under WORK_DIR/runs, named here */
+	char run_dir[600];	 /* its path: sent in Hello; "" unless it logs there */
+	char finish_reason[256]; /* the source's word in Finish (peer text), "" */
 };
 
 int agent_serve(struct agent *a);
+/* Before Hello: name the session's run (its log dir); 0 or -PH_ESYS. */
+int agent_audit_init(struct agent *a, const char *transport);
+/*
+ * After Hello: a migration (the source sent its id) logs into its run dir
+ * from now on; "session start" to the log and syslog.
+ */
+void agent_audit_start(struct agent *a, const Phaul__Hello *hello);
+/* "session end" (peer, transport, CT, result, duration) to the log and syslog. */
+void agent_audit_end(struct agent *a, int ret);
 /* commit: keep what was restored; else kill it and remove the work dir. */
 int agent_finish(struct agent *a, bool commit);
 /*

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "err.h"
+#include "forensics.h"
 #include "hooks.h"
 #include "htype.h"
 #include "log.h"
@@ -156,10 +157,11 @@ int agent_finish(struct agent *a, bool commit)
 		a->restored_pid = 0;
 	}
 	if (a->dir[0] && !a->cfg->keep_images) {
-		if (rm_tree(a->dir) < 0)
+		/* what the failure left for reading stays; the images go */
+		if (fx_keep_logs_only(a->dir) < 0)
 			pr_warn("%s", ph_errmsg());
 		else
-			pr_info("removed %s", a->dir);
+			pr_info("CRIU's logs kept in %s (images removed)", a->dir);
 		a->dir[0] = '\0';
 	}
 	return 0;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "balance.h"
+#include "cli.h"
 #include "compat/compat.h"
 #include "err.h"
 #include "log.h"
@@ -20,7 +21,7 @@
 #include "notify.h"
 #include "phaul.h"
 
-static const char balance_usage[] =
+const char balance_usage[] =
 	"Usage: phaul balance [--dry-run] [--json]\n"
 	"\n"
 	"One run of the load balancer over the hosts of the config's [balance]\n"
@@ -38,7 +39,12 @@ static const char balance_usage[] =
 	"            2 usage or config.\n"
 	"Every key and how to read a decision: HOWTO.md \"Load balancing\".\n";
 
-
+const struct option balance_opts[] = {
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
 struct run {
 	struct phaul_config *cfg;
@@ -448,16 +454,10 @@ static int run_balance(struct run *r)
 
 int cmd_balance(struct phaul_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct run r = { .cfg = cfg, .b = &cfg->balance, .now = time(NULL) };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", balance_opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': r.dry_run = true; break;
 		case 'j': r.json = true; break;

@@ -210,6 +210,7 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 		printf("\n");
 		compat_print(stdout, &t, host, peer);
 		printf("\n");
+		fflush(stdout); /* before the verdict's error on stderr, under a pipe too */
 	}
 	if (ret == -PH_ECOMPAT) {
 		pr_err("%s", ph_errmsg());

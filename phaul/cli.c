@@ -47,7 +47,8 @@ const char main_usage[] =
 	"            7 balance moved (see 'phaul balance --help'),\n"
 	"            8 committed, then the lazy restore lost the CT.\n"
 	"A command's options may also follow its operands. Every command needs root.\n"
-	"See phaul(8) and HOWTO.md for every option and error.\n";
+	"Each migration leaves its log and report in WORK_DIR/runs (HOWTO \"Logs and\n"
+	"reports\"). See phaul(8) and HOWTO.md for every option and error.\n";
 
 const struct option main_opts[] = {
 	{ "config", required_argument, NULL, 'c' },    { "option", required_argument, NULL, 'o' },
@@ -62,6 +63,7 @@ const struct cli_cmd cli_cmds[] = {
 	{ "check", check_opts, check_usage },
 	{ "agent", agent_opts, agent_usage },
 	{ "recover", recover_opts, recover_usage },
+	{ "balance", balance_opts, balance_usage },
 	{ "status", status_opts, status_usage },
 	{ "cancel", cancel_opts, cancel_usage },
 	{ "set", set_opts, set_usage },

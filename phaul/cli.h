@@ -22,8 +22,10 @@ struct cli_cmd {
 /* Every command; the entry with name NULL ends it. */
 extern const struct cli_cmd cli_cmds[];
 
-extern const struct option main_opts[], migrate_opts[], check_opts[], agent_opts[], recover_opts[];
-extern const char main_usage[], migrate_usage[], check_usage[], agent_usage[], recover_usage[];
+extern const struct option main_opts[], migrate_opts[], check_opts[], agent_opts[], recover_opts[],
+	balance_opts[];
+extern const char main_usage[], migrate_usage[], check_usage[], agent_usage[], recover_usage[],
+	balance_usage[];
 extern const struct option status_opts[], cancel_opts[], set_opts[];
 extern const char status_usage[], cancel_usage[], set_usage[];
 

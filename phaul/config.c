@@ -30,6 +30,8 @@ void config_defaults(struct phaul_config *c)
 	c->compress = true;
 	c->compress_level = 1;
 	c->timeout_s = 120;
+	c->keep_reports = 50;
+	c->keep_days = 30;
 	strcpy(c->restore, "lazy");
 	bal_config_defaults(&c->balance);
 	c->max_startups_start = c->max_startups_full = 10;
@@ -219,6 +221,18 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		if ((l = log_level_parse(v)) < 0)
 			return -1;
 		c->log_level = l;
+		return 0;
+	}
+	if (!strcmp(k, "keep_reports")) {
+		if (parse_uint(v, 100000, &u) || !u)
+			return -1;
+		c->keep_reports = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(k, "keep_days")) {
+		if (parse_uint(v, 36500, &u))
+			return -1;
+		c->keep_days = (unsigned)u;
 		return 0;
 	}
 	if (!strcmp(k, "tcp_port")) {

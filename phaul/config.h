@@ -52,6 +52,8 @@ struct phaul_config {
 	char fs_root[512];	   /* agent: fs-sync writes only under this ("" = never) */
 	int timeout_s;		   /* any single step */
 	bool keep_images;	   /* keep the work dirs after the migration */
+	unsigned keep_reports;	   /* runs (logs, reports) kept under work_dir/runs */
+	unsigned keep_days;	   /* ...and for at most this many days (0: no limit) */
 	char path[512];		   /* the file loaded ("" = none): what a remote migrate re-reads */
 	bool allow_remote_migrate; /* agent: a balancer may ask it to migrate a CT */
 	char notify_url[512];	   /* POST the final report here ("" = never) */

@@ -47,6 +47,13 @@ static int open_chan(const struct phaul_config *cfg, const char *host, struct ch
 int connect_agent(const struct phaul_config *cfg, const char *host, struct mux **out,
 		  char *peer_name, size_t peer_len)
 {
+	return connect_agent_mig(cfg, host, NULL, out, peer_name, peer_len, NULL, 0);
+}
+
+int connect_agent_mig(const struct phaul_config *cfg, const char *host, const char *mig_id,
+		      struct mux **out, char *peer_name, size_t peer_len, char *log_dir,
+		      size_t log_len)
+{
 	Phaul__Hello *hello = NULL;
 	struct chan *c = NULL;
 	struct mux *m = NULL;
@@ -59,7 +66,7 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 	if ((ret = mux_start(c, &m)) < 0)
 		return ret; /* mux_start() closed c */
 	mux_set_send_timeout(m, cfg->timeout_s * 1000);
-	if ((ret = msg_hello(m, "source", &hello, cfg->timeout_s * 1000)) < 0) {
+	if ((ret = msg_hello_ex(m, "source", mig_id, NULL, &hello, cfg->timeout_s * 1000)) < 0) {
 		mux_close(m);
 		return ph_errctx(ret, "hello with %s", host);
 	}
@@ -67,6 +74,10 @@ int connect_agent(const struct phaul_config *cfg, const char *host, struct mux *
 	ph_strvis(peer_name, peer_len,
 		  hello->hostname && *hello->hostname ? hello->hostname : host);
 	pr_info("connected to %s (phaul %s)", peer_name, hello->phaul_version);
+	/* a path on the peer, only ever printed: capped, made visible */
+	if (log_dir && log_len)
+		ph_strvis(log_dir, log_len < PH_PATH_MAX ? log_len : PH_PATH_MAX,
+			  hello->log_dir ? hello->log_dir : "");
 	phaul__hello__free_unpacked(hello, NULL);
 	*out = m;
 	return 0;

@@ -33,6 +33,7 @@
 #include "cli.h"
 #include "control.h"
 #include "err.h"
+#include "forensics.h"
 #include "fs-sync/fss.h"
 #include "hooks.h"
 #include "htype.h"
@@ -318,7 +319,8 @@ static int step_connect(struct mig *g, const char *host)
 	int ret;
 
 	report_phase(&g->rep, "connect", "%s over %s", host, g->cfg->transport);
-	if ((ret = connect_agent(g->cfg, host, &m, g->peer, sizeof(g->peer))) < 0)
+	if ((ret = connect_agent_mig(g->cfg, host, g->id, &m, g->peer, sizeof(g->peer),
+				     g->rep.dst_log_dir, sizeof(g->rep.dst_log_dir))) < 0)
 		return ret;
 	pthread_mutex_lock(&g->lock);
 	g->m = m;
@@ -598,6 +600,7 @@ static void auto_converge(struct mig *g)
 		return;
 	}
 	g->rep.throttle_pct = g->pc.throttle_pct;
+	report_mark(&g->rep, RM_THROTTLE);
 	snprintf(g->rep.throttle_cgroup, sizeof(g->rep.throttle_cgroup), "%s", g->thr.cg);
 	report_phase(&g->rep, "precopy", "not converging: CPU of %s throttled by %u%% (cgroup %s)",
 		     g->ct.spec, g->pc.throttle_pct, g->thr.cg);
@@ -735,6 +738,7 @@ static int restore_remote(struct mig *g)
 		g->dst_held = in->restore_resp->has_held && in->restore_resp->held;
 		g->rep.restore_us = in->restore_resp->restore_time_us;
 		g->rep.downtime_us = now_us() - g->t_dump;
+		report_mark(&g->rep, RM_RESTORED);
 		report_restore_resp(&g->rep, in->restore_resp);
 		if (g->lazy && strcmp(g->rep.restore_mode, "lazy"))
 			report_phase(&g->rep, "restore", "restored eagerly: %s",
@@ -757,6 +761,7 @@ static int post_dump(struct mig *g)
 	uint64_t bytes;
 	int ret;
 
+	report_mark(&g->rep, RM_DUMPED);
 	if ((ret = images_iter_dir(g->dir, g->iter, dir, sizeof(dir))) < 0 ||
 	    (ret = iter_end(g, &it, dir)) < 0)
 		return ret;
@@ -769,6 +774,7 @@ static int post_dump(struct mig *g)
 	if ((ret = images_send(g->m, g->iter, dir, &count, &bytes)) < 0)
 		return ret;
 	g->rep.images_bytes = bytes;
+	report_mark(&g->rep, RM_IMAGES);
 	if ((ret = check_interrupt(g)) < 0)
 		return ret;
 	report_phase(&g->rep, "restore", "%u image files (%.1f MiB); restoring on %s", count,
@@ -845,6 +851,7 @@ static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 				g->cfg->timeout_s * 1000)) < 0)
 		return ph_errctx(ret, "Go to %s", g->peer);
 	g->rep.downtime_us = now_us() - g->t_dump;
+	report_mark(&g->rep, RM_RUNNING);
 	if (set_phase(g, PHASE_DONE) < 0)
 		pr_warn("%s", ph_errmsg()); /* committed all the same */
 	return strcmp(g->rep.restore_mode, "lazy") ? 0 : lazy_wait(g);
@@ -867,7 +874,8 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 	if (ret < 0) {
 		g->err_code = ret;
 		snprintf(g->err, sizeof(g->err), "%s", ph_errmsg());
-		pr_err("rolling back: %s", g->err);
+		/* the error itself is logged once, at the end */
+		pr_info("rolling back: CRIU resumes %s", g->ct.spec);
 		return CRIU_ROLLBACK;
 	}
 	return CRIU_COMMIT;
@@ -887,6 +895,7 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	if ((ret = iter_begin(g, true, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 		return ret;
 	g->t_dump = now_us();
+	report_mark(&g->rep, RM_FREEZE);
 	set_phase(g, PHASE_FROZEN);
 	if (g->ct.ops->dump) {
 		fill_ct_dump(g, &d, dir, parent[0] ? parent : NULL);
@@ -1066,6 +1075,7 @@ static int migrate(struct mig *g, const char *host)
 	int ret;
 
 	g->t_start = now_us();
+	report_mark(&g->rep, RM_START);
 	if ((ret = step_connect(g, host)) < 0 || (ret = run_hook(g, HOOK_BEFORE_CHECK, NULL)) < 0 ||
 	    (ret = step_check(g)) < 0)
 		goto out;
@@ -1085,7 +1095,10 @@ out:
 		pr_err("%s", ph_errmsg());
 	ret = finish(g, ret, outcome);
 	control_quiet(&g->ctl); /* the report is the last line */
+	if (ret != EXIT_OK)
+		fx_source_failed(&g->rep, g->dir);
 	report_print(&g->rep);
+	fx_source_end(&g->rep);
 	if (!g->opt.dry_run)
 		report_notify(&g->rep, g->cfg->notify_url, 10);
 	return ret;
@@ -1297,6 +1310,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		return early_report(&g, EXIT_USAGE);
 	log_init("src", cfg->log_level);
 	gethostname(g.host, sizeof(g.host) - 1);
+	g.rep.dry_run = g.opt.dry_run;
 	snprintf(g.rep.ct, sizeof(g.rep.ct), "%s", argv[optind]);
 	snprintf(g.rep.src, sizeof(g.rep.src), "%s", g.host);
 	snprintf(g.rep.dst, sizeof(g.rep.dst), "%s", argv[optind + 1]);
@@ -1326,6 +1340,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	    (g.lock_fd = mrec_lock(cfg->work_dir, MREC_SOURCE, g.id, false)) < 0)
 		return early_exit(&g, EXIT_FAILED);
 	snprintf(g.rep.mig_id, sizeof(g.rep.mig_id), "%s", g.id);
+	fx_source_begin(cfg, g.id, g.rep.log_dir, sizeof(g.rep.log_dir));
 	/* A throttle left by a phaul that died (this CT's or another's) is lifted now. */
 	if (throttle_init(&g.thr, cfg->work_dir) < 0)
 		pr_warn("%s", ph_errmsg());

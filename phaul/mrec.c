@@ -46,14 +46,7 @@ const char *mrec_dst_state_name(enum mrec_dst_state s)
 
 bool mrec_id_valid(const char *id)
 {
-	size_t n = 0;
-
-	for (; id[n]; n++)
-		if (n == PH_MIG_ID_MAX ||
-		    !((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= 'A' && id[n] <= 'Z') ||
-		      (id[n] >= '0' && id[n] <= '9') || id[n] == '-'))
-			return false;
-	return n > 0;
+	return ph_id_valid(id, PH_MIG_ID_MAX);
 }
 
 int mrec_new_id(char *out, size_t len)

@@ -33,6 +33,14 @@ enum phaul_exit {
  */
 int connect_agent(const struct phaul_config *cfg, const char *host, struct mux **out,
 		  char *peer_name, size_t peer_len);
+/*
+ * The same for a migration: the agent learns mig_id (for its log lines) and
+ * log_dir gets where it logs this session ("" from an older agent), made
+ * visible: a path on the peer, to print only. log_dir may be NULL.
+ */
+int connect_agent_mig(const struct phaul_config *cfg, const char *host, const char *mig_id,
+		      struct mux **out, char *peer_name, size_t peer_len, char *log_dir,
+		      size_t log_len);
 
 /*
  * End the session: commit keeps what the agent restored, else it discards

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "log.h"
 #include "progress.h"
 #include "report.h"
 #include "util.h"
@@ -273,6 +274,7 @@ void progress_tty_open(int fd)
 	pthread_mutex_lock(&tty_mu);
 	tty_fd = fd;
 	pthread_mutex_unlock(&tty_mu);
+	log_set_output_hold(progress_hold, progress_release);
 }
 
 /* Best effort: a status line lost on a closed terminal is no error. */

@@ -20,6 +20,44 @@ void report_init(struct report *r, bool json)
 	r->stop_reason = "";
 }
 
+void report_mark(struct report *r, enum report_mark m)
+{
+	if (m >= RM_NMARKS || (m == RM_THROTTLE && r->mark[m]))
+		return;
+	r->mark[m] = now_us();
+}
+
+/* b - a when both moments were reached in that order, else 0 */
+static uint64_t span(const struct report *r, enum report_mark a, enum report_mark b)
+{
+	if (!r->mark[a] || !r->mark[b] || r->mark[b] < r->mark[a])
+		return 0;
+	return r->mark[b] - r->mark[a];
+}
+
+void report_interruption(const struct report *r, struct report_interruption *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->total_us = r->downtime_us;
+	out->dump_us = span(r, RM_FREEZE, RM_DUMPED);
+	out->images_us = span(r, RM_DUMPED, RM_IMAGES);
+	out->restore_us = span(r, RM_IMAGES, RM_RESTORED);
+	out->commit_us = span(r, RM_RESTORED, RM_RUNNING);
+}
+
+uint64_t report_throttle_us(const struct report *r)
+{
+	if (!r->mark[RM_THROTTLE])
+		return 0;
+	if (r->mark[RM_FREEZE])
+		return span(r, RM_THROTTLE, RM_FREEZE);
+	/* never frozen: throttled until the end (lifted then) */
+	if (r->mark[RM_START] && r->total_us &&
+	    r->mark[RM_START] + r->total_us > r->mark[RM_THROTTLE])
+		return r->mark[RM_START] + r->total_us - r->mark[RM_THROTTLE];
+	return 0;
+}
+
 void report_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -201,6 +239,31 @@ static void print_restore_json(FILE *f, const struct report *r)
 		(unsigned long long)r->store_apply_us, (unsigned long long)r->store_moved_pages);
 }
 
+/* bytes per second over usec; 0 for no time */
+static double rate(uint64_t bytes, uint64_t usec)
+{
+	return usec ? bytes * 1e6 / usec : 0.0;
+}
+
+/* The dry run, the interruption's parts, the throttle's span, where the logs are. */
+static void print_forensics_json(FILE *f, const struct report *r)
+{
+	struct report_interruption in;
+
+	report_interruption(r, &in);
+	fprintf(f,
+		",\"dry_run\":%s,\"interruption_us\":%llu,\"interruption\":{\"dump_us\":%llu,"
+		"\"images_us\":%llu,\"restore_us\":%llu,\"commit_us\":%llu},"
+		"\"throttle_us\":%llu",
+		r->dry_run ? "true" : "false", (unsigned long long)in.total_us,
+		(unsigned long long)in.dump_us, (unsigned long long)in.images_us,
+		(unsigned long long)in.restore_us, (unsigned long long)in.commit_us,
+		(unsigned long long)report_throttle_us(r));
+	json_field_to(f, ",", "log_dir", r->log_dir);
+	json_field_to(f, ",", "images_dir", r->images_dir);
+	json_field_to(f, ",", "dst_log_dir", r->dst_log_dir);
+}
+
 void report_check(struct report *r, const struct compat_table *t)
 {
 	progress_hold();
@@ -261,14 +324,18 @@ void report_json(FILE *f, const struct report *r)
 		r->overrun_allowed ? "true" : "false", r->throttle_pct);
 	json_field_to(f, "", "throttle_cgroup", r->throttle_cgroup);
 	print_restore_json(f, r);
+	print_forensics_json(f, r);
 	fprintf(f, ",\"iterations\":[");
 	for (uint32_t i = 1; i < r->niter; i++)
 		fprintf(f,
 			"%s{\"iter\":%u,\"final\":%s,\"pages\":%llu,\"raw_bytes\":%llu,"
-			"\"wire_bytes\":%llu,\"usec\":%llu}",
+			"\"wire_bytes\":%llu,\"usec\":%llu,\"raw_bytes_per_sec\":%.0f,"
+			"\"wire_bytes_per_sec\":%.0f,\"throttle_pct\":%u}",
 			i > 1 ? "," : "", i, r->it[i].final ? "true" : "false",
 			(unsigned long long)r->it[i].pages, (unsigned long long)r->it[i].raw_bytes,
-			(unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec);
+			(unsigned long long)r->it[i].wire_bytes, (unsigned long long)r->it[i].usec,
+			rate(r->it[i].raw_bytes, r->it[i].usec),
+			rate(r->it[i].wire_bytes, r->it[i].usec), r->it[i].throttle_pct);
 	fprintf(f, "],\"fs_paths\":[");
 	for (uint32_t i = 0; i < r->nsync; i++) {
 		const struct sync_report *s = &r->sync[i];
@@ -309,6 +376,42 @@ uint64_t report_overrun_us(const struct report *r)
 }
 
 static void print_text(const struct report *r);
+/* The headline: the service interruption, then its parts. */
+static void print_interruption_text(const struct report *r)
+{
+	struct report_interruption in;
+
+	report_interruption(r, &in);
+	printf("  SERVICE INTERRUPTION %.0f ms  (frozen on %s until it ran on %s; predicted %.0f "
+	       "ms",
+	       in.total_us / 1e3, r->src, r->dst, r->predicted_downtime_us / 1e3);
+	if (r->limit_us)
+		printf(", limit %.0f ms", r->limit_us / 1e3);
+	printf(")\n");
+	if (report_overrun_us(r))
+		printf("  OVER THE LIMIT   by %.0f ms (limit %.0f ms%s)\n",
+		       report_overrun_us(r) / 1e3, r->limit_us / 1e3,
+		       r->overrun_allowed ? ", --allow-downtime-overrun" : "");
+	if (in.dump_us || in.images_us || in.restore_us || in.commit_us) {
+		const struct iter_report *fin = r->niter ? &r->it[r->niter - 1] : NULL;
+
+		printf("    final dump     %6.0f ms  the last delta dumped and sent",
+		       in.dump_us / 1e3);
+		if (fin && fin->final)
+			printf(" (%llu pages, %.1f MiB on the wire)",
+			       (unsigned long long)fin->pages, mib(fin->wire_bytes));
+		printf("\n    images         %6.0f ms  %.1f MiB of non-page images sent\n",
+		       in.images_us / 1e3, mib(r->images_bytes));
+		printf("    restore        %6.0f ms  on %s (CRIU's restore time %.0f ms%s%s)\n",
+		       in.restore_us / 1e3, r->dst, r->restore_us / 1e3,
+		       r->restore_mode[0] ? ", " : "", r->restore_mode);
+		printf("    commit         %6.0f ms  the source copy ended, %s let the CT run\n",
+		       in.commit_us / 1e3, r->dst);
+	}
+	printf("    (CRIU frozen   %6.0f ms  CRIU's own count on %s: from the freeze to the end of "
+	       "the source copy)\n",
+	       r->frozen_us / 1e3, r->src);
+}
 
 void report_print(const struct report *r)
 {
@@ -323,36 +426,45 @@ void report_print(const struct report *r)
 
 static void print_text(const struct report *r)
 {
-	printf("\nmigration of %s: %s -> %s over %s: %s\n", r->ct, r->src, r->dst,
-	       r->transport ? r->transport : "?", r->result ? "FAILED" : "done");
+	if (r->dry_run && !r->result) {
+		printf("\ndry run of %s: %s -> %s over %s: checks passed, nothing migrated\n",
+		       r->ct, r->src, r->dst, r->transport ? r->transport : "?");
+		printf("  total time       %.2f s\n", r->total_us / 1e6);
+		return;
+	}
+	printf("\n%s of %s: %s -> %s over %s: %s\n", r->dry_run ? "dry run" : "migration", r->ct,
+	       r->src, r->dst, r->transport ? r->transport : "?", r->result ? "FAILED" : "done");
 	if (r->result)
 		printf("  error            %s\n  source           %s\n", r->error,
 		       r->where[0]	? r->where
 		       : r->rolled_back ? "resumed, unchanged"
 					: "see error");
+	if (!r->result)
+		print_interruption_text(r);
 	printf("  total time       %.2f s\n", r->total_us / 1e6);
-	if (!r->result) {
-		printf("  downtime         %.0f ms (predicted %.0f ms)\n", r->downtime_us / 1e3,
-		       r->predicted_downtime_us / 1e3);
-		if (report_overrun_us(r))
-			printf("  OVER THE LIMIT   by %.0f ms (limit %.0f ms%s)\n",
-			       report_overrun_us(r) / 1e3, r->limit_us / 1e3,
-			       r->overrun_allowed ? ", --allow-downtime-overrun" : "");
-		printf("  frozen (CRIU)    %.0f ms\n", r->frozen_us / 1e3);
-		printf("  restore (CRIU)   %.0f ms\n", r->restore_us / 1e3);
+	if (!r->result)
 		printf("  pid on target    %u\n", r->dst_pid);
-	}
 	if (!r->result || r->lazy_done)
 		print_restore_text(r);
 	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,
 	       *r->stop_reason ? " (stopped: " : "", r->stop_reason, *r->stop_reason ? ")" : "");
-	for (uint32_t i = 1; i < r->niter; i++)
-		printf("    %-5s %2u  %8llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s\n",
-		       r->it[i].final ? "final" : "iter", i, (unsigned long long)r->it[i].pages,
-		       mib(r->it[i].raw_bytes), mib(r->it[i].wire_bytes), r->it[i].usec / 1e6);
+	for (uint32_t i = 1; i < r->niter; i++) {
+		const struct iter_report *it = &r->it[i];
+
+		printf("    %-5s %2u  %8llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s  "
+		       "%7.1f MiB/s pages  %7.1f MiB/s wire",
+		       it->final ? "final" : "iter", i, (unsigned long long)it->pages,
+		       mib(it->raw_bytes), mib(it->wire_bytes), it->usec / 1e6,
+		       rate(it->raw_bytes, it->usec) / 1048576.0,
+		       rate(it->wire_bytes, it->usec) / 1048576.0);
+		if (it->throttle_pct)
+			printf("  throttle %u%%", it->throttle_pct);
+		printf("\n");
+	}
 	if (r->throttle_pct)
-		printf("  auto-converge    CPU throttled up to %u%% (cgroup %s), lifted on %s\n",
-		       r->throttle_pct, r->throttle_cgroup,
+		printf("  auto-converge    CPU throttled for %.1f s, up to %u%% (cgroup %s), "
+		       "lifted on %s\n",
+		       report_throttle_us(r) / 1e6, r->throttle_pct, r->throttle_cgroup,
 		       r->result ? "the source" : "the destination");
 	printf("  images (non-page) %.1f MiB\n", mib(r->images_bytes));
 	if (r->fs_syncs || r->nsync)

@@ -8,6 +8,7 @@
 #define PHAUL_REPORT_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,8 +38,34 @@ struct sync_report {
 	uint64_t wire_bytes;
 };
 
+/*
+ * Moments of a migration (now_us(), monotonic), taken by report_mark(): the
+ * service interruption and its parts, and the throttle's span, come from
+ * them. 0: not reached.
+ */
+enum report_mark {
+	RM_START,    /* the migration began */
+	RM_THROTTLE, /* auto-converge first throttled the CT (the first call only) */
+	RM_FREEZE,   /* the final dump froze the CT */
+	RM_DUMPED,   /* CRIU's post-dump: the last delta is dumped and streamed */
+	RM_IMAGES,   /* the dump's other images are on the destination */
+	RM_RESTORED, /* the destination restored the CT (RestoreResp) */
+	RM_RUNNING,  /* the destination lets it run (FinishAck of the commit) */
+	RM_NMARKS,
+};
+
+/* The service interruption, freeze to running on the destination, and its parts (us). */
+struct report_interruption {
+	uint64_t total_us;   /* RM_FREEZE -> RM_RUNNING (downtime_us) */
+	uint64_t dump_us;    /* freeze -> the last delta dumped and streamed */
+	uint64_t images_us;  /* -> the other images transferred */
+	uint64_t restore_us; /* -> restored on the destination (its CRIU's restore_us inside) */
+	uint64_t commit_us;  /* -> the source copy ended and Go acknowledged */
+};
+
 struct report {
 	bool json;
+	bool dry_run; /* checks only: reported as a dry run, not as a migration */
 	char ct[256];
 	char src[256];
 	char dst[256];
@@ -80,9 +107,20 @@ struct report {
 	bool lazy_done;
 	uint64_t memory_complete_us; /* restore start -> every page in place */
 	uint64_t lazy_pages_total, lazy_pages_fault, lazy_pages_background, lazy_pages_missing;
+	uint64_t mark[RM_NMARKS]; /* report_mark() */
+	/* where what is kept of it is (forensics.h); "" for none */
+	char log_dir[600];	       /* this host's run dir: phaul.log, report.json */
+	char images_dir[PATH_MAX];     /* this host's images and CRIU logs, kept after a failure */
+	char dst_log_dir[PH_PATH_MAX]; /* the destination's, as it said (visible) */
 };
 
 void report_init(struct report *r, bool json);
+/* Take the moment m now (RM_THROTTLE: only the first time). */
+void report_mark(struct report *r, enum report_mark m);
+/* The interruption's parts from the marks (zeros when the migration did not get there). */
+void report_interruption(const struct report *r, struct report_interruption *out);
+/* How long the CT ran throttled: first throttle to the freeze (or the end). 0: never. */
+uint64_t report_throttle_us(const struct report *r);
 /* What the destination said of its restore and of its lazy-pages daemon's end. */
 void report_restore_resp(struct report *r, const Phaul__RestoreResp *q);
 void report_lazy_done(struct report *r, const Phaul__LazyDone *d);

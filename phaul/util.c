@@ -255,3 +255,15 @@ ssize_t read_full(int fd, void *buf, size_t len)
 	}
 	return (ssize_t)got;
 }
+
+bool ph_id_valid(const char *id, size_t max)
+{
+	size_t n = 0;
+
+	for (; id[n]; n++)
+		if (n == max ||
+		    !((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= 'A' && id[n] <= 'Z') ||
+		      (id[n] >= '0' && id[n] <= '9') || id[n] == '-'))
+			return false;
+	return n > 0;
+}

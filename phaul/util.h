@@ -3,6 +3,7 @@
 #ifndef PHAUL_UTIL_H
 #define PHAUL_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,6 +45,8 @@ ssize_t read_full(int fd, void *buf, size_t len);
  * Backslashes are kept, so visifying twice changes nothing. Returns dst.
  */
 char *ph_strvis(char *dst, size_t len, const char *src);
+/* id is [A-Za-z0-9-]{1,max}: safe in a line and in a file name (a migration's id). */
+bool ph_id_valid(const char *id, size_t max);
 /* The same in place, without growing: each such byte becomes '?'; cut at cap bytes. */
 void ph_strvis_inplace(char *s, size_t cap);
 

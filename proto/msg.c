@@ -154,6 +154,12 @@ void msg_free(Phaul__Msg *msg)
 
 int msg_hello(struct mux *m, const char *role, Phaul__Hello **peer, int timeout_ms)
 {
+	return msg_hello_ex(m, role, NULL, NULL, peer, timeout_ms);
+}
+
+int msg_hello_ex(struct mux *m, const char *role, const char *mig_id, const char *log_dir,
+		 Phaul__Hello **peer, int timeout_ms)
+{
 	static char *caps[] = { "zstd", "precopy", "fs-sync" };
 	Phaul__Msg msg = PHAUL__MSG__INIT, *in = NULL;
 	Phaul__Hello h = PHAUL__HELLO__INIT;
@@ -168,6 +174,8 @@ int msg_hello(struct mux *m, const char *role, Phaul__Hello **peer, int timeout_
 	h.role = (char *)role;
 	h.n_caps = sizeof(caps) / sizeof(caps[0]);
 	h.caps = caps;
+	h.mig_id = (char *)mig_id;
+	h.log_dir = (char *)log_dir;
 	msg.body_case = PHAUL__MSG__BODY_HELLO;
 	msg.hello = &h;
 	if ((ret = msg_send(m, &msg)) < 0)

@@ -33,5 +33,8 @@ const char *msg_name(Phaul__Msg__BodyCase c);
  * *peer is the caller's (phaul__hello__free_unpacked), NULL on failure.
  */
 int msg_hello(struct mux *m, const char *role, Phaul__Hello **peer, int timeout_ms);
+/* The same, telling the peer the migration's id (source) or its log dir (agent); NULL: none. */
+int msg_hello_ex(struct mux *m, const char *role, const char *mig_id, const char *log_dir,
+		 Phaul__Hello **peer, int timeout_ms);
 
 #endif

@@ -52,6 +52,7 @@ stage fuzz fuzz_all
 stage host ./tests/host/run.sh
 stage recover ./tests/host/recover.sh
 stage control ./tests/host/control.sh
+stage forensics ./tests/host/forensics.sh
 stage balance ./tests/balance/run.sh
 stage balance-prometheus ./tests/balance/prometheus.sh
 stage balance-sim sim_all

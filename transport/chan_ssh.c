@@ -148,6 +148,32 @@ static int64_t ssh_deadline(int tmo)
 	return tmo < 0 ? -1 : chan_now_ms() + tmo;
 }
 
+/*
+ * A line of the remote phaul's own log at info or debug level ("TIME
+ * ROLE[ID] info: ..."): the agent keeps it in its own log, ours shows it
+ * only at debug. Anything else (its warnings and errors, ssh's, a shell's)
+ * is a warning here.
+ */
+static bool remote_chatter(const char *line)
+{
+	const char *p = line;
+
+	for (int tok = 0; tok < 2; tok++) {
+		if (!(p = strchr(p, ' ')))
+			return false;
+		p++;
+	}
+	return !strncmp(p, "info: ", 6) || !strncmp(p, "debug: ", 7);
+}
+
+static void relay_line(const char *host, const char *line)
+{
+	if (remote_chatter(line))
+		pr_debug("%s: %s", host, line);
+	else
+		pr_warn("%s: %s", host, line);
+}
+
 /* Log the remote command's stderr a line at a time; lock held. */
 static void ssh_drain_stderr(struct chan *c, int flush)
 {
@@ -163,7 +189,7 @@ static void ssh_drain_stderr(struct chan *c, int flush)
 			}
 			p->errline[p->errlen] = '\0';
 			if (b[i] == '\n' || p->errlen)
-				pr_warn("%s: %s", p->host, p->errline);
+				relay_line(p->host, p->errline);
 			p->errlen = 0;
 			if (b[i] != '\n')
 				p->errline[p->errlen++] = b[i];
@@ -171,7 +197,7 @@ static void ssh_drain_stderr(struct chan *c, int flush)
 	}
 	if (flush && p->errlen) {
 		p->errline[p->errlen] = '\0';
-		pr_warn("%s: %s", p->host, p->errline);
+		relay_line(p->host, p->errline);
 		p->errlen = 0;
 	}
 }

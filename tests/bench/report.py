@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark results: one JSON line per run, then the medians as a table,
-a JSON file and a PNG chart.  No dependency beyond python3 (the PNG is drawn
-here with zlib and a 3x5 pixel font).
+the targets' verdicts, a JSON file and a PNG chart.  The chart needs
+matplotlib (Debian's python3-matplotlib); without it the table and the JSON
+are written all the same and the chart is skipped, saying so.
 
   report.py criu-stats KEY < base64(stats image)   -> KEY in ms
-  report.py run-line --mode M ... --json FILE      -> one run's JSON line
+  report.py run-line --mode M ... --json FILE --figures FILE
+                                                   -> one run's JSON line
   report.py run-summary < line                     -> one line for humans
   report.py summarize RUNS.jsonl DIR               -> DIR/{table.txt,results.json,chart.png}
 """
@@ -14,7 +16,6 @@ import json
 import statistics
 import struct
 import sys
-import zlib
 
 
 # ---- CRIU stats images (engine/criu_stats.proto) ---------------------------
@@ -77,6 +78,19 @@ def num(s):
     return None if s in (None, "", "null") else float(s)
 
 
+def read_figures(path):
+    """KEY VALUE lines a raw mode wrote (tests/bench/modes.sh)"""
+    out = {}
+    try:
+        for line in open(path):
+            k, _, v = line.strip().partition(" ")
+            if k:
+                out[k] = v.strip()
+    except OSError:
+        pass
+    return out
+
+
 def run_line(a):
     r = {"link": a.link, "mib": int(a.mib), "dirty": a.dirty, "rate_pps": int(a.rate),
          "content": a.content, "mode": a.mode, "rep": int(a.rep),
@@ -84,13 +98,18 @@ def run_line(a):
          "verified": None if a.verify == "null" else a.verify == "true"}
     ok = a.gap_ms not in ("", "null") and a.verify == "true"
     reason = a.reason
-    if a.mode == "cold":
-        dt, frozen, restore, wire, raw, its = (a.cold.split(",") + [""] * 6)[:6]
-        r.update(downtime_ms=num(dt) and num(dt) / 1000, predicted_ms=None,
-                 frozen_ms=num(frozen), restore_ms=num(restore),
-                 wire_mib=num(wire) and num(wire) / 1048576,
-                 raw_mib=num(raw) and num(raw) / 1048576,
-                 iterations=num(its), stop_reason="no pre-copy", total_s=r["wall_s"])
+    fig = read_figures(a.figures) if a.figures else {}
+    if fig:
+        # a raw CRIU mode: its own figures, no pre-copy, no prediction
+        def mib(k):
+            return num(fig.get(k)) and num(fig.get(k)) / 1048576
+        r.update(downtime_ms=num(fig.get("downtime_ms")), predicted_ms=None,
+                 frozen_ms=num(fig.get("frozen_ms")), restore_ms=num(fig.get("restore_ms")),
+                 memory_complete_ms=num(fig.get("memory_complete_ms")),
+                 restore_mode=fig.get("restore_mode"),
+                 wire_mib=mib("wire_bytes"), raw_mib=mib("raw_bytes"),
+                 iterations=num(fig.get("iterations")), stop_reason="no pre-copy",
+                 total_s=r["wall_s"])
     else:
         rep = None
         try:
@@ -106,9 +125,17 @@ def run_line(a):
             if not rep["ok"]:
                 ok = False
                 reason = "phaul: %s" % rep.get("error")
+            lazy = rep.get("restore_mode") == "lazy"
             r.update(downtime_ms=rep["downtime_us"] / 1000,
                      predicted_ms=rep["predicted_downtime_us"] / 1000,
                      frozen_ms=rep["frozen_us"] / 1000, restore_ms=rep["restore_us"] / 1000,
+                     restore_mode=rep.get("restore_mode"),
+                     memory_complete_ms=(rep["memory_complete_us"] / 1000
+                                         if lazy and rep.get("memory_complete") else None),
+                     lazy_pages_total=rep.get("lazy_pages_total"),
+                     lazy_pages_fault=rep.get("lazy_pages_fault"),
+                     lazy_pages_background=rep.get("lazy_pages_background"),
+                     store_io=rep.get("store_io"),
                      wire_mib=rep["wire_bytes"] / 1048576, raw_mib=rep["raw_bytes"] / 1048576,
                      iterations=len([i for i in rep["iterations"] if not i["final"]]),
                      stop_reason=rep["stop_reason"], total_s=rep["total_us"] / 1e6,
@@ -132,17 +159,23 @@ def run_summary():
         print("  FAILED: %s" % r["reason"])
         return
     print("  gap %s ms, downtime %s ms (predicted %s), total %s s, %s iterations (%s), "
-          "wire %s MiB, frozen %s ms, restore %s ms" % (
+          "wire %s MiB, frozen %s ms, restore %s ms (%s), memory complete %s ms" % (
               fmt(r["gap_ms"]), fmt(r["downtime_ms"]), fmt(r["predicted_ms"]),
               fmt(r["total_s"], "%.1f"), fmt(r["iterations"]), r["stop_reason"],
-              fmt(r["wire_mib"], "%.1f"), fmt(r["frozen_ms"]), fmt(r["restore_ms"])))
+              fmt(r["wire_mib"], "%.1f"), fmt(r["frozen_ms"]), fmt(r["restore_ms"]),
+              r.get("restore_mode") or "-", fmt(r.get("memory_complete_ms"))))
 
 
 # ---- summary ----------------------------------------------------------------
 
 FIGS = ["gap_ms", "downtime_ms", "predicted_ms", "total_s", "iterations", "wire_mib",
-        "raw_mib", "frozen_ms", "restore_ms", "throttle_pct"]
-MODES = ["cold", "fixed", "phaul"]
+        "raw_mib", "frozen_ms", "restore_ms", "memory_complete_ms", "throttle_pct"]
+# the modes in tests/bench/run's order; a mode not listed here is shown after them
+MODES = ["cold", "fixed", "phaul", "phaul-eager", "floor"]
+# the required cell and the issue's targets, as ratios within one run
+REQ_MIB, REQ_DIRTY = 256, "medium"
+GAP_RATIO = 1 / 20.0       # phaul's workload-seen gap <= 1/20 of cold's
+RESTORE_RATIO = 1.5        # phaul's restore <= 1.5x the floor's
 
 
 def med(rs, k):
@@ -154,19 +187,25 @@ def ratio(a, b):
     return None if a is None or not b else a / b
 
 
+def mode_order(runs):
+    seen = {r["mode"] for r in runs}
+    return [m for m in MODES if m in seen] + sorted(seen - set(MODES))
+
+
 def summarize(runs_file, out):
     runs = [json.loads(l) for l in open(runs_file) if l.strip()]
+    modes = mode_order(runs)
     cells, order = {}, []
     for r in runs:
         w = (r["link"], r["mib"], r["dirty"], r["content"])
         if w not in cells:
-            cells[w] = {m: [] for m in MODES}
+            cells[w] = {m: [] for m in modes}
             order.append(w)
         cells[w][r["mode"]].append(r)
 
     rows = []
     for w in order:
-        for m in MODES:
+        for m in modes:
             rs = cells[w][m]
             if not rs:
                 continue
@@ -175,33 +214,37 @@ def summarize(runs_file, out):
                    "content": w[3], "mode": m, "runs": len(rs), "ok": len(good)}
             for k in FIGS:
                 row[k] = med(good, k)
+            row["restore_mode"] = "/".join(sorted({r.get("restore_mode") or "-" for r in good}))
             row["stop_reasons"] = sorted({r.get("stop_reason", "") for r in good})
             row["failures"] = [r["reason"] for r in rs if not r["ok"]]
             rows.append(row)
 
-    hdr = ("%-8s %5s %-6s %-7s %-5s %5s %8s %8s %8s %7s %5s %8s %8s %7s %7s %4s" %
-           ("link", "MiB", "dirty", "content", "mode", "ok", "gap_ms", "down_ms", "pred_ms",
-            "total_s", "iters", "wire_MiB", "raw_MiB", "frz_ms", "rst_ms", "thr%"))
+    cols = ("%-8s %5s %-6s %-7s %-11s %5s %-7s %8s %8s %8s %7s %5s %8s %8s %7s %7s %7s %4s")
+    hdr = cols % ("link", "MiB", "dirty", "content", "mode", "ok", "restore", "gap_ms",
+                  "down_ms", "pred_ms", "total_s", "iters", "wire_MiB", "raw_MiB", "frz_ms",
+                  "rst_ms", "mem_ms", "thr%")
     lines = ["medians over the successful runs of each mode (ok = successful/total)", hdr,
              "-" * len(hdr)]
     for r in rows:
-        lines.append("%-8s %5d %-6s %-7s %-5s %2d/%-2d %8s %8s %8s %7s %5s %8s %8s %7s %7s %4s" % (
-            r["link"], r["mib"], r["dirty"], r["content"], r["mode"], r["ok"], r["runs"],
+        lines.append(cols % (
+            r["link"], r["mib"], r["dirty"], r["content"], r["mode"],
+            "%d/%d" % (r["ok"], r["runs"]), r["restore_mode"],
             fmt(r["gap_ms"]), fmt(r["downtime_ms"]), fmt(r["predicted_ms"]),
             fmt(r["total_s"], "%.1f"), fmt(r["iterations"]), fmt(r["wire_mib"], "%.1f"),
             fmt(r["raw_mib"], "%.1f"), fmt(r["frozen_ms"]), fmt(r["restore_ms"]),
-            fmt(r["throttle_pct"])))
+            fmt(r["memory_complete_ms"]), fmt(r["throttle_pct"])))
 
     targets = check_targets(runs, rows)
-    lines += ["", "targets (same-session medians):"]
+    lines += ["", "targets (medians of the same run; PASS, FAIL, or N/A without a baseline):"]
     for t in targets:
         lines.append("  %-4s %s: %s" % (t["verdict"], t["target"], t["figures"]))
+    note = chart(rows, modes, out + "/chart.png")
+    lines += ["", "chart: %s" % note]
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     open(out + "/table.txt", "w").write(text)
-    json.dump({"rows": rows, "targets": targets, "runs": runs}, open(out + "/results.json", "w"),
-              indent=1)
-    chart(rows, out + "/chart.png")
+    json.dump({"rows": rows, "targets": targets, "chart": note, "runs": runs},
+              open(out + "/results.json", "w"), indent=1)
 
 
 def row_of(rows, mode, **kw):
@@ -211,20 +254,40 @@ def row_of(rows, mode, **kw):
     return None
 
 
+def verdict(q, limit):
+    return "N/A" if q is None else ("PASS" if q <= limit else "FAIL")
+
+
 def check_targets(runs, rows):
     t = []
     for r in rows:
-        if r["mode"] != "phaul" or r["mib"] != 256 or r["dirty"] != "medium":
+        if r["mode"] != "phaul" or r["mib"] != REQ_MIB or r["dirty"] != REQ_DIRTY:
             continue
-        cold = row_of(rows, "cold", link=r["link"], mib=256, dirty="medium", content=r["content"])
+        cell = dict(link=r["link"], mib=r["mib"], dirty=r["dirty"], content=r["content"])
+        where = "%d MiB %s %s, link %s" % (r["mib"], r["dirty"], r["content"], r["link"])
+        cold = row_of(rows, "cold", **cell)
+        eager = row_of(rows, "phaul-eager", **cell)
+        floor = row_of(rows, "floor", **cell)
         q = ratio(r["gap_ms"], cold and cold["gap_ms"])
         q2 = ratio(r["downtime_ms"], cold and cold["downtime_ms"])
-        t.append({"target": "downtime phaul <= 1/5 cold (256 MiB medium %s, link %s)" % (
-            r["content"], r["link"]),
-            "verdict": "?" if q is None else ("MET" if q <= 0.2 else "NOT"),
-            "figures": "workload gap %s / %s ms = %s; phaul downtime_us %s / %s ms = %s" % (
-                fmt(r["gap_ms"]), fmt(cold and cold["gap_ms"]), fmt(q, "%.2f"),
-                fmt(r["downtime_ms"]), fmt(cold and cold["downtime_ms"]), fmt(q2, "%.2f"))})
+        qe = ratio(eager and eager["gap_ms"], cold and cold["gap_ms"])
+        t.append({"target": "downtime phaul (lazy) <= 1/20 cold (%s)" % where,
+                  "verdict": verdict(q, GAP_RATIO), "ratio": q, "limit": GAP_RATIO,
+                  "figures": "workload gap %s / %s ms = %s; phaul downtime_us %s / %s ms = %s;"
+                             " phaul-eager gap %s ms = %s of cold" % (
+                                 fmt(r["gap_ms"]), fmt(cold and cold["gap_ms"]),
+                                 fmt(q, "%.3f"), fmt(r["downtime_ms"]),
+                                 fmt(cold and cold["downtime_ms"]), fmt(q2, "%.3f"),
+                                 fmt(eager and eager["gap_ms"]), fmt(qe, "%.3f"))})
+        q = ratio(r["restore_ms"], floor and floor["restore_ms"])
+        t.append({"target": "restore phaul (lazy) <= 1.5x floor's lazy restore (%s)" % where,
+                  "verdict": verdict(q, RESTORE_RATIO), "ratio": q, "limit": RESTORE_RATIO,
+                  "figures": "CRIU restore %s / %s ms = %s; memory complete after %s ms "
+                             "(floor %s ms); phaul-eager restore %s ms" % (
+                                 fmt(r["restore_ms"]), fmt(floor and floor["restore_ms"]),
+                                 fmt(q, "%.2f"), fmt(r["memory_complete_ms"]),
+                                 fmt(floor and floor["memory_complete_ms"]),
+                                 fmt(eager and eager["restore_ms"]))})
     for r in rows:
         if r["mode"] != "phaul" or r["content"] != "pattern":
             continue
@@ -235,7 +298,7 @@ def check_targets(runs, rows):
         q = ratio(r["wire_mib"], fx and fx["wire_mib"])
         t.append({"target": "wire bytes phaul <= 1/2 fixed (%d MiB %s pattern, link %s)" % (
             r["mib"], r["dirty"], r["link"]),
-            "verdict": "?" if q is None else ("MET" if q <= 0.5 else "NOT"),
+            "verdict": verdict(q, 0.5), "ratio": q, "limit": 0.5,
             "figures": "%s / %s MiB = %s" % (fmt(r["wire_mib"], "%.1f"),
                                             fmt(fx and fx["wire_mib"], "%.1f"),
                                             fmt(q, "%.3f"))})
@@ -248,13 +311,13 @@ def check_targets(runs, rows):
     if errs:
         within = sum(1 for e, _ in errs if e <= 0.25)
         t.append({"target": "predicted downtime within 25% of measured (phaul runs)",
-                  "verdict": "MET" if within == len(errs) else "NOT",
+                  "verdict": "PASS" if within == len(errs) else "FAIL",
                   "figures": "%d of %d runs within 25%%, median error %.0f%% "
                              "(predicted/measured ms: %s)" % (
                                  within, len(errs), 100 * statistics.median(e for e, _ in errs),
                                  " ".join(s for _, s in errs))})
     for r in runs:
-        if r["dirty"] != "high" or r["mode"] == "cold":
+        if r["dirty"] != "high" or r["mode"] not in ("phaul", "fixed"):
             continue
         pages = r.get("iteration_pages") or []
         if r["mode"] == "phaul":
@@ -277,111 +340,123 @@ def check_targets(runs, rows):
         t.append({"target": "high dirty rate converges under auto-converge where fixed does not "
                             "(%s, %d MiB %s, rep %d)" % (r["mode"], r["mib"], r["content"],
                                                          r["rep"]),
-                  "verdict": ("MET" if conv else "NOT") if r["mode"] == "phaul" else
+                  "verdict": ("PASS" if conv else "FAIL") if r["mode"] == "phaul" else
                              ("converged" if conv else "did not converge"),
                   "figures": fig})
     return t
 
 
-# ---- PNG chart --------------------------------------------------------------
+# ---- chart (matplotlib) -----------------------------------------------------
 
-FONT = {  # 3x5, rows top to bottom
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111",
-    "3": "111001111001111", "4": "101101111001001", "5": "111100111001111",
-    "6": "111100111101111", "7": "111001001001001", "8": "111101111101111",
-    "9": "111101111001111", "A": "010101111101101", "B": "110101110101110",
-    "C": "011100100100011", "D": "110101101101110", "E": "111100110100111",
-    "F": "111100110100100", "G": "011100101101011", "H": "101101111101101",
-    "I": "111010010010111", "J": "001001001101010", "K": "101101110101101",
-    "L": "100100100100111", "M": "101111111101101", "N": "110101101101101",
-    "O": "010101101101010", "P": "110101110100100", "Q": "010101101110011",
-    "R": "110101110101101", "S": "011100010001110", "T": "111010010010010",
-    "U": "101101101101111", "V": "101101101101010", "W": "101101111111101",
-    "X": "101101010101101", "Y": "101101010010010", "Z": "111001010100111",
-    " ": "000000000000000", ".": "000000000000010", "-": "000000111000000",
-    "/": "001001010100100", ":": "000010000010000", "(": "001010010010001",
-    ")": "100010010010100", "%": "101001010100101", "=": "000111000111000",
-    ",": "000000000010100", "_": "000000000000111",
-}
-COLORS = {"cold": (90, 90, 90), "fixed": (70, 130, 200), "phaul": (230, 120, 30)}
+COLORS = {"restore": "#e07b39", "rest": "#4a7fb5", "gap": "black", "mem": "#7fbf7f",
+          "wire": "#888888"}
 
 
-class Canvas:
-    def __init__(self, w, h):
-        self.w, self.h = w, h
-        self.px = bytearray(b"\xff" * (w * h * 3))
-
-    def rect(self, x0, y0, x1, y1, c):
-        for y in range(max(0, int(y0)), min(self.h, int(y1))):
-            for x in range(max(0, int(x0)), min(self.w, int(x1))):
-                i = (y * self.w + x) * 3
-                self.px[i:i + 3] = bytes(c)
-
-    def text(self, x, y, s, scale=2, c=(0, 0, 0)):
-        for ch in str(s).upper():
-            g = FONT.get(ch, FONT[" "])
-            for k, bit in enumerate(g):
-                if bit == "1":
-                    gx, gy = k % 3, k // 3
-                    self.rect(x + gx * scale, y + gy * scale, x + (gx + 1) * scale,
-                              y + (gy + 1) * scale, c)
-            x += 4 * scale
-
-    def png(self, path):
-        raw = b"".join(b"\x00" + bytes(self.px[y * self.w * 3:(y + 1) * self.w * 3])
-                       for y in range(self.h))
-
-        def chunk(t, d):
-            return struct.pack(">I", len(d)) + t + d + struct.pack(
-                ">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-        with open(path, "wb") as f:
-            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
-                ">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0)) +
-                chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-
-
-def chart(rows, path):
+def chart(rows, modes, path):
+    """Draw chart.png; returns what happened, for the table."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+        from matplotlib.lines import Line2D
+    except ImportError as e:
+        return "skipped (%s: install python3-matplotlib)" % e
     groups = []
     for r in rows:
         k = (r["link"], r["mib"], r["dirty"], r["content"])
         if k not in groups:
             groups.append(k)
-    gw = 150
-    w, ph = 90 + gw * len(groups) + 20, 260
-    c = Canvas(max(w, 560), 2 * ph + 120)
-    c.text(10, 8, "PHAUL BENCH: MEDIANS PER MODE AND WORKLOAD", 3)
-    x = 10
-    for m in MODES:
-        c.rect(x, 34, x + 14, 48, COLORS[m])
-        c.text(x + 20, 36, m, 2)
-        x += 110
-    panels = [("gap_ms", "DOWNTIME SEEN BY THE WORKLOAD (MS)", "%.0f"),
-              ("wire_mib", "BYTES ON THE WIRE (MIB)", "%.1f")]
-    for p, (key, title, f) in enumerate(panels):
-        top = 60 + p * (ph + 10)
-        c.text(10, top, title, 2)
-        y0, y1 = top + 30, top + ph - 40     # bar area
-        vals = [r[key] for r in rows if r[key] is not None]
-        vmax = max(vals) if vals else 1
-        vmax = vmax * 1.1 or 1
-        c.rect(80, y1, w - 10, y1 + 2, (0, 0, 0))
-        c.rect(80, y0, 82, y1, (0, 0, 0))
-        c.text(10, y0, f % (vmax / 1.1), 2)
-        c.text(60, y1 - 10, "0", 2)
-        for g, k in enumerate(groups):
-            gx = 90 + g * gw
-            for j, m in enumerate(MODES):
-                r = row_of(rows, m, link=k[0], mib=k[1], dirty=k[2], content=k[3])
-                bx = gx + j * 44
-                if not r or r[key] is None:
-                    c.text(bx + 8, y1 - 14, "X", 2, (200, 0, 0))
-                    continue
-                h = (y1 - y0) * r[key] / vmax
-                c.rect(bx, y1 - h, bx + 36, y1, COLORS[m])
-                c.text(bx, y1 - h - 12, f % r[key], 1 if len(f % r[key]) > 4 else 2)
-            c.text(gx, y1 + 8, "%dM %s" % (k[1], k[2]), 2)
-            c.text(gx, y1 + 22, "%s %s" % (k[3], k[0]), 2)
-    c.png(path)
+    # one slot per (workload, mode) that has a row, a gap between workloads
+    slots, x, ticks, glabels = [], 0.0, [], []
+    for k in groups:
+        first = x
+        for m in modes:
+            r = row_of(rows, m, link=k[0], mib=k[1], dirty=k[2], content=k[3])
+            if r is not None:
+                slots.append((x, r))
+                ticks.append((x, m))
+                x += 1
+        glabels.append(((first + x - 1) / 2, "%d MiB %s-dirty %s, %s" % (k[1], k[2], k[3], k[0])))
+        x += 0.8
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(max(8, 1.1 * x + 2), 14),
+                                        gridspec_kw={"height_ratios": [3, 2, 2]})
+    fig.suptitle("phaul bench: medians per workload and mode", fontsize=14)
+    w = 0.7
+    # 1: downtime, restore below the rest of it (freeze, final dump, transfer)
+    top = 1
+    for xi, r in slots:
+        down, rst = r["downtime_ms"], r["restore_ms"]
+        if not r["ok"] or down is None:
+            ax1.text(xi, 1, "no run\nsucceeded", ha="center", va="bottom", color="red",
+                     fontsize=8)
+            continue
+        rst = min(rst or 0, down)
+        ax1.bar(xi, rst, w, color=COLORS["restore"])
+        ax1.bar(xi, down - rst, w, bottom=rst, color=COLORS["rest"])
+        label = "%.0f ms" % down
+        if r["gap_ms"] is not None:
+            ax1.plot(xi, r["gap_ms"], marker="D", color=COLORS["gap"], markersize=6)
+            label += "\ngap %.0f" % r["gap_ms"]
+        if rst:
+            label += "\nrst %.0f" % rst
+        peak = max(down, r["gap_ms"] or 0)
+        ax1.text(xi, peak * 1.15, label, ha="center", va="bottom", fontsize=7.5)
+        top = max(top, peak)
+    ax1.set_yscale("log")
+    ax1.set_ylim(10, top * 40)
+    ax1.set_ylabel("downtime, ms (log)")
+    ax1.set_title("downtime (the CT stopped)", fontsize=11)
+    ax1.legend(handles=[Patch(color=COLORS["restore"], label="restore (CRIU)"),
+                        Patch(color=COLORS["rest"], label="freeze + final dump + transfer"),
+                        Line2D([], [], marker="D", color=COLORS["gap"], linestyle="",
+                               label="gap the workload saw")], loc="upper center", ncol=3,
+               fontsize=8)
+    # 2: restore against the time until memory is complete (lazy modes)
+    top = 1
+    for xi, r in slots:
+        for dx, key, col in ((-w / 4, "restore_ms", COLORS["restore"]),
+                             (w / 4, "memory_complete_ms", COLORS["mem"])):
+            v = r.get(key)
+            if v:
+                ax2.bar(xi + dx, v, w / 2, color=col)
+                ax2.text(xi + dx, v * 1.15, "%.0f" % v, ha="center", va="bottom", fontsize=7)
+                top = max(top, v)
+    ax2.set_yscale("log")
+    ax2.set_ylim(10, top * 20)
+    ax2.set_ylabel("ms (log)")
+    ax2.set_title("restore, and memory complete (lazy: from the restore's start)", fontsize=11)
+    ax2.legend(handles=[Patch(color=COLORS["restore"], label="restore (CRIU)"),
+                        Patch(color=COLORS["mem"], label="memory complete")],
+               loc="upper center", ncol=2, fontsize=8)
+    # 3: bytes on the wire
+    top = 1
+    for xi, r in slots:
+        v = r.get("wire_mib")
+        if v:
+            ax3.bar(xi, v, w, color=COLORS["wire"])
+            ax3.text(xi, v * 1.15, "%.1f" % v, ha="center", va="bottom", fontsize=7.5)
+            top = max(top, v)
+        elif v == 0:
+            ax3.text(xi, 0.15, "0 (local)", ha="center", va="bottom", fontsize=7.5)
+    ax3.set_yscale("log")
+    ax3.set_ylim(0.1, top * 5)
+    ax3.set_ylabel("MiB (log)")
+    ax3.set_title("bytes on the wire", fontsize=11)
+    for ax in (ax1, ax2, ax3):
+        ax.set_xticks([t for t, _ in ticks])
+        ax.set_xticklabels([m for _, m in ticks], fontsize=9)
+        ax.set_xlim(-0.6, x - 1.2)
+        ax.grid(axis="y", which="major", alpha=0.3)
+        for gx, g in glabels:
+            ax.annotate(g, (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, -24),
+                        textcoords="offset points", ha="center", va="top", fontsize=9,
+                        fontweight="bold")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.subplots_adjust(hspace=0.45)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return "chart.png (matplotlib %s)" % matplotlib.__version__
 
 
 def main():
@@ -393,7 +468,7 @@ def main():
     elif cmd == "run-line":
         ap = argparse.ArgumentParser()
         for o in ("link", "mib", "dirty", "rate", "content", "mode", "rep", "wall", "gap-ms",
-                  "verify", "reason", "json", "cold"):
+                  "verify", "reason", "json", "figures"):
             ap.add_argument("--" + o, default="")
         run_line(ap.parse_args(sys.argv[2:]))
     elif cmd == "run-summary":

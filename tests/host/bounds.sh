@@ -112,13 +112,13 @@ if wait_port "$bport"; then
 	expect "bounds: a quiet source's keepalives hold its session past the idle limit" 0 \
 		"session alive after 6 s" "$PEER" "127.0.0.1:$bport" "$T/secret" idle 6
 
-	before=$(grep -c "session with" "$blog")
+	before=$(grep -c "session start: peer" "$blog")
 	"$PEER" "127.0.0.1:$bport" "$T/secret" hold 6 >/dev/null 2>&1 &
 	h1=$!
 	"$PEER" "127.0.0.1:$bport" "$T/secret" hold 6 >/dev/null 2>&1 &
 	h2=$!
 	for i in $(seq 50); do
-		[ "$(grep -c "session with" "$blog")" -ge $((before + 2)) ] && break
+		[ "$(grep -c "session start: peer" "$blog")" -ge $((before + 2)) ] && break
 		sleep 0.1
 	done
 	expect "bounds: a session past max_sessions is refused, saying why" 1 \

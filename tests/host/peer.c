@@ -11,6 +11,8 @@
  *                                        must still answer
  *   peer ADDR SECRET_FILE hold SECONDS   Hello, then hold the session
  *   peer ADDR SECRET_FILE hello          Hello and report the answer
+ *   peer ADDR SECRET_FILE bad-id         Hello with a migration id that is a
+ *                                        path and a forged line, then as hello
  *   peer ADDR SECRET_FILE late-hello SECONDS
  *                                        wait SECONDS after authenticating,
  *                                        then Hello and report the answer
@@ -176,7 +178,12 @@ int main(int argc, char **argv)
 		sleep(secs);
 	r = mux_start(c, &m);
 	c = NULL; /* the mux owns it, or closed it */
-	if (r < 0 || (r = msg_hello(m, "source", &hello, 10000)) < 0)
+	/* bad-id: a migration id that is no id, to be shown nowhere nor used in a path */
+	if (r < 0 ||
+	    (r = msg_hello_ex(m, "source",
+			      !strcmp(mode, "bad-id") ? "../../../phaul-fx-escape\n2026 forged"
+						      : NULL,
+			      NULL, &hello, 10000)) < 0)
 		goto out;
 	if (!strcmp(mode, "idle"))
 		r = idle_then_finish(m, secs);

@@ -173,7 +173,7 @@ pids+=($!)
 mkdir -p "$T/data"
 if wait_port "$rport"; then
 	expect "pre-flight: a destination without rsync is a failed check when --sync is given" 3 \
-		"rsync +found +MISSING +FAIL: fs-sync needs rsync on both hosts" \
+		"rsync +found +MISSING +FAIL: destination [^:]+: rsync missing; required: rsync on both hosts" \
 		"$PHAUL" -t tcp migrate --dry-run --sync "$T/data" "pid:$victim" "127.0.0.1:$rport"
 else
 	bad "agent without rsync did not start"

@@ -73,7 +73,7 @@ via() {
 	# The agent's child logs its end after the client has gone: wait for it.
 	for _ in $(seq 100); do
 		tail -n +$((mark + 1)) "$T/agent.log" >"$T/alog"
-		grep -q "error:\|warn:\|session with" "$T/alog" && break
+		grep -q "error:\|warn:\|session start: peer" "$T/alog" && break
 		sleep 0.1
 	done
 	sleep 0.2
@@ -100,7 +100,7 @@ check "takeover: the real client, cut off, fails with a clear error" \
 	client_failed "closed the connection|connection reset|Connection reset"
 cp "$T/alog" "$T/out"
 check "takeover: the agent never starts a session for the relay" \
-	eval 'hasnt "$T/alog" "session with $fake_host" && hasnt "$T/alog" "session with $host"'
+	eval 'hasnt "$T/alog" "session start: peer $fake_host" && hasnt "$T/alog" "session start: peer $host"'
 check "takeover: the agent reports the forged records" \
 	has "$T/alog" "sealed record 0 failed authentication"
 check "takeover: the agent answers the relay nothing it can read" \

@@ -105,6 +105,16 @@ phaul_wait_pages() {
 	wait_until 30 "pages arriving on dst" on_dst "ls /var/lib/phaul/in-*/img/pages-*.img"
 }
 
+# phaul_dst_dropped_images: what dst received is gone; only CRIU's logs stay
+# (an in-* dir marked .logs-only holding *.log files and nothing else).
+phaul_dst_dropped_images() {
+	on_dst 'for d in /var/lib/phaul/in-*; do
+		[ -e "$d" ] || continue
+		[ -e "$d/.logs-only" ] || exit 1
+		! find "$d" -type f ! -name "*.log" ! -name .logs-only | grep -q . || exit 1
+	done'
+}
+
 # phaul_rolled_back NAME RC PID WL: the migration failed with "rolled back"
 # (exit 4) and the workload runs on src, unfrozen, and verifies itself.
 phaul_rolled_back() {
@@ -120,8 +130,7 @@ phaul_rolled_back() {
 		on_src "[ \$(sed -n 's/.*ticks=\([0-9]*\).*/\1/p' $WL_DIR/$wl/progress) -gt $t ]"
 	wl_check src "$wl" 120 || fail "$wl verification on src failed"
 	on_dst "! test -e /proc/$pid" || fail "a copy of $pid runs on dst"
-	[ -n "$keep" ] || on_dst "! ls -d /var/lib/phaul/in-* 2>/dev/null" ||
-		fail "dst kept what it received"
+	[ -n "$keep" ] || phaul_dst_dropped_images || fail "dst kept what it received"
 }
 
 # phaul_memtouch MIB TRANSPORT [MIGRATE-OPTIONS...]: migrate a memtouch of

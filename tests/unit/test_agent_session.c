@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "forensics.h"
 #include "agent_pair.h"
 #include "config.h"
 #include "err.h"
@@ -139,11 +140,20 @@ static void test_hostname_discarded(void **state)
 	struct sess *s = *state;
 	char name[256] = "";
 
+	char path[600], left[256] = "";
+
 	hostile_session(s);
-	/* The discard removed everything it made: the work dir is empty. */
+	/*
+	 * The discard removed what it received; the session dir stays with
+	 * its logs only (none here: no CRIU ran), marked for pruning.
+	 */
 	assert_int_equal(entries(s->top, name, sizeof(name)), 1);
 	assert_string_equal(name, "work");
-	assert_int_equal(entries(s->work, name, sizeof(name)), 0);
+	assert_int_equal(entries(s->work, name, sizeof(name)), 1);
+	assert_int_equal(strncmp(name, "in-", 3), 0);
+	snprintf(path, sizeof(path), "%s/%s", s->work, name);
+	assert_int_equal(entries(path, left, sizeof(left)), 1);
+	assert_string_equal(left, FX_LOGS_ONLY);
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* compat: this host's real facts, compared against variations of itself. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -241,9 +242,87 @@ static void test_criu_check_failure_names_host(void **state)
 	free(dst.criu_msg);
 	dst.criu_msg = strdup("vdso: Unexpected rt vDSO area bounds");
 	assert_int_equal(compat_compare(&src, &dst, &q, &t), -PH_ECOMPAT);
-	assert_non_null(strstr(ph_errmsg(), "on destination "));
+	assert_non_null(strstr(ph_errmsg(), "destination "));
 	assert_non_null(strstr(ph_errmsg(), ": vdso"));
+	assert_non_null(strstr(ph_errmsg(), "; required: CRIU's own check passes"));
+	/* the CPUs were not compared: said so, not "INCOMPATIBLE" */
+	assert_string_equal(find(&t, "cpu")->dst, "not checked");
+	assert_int_equal(find(&t, "cpu")->verdict, COMPAT_WARN);
 	dst.criu_ok = 1;
+}
+
+/* Does d read "ROLE NAME: OBSERVED; required: REQUIRED"? */
+static bool plain_form(const char *d, const char *name)
+{
+	char head[300];
+
+	snprintf(head, sizeof(head), "source %s: ", name);
+	if (strncmp(d, head, strlen(head))) {
+		snprintf(head, sizeof(head), "destination %s: ", name);
+		if (strncmp(d, head, strlen(head)))
+			return false;
+	}
+	return strstr(d, "; required: ") != NULL;
+}
+
+/*
+ * Every row that warns or fails says it in one form, naming the host by
+ * role and name (two hosts may share a name), what was observed and what
+ * is required; the table's columns are labelled by role.
+ */
+static void test_rows_read_plainly(void **state)
+{
+	struct compat_req q = { .ct_rss_kb = 1ull << 40,
+				.ct_images_kb = 1ull << 40,
+				.need_rsync = true,
+				.auto_converge = true,
+				.lazy_restore = true };
+	Phaul__HostFacts s2 = src, d2 = dst;
+	uint32_t busy = 42;
+	struct compat_table t;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int checked = 0;
+
+	s2.hostname = d2.hostname = "vm";
+	d2.arch = "aarch64";
+	d2.page_size = 16384;
+	d2.kernel = "9.9.9";
+	d2.criu_version = "3.18.0";
+	s2.soft_dirty = 0;
+	d2.lazy_pages = 0;
+	d2.pids_busy = &busy;
+	d2.n_pids_busy = 1;
+	s2.rsync_ok = 0;
+	s2.cgroup_cpu = 0;
+	d2.cpu_ok = 0;
+	d2.cpu_msg = "cpu feature fpu missing";
+	assert_int_equal(compat_compare(&s2, &d2, &q, &t), -PH_ECOMPAT);
+	for (int i = 0; i < t.nrows; i++) {
+		const struct compat_row *r = &t.rows[i];
+
+		if (r->verdict == COMPAT_OK)
+			continue;
+		print_message("%-13s %s\n", r->check, r->detail);
+		assert_true(plain_form(r->detail, "vm"));
+		checked++;
+	}
+	assert_true(checked >= 10);
+	assert_non_null(strstr(find(&t, "memory")->detail, "; required: 1073741824 MiB"));
+	assert_string_equal(find(&t, "cpu")->dst, "INCOMPATIBLE");
+	/* the source's cpuinfo dump failed: its side says so, the other was not checked */
+	d2.cpu_msg = COMPAT_NO_CPUINFO;
+	compat_compare(&s2, &d2, &q, &t);
+	assert_string_equal(find(&t, "cpu")->src, "cpuinfo dump FAILED");
+	assert_string_equal(find(&t, "cpu")->dst, "not checked");
+	assert_true(plain_form(find(&t, "cpu")->detail, "vm"));
+	f = open_memstream(&buf, &len);
+	compat_print(f, &t, "vm", "vm");
+	fclose(f);
+	assert_int_equal(
+		strncmp(buf, "CHECK         SOURCE vm                  DESTINATION vm", 55), 0);
+	free(buf);
 }
 
 /* A failed probe of this host is an error, not a NULL string printed. */
@@ -277,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_lazy_restore_row),
 		cmocka_unit_test(test_soft_dirty),
 		cmocka_unit_test(test_criu_check_failure_names_host),
+		cmocka_unit_test(test_rows_read_plainly),
 		cmocka_unit_test(test_check_local_facts_fail),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

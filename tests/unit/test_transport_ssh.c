@@ -29,6 +29,7 @@
 #include "caps.h"
 #include "config.h"
 #include "err.h"
+#include "log.h"
 #include "phaul.h"
 #include "transport/chan.h"
 #include "transport/mux.h"
@@ -337,6 +338,49 @@ static void test_remote_exit_status(void **state)
 	chan_close(c);
 }
 
+/*
+ * The remote phaul's info lines stay in its own log (ours shows them at
+ * debug only); its warnings, errors and anything not in its log format
+ * are relayed as warnings.
+ */
+static void test_remote_stderr_levels(void **state)
+{
+	char tmpl[] = "/tmp/phaul-ssh-err.XXXXXX", text[4096];
+	int fd = mkstemp(tmpl), saved = dup(2), lvl = log_level;
+	struct chan *c;
+	char buf[8];
+	ssize_t n;
+
+	NEED_SSHD();
+	assert_true(fd >= 0 && saved >= 0);
+	log_level = LOG_INFO;
+	fflush(stderr);
+	dup2(fd, 2);
+	assert_int_equal(
+		open_ssh("echo '2026-12-02T00:00:00.000Z agent[m-1] info: session start: chatter' "
+			 ">&2;"
+			 "echo '2026-12-02T00:00:00.001Z agent[m-1] warn: disk nearly full' >&2;"
+			 "echo 'bash: phaul: command not found' >&2; printf ab; exit 0",
+			 path("known_hosts"), path("user_key"), &c),
+		0);
+	assert_int_equal(chan_read_full(c, buf, 2), 0);
+	chan_read_full(c, buf, 1); /* EOF: the rest of stderr drained */
+	chan_close(c);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log_level = lvl;
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	unlink(tmpl);
+	assert_true(n > 0);
+	text[n] = '\0';
+	print_message("%s", text);
+	assert_null(strstr(text, "chatter"));
+	assert_non_null(strstr(text, "warn: disk nearly full"));
+	assert_non_null(strstr(text, "command not found"));
+}
+
 /* ---- mux over ssh: `cat` echoes our frames, so we are our own peer ---- */
 
 static uint8_t gen_byte(uint64_t off)
@@ -549,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_changed_host_key),
 		cmocka_unit_test(test_wrong_user_key),
 		cmocka_unit_test(test_remote_exit_status),
+		cmocka_unit_test(test_remote_stderr_levels),
 		cmocka_unit_test(test_mux_over_ssh),
 		cmocka_unit_test(test_mux_remote_exit),
 		cmocka_unit_test(test_connect_mux_start_fails),

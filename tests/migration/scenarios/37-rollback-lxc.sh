@@ -38,7 +38,7 @@ lxc_rollback() {
 		on_src "[ \$(sed -n 's/.*ticks=\([0-9]*\).*/\1/p' $LXC_DIR/rootfs/wl/progress) -gt $t ]" ||
 		fail "$name: memtouch in ct1 is not running on src"
 	lxc_wl_check src || fail "$name: memtouch verification in ct1 on src failed"
-	on_dst "! ls -d /var/lib/phaul/in-* 2>/dev/null" || fail "$name: dst kept the images it received"
+	phaul_dst_dropped_images || fail "$name: dst kept the images it received"
 	note "$name: rolled back, ct1 runs on src only"
 }
 

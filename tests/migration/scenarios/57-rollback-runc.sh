@@ -34,7 +34,7 @@ runc_rollback() {
 	! runc_listed dst || fail "$name: rc1 in runc list on dst too"
 	runc_progress src || fail "$name: memtouch in rc1 is not running on src"
 	runc_wl_check src || fail "$name: memtouch verification in rc1 on src failed"
-	on_dst "! ls -d /var/lib/phaul/in-* 2>/dev/null" || fail "$name: dst kept the images it received"
+	phaul_dst_dropped_images || fail "$name: dst kept the images it received"
 	note "$name: rolled back, rc1 runs on src only"
 }
 
