@@ -514,7 +514,8 @@ static void test_live_terminal(void **state)
 	drain(master, buf, sizeof(buf), 100);
 	warn = strstr(buf, "a line of its own");
 	assert_non_null(warn);
-	/* the line went first: an erase, then the log line (its time and role), no redraw between */
+	/* the line went first: an erase, then the log line (its time and role), no redraw between
+	 */
 	erase = memmem(buf, (size_t)(warn - buf), "\r\033[K", 4);
 	assert_non_null(erase);
 	assert_null(memchr(erase + 1, '\r', (size_t)(warn - erase - 1)));
