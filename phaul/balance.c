@@ -238,7 +238,8 @@ static void on_line(void *arg, const char *line)
 {
 	struct run *r = arg;
 
-	if (!r->json)
+	/* the migration's report and phases; its progress every second is noise here */
+	if (!r->json && !strstr(line, "\"event\":\"progress\""))
 		printf("  | %s\n", line);
 }
 

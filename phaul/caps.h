@@ -103,6 +103,11 @@
 #define PH_MIG_ID_MAX 64
 /* commit: one migration's record file (phaul/mrec.h) */
 #define PH_MREC_MAX 4096
+/* control socket (phaul/control.h): one request line, one answer line */
+#define PH_CTL_REQ_MAX 256
+#define PH_CTL_REPLY_MAX (8u * 1024)
+/* control socket: sockets `phaul status` looks at in the work dir's run/ */
+#define PH_CTL_SOCKETS_MAX 256
 /* balance: CTs and rules in one LoadReq, CTs in one LoadResp */
 #define PH_LOAD_CTS_MAX	  1024
 #define PH_LOAD_RULES_MAX 8

@@ -9,6 +9,7 @@
 #include "compat/compat.h"
 #include "cli.h"
 #include "err.h"
+#include "event.h"
 #include "log.h"
 #include "proto/msg.h"
 #include "phaul.h"
@@ -39,7 +40,8 @@ const struct option check_opts[] = {
 /* One JSON line: this host's facts and whether it can migrate. */
 static void local_json(const Phaul__HostFacts *f, bool require_precopy, int code)
 {
-	printf("{\"event\":\"check\",\"host\":");
+	event_head(stdout, "check");
+	printf(",\"host\":");
 	report_json_str(stdout, f->hostname);
 	printf(",\"arch\":");
 	report_json_str(stdout, f->arch);
@@ -223,7 +225,8 @@ int cmd_check(struct phaul_config *cfg, int argc, char **argv)
 		ret = EXIT_OK;
 	}
 	if (json) {
-		printf("{\"event\":\"verdict\",\"peer\":");
+		event_head(stdout, "verdict");
+		printf(",\"peer\":");
 		report_json_str(stdout, peer);
 		printf(",\"ok\":%s,\"exit_code\":%d,\"warnings\":%d,\"error\":",
 		       ret ? "false" : "true", ret, t.nwarn);

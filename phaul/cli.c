@@ -26,6 +26,9 @@ const char main_usage[] =
 	"  migrate CT HOST   move CT (pid:N, lxc:NAME, runc:ID, podman:NAME) to HOST\n"
 	"  check [HOST]      check this host, or this host against HOST, side by side\n"
 	"  agent             run the destination agent (--stdio under ssh, --listen for tcp)\n"
+	"  status [ID|CT]    the migrations running on this host, with their progress\n"
+	"  cancel ID|CT      cancel a running migration: it rolls back, as on Ctrl-C\n"
+	"  set ID|CT         change a running migration's --downtime-limit, --bwlimit\n"
 	"  recover [ID|CT]   settle migrations whose outcome was lost (exit code 6)\n"
 	"  balance           one run of the load balancer over the [balance] hosts (cron)\n"
 	"\n"
@@ -61,6 +64,9 @@ const struct cli_cmd cli_cmds[] = {
 	{ "agent", agent_opts, agent_usage },
 	{ "recover", recover_opts, recover_usage },
 	{ "balance", balance_opts, balance_usage },
+	{ "status", status_opts, status_usage },
+	{ "cancel", cancel_opts, cancel_usage },
+	{ "set", set_opts, set_usage },
 	{ NULL, NULL, NULL },
 };
 

@@ -26,6 +26,8 @@ extern const struct option main_opts[], migrate_opts[], check_opts[], agent_opts
 	balance_opts[];
 extern const char main_usage[], migrate_usage[], check_usage[], agent_usage[], recover_usage[],
 	balance_usage[];
+extern const struct option status_opts[], cancel_opts[], set_opts[];
+extern const char status_usage[], cancel_usage[], set_usage[];
 
 struct cli_host {
 	char user[64]; /* empty when none given */

@@ -19,6 +19,13 @@ int log_level = LOG_INFO;
 static const char *log_role = "phaul";
 static char log_id[PH_MIG_ID_MAX + 1];
 static int log_fd = -1;
+static void (*out_hold)(void), (*out_release)(void);
+
+void log_set_output_hold(void (*hold)(void), void (*release)(void))
+{
+	out_hold = hold;
+	out_release = release;
+}
 
 void log_init(const char *role, int level)
 {
@@ -128,7 +135,11 @@ void log_msg(int level, int with_errno, const char *file, int line, const char *
 	ph_strvis(vis, sizeof(vis), msg);
 	snprintf(where, sizeof(where), "%s:%d", file, line);
 	n = log_format(out, sizeof(out), &ts, level, log_level >= LOG_DEBUG ? where : NULL, vis);
+	if (out_hold)
+		out_hold(); /* a terminal's status line goes first */
 	fwrite(out, 1, n, stderr);
+	if (out_release)
+		out_release();
 	if (log_fd >= 0 && write(log_fd, out, n) < 0) {
 		/* the file is a copy: stderr has the line */
 	}

@@ -39,6 +39,12 @@ const char *log_get_id(void);
 /* Also write every line to path (created 0600, appended, no symlink): 0 or -PH_ESYS. */
 int log_open_file(const char *path);
 void log_close_file(void);
+/*
+ * Around every line written to stderr: hold() before, release() after
+ * (progress.h erases its status line there). NULL for none, the default.
+ * Set before other threads log.
+ */
+void log_set_output_hold(void (*hold)(void), void (*release)(void));
 /* ts as "2026-12-02T02:26:26.123Z" in buf; returns buf. */
 char *log_time(char *buf, size_t len, const struct timespec *ts);
 /*

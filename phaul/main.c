@@ -15,6 +15,8 @@
 #include "phaul.h"
 #include "version.h" /* generated: PHAUL_COMMIT */
 
+#define COMMANDS "migrate, status, cancel, set, check, agent, recover, balance"
+
 static int set_option(struct phaul_config *cfg, const char *kv)
 {
 	char key[128];
@@ -42,6 +44,9 @@ static const struct {
 	{ "migrate", cmd_migrate },
 	{ "recover", cmd_recover },
 	{ "balance", cmd_balance },
+	{ "status", cmd_status },
+	{ "cancel", cmd_cancel },
+	{ "set", cmd_set },
 };
 
 int main(int argc, char **argv)
@@ -81,8 +86,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "phaul: no command given (migrate, check, agent, recover)\n"
-				"Try 'phaul --help'.\n");
+		fprintf(stderr, "phaul: no command given (" COMMANDS ")\nTry 'phaul --help'.\n");
 		return EXIT_USAGE;
 	}
 	if (cli_need_root(argc - optind, argv + optind) < 0)
@@ -122,8 +126,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	fprintf(stderr,
-		"phaul: unknown command '%s' (migrate, check, agent, recover)\n"
-		"Try 'phaul --help'.\n",
+		"phaul: unknown command '%s' (" COMMANDS ")\nTry 'phaul --help'.\n",
 		argv[0]);
 	return EXIT_USAGE;
 }

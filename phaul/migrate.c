@@ -31,6 +31,7 @@
 #include "engine/criu.h"
 #include "engine/stats.h"
 #include "cli.h"
+#include "control.h"
 #include "err.h"
 #include "forensics.h"
 #include "fs-sync/fss.h"
@@ -44,6 +45,7 @@
 #include "phaul.h"
 #include "postcopy.h"
 #include "precopy.h"
+#include "progress.h"
 #include "report.h"
 #include "throttle.h"
 #include "transport/chan.h"
@@ -62,8 +64,12 @@ struct mig {
 	struct ct ct;
 	struct report rep;
 	struct mux *m;
-	pthread_mutex_t lock; /* m vs the signal thread */
+	pthread_mutex_t lock; /* m vs the signal and live threads */
 	volatile int interrupted;
+	bool cancelled;		/* ...by `phaul cancel` (under lock) */
+	uint32_t new_limit_ms;	/* `phaul set --downtime-limit`, 0: none (atomic) */
+	struct progress prog;	/* what the status line and `phaul status` show */
+	struct control ctl;	/* the control socket and its live thread */
 	char peer[256];
 	char host[256];
 	char dir[PATH_MAX];
@@ -120,7 +126,8 @@ static int set_phase(struct mig *g, enum mig_phase p)
 	int ret;
 
 	pr_debug("phase %s -> %s", mig_phase_name(g->phase), mig_phase_name(p));
-	g->phase = p;
+	__atomic_store_n(&g->phase, p, __ATOMIC_RELAXED); /* the live thread reads it */
+	progress_set_phase(&g->prog, mig_phase_name(p));
 	if (p < PHASE_RESTORING)
 		return 0;
 	if (p == PHASE_DONE || p == PHASE_ROLLED_BACK)
@@ -159,9 +166,92 @@ static void *signal_thread(void *arg)
 
 static int check_interrupt(struct mig *g)
 {
-	if (g->interrupted)
-		return ph_seterr(PH_EINTR, "interrupted (SIGINT/SIGTERM) on %s", g->host);
+	if (!g->interrupted)
+		return 0;
+	if (g->cancelled)
+		return ph_seterr(PH_EINTR, "cancelled by `phaul cancel %s` on %s", g->id, g->host);
+	return ph_seterr(PH_EINTR, "interrupted (SIGINT/SIGTERM) on %s", g->host);
+}
+
+/*
+ * The control socket's requests (control.h), from the live thread. A
+ * cancel takes the signal's path; past the commit point it is refused.
+ */
+static int ctl_cancel(void *arg, char *why, size_t len)
+{
+	struct mig *g = arg;
+	char msg[PH_MIG_ID_MAX + 320];
+	int ret = 0;
+
+	pthread_mutex_lock(&g->lock);
+	if (__atomic_load_n(&g->phase, __ATOMIC_RELAXED) >= PHASE_COMMITTING) {
+		snprintf(why, len, "too late: %s is past its commit point and completes on its own",
+			 g->id);
+		ret = -PH_EUSAGE;
+	} else if (!g->interrupted) {
+		g->interrupted = 1;
+		g->cancelled = true;
+		/* what the error of the blocked step will say: the same words as check_interrupt */
+		snprintf(msg, sizeof(msg), "cancelled by `phaul cancel %s` on %s", g->id, g->host);
+		if (g->m)
+			mux_abort(g->m, PH_EINTR, msg);
+		snprintf(why, len, "cancelling: rolling back, the source runs on");
+	} else {
+		snprintf(why, len, "already stopping");
+	}
+	pthread_mutex_unlock(&g->lock);
+	return ret;
+}
+
+static int ctl_set_downtime(void *arg, uint64_t ms, char *why, size_t len)
+{
+	struct mig *g = arg;
+
+	if (g->policy == PRECOPY_FIXED) {
+		snprintf(why, len, "policy fixed has no downtime limit");
+		return -PH_EUSAGE;
+	}
+	if (__atomic_load_n(&g->phase, __ATOMIC_RELAXED) > PHASE_PRECOPY) {
+		snprintf(why, len, "too late: pre-copy is over");
+		return -PH_EUSAGE;
+	}
+	__atomic_store_n(&g->new_limit_ms, (uint32_t)ms, __ATOMIC_RELAXED);
+	progress_set_downtime_limit(&g->prog, ms * 1000);
+	snprintf(why, len, "downtime limit %llu ms from the end of the iteration under way",
+		 (unsigned long long)ms);
 	return 0;
+}
+
+static int ctl_set_bwlimit(void *arg, uint64_t bps, char *why, size_t len)
+{
+	struct mig *g = arg;
+
+	pthread_mutex_lock(&g->lock);
+	g->cfg->bwlimit = bps;
+	if (g->m)
+		mux_set_bwlimit(g->m, bps);
+	pthread_mutex_unlock(&g->lock);
+	progress_set_bwlimit(&g->prog, bps);
+	snprintf(why, len, bps ? "bwlimit %llu bytes/s" : "no bwlimit", (unsigned long long)bps);
+	return 0;
+}
+
+static const struct control_ops ctl_ops = {
+	.cancel = ctl_cancel,
+	.set_downtime_limit = ctl_set_downtime,
+	.set_bwlimit = ctl_set_bwlimit,
+};
+
+/* A downtime limit set from another shell takes effect here, between iterations. */
+static void take_new_limit(struct mig *g)
+{
+	uint32_t ms = __atomic_exchange_n(&g->new_limit_ms, 0, __ATOMIC_RELAXED);
+
+	if (!ms)
+		return;
+	g->cfg->downtime_limit_ms = ms;
+	g->pc.limit_us = g->rep.limit_us = (uint64_t)ms * 1000;
+	report_phase(&g->rep, "precopy", "downtime limit now %u ms (phaul set)", ms);
 }
 
 static int run_hook(struct mig *g, const char *stage, const char *err)
@@ -337,7 +427,9 @@ static int setup_streams(struct mig *g)
 	static const int streams[] = { MUX_PAGES, MUX_IMAGES, MUX_FS };
 	int ret;
 
+	pthread_mutex_lock(&g->lock); /* phaul set may change it */
 	mux_set_bwlimit(g->m, g->cfg->bwlimit);
+	pthread_mutex_unlock(&g->lock);
 	if (g->opt.no_compress || !g->cfg->compress)
 		return 0;
 	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
@@ -506,6 +598,7 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	};
 	g->t_iter = now_us();
 	g->psx_before = *psx_total_counts(&g->psx);
+	progress_iter_begin(&g->prog, g->iter, final);
 	return pages_relay_start(&g->relay);
 }
 
@@ -663,7 +756,9 @@ static int step_precopy(struct mig *g)
 		}
 		if ((ret = iter_end(g, &it, dir)) < 0)
 			return ret;
+		take_new_limit(g);
 		v = precopy_next(&g->pc, &it);
+		progress_iter_end(&g->prog, &it);
 		g->rep.predicted_downtime_us = it.predicted_downtime_us;
 		g->rep.dt.predicted_switch_us = g->pc.switch_us;
 		report_iter(&g->rep, &it);
@@ -770,6 +865,7 @@ static int post_dump(struct mig *g)
 		return ret;
 	if (!g->postcopy) {
 		it.final = true;
+		progress_iter_end(&g->prog, &it);
 		report_iter(&g->rep, &it);
 	}
 	g->rep.dt.final_dump_us = now_us() - g->t_dump;
@@ -1259,6 +1355,7 @@ out:
 	if (ret < 0)
 		pr_err("%s", ph_errmsg());
 	ret = finish(g, ret, outcome);
+	control_quiet(&g->ctl); /* the report is the last line */
 	if (ret != EXIT_OK)
 		fx_source_failed(&g->rep, g->dir);
 	report_print(&g->rep);
@@ -1318,7 +1415,9 @@ const char migrate_usage[] =
 	"  --force CHECKS        skip these compatibility checks (comma-separated names\n"
 	"                        as in the check table)\n"
 	"  --dry-run             connect and run the checks only\n"
-	"  --json                progress and report as JSON lines on stdout\n"
+	"  --json                progress (every second) and report as JSON lines on\n"
+	"                        stdout; without it a terminal shows a status line.\n"
+	"                        phaul status, cancel and set reach it from another shell\n"
 	"  --sync PATH           rsync PATH to the same path on HOST: before, during\n"
 	"                        pre-copy and while frozen (repeatable)\n";
 
@@ -1382,15 +1481,20 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'j': g->opt.json = true; break;
 		case 'S':
 			if (g->opt.nsync == PH_SYNC_MAX || optarg[0] != '/') {
-				fprintf(stderr,
-					"phaul: --sync takes an absolute path, at most %d\n",
-					PH_SYNC_MAX);
+				ph_seterr(PH_EUSAGE, "--sync takes an absolute path, at most %d",
+					  PH_SYNC_MAX);
+				cli_usage_error("migrate", "%s", ph_errmsg());
 				return -1;
 			}
 			g->opt.sync[g->opt.nsync++] = optarg;
 			break;
 		case 'h': fputs(migrate_usage, stdout); exit(EXIT_OK);
-		default: cli_usage_hint("migrate"); return -1;
+		default:
+			/* getopt named it on stderr; the --json report says it too */
+			ph_seterr(PH_EUSAGE, "bad option or missing argument near '%.64s'",
+				  argv[optind - 1]);
+			cli_usage_hint("migrate");
+			return -1;
 		}
 		if (key && config_set(g->cfg, NULL, key, optarg) < 0) {
 			cli_usage_error("migrate", "%s", ph_errmsg());
@@ -1398,10 +1502,11 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		}
 	}
 	if (optind + 2 != argc) {
-		cli_usage_error("migrate", "%s (usage: phaul migrate [OPTIONS] CT HOST)",
-				optind == argc	     ? "missing CT and HOST"
-				: optind + 1 == argc ? "missing HOST after CT"
-						     : "too many operands: only CT and HOST");
+		ph_seterr(PH_EUSAGE, "%s (usage: phaul migrate [OPTIONS] CT HOST)",
+			  optind == argc       ? "missing CT and HOST"
+			  : optind + 1 == argc ? "missing HOST after CT"
+					       : "too many operands: only CT and HOST");
+		cli_usage_error("migrate", "%s", ph_errmsg());
 		return -1;
 	}
 	if ((g->opt.force && cli_check_force(g->opt.force) < 0) ||
@@ -1421,6 +1526,39 @@ static int criu_opts_for_type(const struct mig *g)
 	return g->ct.ops->check_criu ? g->ct.ops->check_criu(&g->ct, &o) : 0;
 }
 
+/*
+ * The migration ends before it began, with code: with --json still one
+ * report line, whose error is what stderr said.
+ */
+static int early_report(struct mig *g, int code)
+{
+	if (g->opt.json) {
+		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
+		g->rep.result = ph_lasterr() ? ph_lasterr() : PH_EUSAGE;
+		g->rep.exit_code = code;
+		report_print(&g->rep);
+	}
+	return code;
+}
+
+/* ...after saying why on stderr. */
+static int early_exit(struct mig *g, int code)
+{
+	fprintf(stderr, "phaul: %s\n", ph_errmsg());
+	return early_report(g, code);
+}
+
+/* The live thread: status line, progress events, control socket (control.h). */
+static void start_live(struct mig *g)
+{
+	progress_init(&g->prog, g->id, g->ct.spec, g->target, g->ct.rss_kb * 1024, &g->lock,
+		      &g->m);
+	progress_set_downtime_limit(&g->prog, g->rep.limit_us);
+	progress_set_bwlimit(&g->prog, g->cfg->bwlimit);
+	if (control_start(&g->ctl, g->cfg->work_dir, &g->prog, g->opt.json, &ctl_ops, g) < 0)
+		pr_warn("%s", ph_errmsg()); /* no progress, no control: the migration runs on */
+}
+
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 {
 	static struct mig g; /* large (report, ct); one per process */
@@ -1433,11 +1571,14 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	g.sk = -1;
 	g.lock_fd = -1;
 	pthread_mutex_init(&g.lock, NULL);
+	/* before the parser: a refused command line ends with a JSON report too */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		g.opt.json |= !strcmp(argv[i], "--json");
+	report_init(&g.rep, g.opt.json);
 	if (parse_opts(&g, argc, argv) < 0)
-		return EXIT_USAGE;
+		return early_report(&g, EXIT_USAGE);
 	log_init("src", cfg->log_level);
 	gethostname(g.host, sizeof(g.host) - 1);
-	report_init(&g.rep, g.opt.json);
 	g.rep.dry_run = g.opt.dry_run;
 	snprintf(g.rep.ct, sizeof(g.rep.ct), "%s", argv[optind]);
 	snprintf(g.rep.src, sizeof(g.rep.src), "%s", g.host);
@@ -1447,38 +1588,27 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	g.postcopy = !strcmp(cfg->mode, "postcopy");
 	g.rep.limit_us = g.policy == PRECOPY_FIXED ? 0 : (uint64_t)cfg->downtime_limit_ms * 1000;
 	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
-	if (ct_open(argv[optind], &g.ct) < 0) {
-		fprintf(stderr, "phaul: %s\n", ph_errmsg());
-		return ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
-	}
-	if (criu_opts_for_type(&g) < 0) {
-		fprintf(stderr, "phaul: %s\n", ph_errmsg());
-		return EXIT_USAGE;
-	}
+	if (ct_open(argv[optind], &g.ct) < 0)
+		return early_exit(&g, ph_lasterr() == PH_EUSAGE ? EXIT_USAGE : EXIT_FAILED);
+	if (criu_opts_for_type(&g) < 0)
+		return early_exit(&g, EXIT_USAGE);
 	/* Pre-flight: what CRIU would refuse only after the freeze. */
-	if (ct_check_session(&g.ct, g.host, cfg->criu.shell_job) < 0) {
-		fprintf(stderr, "phaul: %s\n", ph_errmsg());
-		return ph_lasterr() == PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED;
-	}
-	if (ct_lock(&g.ct, cfg->work_dir, &lock_fd) < 0) {
-		fprintf(stderr, "phaul: %s\n", ph_errmsg());
-		return EXIT_FAILED;
-	}
+	if (ct_check_session(&g.ct, g.host, cfg->criu.shell_job) < 0)
+		return early_exit(&g, ph_lasterr() == PH_ECOMPAT ? EXIT_REFUSED : EXIT_FAILED);
+	if (ct_lock(&g.ct, cfg->work_dir, &lock_fd) < 0)
+		return early_exit(&g, EXIT_FAILED);
 	if (recover_pending(cfg, g.ct.spec, g.id, sizeof(g.id))) {
 		/* a second copy could start while the first one's fate is open */
-		fprintf(stderr,
-			"phaul: migration %s of %s is not settled yet: run `phaul recover %s` "
-			"first\n",
-			g.id, g.ct.spec, g.id);
-		return EXIT_FAILED;
+		ph_seterr(PH_EUNKNOWN,
+			  "migration %s of %s is not settled yet: run `phaul recover %s` first", g.id,
+			  g.ct.spec, g.id);
+		return early_exit(&g, EXIT_FAILED);
 	}
 	g.target = argv[optind + 1];
 	proc_start_time(g.ct.root, &g.root_start);
 	if (mrec_new_id(g.id, sizeof(g.id)) < 0 || mkdir_p(cfg->work_dir, 0700) < 0 ||
-	    (g.lock_fd = mrec_lock(cfg->work_dir, MREC_SOURCE, g.id, false)) < 0) {
-		fprintf(stderr, "phaul: %s\n", ph_errmsg());
-		return EXIT_FAILED;
-	}
+	    (g.lock_fd = mrec_lock(cfg->work_dir, MREC_SOURCE, g.id, false)) < 0)
+		return early_exit(&g, EXIT_FAILED);
 	snprintf(g.rep.mig_id, sizeof(g.rep.mig_id), "%s", g.id);
 	fx_source_begin(cfg, g.id, g.rep.log_dir, sizeof(g.rep.log_dir));
 	/* A throttle left by a phaul that died (this CT's or another's) is lifted now. */
@@ -1487,8 +1617,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	/* The type's own directories (an LXC container's config and rootfs) travel like --sync. */
 	for (size_t i = 0; i < g.ct.nsync; i++) {
 		if (g.opt.nsync == PH_SYNC_MAX) {
-			fprintf(stderr, "phaul: more than %d paths to sync\n", PH_SYNC_MAX);
-			return EXIT_USAGE;
+			ph_seterr(PH_EUSAGE, "more than %d paths to sync", PH_SYNC_MAX);
+			return early_exit(&g, EXIT_USAGE);
 		}
 		g.opt.sync[g.opt.nsync++] = g.ct.sync[i];
 	}
@@ -1506,12 +1636,14 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 		      : pthread_create(&sig_thread, NULL, signal_thread, &g);
 	if (ret) {
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		fprintf(stderr, "phaul: cannot start the signal thread: %s\n", strerror(ret));
-		return EXIT_FAILED;
+		ph_seterr(PH_ESYS, "cannot start the signal thread: %s", strerror(ret));
+		return early_exit(&g, EXIT_FAILED);
 	}
 	pthread_detach(sig_thread);
+	start_live(&g);
 
 	ret = migrate(&g, argv[optind + 1]);
+	control_stop(&g.ctl);
 
 	postcopy_free(&g.post); /* its threads use the mux */
 	pthread_mutex_lock(&g.lock);

@@ -68,6 +68,10 @@ int cmd_agent(struct phaul_config *cfg, int argc, char **argv);
 int cmd_check(struct phaul_config *cfg, int argc, char **argv);
 int cmd_migrate(struct phaul_config *cfg, int argc, char **argv);
 int cmd_recover(struct phaul_config *cfg, int argc, char **argv);
+/* The control socket's clients (control_cmd.c). */
+int cmd_status(struct phaul_config *cfg, int argc, char **argv);
+int cmd_cancel(struct phaul_config *cfg, int argc, char **argv);
+int cmd_set(struct phaul_config *cfg, int argc, char **argv);
 
 /*
  * Settle migration id from its source record (recover.c): ask its

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "log.h"
 #include "pages.h"
+#include "event.h"
 #include "postcopy.h"
 #include "util.h"
 
@@ -128,7 +129,8 @@ void postcopy_event(struct postcopy *pc, const char *state)
 		lzx_relay_counts(pc->relay, &c);
 	if (!pc->rep || !pc->rep->json)
 		return;
-	printf("{\"event\":\"postcopy\",\"state\":\"%s\",\"pages_left\":%llu,"
+	event_head(stdout, "postcopy");
+	printf(",\"state\":\"%s\",\"pages_left\":%llu,"
 	       "\"pages_served\":%llu,\"requests\":%llu,\"since_switch_us\":%llu}\n",
 	       state, (unsigned long long)postcopy_pages_left(pc),
 	       (unsigned long long)c.pages_served, (unsigned long long)c.gets,

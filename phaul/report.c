@@ -6,8 +6,10 @@
 
 #include "compat/compat.h"
 #include "err.h"
+#include "event.h"
 #include "log.h"
 #include "notify.h"
+#include "progress.h"
 #include "report.h"
 #include "util.h"
 
@@ -119,8 +121,9 @@ void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 	}
+	progress_hold();
 	if (r->json) {
-		printf("{\"event\":\"phase\"");
+		event_head(stdout, "phase");
 		json_field(",", "phase", phase);
 		json_field(",", "msg", msg);
 		printf("}\n");
@@ -131,6 +134,7 @@ void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 		printf("[%s] %s\n", phase, ph_strvis(vis, sizeof(vis), msg));
 	}
 	fflush(stdout);
+	progress_release();
 }
 
 void report_iter(struct report *r, const struct iter_report *it)
@@ -139,8 +143,10 @@ void report_iter(struct report *r, const struct iter_report *it)
 		r->it[it->iter] = *it;
 	if (it->iter >= r->niter)
 		r->niter = it->iter + 1;
+	progress_hold();
 	if (r->json) {
-		printf("{\"event\":\"iteration\",\"iter\":%u,\"final\":%s,\"pages\":%llu,"
+		event_head(stdout, "iteration");
+		printf(",\"iter\":%u,\"final\":%s,\"pages\":%llu,"
 		       "\"raw_bytes\":%llu,\"wire_bytes\":%llu,\"usec\":%llu,\"frozen_us\":%llu,"
 		       "\"dirty_pages_per_sec\":%.0f,\"bytes_per_sec\":%.0f,"
 		       "\"predicted_downtime_us\":%llu,\"throttle_pct\":%u}\n",
@@ -162,6 +168,7 @@ void report_iter(struct report *r, const struct iter_report *it)
 		printf("\n");
 	}
 	fflush(stdout);
+	progress_release();
 }
 
 void report_restore_resp(struct report *r, const Phaul__RestoreResp *q)
@@ -292,14 +299,17 @@ static void print_forensics_json(FILE *f, const struct report *r)
 
 void report_check(struct report *r, const struct compat_table *t)
 {
+	progress_hold();
 	if (!r->json) {
 		printf("\n");
 		compat_print(stdout, t, r->src, r->dst);
 		printf("\n");
 		fflush(stdout);
+		progress_release();
 		return;
 	}
-	printf("{\"event\":\"check\",\"rows\":[");
+	event_head(stdout, "check");
+	printf(",\"rows\":[");
 	for (int i = 0; i < t->nrows; i++) {
 		const struct compat_row *row = &t->rows[i];
 
@@ -313,11 +323,13 @@ void report_check(struct report *r, const struct compat_table *t)
 	}
 	printf("]}\n");
 	fflush(stdout);
+	progress_release();
 }
 
 void report_json(FILE *f, const struct report *r)
 {
-	fprintf(f, "{\"event\":\"report\",\"ok\":%s,\"exit_code\":%d", r->result ? "false" : "true",
+	event_head(f, "report");
+	fprintf(f, ",\"ok\":%s,\"exit_code\":%d", r->result ? "false" : "true",
 		r->exit_code);
 	json_field_to(f, ",", "ct", r->ct);
 	json_field_to(f, ",", "source", r->src);
@@ -396,6 +408,7 @@ uint64_t report_overrun_us(const struct report *r)
 	return r->downtime_us - r->limit_us;
 }
 
+static void print_text(const struct report *r);
 /* The headline: the service interruption, then its parts. */
 static void print_interruption_text(const struct report *r)
 {
@@ -436,15 +449,21 @@ static void print_interruption_text(const struct report *r)
 
 void report_print(const struct report *r)
 {
-	if (r->json) {
+	progress_hold();
+	if (r->json)
 		report_json(stdout, r);
-		return;
-	}
+	else
+		print_text(r);
+	fflush(stdout);
+	progress_release();
+}
+
+static void print_text(const struct report *r)
+{
 	if (r->dry_run && !r->result) {
 		printf("\ndry run of %s: %s -> %s over %s: checks passed, nothing migrated\n",
 		       r->ct, r->src, r->dst, r->transport ? r->transport : "?");
 		printf("  total time       %.2f s\n", r->total_us / 1e6);
-		fflush(stdout);
 		return;
 	}
 	printf("\n%s of %s: %s -> %s over %s: %s\n", r->dry_run ? "dry run" : "migration", r->ct,

@@ -51,6 +51,7 @@ stage sanitizers san_all
 stage fuzz fuzz_all
 stage host ./tests/host/run.sh
 stage recover ./tests/host/recover.sh
+stage control ./tests/host/control.sh
 stage forensics ./tests/host/forensics.sh
 stage balance ./tests/balance/run.sh
 stage balance-prometheus ./tests/balance/prometheus.sh
