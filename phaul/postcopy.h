@@ -41,6 +41,7 @@ struct postcopy {
 	struct lzx_counts c;	  /* at its end */
 	int sk;			  /* the destination's socket, closed by postcopy_free() */
 	bool owns_sk;
+	int store; /* the destination's pushed pages (engine/lzx.h lzx_relay_start_push) */
 	pid_t guard;  /* source: the child that fails CRIU's server if we die */
 	int guard_fd; /* its pipe: a byte ends it quietly, EOF makes it act */
 	/* source: the progress ticker (postcopy_tick_start) */
