@@ -3,9 +3,10 @@
  * Post-copy (HOWTO.md "Migration modes"): the CT is frozen once, its
  * non-memory state and the few pages CRIU cannot leave lazy (stack, vDSO)
  * are dumped and sent as image files, the destination restores it with
- * every other page lazy and lets it run; its lazy-pages daemon pulls the
- * pages (on fault and in the background) from the source's CRIU page
- * server, through MUX_PAGES, validated on both hosts (engine/lzx.h).
+ * every other page lazy and lets it run; its lazy-pages daemon gets the
+ * pages from the destination's relay, which fetches every one from the
+ * source's CRIU page server (faulted ones first, the rest pushed in the
+ * background) through MUX_PAGES, validated on both hosts (engine/lzx.h).
  *
  *   source                                       destination
  *   criu dump --lazy-pages (ps-socket: sk)
