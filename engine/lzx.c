@@ -613,11 +613,16 @@ int lzx_push_got(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t nr, 
 				bit(pu->have, k + i) ? "arrived twice" : "was never asked");
 	for (uint32_t i = 0; i < nr; i++)
 		bit_set(pu->have, k + i, true);
-	if (nr < asked) { /* a short answer: the rest is asked again, from a rescan */
+	if (nr < asked) { /* a short answer: the cursor comes back for the rest */
+		long run = run_of(pu->set, id, vaddr);
+		uint64_t pg = (vaddr - pu->set->r[run].start) / pu->set->page_size + nr;
+
 		for (uint32_t i = nr; i < asked; i++)
 			bit_set(pu->asked, k + i, false);
-		pu->cur = 0;
-		pu->cur_pg = 0;
+		if ((size_t)run < pu->cur || ((size_t)run == pu->cur && pg < pu->cur_pg)) {
+			pu->cur = (size_t)run;
+			pu->cur_pg = pg;
+		}
 	}
 	pu->inflight -= asked;
 	pu->left -= nr;
