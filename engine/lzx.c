@@ -496,7 +496,8 @@ int lzx_push_init(struct lzx_push *pu, const struct lzx_set *set)
 	pu->base = malloc((set->n ? set->n : 1) * sizeof(*pu->base));
 	pu->asked = calloc(1, bytes);
 	pu->have = calloc(1, bytes);
-	if (!pu->base || !pu->asked || !pu->have) {
+	pu->faulted = calloc(1, bytes);
+	if (!pu->base || !pu->asked || !pu->have || !pu->faulted) {
 		lzx_push_free(pu);
 		return ph_seterr(PH_ENOMEM, "background push: bitmaps of %" PRIu64 " pages",
 				 set->pages);
@@ -514,8 +515,9 @@ void lzx_push_free(struct lzx_push *pu)
 	free(pu->base);
 	free(pu->asked);
 	free(pu->have);
+	free(pu->faulted);
 	pu->base = NULL;
-	pu->asked = pu->have = NULL;
+	pu->asked = pu->have = pu->faulted = NULL;
 }
 
 /* Page index of (id, vaddr) and the pages left in its run from there. */
@@ -556,11 +558,12 @@ bool lzx_push_fault(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t n
 		i++;
 	if (i == n)
 		return false;
-	for (j = i; j < n && j - i < PH_PS_PAGES_MAX && !bit(pu->asked, k + j); j++)
+	for (j = i; j < n && j - i < PH_PS_PAGES_MAX && !bit(pu->asked, k + j); j++) {
 		bit_set(pu->asked, k + j, true);
+		bit_set(pu->faulted, k + j, true);
+	}
 	*gva = vaddr + i * pu->set->page_size;
 	*gnr = (uint32_t)(j - i);
-	pu->fault += j - i;
 	pu->inflight += j - i;
 	return true;
 }
@@ -589,7 +592,6 @@ bool lzx_push_next(struct lzx_push *pu, uint64_t *id, uint64_t *gva, uint32_t *g
 		*gva = run->start + pu->cur_pg * s->page_size;
 		*gnr = (uint32_t)(j - pu->cur_pg);
 		pu->inflight += j - pu->cur_pg;
-		pu->pushed += j - pu->cur_pg;
 		pu->cur_pg = j;
 		return true;
 	}
@@ -611,14 +613,21 @@ int lzx_push_got(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t nr, 
 				PH_EPROTO, "pushed pages: page 0x%" PRIx64 " of pid %" PRIu64 " %s",
 				vaddr + i * pu->set->page_size, id,
 				bit(pu->have, k + i) ? "arrived twice" : "was never asked");
-	for (uint32_t i = 0; i < nr; i++)
+	for (uint32_t i = 0; i < nr; i++) {
 		bit_set(pu->have, k + i, true);
+		if (bit(pu->faulted, k + i))
+			pu->fault++;
+		else
+			pu->pushed++;
+	}
 	if (nr < asked) { /* a short answer: the cursor comes back for the rest */
 		long run = run_of(pu->set, id, vaddr);
 		uint64_t pg = (vaddr - pu->set->r[run].start) / pu->set->page_size + nr;
 
-		for (uint32_t i = nr; i < asked; i++)
+		for (uint32_t i = nr; i < asked; i++) {
 			bit_set(pu->asked, k + i, false);
+			bit_set(pu->faulted, k + i, false);
+		}
 		if ((size_t)run < pu->cur || ((size_t)run == pu->cur && pg < pu->cur_pg)) {
 			pu->cur = (size_t)run;
 			pu->cur_pg = pg;

@@ -73,8 +73,8 @@ struct lzx_counts {
 	uint64_t pages_served; /* pages answered */
 	uint64_t answer_bytes; /* headers + pages answered */
 	/* destination with a push store (lzx_relay_start_push) */
-	uint64_t pages_pushed; /* fetched from the source ahead of any GET */
-	uint64_t pages_fault;  /* fetched for a daemon's GET that found them missing */
+	uint64_t pages_pushed; /* arrived from the source, asked ahead of any GET */
+	uint64_t pages_fault;  /* arrived, asked for a daemon's GET that found them missing */
 	uint64_t pages_local;  /* answered to the daemon from the store, no round trip */
 };
 
@@ -138,7 +138,7 @@ void lzx_set_sink(struct lzx_parser *p, const struct lzx_sink *sink);
 /*
  * Background push (engine/README.md "Background push"), the destination's
  * bookkeeping: which lazy pages were asked from the source (fault first,
- * then in order of the set) and which arrived, so that each is fetched
+ * then in order of the set), for what, and which arrived, so that each is fetched
  * once and the daemon's GETs are answered locally. Page k of the set (in
  * set order) is at byte k * page_size of the caller's store.
  */
@@ -150,10 +150,12 @@ struct lzx_push {
 	uint64_t *base; /* set->n: index of the first page of each run */
 	uint8_t *asked; /* bitmaps over set->pages */
 	uint8_t *have;
-	size_t cur; /* background cursor: run, page within it */
+	uint8_t *faulted; /* asked for a daemon's GET, not by the cursor */
+	size_t cur;	  /* background cursor: run, page within it */
 	uint64_t cur_pg;
-	uint64_t inflight; /* pages asked, not arrived */
-	uint64_t pushed, fault, left;
+	uint64_t inflight;	/* pages asked, not arrived */
+	uint64_t pushed, fault; /* pages arrived, asked by the cursor / for a fault */
+	uint64_t left;
 };
 
 /* PH_ETOOBIG past PH_LAZY_PAGES_MAX pages. set must be sealed and outlive pu. */

@@ -347,6 +347,12 @@ static void test_push_fault_first(void **state)
 	/* a short answer: the rest is asked again */
 	assert_int_equal(lzx_push_got(&pu, 7, BASE + 13 * PGSZ, 50, 51), 0);
 	next_is(&pu, 7, BASE + 63 * PGSZ, 1);
+	/* counted on arrival, by what asked for them */
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 9 * PGSZ, 1, 1), 0);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 10 * PGSZ, 2, 2), 0);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 63 * PGSZ, 1, 1), 0);
+	assert_int_equal(pu.fault, 3);
+	assert_int_equal(pu.pushed, 51);
 	lzx_push_free(&pu);
 	lzx_set_free(&s);
 }
