@@ -7,6 +7,10 @@
  *           "ps-socket" through the RPC config file) [sk] lzx_relay
  *   dest:   lzx_relay [sk] criu lazy-pages --page-server --ps-socket FD
  *
+ * The destination's relay fetches every lazy page itself (background
+ * push, engine/README.md) and answers the daemon from its store; the
+ * source's sees only more GETs.
+ *
  * Wire (CRIU 3.17 criu/page-xfer.c, criu/uffd.c; the 24-byte host-endian
  * header of engine/psx.h):
  *
