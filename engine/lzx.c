@@ -94,21 +94,30 @@ int lzx_set_seal(struct lzx_set *s)
 	return 0;
 }
 
-bool lzx_set_covers(const struct lzx_set *s, uint64_t id, uint64_t start, uint64_t end)
+/* The run of id holding vaddr, or -1. */
+static long run_of(const struct lzx_set *s, uint64_t id, uint64_t vaddr)
 {
 	size_t lo = 0, hi = s->n;
 
-	/* the last run of id starting at or before start */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct lzx_run *m = &s->r[mid];
 
-		if (m->id < id || (m->id == id && m->start <= start))
+		if (m->id < id || (m->id == id && m->start <= vaddr))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo > 0 && s->r[lo - 1].id == id && end <= s->r[lo - 1].end;
+	if (lo == 0 || s->r[lo - 1].id != id || vaddr >= s->r[lo - 1].end)
+		return -1;
+	return (long)(lo - 1);
+}
+
+bool lzx_set_covers(const struct lzx_set *s, uint64_t id, uint64_t start, uint64_t end)
+{
+	long i = run_of(s, id, start);
+
+	return i >= 0 && end <= s->r[i].end;
 }
 
 /* One u32-length-prefixed message at *off; its bytes in *msg, *mlen. */
@@ -300,12 +309,12 @@ static int req_header(struct lzx_parser *p)
 	if (h.cmd == PS_IOV_GET) {
 		if ((r = req_get(p, &h)) < 0)
 			return r;
-		*q = (struct lzx_req){ h.vaddr, h.id, h.nr, false };
+		*q = (struct lzx_req){ h.vaddr, h.id, h.nr, false, h.cmd };
 	} else if (h.cmd == PS_IOV_CLOSE || h.cmd == PS_IOV_FORCE_CLOSE) {
 		if (h.nr || h.vaddr || h.id)
 			return ph_seterr(PH_EPROTO, "lazy %s: fields not zero",
 					 psx_cmd_name(h.cmd));
-		*q = (struct lzx_req){ .close = true };
+		*q = (struct lzx_req){ .close = true, .cmd = h.cmd };
 		p->q_closed = true;
 	} else {
 		return ph_seterr(
@@ -362,6 +371,8 @@ static int ans_header(struct lzx_parser *p, const struct lzx_req *q)
 				 h.nr, h.vaddr, h.id, q->nr, q->vaddr, q->id);
 	p->apayload = (uint64_t)h.nr * p->page_size;
 	p->c.pages_served += h.nr;
+	if (p->sink && p->sink->answer)
+		return p->sink->answer(p->sink->arg, h.id, h.vaddr, h.nr, q->nr);
 	p->c.answer_bytes += sizeof(p->ah);
 	return 0;
 }
@@ -378,6 +389,9 @@ static long ans_step(struct lzx_parser *p, const uint8_t *buf, size_t len)
 		n = len < p->apayload ? len : (size_t)p->apayload;
 		p->apayload -= n;
 		p->c.answer_bytes += n;
+		if (p->sink && p->sink->data &&
+		    (r = p->sink->data(p->sink->arg, buf, n, !p->apayload)) < 0)
+			return r;
 		if (!p->apayload) {
 			p->head = (p->head + 1) % LZX_REQS_MAX;
 			p->len--;
@@ -431,4 +445,212 @@ unsigned int lzx_owed(const struct lzx_parser *p)
 const struct lzx_counts *lzx_counts(const struct lzx_parser *p)
 {
 	return &p->c;
+}
+
+bool lzx_owed_req(const struct lzx_parser *p, unsigned int i, uint64_t *id, uint64_t *vaddr,
+		  uint32_t *nr, uint32_t *cmd)
+{
+	const struct lzx_req *q;
+
+	if (i >= p->len)
+		return false;
+	q = &p->rq[(p->head + i) % LZX_REQS_MAX];
+	*id = q->id;
+	*vaddr = q->vaddr;
+	*nr = q->nr;
+	*cmd = q->cmd;
+	return true;
+}
+
+void lzx_set_sink(struct lzx_parser *p, const struct lzx_sink *sink)
+{
+	p->sink = sink;
+}
+
+/* ---- background push bookkeeping ---- */
+
+static bool bit(const uint8_t *m, uint64_t i)
+{
+	return m[i / 8] & (1u << (i % 8));
+}
+
+static void bit_set(uint8_t *m, uint64_t i, bool v)
+{
+	if (v)
+		m[i / 8] |= (uint8_t)(1u << (i % 8));
+	else
+		m[i / 8] &= (uint8_t) ~(1u << (i % 8));
+}
+
+int lzx_push_init(struct lzx_push *pu, const struct lzx_set *set)
+{
+	size_t bytes = (size_t)(set->pages / 8 + 1);
+	uint64_t k = 0;
+
+	memset(pu, 0, sizeof(*pu));
+	pu->set = set;
+	if (set->pages > PH_LAZY_PAGES_MAX)
+		return ph_seterr(PH_ETOOBIG,
+				 "background push: %" PRIu64 " lazy pages, at most %llu",
+				 set->pages, PH_LAZY_PAGES_MAX);
+	pu->base = malloc((set->n ? set->n : 1) * sizeof(*pu->base));
+	pu->asked = calloc(1, bytes);
+	pu->have = calloc(1, bytes);
+	pu->faulted = calloc(1, bytes);
+	if (!pu->base || !pu->asked || !pu->have || !pu->faulted) {
+		lzx_push_free(pu);
+		return ph_seterr(PH_ENOMEM, "background push: bitmaps of %" PRIu64 " pages",
+				 set->pages);
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		pu->base[i] = k;
+		k += (set->r[i].end - set->r[i].start) / set->page_size;
+	}
+	pu->left = set->pages;
+	return 0;
+}
+
+void lzx_push_free(struct lzx_push *pu)
+{
+	free(pu->base);
+	free(pu->asked);
+	free(pu->have);
+	free(pu->faulted);
+	pu->base = NULL;
+	pu->asked = pu->have = pu->faulted = NULL;
+}
+
+/* Page index of (id, vaddr) and the pages left in its run from there. */
+static bool page_idx(const struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint64_t *k,
+		     uint64_t *room)
+{
+	long i = run_of(pu->set, id, vaddr);
+	const struct lzx_run *run;
+
+	if (i < 0 || vaddr % pu->set->page_size)
+		return false;
+	run = &pu->set->r[i];
+	*k = pu->base[i] + (vaddr - run->start) / pu->set->page_size;
+	*room = (run->end - vaddr) / pu->set->page_size;
+	return true;
+}
+
+bool lzx_push_off(const struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint64_t *off)
+{
+	uint64_t k, room;
+
+	if (!page_idx(pu, id, vaddr, &k, &room))
+		return false;
+	*off = k * pu->set->page_size;
+	return true;
+}
+
+bool lzx_push_fault(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t n, uint64_t *gva,
+		    uint32_t *gnr)
+{
+	uint64_t k, room, i = 0, j;
+
+	if (!page_idx(pu, id, vaddr, &k, &room))
+		return false;
+	if (n > room)
+		n = (uint32_t)room;
+	while (i < n && bit(pu->asked, k + i))
+		i++;
+	if (i == n)
+		return false;
+	for (j = i; j < n && j - i < PH_PS_PAGES_MAX && !bit(pu->asked, k + j); j++) {
+		bit_set(pu->asked, k + j, true);
+		bit_set(pu->faulted, k + j, true);
+	}
+	*gva = vaddr + i * pu->set->page_size;
+	*gnr = (uint32_t)(j - i);
+	pu->inflight += j - i;
+	return true;
+}
+
+bool lzx_push_next(struct lzx_push *pu, uint64_t *id, uint64_t *gva, uint32_t *gnr)
+{
+	const struct lzx_set *s = pu->set;
+
+	while (pu->cur < s->n) {
+		const struct lzx_run *run = &s->r[pu->cur];
+		uint64_t len = (run->end - run->start) / s->page_size, k = pu->base[pu->cur], j;
+
+		while (pu->cur_pg < len && bit(pu->asked, k + pu->cur_pg))
+			pu->cur_pg++;
+		if (pu->cur_pg == len) {
+			pu->cur++;
+			pu->cur_pg = 0;
+			continue;
+		}
+		if (pu->inflight >= LZX_PUSH_WINDOW)
+			return false;
+		for (j = pu->cur_pg;
+		     j < len && j - pu->cur_pg < LZX_PUSH_GET && !bit(pu->asked, k + j); j++)
+			bit_set(pu->asked, k + j, true);
+		*id = run->id;
+		*gva = run->start + pu->cur_pg * s->page_size;
+		*gnr = (uint32_t)(j - pu->cur_pg);
+		pu->inflight += j - pu->cur_pg;
+		pu->cur_pg = j;
+		return true;
+	}
+	return false;
+}
+
+int lzx_push_got(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t nr, uint32_t asked)
+{
+	uint64_t k, room;
+
+	if (!page_idx(pu, id, vaddr, &k, &room) || asked > room || nr > asked)
+		return ph_seterr(PH_EPROTO,
+				 "pushed pages: %u at 0x%" PRIx64 " of pid %" PRIu64
+				 " outside the lazy set",
+				 asked, vaddr, id);
+	for (uint32_t i = 0; i < asked; i++)
+		if (!bit(pu->asked, k + i) || bit(pu->have, k + i))
+			return ph_seterr(
+				PH_EPROTO, "pushed pages: page 0x%" PRIx64 " of pid %" PRIu64 " %s",
+				vaddr + i * pu->set->page_size, id,
+				bit(pu->have, k + i) ? "arrived twice" : "was never asked");
+	for (uint32_t i = 0; i < nr; i++) {
+		bit_set(pu->have, k + i, true);
+		if (bit(pu->faulted, k + i))
+			pu->fault++;
+		else
+			pu->pushed++;
+	}
+	if (nr < asked) { /* a short answer: the cursor comes back for the rest */
+		long run = run_of(pu->set, id, vaddr);
+		uint64_t pg = (vaddr - pu->set->r[run].start) / pu->set->page_size + nr;
+
+		for (uint32_t i = nr; i < asked; i++) {
+			bit_set(pu->asked, k + i, false);
+			bit_set(pu->faulted, k + i, false);
+		}
+		if ((size_t)run < pu->cur || ((size_t)run == pu->cur && pg < pu->cur_pg)) {
+			pu->cur = (size_t)run;
+			pu->cur_pg = pg;
+		}
+	}
+	pu->inflight -= asked;
+	pu->left -= nr;
+	return 0;
+}
+
+bool lzx_push_has(const struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t n)
+{
+	uint64_t k, room;
+
+	if (!page_idx(pu, id, vaddr, &k, &room) || n > room)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (!bit(pu->have, k + i))
+			return false;
+	return true;
+}
+
+uint64_t lzx_push_left(const struct lzx_push *pu)
+{
+	return pu->left;
 }

@@ -7,6 +7,10 @@
  *           "ps-socket" through the RPC config file) [sk] lzx_relay
  *   dest:   lzx_relay [sk] criu lazy-pages --page-server --ps-socket FD
  *
+ * The destination's relay fetches every lazy page itself (background
+ * push, engine/README.md) and answers the daemon from its store; the
+ * source's sees only more GETs.
+ *
  * Wire (CRIU 3.17 criu/page-xfer.c, criu/uffd.c; the 24-byte host-endian
  * header of engine/psx.h):
  *
@@ -72,6 +76,22 @@ struct lzx_counts {
 	uint64_t pages_asked;  /* pages they asked for */
 	uint64_t pages_served; /* pages answered */
 	uint64_t answer_bytes; /* headers + pages answered */
+	/* destination with a push store (lzx_relay_start_push) */
+	uint64_t pages_pushed; /* arrived from the source, asked ahead of any GET */
+	uint64_t pages_fault;  /* arrived, asked for a daemon's GET that found them missing */
+	uint64_t pages_local;  /* answered to the daemon from the store, no round trip */
+};
+
+/*
+ * Where the payload of validated answers goes (lzx_set_sink): answer()
+ * once per answer header (nr pages at vaddr of task id, asked: the GET's
+ * count), then data() for its page bytes in order, last on the final
+ * chunk. A negative return fails the parser.
+ */
+struct lzx_sink {
+	int (*answer)(void *arg, uint64_t id, uint64_t vaddr, uint32_t nr, uint32_t asked);
+	int (*data)(void *arg, const uint8_t *buf, size_t len, bool last);
+	void *arg;
 };
 
 struct lzx_parser {
@@ -86,6 +106,7 @@ struct lzx_parser {
 		uint64_t vaddr, id;
 		uint32_t nr;
 		bool close;
+		uint32_t cmd;
 	} rq[LZX_REQS_MAX];
 	unsigned int head, len;
 	uint8_t ah[24]; /* answer header (or status) being read */
@@ -93,6 +114,7 @@ struct lzx_parser {
 	uint64_t apayload; /* page bytes of the current answer still due */
 	bool done;	   /* the closing answer was walked */
 	struct lzx_counts c;
+	const struct lzx_sink *sink; /* NULL: answers are only walked */
 };
 
 /* set may be NULL (then only the form of a GET is checked); it must outlive p. */
@@ -108,6 +130,62 @@ int lzx_req_feed(struct lzx_parser *p, const uint8_t *buf, size_t len);
 int lzx_ans_feed(struct lzx_parser *p, const uint8_t *buf, size_t len);
 /* Answers owed now. */
 unsigned int lzx_owed(const struct lzx_parser *p);
+/*
+ * The i-th answer owed (0: the next), false past lzx_owed(). cmd: PS_IOV_GET,
+ * or the closing PS_IOV_CLOSE / PS_IOV_FORCE_CLOSE (then id, vaddr, nr are 0).
+ */
+bool lzx_owed_req(const struct lzx_parser *p, unsigned int i, uint64_t *id, uint64_t *vaddr,
+		  uint32_t *nr, uint32_t *cmd);
+/* Hand the payload of answers to sink (must outlive p); NULL: walk only. */
+void lzx_set_sink(struct lzx_parser *p, const struct lzx_sink *sink);
+
+/*
+ * Background push (engine/README.md "Background push"), the destination's
+ * bookkeeping: which lazy pages were asked from the source (fault first,
+ * then in order of the set), for what, and which arrived, so that each is fetched
+ * once and the daemon's GETs are answered locally. Page k of the set (in
+ * set order) is at byte k * page_size of the caller's store.
+ */
+#define LZX_PUSH_GET	64u  /* pages per background GET */
+#define LZX_PUSH_WINDOW 512u /* pages in flight before a background GET waits */
+
+struct lzx_push {
+	const struct lzx_set *set;
+	uint64_t *base; /* set->n: index of the first page of each run */
+	uint8_t *asked; /* bitmaps over set->pages */
+	uint8_t *have;
+	uint8_t *faulted; /* asked for a daemon's GET, not by the cursor */
+	size_t cur;	  /* background cursor: run, page within it */
+	uint64_t cur_pg;
+	uint64_t inflight;	/* pages asked, not arrived */
+	uint64_t pushed, fault; /* pages arrived, asked by the cursor / for a fault */
+	uint64_t left;
+};
+
+/* PH_ETOOBIG past PH_LAZY_PAGES_MAX pages. set must be sealed and outlive pu. */
+int lzx_push_init(struct lzx_push *pu, const struct lzx_set *set);
+void lzx_push_free(struct lzx_push *pu);
+/* Byte offset of (id, vaddr) in the store; false outside the set. */
+bool lzx_push_off(const struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint64_t *off);
+/*
+ * Of the n pages at vaddr of id (inside the set), the first run not yet
+ * asked: marked asked and returned in *gva, *gnr (a fault GET). false:
+ * every page is asked already.
+ */
+bool lzx_push_fault(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t n, uint64_t *gva,
+		    uint32_t *gnr);
+/* The next background GET (in set order, skipping asked pages) if the window allows. */
+bool lzx_push_next(struct lzx_push *pu, uint64_t *id, uint64_t *gva, uint32_t *gnr);
+/*
+ * An answer's pages arrived (nr of the asked): marked had; the rest of a
+ * short answer (asked - nr) is asked again later. PH_EPROTO for a page
+ * not asked or already had (a duplicate).
+ */
+int lzx_push_got(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t nr, uint32_t asked);
+/* Are all n pages at vaddr of id here? */
+bool lzx_push_has(const struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t n);
+/* Pages not yet arrived. */
+uint64_t lzx_push_left(const struct lzx_push *pu);
 const struct lzx_counts *lzx_counts(const struct lzx_parser *p);
 
 /*
@@ -137,6 +215,16 @@ struct lzx_relay;
  */
 int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct lzx_io *io,
 		    int timeout_ms, struct lzx_relay **out);
+/*
+ * The destination with background push: the same, but the daemon's GETs
+ * never cross the link. The relay asks the source itself for every lazy
+ * page (a daemon's GET for missing pages first, then the set in order,
+ * LZX_PUSH_WINDOW pages in flight), writes the answers into store_fd (a
+ * file of set->pages pages, the caller's) and answers the daemon from it.
+ * set must not be NULL.
+ */
+int lzx_relay_start_push(int sk, const struct lzx_set *set, int store_fd, const struct lzx_io *io,
+			 int timeout_ms, struct lzx_relay **out);
 /* Counts so far (any thread). */
 void lzx_relay_counts(struct lzx_relay *r, struct lzx_counts *c);
 /* Has it ended? Its result then by lzx_relay_join(). */

@@ -7,6 +7,7 @@
  * the first failure stops both directions and the peer (io->abort).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "caps.h"
 #include "engine/lzx.h"
+#include "engine/psx.h"
 #include "engine/relay.h"
 #include "err.h"
 
@@ -37,6 +39,20 @@ struct lzx_relay {
 	int ended;	    /* directions finished */
 	int ret;	    /* first failure */
 	char err[768];
+	/* destination with background push (lzx_relay_start_push) */
+	bool push;
+	int store;	      /* page k of the set at k * page_size */
+	struct lzx_parser ps; /* our GETs to the source and its answers (lock) */
+	struct lzx_push pu;   /* (lock) */
+	struct lzx_sink sink;
+	uint64_t ans_off; /* store offset of the next answer byte (lock) */
+	uint64_t ans_id, ans_va;
+	uint32_t ans_nr, ans_asked;
+	bool close_sent;       /* (slock) */
+	bool src_closed;       /* the source answered our close (lock) */
+	pthread_mutex_t slock; /* sends to the peer, in the order fed to ps */
+	pthread_mutex_t wlock; /* answers to the daemon, abuf */
+	uint8_t *abuf;
 };
 
 static uint64_t mono_ms(void)
@@ -148,6 +164,18 @@ static long peer_read(struct lzx_relay *r, uint8_t *buf, size_t cap)
 	}
 }
 
+/* A chunk from the local CRIU (requests: its daemon's) before its close: > 0 or PH_E*. */
+static long local_next(struct lzx_relay *r, uint8_t *buf, bool requests)
+{
+	long n = local_read(r, buf, PH_FRAME_MAX);
+
+	if (n == 0)
+		return ph_seterr(PH_ETRUNC,
+				 "the local CRIU closed its socket before the close was %s",
+				 requests ? "asked" : "answered");
+	return n;
+}
+
 /* Local CRIU -> peer: the dst's daemon's requests, or the src's answers. */
 static int pump_local(struct lzx_relay *r, uint8_t *buf)
 {
@@ -156,14 +184,8 @@ static int pump_local(struct lzx_relay *r, uint8_t *buf)
 	int ret, sent;
 
 	for (;;) {
-		n = local_read(r, buf, PH_FRAME_MAX);
-		if (n < 0)
+		if ((n = local_next(r, buf, requests)) < 0)
 			return (int)n;
-		if (n == 0)
-			return ph_seterr(PH_ETRUNC,
-					 "the local CRIU closed its socket before the "
-					 "close was %s",
-					 requests ? "asked" : "answered");
 		if ((ret = feed(r, requests, buf, (size_t)n)) < 0)
 			return ret;
 		if ((sent = r->io.send_rec(r->io.arg, buf, (size_t)n)) < 0)
@@ -220,11 +242,206 @@ static void run_direction(struct lzx_relay *r, int (*pump)(struct lzx_relay *, u
 	free(buf);
 }
 
+/* ---- destination with background push ---- */
+
+static int sink_answer(void *arg, uint64_t id, uint64_t vaddr, uint32_t nr, uint32_t asked)
+{
+	struct lzx_relay *r = arg;
+
+	if (!lzx_push_off(&r->pu, id, vaddr, &r->ans_off))
+		return ph_seterr(PH_EPROTO,
+				 "pushed pages: 0x%" PRIx64 " of pid %" PRIu64
+				 " outside the lazy set",
+				 vaddr, id);
+	r->ans_id = id;
+	r->ans_va = vaddr;
+	r->ans_nr = nr;
+	r->ans_asked = asked;
+	return 0;
+}
+
+/* Page bytes of an answer into the store; the pages count once all are in. */
+static int sink_data(void *arg, const uint8_t *buf, size_t len, bool last)
+{
+	struct lzx_relay *r = arg;
+
+	while (len) {
+		ssize_t n = pwrite(r->store, buf, len, (off_t)r->ans_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ph_seterr_errno(PH_ESYS, "writing the post-copy page store");
+		buf += n;
+		len -= (size_t)n;
+		r->ans_off += (uint64_t)n;
+	}
+	return last ? lzx_push_got(&r->pu, r->ans_id, r->ans_va, r->ans_nr, r->ans_asked) : 0;
+}
+
+static void hdr_put(uint8_t *b, uint32_t cmd, uint32_t nr, uint64_t vaddr, uint64_t id)
+{
+	memcpy(b, &cmd, 4);
+	memcpy(b + 4, &nr, 4);
+	memcpy(b + 8, &vaddr, 8);
+	memcpy(b + 16, &id, 8);
+}
+
+#define KICK_GETS 64 /* GETs in one record to the source */
+
+/*
+ * Ask the source for what is due, in one record: the missing pages of the
+ * daemon's GETs first, then background GETs while the window allows; once
+ * the daemon closed and nothing is owed, the close (then EOF).
+ */
+static int kick(struct lzx_relay *r)
+{
+	uint8_t buf[KICK_GETS * PSX_HDR_SIZE];
+	size_t n = 0;
+	bool eof = false;
+	uint64_t id, va, gva;
+	uint32_t nr, cmd, gnr;
+	int ret = 0;
+
+	pthread_mutex_lock(&r->slock);
+	pthread_mutex_lock(&r->lock);
+	for (unsigned int i = 0; n < KICK_GETS && lzx_owed_req(&r->p, i, &id, &va, &nr, &cmd); i++)
+		while (cmd == PS_IOV_GET && n < KICK_GETS &&
+		       lzx_push_fault(&r->pu, id, va, nr, &gva, &gnr))
+			hdr_put(buf + n++ * PSX_HDR_SIZE, PS_IOV_GET, gnr, gva, id);
+	while (!r->p.q_closed && n < KICK_GETS && lzx_push_next(&r->pu, &id, &va, &gnr))
+		hdr_put(buf + n++ * PSX_HDR_SIZE, PS_IOV_GET, gnr, va, id);
+	if (!n && r->p.q_closed && !r->close_sent && !lzx_owed(&r->ps)) {
+		lzx_owed_req(&r->p, lzx_owed(&r->p) - 1, &id, &va, &nr, &cmd);
+		hdr_put(buf + n++ * PSX_HDR_SIZE, cmd, 0, 0, 0);
+		r->close_sent = eof = true;
+	}
+	if (n && (ret = lzx_req_feed(&r->ps, buf, n * PSX_HDR_SIZE)) == LZX_END)
+		ret = 0;
+	pthread_mutex_unlock(&r->lock);
+	if (n && ret == 0)
+		ret = r->io.send_rec(r->io.arg, buf, n * PSX_HDR_SIZE);
+	if (eof && ret == 0)
+		ret = r->io.send_eof(r->io.arg);
+	pthread_mutex_unlock(&r->slock);
+	return ret;
+}
+
+/* Our own answer bytes to the daemon: walked by its parser, then written. */
+static int answer_out(struct lzx_relay *r, const uint8_t *buf, size_t len)
+{
+	int ret = feed(r, false, buf, len);
+
+	if (ret < 0)
+		return ret;
+	return relay_sk_write(r->sk, buf, len, r->timeout_ms);
+}
+
+/* Answer the daemon's GETs, in order, while their pages are in the store. */
+static int serve(struct lzx_relay *r)
+{
+	size_t ps = r->p.page_size;
+	uint64_t id, va, off;
+	uint32_t nr, cmd;
+	int ret = 0;
+
+	pthread_mutex_lock(&r->wlock);
+	for (;;) {
+		uint8_t h[PSX_HDR_SIZE];
+		uint64_t left;
+		bool ready;
+
+		pthread_mutex_lock(&r->lock);
+		ready = lzx_owed_req(&r->p, 0, &id, &va, &nr, &cmd) &&
+			(cmd == PS_IOV_GET ? lzx_push_has(&r->pu, id, va, nr) &&
+						     lzx_push_off(&r->pu, id, va, &off)
+					   : r->src_closed);
+		pthread_mutex_unlock(&r->lock);
+		if (!ready)
+			break;
+		if (cmd != PS_IOV_GET) {
+			int32_t st = 0;
+
+			ret = answer_out(r, (const uint8_t *)&st, sizeof(st));
+			break;
+		}
+		hdr_put(h, (PSX_PE_PRESENT << PS_CMD_BITS) | PS_IOV_ADD_F, nr, va, id);
+		if ((ret = answer_out(r, h, sizeof(h))) < 0)
+			break;
+		for (left = (uint64_t)nr * ps; left && ret >= 0;) {
+			size_t want = left < PH_FRAME_MAX ? (size_t)left : PH_FRAME_MAX;
+			ssize_t n = pread(r->store, r->abuf, want, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				ret = ph_seterr_errno(PH_ESYS, "reading the post-copy page store");
+				break;
+			}
+			ret = answer_out(r, r->abuf, (size_t)n);
+			off += (uint64_t)n;
+			left -= (uint64_t)n;
+		}
+		if (ret < 0)
+			break;
+	}
+	pthread_mutex_unlock(&r->wlock);
+	return ret < 0 ? ret : 0;
+}
+
+/* The daemon's requests: walked, then answered from the store or fetched. */
+static int pump_daemon(struct lzx_relay *r, uint8_t *buf)
+{
+	long n;
+	int ret, end;
+
+	for (;;) {
+		if ((n = local_next(r, buf, true)) < 0)
+			return (int)n;
+		if ((end = feed(r, true, buf, (size_t)n)) < 0)
+			return end;
+		if ((ret = kick(r)) < 0 || (ret = serve(r)) < 0)
+			return ret;
+		if (end == LZX_END)
+			return 0;
+	}
+}
+
+/* The source's answers: into the store, then due answers out and more GETs. */
+static int pump_source(struct lzx_relay *r, uint8_t *buf)
+{
+	bool closed = false;
+	long n;
+	int ret;
+
+	if ((ret = kick(r)) < 0)
+		return ret;
+	for (;;) {
+		n = peer_read(r, buf, PH_FRAME_MAX);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return closed ? 0
+				      : ph_seterr(PH_EPROTO, "peer ended the post-copy stream "
+							     "before the close was answered");
+		if (closed)
+			return ph_seterr(PH_EPROTO, "peer sent %ld bytes after the close", n);
+		pthread_mutex_lock(&r->lock);
+		ret = lzx_ans_feed(&r->ps, buf, (size_t)n);
+		closed = r->src_closed = ret == LZX_END;
+		pthread_mutex_unlock(&r->lock);
+		if (ret < 0)
+			return ret;
+		if ((ret = kick(r)) < 0 || (ret = serve(r)) < 0)
+			return ret;
+	}
+}
+
 static void *thread_peer(void *arg)
 {
 	struct lzx_relay *r = arg;
 
-	run_direction(r, pump_peer);
+	run_direction(r, r->push ? pump_source : pump_peer);
 	if (stopping(r))
 		poison(r);
 	return NULL;
@@ -232,44 +449,112 @@ static void *thread_peer(void *arg)
 
 static void *thread_local(void *arg)
 {
-	run_direction(arg, pump_local);
+	struct lzx_relay *r = arg;
+
+	run_direction(r, r->push ? pump_daemon : pump_local);
 	return NULL;
 }
 
-int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct lzx_io *io,
-		    int timeout_ms, struct lzx_relay **out)
+static void relay_free(struct lzx_relay *r)
 {
-	struct lzx_relay *r;
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->slock);
+	pthread_mutex_destroy(&r->wlock);
+	lzx_push_free(&r->pu);
+	free(r->abuf);
+	free(r);
+}
+
+static int relay_start(struct lzx_relay *r, const struct lzx_set *set, struct lzx_relay **out)
+{
 	int e;
 
-	*out = NULL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return ph_seterr(PH_ENOMEM, "post-copy relay");
-	r->sk = sk;
-	r->source = source;
-	r->io = *io;
-	r->timeout_ms = timeout_ms;
-	pthread_mutex_init(&r->lock, NULL);
 	lzx_init(&r->p, set ? set->page_size : (size_t)sysconf(_SC_PAGESIZE), set);
 	if ((e = pthread_create(&r->t_peer, NULL, thread_peer, r)) != 0) {
-		free(r);
+		relay_free(r);
 		return ph_seterr(PH_ESYS, "post-copy relay thread: %s", strerror(e));
 	}
 	if ((e = pthread_create(&r->t_local, NULL, thread_local, r)) != 0) {
 		relay_failed(r, ph_seterr(PH_ESYS, "post-copy relay thread: %s", strerror(e)));
 		pthread_join(r->t_peer, NULL);
-		free(r);
+		relay_free(r);
 		return -PH_ESYS;
 	}
 	*out = r;
 	return 0;
 }
 
+static struct lzx_relay *relay_new(int sk, bool source, const struct lzx_io *io, int timeout_ms)
+{
+	struct lzx_relay *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->sk = sk;
+	r->source = source;
+	r->io = *io;
+	r->timeout_ms = timeout_ms;
+	r->store = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->slock, NULL);
+	pthread_mutex_init(&r->wlock, NULL);
+	return r;
+}
+
+int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct lzx_io *io,
+		    int timeout_ms, struct lzx_relay **out)
+{
+	struct lzx_relay *r;
+
+	*out = NULL;
+	r = relay_new(sk, source, io, timeout_ms);
+	if (!r)
+		return ph_seterr(PH_ENOMEM, "post-copy relay");
+	return relay_start(r, set, out);
+}
+
+int lzx_relay_start_push(int sk, const struct lzx_set *set, int store_fd, const struct lzx_io *io,
+			 int timeout_ms, struct lzx_relay **out)
+{
+	struct lzx_relay *r;
+	int ret;
+
+	*out = NULL;
+	r = relay_new(sk, false, io, timeout_ms);
+	if (!r)
+		return ph_seterr(PH_ENOMEM, "post-copy relay");
+	r->push = true;
+	r->store = store_fd;
+	r->abuf = malloc(PH_FRAME_MAX);
+	if (!r->abuf) {
+		relay_free(r);
+		return ph_seterr(PH_ENOMEM, "post-copy relay buffer");
+	}
+	if ((ret = lzx_push_init(&r->pu, set)) < 0) {
+		relay_free(r);
+		return ret;
+	}
+	lzx_init(&r->ps, set->page_size, set);
+	r->sink = (struct lzx_sink){ sink_answer, sink_data, r };
+	lzx_set_sink(&r->ps, &r->sink);
+	return relay_start(r, set, out);
+}
+
+/* Under the lock (or after the threads). */
+static void counts(struct lzx_relay *r, struct lzx_counts *c)
+{
+	*c = *lzx_counts(&r->p);
+	if (!r->push)
+		return;
+	c->pages_pushed = r->pu.pushed;
+	c->pages_fault = r->pu.fault;
+	c->pages_local = c->pages_served > r->pu.fault ? c->pages_served - r->pu.fault : 0;
+}
+
 void lzx_relay_counts(struct lzx_relay *r, struct lzx_counts *c)
 {
 	pthread_mutex_lock(&r->lock);
-	*c = *lzx_counts(&r->p);
+	counts(r, c);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -299,13 +584,12 @@ int lzx_relay_join(struct lzx_relay *r, struct lzx_counts *c)
 	pthread_join(r->t_peer, NULL);
 	pthread_join(r->t_local, NULL);
 	if (c)
-		*c = *lzx_counts(&r->p);
+		counts(r, c);
 	ret = r->ret;
 	if (ret < 0)
 		ph_seterr(-ret, "%s", r->err);
 	else if (r->ended != 2)
 		ret = ph_seterr(PH_EINTR, "post-copy relay stopped before the close");
-	pthread_mutex_destroy(&r->lock);
-	free(r);
+	relay_free(r);
 	return ret;
 }

@@ -761,8 +761,10 @@ static int postcopy_settle(struct agent *a, int ret)
 		return ph_seterr(-ret, "%s", why);
 	if (pret < 0)
 		pr_warn("post-copy relay after every page arrived: %s", ph_errmsg());
-	pr_info("post-copy: %llu pages pulled from %s in %llu GETs",
-		(unsigned long long)a->pc.c.pages_served, a->peer,
+	pr_info("post-copy: %llu pages from %s: %llu pushed in the background, %llu fetched on "
+		"fault; the daemon's %llu GETs answered here",
+		(unsigned long long)(a->pc.c.pages_pushed + a->pc.c.pages_fault), a->peer,
+		(unsigned long long)a->pc.c.pages_pushed, (unsigned long long)a->pc.c.pages_fault,
 		(unsigned long long)a->pc.c.gets);
 	return 0;
 }

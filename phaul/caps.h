@@ -63,6 +63,12 @@
  */
 #define PH_LAZY_RUNS_MAX    (4u * 1024 * 1024)
 #define PH_LAZY_PAGEMAP_MAX (256u * 1024 * 1024)
+/*
+ * Lazy pages a destination pushes (engine/lzx.h lzx_push): three bitmaps
+ * of this many bits (3 x 8 MiB) and a store file of as many pages (256 GiB
+ * of 4 KiB pages, on the session directory's disk, not in memory).
+ */
+#define PH_LAZY_PAGES_MAX (64ull * 1024 * 1024)
 /* stats-dump / stats-restore image files */
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */

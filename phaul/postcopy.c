@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,26 @@ static void io_abort(void *arg, int err, const char *msg)
 	mux_abort(arg, err, msg);
 }
 
+/*
+ * The destination's store of pushed pages (engine/README.md "Background
+ * push"): an unnamed file in the session directory, on its disk rather
+ * than in memory, gone with its descriptor.
+ */
+static int store_open(struct postcopy *pc, const char *dir)
+{
+	char path[4096];
+
+	pc->store = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (pc->store >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/lazy-store-XXXXXX", dir);
+	pc->store = mkstemp(path);
+	if (pc->store < 0 || fcntl(pc->store, F_SETFD, FD_CLOEXEC) < 0)
+		return ph_seterr_errno(PH_ESYS, "post-copy: the page store in %s", dir);
+	unlink(path);
+	return 0;
+}
+
 static int start(struct postcopy *pc, struct mux *m, int sk, const char *dir, bool source,
 		 int timeout_ms)
 {
@@ -34,11 +55,16 @@ static int start(struct postcopy *pc, struct mux *m, int sk, const char *dir, bo
 	int ret;
 
 	memset(pc, 0, sizeof(*pc));
+	pc->store = -1;
 	lzx_set_init(&pc->set, (size_t)sysconf(_SC_PAGESIZE));
 	if ((ret = lzx_set_load_dir(&pc->set, dir)) < 0)
 		return ph_errctx(ret, "post-copy: the dump's lazy pages");
 	pc->t_start = now_us();
-	return lzx_relay_start(sk, &pc->set, source, &io, timeout_ms, &pc->relay);
+	if (source)
+		return lzx_relay_start(sk, &pc->set, true, &io, timeout_ms, &pc->relay);
+	if ((ret = store_open(pc, dir)) < 0)
+		return ret;
+	return lzx_relay_start_push(sk, &pc->set, pc->store, &io, timeout_ms, &pc->relay);
 }
 
 /* In the guard after fork: async-signal-safe calls only. */
@@ -207,6 +233,9 @@ void postcopy_free(struct postcopy *pc)
 	if (pc->owns_sk)
 		close(pc->sk);
 	pc->owns_sk = false;
+	if (pc->store > 0)
+		close(pc->store);
+	pc->store = -1;
 }
 
 int postcopy_kill_source(pid_t root)

@@ -3,9 +3,10 @@
  * Post-copy (HOWTO.md "Migration modes"): the CT is frozen once, its
  * non-memory state and the few pages CRIU cannot leave lazy (stack, vDSO)
  * are dumped and sent as image files, the destination restores it with
- * every other page lazy and lets it run; its lazy-pages daemon pulls the
- * pages (on fault and in the background) from the source's CRIU page
- * server, through MUX_PAGES, validated on both hosts (engine/lzx.h).
+ * every other page lazy and lets it run; its lazy-pages daemon gets the
+ * pages from the destination's relay, which fetches every one from the
+ * source's CRIU page server (faulted ones first, the rest pushed in the
+ * background) through MUX_PAGES, validated on both hosts (engine/lzx.h).
  *
  *   source                                       destination
  *   criu dump --lazy-pages (ps-socket: sk)
@@ -41,6 +42,7 @@ struct postcopy {
 	struct lzx_counts c;	  /* at its end */
 	int sk;			  /* the destination's socket, closed by postcopy_free() */
 	bool owns_sk;
+	int store; /* the destination's pushed pages (engine/lzx.h lzx_relay_start_push) */
 	pid_t guard;  /* source: the child that fails CRIU's server if we die */
 	int guard_fd; /* its pipe: a byte ends it quietly, EOF makes it act */
 	/* source: the progress ticker (postcopy_tick_start) */

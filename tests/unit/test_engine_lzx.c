@@ -277,6 +277,134 @@ static void test_close_answer(void **state)
 	free(q.buf);
 }
 
+/* ---- background push ---- */
+
+static void next_is(struct lzx_push *pu, uint64_t id, uint64_t va, uint32_t nr)
+{
+	uint64_t gid, gva;
+	uint32_t gnr;
+
+	assert_true(lzx_push_next(pu, &gid, &gva, &gnr));
+	assert_int_equal(gid, id);
+	assert_int_equal(gva, va);
+	assert_int_equal(gnr, nr);
+}
+
+/* In set order, LZX_PUSH_GET pages at most per GET, never past a run. */
+static void test_push_order(void **state)
+{
+	struct lzx_push pu;
+	struct lzx_set s;
+	uint64_t id, va, off;
+	uint32_t nr;
+
+	(void)state;
+	set_basic(&s);
+	assert_int_equal(lzx_push_init(&pu, &s), 0);
+	next_is(&pu, 5, BASE, 5);
+	next_is(&pu, 5, BASE + 16 * PGSZ, 1);
+	next_is(&pu, 7, BASE, LZX_PUSH_GET);
+	assert_false(lzx_push_next(&pu, &id, &va, &nr));
+	assert_true(lzx_push_off(&pu, 7, BASE + PGSZ, &off));
+	assert_int_equal(off, 7 * PGSZ); /* after pid 5's 6 pages */
+	assert_false(lzx_push_off(&pu, 5, BASE + 5 * PGSZ, &off));
+	assert_int_equal(lzx_push_left(&pu), 70);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE, 64, 64), 0);
+	assert_true(lzx_push_has(&pu, 7, BASE + 10 * PGSZ, 54));
+	assert_false(lzx_push_has(&pu, 5, BASE, 1));
+	assert_int_equal(lzx_push_left(&pu), 6);
+	lzx_push_free(&pu);
+	lzx_set_free(&s);
+}
+
+/* A fault is asked at once, only what is missing, and never again by the background. */
+static void test_push_fault_first(void **state)
+{
+	struct lzx_push pu;
+	struct lzx_set s;
+	uint64_t id, va;
+	uint32_t nr;
+
+	(void)state;
+	set_basic(&s);
+	assert_int_equal(lzx_push_init(&pu, &s), 0);
+	assert_true(lzx_push_fault(&pu, 7, BASE + 10 * PGSZ, 2, &va, &nr));
+	assert_int_equal(va, BASE + 10 * PGSZ);
+	assert_int_equal(nr, 2);
+	assert_false(lzx_push_fault(&pu, 7, BASE + 10 * PGSZ, 2, &va, &nr)); /* in flight */
+	/* a wider GET: only the pages around those asked */
+	assert_true(lzx_push_fault(&pu, 7, BASE + 9 * PGSZ, 4, &va, &nr));
+	assert_int_equal(va, BASE + 9 * PGSZ);
+	assert_int_equal(nr, 1);
+	assert_true(lzx_push_fault(&pu, 7, BASE + 9 * PGSZ, 4, &va, &nr));
+	assert_int_equal(va, BASE + 12 * PGSZ);
+	assert_int_equal(nr, 1);
+	next_is(&pu, 5, BASE, 5);
+	next_is(&pu, 5, BASE + 16 * PGSZ, 1);
+	next_is(&pu, 7, BASE, 9);
+	next_is(&pu, 7, BASE + 13 * PGSZ, 51);
+	assert_false(lzx_push_next(&pu, &id, &va, &nr));
+	/* a short answer: the rest is asked again */
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 13 * PGSZ, 50, 51), 0);
+	next_is(&pu, 7, BASE + 63 * PGSZ, 1);
+	/* counted on arrival, by what asked for them */
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 9 * PGSZ, 1, 1), 0);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 10 * PGSZ, 2, 2), 0);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 63 * PGSZ, 1, 1), 0);
+	assert_int_equal(pu.fault, 3);
+	assert_int_equal(pu.pushed, 51);
+	lzx_push_free(&pu);
+	lzx_set_free(&s);
+}
+
+/* The window: background GETs wait while LZX_PUSH_WINDOW pages are in flight, faults do not. */
+static void test_push_window(void **state)
+{
+	struct lzx_push pu;
+	struct lzx_set s;
+	uint64_t id, va;
+	uint32_t nr, n = 0;
+
+	(void)state;
+	lzx_set_init(&s, PGSZ);
+	assert_int_equal(lzx_set_add(&s, 9, BASE, 4 * LZX_PUSH_WINDOW), 0);
+	assert_int_equal(lzx_set_seal(&s), 0);
+	assert_int_equal(lzx_push_init(&pu, &s), 0);
+	while (lzx_push_next(&pu, &id, &va, &nr))
+		n += nr;
+	assert_int_equal(n, LZX_PUSH_WINDOW);
+	assert_true(lzx_push_fault(&pu, 9, BASE + 3 * LZX_PUSH_WINDOW * PGSZ, 1, &va, &nr));
+	assert_int_equal(lzx_push_got(&pu, 9, BASE, LZX_PUSH_GET, LZX_PUSH_GET), 0);
+	next_is(&pu, 9, BASE + LZX_PUSH_WINDOW * PGSZ, LZX_PUSH_GET);
+	lzx_push_free(&pu);
+	lzx_set_free(&s);
+}
+
+/* Pages never asked, twice, or outside the set are refused. */
+static void test_push_bad_refused(void **state)
+{
+	struct lzx_push pu;
+	struct lzx_set s;
+	uint64_t va;
+	uint32_t nr;
+
+	(void)state;
+	set_basic(&s);
+	assert_int_equal(lzx_push_init(&pu, &s), 0);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE, 1, 1), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "never asked"));
+	assert_true(lzx_push_fault(&pu, 7, BASE, 2, &va, &nr));
+	assert_int_equal(lzx_push_got(&pu, 7, BASE, 2, 2), 0);
+	assert_int_equal(lzx_push_got(&pu, 7, BASE, 1, 1), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "arrived twice"));
+	assert_int_equal(lzx_push_got(&pu, 7, BASE + 63 * PGSZ, 2, 2), -PH_EPROTO);
+	assert_non_null(strstr(ph_errmsg(), "outside the lazy set"));
+	assert_int_equal(lzx_push_got(&pu, 6, BASE, 1, 1), -PH_EPROTO);
+	assert_int_equal(lzx_push_left(&pu), 68);
+	lzx_push_free(&pu);
+	lzx_set_free(&s);
+}
+
 /* ---- the relay ---- */
 
 static void put_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t id)
@@ -415,6 +543,100 @@ static void test_relay_end_to_end(void **state)
 	lzx_set_free(&s);
 }
 
+/* The page server, checking that no page is served twice. */
+struct server {
+	int fd;
+	uint8_t seen[2][DAEMON_PAGES * 2];
+	int dups;
+};
+
+static void *server_dedup_run(void *arg)
+{
+	struct server *sv = arg;
+	uint8_t h[PSX_HDR_SIZE], pg[PGSZ];
+	int32_t zero = 0;
+
+	while (read_all(sv->fd, h, sizeof(h))) {
+		uint32_t cmd, nr;
+		uint64_t va, id;
+
+		memcpy(&cmd, h, 4);
+		memcpy(&nr, h + 4, 4);
+		memcpy(&va, h + 8, 8);
+		memcpy(&id, h + 16, 8);
+		if (cmd == PS_IOV_FORCE_CLOSE || cmd == PS_IOV_CLOSE) {
+			xwrite(sv->fd, &zero, 4);
+			break;
+		}
+		put_hdr(sv->fd, ANS_CMD, nr, va, id);
+		for (uint32_t i = 0; i < nr; i++) {
+			uint64_t k = (va - BASE) / PGSZ + i;
+
+			if (k < sizeof(sv->seen[0]) && sv->seen[id == 7][k]++)
+				sv->dups++;
+			memset(pg, page_fill(va + i * PGSZ, id), sizeof(pg));
+			xwrite(sv->fd, pg, sizeof(pg));
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Background push: the daemon's GETs are answered from the store, every
+ * lazy page (pid 5's too, which the daemon never asks for) crosses the
+ * link once, before the close. Started as lzx_relay_start() instead, only
+ * the asked pages would cross.
+ */
+static void test_relay_push(void **state)
+{
+	struct queue fwd, back;
+	struct end se, de;
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de };
+	struct lzx_relay *src, *dst;
+	struct lzx_counts c, dc;
+	struct lzx_set s;
+	struct daemon d;
+	struct server sv;
+	char path[] = "/tmp/lzx-store-XXXXXX";
+	int ssk[2], dsk[2], store;
+	pthread_t td, ts;
+
+	(void)state;
+	set_basic(&s);
+	store = mkstemp(path);
+	assert_true(store >= 0);
+	unlink(path);
+	link_init(&fwd, &back, &se, &de);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
+	d = (struct daemon){ .fd = dsk[0] };
+	memset(&sv, 0, sizeof(sv));
+	sv.fd = ssk[0];
+	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
+	pthread_create(&td, NULL, daemon_run, &d);
+	pthread_create(&ts, NULL, server_dedup_run, &sv);
+	pthread_join(td, NULL);
+	pthread_join(ts, NULL);
+	lzx_relay_counts(src, &c);
+	assert_int_equal(c.pages_served, s.pages); /* all of them, pid 5's too */
+	assert_int_equal(sv.dups, 0);
+	assert_int_equal(lzx_relay_join(src, NULL), 0);
+	assert_int_equal(lzx_relay_join(dst, &dc), 0);
+	assert_int_equal(d.pages_ok, 1000000 + DAEMON_PAGES);
+	assert_int_equal(dc.pages_served, DAEMON_PAGES);
+	assert_int_equal(dc.pages_pushed + dc.pages_fault, s.pages);
+	assert_int_equal(se.aborted, 0);
+	assert_int_equal(de.aborted, 0);
+	for (int i = 0; i < 2; i++) {
+		close(ssk[i]);
+		close(dsk[i]);
+	}
+	close(store);
+	lzx_set_free(&s);
+}
+
 /* Whatever reaches the fake CRIU on fd until the relay shuts it down. */
 static size_t drained(int fd)
 {
@@ -540,7 +762,12 @@ int main(void)
 		cmocka_unit_test(test_get_refused),
 		cmocka_unit_test(test_answer_refused),
 		cmocka_unit_test(test_close_answer),
+		cmocka_unit_test(test_push_order),
+		cmocka_unit_test(test_push_fault_first),
+		cmocka_unit_test(test_push_window),
+		cmocka_unit_test(test_push_bad_refused),
 		cmocka_unit_test(test_relay_end_to_end),
+		cmocka_unit_test(test_relay_push),
 		cmocka_unit_test(test_relay_bad_get),
 		cmocka_unit_test(test_relay_bad_answer),
 		cmocka_unit_test(test_relay_stop_cuts),

@@ -1,7 +1,6 @@
 # shellcheck shell=bash disable=SC2154
-# Post-copy (--mode postcopy): a 64 MiB memtouch (10 pages/s: CRIU 3.17's
-# daemon pulls in the background only between faults, see HOWTO "Migration
-# modes") moves over tcp with no pre-copy: frozen once, restored on dst with its private pages lazy, run
+# Post-copy (--mode postcopy): a 64 MiB memtouch (10 pages/s; a busy one
+# is 62-postcopy-busy's) moves over tcp with no pre-copy: frozen once, restored on dst with its private pages lazy, run
 # there at once, its pages pulled from src through phaul's channel. CRIU's
 # page server on src serves a socketpair (its log says it re-used the
 # socket; no port is opened). memtouch verifies every page on dst; the
