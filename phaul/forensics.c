@@ -157,7 +157,7 @@ int fx_keep_logs_only(const char *dir)
 
 struct fx_entry {
 	char name[256];
-	time_t mtime;
+	struct timespec mtime; /* ns: runs of one second must still sort */
 };
 
 static int by_age(const void *a, const void *b)
@@ -165,8 +165,10 @@ static int by_age(const void *a, const void *b)
 	const struct fx_entry *x = a, *y = b;
 
 	/* newest first; names (which start with a UTC stamp) break ties */
-	if (x->mtime != y->mtime)
-		return x->mtime < y->mtime ? 1 : -1;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? 1 : -1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? 1 : -1;
 	return -strcmp(x->name, y->name);
 }
 
@@ -200,7 +202,7 @@ static int list_dir(const char *dir, bool (*want)(const char *dir, const char *n
 			v = nv;
 		}
 		snprintf(v[*n].name, sizeof(v[*n].name), "%s", e->d_name);
-		v[(*n)++].mtime = st.st_mtime;
+		v[(*n)++].mtime = st.st_mtim;
 	}
 	closedir(d);
 	if (*n)
@@ -244,7 +246,7 @@ static int prune_dir(const char *dir, bool (*want)(const char *, const char *), 
 	}
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
-		bool old = days && now - v[i].mtime > (time_t)days * 86400;
+		bool old = days && now - v[i].mtime.tv_sec > (time_t)days * 86400;
 
 		if (except && !strcmp(v[i].name, except))
 			continue;
