@@ -28,6 +28,6 @@ podman_listed src || fail "pm1 not in podman ps on src"
 [ "$(podman_status dst)" = none ] || fail "pm1 known to Podman on dst: $(podman_status dst)"
 podman_progress src || fail "memtouch in pm1 is not running on src"
 podman_wl_check src || fail "memtouch verification in pm1 on src failed"
-on_dst "! ls -d /var/lib/phaul/in-* 2>/dev/null" || fail "dst kept the images it received"
+phaul_dst_dropped_images || fail "dst kept the images it received (only CRIU's logs may stay)"
 note "rolled back, pm1 runs on src only"
 podman_ct_remove src
