@@ -20,6 +20,11 @@ bad() {
 	echo "FAIL $1"; fail=$((fail + 1))
 	[ -f "$T/out" ] && sed 's/^/    /' "$T/out" | tail -20
 }
+# check NAME CMD...: ok when CMD succeeds (a script may define its own form)
+check() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else bad "$name"; fi
+}
 # expect NAME RC PATTERN CMD...: exit code RC and output matching PATTERN
 expect() {
 	local name=$1 want=$2 pat=$3; shift 3

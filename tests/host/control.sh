@@ -13,10 +13,6 @@ set -u
 cd "$(dirname "$0")/../.."
 TAG=control
 . tests/lib.sh
-check() { # NAME CONDITION...
-	local name=$1; shift
-	if "$@"; then ok "$name"; else bad "$name"; fi
-}
 wait_file() { # FILE [TENTHS]
 	local i
 	for i in $(seq "${2:-100}"); do [ -e "$1" ] && return 0; sleep 0.1; done

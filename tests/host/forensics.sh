@@ -12,10 +12,6 @@ set -u
 cd "$(dirname "$0")/../.."
 TAG=forensics
 . tests/lib.sh
-check() { # NAME CONDITION...
-	local name=$1; shift
-	if "$@"; then ok "$name"; else bad "$name"; fi
-}
 wait_grep() { # PATTERN FILE: within 5 s
 	local i
 	for i in $(seq 50); do

@@ -11,10 +11,6 @@ cd "$(dirname "$0")/../.."
 TAG=recover
 KILL_SIG=KILL # the destination's "CT" is stopped: only KILL ends it
 . tests/lib.sh
-check() { # NAME CONDITION...
-	local name=$1; shift
-	if "$@"; then ok "$name"; else bad "$name"; fi
-}
 
 # A process tree (a shell and its sleep child) standing for a CT.
 ct_tree() {
