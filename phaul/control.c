@@ -77,7 +77,7 @@ static int run_dir(const char *work_dir, char *out, size_t len)
 	return mkdir_p(out, 0700);
 }
 
-static int sock_addr(const char *path, struct sockaddr_un *sa)
+int control_sock_addr(const char *path, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
@@ -102,7 +102,7 @@ static int ctl_listen(struct control *c, const char *work_dir, const char *id)
 		return ph_seterr(PH_ETOOBIG,
 				 "control socket path %s/%s.sock is longer than %zu bytes", dir, id,
 				 sizeof(c->path) - 1);
-	if ((ret = sock_addr(tmp, &sa)) < 0)
+	if ((ret = control_sock_addr(tmp, &sa)) < 0)
 		return ret;
 	unlink(tmp);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

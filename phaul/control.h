@@ -104,4 +104,8 @@ void control_serve_one(struct control *c);
  */
 int control_call(const char *path, const char *req, char *out, size_t len);
 
+struct sockaddr_un;
+/* sa for path (both sides); -PH_ETOOBIG when path does not fit sun_path. */
+int control_sock_addr(const char *path, struct sockaddr_un *sa);
+
 #endif

@@ -30,14 +30,13 @@
 static int ctl_connect(const char *path, int *out)
 {
 	struct timeval tv = { .tv_sec = CTL_CALL_MS / 1000 };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	struct stat st;
-	int fd;
+	int fd, ret;
 
 	*out = -1;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return ph_seterr(PH_ETOOBIG, "control socket path %s too long", path);
-	memcpy(sa.sun_path, path, strlen(path));
+	if ((ret = control_sock_addr(path, &sa)) < 0)
+		return ret;
 	if (lstat(path, &st) < 0)
 		return ph_seterr(PH_ENOENT, "no control socket %s", path);
 	/* only root's sockets: the run dir is root's 0700, this says so again */
