@@ -99,13 +99,13 @@ out:
 }
 
 /*
- * This host's restore speed, ns per page of the CT, from its last restore:
+ * This host's restore speed, ns per page of the CT, averaged over its restores:
  * the source's downtime prediction needs it, and only the destination can
  * measure it. One number in the work dir; 0 when there is none yet.
  */
 #define RESTORE_RATE_FILE "restore-rate"
 /*
- * The rest of the last restore, us: RestoreReq received -> RestoreResp
+ * The rest of a restore (averaged, u64_file_blend), us: RestoreReq received -> RestoreResp
  * sent, minus CRIU's restore_time: the store's last delta, the daemons
  * started (criu swrk, criu lazy-pages), the hooks, the HELD record. A
  * fixed cost of every downtime that only this host can measure.
@@ -134,7 +134,7 @@ static void restore_num_save(const struct agent *a, const char *name, bool lazy,
 	char path[PATH_MAX];
 
 	restore_num_path(a, name, lazy, path, sizeof(path));
-	u64_file_save(path, v);
+	u64_file_blend(path, v);
 }
 
 /*

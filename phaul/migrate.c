@@ -681,7 +681,7 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 }
 
 /*
- * This host's part of the switch in its last migration (precopy.h):
+ * This host's part of the switch in its migrations, averaged (precopy.h):
  * images sent, commit, Go. One number in the work dir.
  */
 #define SRC_COMMIT_FILE "commit-overhead"
@@ -706,7 +706,7 @@ static void src_commit_save(const struct mig *g)
 	char path[PATH_MAX];
 
 	src_commit_path(g, path, sizeof(path));
-	u64_file_save(path, g->rep.dt.images_us + g->rep.dt.commit_us + g->rep.dt.go_us);
+	u64_file_blend(path, g->rep.dt.images_us + g->rep.dt.commit_us + g->rep.dt.go_us);
 }
 
 static int step_precopy(struct mig *g)
