@@ -150,7 +150,7 @@ int lzx_pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg
 	return 0;
 }
 
-int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off)
+int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off, uint32_t *pages_id)
 {
 	const uint8_t *msg;
 	Criupm__PagemapHead *h;
@@ -170,6 +170,8 @@ int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off)
 	h = criupm__pagemap_head__unpack(NULL, mlen, msg);
 	if (!h)
 		return ph_seterr(PH_EPROTO, "pagemap image: bad head");
+	if (pages_id)
+		*pages_id = h->pages_id;
 	criupm__pagemap_head__free_unpacked(h, NULL);
 	return 0;
 }
@@ -180,7 +182,7 @@ int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, siz
 	size_t off, mlen = 0;
 	int r;
 
-	if ((r = lzx_pm_head(buf, len, &off)) < 0)
+	if ((r = lzx_pm_head(buf, len, &off, NULL)) < 0)
 		return r;
 	while (off < len) {
 		Criupm__PagemapEntry *e;

@@ -82,8 +82,11 @@ bool lzx_pagemap_name(const char *name, uint64_t *id);
 /* criu/include/magic.h (3.17): a pagemap image starts with both */
 #define LZX_IMG_COMMON_MAGIC 0x54564319
 #define LZX_PAGEMAP_MAGIC    0x56084025
-/* The magics and PagemapHead of a pagemap image: *off gets where the entries start. */
-int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off);
+/*
+ * The magics and PagemapHead of a pagemap image: *off gets where the
+ * entries start, *pages_id (may be NULL) the head's pages_id.
+ */
+int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off, uint32_t *pages_id);
 /* One u32-length-prefixed message of a pagemap image at *off (advanced). */
 int lzx_pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg, size_t *mlen);
 
@@ -129,17 +132,54 @@ int lzx_set_union(struct lzx_set *full, const struct lzx_set *src, const struct 
 typedef int (*lzx_locate_fn)(void *arg, uint64_t id, uint64_t vaddr, int *fd, uint64_t *off,
 			     uint64_t *npages);
 
+/* A task's VMAs (its mm-<pid>.img), sorted: which CRIU restores lazily. */
+struct lzx_vmas {
+	struct lzx_vma {
+		uint64_t start, end;
+		bool lazy; /* anonymous private, not locked, vDSO, vsyscall or [stack] */
+	} * v;
+	size_t n;
+};
+
+/* Parse an mm image (len bytes); PH_EPROTO malformed or overlapping, PH_ETOOBIG. */
+int lzx_vmas_load(const uint8_t *buf, size_t len, struct lzx_vmas *out);
+void lzx_vmas_free(struct lzx_vmas *vm);
+
+/*
+ * The pages file of a rewritten pagemap, in entry order: npages from fd at
+ * byte off, fd -1 meaning the dump's own pages file. pages_id: its name.
+ */
+struct lzx_copies {
+	struct lzx_copy {
+		int fd;
+		uint64_t off, npages;
+	} * c;
+	size_t n, cap;
+	bool from_store; /* some pages come from the store: the file must be rebuilt */
+	uint32_t pages_id;
+};
+
+void lzx_copies_free(struct lzx_copies *cp);
+
 /*
  * Rewrite one pagemap image of task id (in, len) for a restore without a
- * parent: every PE_PARENT entry becomes PE_LAZY (no data, as the dump's
- * own lazy entries), its pages added to loc where locate() finds them;
- * other entries are copied as they are. *out is malloc'ed. PH_EPROTO: a
- * malformed image, PE_PARENT with other flags, a parent page the store
- * does not hold.
+ * parent. Each PE_PARENT entry is split at the task's VMAs (vm): in a VMA
+ * CRIU restores lazily it becomes PE_LAZY (no data, as the dump's own
+ * lazy entries), its pages added to loc where locate() finds them; in any
+ * other VMA (file-backed, locked, the stack) it becomes PE_PRESENT, its
+ * pages copied from the store into the pages file (cp). Other entries are
+ * copied as they are (present data: from the dump's pages file). *out is
+ * malloc'ed. PH_EPROTO: a malformed image, PE_PARENT with other flags, a
+ * parent page outside every VMA or not in the store.
  */
-int lzx_pagemap_rewrite(const uint8_t *in, size_t len, uint64_t id, lzx_locate_fn locate, void *arg,
-			struct lzx_local *loc, uint8_t **out, size_t *olen);
-/* Every pagemap-<pid>.img of dir rewritten (new file, renamed over it); loc then sealed. */
+int lzx_pagemap_rewrite(const uint8_t *in, size_t len, uint64_t id, const struct lzx_vmas *vm,
+			lzx_locate_fn locate, void *arg, struct lzx_local *loc,
+			struct lzx_copies *cp, uint8_t **out, size_t *olen);
+/*
+ * Every pagemap-<pid>.img of dir rewritten (with mm-<pid>.img's VMAs) and,
+ * where pages come from the store, its pages file rebuilt (new files,
+ * renamed over the old ones); loc then sealed.
+ */
 int lzx_pagemap_rewrite_dir(const char *dir, lzx_locate_fn locate, void *arg,
 			    struct lzx_local *loc);
 

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "caps.h"
+#include "criu_mm.pb-c.h"
 #include "criu_pagemap.pb-c.h"
 #include "engine/lzx.h"
 #include "engine/psx.h"
@@ -62,10 +63,12 @@ static void pm_head(struct stream *st)
 }
 
 /*
- * A fake flat store of pid 7: pages [BASE, BASE+6) at page 0 of fd 100,
+ * A fake flat store of pid 7: pages [BASE, BASE+6) at page 0 of store_fd,
  * [BASE+6, BASE+40) at page 50 (two runs, as after a layout change); no
- * other page.
+ * other page. Page k of the store file holds the byte 0x80 + k.
  */
+static int store_fd = 100;
+
 static int locate(void *arg, uint64_t id, uint64_t va, int *fd, uint64_t *off, uint64_t *np)
 {
 	uint64_t pg = (va - BASE) / PGSZ;
@@ -73,7 +76,7 @@ static int locate(void *arg, uint64_t id, uint64_t va, int *fd, uint64_t *off, u
 	(void)arg;
 	if (id != 7 || va < BASE || pg >= 40)
 		return ph_seterr(PH_EPROTO, "not held");
-	*fd = 100;
+	*fd = store_fd;
 	*off = (pg < 6 ? pg : 50 + pg - 6) * PGSZ;
 	*np = pg < 6 ? 6 - pg : 40 - pg;
 	return 0;
@@ -82,10 +85,12 @@ static int locate(void *arg, uint64_t id, uint64_t va, int *fd, uint64_t *off, u
 /* Flags of each entry of a pagemap image, in order, into fl (n of them). */
 static size_t pm_flags(const uint8_t *buf, size_t len, uint32_t *fl, size_t cap)
 {
-	size_t off = 8, mlen, n = 0;
+	size_t off, mlen, n = 0;
 	const uint8_t *msg;
+	uint32_t pid;
 
-	assert_int_equal(lzx_pm_next(buf, len, &off, &msg, &mlen), 0); /* head */
+	assert_int_equal(lzx_pm_head(buf, len, &off, &pid), 0);
+	assert_int_equal(pid, 3);
 	while (off < len && n < cap) {
 		Criupm__PagemapEntry *e;
 
@@ -98,10 +103,63 @@ static size_t pm_flags(const uint8_t *buf, size_t len, uint32_t *fl, size_t cap)
 	return n;
 }
 
+/* An mm image of these VMAs (page offsets from BASE; lazy: anonymous private). */
+static void mm_image(struct stream *st, const uint32_t (*v)[3], size_t n)
+{
+	uint32_t magic[2] = { 0x54564319, 0x57492820 };
+	Criumm__MmEntry mm = CRIUMM__MM_ENTRY__INIT;
+	Criumm__VmaEntry e[8], *ep[8];
+	uint8_t buf[1024];
+	uint32_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		criumm__vma_entry__init(&e[i]);
+		e[i].has_start = e[i].has_end = e[i].has_flags = e[i].has_status = 1;
+		e[i].start = BASE + v[i][0] * PGSZ;
+		e[i].end = BASE + v[i][1] * PGSZ;
+		e[i].flags = v[i][2] ? 0x22 : 0x02; /* MAP_PRIVATE (| MAP_ANONYMOUS) */
+		e[i].status = v[i][2] ? (1u << 9) : (1u << 6);
+		ep[i] = &e[i];
+	}
+	mm.n_vmas = n;
+	mm.vmas = ep;
+	len = (uint32_t)criumm__mm_entry__pack(&mm, buf);
+	put(st, magic, 8);
+	put(st, &len, 4);
+	put(st, buf, len);
+}
+
+/* [0,12) anon, [12,30) anon, [30,40) file-backed private (not lazy) */
+static const uint32_t VMAS[][3] = { { 0, 12, 1 }, { 12, 30, 1 }, { 30, 40, 0 } };
+
+static void vmas_basic(struct lzx_vmas *vm)
+{
+	struct stream mm = { 0 };
+
+	mm_image(&mm, VMAS, 3);
+	assert_int_equal(lzx_vmas_load(mm.buf, mm.len, vm), 0);
+	assert_int_equal(vm->n, 3);
+	assert_true(vm->v[0].lazy);
+	assert_false(vm->v[2].lazy);
+	free(mm.buf);
+}
+
+/* The final pagemap of a hybrid as CRIU 3.17 writes it for pid 7. */
+static void pm_final(struct stream *st)
+{
+	pm_head(st);
+	pm_entry(st, BASE, 10, PSX_PE_PARENT);		   /* over both store runs */
+	pm_entry(st, BASE + 10 * PGSZ, 2, PSX_PE_PRESENT); /* the stack */
+	pm_entry(st, BASE + 12 * PGSZ, 4, PSX_PE_LAZY);	   /* dirty: on src */
+	pm_entry(st, BASE + 16 * PGSZ, 24, PSX_PE_PARENT); /* ends in the file mapping */
+}
+
 static void test_rewrite(void **state)
 {
 	struct stream st = { 0 }, bad = { 0 };
+	struct lzx_copies cp;
 	struct lzx_local loc;
+	struct lzx_vmas vm;
 	struct lzx_set s;
 	uint8_t *out;
 	size_t olen;
@@ -110,27 +168,36 @@ static void test_rewrite(void **state)
 	int fd;
 
 	(void)state;
-	pm_head(&st);
-	pm_entry(&st, BASE, 10, PSX_PE_PARENT);		    /* over both store runs */
-	pm_entry(&st, BASE + 10 * PGSZ, 2, PSX_PE_PRESENT); /* the stack */
-	pm_entry(&st, BASE + 12 * PGSZ, 4, PSX_PE_LAZY);    /* dirty: on src */
-	pm_entry(&st, BASE + 16 * PGSZ, 24, PSX_PE_PARENT);
+	vmas_basic(&vm);
+	pm_final(&st);
 	lzx_local_init(&loc, PGSZ);
-	assert_int_equal(lzx_pagemap_rewrite(st.buf, st.len, 7, locate, NULL, &loc, &out, &olen),
-			 0);
+	assert_int_equal(
+		lzx_pagemap_rewrite(st.buf, st.len, 7, &vm, locate, NULL, &loc, &cp, &out, &olen),
+		0);
 	assert_int_equal(lzx_local_seal(&loc), 0);
-	/* the head as it was, the parent entries lazy, the others untouched */
+	/* the head as it was; parent entries lazy, but in the file mapping present */
 	assert_memory_equal(out, st.buf, 8);
-	assert_int_equal(pm_flags(out, olen, fl, 8), 4);
+	assert_int_equal(pm_flags(out, olen, fl, 8), 5);
 	assert_int_equal(fl[0], PSX_PE_LAZY);
 	assert_int_equal(fl[1], PSX_PE_PRESENT);
 	assert_int_equal(fl[2], PSX_PE_LAZY);
-	assert_int_equal(fl[3], PSX_PE_LAZY);
-	/* split at the store's runs: [0,6) [6,10) [16,40) */
+	assert_int_equal(fl[3], PSX_PE_LAZY);	 /* [16,30) */
+	assert_int_equal(fl[4], PSX_PE_PRESENT); /* [30,40) */
+	/* the pages file: the stack's 2 from the dump's, then 10 from the store */
+	assert_true(cp.from_store);
+	assert_int_equal(cp.pages_id, 3);
+	assert_int_equal(cp.n, 2);
+	assert_int_equal(cp.c[0].fd, -1);
+	assert_int_equal(cp.c[0].off, 0);
+	assert_int_equal(cp.c[0].npages, 2);
+	assert_int_equal(cp.c[1].fd, store_fd);
+	assert_int_equal(cp.c[1].off, (50 + 24) * PGSZ);
+	assert_int_equal(cp.c[1].npages, 10);
+	/* local: split at the store's runs: [0,6) [6,10) [16,30) */
 	assert_int_equal(loc.n, 3);
-	assert_int_equal(loc.pages, 34);
+	assert_int_equal(loc.pages, 24);
 	assert_true(lzx_local_find(&loc, 7, BASE + 5 * PGSZ, &fd, &off, &np));
-	assert_int_equal(fd, 100);
+	assert_int_equal(fd, store_fd);
 	assert_int_equal(off, 5 * PGSZ);
 	assert_int_equal(np, 1);
 	assert_true(lzx_local_find(&loc, 7, BASE + 6 * PGSZ, &fd, &off, &np));
@@ -141,26 +208,34 @@ static void test_rewrite(void **state)
 	/* not local: how far to the next local run */
 	assert_false(lzx_local_find(&loc, 7, BASE + 12 * PGSZ, &fd, &off, &np));
 	assert_int_equal(np, 4);
-	assert_false(lzx_local_find(&loc, 7, BASE + 40 * PGSZ, &fd, &off, &np));
+	assert_false(lzx_local_find(&loc, 7, BASE + 30 * PGSZ, &fd, &off, &np));
 	assert_int_equal(np, UINT64_MAX);
 	assert_false(lzx_local_find(&loc, 8, BASE, &fd, &off, &np));
-	/* what the daemon will ask for: the parent pages and the dump's lazy ones */
+	/* what the daemon will ask for: the lazy parent pages and the dump's lazy ones */
 	lzx_set_init(&s, PGSZ);
 	assert_int_equal(lzx_set_load_pagemap(&s, 7, out, olen), 0);
 	assert_int_equal(lzx_set_seal(&s), 0);
-	assert_int_equal(s.pages, 38);
+	assert_int_equal(s.pages, 28);
 	assert_false(lzx_set_covers(&s, 7, BASE + 10 * PGSZ, BASE + 11 * PGSZ));
+	assert_false(lzx_set_covers(&s, 7, BASE + 30 * PGSZ, BASE + 31 * PGSZ));
 	lzx_set_free(&s);
 	free(out);
+	lzx_copies_free(&cp);
 	lzx_local_free(&loc);
 
-	/* a parent page the store does not hold */
+	/* a parent page the store does not hold; one outside every VMA */
 	pm_head(&bad);
 	pm_entry(&bad, BASE + 30 * PGSZ, 20, PSX_PE_PARENT);
 	lzx_local_init(&loc, PGSZ);
-	assert_int_equal(lzx_pagemap_rewrite(bad.buf, bad.len, 7, locate, NULL, &loc, &out, &olen),
-			 -PH_EPROTO);
+	assert_int_equal(
+		lzx_pagemap_rewrite(bad.buf, bad.len, 7, &vm, locate, NULL, &loc, &cp, &out, &olen),
+		-PH_EPROTO);
 	assert_null(out);
+	assert_non_null(strstr(ph_errmsg(), "outside every VMA"));
+	vm.v[2].end = BASE + 60 * PGSZ;
+	assert_int_equal(
+		lzx_pagemap_rewrite(bad.buf, bad.len, 7, &vm, locate, NULL, &loc, &cp, &out, &olen),
+		-PH_EPROTO);
 	assert_non_null(strstr(ph_errmsg(), "in the parent"));
 	lzx_local_free(&loc);
 	/* PE_PARENT with another flag, a cut image */
@@ -169,14 +244,110 @@ static void test_rewrite(void **state)
 	pm_head(&bad);
 	pm_entry(&bad, BASE, 1, PSX_PE_PARENT | PSX_PE_LAZY);
 	lzx_local_init(&loc, PGSZ);
-	assert_int_equal(lzx_pagemap_rewrite(bad.buf, bad.len, 7, locate, NULL, &loc, &out, &olen),
-			 -PH_EPROTO);
 	assert_int_equal(
-		lzx_pagemap_rewrite(st.buf, st.len - 1, 7, locate, NULL, &loc, &out, &olen),
-		-PH_ETRUNC);
+		lzx_pagemap_rewrite(bad.buf, bad.len, 7, &vm, locate, NULL, &loc, &cp, &out, &olen),
+		-PH_EPROTO);
+	assert_int_equal(lzx_pagemap_rewrite(st.buf, st.len - 1, 7, &vm, locate, NULL, &loc, &cp,
+					     &out, &olen),
+			 -PH_ETRUNC);
 	lzx_local_free(&loc);
+	lzx_vmas_free(&vm);
 	free(bad.buf);
 	free(st.buf);
+}
+
+static void test_vmas(void **state)
+{
+	static const uint32_t overlap[][3] = { { 0, 12, 1 }, { 11, 30, 1 } };
+	static const uint32_t empty[][3] = { { 12, 12, 1 } };
+	struct stream mm = { 0 };
+	struct lzx_vmas vm;
+
+	(void)state;
+	mm_image(&mm, overlap, 2);
+	assert_int_equal(lzx_vmas_load(mm.buf, mm.len, &vm), -PH_EPROTO);
+	assert_null(vm.v);
+	mm.len = 0;
+	mm_image(&mm, empty, 1);
+	assert_int_equal(lzx_vmas_load(mm.buf, mm.len, &vm), -PH_EPROTO);
+	mm.len = 0;
+	mm_image(&mm, VMAS, 3);
+	assert_int_equal(lzx_vmas_load(mm.buf, mm.len - 1, &vm), -PH_ETRUNC);
+	mm.buf[4] ^= 1;
+	assert_int_equal(lzx_vmas_load(mm.buf, mm.len, &vm), -PH_EPROTO);
+	free(mm.buf);
+}
+
+static void file_put(int dfd, const char *name, const void *buf, size_t len)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The files: pagemap and pages rewritten in place, the store's pages where they belong. */
+static void test_rewrite_dir(void **state)
+{
+	char dir[] = "/tmp/lzx-hyb-XXXXXX", store[] = "/tmp/lzx-hstore-XXXXXX", cmd[64];
+	struct stream pm = { 0 }, mm = { 0 };
+	uint8_t pg[PGSZ], *buf;
+	struct lzx_local loc;
+	struct stat st;
+	size_t len;
+	uint32_t fl[8];
+	int dfd, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	store_fd = mkstemp(store);
+	assert_true(store_fd >= 0);
+	unlink(store);
+	for (int k = 0; k < 90; k++) {
+		memset(pg, 0x80 + k, PGSZ);
+		assert_int_equal(write(store_fd, pg, PGSZ), PGSZ);
+	}
+	pm_final(&pm);
+	mm_image(&mm, VMAS, 3);
+	file_put(dfd, "pagemap-7.img", pm.buf, pm.len);
+	file_put(dfd, "mm-7.img", mm.buf, mm.len);
+	memset(pg, 0x11, PGSZ);
+	file_put(dfd, "pages-3.img", pg, PGSZ);
+	fd = openat(dfd, "pages-3.img", O_WRONLY | O_APPEND);
+	memset(pg, 0x12, PGSZ);
+	assert_int_equal(write(fd, pg, PGSZ), PGSZ);
+	close(fd);
+
+	lzx_local_init(&loc, PGSZ);
+	assert_int_equal(lzx_pagemap_rewrite_dir(dir, locate, NULL, &loc), 0);
+	assert_int_equal(loc.pages, 24);
+	assert_int_equal(lzx_image_read(dfd, "pagemap-7.img", &buf, &len), 0);
+	assert_int_equal(pm_flags(buf, len, fl, 8), 5);
+	assert_int_equal(fl[4], PSX_PE_PRESENT);
+	free(buf);
+	assert_int_equal(lzx_image_read(dfd, "pages-3.img", &buf, &len), 0);
+	assert_int_equal(len, 12 * PGSZ);
+	assert_int_equal(buf[0], 0x11);
+	assert_int_equal(buf[PGSZ], 0x12);
+	for (int k = 0; k < 10; k++) /* [30,40): store pages 74..83 */
+		assert_int_equal(buf[(2 + k) * PGSZ + 7], 0x80 + 74 + k);
+	free(buf);
+	assert_int_equal(fstatat(dfd, ".pages-3.img.hyb", &st, 0), -1);
+	/* no mm image: refused */
+	unlinkat(dfd, "mm-7.img", 0);
+	lzx_local_free(&loc);
+	lzx_local_init(&loc, PGSZ);
+	assert_true(lzx_pagemap_rewrite_dir(dir, locate, NULL, &loc) < 0);
+	lzx_local_free(&loc);
+	close(store_fd);
+	store_fd = 100;
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(pm.buf);
+	free(mm.buf);
 }
 
 static void test_local_bounds(void **state)
@@ -458,7 +629,8 @@ static void test_parent_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rewrite),	     cmocka_unit_test(test_local_bounds),
+		cmocka_unit_test(test_rewrite),	     cmocka_unit_test(test_vmas),
+		cmocka_unit_test(test_rewrite_dir),  cmocka_unit_test(test_local_bounds),
 		cmocka_unit_test(test_relay_hybrid), cmocka_unit_test(test_relay_hybrid_outside),
 		cmocka_unit_test(test_parent_write),
 	};
