@@ -156,13 +156,7 @@ int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *d
 
 int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
 {
-	int ret;
-
-	memset(pc, 0, sizeof(*pc));
-	ret = start(pc, m, sk, dir, false, timeout_ms);
-	pc->sk = sk;
-	pc->owns_sk = true;
-	return ret;
+	return postcopy_dst_start_hybrid(pc, m, sk, dir, NULL, NULL, timeout_ms);
 }
 
 int postcopy_dst_start_hybrid(struct postcopy *pc, struct mux *m, int sk, const char *dir,
@@ -171,11 +165,10 @@ int postcopy_dst_start_hybrid(struct postcopy *pc, struct mux *m, int sk, const 
 	int ret;
 
 	memset(pc, 0, sizeof(*pc));
-	pc->hybrid = true;
+	pc->hybrid = locate != NULL;
 	pc->locate = locate;
 	pc->locate_arg = arg;
 	ret = start(pc, m, sk, dir, false, timeout_ms);
-
 	pc->sk = sk;
 	pc->owns_sk = true;
 	return ret;

@@ -79,7 +79,7 @@ int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *d
  * pstore_locate, arg its store, which must outlive pc). Its pagemaps are
  * rewritten first (engine/lzx.h lzx_pagemap_rewrite): every page in the
  * parent becomes lazy and is answered from the store, never asked of the
- * source.
+ * source (or present, outside lazy VMAs). locate NULL: postcopy_dst_start.
  */
 int postcopy_dst_start_hybrid(struct postcopy *pc, struct mux *m, int sk, const char *dir,
 			      lzx_locate_fn locate, void *arg, int timeout_ms);
