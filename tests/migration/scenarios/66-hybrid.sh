@@ -7,6 +7,8 @@
 # final --lazy-pages dump has the last pre-dump as parent, so the cold
 # pages come from dst's flat store and only the hot ones from src.
 # memtouch verifies every page on dst; nothing of it is left on src.
+# Seen in the harness: 2 pre-dumps, the switch (the limit unreachable in
+# TCG), 6157 pages answered from dst's store, 2052 from src; 55 s.
 # timeout: 300
 
 . "$MIG_HERE/phaul-lib.sh"
