@@ -342,6 +342,8 @@ void report_json(FILE *f, const struct report *r)
 	if (r->where[0])
 		json_field_to(f, ",", "where", r->where);
 	json_field_to(f, ",", "stop_reason", r->stop_reason);
+	if (r->postcopy_switch[0])
+		json_field_to(f, ",", "postcopy_switch", r->postcopy_switch);
 	fprintf(f,
 		",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
 		"\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
@@ -482,6 +484,8 @@ static void print_text(const struct report *r)
 		print_restore_text(r);
 	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,
 	       *r->stop_reason ? " (stopped: " : "", r->stop_reason, *r->stop_reason ? ")" : "");
+	if (r->postcopy_switch[0])
+		printf("  post-copy        switched to it %s\n", r->postcopy_switch);
 	for (uint32_t i = 1; i < r->niter; i++) {
 		const struct iter_report *it = &r->it[i];
 
