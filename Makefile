@@ -117,14 +117,10 @@ fuzz-build:
 	    build-fuzz/libphaul.a $(LDLIBS) || exit 1; done
 
 FUZZ_SECONDS ?= 15
+# Targets fuzzed at once (each libFuzzer run is single-threaded).
+FUZZ_JOBS ?= 2
 fuzz: fuzz-build
-	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
-	  mkdir -p build-fuzz/corpus/$$n; \
-	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
-	  seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/$$n \
-	    $$seeds 2>build-fuzz/$$n.log >/dev/null || \
-	    { tail -40 build-fuzz/$$n.log; exit 1; }; done
+	@./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 tests: $(TESTS) $(B)/tests/host-peer
 
