@@ -116,20 +116,20 @@ fuzz-build:
 	$(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 		build-fuzz/libphaul.a
 	@mkdir -p build-fuzz/fuzz
-	@for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); \
-	  echo "  FUZZ $$n"; \
-	  clang $(FUZZ_FLAGS) $(filter-out -O2,$(CFLAGS)) -o build-fuzz/fuzz/$$n $$f \
-	    build-fuzz/libphaul.a $(LDLIBS) || exit 1; done
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# relinked every time (as the library they link may have been rebuilt), in
+# parallel under make -j
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build-fuzz/fuzz/fuzz_%: tests/fuzz/fuzz_%.c FORCE
+	@echo "  FUZZ fuzz_$*"
+	@clang $(FUZZ_FLAGS) $(filter-out -O2,$(CFLAGS)) -o $@ $< build-fuzz/libphaul.a $(LDLIBS)
 
 FUZZ_SECONDS ?= 15
+# Targets fuzzed at once (each libFuzzer run is single-threaded).
+FUZZ_JOBS ?= 2
 fuzz: fuzz-build
-	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
-	  mkdir -p build-fuzz/corpus/$$n; \
-	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
-	  seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/$$n \
-	    $$seeds 2>build-fuzz/$$n.log >/dev/null || \
-	    { tail -40 build-fuzz/$$n.log; exit 1; }; done
+	@./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 tests: $(TESTS) $(B)/tests/host-peer
 
@@ -137,8 +137,11 @@ tests: $(TESTS) $(B)/tests/host-peer
 unit: tests
 	@./tests/run-unit.sh $(TESTS)
 
-check: deps all tests
-	./tests/run-all.sh
+# JOBS: parallel compile jobs for make check's builds (default: the cores)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+check: deps
+	$(MAKE) -j$(JOBS) all tests
+	JOBS=$(JOBS) ./tests/run-all.sh
 
 demo: deps all
 	./tests/migration/demo

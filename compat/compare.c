@@ -302,7 +302,10 @@ static void check_files(struct compat_table *t, const Phaul__HostFacts *d,
 		    "tasks in the CT's own mount namespace: their files travel with its root");
 }
 
-/* The CT type's runtime on both hosts; its id and directory free on the destination. */
+/*
+ * The CT type's runtime on both hosts; its id and directory free on the
+ * destination, its image there.
+ */
 static void check_ct(struct compat_table *t, const Phaul__HostFacts *s, const Phaul__HostFacts *d,
 		     const struct compat_req *q)
 {
@@ -329,6 +332,21 @@ static void check_ct(struct compat_table *t, const Phaul__HostFacts *s, const Ph
 	if (d->ct_id_busy)
 		set(r, COMPAT_FAIL, "%s exists on %s already; required: no CT of that id there",
 		    q->ct_spec, dst);
+	if (q->ct_image) {
+		r = row(t, "ct-image");
+		snprintf(r->src, sizeof(r->src), "%.*s", (int)sizeof(r->src) - 1, q->ct_image);
+		snprintf(r->dst, sizeof(r->dst), "%s",
+			 !d->has_ct_image_present ? "unknown"
+			 : d->ct_image_present	  ? "present"
+						  : "MISSING");
+		if (!d->has_ct_image_present || !d->ct_image_present)
+			set(r, COMPAT_FAIL,
+			    "%s runs from image %s, which %s %s; required: that image there "
+			    "(the same ID)",
+			    q->ct_spec, q->ct_image, dst,
+			    !d->has_ct_image_present ? "did not look up (older phaul?)"
+						     : "does not hold");
+	}
 	if (!q->ct_path)
 		return;
 	r = row(t, "ct-path");

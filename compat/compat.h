@@ -134,9 +134,10 @@ struct compat_req {
 	int ct_files;		  /* this many need an option or cannot move, */
 	const char *ct_files_why; /* the first one's text */
 	/* The CT type's checks (runc:): NULL ct_runtime for a type without them. */
-	const char *ct_spec;	  /* "runc:web1" */
-	const char *ct_path;	  /* its directory on both hosts (runc: the bundle), or NULL */
-	const char *ct_runtime;	  /* the source's runtime and version, "" if missing */
+	const char *ct_spec;	/* "runc:web1" */
+	const char *ct_path;	/* its directory on both hosts (runc: the bundle), or NULL */
+	const char *ct_runtime; /* the source's runtime and version, "" if missing */
+	const char *ct_image;	/* the image it runs from (podman: its ID), or NULL */
 	/* the CT's files the destination needs (compat_ct_files()), NULL: none asked */
 	const struct compat_files *files;
 };

@@ -65,7 +65,7 @@ static int on_check(struct agent *a, Phaul__Msg *in)
 	else if (compat_files_lookup(q->files, q->n_files, &f) < 0)
 		pr_warn("files not looked up: %s", ph_errmsg());
 	if (q->ct)
-		ct_facts_fill(q->ct, q->ct_path, &f);
+		ct_facts_fill(q->ct, q->ct_path, q->ct_image, &f);
 	resp.facts = &f;
 	out.body_case = PHAUL__MSG__BODY_CHECK_RESP;
 	out.check_resp = &resp;

@@ -147,6 +147,7 @@ int check_remote(struct phaul_config *cfg, struct mux *m, const char *peer,
 	}
 	q.ct = (char *)req->ct_spec;
 	q.ct_path = (char *)req->ct_path;
+	q.ct_image = (char *)req->ct_image;
 	q.pids = (uint32_t *)pids;
 	q.n_pids = npids;
 	out.body_case = PHAUL__MSG__BODY_CHECK_REQ;

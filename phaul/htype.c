@@ -217,7 +217,7 @@ int ct_img_dir(const struct ct *ct, const char *images_dir, const char *img, con
 	return 0;
 }
 
-void ct_facts_fill(const char *spec, const char *path, Phaul__HostFacts *f)
+void ct_facts_fill(const char *spec, const char *path, const char *image, Phaul__HostFacts *f)
 {
 	static struct ct ct; /* large; the agent answers one check at a time */
 	struct ct_facts cf = { 0 };
@@ -228,6 +228,12 @@ void ct_facts_fill(const char *spec, const char *path, Phaul__HostFacts *f)
 		pr_warn("check of %s: directory path too long, not looked up", ct.spec);
 		path = NULL;
 	}
+	if (image && strnlen(image, CT_IMAGE_MAX) == CT_IMAGE_MAX) {
+		pr_warn("check of %s: image name too long, not looked up", ct.spec);
+		image = NULL;
+	}
+	if (image)
+		snprintf(cf.image, sizeof(cf.image), "%s", image);
 	if (ct.ops->probe(&ct, path, &cf) < 0) {
 		/* unknown counts as missing: the source refuses */
 		pr_warn("check of %s: %s", ct.spec, ph_errmsg());
@@ -238,4 +244,8 @@ void ct_facts_fill(const char *spec, const char *path, Phaul__HostFacts *f)
 	f->ct_id_busy = cf.id_busy;
 	f->has_ct_path_busy = 1;
 	f->ct_path_busy = cf.path_busy;
+	if (image) {
+		f->has_ct_image_present = 1;
+		f->ct_image_present = cf.image_present;
+	}
 }

@@ -32,11 +32,20 @@ struct ct_dump {
 	uint32_t ghost_limit; /* --ghost-limit; 0: CRIU's default */
 };
 
+#define CT_IMAGE_MAX 256 /* CheckReq.ct_image: an image ID or reference */
+
 /* A type's facts on one host, for the compatibility checks. */
 struct ct_facts {
 	char runtime[64]; /* "runc 1.1.5+ds1"; "" if the runtime is missing */
 	bool id_busy;	  /* a CT of that id exists on this host */
 	bool path_busy;	  /* path is the directory of a CT on this host */
+	/*
+	 * The image the CT runs from: the source's probe fills it (podman:
+	 * the image ID; "" for a type without images); on the destination
+	 * it is the image asked for (input) and image_present the answer.
+	 */
+	char image[CT_IMAGE_MAX];
+	bool image_present;
 };
 
 struct htype_ops {
@@ -143,10 +152,12 @@ int ct_img_dir(const struct ct *ct, const char *images_dir, const char *img, con
 
 struct Phaul__HostFacts;
 /*
- * Destination: the type's facts for a CheckReq naming spec and path (both
- * from the peer: checked for length, compared as strings only) into f's
- * ct_* fields. Nothing set for an unknown type or one without probe.
+ * Destination: the type's facts for a CheckReq naming spec, path and image
+ * (all from the peer: checked for length, compared as strings only; path
+ * and image may be NULL) into f's ct_* fields. Nothing set for an unknown
+ * type or one without probe.
  */
-void ct_facts_fill(const char *spec, const char *path, struct Phaul__HostFacts *f);
+void ct_facts_fill(const char *spec, const char *path, const char *image,
+		   struct Phaul__HostFacts *f);
 
 #endif

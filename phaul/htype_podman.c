@@ -24,12 +24,17 @@
  *   restore      `podman container restore --import [--import-previous]`
  *                (it runs at once: Podman cannot restore it stopped)
  *   discard      `podman rm -f`
+ *   checks       runtime on both hosts; on the destination the name free
+ *                and the container's image (by ID) present: its restore
+ *                needs it, and must not find it missing after the source
+ *                was stopped
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,17 +407,82 @@ static int podman_exists(const struct ct *ct, bool *busy)
 	return ret < 0 ? ph_errctx(ret, "%s", ct->spec) : 0;
 }
 
+/*
+ * An image ID or reference as Podman prints and takes it: no option, no
+ * space or shell-special byte ([a-zA-Z0-9] first, then [a-zA-Z0-9_.:/@-]).
+ */
+static bool podman_image_ok(const char *s)
+{
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("_.:/@-", *s)))
+			return false;
+	return true;
+}
+
+/* Source: the ID of the image the container runs from. */
+static int podman_image_of(const struct ct *ct, char *image, size_t len)
+{
+	const char *args[] = { "podman",   "inspect",	 "--type", "container",
+			       "--format", "{{.Image}}", ct->id,   NULL };
+	char out[CT_IMAGE_MAX];
+	int ret;
+
+	if ((ret = podman_run(args, out, sizeof(out), NULL, PODMAN_QUICK_S)) < 0)
+		return ph_errctx(ret, "%s: its image", ct->spec);
+	out[strcspn(out, " \n")] = '\0';
+	if (!podman_image_ok(out))
+		return ph_seterr(PH_ECRIU, "%s: podman inspect: unexpected image '%.64s'", ct->spec,
+				 out);
+	snprintf(image, len, "%s", out);
+	return 0;
+}
+
+/* Destination: is image (from the peer) here (`podman image exists`)? */
+static int podman_image_here(const struct ct *ct, const char *image, bool *present)
+{
+	const char *args[] = { "podman", "image", "exists", image, NULL };
+	int ret;
+
+	*present = false;
+	if (!podman_image_ok(image))
+		return ph_seterr(PH_EUSAGE, "%s: '%.64s' is not an image name", ct->spec, image);
+	ret = podman_run(args, NULL, 0, NULL, PODMAN_QUICK_S);
+	/* exit 1: no such image; anything else is no answer */
+	*present = ret == 0;
+	if (ret == -PH_ECRIU && strstr(ph_errmsg(), "(status 1)"))
+		return 0;
+	return ret < 0 ? ph_errctx(ret, "%s", ct->spec) : 0;
+}
+
+/*
+ * The source's probe (f->image "") names the image the container runs
+ * from; the destination's (f->image: the source's) says whether it is here:
+ * `podman container restore --import` needs it, and without it would
+ * fail (or pull) only after the source container was stopped.
+ */
 static int podman_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 {
+	char image[CT_IMAGE_MAX];
 	int ret;
 
 	(void)path; /* the exports dir is free when the name is */
+	snprintf(image, sizeof(image), "%s", f->image);
 	memset(f, 0, sizeof(*f));
 	if ((ret = podman_name_ok(ct)) < 0)
 		return ret;
 	if ((ret = podman_version(f->runtime, sizeof(f->runtime))) < 0)
 		return ret == -PH_ENOTSUP ? 0 : ret; /* missing: runtime "" */
-	return podman_exists(ct, &f->id_busy);
+	if ((ret = podman_exists(ct, &f->id_busy)) < 0)
+		return ret;
+	if (image[0])
+		return podman_image_here(ct, image, &f->image_present);
+	if (f->id_busy)
+		return podman_image_of(ct, f->image, sizeof(f->image));
+	return 0;
 }
 
 const struct htype_ops htype_podman = {

@@ -403,6 +403,7 @@ static int step_check(struct mig *g)
 		q.ct_spec = g->ct.spec;
 		q.ct_path = g->ct.nsync ? g->ct.sync[0] : NULL;
 		q.ct_runtime = cf.runtime;
+		q.ct_image = cf.image[0] ? cf.image : NULL;
 	}
 	/* What CRIU would refuse among the CT's files, said before anything is frozen. */
 	config_criu_opts(&g->cfg->criu, false, &o);

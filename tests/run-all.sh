@@ -4,9 +4,11 @@
 #
 #   PHAUL_SKIP_VM=1   skip the VM migration harness (host-only run)
 #   FUZZ_SECONDS=N    time per fuzz target (default 10)
+#   JOBS=N            parallel compile jobs for its builds (default: the cores)
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build/logs
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 total_p=0 total_f=0 failed_stages=""
 
@@ -30,19 +32,19 @@ stage() {
 }
 
 fuzz_all() {
-	make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" || return 1
+	make -s -j"$JOBS" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" || return 1
 	local n
 	n=$(find build-fuzz/fuzz -maxdepth 1 -name 'fuzz_*' -type f | wc -l)
 	echo "$n passed, 0 failed"
 }
 
 sim_all() {
-	make -s sim || return 1
+	make -s -j"$JOBS" sim || return 1
 	./build/sim/balance_sim
 }
 
 san_all() {
-	make -s san || return 1
+	make -s -j"$JOBS" san || return 1
 	./tests/run-unit.sh build-san/tests/test_*
 }
 

@@ -333,13 +333,13 @@ vm_alive() {
 		</dev/null >/dev/null 2>&1
 }
 
-# vm_clean: kill leftover workloads and empty scratch dirs on both guests,
-# resync the clocks (TCG guests drift apart); reboot the pair when a guest
-# does not answer.
+# vm_clean: kill leftover workloads and empty scratch dirs on both guests
+# (both at once: each guest has its own CPU), resync the clocks (TCG guests
+# drift apart); reboot the pair when a guest does not answer.
 vm_clean() {
 	if vm_alive &&
-		timeout 30 bash -c "source '$MIG_HERE/lib.sh'; on_src guest-clean && on_dst guest-clean" \
-			</dev/null >/dev/null 2>&1 &&
+		timeout 30 bash -c "source '$MIG_HERE/lib.sh'; on_src guest-clean & s=\$!;
+			on_dst guest-clean && wait \$s" </dev/null >/dev/null 2>&1 &&
 		timeout 30 bash -c "source '$MIG_HERE/lib.sh'; vm_sync_clocks" </dev/null >/dev/null 2>&1; then
 		return 0
 	fi

@@ -74,7 +74,10 @@ podman_gap() {
 	on_guest "$1" "sed -n 's/.*maxgap_ms=\([0-9]*\).*/\1/p' \$(podman mount $PODMAN_CT)/wl/progress"
 }
 
-# podman_ct_remove ROLE: pm1 and its staged exports gone from the guest.
+# podman_ct_remove ROLE: pm1 and its staged exports gone from the guest
+# (killed at once: its init, a sleep as pid 1, ignores the SIGTERM that
+# podman rm -f would wait 10 s after); fails if Podman still knows it.
 podman_ct_remove() {
-	on_guest "$1" "podman rm -f $PODMAN_CT >/dev/null 2>&1; rm -rf $PODMAN_EXPORTS/$PODMAN_CT; true"
+	on_guest "$1" "podman rm -f -t 0 $PODMAN_CT >/dev/null 2>&1; rm -rf $PODMAN_EXPORTS/$PODMAN_CT;
+		! podman container exists $PODMAN_CT"
 }

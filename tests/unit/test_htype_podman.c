@@ -3,8 +3,9 @@
  * podman:NAME where Podman itself is not needed (Podman and CRIU run in the
  * VM scenarios 64-65): names that are options or paths are refused before
  * podman runs, the destination refuses a restore without the synced
- * archive, a host without podman fails the runtime check naming it,
- * and the type chains one pre-checkpoint only.
+ * archive, a host without podman fails the runtime check naming it, a
+ * destination without the container's image fails the image check, and
+ * the type chains one pre-checkpoint only.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -119,7 +120,7 @@ static void test_check_runtime_missing(void **state)
 	assert_true(ct.ops->probe(&ct, NULL, &cf) < 0); /* exec of the missing podman fails */
 	s.hostname = "srchost";
 	d.hostname = "dsthost";
-	ct_facts_fill("podman:pm1", NULL, &d);
+	ct_facts_fill("podman:pm1", NULL, NULL, &d);
 	assert_string_equal(d.ct_runtime, "");
 	compat_compare(&s, &d, &q, &t);
 	r = find(&t, "runtime");
@@ -131,6 +132,67 @@ static void test_check_runtime_missing(void **state)
 	free(d.ct_runtime);
 }
 
+/*
+ * The image check: the destination must hold the image the source's
+ * container runs from; missing, or not looked up (an older agent, or a
+ * name too long to look up), it refuses naming the host and both values.
+ */
+static void test_check_image(void **state)
+{
+	static const char id[] = "3f0e5b3c0a3d1b0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d";
+	Phaul__HostFacts s = PHAUL__HOST_FACTS__INIT, d = PHAUL__HOST_FACTS__INIT;
+	struct compat_req q = { .ct_spec = "podman:pm1",
+				.ct_runtime = "podman 4.3.1",
+				.ct_image = id };
+	char longname[CT_IMAGE_MAX + 8];
+	const struct compat_row *r;
+	struct compat_table t;
+
+	(void)state;
+	s.hostname = "srchost";
+	d.hostname = "dsthost";
+	d.ct_runtime = "podman 4.3.1";
+	d.has_ct_image_present = 1;
+	d.ct_image_present = 0;
+	assert_int_equal(compat_compare(&s, &d, &q, &t), -PH_ECOMPAT);
+	r = find(&t, "ct-image");
+	assert_non_null(r);
+	assert_int_equal(r->verdict, COMPAT_FAIL);
+	assert_string_equal(r->src, id);
+	assert_string_equal(r->dst, "MISSING");
+	assert_non_null(strstr(r->detail, "podman:pm1 runs from image 3f0e5b3c"));
+	assert_non_null(strstr(r->detail, "dsthost does not hold"));
+	assert_non_null(strstr(r->detail, "required: that image there"));
+
+	d.ct_image_present = 1;
+	compat_compare(&s, &d, &q, &t);
+	r = find(&t, "ct-image");
+	assert_non_null(r);
+	assert_int_equal(r->verdict, COMPAT_OK);
+	assert_string_equal(r->dst, "present");
+
+	/* a name too long to look up is not looked up: unknown refuses too */
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	d = (Phaul__HostFacts)PHAUL__HOST_FACTS__INIT;
+	d.hostname = "dsthost";
+	ct_facts_fill("podman:pm1", NULL, longname, &d);
+	assert_false(d.has_ct_image_present);
+	free(d.ct_runtime);
+	d.ct_runtime = "podman 4.3.1";
+	compat_compare(&s, &d, &q, &t);
+	r = find(&t, "ct-image");
+	assert_non_null(r);
+	assert_int_equal(r->verdict, COMPAT_FAIL);
+	assert_string_equal(r->dst, "unknown");
+	assert_non_null(strstr(r->detail, "did not look up"));
+
+	/* no image asked (a type without one): no row */
+	q.ct_image = NULL;
+	compat_compare(&s, &d, &q, &t);
+	assert_null(find(&t, "ct-image"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_second_pre_dump_refused),
 		cmocka_unit_test(test_restore_refused),
 		cmocka_unit_test(test_check_runtime_missing),
+		cmocka_unit_test(test_check_image),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -207,7 +207,7 @@ static void test_check_id_and_bundle(void **state)
 	s.hostname = "srchost";
 	d.hostname = "dsthost";
 	/* taken: the id and the bundle */
-	ct_facts_fill("runc:" ID, dir, &d);
+	ct_facts_fill("runc:" ID, dir, NULL, &d);
 	assert_string_equal(d.ct_runtime, cf.runtime);
 	assert_true(d.ct_id_busy && d.ct_path_busy);
 	compat_compare(&s, &d, &q, &t);
@@ -221,7 +221,7 @@ static void test_check_id_and_bundle(void **state)
 	assert_non_null(strstr(r->detail, "dsthost"));
 	free(d.ct_runtime);
 	/* free: another id, another path */
-	ct_facts_fill("runc:" ID "-other", "/nonexistent/bundle", &d);
+	ct_facts_fill("runc:" ID "-other", "/nonexistent/bundle", NULL, &d);
 	assert_false(d.ct_id_busy || d.ct_path_busy);
 	compat_compare(&s, &d, &q, &t);
 	assert_int_equal(find(&t, "ct-id")->verdict, COMPAT_OK);
@@ -229,7 +229,7 @@ static void test_check_id_and_bundle(void **state)
 	free(d.ct_runtime);
 	/* no runc on the destination */
 	setenv("PHAUL_RUNC", "/nonexistent/runc", 1);
-	ct_facts_fill("runc:" ID, dir, &d);
+	ct_facts_fill("runc:" ID, dir, NULL, &d);
 	unsetenv("PHAUL_RUNC");
 	assert_string_equal(d.ct_runtime, "");
 	compat_compare(&s, &d, &q, &t);

@@ -9,7 +9,7 @@
 # beside memtouch's longest gap; the downtime limit does not refuse it
 # (its pages bypass the relay: nothing predicts the downtime). Last, a
 # second pm1 on src is refused by the ct-id check (exit 3) naming dst and
-# both values.
+# both values, and, its image removed from dst, by the ct-image check.
 # timeout: 600
 
 . "$MIG_HERE/phaul-lib.sh"
@@ -52,5 +52,22 @@ podman_ct_create 8 || fail "a second pm1 did not start on src"
 phaul_ct_id_refused podman:$PODMAN_CT
 [ "$(podman_status src)" = running ] || fail "refusal: pm1 on src is $(podman_status src)"
 [ "$(podman_status dst)" = running ] || fail "refusal: pm1 on dst is $(podman_status dst)"
+
+# pm1's image (by ID) missing on dst: refused by the ct-image check before
+# any checkpoint, naming dst and both values; pm1 runs on, untouched
 podman_ct_remove dst
+img=$(on_src "podman inspect --type container --format '{{.Image}}' $PODMAN_CT")
+on_dst "podman rmi --force $img >/dev/null"
+on_src "phaul -t tcp migrate podman:$PODMAN_CT $DST_IP >$SCEN_LOG/noimage.out 2>&1;
+	echo \$? >$SCEN_LOG/noimage.rc"
+rc=$(on_src "cat $SCEN_LOG/noimage.rc")
+on_src "grep 'ct-image' $SCEN_LOG/noimage.out | tail -2"
+[ "$rc" = 3 ] || fail "image missing on dst: phaul exit code $rc, wanted 3 (refused)"
+on_src "grep \"check 'ct-image' failed: podman:$PODMAN_CT runs from image $img, which dst does not hold\" \
+	$SCEN_LOG/noimage.out | grep -q 'destination: MISSING'" ||
+	fail "image missing on dst: no ct-image refusal naming dst and both values"
+on_src "! ls $PODMAN_EXPORTS/$PODMAN_CT/*.tar.gz 2>/dev/null" ||
+	fail "image missing on dst: a checkpoint was exported before the refusal"
+[ "$(podman_status src)" = running ] || fail "image refusal: pm1 on src is $(podman_status src)"
+podman_image # back on dst, for the next podman: scenario
 podman_ct_remove src
