@@ -37,13 +37,12 @@ phaul_fs_root() {
 
 # phaul_fs_root_add DIR: let dst's agent fs-sync below DIR too (a CT
 # type's directories: runc bundles, podman exports); DIR created there.
+# The standard set comes first, so that a later scenario's phaul_fs_root
+# (which keeps any fs_root line) still finds its directories there.
 phaul_fs_root_add() {
+	phaul_fs_root
 	on_dst "grep -q '^fs_root.*$1' /etc/phaul/phaul.conf 2>/dev/null ||
-		if grep -q '^fs_root' /etc/phaul/phaul.conf 2>/dev/null; then
-			sed -i 's|^fs_root = .*|& $1|' /etc/phaul/phaul.conf
-		else
-			printf '[agent]\nfs_root = $1\n' >>/etc/phaul/phaul.conf
-		fi; mkdir -p $1"
+		sed -i 's|^fs_root = .*|& $1|' /etc/phaul/phaul.conf; mkdir -p $1"
 }
 
 # ct_rootfs_cmds DIR MIB: shell commands that make a busybox-static
