@@ -25,10 +25,19 @@ struct fss_proc {
 	int out;	/* its stdout pipe, or -1 */
 	int err;	/* its stderr pipe, or -1 */
 	char last[256]; /* last non-empty stderr line */
+	bool other_err; /* a stderr line other than a vanished file (fss_err_vanished) */
 	char *stats;	/* its stdout, at most PH_FSS_STATS_MAX bytes; may be NULL */
 	size_t stats_len;
 	int status; /* wait status once reaped */
 };
+
+/*
+ * What one line of rsync's stderr says: 1 a file vanished (rsync's "file
+ * has vanished", or a call on a path failing with ENOENT, e.g. reading a
+ * gone file's ACL: such a sync exits 23, not 24), 0 a summary line that
+ * only counts the others, -1 anything else.
+ */
+int fss_err_vanished(const char *line, size_t n);
 
 /* Where rsync is: $PHAUL_RSYNC, else PATH, else /usr/bin/rsync. */
 int fss_find_rsync(char *path, size_t len);

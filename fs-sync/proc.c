@@ -125,6 +125,33 @@ out:
 	return ret;
 }
 
+static bool has_prefix(const char *s, size_t n, const char *pre)
+{
+	size_t k = strlen(pre);
+
+	return n >= k && !memcmp(s, pre, k);
+}
+
+static bool has_suffix(const char *s, size_t n, const char *suf)
+{
+	size_t k = strlen(suf);
+
+	return n >= k && !memcmp(s + n - k, suf, k);
+}
+
+int fss_err_vanished(const char *line, size_t n)
+{
+	if (has_prefix(line, n, "file has vanished: ") ||
+	    (has_prefix(line, n, "rsync: ") &&
+	     has_suffix(line, n, ": No such file or directory (2)")))
+		return 1;
+	if (has_prefix(line, n,
+		       "rsync warning: some files vanished before they could be transferred") ||
+	    has_prefix(line, n, "rsync error: some files/attrs were not transferred"))
+		return 0;
+	return -1;
+}
+
 /* Log complete lines of rsync's stderr; remember the last non-empty one. */
 static void err_lines(struct fss_proc *p, const char *tag, char *buf, size_t *len, bool flush)
 {
@@ -136,6 +163,8 @@ static void err_lines(struct fss_proc *p, const char *tag, char *buf, size_t *le
 		if (n) {
 			pr_warn("%s: %.*s", tag, (int)n, s);
 			snprintf(p->last, sizeof(p->last), "%.*s", (int)n, s);
+			if (fss_err_vanished(s, n) < 0)
+				p->other_err = true;
 		}
 		s += n + (nl != NULL);
 	}

@@ -162,6 +162,15 @@ static void fill_stats(struct fss_stats *st, struct fss_run *r)
 
 /* rsync's "some files vanished before they could be transferred" */
 #define RSYNC_VANISHED 24
+/* rsync's "some files/attrs were not transferred": a vanished file too when nothing else was said
+ */
+#define RSYNC_PARTIAL 23
+
+/* exit code ok when files may vanish: every complaint the client saw was a vanished file */
+static bool vanish_exit(int code, bool only_vanished)
+{
+	return code == 0 || code == RSYNC_VANISHED || (code == RSYNC_PARTIAL && only_vanished);
+}
 
 /*
  * The agent's FsSyncDone and our client's exit decide. Files vanishing
@@ -180,10 +189,10 @@ static int verdict(struct mux *m, struct fss_run *r, struct fss_stats *st, int t
 		return ret;
 	d = in->fs_done;
 	st->server_exit = d->has_exit_code ? d->exit_code : -1;
-	if (vanished_ok &&
-	    (st->server_exit == RSYNC_VANISHED || st->client_exit == RSYNC_VANISHED) &&
-	    (st->server_exit == RSYNC_VANISHED || st->server_exit == 0) &&
-	    (st->client_exit == RSYNC_VANISHED || st->client_exit == 0)) {
+	/* the receiver's complaints reach the client's stderr too: its lines judge both exits */
+	if (vanished_ok && (st->server_exit != 0 || st->client_exit != 0) &&
+	    vanish_exit(st->server_exit, !r->p.other_err) &&
+	    vanish_exit(st->client_exit, !r->p.other_err)) {
 		pr_info("rsync %s: some files vanished during the sync (the next one catches up)",
 			src);
 		msg_free(in);

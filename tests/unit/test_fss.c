@@ -331,7 +331,7 @@ static int bad_request(struct pair *p, const char **args, size_t n, const char *
 
 #define BAD(err, substr, dest, ...)                                                                \
 	do {                                                                                       \
-		const char *v[] = {__VA_ARGS__};                                                   \
+		const char *v[] = { __VA_ARGS__ };                                                 \
 		char m[512];                                                                       \
 		assert_int_equal(bad_request(p, v, sizeof(v) / sizeof(v[0]), dest, m, sizeof(m)),  \
 				 err);                                                             \
@@ -377,7 +377,7 @@ static void test_disabled(void **state)
 {
 	struct pair *p = *state;
 	char m[512];
-	const char *v[] = {"rsync", "--server", "-lr", ".", p->dst};
+	const char *v[] = { "rsync", "--server", "-lr", ".", p->dst };
 
 	p->root[0] = '\0';
 	assert_int_equal(bad_request(p, v, 5, p->dst, m, sizeof(m)), PH_ENOTSUP);
@@ -551,8 +551,8 @@ static void test_symlink_race(void **state)
 	}
 	atomic_store(&s.stop, true);
 	pthread_join(t, NULL);
-	print_message("%d synced, %d refused, %u swaps, %u entries outside\n", ok, refused,
-		      s.swaps, entries(outside));
+	print_message("%d synced, %d refused, %u swaps, %u entries outside\n", ok, refused, s.swaps,
+		      entries(outside));
 	assert_int_equal(entries(outside), 0);
 	assert_true(ok > 0 && s.swaps > 100);
 	/* What did sync landed in the real directory, wherever the swaps left it. */
@@ -614,7 +614,7 @@ static void test_root_is_host(void **state)
 {
 	struct pair *p = *state;
 	char m[512], dest[160];
-	const char *v[] = {"rsync", "--server", "-lr", ".", dest};
+	const char *v[] = { "rsync", "--server", "-lr", ".", dest };
 
 	snprintf(dest, sizeof(dest), "%s/victim", p->top);
 	strcpy(p->root, "/");
@@ -633,8 +633,8 @@ static void test_dest_is_root(void **state)
 {
 	struct pair *p = *state;
 	char m[512], sibling[160], slash[160];
-	const char *v[] = {"rsync", "--server", "--delete", "-lr", ".", p->root};
-	const char *w[] = {"rsync", "--server", "--delete", "-lr", ".", slash};
+	const char *v[] = { "rsync", "--server", "--delete", "-lr", ".", p->root };
+	const char *w[] = { "rsync", "--server", "--delete", "-lr", ".", slash };
 
 	snprintf(sibling, sizeof(sibling), "%s/other-ct", p->root);
 	assert_int_equal(mkdir(sibling, 0755), 0);
@@ -655,11 +655,11 @@ static void test_dest_is_root(void **state)
 
 static void test_check_args(void **state)
 {
-	const char *good[] = {"rsync",	       "--server", "-lHogDtpAXrSe.iLsfxCIvu",
-			      "--timeout=60",  "--delete", "--stats",
-			      "--numeric-ids", ".",	   "/r/ct/"};
-	const char *two[] = {"rsync", "--server", "-lr", "-lr", ".", "/r/ct/"};
-	const char *zero[] = {"rsync", "--server", "--timeout=0", ".", "/r/ct/"};
+	const char *good[] = { "rsync",		"--server", "-lHogDtpAXrSe.iLsfxCIvu",
+			       "--timeout=60",	"--delete", "--stats",
+			       "--numeric-ids", ".",	    "/r/ct/" };
+	const char *two[] = { "rsync", "--server", "-lr", "-lr", ".", "/r/ct/" };
+	const char *zero[] = { "rsync", "--server", "--timeout=0", ".", "/r/ct/" };
 
 	assert_int_equal(fss_check_args(good, 9, "/r/ct/"), 0);
 	assert_int_equal(fss_check_args(good, 9, "/r/ct"), -PH_EPATH);
@@ -677,21 +677,56 @@ static void test_check_args(void **state)
 	assert_int_equal(fss_check_dest_lexical("/anything", "/"), 0);
 }
 
+/* A sync during pre-copy tolerates a vanished file, whatever exit it earns; nothing else. */
+static void test_err_vanished(void **state)
+{
+	static const struct {
+		const char *line;
+		int want;
+	} t[] = {
+		{ "file has vanished: \"/wl/progress.tmp\"", 1 },
+		/* rsync 3.2.7 reading a gone file's ACL: exit 23, not 24 */
+		{ "rsync: [sender] get_acl: sys_acl_get_file(wl/progress.tmp, ACL_TYPE_ACCESS): "
+		  "No such file or directory (2)",
+		  1 },
+		{ "rsync warning: some files vanished before they could be transferred (code 24) "
+		  "at main.c(1338) [sender=3.2.7]",
+		  0 },
+		{ "rsync error: some files/attrs were not transferred (see previous errors) (code "
+		  "23) "
+		  "at main.c(1338) [sender=3.2.7]",
+		  0 },
+		{ "rsync: [receiver] write failed on \"/ct/f\": No space left on device (28)", -1 },
+		{ "rsync: [generator] failed to set permissions on \"/ct/f\": Permission denied "
+		  "(13)",
+		  -1 },
+		{ "No such file or directory (2)", -1 }, /* not rsync's */
+		{ "", -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		print_message("%s\n", t[i].line);
+		assert_int_equal(fss_err_vanished(t[i].line, strlen(t[i].line)), t[i].want);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_check_args),
-	    cmocka_unit_test_setup_teardown(test_sync_tree, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sync_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rsync_fails, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_source, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_symlink_race, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_jail, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_root_is_host, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dest_is_root, setup, teardown),
+		cmocka_unit_test(test_check_args),
+		cmocka_unit_test_setup_teardown(test_sync_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rsync_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_is_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dest_is_root, setup, teardown),
+		cmocka_unit_test(test_err_vanished),
 	};
 
 	/* rsync runs this binary as its remote shell, as it runs "phaul fs-rsh". */
