@@ -86,6 +86,13 @@ mode_phaul() { bench_phaul "$1" "$2" limit; }
 # phaul-eager: the defaults but every page in place before the CT runs
 mode_phaul_eager() { bench_phaul "$1" "$2" limit --restore eager; }
 
+# phaul-overrun: the defaults as the guests have them, also in the high
+# cell: auto-converge under the default downtime limit, the overrun allowed
+# (when its loop stops phaul dumps, over the limit if it must). The
+# auto-converge baseline that migrates whatever the host's load; phaul in
+# the high cell must meet its limit or give up.
+mode_phaul_overrun() { bench_phaul "$1" "$2" nolimit; }
+
 # postcopy: --mode postcopy (no pre-copy: freeze once, restore on dst with
 # every private page lazy, the pages pulled through phaul's channel, faults
 # first, the rest pushed). No downtime limit: its downtime does not depend
