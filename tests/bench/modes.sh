@@ -99,6 +99,12 @@ mode_phaul_overrun() { bench_phaul "$1" "$2" nolimit; }
 # on the dirty rate, and there is no loop a limit could stop.
 mode_postcopy() { bench_phaul "$1" "$2" nolimit --mode postcopy; }
 
+# hybrid: --mode hybrid: pre-copy, and where the stop rule finds the dirty
+# set will not converge under the limit (where phaul would throttle or
+# refuse), post-copy of what is left; in the high cell under the same limit
+# as phaul (elsewhere the guests' default, 300 ms)
+mode_hybrid() { bench_phaul "$1" "$2" limit --mode hybrid; }
+
 # floor: what lazy restore can do at best on these guests, with no network:
 # on dst alone, one full `criu dump` to tmpfs, then `criu lazy-pages -D`
 # on that image and `criu restore --lazy-pages`, as the restore's floor.
