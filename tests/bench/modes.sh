@@ -17,9 +17,10 @@
 #     raw_bytes iterations restore_mode gap_key (the memtouch progress field
 #     that holds the workload-seen gap: migration_gap_ms by default,
 #     maxgap_ms for a mode that stays on one guest).
-# Adding a mode: write mode_NAME here, add NAME to MODES in run (and, if it
-# is drawn, a colour in report.py's COLORS); MODE_START[NAME]=dst if its
-# workload starts on dst.
+# Adding a mode: write mode_NAME here, add NAME to MODES in run and in
+# report.py (the table's order); MODE_START[NAME]=dst if its workload
+# starts on dst. The workload's own figures (work lost, page writes that
+# stalled on dst) come from its progress file, whatever the mode.
 #
 # shellcheck source=../migration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../migration/lib.sh"
@@ -84,6 +85,25 @@ mode_phaul() { bench_phaul "$1" "$2" limit; }
 
 # phaul-eager: the defaults but every page in place before the CT runs
 mode_phaul_eager() { bench_phaul "$1" "$2" limit --restore eager; }
+
+# phaul-overrun: the defaults as the guests have them, also in the high
+# cell: auto-converge under the default downtime limit, the overrun allowed
+# (when its loop stops phaul dumps, over the limit if it must). The
+# auto-converge baseline that migrates whatever the host's load; phaul in
+# the high cell must meet its limit or give up.
+mode_phaul_overrun() { bench_phaul "$1" "$2" nolimit; }
+
+# postcopy: --mode postcopy (no pre-copy: freeze once, restore on dst with
+# every private page lazy, the pages pulled through phaul's channel, faults
+# first, the rest pushed). No downtime limit: its downtime does not depend
+# on the dirty rate, and there is no loop a limit could stop.
+mode_postcopy() { bench_phaul "$1" "$2" nolimit --mode postcopy; }
+
+# hybrid: --mode hybrid: pre-copy, and where the stop rule finds the dirty
+# set will not converge under the limit (where phaul would throttle or
+# refuse), post-copy of what is left; in the high cell under the same limit
+# as phaul (elsewhere the guests' default, 300 ms)
+mode_hybrid() { bench_phaul "$1" "$2" limit --mode hybrid; }
 
 # floor: what lazy restore can do at best on these guests, with no network:
 # on dst alone, one full `criu dump` to tmpfs, then `criu lazy-pages -D`

@@ -91,6 +91,62 @@ def read_figures(path):
     return out
 
 
+def read_progress(path):
+    """memtouch's progress lines (KEY=VALUE fields) the runner kept: two on
+    the first guest before the migration, the last one on dst after it"""
+    out = []
+    try:
+        for line in open(path):
+            f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+            if "time" in f and "dirtied" in f:
+                out.append(f)
+    except OSError:
+        pass
+    return out
+
+
+def workload_figures(path):
+    """What the workload itself saw: its page-dirtying rate alone (base_pps,
+    between the first two samples), the work it lost from the migration's
+    start to the sample on dst (lost_s: seconds of that rate not done; a
+    throttle, the gap, the CPU CRIU and phaul took, fault waits all count),
+    its page writes that stalled on dst (stalls, stall_ms, maxstall_ms:
+    memtouch counts a write of 1 ms or more, since it arrived there) and the
+    longest time it wrote no page around the migration (wgap_ms). A failed
+    run's last sample is on the first guest: its work lost while phaul
+    tried."""
+    p = read_progress(path)
+    out = {"base_pps": None, "lost_s": None, "work_pct": None, "stalls": None,
+           "stall_ms": None, "maxstall_ms": None, "wgap_ms": None}
+    if len(p) < 3:
+        return out
+    t = [float(x["time"]) for x in p]
+    d = [int(x["dirtied"]) for x in p]
+    if t[1] > t[0] and d[1] > d[0] and t[2] > t[1]:
+        base = (d[1] - d[0]) / (t[1] - t[0])
+        win = t[2] - t[1]
+        out.update(base_pps=base, lost_s=max(0.0, win - (d[2] - d[1]) / base),
+                   work_pct=100.0 * (d[2] - d[1]) / (base * win))
+    if "stall_ms" in p[-1]:
+        out.update(stalls=int(p[-1]["stalls"]), stall_ms=float(p[-1]["stall_ms"]),
+                   maxstall_ms=float(p[-1]["maxstall_ms"]))
+    if float(p[-1].get("write_gap_ms", 0)) > 0:
+        out["wgap_ms"] = float(p[-1]["write_gap_ms"])
+    return out
+
+
+def postcopy_last(path):
+    """The last {"event":"postcopy",...} of a run (state done or lost), or None"""
+    last = None
+    try:
+        for line in open(path):
+            if line.startswith("{") and '"event":"postcopy"' in line:
+                last = json.loads(line)
+    except (OSError, ValueError):
+        pass
+    return last
+
+
 def run_line(a):
     r = {"link": a.link, "mib": int(a.mib), "dirty": a.dirty, "rate_pps": int(a.rate),
          "content": a.content, "mode": a.mode, "rep": int(a.rep),
@@ -98,6 +154,9 @@ def run_line(a):
          "verified": None if a.verify == "null" else a.verify == "true"}
     ok = a.gap_ms not in ("", "null") and a.verify == "true"
     reason = a.reason
+    r.update(workload_figures(a.progress) if a.progress else {})
+    r.update(throttle_s=None, postcopy_state=None, postcopy_pages=None,
+             postcopy_requests=None, postcopy_s=None)
     fig = read_figures(a.figures) if a.figures else {}
     if fig:
         # a raw CRIU mode: its own figures, no pre-copy, no prediction
@@ -141,9 +200,21 @@ def run_line(a):
                      stop_reason=rep["stop_reason"], total_s=rep["total_us"] / 1e6,
                      iteration_pages=[i["pages"] for i in rep["iterations"]],
                      throttle_pct=rep.get("throttle_pct", 0),
+                     throttle_s=rep.get("throttle_us", 0) / 1e6,
                      limit_ms=rep.get("downtime_limit_us", 0) / 1000,
                      overrun_ms=rep.get("downtime_overrun_us", 0) / 1000,
                      error=rep.get("error", ""))
+            pc = postcopy_last(a.json)
+            if pc is not None:
+                # post-copy (or hybrid's switch to it): from the switch until
+                # the source was released (state done) or the CT lost
+                r.update(postcopy_state=pc.get("state"),
+                         postcopy_pages=pc.get("pages_served"),
+                         postcopy_requests=pc.get("requests"),
+                         postcopy_s=pc.get("since_switch_us", 0) / 1e6)
+                if pc.get("state") != "done":
+                    ok = False
+                    reason = reason or "post-copy ended %s" % pc.get("state")
     r["ok"] = ok
     r["reason"] = reason
     print(json.dumps(r))
@@ -157,6 +228,9 @@ def run_summary():
     r = json.loads(sys.stdin.read())
     if not r["ok"]:
         print("  FAILED: %s" % r["reason"])
+        print("  workload while phaul tried: %s s of work lost (%s %% done); throttled %s s "
+              "up to %s %%" % (fmt(r.get("lost_s"), "%.1f"), fmt(r.get("work_pct")),
+                              fmt(r.get("throttle_s"), "%.1f"), fmt(r.get("throttle_pct"))))
         return
     print("  gap %s ms, downtime %s ms (predicted %s), total %s s, %s iterations (%s), "
           "wire %s MiB, frozen %s ms, restore %s ms (%s), memory complete %s ms" % (
@@ -164,14 +238,33 @@ def run_summary():
               fmt(r["total_s"], "%.1f"), fmt(r["iterations"]), r["stop_reason"],
               fmt(r["wire_mib"], "%.1f"), fmt(r["frozen_ms"]), fmt(r["restore_ms"]),
               r.get("restore_mode") or "-", fmt(r.get("memory_complete_ms"))))
+    print("  workload: write gap %s ms, %s pages/s alone, %s s of work lost (%s %% done), "
+          "stalled %s ms on dst "
+          "(%s writes, longest %s ms); throttled %s s up to %s %%%s" % (
+              fmt(r.get("wgap_ms")), fmt(r.get("base_pps")), fmt(r.get("lost_s"), "%.1f"),
+              fmt(r.get("work_pct")),
+              fmt(r.get("stall_ms")), fmt(r.get("stalls")), fmt(r.get("maxstall_ms")),
+              fmt(r.get("throttle_s"), "%.1f"), fmt(r.get("throttle_pct")),
+              "" if r.get("postcopy_state") is None else
+              "; post-copy %s after %s s, %s pages in %s requests" % (
+                  r["postcopy_state"], fmt(r["postcopy_s"], "%.1f"),
+                  fmt(r["postcopy_pages"]), fmt(r["postcopy_requests"]))))
 
 
 # ---- summary ----------------------------------------------------------------
 
 FIGS = ["gap_ms", "downtime_ms", "predicted_ms", "total_s", "iterations", "wire_mib",
-        "raw_mib", "frozen_ms", "restore_ms", "memory_complete_ms", "throttle_pct"]
+        "raw_mib", "frozen_ms", "restore_ms", "memory_complete_ms", "throttle_pct",
+        "throttle_s", "stall_ms", "stalls", "maxstall_ms", "lost_s", "work_pct", "postcopy_s",
+        "limit_ms", "wgap_ms"]
+# how the workload was slowed: a row whose runs all failed takes these from
+# its failed runs (the work lost while phaul tried, then gave up)
+SLOW_FIGS = ["throttle_s", "throttle_pct", "lost_s", "work_pct"]
 # the modes in tests/bench/run's order; a mode not listed here is shown after them
-MODES = ["cold", "fixed", "phaul", "phaul-eager", "floor"]
+MODES = ["cold", "fixed", "phaul", "phaul-overrun", "phaul-eager", "postcopy", "hybrid",
+         "floor"]
+# post-copy's modes, judged against auto-converge (phaul) in the high cell
+POST_MODES = ["postcopy", "hybrid"]
 # the required cell and the issue's targets, as ratios within one run
 REQ_MIB, REQ_DIRTY = 256, "medium"
 GAP_RATIO = 1 / 20.0       # phaul's workload-seen gap <= 1/20 of cold's
@@ -214,25 +307,32 @@ def summarize(runs_file, out):
                    "content": w[3], "mode": m, "runs": len(rs), "ok": len(good)}
             for k in FIGS:
                 row[k] = med(good, k)
+            row["attempt"] = not good
+            if not good:
+                for k in SLOW_FIGS:
+                    row[k] = med(rs, k)
             row["restore_mode"] = "/".join(sorted({r.get("restore_mode") or "-" for r in good}))
             row["stop_reasons"] = sorted({r.get("stop_reason", "") for r in good})
             row["failures"] = [r["reason"] for r in rs if not r["ok"]]
             rows.append(row)
 
-    cols = ("%-8s %5s %-6s %-7s %-11s %5s %-7s %8s %8s %8s %7s %5s %8s %8s %7s %7s %7s %4s")
+    cols = ("%-8s %5s %-6s %-7s %-11s %5s %-7s %8s %8s %8s %8s %7s %5s %8s %8s %7s %7s %7s"
+            " %4s %6s %8s %6s")
     hdr = cols % ("link", "MiB", "dirty", "content", "mode", "ok", "restore", "gap_ms",
-                  "down_ms", "pred_ms", "total_s", "iters", "wire_MiB", "raw_MiB", "frz_ms",
-                  "rst_ms", "mem_ms", "thr%")
-    lines = ["medians over the successful runs of each mode (ok = successful/total)", hdr,
+                  "wgap_ms", "down_ms", "pred_ms", "total_s", "iters", "wire_MiB", "raw_MiB", "frz_ms",
+                  "rst_ms", "mem_ms", "thr%", "thr_s", "stall_ms", "lost_s")
+    lines = ["medians over the successful runs of each mode (ok = successful/total; a row "
+             "none of whose runs succeeded: thr%, thr_s, lost_s of its attempts)", hdr,
              "-" * len(hdr)]
     for r in rows:
         lines.append(cols % (
             r["link"], r["mib"], r["dirty"], r["content"], r["mode"],
             "%d/%d" % (r["ok"], r["runs"]), r["restore_mode"],
-            fmt(r["gap_ms"]), fmt(r["downtime_ms"]), fmt(r["predicted_ms"]),
+            fmt(r["gap_ms"]), fmt(r["wgap_ms"]), fmt(r["downtime_ms"]), fmt(r["predicted_ms"]),
             fmt(r["total_s"], "%.1f"), fmt(r["iterations"]), fmt(r["wire_mib"], "%.1f"),
             fmt(r["raw_mib"], "%.1f"), fmt(r["frozen_ms"]), fmt(r["restore_ms"]),
-            fmt(r["memory_complete_ms"]), fmt(r["throttle_pct"])))
+            fmt(r["memory_complete_ms"]), fmt(r["throttle_pct"]),
+            fmt(r["throttle_s"], "%.1f"), fmt(r["stall_ms"]), fmt(r["lost_s"], "%.1f")))
 
     targets = check_targets(runs, rows)
     lines += ["", "targets (medians of the same run; PASS, FAIL, or N/A without a baseline):"]
@@ -302,6 +402,7 @@ def check_targets(runs, rows):
             "figures": "%s / %s MiB = %s" % (fmt(r["wire_mib"], "%.1f"),
                                             fmt(fx and fx["wire_mib"], "%.1f"),
                                             fmt(q, "%.3f"))})
+    t += post_targets(rows)
     errs = []
     for r in runs:
         if r["mode"] == "phaul" and r["ok"] and r.get("predicted_ms") and r.get("downtime_ms"):
@@ -346,10 +447,121 @@ def check_targets(runs, rows):
     return t
 
 
+def slowed(r):
+    """How long and how hard a row's workload was slowed, in words"""
+    return ("%s s of work lost; throttled %s s up to %s %%; stalled on faults %s ms "
+            "(%s writes, longest %s ms)" % (
+                fmt(r["lost_s"], "%.1f"), fmt(r["throttle_s"], "%.1f"),
+                fmt(r["throttle_pct"]), fmt(r["stall_ms"]), fmt(r["stalls"]),
+                fmt(r["maxstall_ms"])))
+
+
+def post_targets(rows):
+    """Post-copy and hybrid against auto-converge (phaul's default, the
+    baseline) in the high-dirty cell; every mode's gap against cold's in
+    the 256 MiB medium-dirty cells. The high cell's gap is memtouch's
+    write gap (wgap_ms): its tick gap also holds a tick's --spin work."""
+    t = []
+    for w in sorted({(r["link"], r["mib"], r["content"]) for r in rows if r["dirty"] == "high"}):
+        cell = dict(link=w[0], mib=w[1], dirty="high", content=w[2])
+        where = "%d MiB high %s, link %s" % (w[1], w[2], w[0])
+        # the baseline: auto-converge that migrated (phaul under its limit,
+        # else phaul-overrun), else phaul's failed attempts
+        cands = [x for x in (row_of(rows, m, **cell) for m in ("phaul", "phaul-overrun"))
+                 if x is not None]
+        r = next((x for x in cands if x["ok"]), cands[0] if cands else None)
+        if r is None:
+            continue
+        # phaul-overrun may not throttle at all: with the overrun allowed its
+        # loop can stop (and dump over the limit) before auto-converge starts
+        base = "baseline %s" % r["mode"] if r["ok"] else \
+            "baseline %s (did not migrate: %s)" % (r["mode"], "; ".join(r["failures"]))
+        for m in POST_MODES:
+            p = row_of(rows, m, **cell)
+            if p is None:
+                continue
+            t.append({"target": "%s migrates the high-dirty workload (%s)" % (m, where),
+                      "verdict": "PASS" if p["ok"] else "FAIL",
+                      "figures": "%d of %d runs; %s" % (
+                          p["ok"], p["runs"], "; ".join(
+                              "%s %d of %d" % (x["mode"], x["ok"], x["runs"]) for x in cands))
+                      + ("" if p["ok"] else "; " + "; ".join(p["failures"]))})
+            if not p["ok"]:
+                continue
+            q = ratio(p["wgap_ms"], r["wgap_ms"])
+            t.append({"target": "workload's write gap %s <= %s's (%s)" % (m, r["mode"], where),
+                      "verdict": verdict(q, 1.0), "ratio": q, "limit": 1.0,
+                      "figures": "%s / %s ms = %s (tick gap %s / %s ms, downtime_us %s / %s ms)"
+                                 % (fmt(p["wgap_ms"]), fmt(r["wgap_ms"]), fmt(q, "%.3f"),
+                                    fmt(p["gap_ms"]), fmt(r["gap_ms"]), fmt(p["downtime_ms"]),
+                                    fmt(r["downtime_ms"]))})
+            q = ratio(p["total_s"], r["total_s"])
+            t.append({"target": "total time %s <= %s's (%s)" % (m, r["mode"], where),
+                      "verdict": verdict(q, 1.0), "ratio": q, "limit": 1.0,
+                      "figures": "%s / %s s = %s (%s: post-copy %s s of it)" % (
+                          fmt(p["total_s"], "%.1f"), fmt(r["total_s"], "%.1f"),
+                          fmt(q, "%.2f"), m, fmt(p["postcopy_s"], "%.1f"))})
+            q = ratio(p["lost_s"], r["lost_s"])
+            t.append({"target": "work the workload lost, %s <= %s's (%s)" % (
+                m, r["mode"], where), "verdict": verdict(q, 1.0), "ratio": q, "limit": 1.0,
+                "figures": "%s / %s s = %s; %s: %s; %s: %s" % (
+                    fmt(p["lost_s"], "%.1f"), fmt(r["lost_s"], "%.1f"), fmt(q, "%.2f"),
+                    m, slowed(p), base, slowed(r))})
+            if m == "hybrid":
+                ok = bool(not p["throttle_pct"] and p["downtime_ms"] is not None
+                          and p["limit_ms"] and p["downtime_ms"] <= p["limit_ms"])
+                t.append({"target": "hybrid ends without throttling, under the downtime "
+                                    "limit (%s)" % where,
+                          "verdict": "PASS" if ok else "FAIL",
+                          "figures": "throttle up to %s %%, downtime %s ms, limit %s ms" % (
+                              fmt(p["throttle_pct"]), fmt(p["downtime_ms"]),
+                              fmt(p["limit_ms"]))})
+    for r in rows:
+        if r["mode"] != "cold" or r["mib"] != REQ_MIB or r["dirty"] != REQ_DIRTY:
+            continue
+        cell = dict(link=r["link"], mib=r["mib"], dirty=r["dirty"], content=r["content"])
+        where = "%d MiB %s %s, link %s" % (r["mib"], r["dirty"], r["content"], r["link"])
+        parts = []
+        for x in rows:
+            if all(x[k] == v for k, v in cell.items()) and x["mode"] != "cold":
+                parts.append("%s %s ms = %s" % (x["mode"], fmt(x["gap_ms"]),
+                                                fmt(ratio(x["gap_ms"], r["gap_ms"]), "%.3f")))
+        for m in POST_MODES:
+            p = row_of(rows, m, **cell)
+            if p is None:
+                continue
+            q = ratio(p["gap_ms"], r["gap_ms"])
+            t.append({"target": "workload gap %s <= 1/20 cold (%s)" % (m, where),
+                      "verdict": verdict(q, GAP_RATIO), "ratio": q, "limit": GAP_RATIO,
+                      "figures": "%s / %s ms = %s; every mode's gap / cold's %s ms: %s" % (
+                          fmt(p["gap_ms"]), fmt(r["gap_ms"]), fmt(q, "%.3f"),
+                          fmt(r["gap_ms"]), "; ".join(parts))})
+    return t
+
+
 # ---- chart (matplotlib) -----------------------------------------------------
 
 COLORS = {"restore": "#e07b39", "rest": "#4a7fb5", "gap": "black", "mem": "#7fbf7f",
-          "wire": "#888888"}
+          "wire": "#888888", "lost": "#b54a4a", "throttle": "#d9b440", "stall": "#8a5fb5"}
+
+
+def grouped_bars(ax, slots, w, bottom, vfmt, series):
+    """Side by side per slot, one bar per series (label, colour, value of a
+    row), values above them, log scale from bottom; the legend on top."""
+    from matplotlib.patches import Patch
+    top, n = bottom * 10, len(series)
+    for xi, r in slots:
+        for i, (_, col, val) in enumerate(series):
+            v = val(r)
+            if v:
+                dx = (i - (n - 1) / 2) * w / n
+                ax.bar(xi + dx, v, w / n, color=col)
+                ax.text(xi + dx, v * 1.15, vfmt % v, ha="center", va="bottom", fontsize=7)
+                top = max(top, v)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top * 20)
+    ax.legend(handles=[Patch(color=col, label=lab) for lab, col, _ in series],
+              loc="upper center", ncol=n, fontsize=8)
 
 
 def chart(rows, modes, path):
@@ -379,8 +591,8 @@ def chart(rows, modes, path):
                 x += 1
         glabels.append(((first + x - 1) / 2, "%d MiB %s-dirty %s, %s" % (k[1], k[2], k[3], k[0])))
         x += 0.8
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(max(8, 1.1 * x + 2), 14),
-                                        gridspec_kw={"height_ratios": [3, 2, 2]})
+    fig, (ax1, ax2, ax3, ax4) = plt.subplots(4, 1, figsize=(max(8, 1.1 * x + 2), 18),
+                                             gridspec_kw={"height_ratios": [3, 2, 2, 2]})
     fig.suptitle("phaul bench: medians per workload and mode", fontsize=14)
     w = 0.7
     # 1: downtime, restore below the rest of it (freeze, final dump, transfer)
@@ -413,22 +625,11 @@ def chart(rows, modes, path):
                                label="gap the workload saw")], loc="upper center", ncol=3,
                fontsize=8)
     # 2: restore against the time until memory is complete (lazy modes)
-    top = 1
-    for xi, r in slots:
-        for dx, key, col in ((-w / 4, "restore_ms", COLORS["restore"]),
-                             (w / 4, "memory_complete_ms", COLORS["mem"])):
-            v = r.get(key)
-            if v:
-                ax2.bar(xi + dx, v, w / 2, color=col)
-                ax2.text(xi + dx, v * 1.15, "%.0f" % v, ha="center", va="bottom", fontsize=7)
-                top = max(top, v)
-    ax2.set_yscale("log")
-    ax2.set_ylim(10, top * 20)
+    grouped_bars(ax2, slots, w, 10, "%.0f", [
+        ("restore (CRIU)", COLORS["restore"], lambda r: r.get("restore_ms")),
+        ("memory complete", COLORS["mem"], lambda r: r.get("memory_complete_ms"))])
     ax2.set_ylabel("ms (log)")
     ax2.set_title("restore, and memory complete (lazy: from the restore's start)", fontsize=11)
-    ax2.legend(handles=[Patch(color=COLORS["restore"], label="restore (CRIU)"),
-                        Patch(color=COLORS["mem"], label="memory complete")],
-               loc="upper center", ncol=2, fontsize=8)
     # 3: bytes on the wire
     top = 1
     for xi, r in slots:
@@ -443,7 +644,16 @@ def chart(rows, modes, path):
     ax3.set_ylim(0.1, top * 5)
     ax3.set_ylabel("MiB (log)")
     ax3.set_title("bytes on the wire", fontsize=11)
-    for ax in (ax1, ax2, ax3):
+    # 4: how long and how hard the workload was slowed, in seconds
+    grouped_bars(ax4, slots, w, 0.01, "%.1f", [
+        ("work lost", COLORS["lost"], lambda r: r.get("lost_s")),
+        ("throttled (auto-converge)", COLORS["throttle"], lambda r: r.get("throttle_s")),
+        ("page writes stalled on dst", COLORS["stall"],
+         lambda r: r.get("stall_ms") and r["stall_ms"] / 1000)])
+    ax4.set_ylabel("s (log)")
+    ax4.set_title("the workload slowed: work lost (at its own rate before), throttled, "
+                  "waiting on faults", fontsize=11)
+    for ax in (ax1, ax2, ax3, ax4):
         ax.set_xticks([t for t, _ in ticks])
         ax.set_xticklabels([m for _, m in ticks], fontsize=9)
         ax.set_xlim(-0.6, x - 1.2)
@@ -468,7 +678,7 @@ def main():
     elif cmd == "run-line":
         ap = argparse.ArgumentParser()
         for o in ("link", "mib", "dirty", "rate", "content", "mode", "rep", "wall", "gap-ms",
-                  "verify", "reason", "json", "figures"):
+                  "verify", "reason", "json", "figures", "progress"):
             ap.add_argument("--" + o, default="")
         run_line(ap.parse_args(sys.argv[2:]))
     elif cmd == "run-summary":

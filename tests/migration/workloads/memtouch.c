@@ -15,6 +15,18 @@
  * Content: the first two words are the page index and generation, the rest
  * is a repeated word (compressible) or, with --random, the output of a PRNG
  * seeded from (seed, page, generation) (incompressible).
+ *
+ * Stalls: each page write (its gen[] word and the page, not the --spin work
+ * before it) is timed; one that took STALL_NS or more waited on something
+ * outside the program: in practice a page fault that had to fetch the page
+ * (post-copy: from the source, over the link). The progress file counts
+ * them since the workload arrived on its current host (stalls=, stall_ms=
+ * in all, maxstall_ms= the longest). write_gap_ms= is the longest time
+ * without a page write (CLOCK_REALTIME) around the last change of host:
+ * the migration's gap as the work saw it, where migration_gap_ms (between
+ * two ticks) also holds the rest of a tick's work, up to a tenth of a
+ * second's worth of pages, which takes long for a --spin dirtier that
+ * faults on them.
  */
 #include "wl.h"
 #include <sys/mman.h>
@@ -22,6 +34,7 @@
 #define PAGE 4096
 #define WORDS (PAGE / 8)
 #define STRIDE 7919	/* prime: i * STRIDE mod npages visits every page */
+#define STALL_NS 1000000 /* a page write this slow waited (a fault served remotely) */
 
 struct memtouch {
 	struct wl w;
@@ -39,7 +52,21 @@ struct memtouch {
 	uint64_t cursor;
 	uint64_t dirtied;
 	uint64_t checks;
+	/* page writes of STALL_NS or more since the last change of host */
+	uint64_t stalls;
+	int64_t stall_ns, maxstall_ns;
+	uint64_t seen_migrations;
+	/* longest interval between two page writes: this tick's, the last */
+	int64_t last_write_ns, maxw_ns, prev_maxw_ns, write_gap_ns;
 };
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t splitmix(uint64_t x)
 {
@@ -76,11 +103,24 @@ static void fill_page(const struct memtouch *m, uint64_t *dst, uint64_t p, uint3
 static void touch_page(struct memtouch *m, uint64_t p)
 {
 	volatile uint64_t sink = p;
+	int64_t t0, dt;
 
 	for (unsigned long i = 0; i < m->spin; i++)
 		sink = splitmix(sink);
+	t0 = mono_ns();
 	m->gen[p]++;
 	fill_page(m, m->mem + p * WORDS, p, m->gen[p]);
+	dt = mono_ns() - t0;
+	t0 = wl_now_ns();
+	if (m->last_write_ns && t0 - m->last_write_ns > m->maxw_ns)
+		m->maxw_ns = t0 - m->last_write_ns;
+	m->last_write_ns = t0;
+	if (dt >= STALL_NS) {
+		m->stalls++;
+		m->stall_ns += dt;
+		if (dt > m->maxstall_ns)
+			m->maxstall_ns = dt;
+	}
 	m->dirtied++;
 }
 
@@ -203,6 +243,8 @@ int main(int argc, char **argv)
 	for (p = 0; p < m.npages; p++)
 		touch_page(&m, p);
 	m.dirtied = 0;
+	m.stalls = 0;
+	m.stall_ns = m.maxstall_ns = 0;
 	wl_log(&m.w, "%zu pages filled (%s), dirtying %.0f pages/s of the first %zu", m.npages,
 	       m.random ? "random" : "pattern", m.rate, m.hot);
 	wl_ready(&m.w);
@@ -212,8 +254,18 @@ int main(int argc, char **argv)
 	burst = m.rate / 10 + 1;
 	prev = m.w.last_ns;
 	for (;;) {
-		int check = wl_tick(&m.w);
+		int check, arrived = 0;
 
+		m.prev_maxw_ns = m.maxw_ns;
+		m.maxw_ns = 0;
+		check = wl_tick(&m.w);
+		if (m.w.migrations != m.seen_migrations) {
+			/* arrived: count the stalls on this host only */
+			m.seen_migrations = m.w.migrations;
+			m.stalls = 0;
+			m.stall_ns = m.maxstall_ns = 0;
+			arrived = 1;
+		}
 		budget += m.rate * (m.w.last_ns - prev) / 1e9;
 		prev = m.w.last_ns;
 		if (budget > burst)
@@ -222,8 +274,14 @@ int main(int argc, char **argv)
 			touch_page(&m, (m.cursor++ * STRIDE) % m.hot);
 			budget -= 1;
 		}
-		snprintf(m.w.extra, sizeof(m.w.extra), "dirtied=%llu",
-			 (unsigned long long)m.dirtied);
+		/* the stop was in the last tick's writes, or between them and
+		 * this tick's first (it spanned the tick that saw the host) */
+		if (arrived)
+			m.write_gap_ns = m.prev_maxw_ns > m.maxw_ns ? m.prev_maxw_ns : m.maxw_ns;
+		snprintf(m.w.extra, sizeof(m.w.extra),
+			 "dirtied=%llu stalls=%llu stall_ms=%.3f maxstall_ms=%.3f write_gap_ms=%.3f",
+			 (unsigned long long)m.dirtied, (unsigned long long)m.stalls,
+			 m.stall_ns / 1e6, m.maxstall_ns / 1e6, m.write_gap_ns / 1e6);
 		if (check) {
 			verify(&m);
 			if (m.exit_after_check)
