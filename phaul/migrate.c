@@ -104,6 +104,7 @@ struct mig {
 	int lock_fd;		    /* our record's lock, -1 */
 	bool dst_held;		    /* RestoreResp: restored and held stopped */
 	uint64_t t_start, t_iter, t_dump;
+	uint64_t t_src_ended; /* post-copy: the source copy killed (0: not yet) */
 	uint64_t pages_wire;	      /* page-stream wire bytes counted so far */
 	struct psx_counts psx_before; /* totals when the iteration began */
 	char err[1024];		      /* why the post-dump step rolled back */
@@ -1100,6 +1101,7 @@ static int postcopy_go(struct mig *g)
 	if ((ret = restore_held(g)) < 0 || (ret = postcopy_kill_source(g->ct.root)) < 0)
 		return ret;
 	g->post_live = true;
+	g->t_src_ended = now_us();
 	if ((ret = set_phase(g, PHASE_COMMITTED)) < 0)
 		pr_err("%s", ph_errmsg()); /* no way back: Go all the same */
 	if ((ret = finish_agent(g->m, true, g->cfg->keep_images, "committed",
@@ -1227,7 +1229,15 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 		return ph_seterr(ret, "%s", g->err);
 	}
 	memset(&st, 0, sizeof(st));
-	if (stats_read(dir, STATS_DUMP, &st) == 0) {
+	if (g->postcopy && g->t_src_ended) {
+		/*
+		 * A lazy dump's CRIU counts frozen time until its page server
+		 * ends, long after the source copy was killed: the freeze ended there.
+		 */
+		g->rep.frozen_us = g->t_src_ended - g->t_dump;
+		if (g->iter < PH_ITER_MAX + 1)
+			g->rep.it[g->iter].frozen_us = g->rep.frozen_us;
+	} else if (stats_read(dir, STATS_DUMP, &st) == 0) {
 		g->rep.frozen_us = st.frozen_time_us;
 		if (g->iter < PH_ITER_MAX + 1)
 			g->rep.it[g->iter].frozen_us = st.frozen_time_us;
