@@ -504,8 +504,10 @@ const struct htype_ops htype_lxc = {
 	.resolve = lxc_resolve,
 	.check_criu = lxc_check_criu,
 	.criu_opts = lxc_criu_opts,
+	.open_pages = ct_pages_listen,
 	.pre_dump = lxc_pre_dump,
 	.dump = lxc_dump,
 	.restore = lxc_restore,
 	.discard = lxc_discard,
+	.probe = ct_probe_none,
 };

@@ -533,6 +533,9 @@ static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 const struct htype_ops htype_runc = {
 	.name = "runc",
 	.resolve = runc_resolve,
+	.check_criu = ct_criu_any,
+	.criu_opts = ct_criu_opts_none,
+	.open_pages = ct_pages_listen,
 	.pre_dump = runc_pre_dump,
 	.dump = runc_dump,
 	.restore = runc_restore,

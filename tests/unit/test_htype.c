@@ -27,13 +27,24 @@ static void test_parse_types(void **state)
 	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
 	assert_string_equal(ct.ops->name, "lxc");
 	assert_string_equal(ct.id, "web1");
-	assert_non_null(ct.ops->dump);
-	assert_non_null(ct.ops->restore);
 	assert_int_equal(ct_parse("pid:42", &ct), 0);
 	assert_string_equal(ct.ops->name, "pid");
-	/* pid: is dumped and restored by phaul's own CRIU calls */
-	assert_null(ct.ops->dump);
-	assert_null(ct.ops->restore);
+	/* post-copy and lazy restores are said by the type, not by its name */
+	assert_true(ct.ops->caps & CT_CAP_POSTCOPY);
+	assert_true(ct.ops->caps & CT_CAP_LAZY_RESTORE);
+	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
+	assert_false(ct.ops->caps & CT_CAP_POSTCOPY);
+}
+
+/* A type without a runtime says so; pid: and lxc: have none to probe. */
+static void test_probe_none(void **state)
+{
+	struct ct_facts f = { 0 };
+
+	assert_int_equal(ct_parse("pid:42", &ct), 0);
+	assert_int_equal(ct.ops->probe(&ct, NULL, &f), -PH_ENOTSUP);
+	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
+	assert_int_equal(ct.ops->probe(&ct, NULL, &f), -PH_ENOTSUP);
 }
 
 static void test_parse_refuses(void **state)
@@ -213,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_types),
+		cmocka_unit_test(test_probe_none),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_open_pid_self),
 		cmocka_unit_test(test_open_pid_threaded_children),
