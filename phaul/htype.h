@@ -115,15 +115,20 @@ struct htype_ops {
 	int (*dump)(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
 		    enum criu_dump_outcome *outcome);
 	/*
-	 * Destination: restore from images_dir; NULL: criu_restore(). With
-	 * o->leave_stopped (o may be NULL: none) every process of the CT is
-	 * left stopped (SIGSTOP before its first instruction) and *pid is the
-	 * root to SIGCONT at Go: a type whose manager runs CRIU passes it
-	 * criu_hold_conf()'s file.
+	 * Destination: restore from images_dir. o (may be NULL: none) as for
+	 * criu_restore(): o->conn, a `criu swrk` started ahead, is the
+	 * restore's to use or close at once (before it forks anything that
+	 * outlives it), whatever happens. With o->leave_stopped every process
+	 * of the CT is left stopped (SIGSTOP before its first instruction)
+	 * and *pid is the root to SIGCONT at Go: a type whose manager runs
+	 * CRIU passes it criu_hold_conf()'s file.
 	 */
 	int (*restore)(struct ct *ct, const char *images_dir, const struct criu_opts *o,
 		       pid_t *pid);
-	/* Destination: stop what restore started (not committed); NULL: kill the tree. */
+	/*
+	 * Destination: stop what restore started (not committed); root is the
+	 * restored root, or 0 if unknown (found by the CT's name, if at all).
+	 */
 	int (*discard)(struct ct *ct, pid_t root);
 	/*
 	 * Both hosts: the type's runtime here and, for the destination's

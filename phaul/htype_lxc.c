@@ -455,6 +455,7 @@ static int lxc_restore(struct ct *ct, const char *images_dir, const struct criu_
 	ssize_t n;
 	pid_t child;
 
+	criu_conn_close(co ? co->conn : NULL); /* liblxc runs its own CRIU */
 	*pid = 0;
 	if (co && co->leave_stopped && (ret = criu_hold_conf(images_dir, conf, sizeof(conf))) < 0)
 		return ph_errctx(ret, "%s", ct->spec);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -73,6 +74,34 @@ static int pid_dump(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, v
 	return criu_dump(ct->criu, &o, fn, arg, outcome);
 }
 
+static int pid_restore(struct ct *ct, const char *images_dir, const struct criu_opts *co,
+		       pid_t *pid)
+{
+	struct criu_opts o = CRIU_OPTS_INIT;
+
+	if (co)
+		o = *co;
+	o.images_dir = images_dir;
+	return criu_restore(&o, pid);
+}
+
+static int pid_discard(struct ct *ct, pid_t root)
+{
+	int ret;
+
+	if (root <= 0)
+		return 0;
+	/*
+	 * The whole tree: a held one is stopped, and children left behind a
+	 * killed root would stay stopped for ever. The root is our child
+	 * (CRIU's rst_sibling) unless a recover session does this: reap it.
+	 */
+	ret = criu_tree_signal(root, SIGKILL);
+	kill(root, SIGKILL);
+	waitpid(root, NULL, WNOHANG);
+	return ret;
+}
+
 const struct htype_ops htype_pid = {
 	.name = "pid",
 	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_RST_NOTIFY,
@@ -82,5 +111,7 @@ const struct htype_ops htype_pid = {
 	.open_pages = pid_open_pages,
 	.pre_dump = pid_pre_dump,
 	.dump = pid_dump,
+	.restore = pid_restore,
+	.discard = pid_discard,
 	.probe = ct_probe_none,
 };

@@ -335,7 +335,8 @@ static int podman_restore(struct ct *ct, const char *images_dir, const struct cr
 	struct stat st;
 	int ret;
 
-	(void)co; /* Podman restores it running: it cannot hold it stopped */
+	/* Podman runs its own CRIU, and restores it running: it cannot hold it stopped */
+	criu_conn_close(co ? co->conn : NULL);
 	*pid = 0;
 	if ((ret = podman_name_ok(ct)) < 0 ||
 	    (ret = ct_img_dir(ct, images_dir, PODMAN_DIR_IMG, "exports dir", PODMAN_CKPT, dir,

@@ -427,6 +427,7 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 	struct runc_state s;
 	int ret;
 
+	criu_conn_close(co ? co->conn : NULL); /* runc runs its own CRIU */
 	*pid = 0;
 	if ((ret = ct_img_dir(ct, images_dir, RUNC_BUNDLE_IMG, "bundle", "config.json", bundle,
 			      sizeof(bundle))) < 0)

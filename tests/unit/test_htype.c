@@ -36,6 +36,56 @@ static void test_parse_types(void **state)
 	assert_false(ct.ops->caps & CT_CAP_POSTCOPY);
 }
 
+/*
+ * One interface, every slot filled: a NULL slot meaning "the orchestrator
+ * does it itself" is a type test in disguise (migrate.c and the agent
+ * call every op unconditionally).
+ */
+static void test_every_type_complete(void **state)
+{
+	const struct htype_ops *const *t;
+	size_t n;
+
+	t = htype_all(&n);
+	assert_true(n >= 4);
+	for (size_t i = 0; i < n; i++) {
+		print_message("%s\n", t[i]->name);
+		assert_non_null(t[i]->name);
+		assert_true(t[i]->name[0]);
+		assert_non_null(t[i]->resolve);
+		assert_non_null(t[i]->check_criu);
+		assert_non_null(t[i]->criu_opts);
+		assert_non_null(t[i]->open_pages);
+		assert_non_null(t[i]->pre_dump);
+		assert_non_null(t[i]->dump);
+		assert_non_null(t[i]->restore);
+		assert_non_null(t[i]->discard);
+		assert_non_null(t[i]->probe);
+		/* post-copy pulls the pages with a lazy restore */
+		if (t[i]->caps & CT_CAP_POSTCOPY)
+			assert_true(t[i]->caps & CT_CAP_LAZY_RESTORE);
+	}
+}
+
+/* The destination: an unnamed or unknown CT is discarded as a process tree. */
+static void test_parse_dst_default(void **state)
+{
+	const struct htype_ops *const *t;
+	size_t n;
+
+	t = htype_all(&n);
+	assert_int_equal(ct_parse_dst("", &ct), 0);
+	assert_ptr_equal(ct.ops, t[0]);
+	assert_string_equal(ct.ops->name, "pid");
+	assert_int_equal(ct_parse_dst("docker:x", &ct), -PH_EUSAGE);
+	assert_ptr_equal(ct.ops, t[0]);
+	assert_int_equal(ct_parse_dst("runc:web", &ct), 0);
+	assert_string_equal(ct.ops->name, "runc");
+	/* nothing restored: nothing to kill */
+	assert_int_equal(ct_parse_dst("pid:42", &ct), 0);
+	assert_int_equal(ct.ops->discard(&ct, 0), 0);
+}
+
 /* A type without a runtime says so; pid: and lxc: have none to probe. */
 static void test_probe_none(void **state)
 {
@@ -224,6 +274,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_types),
+		cmocka_unit_test(test_every_type_complete),
+		cmocka_unit_test(test_parse_dst_default),
 		cmocka_unit_test(test_probe_none),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_open_pid_self),
