@@ -67,6 +67,55 @@ static void test_every_type_complete(void **state)
 	}
 }
 
+/*
+ * The orchestration never asks which type a CT is: in the files that drive
+ * a migration every op is called, never tested (`ops->dump ?`, `if
+ * (ops->restore)`), and no type's name is a string there. Read from the
+ * top of the tree, as test_cli_docs does.
+ */
+static void test_callers_never_ask_the_type(void **state)
+{
+	static const char *const files[] = { "phaul/migrate.c", "phaul/agent.c",
+					     "phaul/agent_mig.c", "phaul/agent_session.c",
+					     "phaul/throttle.c" };
+	static const char *const ops[] = { "resolve",	 "check_criu", "criu_opts",
+					   "open_pages", "pre_dump",   "dump",
+					   "restore",	 "discard",    "probe" };
+	const struct htype_ops *const *t;
+	char pat[64], *src;
+	uint8_t *buf;
+	size_t n, len;
+
+	t = htype_all(&n);
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		buf = NULL;
+		if (read_file(files[f], 1 << 20, &buf, &len) < 0)
+			fail_msg("cannot read %s (run from the top of the tree)", files[f]);
+		src = realloc(buf, len + 1);
+		assert_non_null(src);
+		src[len] = '\0';
+		for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+			size_t pl = (size_t)snprintf(pat, sizeof(pat), "ops->%s", ops[o]);
+
+			for (const char *p = strstr(src, pat); p; p = strstr(p + pl, pat)) {
+				const char *q = p + pl;
+
+				if (*q == '_' || (*q >= 'a' && *q <= 'z'))
+					continue; /* a longer member name */
+				if (*q != '(')
+					fail_msg("%s: '%.40s' tests an op instead of calling it",
+						 files[f], p);
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			snprintf(pat, sizeof(pat), "\"%s\"", t[i]->name);
+			if (strstr(src, pat))
+				fail_msg("%s names the type %s", files[f], pat);
+		}
+		free(src);
+	}
+}
+
 /* The destination: an unnamed or unknown CT is discarded as a process tree. */
 static void test_parse_dst_default(void **state)
 {
@@ -275,6 +324,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_types),
 		cmocka_unit_test(test_every_type_complete),
+		cmocka_unit_test(test_callers_never_ask_the_type),
 		cmocka_unit_test(test_parse_dst_default),
 		cmocka_unit_test(test_probe_none),
 		cmocka_unit_test(test_parse_refuses),
