@@ -33,7 +33,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 CRIU_PROTO := /usr/include/criu/rpc.proto
 PROTO_SRC  := $(B)/proto/phaul.pb-c.c $(B)/proto/rpc.pb-c.c $(B)/proto/criu_stats.pb-c.c \
-	      $(B)/proto/criu_pagemap.pb-c.c
+	      $(B)/proto/criu_pagemap.pb-c.c $(B)/proto/criu_mm.pb-c.c
 PROTO_HDR  := $(PROTO_SRC:.c=.h)
 
 LIB_SRC := $(filter-out phaul/main.c, $(wildcard phaul/*.c transport/*.c engine/*.c proto/*.c \
@@ -78,6 +78,11 @@ $(B)/proto/criu_stats.pb-c.c $(B)/proto/criu_stats.pb-c.h: engine/criu_stats.pro
 
 # CRIU's images/pagemap.proto, which the flat page store writes.
 $(B)/proto/criu_pagemap.pb-c.c $(B)/proto/criu_pagemap.pb-c.h: engine/criu_pagemap.proto
+	@mkdir -p $(B)/proto
+	protoc-c --proto_path=engine --c_out=$(B)/proto $<
+
+# The subset of CRIU's images/mm.proto a hybrid's destination reads (its VMAs).
+$(B)/proto/criu_mm.pb-c.c $(B)/proto/criu_mm.pb-c.h: engine/criu_mm.proto
 	@mkdir -p $(B)/proto
 	protoc-c --proto_path=engine --c_out=$(B)/proto $<
 

@@ -84,6 +84,11 @@ void criu_set_stderr(int fd)
 	criu_stderr = fd;
 }
 
+int criu_get_stderr(void)
+{
+	return criu_stderr;
+}
+
 /* What criu_pre_exec() needs in the child. */
 struct criu_child {
 	int keep[1 + CRIU_KEEP_FDS_MAX]; /* swrk's socket first, then the fds to pass */

@@ -123,11 +123,13 @@ typedef enum criu_verdict (*criu_notify_fn)(const char *script, void *arg);
 /* Start `criu swrk` ($PHAUL_CRIU, else "criu" on PATH); *out: for criu_conn_close(). */
 int criu_conn_open(struct criu_conn **out);
 /*
- * What every swrk started from now on gets as its stderr: fd (the caller
- * keeps it open), or -1 for ours. CRIU's own log file has the details;
+ * What every swrk and `criu lazy-pages` (lazy.h) started from now on gets
+ * as its stderr: fd (the caller keeps it open), or -1 for ours. CRIU's own log file has the details;
  * stderr has what CRIU says before or outside it.
  */
 void criu_set_stderr(int fd);
+/* That fd, or -1. */
+int criu_get_stderr(void);
 /* Same, and swrk inherits fds[0..nfds) at the same numbers (e.g. ps_fd); fds stay the caller's. */
 int criu_conn_open_fds(struct criu_conn **out, const int *fds, size_t nfds);
 /*

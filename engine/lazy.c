@@ -39,7 +39,7 @@ static uint64_t mono_ms(void)
 }
 
 /* In the child between fork and exec: async-signal-safe calls only. */
-static void lazy_child(int stfd, int ps_fd, char *const argv[])
+static void lazy_child(int stfd, int ps_fd, int errfd, char *const argv[])
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -50,7 +50,8 @@ static void lazy_child(int stfd, int ps_fd, char *const argv[])
 	for (int i = 1; i < NSIG; i++)
 		sigaction(i, &sa, NULL);
 	null = open("/dev/null", O_RDWR);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    (errfd >= 0 && dup2(errfd, 2) < 0))
 		_exit(127);
 	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
 	fcntl(stfd, F_SETFD, 0);
@@ -141,7 +142,7 @@ static int lazy_start(const char *dir, int ps_fd, struct criu_lazy **out)
 		goto fail;
 	}
 	if (l->pid == 0)
-		lazy_child(sp[1], ps_fd, argv);
+		lazy_child(sp[1], ps_fd, criu_get_stderr(), argv);
 	close(sp[1]);
 	sp[1] = -1;
 	l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);

@@ -18,8 +18,8 @@
 #include "engine/psx.h"
 #include "err.h"
 
-#define IMG_COMMON_MAGIC 0x54564319
-#define PAGEMAP_MAGIC	 0x56084025
+#define IMG_COMMON_MAGIC LZX_IMG_COMMON_MAGIC
+#define PAGEMAP_MAGIC	 LZX_PAGEMAP_MAGIC
 
 void lzx_set_init(struct lzx_set *s, size_t page_size)
 {
@@ -43,6 +43,17 @@ int lzx_set_add(struct lzx_set *s, uint64_t id, uint64_t vaddr, uint32_t nr_page
 
 	if ((r = psx_run_check(s->page_size, vaddr, nr_pages, "lazy pagemap entry", false)) < 0)
 		return r;
+	return lzx_set_add_range(s, id, vaddr, vaddr + (uint64_t)nr_pages * s->page_size);
+}
+
+int lzx_set_add_range(struct lzx_set *s, uint64_t id, uint64_t start, uint64_t end)
+{
+	if (start >= end || start % s->page_size || end % s->page_size ||
+	    end > PH_PS_VADDR_END - s->page_size)
+		return ph_seterr(PH_EPROTO,
+				 "lazy pagemaps: run [0x%" PRIx64 ", 0x%" PRIx64 ") of %" PRIu64
+				 " is not a run of the address space",
+				 start, end, id);
 	if (s->n == PH_LAZY_RUNS_MAX)
 		return ph_seterr(PH_ETOOBIG, "lazy pagemaps: more than %u runs", PH_LAZY_RUNS_MAX);
 	if (s->n == s->cap) {
@@ -57,8 +68,8 @@ int lzx_set_add(struct lzx_set *s, uint64_t id, uint64_t vaddr, uint32_t nr_page
 		s->r = n;
 		s->cap = cap;
 	}
-	s->r[s->n++] = (struct lzx_run){ id, vaddr, vaddr + (uint64_t)nr_pages * s->page_size };
-	s->pages += nr_pages;
+	s->r[s->n++] = (struct lzx_run){ id, start, end };
+	s->pages += (end - start) / s->page_size;
 	return 0;
 }
 
@@ -121,7 +132,7 @@ bool lzx_set_covers(const struct lzx_set *s, uint64_t id, uint64_t start, uint64
 }
 
 /* One u32-length-prefixed message at *off; its bytes in *msg, *mlen. */
-static int pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg, size_t *mlen)
+int lzx_pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg, size_t *mlen)
 {
 	uint32_t n;
 
@@ -139,12 +150,12 @@ static int pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **
 	return 0;
 }
 
-int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, size_t len)
+int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off, uint32_t *pages_id)
 {
 	const uint8_t *msg;
-	size_t off = 8, mlen;
 	Criupm__PagemapHead *h;
 	uint32_t magic[2];
+	size_t mlen;
 	int r;
 
 	if (len < 8)
@@ -153,16 +164,30 @@ int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, siz
 	if (magic[0] != IMG_COMMON_MAGIC || magic[1] != PAGEMAP_MAGIC)
 		return ph_seterr(PH_EPROTO, "pagemap image: magic 0x%x 0x%x, expected 0x%x 0x%x",
 				 magic[0], magic[1], IMG_COMMON_MAGIC, PAGEMAP_MAGIC);
-	if ((r = pm_next(buf, len, &off, &msg, &mlen)) < 0)
+	*off = 8;
+	if ((r = lzx_pm_next(buf, len, off, &msg, &mlen)) < 0)
 		return r;
 	h = criupm__pagemap_head__unpack(NULL, mlen, msg);
 	if (!h)
 		return ph_seterr(PH_EPROTO, "pagemap image: bad head");
+	if (pages_id)
+		*pages_id = h->pages_id;
 	criupm__pagemap_head__free_unpacked(h, NULL);
+	return 0;
+}
+
+int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, size_t len)
+{
+	const uint8_t *msg = NULL;
+	size_t off, mlen = 0;
+	int r;
+
+	if ((r = lzx_pm_head(buf, len, &off, NULL)) < 0)
+		return r;
 	while (off < len) {
 		Criupm__PagemapEntry *e;
 
-		if ((r = pm_next(buf, len, &off, &msg, &mlen)) < 0)
+		if ((r = lzx_pm_next(buf, len, &off, &msg, &mlen)) < 0)
 			return r;
 		e = criupm__pagemap_entry__unpack(NULL, mlen, msg);
 		if (!e)
@@ -178,7 +203,7 @@ int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, siz
 }
 
 /* "pagemap-<pid>.img" (not the shmem ones: CRIU 3.17 serves only task memory lazily) */
-static bool pm_name(const char *name, uint64_t *id)
+bool lzx_pagemap_name(const char *name, uint64_t *id)
 {
 	char *end;
 
@@ -189,13 +214,15 @@ static bool pm_name(const char *name, uint64_t *id)
 	return !errno && *id <= INT32_MAX && !strcmp(end, ".img");
 }
 
-static int load_file(struct lzx_set *s, int dfd, const char *name, uint64_t id)
+int lzx_image_read(int dfd, const char *name, uint8_t **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t have = 0;
 	int fd, r = 0;
 
+	*out = NULL;
+	*len = 0;
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = ph_seterr_errno(PH_ESYS, "lazy pagemaps: %s", name);
@@ -222,12 +249,27 @@ static int load_file(struct lzx_set *s, int dfd, const char *name, uint64_t id)
 		}
 		have += (size_t)n;
 	}
-	if ((r = lzx_set_load_pagemap(s, id, buf, have)) < 0)
-		ph_errctx(r, "%s", name);
+	*out = buf;
+	*len = have;
+	buf = NULL;
 out:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
+	return r;
+}
+
+static int load_file(struct lzx_set *s, int dfd, const char *name, uint64_t id)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if ((r = lzx_image_read(dfd, name, &buf, &len)) < 0)
+		return r;
+	if ((r = lzx_set_load_pagemap(s, id, buf, len)) < 0)
+		ph_errctx(r, "%s", name);
+	free(buf);
 	return r;
 }
 
@@ -242,7 +284,7 @@ int lzx_set_load_dir(struct lzx_set *s, const char *dir)
 	if (!d)
 		return ph_seterr_errno(PH_ESYS, "lazy pagemaps: opening %s", dir);
 	while (r == 0 && (de = readdir(d)))
-		if (pm_name(de->d_name, &id))
+		if (lzx_pagemap_name(de->d_name, &id))
 			r = load_file(s, dirfd(d), de->d_name, id);
 	closedir(d);
 	return r < 0 ? r : lzx_set_seal(s);
@@ -635,6 +677,31 @@ int lzx_push_got(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t nr, 
 	}
 	pu->inflight -= asked;
 	pu->left -= nr;
+	return 0;
+}
+
+int lzx_push_local(struct lzx_push *pu, const struct lzx_local *loc)
+{
+	for (size_t i = 0; i < loc->n; i++) {
+		const struct lzx_lrun *l = &loc->r[i];
+		uint64_t k, room, n = (l->end - l->start) / pu->set->page_size;
+
+		if (!page_idx(pu, l->id, l->start, &k, &room) || n > room)
+			return ph_seterr(PH_EPROTO,
+					 "hybrid: local pages at 0x%" PRIx64 " of pid %" PRIu64
+					 " outside the set",
+					 l->start, l->id);
+		for (uint64_t j = 0; j < n; j++) {
+			if (bit(pu->asked, k + j))
+				return ph_seterr(PH_EPROTO,
+						 "hybrid: local page 0x%" PRIx64 " of pid %" PRIu64
+						 " twice",
+						 l->start + j * pu->set->page_size, l->id);
+			bit_set(pu->asked, k + j, true);
+			bit_set(pu->have, k + j, true);
+		}
+		pu->left -= n;
+	}
 	return 0;
 }
 

@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/psx.h"
+
 #define LZX_REQS_MAX 1024
 
 /* lzx_req_feed(): the closing request was walked; lzx_ans_feed(): its answer. */
@@ -60,6 +62,8 @@ void lzx_set_init(struct lzx_set *s, size_t page_size);
 void lzx_set_free(struct lzx_set *s);
 /* Add one run (unsorted); PH_ETOOBIG past PH_LAZY_RUNS_MAX, PH_EPROTO bad run. */
 int lzx_set_add(struct lzx_set *s, uint64_t id, uint64_t vaddr, uint32_t nr_pages);
+/* The same for [start, end) (page-aligned, inside PH_PS_VADDR_END). */
+int lzx_set_add_range(struct lzx_set *s, uint64_t id, uint64_t start, uint64_t end);
 /* Sort and merge; PH_EPROTO if two runs of one pid overlap. */
 int lzx_set_seal(struct lzx_set *s);
 bool lzx_set_covers(const struct lzx_set *s, uint64_t id, uint64_t start, uint64_t end);
@@ -70,6 +74,131 @@ bool lzx_set_covers(const struct lzx_set *s, uint64_t id, uint64_t start, uint64
 int lzx_set_load_pagemap(struct lzx_set *s, uint64_t id, const uint8_t *buf, size_t len);
 /* Every pagemap-<pid>.img of dir (each at most PH_LAZY_PAGEMAP_MAX), then sealed. */
 int lzx_set_load_dir(struct lzx_set *s, const char *dir);
+
+/* Read image name of dfd (a regular file, at most PH_LAZY_PAGEMAP_MAX) into *buf (malloc'ed). */
+int lzx_image_read(int dfd, const char *name, uint8_t **buf, size_t *len);
+/* Is name "pagemap-<pid>.img"? Then its pid in *id. */
+bool lzx_pagemap_name(const char *name, uint64_t *id);
+/* criu/include/magic.h (3.17): a pagemap image starts with both */
+#define LZX_IMG_COMMON_MAGIC 0x54564319
+#define LZX_PAGEMAP_MAGIC    0x56084025
+/*
+ * The magics and PagemapHead of a pagemap image: *off gets where the
+ * entries start, *pages_id (may be NULL) the head's pages_id.
+ */
+int lzx_pm_head(const uint8_t *buf, size_t len, size_t *off, uint32_t *pages_id);
+/* One u32-length-prefixed message of a pagemap image at *off (advanced). */
+int lzx_pm_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg, size_t *mlen);
+
+/*
+ * Hybrid (engine/README.md "Hybrid"): the pre-copy pages a final
+ * --lazy-pages dump left in its parent (PE_PARENT), which the
+ * destination's flat store holds: runs of a task's pages that lie back to
+ * back at byte off of fd (the caller's descriptor).
+ */
+struct lzx_local {
+	struct lzx_lrun {
+		uint64_t id, start, end; /* task pid, [start, end) */
+		int fd;
+		uint64_t off;
+	} * r;
+	size_t n, cap;
+	uint64_t pages;
+	size_t page_size;
+};
+
+void lzx_local_init(struct lzx_local *l, size_t page_size);
+void lzx_local_free(struct lzx_local *l);
+/* PH_ETOOBIG past PH_LAZY_RUNS_MAX runs or PH_LAZY_PAGES_MAX pages, PH_EPROTO bad run. */
+int lzx_local_add(struct lzx_local *l, uint64_t id, uint64_t vaddr, uint64_t npages, int fd,
+		  uint64_t off);
+/* Sort; PH_EPROTO if two runs of one task overlap. */
+int lzx_local_seal(struct lzx_local *l);
+/*
+ * The sealed run holding vaddr (page-aligned) of id: where vaddr lies,
+ * pages to the run's end. false: none; *npages then counts the pages to
+ * the next run of id (UINT64_MAX: none follows).
+ */
+bool lzx_local_find(const struct lzx_local *l, uint64_t id, uint64_t vaddr, int *fd, uint64_t *off,
+		    uint64_t *npages);
+/* full (initialised, empty) = src's runs and loc's, sealed; PH_EPROTO if they overlap. */
+int lzx_set_union(struct lzx_set *full, const struct lzx_set *src, const struct lzx_local *loc);
+
+/*
+ * Where the flat store holds page vaddr of task id: its file, the byte
+ * offset, how many pages follow there back to back (>= 1). PH_EPROTO
+ * when it does not hold that page.
+ */
+typedef int (*lzx_locate_fn)(void *arg, uint64_t id, uint64_t vaddr, int *fd, uint64_t *off,
+			     uint64_t *npages);
+
+/* A task's VMAs (its mm-<pid>.img), sorted: which CRIU restores lazily. */
+struct lzx_vmas {
+	struct lzx_vma {
+		uint64_t start, end;
+		bool lazy; /* anonymous private, not locked, vDSO, vsyscall or [stack] */
+	} * v;
+	size_t n;
+};
+
+/* Parse an mm image (len bytes); PH_EPROTO malformed or overlapping, PH_ETOOBIG. */
+int lzx_vmas_load(const uint8_t *buf, size_t len, struct lzx_vmas *out);
+void lzx_vmas_free(struct lzx_vmas *vm);
+
+/*
+ * The pages file of a rewritten pagemap, in entry order: npages from fd at
+ * byte off, fd -1 meaning the dump's own pages file. pages_id: its name.
+ */
+struct lzx_copies {
+	struct lzx_copy {
+		int fd;
+		uint64_t off, npages;
+	} * c;
+	size_t n, cap;
+	bool from_store; /* some pages come from the store: the file must be rebuilt */
+	uint32_t pages_id;
+};
+
+void lzx_copies_free(struct lzx_copies *cp);
+
+/*
+ * Rewrite one pagemap image of task id (in, len) for a restore without a
+ * parent. Each PE_PARENT entry is split at the task's VMAs (vm): in a VMA
+ * CRIU restores lazily it becomes PE_LAZY (no data, as the dump's own
+ * lazy entries), its pages added to loc where locate() finds them; in any
+ * other VMA (file-backed, locked, the stack) it becomes PE_PRESENT, its
+ * pages copied from the store into the pages file (cp). Other entries are
+ * copied as they are (present data: from the dump's pages file). *out is
+ * malloc'ed. PH_EPROTO: a malformed image, PE_PARENT with other flags, a
+ * parent page outside every VMA or not in the store.
+ */
+int lzx_pagemap_rewrite(const uint8_t *in, size_t len, uint64_t id, const struct lzx_vmas *vm,
+			lzx_locate_fn locate, void *arg, struct lzx_local *loc,
+			struct lzx_copies *cp, uint8_t **out, size_t *olen);
+/*
+ * Every pagemap-<pid>.img of dir rewritten (with mm-<pid>.img's VMAs) and,
+ * where pages come from the store, its pages file rebuilt (new files,
+ * renamed over the old ones); loc then sealed.
+ */
+int lzx_pagemap_rewrite_dir(const char *dir, lzx_locate_fn locate, void *arg,
+			    struct lzx_local *loc);
+
+/*
+ * Source: the task pagemap entries (pid, run) of one pre-dump session as
+ * psx validated them (lzx_rec_hdr as the psx_sink's hdr, arg: a struct
+ * lzx_set), and the parent pagemaps written from them. CRIU's local
+ * xfer of a --lazy-pages dump finds its parent by the parent directory's
+ * pagemap-<pid>.img, which a pre-dump to a page server never writes;
+ * without it every page would be lazy (criu/page-xfer.c
+ * open_page_local_xfer(), mem.c has_parent).
+ */
+int lzx_rec_hdr(void *arg, const struct psx_ev *ev);
+/*
+ * Write into dir, for each task of runs (sealed), pagemap-<pid>.img
+ * (every run PE_PRESENT) and an empty pages-<k>.img: enough for CRIU to
+ * check holes against; no page is ever read from them.
+ */
+int lzx_parent_write(const struct lzx_set *runs, const char *dir);
 
 struct lzx_counts {
 	uint64_t gets;	       /* GETs walked */
@@ -184,6 +313,8 @@ bool lzx_push_next(struct lzx_push *pu, uint64_t *id, uint64_t *gva, uint32_t *g
 int lzx_push_got(struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t nr, uint32_t asked);
 /* Are all n pages at vaddr of id here? */
 bool lzx_push_has(const struct lzx_push *pu, uint64_t id, uint64_t vaddr, uint32_t n);
+/* Hybrid: the pages of loc (inside the set) are here already: asked and had. */
+int lzx_push_local(struct lzx_push *pu, const struct lzx_local *loc);
 /* Pages not yet arrived. */
 uint64_t lzx_push_left(const struct lzx_push *pu);
 const struct lzx_counts *lzx_counts(const struct lzx_parser *p);
@@ -225,6 +356,15 @@ int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct
  */
 int lzx_relay_start_push(int sk, const struct lzx_set *set, int store_fd, const struct lzx_io *io,
 			 int timeout_ms, struct lzx_relay **out);
+/*
+ * Hybrid: as lzx_relay_start_push over full (src's lazy runs and loc's),
+ * but the pages of loc are answered from their files, never asked of the
+ * source; GETs to the source and its answers are checked against src.
+ * full, src and loc must outlive the relay.
+ */
+int lzx_relay_start_hybrid(int sk, const struct lzx_set *full, const struct lzx_set *src,
+			   const struct lzx_local *loc, int store_fd, const struct lzx_io *io,
+			   int timeout_ms, struct lzx_relay **out);
 /* Counts so far (any thread). */
 void lzx_relay_counts(struct lzx_relay *r, struct lzx_counts *c);
 /* Has it ended? Its result then by lzx_relay_join(). */

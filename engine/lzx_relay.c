@@ -41,9 +41,10 @@ struct lzx_relay {
 	char err[768];
 	/* destination with background push (lzx_relay_start_push) */
 	bool push;
-	int store;	      /* page k of the set at k * page_size */
-	struct lzx_parser ps; /* our GETs to the source and its answers (lock) */
-	struct lzx_push pu;   /* (lock) */
+	int store;		     /* page k of the set at k * page_size */
+	struct lzx_parser ps;	     /* our GETs to the source and its answers (lock) */
+	struct lzx_push pu;	     /* (lock) */
+	const struct lzx_local *loc; /* hybrid: pages answered from their own files */
 	struct lzx_sink sink;
 	uint64_t ans_off; /* store offset of the next answer byte (lock) */
 	uint64_t ans_id, ans_va;
@@ -337,6 +338,28 @@ static int answer_out(struct lzx_relay *r, const uint8_t *buf, size_t len)
 	return relay_sk_write(r->sk, buf, len, r->timeout_ms);
 }
 
+/*
+ * Where the page bytes at vaddr va of id lie (off: their place in the
+ * push store): a hybrid's local file, or the push store up to the next
+ * local run. The descriptor; *at its offset, *seg bytes that follow there.
+ */
+static int page_src(struct lzx_relay *r, uint64_t id, uint64_t va, uint64_t off, uint64_t *at,
+		    uint64_t *seg)
+{
+	size_t ps = r->p.page_size;
+	uint64_t np = UINT64_MAX;
+	int fd;
+
+	if (r->loc && lzx_local_find(r->loc, id, va - va % ps, &fd, at, &np)) {
+		*at += va % ps;
+		*seg = np * ps - va % ps;
+		return fd;
+	}
+	*at = off;
+	*seg = np == UINT64_MAX ? UINT64_MAX : np * ps - va % ps;
+	return r->store;
+}
+
 /* Answer the daemon's GETs, in order, while their pages are in the store. */
 static int serve(struct lzx_relay *r)
 {
@@ -370,8 +393,13 @@ static int serve(struct lzx_relay *r)
 			break;
 		for (left = (uint64_t)nr * ps; left && ret >= 0;) {
 			size_t want = left < PH_FRAME_MAX ? (size_t)left : PH_FRAME_MAX;
-			ssize_t n = pread(r->store, r->abuf, want, (off_t)off);
+			uint64_t at, seg;
+			int fd = page_src(r, id, va, off, &at, &seg);
+			ssize_t n;
 
+			if (want > seg)
+				want = (size_t)seg;
+			n = pread(fd, r->abuf, want, (off_t)at);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
@@ -379,6 +407,7 @@ static int serve(struct lzx_relay *r)
 				break;
 			}
 			ret = answer_out(r, r->abuf, (size_t)n);
+			va += (uint64_t)n;
 			off += (uint64_t)n;
 			left -= (uint64_t)n;
 		}
@@ -513,8 +542,9 @@ int lzx_relay_start(int sk, const struct lzx_set *set, bool source, const struct
 	return relay_start(r, set, out);
 }
 
-int lzx_relay_start_push(int sk, const struct lzx_set *set, int store_fd, const struct lzx_io *io,
-			 int timeout_ms, struct lzx_relay **out)
+int lzx_relay_start_hybrid(int sk, const struct lzx_set *full, const struct lzx_set *src,
+			   const struct lzx_local *loc, int store_fd, const struct lzx_io *io,
+			   int timeout_ms, struct lzx_relay **out)
 {
 	struct lzx_relay *r;
 	int ret;
@@ -525,19 +555,27 @@ int lzx_relay_start_push(int sk, const struct lzx_set *set, int store_fd, const 
 		return ph_seterr(PH_ENOMEM, "post-copy relay");
 	r->push = true;
 	r->store = store_fd;
+	r->loc = loc;
 	r->abuf = malloc(PH_FRAME_MAX);
 	if (!r->abuf) {
 		relay_free(r);
 		return ph_seterr(PH_ENOMEM, "post-copy relay buffer");
 	}
-	if ((ret = lzx_push_init(&r->pu, set)) < 0) {
+	if ((ret = lzx_push_init(&r->pu, full)) < 0 ||
+	    (loc && (ret = lzx_push_local(&r->pu, loc)) < 0)) {
 		relay_free(r);
 		return ret;
 	}
-	lzx_init(&r->ps, set->page_size, set);
+	lzx_init(&r->ps, full->page_size, src);
 	r->sink = (struct lzx_sink){ sink_answer, sink_data, r };
 	lzx_set_sink(&r->ps, &r->sink);
-	return relay_start(r, set, out);
+	return relay_start(r, full, out);
+}
+
+int lzx_relay_start_push(int sk, const struct lzx_set *set, int store_fd, const struct lzx_io *io,
+			 int timeout_ms, struct lzx_relay **out)
+{
+	return lzx_relay_start_hybrid(sk, set, set, NULL, store_fd, io, timeout_ms, out);
 }
 
 /* Under the lock (or after the threads). */

@@ -643,6 +643,27 @@ out:
 	return r;
 }
 
+int pstore_locate(void *store, uint64_t pid, uint64_t vaddr, int *fd, uint64_t *off,
+		  uint64_t *npages)
+{
+	struct pstore *s = store;
+	struct pmap *m = map_find(s, pid << PS_TYPE_BITS | PS_TYPE_PID);
+	const struct prun *r;
+	size_t i;
+
+	if (!m || !s->session || m->last != s->session || s->in_session ||
+	    (i = old_find(m, vaddr, s->ps)) == m->nruns || vaddr % s->ps)
+		return ph_seterr(PH_EPROTO,
+				 "page store: holds no page 0x%" PRIx64 " of pid %" PRIu64
+				 " after session %" PRIu64,
+				 vaddr, pid, s->session);
+	r = &m->runs[i];
+	*fd = m->fd;
+	*off = (r->off + (vaddr - r->vaddr) / s->ps) * s->ps;
+	*npages = r->nr - (vaddr - r->vaddr) / s->ps;
+	return 0;
+}
+
 static int pb_put(FILE *f, const ProtobufCMessage *msg)
 {
 	uint8_t buf[64];

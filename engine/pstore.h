@@ -82,6 +82,15 @@ int pstore_session(struct pstore *s, struct psx_parser *p, const struct relay_io
  */
 int pstore_write_images(struct pstore *s);
 
+/*
+ * Hybrid (engine/README.md): where the store holds page vaddr of task pid
+ * after the last session, as lzx_locate_fn: its pages file (the store's
+ * descriptor, valid until pstore_close), the byte offset, pages back to
+ * back from there. PH_EPROTO when it does not hold the page.
+ */
+int pstore_locate(void *store, uint64_t pid, uint64_t vaddr, int *fd, uint64_t *off,
+		  uint64_t *npages);
+
 const struct pstore_stats *pstore_stats(const struct pstore *s);
 const struct pio *pstore_io(const struct pstore *s);
 

@@ -54,6 +54,7 @@ struct agent {
 	struct psx_parser psx;
 	struct pages_relay relay;
 	bool postcopy;	    /* IterStart.postcopy: pages pulled from the source */
+	bool hybrid;	    /* ... after pre-dumps into the store (img_dir: <dir>/hyb) */
 	struct postcopy pc; /* its relay, once the restore started the daemon */
 	/* the audit (agent_audit.c) */
 	const char *transport;	 /* "ssh", "tcp", "tcp (inetd)" */

@@ -99,13 +99,13 @@ out:
 }
 
 /*
- * This host's restore speed, ns per page of the CT, from its last restore:
+ * This host's restore speed, ns per page of the CT, averaged over its restores:
  * the source's downtime prediction needs it, and only the destination can
  * measure it. One number in the work dir; 0 when there is none yet.
  */
 #define RESTORE_RATE_FILE "restore-rate"
 /*
- * The rest of the last restore, us: RestoreReq received -> RestoreResp
+ * The rest of a restore (averaged, u64_file_blend), us: RestoreReq received -> RestoreResp
  * sent, minus CRIU's restore_time: the store's last delta, the daemons
  * started (criu swrk, criu lazy-pages), the hooks, the HELD record. A
  * fixed cost of every downtime that only this host can measure.
@@ -134,7 +134,7 @@ static void restore_num_save(const struct agent *a, const char *name, bool lazy,
 	char path[PATH_MAX];
 
 	restore_num_path(a, name, lazy, path, sizeof(path));
-	u64_file_save(path, v);
+	u64_file_blend(path, v);
 }
 
 /*
@@ -219,6 +219,20 @@ static int store_dir(const struct agent *a, char *out, size_t len)
 	return 0;
 }
 
+/*
+ * Where the final images land and CRIU restores from: the store's dir,
+ * but in a hybrid, whose final dump has pagemaps and pages files of its
+ * own: <session>/hyb, beside the store it leaves in place.
+ */
+static int img_dir(const struct agent *a, char *out, size_t len)
+{
+	if (!a->hybrid)
+		return store_dir(a, out, len);
+	if (snprintf(out, len, "%s/hyb", a->dir) >= (int)len)
+		return ph_seterr(PH_EPATH, "work dir path too long: %.64s...", a->dir);
+	return 0;
+}
+
 static int store_open(struct agent *a)
 {
 	char dir[PATH_MAX];
@@ -235,13 +249,13 @@ static int store_open(struct agent *a)
 	return 0;
 }
 
-/* Post-copy: no store; the image files, pagemaps included, land in <session>/img. */
+/* Post-copy: the image files, pagemaps included, land in img_dir(). */
 static int postcopy_dir(struct agent *a)
 {
 	char dir[PATH_MAX];
 	int ret;
 
-	if ((ret = store_dir(a, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
+	if ((ret = img_dir(a, dir, sizeof(dir))) < 0 || (ret = mkdir_p(dir, 0700)) < 0)
 		return ph_errctx(ret, "%s", a->host);
 	return 0;
 }
@@ -278,8 +292,12 @@ int agent_on_iter_start(struct agent *a, Phaul__Msg *in)
 	if (!a->dir[0] && (ret = make_session_dir(a)) < 0)
 		return ret;
 	a->postcopy = s->has_postcopy && s->postcopy;
-	if (a->postcopy && (s->iter != 1 || !(s->has_final && s->final)))
-		return ph_seterr(PH_EPROTO, "post-copy IterStart %u: expected one final dump",
+	/* hybrid: pre-dumps into the store, then a final lazy dump with a parent */
+	a->hybrid = a->postcopy && s->iter > 1 && a->store;
+	if (a->postcopy && (!(s->iter == 1 || a->hybrid) || !(s->has_final && s->final)))
+		return ph_seterr(PH_EPROTO,
+				 "post-copy IterStart %u: expected one final dump, first or "
+				 "after pre-dumps into the store",
 				 s->iter);
 	if (a->postcopy)
 		ret = postcopy_dir(a);
@@ -333,7 +351,7 @@ int agent_on_image_file(struct agent *a, Phaul__Msg *in)
 				 "%s: image file %.64s: pages and pagemaps come only through the "
 				 "page stream (but in post-copy)",
 				 a->host, in->image_file->name);
-	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
+	if ((ret = img_dir(a, dir, sizeof(dir))) < 0)
 		return ret;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
@@ -500,6 +518,9 @@ static int postcopy_begin(struct agent *a, const Phaul__RestoreReq *q, const cha
 	close(sp[1]);
 	if (ret < 0)
 		close(sp[0]);
+	else if (a->hybrid) /* its pagemaps rewritten before the restore reads them (uffd.c) */
+		ret = postcopy_dst_start_hybrid(&a->pc, a->mux, sp[0], dir, pstore_locate, a->store,
+						a->cfg->timeout_s * 1000);
 	else
 		ret = postcopy_dst_start(&a->pc, a->mux, sp[0], dir, a->cfg->timeout_s * 1000);
 	return ret < 0 ? ph_errctx(ret, "%s", a->host) : 0;
@@ -559,7 +580,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 				a->iter);
 		goto out;
 	}
-	if ((ret = store_dir(a, dir, sizeof(dir))) < 0)
+	if ((ret = img_dir(a, dir, sizeof(dir))) < 0)
 		goto out;
 	if (q->manage_cgroups && criu_cg_mode_parse(q->manage_cgroups, &o.cg_mode) < 0) {
 		ret = ph_seterr(PH_EPROTO, "RestoreReq: manage_cgroups is none of ignore, none, "
@@ -765,6 +786,9 @@ static int postcopy_settle(struct agent *a, int ret)
 		(unsigned long long)(a->pc.c.pages_pushed + a->pc.c.pages_fault), a->peer,
 		(unsigned long long)a->pc.c.pages_pushed, (unsigned long long)a->pc.c.pages_fault,
 		(unsigned long long)a->pc.c.gets);
+	if (a->hybrid)
+		pr_info("hybrid: %llu pages pre-copied into the flat store were answered from it",
+			(unsigned long long)a->pc.loc.pages);
 	return 0;
 }
 

@@ -129,9 +129,16 @@ int agent_finish(struct agent *a, bool commit)
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
 		pr_debug("page relay: %s", ph_errmsg());
-	/* the store's part is over either way: the images are written or dropped */
-	pstore_close(a->store);
-	a->store = NULL;
+	/*
+	 * The store's part is over either way: the images are written or
+	 * dropped. A hybrid's post-copy relay answers from its pages files
+	 * until every page is in: closed once the relay is (below, or
+	 * agent_cleanup()).
+	 */
+	if (!a->hybrid) {
+		pstore_close(a->store);
+		a->store = NULL;
+	}
 	if (commit) {
 		if (fault_at("agent-go"))
 			raise(SIGKILL);
@@ -161,6 +168,8 @@ int agent_finish(struct agent *a, bool commit)
 	criu_lazy_close(a->lazy); /* nothing left for it to serve */
 	a->lazy = NULL;
 	postcopy_free(&a->pc);
+	pstore_close(a->store);
+	a->store = NULL;
 	if (a->dir[0] && agent_hook(a, HOOK_ON_FAILURE, "migration not committed") < 0)
 		pr_warn("%s", ph_errmsg());
 	if (a->restored_pid > 0) {
@@ -223,11 +232,11 @@ void agent_session_lost(struct agent *a)
 void agent_cleanup(struct agent *a)
 {
 	pages_relay_join(&a->relay);
-	pstore_close(a->store);
-	a->store = NULL;
 	criu_lazy_close(a->lazy);
 	a->lazy = NULL;
-	postcopy_free(&a->pc);
+	postcopy_free(&a->pc); /* a hybrid's relay reads the store's files */
+	pstore_close(a->store);
+	a->store = NULL;
 	criu_conn_close(a->swrk);
 	a->swrk = NULL;
 	mrec_unlock(a->cfg->work_dir, MREC_DEST, a->mig_id, a->lock_fd);

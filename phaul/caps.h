@@ -69,6 +69,11 @@
  * of 4 KiB pages, on the session directory's disk, not in memory).
  */
 #define PH_LAZY_PAGES_MAX (64ull * 1024 * 1024)
+/*
+ * Hybrid: the VMAs of one task read from its mm-<pid>.img (Linux's default
+ * vm.max_map_count is 65530; the image itself at most PH_LAZY_PAGEMAP_MAX).
+ */
+#define PH_MM_VMAS_MAX (1u << 20)
 /* stats-dump / stats-restore image files */
 #define PH_STATS_FILE_MAX (64u * 1024)
 /* pids in one CheckReq */

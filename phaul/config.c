@@ -277,7 +277,7 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		STR(restore);
 	}
 	if (!strcmp(k, "mode")) {
-		if (strcmp(v, "precopy") && strcmp(v, "postcopy"))
+		if (strcmp(v, "precopy") && strcmp(v, "postcopy") && strcmp(v, "hybrid"))
 			return -1;
 		STR(mode);
 	}

@@ -6,7 +6,7 @@
  *
  *   runs/out-ID/phaul.log, report.json   source: ID is ours (mrec_new_id)
  *   runs/in-STAMP-RANDOM/agent.log       destination: never the peer's id
- *   (both) criu-stderr.log               what CRIU's swrk printed on stderr
+ *   (both) criu-stderr.log               what criu swrk and lazy-pages printed on stderr
  *
  * After a failure the CRIU logs stay where CRIU wrote them (the destination
  * drops the images beside them, fx_keep_logs_only()). Old runs are pruned

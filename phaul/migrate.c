@@ -89,6 +89,9 @@ struct mig {
 	bool lazy;	/* restore lazily: asked for, and the destination can */
 	bool lazy_lost; /* the lazy restore failed after the switch: CT lost */
 	bool postcopy;	/* --mode postcopy: one lazy dump, pages pulled (postcopy.h) */
+	bool hybrid;	/* --mode hybrid: pre-copy, post-copy if it cannot converge */
+	struct lzx_set prev_runs; /* hybrid: the last pre-dump's task pagemaps (lzx.h) */
+	struct psx_sink rec;
 	bool post_live; /* post-copy: source killed, Go given: the CT runs there */
 	struct postcopy post;
 	pthread_t post_thread; /* restore, switch, Go: while CRIU serves pages */
@@ -351,10 +354,18 @@ static int postcopy_check(struct mig *g)
 				 "row); required: userfaultfd with non-cooperative events there "
 				 "(or --mode precopy)",
 				 g->peer);
-	report_phase(&g->rep, "check",
-		     "post-copy: no pre-copy; %s runs before its memory "
-		     "is there and pulls it from %s",
-		     g->ct.spec, g->host);
+	if (g->hybrid && !g->precopy)
+		g->postcopy = true; /* nothing to pre-copy with: post-copy from the start */
+	if (g->postcopy)
+		report_phase(&g->rep, "check",
+			     "post-copy: no pre-copy; %s runs before its memory "
+			     "is there and pulls it from %s",
+			     g->ct.spec, g->host);
+	else
+		report_phase(&g->rep, "check",
+			     "hybrid: pre-copy; if it cannot converge, %s runs on %s before "
+			     "the rest of its memory is there and pulls it from %s",
+			     g->ct.spec, g->peer, g->host);
 	return 0;
 }
 
@@ -365,8 +376,9 @@ static int step_check(struct mig *g)
 		.ct_images_kb = g->ct.rss_kb + 16 * 1024,
 		.require_precopy = g->opt.require_precopy,
 		.need_rsync = g->opt.nsync > 0,
-		.auto_converge = g->cfg->auto_converge && g->policy == PRECOPY_PREDICT,
-		.lazy_restore = !strcmp(g->cfg->restore, "lazy") || g->postcopy,
+		.auto_converge =
+			g->cfg->auto_converge && g->policy == PRECOPY_PREDICT && !g->hybrid,
+		.lazy_restore = !strcmp(g->cfg->restore, "lazy") || g->postcopy || g->hybrid,
 		.force = g->opt.force,
 	};
 	struct criu_opts o = CRIU_OPTS_INIT;
@@ -417,7 +429,7 @@ static int step_check(struct mig *g)
 		report_phase(&g->rep, "check", "the CT holds %zu paths: only the first %zu checked",
 			     files.total, files.n);
 	compat_files_free(&files);
-	return ret == 0 && g->postcopy ? postcopy_check(g) : ret;
+	return ret == 0 && (g->postcopy || g->hybrid) ? postcopy_check(g) : ret;
 }
 
 static int setup_streams(struct mig *g)
@@ -462,7 +474,7 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, struct criu_opts *o, 
 			 const char *parent)
 {
 	*o = (struct criu_opts)CRIU_OPTS_INIT;
-	o->track_mem = g->precopy && !g->postcopy;
+	o->track_mem = g->precopy && (!g->postcopy || g->hybrid);
 	o->lazy_pages = g->postcopy;
 	config_criu_opts(&g->cfg->criu, false, o);
 	*d = (struct ct_dump){
@@ -648,7 +660,7 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 }
 
 /*
- * This host's part of the switch in its last migration (precopy.h):
+ * This host's part of the switch in its migrations, averaged (precopy.h):
  * images sent, commit, Go. One number in the work dir.
  */
 #define SRC_COMMIT_FILE "commit-overhead"
@@ -673,7 +685,49 @@ static void src_commit_save(const struct mig *g)
 	char path[PATH_MAX];
 
 	src_commit_path(g, path, sizeof(path));
-	u64_file_save(path, g->rep.dt.images_us + g->rep.dt.commit_us + g->rep.dt.go_us);
+	u64_file_blend(path, g->rep.dt.images_us + g->rep.dt.commit_us + g->rep.dt.go_us);
+}
+
+/* Hybrid: record the task pagemaps of the next pre-dump (lzx_rec_hdr). */
+static void hybrid_rec(struct mig *g)
+{
+	lzx_set_free(&g->prev_runs);
+	lzx_set_init(&g->prev_runs, (size_t)sysconf(_SC_PAGESIZE));
+	g->rec = (struct psx_sink){ lzx_rec_hdr, NULL, &g->prev_runs };
+	psx_set_sink(&g->psx, &g->rec);
+}
+
+/*
+ * Hybrid: pre-copy cannot meet the limit (v); post-copy for the rest. The
+ * final dump is --lazy-pages with the last pre-dump as parent: pages
+ * unchanged since are PE_PARENT (the destination's store has them), the
+ * dirty ones lazy, served from here. CRIU finds the parent by its
+ * pagemaps, which a pre-dump to a page server does not write: they are
+ * written from what the page stream carried (lzx_parent_write).
+ */
+static int hybrid_switch(struct mig *g, enum precopy_verdict v)
+{
+	const struct iter_report *it = &g->rep.it[g->iter < PH_ITER_MAX + 1 ? g->iter : 0];
+	char dir[PATH_MAX];
+	int ret;
+
+	psx_set_sink(&g->psx, NULL);
+	if ((ret = lzx_set_seal(&g->prev_runs)) < 0 ||
+	    (ret = iter_dir(g, g->iter, dir, sizeof(dir))) < 0 ||
+	    (ret = lzx_parent_write(&g->prev_runs, dir)) < 0)
+		return ph_errctx(ret, "hybrid: the parent pagemaps of pre-dump %u", g->iter);
+	g->postcopy = true;
+	snprintf(g->rep.postcopy_switch, sizeof(g->rep.postcopy_switch),
+		 "after iteration %u: %s; dirty rate %.1f MiB/s against %.1f MiB/s on the link, "
+		 "predicted downtime %llu ms over the limit %llu ms",
+		 g->iter, precopy_verdict_str(v), it->dirty_pps * g->pc.page_size / 1048576.0,
+		 it->bw_bps / 1048576.0, (unsigned long long)g->rep.predicted_downtime_us / 1000,
+		 (unsigned long long)g->pc.limit_us / 1000);
+	report_phase(&g->rep, "hybrid",
+		     "switching to post-copy %s; %s will run on %s while the pages dirtied "
+		     "since pre-dump %u are still here",
+		     g->rep.postcopy_switch, g->ct.spec, g->peer, g->iter);
+	return 0;
 }
 
 static int step_precopy(struct mig *g)
@@ -691,8 +745,8 @@ static int step_precopy(struct mig *g)
 		max_iter = g->ct.ops->max_pre_dumps; /* podman: one pre-checkpoint */
 	precopy_init(&g->pc, g->policy, (uint64_t)g->cfg->downtime_limit_ms * 1000, max_iter,
 		     (uint32_t)sysconf(_SC_PAGESIZE));
-	g->pc.auto_converge = g->cfg->auto_converge;
-	g->pc.allow_overrun = g->cfg->allow_downtime_overrun;
+	g->pc.auto_converge = g->cfg->auto_converge && !g->hybrid;
+	g->pc.allow_overrun = g->cfg->allow_downtime_overrun && !g->hybrid;
 	g->pc.src_commit_us = src_commit_load(g);
 	if (g->policy == PRECOPY_FIXED)
 		report_phase(&g->rep, "precopy", "pre-dump iterations, fixed policy, at most %u",
@@ -705,6 +759,8 @@ static int step_precopy(struct mig *g)
 	while (v == PRECOPY_CONTINUE || v == PRECOPY_THROTTLE) {
 		struct iter_report it;
 
+		if (g->hybrid)
+			hybrid_rec(g);
 		if ((ret = iter_begin(g, false, dir, sizeof(dir), parent, sizeof(parent))) < 0)
 			return ret;
 		g->pc.restore_ns_per_page = g->restore_ns_per_page;
@@ -743,7 +799,7 @@ static int step_precopy(struct mig *g)
 		return 0;
 	}
 	if (!precopy_fits(&g->pc, v))
-		return limit_missed(g, v);
+		return g->hybrid ? hybrid_switch(g, v) : limit_missed(g, v);
 	return 0;
 }
 
@@ -1337,7 +1393,10 @@ const char migrate_usage[] =
 	"                        then a short freeze; postcopy: freeze once, run the CT\n"
 	"                        on HOST at once and pull its memory from here (pid:\n"
 	"                        CTs; if this host, its phaul or the link is lost\n"
-	"                        before every page moved, the CT is lost: exit 9)\n"
+	"                        before every page moved, the CT is lost: exit 9);\n"
+	"                        hybrid: pre-copy, and where it cannot meet the limit\n"
+	"                        (instead of throttling or refusing) post-copy for the\n"
+	"                        pages dirtied since the last pre-dump (same risk)\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
@@ -1548,6 +1607,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	g.rep.transport = cfg->transport;
 	precopy_policy_parse(cfg->policy, &g.policy); /* config_set() admits only the two */
 	g.postcopy = !strcmp(cfg->mode, "postcopy");
+	g.hybrid = !strcmp(cfg->mode, "hybrid");
 	g.rep.limit_us = g.policy == PRECOPY_FIXED ? 0 : (uint64_t)cfg->downtime_limit_ms * 1000;
 	g.rep.overrun_allowed = cfg->allow_downtime_overrun;
 	if (ct_open(argv[optind], &g.ct) < 0)
@@ -1608,6 +1668,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	control_stop(&g.ctl);
 
 	postcopy_free(&g.post); /* its threads use the mux */
+	lzx_set_free(&g.prev_runs);
 	pthread_mutex_lock(&g.lock);
 	mux_close(g.m);
 	g.m = NULL;

@@ -48,23 +48,45 @@ static int store_open(struct postcopy *pc, const char *dir)
 	return 0;
 }
 
+/*
+ * Hybrid: the dump's pages in its parent (PE_PARENT) are in the flat
+ * store; its pagemaps become parentless with those pages lazy (after the
+ * source's lazy runs were read from them), served from the store.
+ */
+static int hybrid_prepare(struct postcopy *pc, const char *dir)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	int ret;
+
+	lzx_local_init(&pc->loc, ps);
+	lzx_set_init(&pc->full, ps);
+	if ((ret = lzx_pagemap_rewrite_dir(dir, pc->locate, pc->locate_arg, &pc->loc)) < 0 ||
+	    (ret = lzx_set_union(&pc->full, &pc->set, &pc->loc)) < 0)
+		return ph_errctx(ret, "hybrid: the dump's pages in the flat store");
+	return 0;
+}
+
 static int start(struct postcopy *pc, struct mux *m, int sk, const char *dir, bool source,
 		 int timeout_ms)
 {
 	struct lzx_io io = { pages_io_send, pages_io_eof, pages_io_recv, io_abort, m };
 	int ret;
 
-	memset(pc, 0, sizeof(*pc));
 	pc->store = -1;
 	lzx_set_init(&pc->set, (size_t)sysconf(_SC_PAGESIZE));
 	if ((ret = lzx_set_load_dir(&pc->set, dir)) < 0)
 		return ph_errctx(ret, "post-copy: the dump's lazy pages");
+	if (pc->hybrid && (ret = hybrid_prepare(pc, dir)) < 0)
+		return ret;
 	pc->t_start = now_us();
 	if (source)
 		return lzx_relay_start(sk, &pc->set, true, &io, timeout_ms, &pc->relay);
 	if ((ret = store_open(pc, dir)) < 0)
 		return ret;
-	return lzx_relay_start_push(sk, &pc->set, pc->store, &io, timeout_ms, &pc->relay);
+	if (!pc->hybrid)
+		return lzx_relay_start_push(sk, &pc->set, pc->store, &io, timeout_ms, &pc->relay);
+	return lzx_relay_start_hybrid(sk, &pc->full, &pc->set, &pc->loc, pc->store, &io, timeout_ms,
+				      &pc->relay);
 }
 
 /* In the guard after fork: async-signal-safe calls only. */
@@ -124,15 +146,29 @@ static void guard_end(struct postcopy *pc)
 
 int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
 {
-	int ret = start(pc, m, sk, dir, true, timeout_ms);
+	int ret;
+
+	memset(pc, 0, sizeof(*pc));
+	ret = start(pc, m, sk, dir, true, timeout_ms);
 
 	return ret < 0 ? ret : guard_start(pc, sk);
 }
 
 int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms)
 {
-	int ret = start(pc, m, sk, dir, false, timeout_ms);
+	return postcopy_dst_start_hybrid(pc, m, sk, dir, NULL, NULL, timeout_ms);
+}
 
+int postcopy_dst_start_hybrid(struct postcopy *pc, struct mux *m, int sk, const char *dir,
+			      lzx_locate_fn locate, void *arg, int timeout_ms)
+{
+	int ret;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->hybrid = locate != NULL;
+	pc->locate = locate;
+	pc->locate_arg = arg;
+	ret = start(pc, m, sk, dir, false, timeout_ms);
 	pc->sk = sk;
 	pc->owns_sk = true;
 	return ret;
@@ -230,6 +266,8 @@ void postcopy_free(struct postcopy *pc)
 	postcopy_finish(pc);
 	guard_end(pc);
 	lzx_set_free(&pc->set);
+	lzx_set_free(&pc->full);
+	lzx_local_free(&pc->loc);
 	if (pc->owns_sk)
 		close(pc->sk);
 	pc->owns_sk = false;

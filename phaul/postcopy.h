@@ -52,6 +52,12 @@ struct postcopy {
 	struct report *rep;
 	const char *src; /* this host, for the lines */
 	uint64_t t_switch;
+	/* destination of a hybrid (postcopy_dst_start_hybrid) */
+	bool hybrid;
+	struct lzx_local loc; /* the pages the flat store answers */
+	struct lzx_set full;  /* loc's runs and the source's lazy ones */
+	lzx_locate_fn locate;
+	void *locate_arg;
 };
 
 /*
@@ -67,6 +73,16 @@ int postcopy_src_start(struct postcopy *pc, struct mux *m, int sk, const char *d
  * belongs to pc from this call on, whatever it returns.
  */
 int postcopy_dst_start(struct postcopy *pc, struct mux *m, int sk, const char *dir, int timeout_ms);
+/*
+ * Destination of a hybrid (HOWTO.md "Migration modes"): the same, but the
+ * dump in dir had a parent, whose pages the flat store holds (locate: as
+ * pstore_locate, arg its store, which must outlive pc). Its pagemaps are
+ * rewritten first (engine/lzx.h lzx_pagemap_rewrite): every page in the
+ * parent becomes lazy and is answered from the store, never asked of the
+ * source (or present, outside lazy VMAs). locate NULL: postcopy_dst_start.
+ */
+int postcopy_dst_start_hybrid(struct postcopy *pc, struct mux *m, int sk, const char *dir,
+			      lzx_locate_fn locate, void *arg, int timeout_ms);
 /*
  * Source, from the switch on: every 2 s while pages remain, a progress
  * line "[post-copy] N pages still on SRC, M served (K on request) ..." and,

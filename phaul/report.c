@@ -137,6 +137,13 @@ void report_phase(struct report *r, const char *phase, const char *fmt, ...)
 	progress_release();
 }
 
+/* bytes per second over usec; 0 for no time */
+static double rate(uint64_t bytes, uint64_t usec)
+{
+	return usec ? bytes * 1e6 / usec : 0.0;
+}
+
+/* The rate is taken here: the final iteration never passes precopy_next(). */
 void report_iter(struct report *r, const struct iter_report *it)
 {
 	if (it->iter < PH_ITER_MAX + 1)
@@ -153,13 +160,13 @@ void report_iter(struct report *r, const struct iter_report *it)
 		       it->iter, it->final ? "true" : "false", (unsigned long long)it->pages,
 		       (unsigned long long)it->raw_bytes, (unsigned long long)it->wire_bytes,
 		       (unsigned long long)it->usec, (unsigned long long)it->frozen_us,
-		       it->dirty_pps, it->bw_bps, (unsigned long long)it->predicted_downtime_us,
-		       it->throttle_pct);
+		       it->dirty_pps, rate(it->wire_bytes, it->usec),
+		       (unsigned long long)it->predicted_downtime_us, it->throttle_pct);
 	} else {
 		printf("  %s %2u: %7llu pages  %8.1f MiB raw  %8.1f MiB wire  %6.2f s  %7.1f MiB/s",
 		       it->final ? "final" : "iter ", it->iter, (unsigned long long)it->pages,
 		       mib(it->raw_bytes), mib(it->wire_bytes), it->usec / 1e6,
-		       mib((uint64_t)it->bw_bps));
+		       mib((uint64_t)rate(it->wire_bytes, it->usec)));
 		if (!it->final)
 			printf("  dirty %6.0f pages/s  predicted downtime %llu ms", it->dirty_pps,
 			       (unsigned long long)it->predicted_downtime_us / 1000);
@@ -272,12 +279,6 @@ static void print_restore_json(FILE *f, const struct report *r)
 	print_parts_json(f, &r->dt);
 }
 
-/* bytes per second over usec; 0 for no time */
-static double rate(uint64_t bytes, uint64_t usec)
-{
-	return usec ? bytes * 1e6 / usec : 0.0;
-}
-
 /* The dry run, the interruption's parts, the throttle's span, where the logs are. */
 static void print_forensics_json(FILE *f, const struct report *r)
 {
@@ -329,8 +330,7 @@ void report_check(struct report *r, const struct compat_table *t)
 void report_json(FILE *f, const struct report *r)
 {
 	event_head(f, "report");
-	fprintf(f, ",\"ok\":%s,\"exit_code\":%d", r->result ? "false" : "true",
-		r->exit_code);
+	fprintf(f, ",\"ok\":%s,\"exit_code\":%d", r->result ? "false" : "true", r->exit_code);
 	json_field_to(f, ",", "ct", r->ct);
 	json_field_to(f, ",", "source", r->src);
 	json_field_to(f, ",", "destination", r->dst);
@@ -342,6 +342,8 @@ void report_json(FILE *f, const struct report *r)
 	if (r->where[0])
 		json_field_to(f, ",", "where", r->where);
 	json_field_to(f, ",", "stop_reason", r->stop_reason);
+	if (r->postcopy_switch[0])
+		json_field_to(f, ",", "postcopy_switch", r->postcopy_switch);
 	fprintf(f,
 		",\"total_us\":%llu,\"downtime_us\":%llu,\"predicted_downtime_us\":%llu,"
 		"\"frozen_us\":%llu,\"restore_us\":%llu,\"images_bytes\":%llu,\"raw_bytes\":%llu,"
@@ -482,6 +484,8 @@ static void print_text(const struct report *r)
 		print_restore_text(r);
 	printf("  iterations       %u%s%s%s\n", r->niter ? r->niter - 1 : 0,
 	       *r->stop_reason ? " (stopped: " : "", r->stop_reason, *r->stop_reason ? ")" : "");
+	if (r->postcopy_switch[0])
+		printf("  post-copy        switched to it %s\n", r->postcopy_switch);
 	for (uint32_t i = 1; i < r->niter; i++) {
 		const struct iter_report *it = &r->it[i];
 

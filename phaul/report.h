@@ -106,6 +106,7 @@ struct report {
 	bool overrun_allowed;		/* --allow-downtime-overrun */
 	uint32_t throttle_pct;		/* auto-converge: the highest CPU throttle, % */
 	char throttle_cgroup[320];	/* the cgroup it was applied to */
+	char postcopy_switch[320];	/* hybrid: when and why it switched to post-copy; "" */
 	uint64_t frozen_us;		/* CRIU: stats-dump frozen_time */
 	uint64_t restore_us;		/* CRIU: stats-restore restore_time */
 	uint64_t images_bytes;		/* non-page images streamed */

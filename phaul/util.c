@@ -142,6 +142,15 @@ void u64_file_save(const char *path, uint64_t v)
 		rename(tmp, path);
 }
 
+void u64_file_blend(const char *path, uint64_t v)
+{
+	uint64_t old = u64_file_load(path);
+
+	if (old && v && old <= UINT64_MAX / 4 && v <= UINT64_MAX / 4)
+		v = (3 * old + v) / 4;
+	u64_file_save(path, v);
+}
+
 int find_exe(const char *name, const char *env, const char *fallback_dir, char *path, size_t len)
 {
 	const char *val = env ? getenv(env) : NULL, *p, *end;

@@ -19,6 +19,12 @@ uint64_t u64_file_load(const char *path);
 /* Replace it atomically (path.tmp, rename); v = 0 or any failure keeps the old one. */
 void u64_file_save(const char *path, uint64_t v);
 /*
+ * Save v blended into the figure path holds, (3 * old + v) / 4, or v alone
+ * when there is none: one slow run moves a prediction's input a quarter of
+ * the way instead of all of it.
+ */
+void u64_file_blend(const char *path, uint64_t v);
+/*
  * Find an executable: $env if set and non-empty, else name on $PATH, else
  * fallback_dir/name. Resolved before fork: the child must stay
  * async-signal-safe. 0, or -1 when not found (the caller words the error).

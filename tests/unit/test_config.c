@@ -97,6 +97,8 @@ static void test_values(void **state)
 	assert_string_equal(c.mode, "postcopy");
 	assert_int_equal(config_set(&c, NULL, "mode", "lazy"), -PH_ECONFIG);
 	assert_string_equal(c.mode, "postcopy");
+	assert_int_equal(config_set(&c, NULL, "mode", "hybrid"), 0);
+	assert_string_equal(c.mode, "hybrid");
 	unlink(p);
 }
 

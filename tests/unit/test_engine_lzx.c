@@ -26,9 +26,7 @@
 #include "err.h"
 #include "ps_stream.h"
 #include "rec_link.h"
-
-#define ANS_CMD ((PSX_PE_PRESENT << PS_CMD_BITS) | PS_IOV_ADD_F)
-#define BASE	0x7f0000000000ull
+#include "lzx_fake.h"
 
 static void set_basic(struct lzx_set *s)
 {
@@ -407,20 +405,6 @@ static void test_push_bad_refused(void **state)
 
 /* ---- the relay ---- */
 
-static void put_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t id)
-{
-	struct stream s = { 0 };
-
-	hdr(&s, cmd, nr, va, id);
-	xwrite(fd, s.buf, s.len);
-	free(s.buf);
-}
-
-static uint8_t page_fill(uint64_t va, uint64_t id)
-{
-	return (uint8_t)((va / PGSZ) * 7 + id);
-}
-
 #define DAEMON_PAGES 64
 
 /* The lazy-pages daemon: GETs in 8-page chunks, two in flight, then FORCE_CLOSE. */
@@ -460,42 +444,6 @@ static void *daemon_run(void *arg)
 	return NULL;
 }
 
-/* CRIU's lazy page server: answers each GET whole from "memory", the close with 0. */
-static void *server_run(void *arg)
-{
-	int fd = *(int *)arg;
-	uint8_t h[PSX_HDR_SIZE], pg[PGSZ];
-	int32_t zero = 0;
-
-	while (read_all(fd, h, sizeof(h))) {
-		uint32_t cmd, nr;
-		uint64_t va, id;
-
-		memcpy(&cmd, h, 4);
-		memcpy(&nr, h + 4, 4);
-		memcpy(&va, h + 8, 8);
-		memcpy(&id, h + 16, 8);
-		if (cmd == PS_IOV_FORCE_CLOSE) {
-			xwrite(fd, &zero, 4);
-			break;
-		}
-		put_hdr(fd, ANS_CMD, nr, va, id);
-		for (uint32_t i = 0; i < nr; i++) {
-			memset(pg, page_fill(va + i * PGSZ, id), sizeof(pg));
-			xwrite(fd, pg, sizeof(pg));
-		}
-	}
-	return NULL;
-}
-
-static void io_abort(void *arg, int err, const char *msg)
-{
-	struct end *e = arg;
-
-	(void)msg;
-	e->aborted = err;
-}
-
 static void link_init(struct queue *fwd, struct queue *back, struct end *se, struct end *de)
 {
 	q_init(fwd);
@@ -513,6 +461,7 @@ static void test_relay_end_to_end(void **state)
 	struct lzx_relay *src, *dst;
 	struct lzx_counts c;
 	struct lzx_set s;
+	struct server sv;
 	struct daemon d;
 	int ssk[2], dsk[2];
 	pthread_t td, ts;
@@ -526,7 +475,9 @@ static void test_relay_end_to_end(void **state)
 	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
 	assert_int_equal(lzx_relay_start(dsk[1], &s, false, &dio, 5000, &dst), 0);
 	pthread_create(&td, NULL, daemon_run, &d);
-	pthread_create(&ts, NULL, server_run, &ssk[0]);
+	memset(&sv, 0, sizeof(sv));
+	sv.fd = ssk[0];
+	pthread_create(&ts, NULL, server_count_run, &sv);
 	pthread_join(td, NULL);
 	pthread_join(ts, NULL);
 	lzx_relay_counts(src, &c);
@@ -541,44 +492,6 @@ static void test_relay_end_to_end(void **state)
 		close(dsk[i]);
 	}
 	lzx_set_free(&s);
-}
-
-/* The page server, checking that no page is served twice. */
-struct server {
-	int fd;
-	uint8_t seen[2][DAEMON_PAGES * 2];
-	int dups;
-};
-
-static void *server_dedup_run(void *arg)
-{
-	struct server *sv = arg;
-	uint8_t h[PSX_HDR_SIZE], pg[PGSZ];
-	int32_t zero = 0;
-
-	while (read_all(sv->fd, h, sizeof(h))) {
-		uint32_t cmd, nr;
-		uint64_t va, id;
-
-		memcpy(&cmd, h, 4);
-		memcpy(&nr, h + 4, 4);
-		memcpy(&va, h + 8, 8);
-		memcpy(&id, h + 16, 8);
-		if (cmd == PS_IOV_FORCE_CLOSE || cmd == PS_IOV_CLOSE) {
-			xwrite(sv->fd, &zero, 4);
-			break;
-		}
-		put_hdr(sv->fd, ANS_CMD, nr, va, id);
-		for (uint32_t i = 0; i < nr; i++) {
-			uint64_t k = (va - BASE) / PGSZ + i;
-
-			if (k < sizeof(sv->seen[0]) && sv->seen[id == 7][k]++)
-				sv->dups++;
-			memset(pg, page_fill(va + i * PGSZ, id), sizeof(pg));
-			xwrite(sv->fd, pg, sizeof(pg));
-		}
-	}
-	return NULL;
 }
 
 /*
@@ -616,7 +529,7 @@ static void test_relay_push(void **state)
 	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
 	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
 	pthread_create(&td, NULL, daemon_run, &d);
-	pthread_create(&ts, NULL, server_dedup_run, &sv);
+	pthread_create(&ts, NULL, server_count_run, &sv);
 	pthread_join(td, NULL);
 	pthread_join(ts, NULL);
 	lzx_relay_counts(src, &c);

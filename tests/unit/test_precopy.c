@@ -4,10 +4,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
 #include "precopy.h"
+#include "util.h"
 
 static struct iter_report iter(uint64_t pages, double secs, uint64_t frozen_us)
 {
@@ -364,6 +368,24 @@ static void test_reference_run_within_25_percent(void **state)
 	assert_true(itb.predicted_downtime_us < 0.75 * measured);
 }
 
+/* A measured figure kept between runs: one slow run moves it a quarter of the way. */
+static void test_figure_blended(void **state)
+{
+	char dir[] = "/tmp/phaul-blend-XXXXXX", path[64];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/restore-overhead", dir);
+	u64_file_blend(path, 100000); /* the first figure alone */
+	assert_int_equal(u64_file_load(path), 100000);
+	u64_file_blend(path, 500000); /* one slow restore */
+	assert_int_equal(u64_file_load(path), 200000);
+	u64_file_blend(path, 0); /* no figure: the old one stays */
+	assert_int_equal(u64_file_load(path), 200000);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_switch_measured_in_prediction),
 		cmocka_unit_test(test_switch_over_limit_unreachable),
 		cmocka_unit_test(test_reference_run_within_25_percent),
+		cmocka_unit_test(test_figure_blended),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,10 @@
 
 #include "report.h"
 
-/* Run report_print with stdout in a temp file; returns what it printed. */
+static const struct iter_report *cap_iter;
+
+/* Run report_print (or report_iter of cap_iter) with stdout in a temp file; returns what it
+ * printed. */
 static char *printed(const struct report *r)
 {
 	static char buf[16384];
@@ -33,7 +36,10 @@ static char *printed(const struct report *r)
 	saved = dup(STDOUT_FILENO);
 	assert_true(saved >= 0);
 	assert_true(dup2(fileno(f), STDOUT_FILENO) >= 0);
-	report_print(r);
+	if (cap_iter)
+		report_iter((struct report *)r, cap_iter);
+	else
+		report_print(r);
 	fflush(stdout);
 	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
 	close(saved);
@@ -227,6 +233,25 @@ static void test_headline(void **state)
 	assert_null(strstr(out, "dry run"));
 }
 
+/* The final iteration never passes precopy_next(): its rate is still shown. */
+static void test_final_iter_rate(void **state)
+{
+	static struct report r;
+	struct iter_report it = { .iter = 9, .final = true, .pages = 382 };
+	char *out;
+
+	report_init(&r, false);
+	it.raw_bytes = it.pages * 4096;
+	it.wire_bytes = 3 * 1024 * 1024 / 2;
+	it.usec = 500000;
+	cap_iter = &it;
+	out = printed(&r);
+	cap_iter = NULL;
+	print_message("%s", out);
+	assert_non_null(strstr(out, "final  9:"));
+	assert_non_null(strstr(out, "3.0 MiB/s"));
+}
+
 static void test_dry_run(void **state)
 {
 	static struct report r;
@@ -285,7 +310,7 @@ int main(void)
 		cmocka_unit_test(test_text_fs_paths),  cmocka_unit_test(test_text_only_shared),
 		cmocka_unit_test(test_sync_path_cap),  cmocka_unit_test(test_headline),
 		cmocka_unit_test(test_dry_run),	       cmocka_unit_test(test_json_interruption),
-		cmocka_unit_test(test_downtime_parts),
+		cmocka_unit_test(test_downtime_parts), cmocka_unit_test(test_final_iter_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

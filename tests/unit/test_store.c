@@ -317,6 +317,67 @@ static void test_iterations(void **state)
 	free(dir);
 }
 
+/*
+ * Hybrid: where the store holds a page of the last session (pstore_locate),
+ * read back through the descriptor it gives; pages it does not hold, a
+ * shmem map and a task absent from the last session are refused.
+ */
+static void test_locate(void **state)
+{
+	char *dir = mkdir_tmp();
+	struct pstore *s = store_new(dir);
+	struct stream st = { 0 };
+	struct psx_parser p;
+	struct mio m;
+	uint8_t pg[PGSZ], want[PGSZ];
+	uint64_t off, np;
+	int fd;
+
+	(void)state;
+	psx_init(&p, PGSZ);
+	assert_int_equal(pstore_locate(s, 42, BASE, &fd, &off, &np), -PH_EPROTO);
+	hdr(&st, PS_IOV_OPEN2, 0, 0, PID_DST(42));
+	add(&st, PID_DST(42), BASE, 4, 1, 0);
+	add(&st, PID_DST(42), BASE + 10 * PGSZ, 2, 1, 0);
+	hdr(&st, PS_IOV_OPEN2, 0, 0, PID_DST(43));
+	add(&st, PID_DST(43), BASE, 1, 1, 0);
+	hdr(&st, PS_IOV_OPEN2, 0, 0, SHM_DST(42));
+	add(&st, SHM_DST(42), BASE + 100 * PGSZ, 1, 1, 0);
+	hdr(&st, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	assert_int_equal(run(s, &p, &st, 5000, &m), 0);
+	/* 2: page 2 dirty, 43 gone */
+	st.len = 0;
+	hdr(&st, PS_IOV_OPEN2, 0, 0, PID_DST(42));
+	parent(&st, PID_DST(42), BASE, 2);
+	add(&st, PID_DST(42), BASE + 2 * PGSZ, 1, 2, 0);
+	parent(&st, PID_DST(42), BASE + 3 * PGSZ, 1);
+	parent(&st, PID_DST(42), BASE + 10 * PGSZ, 2);
+	hdr(&st, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	assert_int_equal(run(s, &p, &st, 5000, &m), 0);
+
+	assert_int_equal(pstore_locate(s, 42, BASE + PGSZ, &fd, &off, &np), 0);
+	assert_int_equal(off, PGSZ);
+	assert_int_equal(np, 3);
+	assert_int_equal(pstore_locate(s, 42, BASE + 2 * PGSZ, &fd, &off, &np), 0);
+	assert_int_equal(pread(fd, pg, PGSZ, (off_t)off), PGSZ);
+	fill(want, BASE + 2 * PGSZ, 2);
+	assert_memory_equal(pg, want, PGSZ);
+	assert_int_equal(pstore_locate(s, 42, BASE + 11 * PGSZ, &fd, &off, &np), 0);
+	assert_int_equal(off, 5 * PGSZ);
+	assert_int_equal(np, 1);
+	assert_int_equal(pread(fd, pg, PGSZ, (off_t)off), PGSZ);
+	fill(want, BASE + 11 * PGSZ, 1);
+	assert_memory_equal(pg, want, PGSZ);
+	assert_int_equal(pstore_locate(s, 42, BASE + 4 * PGSZ, &fd, &off, &np), -PH_EPROTO);
+	assert_int_equal(pstore_locate(s, 42, BASE + 1, &fd, &off, &np), -PH_EPROTO);
+	assert_int_equal(pstore_locate(s, 43, BASE, &fd, &off, &np), -PH_EPROTO);
+	assert_int_equal(pstore_locate(s, 42, BASE + 100 * PGSZ, &fd, &off, &np), -PH_EPROTO);
+	pstore_close(s);
+	free(st.buf);
+	rm_tree(dir);
+	free(dir);
+}
+
 /* Sessions good (may be NULL) then bad on a fresh store: bad is refused with needle. */
 static void expect_refused(struct stream *good, struct stream *bad, const char *needle)
 {
@@ -542,6 +603,7 @@ int main(void)
 		cmocka_unit_test_setup(test_random, use_uring),
 		cmocka_unit_test_setup(test_random, use_plain),
 		cmocka_unit_test(test_fallback),
+		cmocka_unit_test_setup(test_locate, use_uring),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
