@@ -65,6 +65,12 @@ struct agent {
 };
 
 int agent_serve(struct agent *a);
+struct ct;
+/*
+ * The CT a->ct names, parsed into the agent's one struct ct (valid until
+ * the next call): ct_parse_dst()'s result, *out usable even when it fails.
+ */
+int agent_ct(struct agent *a, struct ct **out);
 /* Before Hello: name the session's run (its log dir); 0 or -PH_ESYS. */
 int agent_audit_init(struct agent *a, const char *transport);
 /*

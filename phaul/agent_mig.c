@@ -483,12 +483,13 @@ static int on_rst_notify(const char *script, pid_t root, void *arg)
 	return hold_record(a);
 }
 
-/* Does the CT's type restore it itself (lxc:)? Then not lazily: not our CRIU. */
-static bool ct_own_restore(const char *spec)
+/* Can the CT's type do what caps says (CT_CAP_*)? */
+static bool ct_can(struct agent *a, unsigned caps)
 {
-	static struct ct ct; /* large; one restore per agent process */
+	struct ct *ct;
 
-	return spec && spec[0] && ct_parse(spec, &ct) == 0 && ct.ops->restore;
+	agent_ct(a, &ct);
+	return (ct->ops->caps & caps) == caps;
 }
 
 /*
@@ -505,7 +506,7 @@ static int postcopy_begin(struct agent *a, const Phaul__RestoreReq *q, const cha
 {
 	int sp[2], ret;
 
-	if (ct_own_restore(q->ct))
+	if (!ct_can(a, CT_CAP_POSTCOPY | CT_CAP_LAZY_RESTORE))
 		return ph_seterr(PH_ENOTSUP, "%s: post-copy: %.64s restores itself, not lazily",
 				 a->host, q->ct);
 	if (!a->lazy_ok)
@@ -529,7 +530,7 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 {
 	if (!(q->has_lazy && q->lazy))
 		return false;
-	if (ct_own_restore(q->ct)) {
+	if (!ct_can(a, CT_CAP_LAZY_RESTORE)) {
 		snprintf(a->lazy_note, sizeof(a->lazy_note),
 			 "%.64s: %.64s restores itself, eagerly", a->host, q->ct);
 		return false;
@@ -544,20 +545,18 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 	return true;
 }
 
-/* The CT's type restores it if it knows how (lxc:), else CRIU directly. */
+/* The CT's type restores it; o->conn is the type's to use or close. */
 static int restore_ct(struct agent *a, struct criu_opts *o, pid_t *pid)
 {
-	static struct ct ct; /* large; one restore per agent process */
+	struct ct *ct;
 	int ret;
 
-	if (!a->ct[0])
-		return criu_restore(o, pid);
-	if ((ret = ct_parse(a->ct, &ct)) < 0 || ct.ops->restore) {
-		criu_conn_close(o->conn); /* not ours to use: the type runs its own CRIU */
+	if ((ret = agent_ct(a, &ct)) < 0) {
+		criu_conn_close(o->conn);
 		o->conn = NULL;
-		return ret < 0 ? ret : ct.ops->restore(&ct, o->images_dir, o, pid);
+		return ret;
 	}
-	return criu_restore(o, pid);
+	return ct->ops->restore(ct, o->images_dir, o, pid);
 }
 
 int agent_on_restore(struct agent *a, Phaul__Msg *in)
@@ -627,7 +626,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	 * this agent does not live to see end is found (by the CT's name) and
 	 * discarded by `phaul recover`.
 	 */
-	own = o.leave_stopped && ct_own_restore(a->ct);
+	own = o.leave_stopped && !ct_can(a, CT_CAP_RST_NOTIFY);
 	if (own && (ret = hold_record(a)) < 0) {
 		ph_errctx(ret, "%s", a->host);
 		goto out;

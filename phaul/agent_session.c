@@ -69,27 +69,22 @@ static void err_restore(const struct err_saved *e)
 		ph_clearerr();
 }
 
-/* The type's discard (by the CT's name, whatever restored_pid), or kill the tree. */
-static void discard_restored(struct agent *a)
+int agent_ct(struct agent *a, struct ct **out)
 {
 	static struct ct ct; /* large; one migration per agent process */
 
-	if (a->ct[0] && ct_parse(a->ct, &ct) == 0 && ct.ops->discard) {
-		if (ct.ops->discard(&ct, a->restored_pid) < 0)
-			pr_warn("%s", ph_errmsg());
-		return;
-	}
-	if (a->restored_pid <= 0)
-		return;
-	/*
-	 * The whole tree: a held one is stopped, and children left behind a
-	 * killed root would stay stopped for ever. The root is our child
-	 * (CRIU's rst_sibling) unless a recover session does this: reap it.
-	 */
-	if (criu_tree_signal(a->restored_pid, SIGKILL) < 0)
+	*out = &ct;
+	return ct_parse_dst(a->ct, &ct);
+}
+
+/* The type's discard (by the CT's name, whatever restored_pid). */
+static void discard_restored(struct agent *a)
+{
+	struct ct *ct;
+
+	agent_ct(a, &ct);
+	if (ct->ops->discard(ct, a->restored_pid) < 0)
 		pr_warn("%s", ph_errmsg());
-	kill(a->restored_pid, SIGKILL);
-	waitpid(a->restored_pid, NULL, WNOHANG);
 }
 
 void agent_record(struct agent *a, enum mrec_dst_state st)

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include "phaul.pb-c.h"
 #include "htype.h"
 #include "util.h"
+#include "transport/chan.h"
 
 extern const struct htype_ops htype_pid;
 extern const struct htype_ops htype_lxc;
@@ -24,6 +28,12 @@ extern const struct htype_ops htype_podman;
 
 static const struct htype_ops *const htypes[] = { &htype_pid, &htype_lxc, &htype_runc,
 						  &htype_podman };
+
+const struct htype_ops *const *htype_all(size_t *n)
+{
+	*n = sizeof(htypes) / sizeof(htypes[0]);
+	return htypes;
+}
 
 int ct_parse(const char *spec, struct ct *ct)
 {
@@ -46,6 +56,55 @@ int ct_parse(const char *spec, struct ct *ct)
 		}
 	}
 	return ph_seterr(PH_EUSAGE, "'%s': unknown CT type (known: pid, lxc, runc, podman)", spec);
+}
+
+int ct_parse_dst(const char *spec, struct ct *ct)
+{
+	int ret = 0;
+
+	if (spec[0])
+		ret = ct_parse(spec, ct);
+	else
+		memset(ct, 0, sizeof(*ct));
+	if (!ct->ops)
+		ct->ops = htypes[0]; /* pid: a process tree */
+	return ret;
+}
+
+void ct_close(struct ct *ct)
+{
+	criu_conn_close(ct->criu);
+	ct->criu = NULL;
+}
+
+int ct_criu_any(const struct ct *ct, const struct criu_opts *o)
+{
+	return 0;
+}
+
+void ct_criu_opts_none(const struct ct *ct, struct criu_opts *o)
+{
+}
+
+int ct_pages_listen(struct ct *ct, struct ct_pages *p)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = chan_tcp_listen("127.0.0.1:0");
+
+	if (fd < 0)
+		return fd;
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		close(fd);
+		return ph_seterr_errno(PH_ESYS, "page relay: getsockname");
+	}
+	*p = (struct ct_pages){ .sk = fd, .accept = true, .port = ntohs(sa.sin_port) };
+	return 0;
+}
+
+int ct_probe_none(const struct ct *ct, const char *path, struct ct_facts *f)
+{
+	return ph_seterr(PH_ENOTSUP, "%s: no runtime to probe", ct->spec);
 }
 
 int ct_open(const char *spec, struct ct *ct)
@@ -221,8 +280,9 @@ void ct_facts_fill(const char *spec, const char *path, const char *image, Phaul_
 {
 	static struct ct ct; /* large; the agent answers one check at a time */
 	struct ct_facts cf = { 0 };
+	int ret;
 
-	if (ct_parse(spec, &ct) < 0 || !ct.ops->probe)
+	if (ct_parse(spec, &ct) < 0)
 		return;
 	if (path && strnlen(path, PATH_MAX) == PATH_MAX) {
 		pr_warn("check of %s: directory path too long, not looked up", ct.spec);
@@ -234,7 +294,9 @@ void ct_facts_fill(const char *spec, const char *path, const char *image, Phaul_
 	}
 	if (image)
 		snprintf(cf.image, sizeof(cf.image), "%s", image);
-	if (ct.ops->probe(&ct, path, &cf) < 0) {
+	if ((ret = ct.ops->probe(&ct, path, &cf)) == -PH_ENOTSUP)
+		return;
+	if (ret < 0) {
 		/* unknown counts as missing: the source refuses */
 		pr_warn("check of %s: %s", ct.spec, ph_errmsg());
 		cf.runtime[0] = '\0';

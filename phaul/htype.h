@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * htypes: what a CT ("pid:N", "lxc:NAME") is. Each type answers the few
- * questions a migration asks; the orchestrator never looks inside.
+ * questions a migration asks; the orchestrator never looks inside and
+ * never asks which type it is.
  *
- * Only name and resolve are required. A type that leaves the dump and
- * restore hooks NULL is dumped over phaul's own `criu swrk` connection and
- * restored with criu_restore(); a type whose manager runs CRIU itself
- * (lxc: liblxc) dumps with its own hooks and sends the pages to the page
- * server address it is given: phaul's relay, listening on the source.
+ * Every type fills every slot (tests/unit/test_htype.c checks): a new
+ * type adds a file and a line in htype.c's table, not a branch in
+ * migrate.c or the agent. What genuinely differs between types is said
+ * by the type: its caps (CT_CAP_*), max_pre_dumps, or an op that refuses
+ * with a clear error (check_criu) or returns -PH_ENOTSUP (probe).
+ *
+ * How a type runs CRIU is its own business. pid: dumps over phaul's own
+ * `criu swrk` connection (ct->criu, engine/criu.h) with the page-server
+ * fd of a socketpair, and restores with criu_restore(); a type whose
+ * manager runs CRIU itself (lxc: liblxc, runc:, podman:) dumps with its
+ * tool and sends the pages to the page server address it is given:
+ * phaul's relay, listening on the source (ct_pages_listen()).
  */
 #ifndef PHAUL_HTYPE_H
 #define PHAUL_HTYPE_H
@@ -22,7 +30,7 @@
 
 struct ct;
 
-/* One pre-dump or the final dump, for a type that runs CRIU itself. */
+/* One pre-dump or the final dump. */
 struct ct_dump {
 	const char *images_dir; /* this iteration's images (and CRIU's log) */
 	const char *parent;	/* previous iteration, "../N-1" relative to it; or NULL */
@@ -30,6 +38,40 @@ struct ct_dump {
 	const char *ps_addr;	/* page server for the pages: the relay */
 	int ps_port;
 	uint32_t ghost_limit; /* --ghost-limit; 0: CRIU's default */
+	/*
+	 * The config's CRIU options and the mode's (track_mem, lazy_pages),
+	 * for a type that passes them all (pid:); images, parent and the
+	 * page-server fd are left to the type.
+	 */
+	const struct criu_opts *criu;
+};
+
+/* The relay's end of the page stream (open_pages). */
+struct ct_pages {
+	int sk;	     /* the relay's socket; the caller closes it */
+	bool accept; /* sk listens: each dump's CRIU connects to 127.0.0.1:port */
+	int port;
+};
+
+/* What a type can do that not every type can (htype_ops.caps). */
+enum {
+	/*
+	 * Its restore can run with CRIU's lazy pages daemon on the same
+	 * images (o->lazy_pages): --restore lazy.
+	 */
+	CT_CAP_LAZY_RESTORE = 1 << 0,
+	/*
+	 * Its final dump can leave the memory with a lazy page server
+	 * (criu_opts.lazy_pages through ct_dump.criu), to be pulled by a
+	 * lazy restore: --mode postcopy.
+	 */
+	CT_CAP_POSTCOPY = 1 << 1,
+	/*
+	 * Its restore names the root through o->rst_notify("post-restore")
+	 * before it returns, so the agent records it held from then on;
+	 * without, the agent records the CT held by name before the restore.
+	 */
+	CT_CAP_RST_NOTIFY = 1 << 2,
 };
 
 #define CT_IMAGE_MAX 256 /* CheckReq.ct_image: an image ID or reference */
@@ -50,45 +92,59 @@ struct ct_facts {
 
 struct htype_ops {
 	const char *name;
+	unsigned caps; /* CT_CAP_* */
 	/* Pre-dumps the type can chain (podman: one pre-checkpoint); 0: no limit. */
 	unsigned max_pre_dumps;
 	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
 	int (*resolve)(struct ct *ct);
 	/*
 	 * Source, before anything runs: refuse CRIU options (o as for a dump)
-	 * the type cannot pass, PH_EUSAGE naming them; NULL: it passes all.
+	 * the type cannot pass, PH_EUSAGE naming them (ct_criu_any: it
+	 * passes all).
 	 */
 	int (*check_criu)(const struct ct *ct, const struct criu_opts *o);
 	/*
-	 * Source: add the type's CRIU options (swrk dumps; for a type that
-	 * runs CRIU itself, what it always passes, for the source's checks).
+	 * Source: add the type's CRIU options (for a type that runs CRIU
+	 * itself, what it always passes, for the source's checks).
 	 */
 	void (*criu_opts)(const struct ct *ct, struct criu_opts *o);
-	/* Source: one pre-dump; NULL: criu_pre_dump() over swrk. */
+	/*
+	 * Source, once before the first dump: the page stream's socket for
+	 * the relay into p (ct_pages_listen: a local listener that the
+	 * type's CRIU connects to at each dump).
+	 */
+	int (*open_pages)(struct ct *ct, struct ct_pages *p);
+	/* Source: one pre-dump. */
 	int (*pre_dump)(struct ct *ct, const struct ct_dump *d);
 	/*
-	 * Source: the final dump; NULL: criu_dump() over swrk. Same contract
-	 * as criu_dump(): fn("post-dump") decides COMMIT (the CT is killed)
-	 * or ROLLBACK (it resumes); *outcome says what happened to it.
+	 * Source: the final dump. Same contract as criu_dump(): fn("post-dump")
+	 * decides COMMIT (the CT is killed) or ROLLBACK (it resumes);
+	 * *outcome says what happened to it.
 	 */
 	int (*dump)(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
 		    enum criu_dump_outcome *outcome);
 	/*
-	 * Destination: restore from images_dir; NULL: criu_restore(). With
-	 * o->leave_stopped (o may be NULL: none) every process of the CT is
-	 * left stopped (SIGSTOP before its first instruction) and *pid is the
-	 * root to SIGCONT at Go: a type whose manager runs CRIU passes it
-	 * criu_hold_conf()'s file.
+	 * Destination: restore from images_dir. o (may be NULL: none) as for
+	 * criu_restore(): o->conn, a `criu swrk` started ahead, is the
+	 * restore's to use or close at once (before it forks anything that
+	 * outlives it), whatever happens. With o->leave_stopped every process
+	 * of the CT is left stopped (SIGSTOP before its first instruction)
+	 * and *pid is the root to SIGCONT at Go: a type whose manager runs
+	 * CRIU passes it criu_hold_conf()'s file.
 	 */
 	int (*restore)(struct ct *ct, const char *images_dir, const struct criu_opts *o,
 		       pid_t *pid);
-	/* Destination: stop what restore started (not committed); NULL: kill the tree. */
+	/*
+	 * Destination: stop what restore started (not committed); root is the
+	 * restored root, or 0 if unknown (found by the CT's name, if at all).
+	 */
 	int (*discard)(struct ct *ct, pid_t root);
 	/*
-	 * Both hosts, optional: the type's runtime here and, for the
-	 * destination's checks, whether ct->id and path (the CT's directory
-	 * on the source, or NULL) are taken here. Compared as strings only:
-	 * path may come from the peer.
+	 * Both hosts: the type's runtime here and, for the destination's
+	 * checks, whether ct->id and path (the CT's directory on the source,
+	 * or NULL) are taken here. Compared as strings only: path may come
+	 * from the peer. -PH_ENOTSUP (ct_probe_none): the type has no runtime
+	 * to check.
 	 */
 	int (*probe)(const struct ct *ct, const char *path, struct ct_facts *f);
 };
@@ -110,12 +166,26 @@ struct ct {
 	 * like --sync paths, the last time while the CT is frozen. */
 	char sync[CT_SYNC_MAX][PATH_MAX];
 	size_t nsync;
+	/* Source: pid:'s `criu swrk` for its dumps (open_pages); ct_close() closes it. */
+	struct criu_conn *criu;
+	int criu_ps_fd; /* its page-server fd, as swrk knows it */
 };
+
+/* The registered types (htype.c's table), *n of them. */
+const struct htype_ops *const *htype_all(size_t *n);
 
 /* Parse "type:id" and resolve it (source). */
 int ct_open(const char *spec, struct ct *ct);
 /* Parse "type:id" only: the destination, where the CT does not run yet. */
 int ct_parse(const char *spec, struct ct *ct);
+/*
+ * Destination: as ct_parse, but a CT the source did not name ("") is a
+ * bare process tree (the first type), and so is one ct_parse refuses,
+ * for its discard; that refusal is still returned.
+ */
+int ct_parse_dst(const char *spec, struct ct *ct);
+/* Free what the type holds for a migration (ct->criu); ct may be all zero. */
+void ct_close(struct ct *ct);
 /* Fill pids, npids and rss_kb with the tree under ct->root. */
 int ct_collect_tree(struct ct *ct);
 /* Is the CT's root still alive (after a rollback, say)? */
@@ -150,12 +220,21 @@ int ct_img_write(const char *images_dir, const char *img, const char *text);
 int ct_img_dir(const struct ct *ct, const char *images_dir, const char *img, const char *what,
 	       const char *file, char *dir, size_t len);
 
+/* Shared slots. check_criu: the type passes every CRIU option. */
+int ct_criu_any(const struct ct *ct, const struct criu_opts *o);
+/* criu_opts: the type adds none. */
+void ct_criu_opts_none(const struct ct *ct, struct criu_opts *o);
+/* open_pages: listen on 127.0.0.1, any port, for the type's own CRIU. */
+int ct_pages_listen(struct ct *ct, struct ct_pages *p);
+/* probe: no runtime to check; -PH_ENOTSUP. */
+int ct_probe_none(const struct ct *ct, const char *path, struct ct_facts *f);
+
 struct Phaul__HostFacts;
 /*
  * Destination: the type's facts for a CheckReq naming spec, path and image
  * (all from the peer: checked for length, compared as strings only; path
  * and image may be NULL) into f's ct_* fields. Nothing set for an unknown
- * type or one without probe.
+ * type or one without a runtime.
  */
 void ct_facts_fill(const char *spec, const char *path, const char *image,
 		   struct Phaul__HostFacts *f);

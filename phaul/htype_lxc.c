@@ -455,6 +455,7 @@ static int lxc_restore(struct ct *ct, const char *images_dir, const struct criu_
 	ssize_t n;
 	pid_t child;
 
+	criu_conn_close(co ? co->conn : NULL); /* liblxc runs its own CRIU */
 	*pid = 0;
 	if (co && co->leave_stopped && (ret = criu_hold_conf(images_dir, conf, sizeof(conf))) < 0)
 		return ph_errctx(ret, "%s", ct->spec);
@@ -504,8 +505,10 @@ const struct htype_ops htype_lxc = {
 	.resolve = lxc_resolve,
 	.check_criu = lxc_check_criu,
 	.criu_opts = lxc_criu_opts,
+	.open_pages = ct_pages_listen,
 	.pre_dump = lxc_pre_dump,
 	.dump = lxc_dump,
 	.restore = lxc_restore,
 	.discard = lxc_discard,
+	.probe = ct_probe_none,
 };

@@ -340,7 +340,8 @@ static int podman_restore(struct ct *ct, const char *images_dir, const struct cr
 	struct stat st;
 	int ret;
 
-	(void)co; /* Podman restores it running: it cannot hold it stopped */
+	/* Podman runs its own CRIU, and restores it running: it cannot hold it stopped */
+	criu_conn_close(co ? co->conn : NULL);
 	*pid = 0;
 	if ((ret = podman_name_ok(ct)) < 0 ||
 	    (ret = ct_img_dir(ct, images_dir, PODMAN_DIR_IMG, "exports dir", PODMAN_CKPT, dir,
@@ -490,6 +491,9 @@ const struct htype_ops htype_podman = {
 	.name = "podman",
 	.max_pre_dumps = 1,
 	.resolve = podman_resolve,
+	.check_criu = ct_criu_any,
+	.criu_opts = ct_criu_opts_none,
+	.open_pages = ct_pages_listen,
 	.pre_dump = podman_pre_dump,
 	.dump = podman_dump,
 	.restore = podman_restore,

@@ -427,6 +427,7 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 	struct runc_state s;
 	int ret;
 
+	criu_conn_close(co ? co->conn : NULL); /* runc runs its own CRIU */
 	*pid = 0;
 	if ((ret = ct_img_dir(ct, images_dir, RUNC_BUNDLE_IMG, "bundle", "config.json", bundle,
 			      sizeof(bundle))) < 0)
@@ -533,6 +534,9 @@ static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 const struct htype_ops htype_runc = {
 	.name = "runc",
 	.resolve = runc_resolve,
+	.check_criu = ct_criu_any,
+	.criu_opts = ct_criu_opts_none,
+	.open_pages = ct_pages_listen,
 	.pre_dump = runc_pre_dump,
 	.dump = runc_dump,
 	.restore = runc_restore,

@@ -73,10 +73,9 @@ struct mig {
 	char peer[256];
 	char host[256];
 	char dir[PATH_MAX];
-	struct criu_conn *criu;
 	int sk;	     /* relay's end of CRIU's page-server socket */
-	int criu_sk; /* CRIU's end, as swrk knows it */
-	int ps_port; /* CTs that run CRIU themselves: sk listens on 127.0.0.1 here */
+	int ps_port; /* the type's CRIU connects to 127.0.0.1:ps_port (ps_accept) */
+	bool ps_accept;
 	struct psx_parser psx;
 	struct pages_relay relay;
 	enum precopy_policy policy; /* cfg->policy, parsed */
@@ -341,10 +340,10 @@ static int step_connect(struct mig *g, const char *host)
 	return check_interrupt(g);
 }
 
-/* Post-copy needs our CRIU (not the type's) and a lazy restore there. */
+/* Post-copy needs a type whose dump can leave pages lazy and a lazy restore there. */
 static int postcopy_check(struct mig *g)
 {
-	if (g->ct.ops->dump)
+	if (!(g->ct.ops->caps & CT_CAP_POSTCOPY))
 		return ph_seterr(PH_ECOMPAT,
 				 "check postcopy: %s: %s CTs dump through their own tool, which "
 				 "phaul cannot make serve lazy pages; required: a pid: CT (or "
@@ -397,9 +396,9 @@ static int step_check(struct mig *g)
 		return ph_errctx(ret, "listing the CT's files");
 	q.files = &files;
 
-	if (g->ct.ops->probe) {
-		/* the type's runtime here; missing shows in the table */
-		if (g->ct.ops->probe(&g->ct, NULL, &cf) < 0)
+	/* the type's runtime here, if it has one; missing shows in the table */
+	if ((ret = g->ct.ops->probe(&g->ct, NULL, &cf)) != -PH_ENOTSUP) {
+		if (ret < 0)
 			pr_warn("%s", ph_errmsg());
 		q.ct_spec = g->ct.spec;
 		q.ct_path = g->ct.nsync ? g->ct.sync[0] : NULL;
@@ -408,8 +407,7 @@ static int step_check(struct mig *g)
 	}
 	/* What CRIU would refuse among the CT's files, said before anything is frozen. */
 	config_criu_opts(&g->cfg->criu, false, &o);
-	if (g->ct.ops->criu_opts)
-		g->ct.ops->criu_opts(&g->ct, &o);
+	g->ct.ops->criu_opts(&g->ct, &o);
 	allow = (struct compat_fd_allow){ .file_locks = o.file_locks,
 					  .link_remap = o.link_remap,
 					  .ext_unix_sk = o.ext_unix_sk,
@@ -452,28 +450,12 @@ static int setup_streams(struct mig *g)
 	return 0;
 }
 
-/* The page relay's address for a CRIU that connects itself: 127.0.0.1, any port. */
-static int tcp_listen_local(int *port)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd = chan_tcp_listen("127.0.0.1:0");
-
-	if (fd < 0)
-		return fd;
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-		close(fd);
-		return ph_seterr_errno(PH_ESYS, "page relay: getsockname");
-	}
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
 static int step_prepare(struct mig *g)
 {
 	char stamp[32];
 	time_t now = time(NULL);
-	int sp[2], ret;
+	struct ct_pages p;
+	int ret;
 
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&now));
 	snprintf(g->dir, sizeof(g->dir), "%s/out-%s-%.32s-%s", g->cfg->work_dir, g->ct.ops->name,
@@ -481,36 +463,22 @@ static int step_prepare(struct mig *g)
 	if ((ret = mkdir_p(g->dir, 0700)) < 0)
 		return ret;
 	psx_init(&g->psx, (size_t)sysconf(_SC_PAGESIZE));
-	if (g->ct.ops->dump) {
-		/* The type's CRIU connects to a page-server address: one connection per dump. */
-		g->sk = tcp_listen_local(&g->ps_port);
-		return g->sk < 0 ? g->sk : 0;
-	}
-	/* One socket serves every pre-dump and the dump (engine/README.md). */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return ph_seterr_errno(PH_ESYS, "page-server socketpair");
-	ret = criu_conn_open_fds(&g->criu, &sp[0], 1);
-	g->criu_sk = sp[0];
-	close(sp[0]); /* swrk holds its own copy at the same number */
-	g->sk = sp[1];
+	p = (struct ct_pages){ .sk = -1 };
+	ret = g->ct.ops->open_pages(&g->ct, &p);
+	g->sk = p.sk;
+	g->ps_accept = p.accept;
+	g->ps_port = p.port;
 	return ret;
 }
 
-static void fill_opts(struct mig *g, struct criu_opts *o, const char *dir, const char *parent)
+/* What the type needs for one dump; o holds d's CRIU options. */
+static void fill_ct_dump(struct mig *g, struct ct_dump *d, struct criu_opts *o, const char *dir,
+			 const char *parent)
 {
 	*o = (struct criu_opts)CRIU_OPTS_INIT;
-	g->ct.ops->criu_opts(&g->ct, o);
-	o->images_dir = dir;
-	o->parent_img = parent;
-	o->ps_fd = g->criu_sk;
 	o->track_mem = g->precopy && (!g->postcopy || g->hybrid);
 	o->lazy_pages = g->postcopy;
 	config_criu_opts(&g->cfg->criu, false, o);
-}
-
-/* What a type that runs CRIU itself needs for one dump. */
-static void fill_ct_dump(struct mig *g, struct ct_dump *d, const char *dir, const char *parent)
-{
 	*d = (struct ct_dump){
 		.images_dir = dir,
 		.parent = parent,
@@ -518,6 +486,7 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, const char *dir, cons
 		.ps_addr = "127.0.0.1",
 		.ps_port = g->ps_port,
 		.ghost_limit = g->cfg->criu.ghost_limit,
+		.criu = o,
 	};
 }
 
@@ -530,6 +499,8 @@ static int ct_dump_failed(struct mig *g, int ret)
 {
 	char msg[1024];
 
+	if (!g->ps_accept)
+		return ret; /* the relay's socket is CRIU's for the whole migration */
 	snprintf(msg, sizeof(msg), "%s", ph_errmsg());
 	shutdown(g->sk, SHUT_RDWR);
 	if (pages_relay_join(&g->relay) < 0 && g->relay.connected)
@@ -543,11 +514,7 @@ static int pre_dump(struct mig *g, const char *dir, const char *parent)
 	struct ct_dump d;
 	int ret;
 
-	if (!g->ct.ops->pre_dump) {
-		fill_opts(g, &o, dir, parent);
-		return criu_pre_dump(g->criu, &o);
-	}
-	fill_ct_dump(g, &d, dir, parent);
+	fill_ct_dump(g, &d, &o, dir, parent);
 	if ((ret = g->ct.ops->pre_dump(&g->ct, &d)) < 0)
 		ret = ct_dump_failed(g, ret);
 	return ret;
@@ -605,7 +572,7 @@ static int iter_begin(struct mig *g, bool final, char *dir, size_t dlen, char *p
 	g->relay = (struct pages_relay){
 		.mux = g->m,
 		.sk = g->sk,
-		.accept = g->ct.ops->dump != NULL,
+		.accept = g->ps_accept,
 		.psx = &g->psx,
 		.source = true,
 		.timeout_ms = g->cfg->timeout_s * 1000,
@@ -1209,14 +1176,9 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	g->t_dump = now_us();
 	report_mark(&g->rep, RM_FREEZE);
 	set_phase(g, PHASE_FROZEN);
-	if (g->ct.ops->dump) {
-		fill_ct_dump(g, &d, dir, parent[0] ? parent : NULL);
-		if ((ret = g->ct.ops->dump(&g->ct, &d, on_notify, g, outcome)) < 0)
-			ret = ct_dump_failed(g, ret);
-	} else {
-		fill_opts(g, &o, dir, parent[0] ? parent : NULL);
-		ret = criu_dump(g->criu, &o, on_notify, g, outcome);
-	}
+	fill_ct_dump(g, &d, &o, dir, parent[0] ? parent : NULL);
+	if ((ret = g->ct.ops->dump(&g->ct, &d, on_notify, g, outcome)) < 0)
+		ret = ct_dump_failed(g, ret);
 	if (postcopy_join(g) < 0) {
 		/* the restore failed before the switch: that, not CRIU's view, is the cause */
 		pages_relay_join(&g->relay);
@@ -1593,7 +1555,7 @@ static int criu_opts_for_type(const struct mig *g)
 	struct criu_opts o = CRIU_OPTS_INIT;
 
 	config_criu_opts(&g->cfg->criu, false, &o);
-	return g->ct.ops->check_criu ? g->ct.ops->check_criu(&g->ct, &o) : 0;
+	return g->ct.ops->check_criu(&g->ct, &o);
 }
 
 /*
@@ -1722,7 +1684,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	mux_close(g.m);
 	g.m = NULL;
 	pthread_mutex_unlock(&g.lock);
-	criu_conn_close(g.criu);
+	ct_close(&g.ct);
 	if (g.sk >= 0)
 		close(g.sk);
 	if (g.dir[0] && !cfg->keep_images && ret == EXIT_OK)

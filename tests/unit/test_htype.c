@@ -27,13 +27,123 @@ static void test_parse_types(void **state)
 	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
 	assert_string_equal(ct.ops->name, "lxc");
 	assert_string_equal(ct.id, "web1");
-	assert_non_null(ct.ops->dump);
-	assert_non_null(ct.ops->restore);
 	assert_int_equal(ct_parse("pid:42", &ct), 0);
 	assert_string_equal(ct.ops->name, "pid");
-	/* pid: is dumped and restored by phaul's own CRIU calls */
-	assert_null(ct.ops->dump);
-	assert_null(ct.ops->restore);
+	/* post-copy and lazy restores are said by the type, not by its name */
+	assert_true(ct.ops->caps & CT_CAP_POSTCOPY);
+	assert_true(ct.ops->caps & CT_CAP_LAZY_RESTORE);
+	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
+	assert_false(ct.ops->caps & CT_CAP_POSTCOPY);
+}
+
+/*
+ * One interface, every slot filled: a NULL slot meaning "the orchestrator
+ * does it itself" is a type test in disguise (migrate.c and the agent
+ * call every op unconditionally).
+ */
+static void test_every_type_complete(void **state)
+{
+	const struct htype_ops *const *t;
+	size_t n;
+
+	t = htype_all(&n);
+	assert_true(n >= 4);
+	for (size_t i = 0; i < n; i++) {
+		print_message("%s\n", t[i]->name);
+		assert_non_null(t[i]->name);
+		assert_true(t[i]->name[0]);
+		assert_non_null(t[i]->resolve);
+		assert_non_null(t[i]->check_criu);
+		assert_non_null(t[i]->criu_opts);
+		assert_non_null(t[i]->open_pages);
+		assert_non_null(t[i]->pre_dump);
+		assert_non_null(t[i]->dump);
+		assert_non_null(t[i]->restore);
+		assert_non_null(t[i]->discard);
+		assert_non_null(t[i]->probe);
+		/* post-copy pulls the pages with a lazy restore */
+		if (t[i]->caps & CT_CAP_POSTCOPY)
+			assert_true(t[i]->caps & CT_CAP_LAZY_RESTORE);
+	}
+}
+
+/*
+ * The orchestration never asks which type a CT is: in the files that drive
+ * a migration every op is called, never tested (`ops->dump ?`, `if
+ * (ops->restore)`), and no type's name is a string there. Read from the
+ * top of the tree, as test_cli_docs does.
+ */
+static void test_callers_never_ask_the_type(void **state)
+{
+	static const char *const files[] = { "phaul/migrate.c", "phaul/agent.c",
+					     "phaul/agent_mig.c", "phaul/agent_session.c",
+					     "phaul/throttle.c" };
+	static const char *const ops[] = { "resolve",	 "check_criu", "criu_opts",
+					   "open_pages", "pre_dump",   "dump",
+					   "restore",	 "discard",    "probe" };
+	const struct htype_ops *const *t;
+	char pat[64], *src;
+	uint8_t *buf;
+	size_t n, len;
+
+	t = htype_all(&n);
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		buf = NULL;
+		if (read_file(files[f], 1 << 20, &buf, &len) < 0)
+			fail_msg("cannot read %s (run from the top of the tree)", files[f]);
+		src = realloc(buf, len + 1);
+		assert_non_null(src);
+		src[len] = '\0';
+		for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+			size_t pl = (size_t)snprintf(pat, sizeof(pat), "ops->%s", ops[o]);
+
+			for (const char *p = strstr(src, pat); p; p = strstr(p + pl, pat)) {
+				const char *q = p + pl;
+
+				if (*q == '_' || (*q >= 'a' && *q <= 'z'))
+					continue; /* a longer member name */
+				if (*q != '(')
+					fail_msg("%s: '%.40s' tests an op instead of calling it",
+						 files[f], p);
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			snprintf(pat, sizeof(pat), "\"%s\"", t[i]->name);
+			if (strstr(src, pat))
+				fail_msg("%s names the type %s", files[f], pat);
+		}
+		free(src);
+	}
+}
+
+/* The destination: an unnamed or unknown CT is discarded as a process tree. */
+static void test_parse_dst_default(void **state)
+{
+	const struct htype_ops *const *t;
+	size_t n;
+
+	t = htype_all(&n);
+	assert_int_equal(ct_parse_dst("", &ct), 0);
+	assert_ptr_equal(ct.ops, t[0]);
+	assert_string_equal(ct.ops->name, "pid");
+	assert_int_equal(ct_parse_dst("docker:x", &ct), -PH_EUSAGE);
+	assert_ptr_equal(ct.ops, t[0]);
+	assert_int_equal(ct_parse_dst("runc:web", &ct), 0);
+	assert_string_equal(ct.ops->name, "runc");
+	/* nothing restored: nothing to kill */
+	assert_int_equal(ct_parse_dst("pid:42", &ct), 0);
+	assert_int_equal(ct.ops->discard(&ct, 0), 0);
+}
+
+/* A type without a runtime says so; pid: and lxc: have none to probe. */
+static void test_probe_none(void **state)
+{
+	struct ct_facts f = { 0 };
+
+	assert_int_equal(ct_parse("pid:42", &ct), 0);
+	assert_int_equal(ct.ops->probe(&ct, NULL, &f), -PH_ENOTSUP);
+	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
+	assert_int_equal(ct.ops->probe(&ct, NULL, &f), -PH_ENOTSUP);
 }
 
 static void test_parse_refuses(void **state)
@@ -213,6 +323,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_types),
+		cmocka_unit_test(test_every_type_complete),
+		cmocka_unit_test(test_callers_never_ask_the_type),
+		cmocka_unit_test(test_parse_dst_default),
+		cmocka_unit_test(test_probe_none),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_open_pid_self),
 		cmocka_unit_test(test_open_pid_threaded_children),
