@@ -41,7 +41,7 @@ struct pclink {
 	bool armed, src, stop, busy; /* busy: the source reconnects */
 	int final;		     /* once given up: why (PH_E*, text in why) */
 	char why[768];
-	uint64_t down_since; /* destination: the loss was noticed (us) */
+	uint64_t down_since; /* the loss was noticed (us); 0 while the link is up */
 	int bound_s;
 	struct pclink_src so;
 	/* destination */
@@ -88,6 +88,17 @@ struct mux *pclink_mux(struct pclink *l)
 	m = l->cur;
 	pthread_mutex_unlock(&l->lock);
 	return m;
+}
+
+bool pclink_reconnecting(struct pclink *l, uint64_t *since_us)
+{
+	bool r;
+
+	pthread_mutex_lock(&l->lock);
+	r = l->busy;
+	*since_us = l->down_since;
+	pthread_mutex_unlock(&l->lock);
+	return r;
 }
 
 unsigned pclink_relinks(struct pclink *l)
@@ -177,11 +188,6 @@ static bool io_lost(void *ctx, void *link)
 	return mux_failed(link) < 0 && !mux_aborted(link);
 }
 
-static uint64_t mono_us(void)
-{
-	return now_us();
-}
-
 static int reconnect(struct pclink *l, const char *why);
 
 static int io_relink(void *ctx, void *link, void **next)
@@ -208,6 +214,7 @@ static int io_relink(void *ctx, void *link, void **next)
 		}
 		if (l->src && !l->busy) {
 			l->busy = true;
+			l->down_since = now_us();
 			pthread_mutex_unlock(&l->lock);
 			ret = reconnect(l, why);
 			pthread_mutex_lock(&l->lock);
@@ -218,13 +225,13 @@ static int io_relink(void *ctx, void *link, void **next)
 			continue;
 		}
 		if (!l->src && !l->down_since) {
-			l->down_since = mono_us();
+			l->down_since = now_us();
 			pr_warn("post-copy: the link to the source is lost (%s); the CT's faults "
 				"wait "
 				"up to %d s for it to come back (postcopy_reconnect)",
 				why, l->bound_s);
 		}
-		if (!l->src && mono_us() - l->down_since >= (uint64_t)l->bound_s * 1000000) {
+		if (!l->src && now_us() - l->down_since >= (uint64_t)l->bound_s * 1000000) {
 			give_up_locked(l, ph_seterr(PH_ETIMEDOUT,
 						    "post-copy: no link from the source for %d s "
 						    "(postcopy_reconnect); lost: %s",
@@ -346,7 +353,7 @@ static void src_sleep_ms(struct pclink *l, int ms)
 static int reconnect(struct pclink *l, const char *why)
 {
 	const struct pclink_src *o = &l->so;
-	uint64_t t0 = mono_us(), el;
+	uint64_t t0 = now_us(), el;
 	int backoff = PCLINK_BACKOFF_MIN_MS, ret = 0, n;
 	struct mux *m;
 
@@ -355,7 +362,7 @@ static int reconnect(struct pclink *l, const char *why)
 	if (o->event)
 		o->event(o->event_arg, "reconnecting");
 	for (n = 1;; n++) {
-		el = mono_us() - t0;
+		el = now_us() - t0;
 		if (src_stopping(l))
 			return ph_seterr(PH_EINTR, "post-copy: reconnecting to %s stopped",
 					 o->host);
@@ -364,8 +371,8 @@ static int reconnect(struct pclink *l, const char *why)
 					 "post-copy: no link to %s for %d s (postcopy_reconnect); "
 					 "last attempt: %s",
 					 o->host, l->bound_s, ph_errmsg());
-		report_phase(o->rep, "post-copy", "link lost, reconnecting (%llu s)...",
-			     (unsigned long long)(el / 1000000));
+		if (n == 1)
+			report_phase(o->rep, "post-copy", "link lost, reconnecting (0 s)...");
 		ret = try_resume(l, l->bound_s - (int)(el / 1000000), &m);
 		if (ret == 0)
 			break;
@@ -379,7 +386,7 @@ static int reconnect(struct pclink *l, const char *why)
 		return ret;
 	report_phase(o->rep, "post-copy",
 		     "link to %s back after %.1f s (attempt %d); pages flow again", o->host,
-		     (mono_us() - t0) / 1e6, n);
+		     (now_us() - t0) / 1e6, n);
 	if (o->event)
 		o->event(o->event_arg, "running");
 	return 0;

@@ -88,6 +88,8 @@ int pclink_token_new(struct pclink *l, uint8_t token[PCLINK_TOKEN_LEN]);
 int pclink_arm_dst(struct pclink *l, const struct phaul_config *cfg, const char *mig_id);
 /* Give up: relink() fails at once; the current link is aborted with msg (NULL: not). */
 void pclink_stop(struct pclink *l, const char *msg);
+/* Source: is a lost link being taken again? Since when (us, now_us()). */
+bool pclink_reconnecting(struct pclink *l, uint64_t *since_us);
 /* Links lost and taken again so far. */
 unsigned pclink_relinks(struct pclink *l);
 /* Stop listening, close the replaced links, free. Accepts NULL. */

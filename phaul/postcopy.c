@@ -171,9 +171,17 @@ static void *ticker(void *arg)
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	for (int n = 1; !pc->tick_stop; n++) {
+		uint64_t since;
+
 		nanosleep(&ts, NULL);
 		if (n % 20 || pc->tick_stop || !postcopy_pages_left(pc))
 			continue;
+		if (pc->link && pclink_reconnecting(pc->link, &since) && since) {
+			report_phase(pc->rep, "post-copy", "link lost, reconnecting (%llu s)...",
+				     (unsigned long long)((now_us() - since) / 1000000));
+			postcopy_event(pc, "reconnecting");
+			continue;
+		}
 		report_phase(pc->rep, "post-copy",
 			     "%llu pages still on %s, %.1f s after the switch",
 			     (unsigned long long)postcopy_pages_left(pc), pc->src,
