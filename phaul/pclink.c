@@ -226,9 +226,8 @@ static int io_relink(void *ctx, void *link, void **next)
 		}
 		if (!l->src && !l->down_since) {
 			l->down_since = now_us();
-			pr_warn("post-copy: the link to the source is lost (%s); the CT's faults "
-				"wait "
-				"up to %d s for it to come back (postcopy_reconnect)",
+			pr_warn("post-copy: the link to the source is lost (%s); the CT's "
+				"faults wait up to %d s for it to come back (postcopy_reconnect)",
 				why, l->bound_s);
 		}
 		if (!l->src && now_us() - l->down_since >= (uint64_t)l->bound_s * 1000000) {
