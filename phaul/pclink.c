@@ -494,6 +494,12 @@ static void take_resumed(struct pclink *l, int fd)
 	n = recv(fd, req, sizeof(req), MSG_WAITALL);
 	if ((ret = pclink_check_req(req, n < 0 ? 0 : (size_t)n, l->token)) < 0)
 		goto refuse;
+	pthread_mutex_lock(&l->lock);
+	if (l->stop || l->final || l->nold == PH_PC_RELINKS_MAX)
+		ret = ph_seterr(PH_ENOENT, "post-copy of migration %s is over here", l->mig_id);
+	pthread_mutex_unlock(&l->lock);
+	if (ret < 0)
+		goto refuse;
 	if (send(fd, "G", 1, MSG_NOSIGNAL) != 1) {
 		ret = ph_seterr_errno(PH_ESYS, "resume socket: answering");
 		goto refuse;
