@@ -329,7 +329,22 @@ struct lzx_io {
 	int (*send_eof)(void *arg);
 	long (*recv_rec)(void *arg, void *buf, size_t cap, int timeout_ms);
 	void (*abort)(void *arg, int err, const char *msg);
-	void *arg;
+	void *arg; /* the link: passed to the four above */
+	/*
+	 * Optional (NULL: any failure of the link fails the relay): a link
+	 * that another may replace (post-copy recovery, engine/README.md
+	 * "Link recovery"). lost(): did link fail (or time out a receive) in
+	 * a way a new link may repair: cut or silent, not the peer's
+	 * decision? Then relink() waits for the next link: 0 and *next, or
+	 * the error that ends the wait (its bound, a stop, a refusal), which
+	 * fails the relay. On a new link the destination asks again for every
+	 * answer it still owes (a partial one included), the source having
+	 * dropped its CRIU's answers to everything asked on the old one:
+	 * nothing is answered twice or lost.
+	 */
+	bool (*lost)(void *ctx, void *link);
+	int (*relink)(void *ctx, void *link, void **next);
+	void *ctx;
 };
 
 struct lzx_relay;

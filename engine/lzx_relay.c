@@ -36,6 +36,7 @@ struct lzx_relay {
 	pthread_t t_peer, t_local;
 	bool stop;
 	bool poison_failed; /* the source's CRIU may take the end for a success */
+	bool down;	    /* source: the link is lost; CRIU's answers are dropped (lock) */
 	int ended;	    /* directions finished */
 	int ret;	    /* first failure */
 	char err[768];
@@ -74,12 +75,32 @@ static bool stopping(struct lzx_relay *r)
 	return s;
 }
 
+/* The link in use (io.arg): replaced on a relink, under the lock. */
+static void *link_get(struct lzx_relay *r)
+{
+	void *link;
+
+	pthread_mutex_lock(&r->lock);
+	link = r->io.arg;
+	pthread_mutex_unlock(&r->lock);
+	return link;
+}
+
+/* Did link fail in a way a new link repairs (lzx_io.lost)? Never when stopping. */
+static bool link_lost(struct lzx_relay *r, void *link)
+{
+	return (r->source || r->push) && r->io.relink && r->io.lost && !stopping(r) &&
+	       r->io.lost(r->io.ctx, link);
+}
+
 /* The first failure wins; the other direction and the peer stop. */
 static void relay_failed(struct lzx_relay *r, int ret)
 {
+	void *link;
 	bool first;
 
 	pthread_mutex_lock(&r->lock);
+	link = r->io.arg;
 	first = r->ret == 0 && !r->stop;
 	if (first) {
 		r->ret = ret;
@@ -88,7 +109,7 @@ static void relay_failed(struct lzx_relay *r, int ret)
 	r->stop = true;
 	pthread_mutex_unlock(&r->lock);
 	if (first && r->io.abort)
-		r->io.abort(r->io.arg, -ret, r->err);
+		r->io.abort(link, -ret, r->err);
 }
 
 /*
@@ -123,7 +144,23 @@ static int feed(struct lzx_relay *r, bool requests, const uint8_t *buf, size_t l
 	return ret;
 }
 
-/* Bytes from sk, waiting in slices up to timeout_ms: > 0, 0 at EOF, PH_E*. */
+/*
+ * Is the local CRIU's silence a failure now? The source's page server owes
+ * answers to what was asked; the destination's daemon owes nothing while
+ * it waits for our answers (for as long as a lost link takes to return).
+ */
+static bool silence_counts(struct lzx_relay *r)
+{
+	bool owed;
+
+	pthread_mutex_lock(&r->lock);
+	owed = lzx_owed(&r->p) > 0;
+	pthread_mutex_unlock(&r->lock);
+	return owed == r->source;
+}
+
+/* Bytes from sk, waiting in slices up to timeout_ms of silence that counts: > 0, 0 at EOF, PH_E*.
+ */
 static long local_read(struct lzx_relay *r, uint8_t *buf, size_t cap)
 {
 	uint64_t end = mono_ms() + (uint64_t)r->timeout_ms;
@@ -133,6 +170,8 @@ static long local_read(struct lzx_relay *r, uint8_t *buf, size_t cap)
 	for (;;) {
 		if (stopping(r))
 			return -PH_EINTR;
+		if (!silence_counts(r))
+			end = mono_ms() + (uint64_t)r->timeout_ms;
 		if (r->timeout_ms >= 0 && mono_ms() >= end)
 			return ph_seterr(PH_ETIMEDOUT, "nothing from the local CRIU for %d ms",
 					 r->timeout_ms);
@@ -147,8 +186,8 @@ static long local_read(struct lzx_relay *r, uint8_t *buf, size_t cap)
 	}
 }
 
-/* A record from the peer, waiting in slices up to timeout_ms. */
-static long peer_read(struct lzx_relay *r, uint8_t *buf, size_t cap)
+/* A record from the peer on link, waiting in slices up to timeout_ms. */
+static long peer_read(struct lzx_relay *r, void *link, uint8_t *buf, size_t cap)
 {
 	uint64_t end = mono_ms() + (uint64_t)r->timeout_ms;
 	long n;
@@ -156,8 +195,9 @@ static long peer_read(struct lzx_relay *r, uint8_t *buf, size_t cap)
 	for (;;) {
 		if (stopping(r))
 			return -PH_EINTR;
-		n = r->io.recv_rec(r->io.arg, buf, cap, LZX_SLICE_MS);
-		if (n != -PH_ETIMEDOUT)
+		n = r->io.recv_rec(link, buf, cap, LZX_SLICE_MS);
+		/* a link failed by its idle limit times out every receive too */
+		if (n != -PH_ETIMEDOUT || link_lost(r, link))
 			return n;
 		if (r->timeout_ms >= 0 && mono_ms() >= end)
 			return ph_seterr(PH_ETIMEDOUT, "nothing from the peer for %d ms",
@@ -177,34 +217,117 @@ static long local_next(struct lzx_relay *r, uint8_t *buf, bool requests)
 	return n;
 }
 
-/* Local CRIU -> peer: the dst's daemon's requests, or the src's answers. */
+/*
+ * Local CRIU -> peer: the dst's daemon's requests, or the src's answers.
+ * The source walks and sends each chunk under slock, on the link it was
+ * walked for: a relink (pump_peer) never falls between the two. While the
+ * link is lost, its answers are walked and dropped: the destination asks
+ * for them again on the next link.
+ */
 static int pump_local(struct lzx_relay *r, uint8_t *buf)
 {
-	bool requests = !r->source;
+	bool requests = !r->source, drop;
+	void *link;
 	long n;
 	int ret, sent;
 
 	for (;;) {
 		if ((n = local_next(r, buf, requests)) < 0)
 			return (int)n;
-		if ((ret = feed(r, requests, buf, (size_t)n)) < 0)
-			return ret;
-		if ((sent = r->io.send_rec(r->io.arg, buf, (size_t)n)) < 0)
-			return sent;
+		pthread_mutex_lock(&r->slock);
+		pthread_mutex_lock(&r->lock);
+		ret = requests ? lzx_req_feed(&r->p, buf, (size_t)n)
+			       : lzx_ans_feed(&r->p, buf, (size_t)n);
+		drop = r->down;
+		link = r->io.arg;
+		pthread_mutex_unlock(&r->lock);
+		sent = 0;
+		if (ret >= 0 && !drop) {
+			sent = r->io.send_rec(link, buf, (size_t)n);
+			if (sent == 0 && ret == LZX_END)
+				sent = r->io.send_eof(link);
+			if (sent < 0 && link_lost(r, link)) {
+				pthread_mutex_lock(&r->lock);
+				r->down = true;
+				pthread_mutex_unlock(&r->lock);
+				sent = 0;
+			}
+		}
+		pthread_mutex_unlock(&r->slock);
+		if (ret < 0 || sent < 0)
+			return ret < 0 ? ret : sent;
 		if (ret == LZX_END)
-			return r->io.send_eof(r->io.arg);
+			return 0;
 	}
+}
+
+/* Source: wait until CRIU answered everything asked on the lost link. */
+static int drain(struct lzx_relay *r)
+{
+	uint64_t end = mono_ms() + (uint64_t)r->timeout_ms;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		unsigned int owed = lzx_owed(&r->p);
+		pthread_mutex_unlock(&r->lock);
+		if (!owed)
+			return 0;
+		if (stopping(r))
+			return -PH_EINTR;
+		if (r->timeout_ms >= 0 && mono_ms() >= end)
+			return ph_seterr(
+				PH_ETIMEDOUT,
+				"the local CRIU did not answer %u requests of the lost link "
+				"in %d ms",
+				owed, r->timeout_ms);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Source, the link lost: drop CRIU's answers (pump_local) until it owes
+ * none, then take the next link. Nothing asked on the old link is
+ * answered on the new one.
+ */
+static int relink_source(struct lzx_relay *r, void **link)
+{
+	void *next;
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	r->down = true;
+	pthread_mutex_unlock(&r->lock);
+	if ((ret = r->io.relink(r->io.ctx, *link, &next)) < 0 || (ret = drain(r)) < 0)
+		return ret;
+	pthread_mutex_lock(&r->slock);
+	pthread_mutex_lock(&r->lock);
+	r->io.arg = next;
+	r->down = false;
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->slock);
+	*link = next;
+	return 0;
 }
 
 /* Peer -> local CRIU: the src's GETs, or the answers on the dst. */
 static int pump_peer(struct lzx_relay *r, uint8_t *buf)
 {
 	bool requests = r->source, closed = false;
+	void *link = link_get(r);
 	long n;
 	int ret;
 
 	for (;;) {
-		n = peer_read(r, buf, PH_FRAME_MAX);
+		n = peer_read(r, link, buf, PH_FRAME_MAX);
+		if (n < 0 && r->source && link_lost(r, link)) {
+			/* the close went to CRIU: nothing more is needed from the peer */
+			if (closed)
+				return 0;
+			if ((ret = relink_source(r, &link)) < 0)
+				return ret;
+			continue;
+		}
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -302,6 +425,7 @@ static int kick(struct lzx_relay *r)
 	bool eof = false;
 	uint64_t id, va, gva;
 	uint32_t nr, cmd, gnr;
+	void *link;
 	int ret = 0;
 
 	pthread_mutex_lock(&r->slock);
@@ -319,12 +443,66 @@ static int kick(struct lzx_relay *r)
 	}
 	if (n && (ret = lzx_req_feed(&r->ps, buf, n * PSX_HDR_SIZE)) == LZX_END)
 		ret = 0;
+	link = r->io.arg;
 	pthread_mutex_unlock(&r->lock);
 	if (n && ret == 0)
-		ret = r->io.send_rec(r->io.arg, buf, n * PSX_HDR_SIZE);
+		ret = r->io.send_rec(link, buf, n * PSX_HDR_SIZE);
 	if (eof && ret == 0)
-		ret = r->io.send_eof(r->io.arg);
+		ret = r->io.send_eof(link);
+	/* walked into ps: asked again on the next link (relink_dest) */
+	if (ret < 0 && link_lost(r, link))
+		ret = 0;
 	pthread_mutex_unlock(&r->slock);
+	return ret;
+}
+
+/*
+ * Destination, the link lost: on the next one, ask again for every answer
+ * still owed (in order, a partial one whole: its pages count only once
+ * complete), with a fresh parser for the new link's answers.
+ */
+static int relink_dest(struct lzx_relay *r, void **link)
+{
+	uint8_t *buf = malloc((size_t)LZX_REQS_MAX * PSX_HDR_SIZE);
+	uint64_t id, va;
+	uint32_t nr, cmd;
+	size_t n;
+	bool eof;
+	void *next;
+	int ret;
+
+	if (!buf)
+		return ph_seterr(PH_ENOMEM, "post-copy relink buffer");
+	for (;;) {
+		if ((ret = r->io.relink(r->io.ctx, *link, &next)) < 0)
+			break;
+		*link = next;
+		pthread_mutex_lock(&r->slock);
+		pthread_mutex_lock(&r->lock);
+		n = 0;
+		eof = false;
+		while (lzx_owed_req(&r->ps, (unsigned int)n, &id, &va, &nr, &cmd)) {
+			eof = cmd != PS_IOV_GET;
+			hdr_put(buf + n++ * PSX_HDR_SIZE, cmd, eof ? 0 : nr, eof ? 0 : va,
+				eof ? 0 : id);
+		}
+		lzx_init(&r->ps, r->p.page_size, r->p.set);
+		lzx_set_sink(&r->ps, &r->sink);
+		ret = n ? lzx_req_feed(&r->ps, buf, n * PSX_HDR_SIZE) : 0;
+		if (ret == LZX_END)
+			ret = 0;
+		r->io.arg = next;
+		pthread_mutex_unlock(&r->lock);
+		if (n && ret == 0)
+			ret = r->io.send_rec(next, buf, n * PSX_HDR_SIZE);
+		if (eof && ret == 0)
+			ret = r->io.send_eof(next);
+		pthread_mutex_unlock(&r->slock);
+		if (ret < 0 && link_lost(r, next))
+			continue;
+		break;
+	}
+	free(buf);
 	return ret;
 }
 
@@ -440,13 +618,21 @@ static int pump_daemon(struct lzx_relay *r, uint8_t *buf)
 static int pump_source(struct lzx_relay *r, uint8_t *buf)
 {
 	bool closed = false;
+	void *link = link_get(r);
 	long n;
 	int ret;
 
 	if ((ret = kick(r)) < 0)
 		return ret;
 	for (;;) {
-		n = peer_read(r, buf, PH_FRAME_MAX);
+		n = peer_read(r, link, buf, PH_FRAME_MAX);
+		if (n < 0 && link_lost(r, link)) {
+			if (closed)
+				return 0;
+			if ((ret = relink_dest(r, &link)) < 0)
+				return ret;
+			continue;
+		}
 		if (n < 0)
 			return (int)n;
 		if (n == 0)

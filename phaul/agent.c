@@ -110,6 +110,14 @@ static int on_fs_probe(struct agent *a, Phaul__Msg *in)
 	return fss_serve_probe(a->mux, in->fs_probe, a->cfg->fs_root, a->host);
 }
 
+/* A source whose post-copy link was cut: this session becomes that link (pclink.h). */
+static int on_resume(struct agent *a, Phaul__Msg *in)
+{
+	a->done = true; /* answered either way; the session ends with the link */
+	pclink_serve_resume(a->mux, a->cfg, in->resume, a->host);
+	return 0;
+}
+
 /* Which messages the agent takes in which state. */
 static const struct {
 	Phaul__Msg__BodyCase body;
@@ -125,6 +133,7 @@ static const struct {
 	{ PHAUL__MSG__BODY_FS_PROBE, AG_READY | AG_COPYING, on_fs_probe },
 	{ PHAUL__MSG__BODY_FINISH, AG_READY | AG_COPYING | AG_RESTORED, on_finish },
 	{ PHAUL__MSG__BODY_RECOVER, AG_READY, agent_on_recover },
+	{ PHAUL__MSG__BODY_RESUME, AG_READY, on_resume },
 	{ PHAUL__MSG__BODY_LOAD_REQ, AG_READY, agent_on_load },
 	{ PHAUL__MSG__BODY_MIGRATE_REQ, AG_READY, agent_on_migrate },
 };

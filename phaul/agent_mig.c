@@ -382,8 +382,15 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 {
 	Phaul__Msg out = PHAUL__MSG__INIT;
 	Phaul__RestoreResp r = PHAUL__RESTORE_RESP__INIT;
+	uint8_t token[PCLINK_TOKEN_LEN];
 
 	r.ok = ret == 0;
+	/* what a resumed link proves itself with, after a cut in post-copy */
+	if (ret == 0 && a->postcopy && postcopy_dst_token(&a->pc, token) == 0) {
+		r.has_resume_token = 1;
+		r.resume_token.data = token;
+		r.resume_token.len = sizeof(token);
+	}
 	r.has_held = ret == 0;
 	r.held = a->held;
 	r.has_pid = r.has_restore_time_us = r.has_pages_restored = ret == 0;
@@ -423,6 +430,7 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 	out.body_case = PHAUL__MSG__BODY_RESTORE_RESP;
 	out.restore_resp = &r;
 	msg_send(a->mux, &out);
+	memset(token, 0, sizeof(token));
 }
 
 /*
@@ -801,6 +809,9 @@ int agent_lazy_settle(struct agent *a)
 
 	if (getenv("PHAUL_FAULT_LAZY_KILL"))
 		kill(criu_lazy_pid(a->lazy), SIGKILL);
+	/* the CT runs: a cut from now on waits for the source's resumed link */
+	if (a->postcopy && postcopy_dst_arm(&a->pc, &a->mux, a->cfg, a->mig_id) < 0)
+		pr_warn("post-copy: no recovery after a cut: %s", ph_errmsg());
 	ret = lazy_wait(a, &ls);
 	done_us = now_us() - a->t_restore;
 	if (a->postcopy)

@@ -36,6 +36,8 @@
  * sanity bound with a 64x margin over CRIU, not a memory bound.
  */
 #define PH_PS_PAGES_MAX (64u * 1024)
+/* post-copy (phaul/pclink.h): links lost and taken again in one migration */
+#define PH_PC_RELINKS_MAX 64
 /* flat page store (engine/pstore.h): pagemaps (processes + shmem) of one CT */
 #define PH_STORE_MAPS_MAX 65536
 /* runs (contiguous vaddr ranges) in one pagemap of the store */

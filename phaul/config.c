@@ -41,6 +41,7 @@ void config_defaults(struct phaul_config *c)
 	c->max_sessions = 8;
 	c->login_grace_s = 15;
 	c->idle_timeout_s = 0;
+	c->postcopy_reconnect_s = 300;
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -326,6 +327,12 @@ static int set_key(struct phaul_config *c, const char *k, const char *v)
 		if (parse_uint(v, 86400, &u) || (u && u < 3))
 			return -1;
 		c->idle_timeout_s = (int)u;
+		return 0;
+	}
+	if (!strcmp(k, "postcopy_reconnect")) {
+		if (parse_uint(v, 86400, &u))
+			return -1;
+		c->postcopy_reconnect_s = (int)u;
 		return 0;
 	}
 	if (!strcmp(k, "timeout")) {

@@ -67,6 +67,7 @@ struct phaul_config {
 	unsigned max_sessions;		  /* authenticated sessions at once */
 	int login_grace_s;		  /* to prove the secret */
 	int idle_timeout_s;		  /* agent: end a session silent this long (0: timeout_s) */
+	int postcopy_reconnect_s;	  /* post-copy: how long a lost link may take to return */
 	char restore[8]; /* "lazy" (default) or "eager": how the destination restores */
 	char mode[10];	 /* "precopy" (default) or "postcopy" (HOWTO "Migration modes") */
 	int store_io;	 /* agent: page store I/O, enum pio_backend (0 auto) */

@@ -857,6 +857,8 @@ static int restore_remote(struct mig *g)
 	} else {
 		g->rep.dst_pid = in->restore_resp->pid;
 		g->dst_held = in->restore_resp->has_held && in->restore_resp->held;
+		if (g->postcopy)
+			postcopy_src_token(&g->post, in->restore_resp);
 		g->rep.restore_us = in->restore_resp->restore_time_us;
 		g->rep.downtime_us = now_us() - g->t_dump;
 		report_mark(&g->rep, RM_RESTORED);
@@ -996,6 +998,8 @@ static int postcopy_end(struct mig *g)
 				g->peer, g->ct.spec);
 	}
 	postcopy_event(&g->post, ret < 0 ? "lost" : "done");
+	if (ret < 0)
+		postcopy_give_up(&g->post, "post-copy lost on the source"); /* no reconnect */
 	if (ret < 0) {
 		g->lazy_lost = true;
 		g->phase = PHASE_DONE; /* nothing to recover: the CT is gone */
@@ -1075,6 +1079,9 @@ static int postcopy_go(struct mig *g)
 				g->cfg->timeout_s * 1000)) < 0)
 		return ph_errctx(ret, "Go to %s", g->peer);
 	g->rep.downtime_us = now_us() - g->t_dump;
+	if (postcopy_src_link(&g->post, g->cfg, g->target, g->id, g->host, &g->rep, &g->m, &g->lock,
+			      &g->interrupted, !g->opt.no_compress && g->cfg->compress) < 0)
+		pr_warn("%s", ph_errmsg()); /* a cut will end it, as before */
 	if (set_phase(g, PHASE_DONE) < 0)
 		pr_warn("%s", ph_errmsg()); /* the destination owns the CT now */
 	report_phase(&g->rep, "post-copy",
@@ -1403,11 +1410,14 @@ const char migrate_usage[] =
 	"  --mode MODE           precopy (default): copy memory while the CT runs here,\n"
 	"                        then a short freeze; postcopy: freeze once, run the CT\n"
 	"                        on HOST at once and pull its memory from here (pid:\n"
-	"                        CTs; if this host, its phaul or the link is lost\n"
-	"                        before every page moved, the CT is lost: exit 9);\n"
-	"                        hybrid: pre-copy, and where it cannot meet the limit\n"
-	"                        (instead of throttling or refusing) post-copy for the\n"
-	"                        pages dirtied since the last pre-dump (same risk)\n"
+	"                        CTs; if this host or its phaul is lost before every\n"
+	"                        page moved, the CT is lost: exit 9); hybrid: pre-copy,\n"
+	"                        and where it cannot meet the limit (instead of\n"
+	"                        throttling or refusing) post-copy for the pages\n"
+	"                        dirtied since the last pre-dump (same risk)\n"
+	"  --postcopy-reconnect S  post-copy: a lost link may take S seconds to come\n"
+	"                        back while the CT's faults wait (300; 0: a cut loses\n"
+	"                        the CT)\n"
 	"  --downtime-limit MS   stop pre-copy once the predicted downtime is below (300);\n"
 	"                        a limit that cannot be met aborts, the source runs on\n"
 	"  --allow-downtime-overrun  dump anyway when the limit cannot be met, and say\n"
@@ -1465,6 +1475,7 @@ const struct option migrate_opts[] = {
 	{ "keep-images", no_argument, NULL, 'k' },
 	{ "restore", required_argument, NULL, 'y' },
 	{ "mode", required_argument, NULL, 'M' },
+	{ "postcopy-reconnect", required_argument, NULL, 'K' },
 	{ "shell-job", no_argument, NULL, 's' },
 	{ "tcp-established", no_argument, NULL, 't' },
 	{ "file-locks", no_argument, NULL, 'L' },
@@ -1498,6 +1509,7 @@ static int parse_opts(struct mig *g, int argc, char **argv)
 		case 'w': key = "work_dir"; break;
 		case 'y': key = "restore"; break;
 		case 'M': key = "mode"; break;
+		case 'K': key = "postcopy_reconnect"; break;
 		case 'Z': g->opt.no_compress = true; break;
 		case 'k': g->cfg->keep_images = true; break;
 		case 's': g->cfg->criu.shell_job = true; break;

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "engine/criu.h"
 #include "err.h"
 #include "log.h"
@@ -22,11 +24,6 @@
 #include "event.h"
 #include "postcopy.h"
 #include "util.h"
-
-static void io_abort(void *arg, int err, const char *msg)
-{
-	mux_abort(arg, err, msg);
-}
 
 /*
  * The destination's store of pushed pages (engine/README.md "Background
@@ -69,10 +66,14 @@ static int hybrid_prepare(struct postcopy *pc, const char *dir)
 static int start(struct postcopy *pc, struct mux *m, int sk, const char *dir, bool source,
 		 int timeout_ms)
 {
-	struct lzx_io io = { pages_io_send, pages_io_eof, pages_io_recv, io_abort, m };
+	struct lzx_io io;
 	int ret;
 
 	pc->store = -1;
+	pc->mux = m;
+	if ((ret = pclink_new(&pc->link, &pc->mux, NULL)) < 0)
+		return ret;
+	pclink_io(pc->link, &io);
 	lzx_set_init(&pc->set, (size_t)sysconf(_SC_PAGESIZE));
 	if ((ret = lzx_set_load_dir(&pc->set, dir)) < 0)
 		return ph_errctx(ret, "post-copy: the dump's lazy pages");
@@ -206,9 +207,17 @@ static void *ticker(void *arg)
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	for (int n = 1; !pc->tick_stop; n++) {
+		uint64_t since;
+
 		nanosleep(&ts, NULL);
 		if (n % 20 || pc->tick_stop || !postcopy_pages_left(pc))
 			continue;
+		if (pc->link && pclink_reconnecting(pc->link, &since) && since) {
+			report_phase(pc->rep, "post-copy", "link lost, reconnecting (%llu s)...",
+				     (unsigned long long)((now_us() - since) / 1000000));
+			postcopy_event(pc, "reconnecting");
+			continue;
+		}
 		report_phase(pc->rep, "post-copy",
 			     "%llu pages still on %s, %.1f s after the switch",
 			     (unsigned long long)postcopy_pages_left(pc), pc->src,
@@ -245,6 +254,8 @@ int postcopy_finish(struct postcopy *pc)
 		return 0;
 	ret = lzx_relay_join(pc->relay, &pc->c);
 	pc->relay = NULL;
+	/* the link stays as it is for the last word (LazyDone) */
+	pclink_stop(pc->link, NULL);
 	pc->t_done = now_us();
 	return ret;
 }
@@ -253,6 +264,80 @@ void postcopy_stop(struct postcopy *pc)
 {
 	if (pc->relay)
 		lzx_relay_stop(pc->relay);
+	pclink_stop(pc->link, NULL);
+}
+
+void postcopy_give_up(struct postcopy *pc, const char *msg)
+{
+	pclink_stop(pc->link, msg);
+}
+
+static void link_event(void *arg, const char *state)
+{
+	postcopy_event(arg, state);
+}
+
+int postcopy_src_arm(struct postcopy *pc, struct mux **slot, pthread_mutex_t *lock,
+		     struct pclink_src *o)
+{
+	if (!pc->link)
+		return 0;
+	if (!o->event) {
+		o->event = link_event;
+		o->event_arg = pc;
+	}
+	pclink_set_slot(pc->link, slot, lock);
+	return pclink_arm_src(pc->link, o);
+}
+
+void postcopy_src_token(struct postcopy *pc, const Phaul__RestoreResp *r)
+{
+	pc->has_token = r->has_resume_token && r->resume_token.len == PCLINK_TOKEN_LEN;
+	if (pc->has_token)
+		memcpy(pc->token, r->resume_token.data, PCLINK_TOKEN_LEN);
+}
+
+int postcopy_src_link(struct postcopy *pc, const struct phaul_config *cfg, const char *host,
+		      const char *mig_id, const char *self, struct report *rep, struct mux **slot,
+		      pthread_mutex_t *lock, volatile int *interrupted, bool compress)
+{
+	struct pclink_src o = {
+		.cfg = cfg,
+		.host = host,
+		.mig_id = mig_id,
+		.self = self,
+		.rep = rep,
+		.interrupted = interrupted,
+		.compress = compress,
+	};
+	int ret;
+
+	if (!pc->has_token) {
+		report_phase(rep, "post-copy",
+			     "%s gave no resume token (an older phaul): a cut now loses the CT",
+			     host);
+		return 0;
+	}
+	memcpy(o.token, pc->token, PCLINK_TOKEN_LEN);
+	ret = postcopy_src_arm(pc, slot, lock, &o);
+	sodium_memzero(o.token, sizeof(o.token));
+	return ret;
+}
+
+int postcopy_dst_token(struct postcopy *pc, uint8_t token[PCLINK_TOKEN_LEN])
+{
+	if (!pc->link)
+		return ph_seterr(PH_EPROTO, "post-copy: no relay yet");
+	return pclink_token_new(pc->link, token);
+}
+
+int postcopy_dst_arm(struct postcopy *pc, struct mux **slot, const struct phaul_config *cfg,
+		     const char *mig_id)
+{
+	if (!pc->link)
+		return 0;
+	pclink_set_slot(pc->link, slot, NULL);
+	return pclink_arm_dst(pc->link, cfg, mig_id);
 }
 
 bool postcopy_relay_ended(struct postcopy *pc)
@@ -265,9 +350,12 @@ void postcopy_free(struct postcopy *pc)
 	postcopy_stop(pc);
 	postcopy_finish(pc);
 	guard_end(pc);
+	pclink_free(pc->link);
+	pc->link = NULL;
 	lzx_set_free(&pc->set);
 	lzx_set_free(&pc->full);
 	lzx_local_free(&pc->loc);
+	sodium_memzero(pc->token, sizeof(pc->token));
 	if (pc->owns_sk)
 		close(pc->sk);
 	pc->owns_sk = false;

@@ -32,12 +32,15 @@
 #include <pthread.h>
 
 #include "engine/lzx.h"
+#include "pclink.h"
 #include "report.h"
 #include "transport/mux.h"
 
 struct postcopy {
 	struct lzx_set set;	  /* the lazy runs of the dump */
 	struct lzx_relay *relay;  /* NULL until started */
+	struct pclink *link;	  /* the relay's link, which a cut does not end once armed */
+	struct mux *mux;	  /* the link, until a caller's slot is armed (pclink.h) */
 	uint64_t t_start, t_done; /* relay started, ended (us, monotonic) */
 	struct lzx_counts c;	  /* at its end */
 	int sk;			  /* the destination's socket, closed by postcopy_free() */
@@ -58,6 +61,8 @@ struct postcopy {
 	struct lzx_set full;  /* loc's runs and the source's lazy ones */
 	lzx_locate_fn locate;
 	void *locate_arg;
+	uint8_t token[PCLINK_TOKEN_LEN]; /* source: from RestoreResp */
+	bool has_token;
 };
 
 /*
@@ -94,6 +99,27 @@ int postcopy_tick_start(struct postcopy *pc, struct report *rep, const char *src
 			uint64_t t_switch);
 /* The same event once, with state "running", "done" or "lost". */
 void postcopy_event(struct postcopy *pc, const char *state);
+
+/*
+ * Source, once Go was acknowledged: a cut from now on makes the relay
+ * wait while the link is taken again (pclink.h; o->event may be NULL: the
+ * postcopy event). *slot (the migration's mux, under lock) follows it.
+ */
+int postcopy_src_arm(struct postcopy *pc, struct mux **slot, pthread_mutex_t *lock,
+		     struct pclink_src *o);
+/* Source: keep the resume token of RestoreResp (none from an older agent: no recovery). */
+void postcopy_src_token(struct postcopy *pc, const Phaul__RestoreResp *r);
+/* Source: postcopy_src_arm() with what a migration knows. */
+int postcopy_src_link(struct postcopy *pc, const struct phaul_config *cfg, const char *host,
+		      const char *mig_id, const char *self, struct report *rep, struct mux **slot,
+		      pthread_mutex_t *lock, volatile int *interrupted, bool compress);
+/* Destination: the resume token for RestoreResp. */
+int postcopy_dst_token(struct postcopy *pc, uint8_t token[PCLINK_TOKEN_LEN]);
+/* Destination, at Go: accept the source's resumed link; *slot follows it. */
+int postcopy_dst_arm(struct postcopy *pc, struct mux **slot, const struct phaul_config *cfg,
+		     const char *mig_id);
+/* Give up on the link: the peer hears msg (an ABORT: no reconnect), the relay stops waiting. */
+void postcopy_give_up(struct postcopy *pc, const char *msg);
 
 /* Pages the source still holds: announced lazy, not yet served (any thread). */
 uint64_t postcopy_pages_left(struct postcopy *pc);

@@ -34,6 +34,8 @@ static const char *const names[] = {
 	[PHAUL__MSG__BODY_MIGRATE_LINE] = "MigrateLine",
 	[PHAUL__MSG__BODY_MIGRATE_DONE] = "MigrateDone",
 	[PHAUL__MSG__BODY_LAZY_DONE] = "LazyDone",
+	[PHAUL__MSG__BODY_RESUME] = "Resume",
+	[PHAUL__MSG__BODY_RESUME_RESP] = "ResumeResp",
 };
 
 const char *msg_name(Phaul__Msg__BodyCase c)

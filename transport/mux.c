@@ -1081,6 +1081,27 @@ void mux_get_flow(struct mux *m, int s, struct mux_flow *f)
 	pthread_mutex_unlock(&m->lock);
 }
 
+int mux_failed(struct mux *m)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->err)
+		r = mux_err_locked(m);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int mux_aborted(struct mux *m)
+{
+	int r;
+
+	pthread_mutex_lock(&m->lock);
+	r = m->err && m->aborted;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
 const char *mux_peer(struct mux *m)
 {
 	return m->c->peer;

@@ -129,6 +129,14 @@ struct mux_flow {
 };
 void mux_get_flow(struct mux *m, int s, struct mux_flow *f);
 
+/*
+ * The connection's sticky failure (its text in ph_errmsg()), or 0 while it
+ * is up. Tells a failed mux from a receive that merely timed out.
+ */
+int mux_failed(struct mux *m);
+/* Did it fail by an ABORT, sent by either side (a decision, not a lost link)? */
+int mux_aborted(struct mux *m);
+
 /* Peer name of the underlying chan, for messages; borrowed, valid until mux_close(). */
 const char *mux_peer(struct mux *m);
 

@@ -12,6 +12,7 @@
 #include "compat/compat.h"
 #include "images.h"
 #include "mrec.h"
+#include "pclink.h"
 #include "proto/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)mrec_id_valid(m->recover->mig_id);
 	if (m->body_case == PHAUL__MSG__BODY_RESTORE_REQ && m->restore_req->mig_id)
 		(void)mrec_id_valid(m->restore_req->mig_id);
+	/* a resumed post-copy link: the form the agent checks before a byte moves */
+	if (m->body_case == PHAUL__MSG__BODY_RESUME)
+		(void)pclink_resume_valid(m->resume);
+	if (m->body_case == PHAUL__MSG__BODY_RESTORE_RESP && m->restore_resp->has_resume_token &&
+	    m->restore_resp->resume_token.len == PCLINK_TOKEN_LEN)
+		(void)m->restore_resp->resume_token.data[PCLINK_TOKEN_LEN - 1];
 	if (m->body_case == PHAUL__MSG__BODY_LOAD_RESP) {
 		struct bal_host h;
 

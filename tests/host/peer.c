@@ -16,6 +16,18 @@
  *   peer ADDR SECRET_FILE late-hello SECONDS
  *                                        wait SECONDS after authenticating,
  *                                        then Hello and report the answer
+ *   peer ADDR SECRET_FILE resume MIG_ID TOKEN_HEX
+ *                                        Hello, Resume of a post-copy migration
+ *                                        with that token; on "ok" a record
+ *                                        "ping" on the page stream (exit 0),
+ *                                        else the refusal (exit 1)
+ *   peer - WORK_DIR holder MIG_ID SECONDS
+ *                                        no tcp: stand for the agent session
+ *                                        that holds MIG_ID in post-copy (the
+ *                                        real pclink, listening in WORK_DIR);
+ *                                        print its token in hex, wait up to
+ *                                        SECONDS for a resumed link and one
+ *                                        record on it (exit 0), else exit 1
  *   peer ADDR SECRET_FILE fs-hold SECONDS DEST
  *                                        Hello, FsSyncStart into DEST with an
  *                                        rsync command line that has no
@@ -31,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +53,8 @@
 #include "transport/chan.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
+#include "config.h"
+#include "pclink.h"
 
 #define GIVE_UP_S 60
 
@@ -150,6 +165,77 @@ static int fs_hold(struct mux *m, int secs, const char *dest)
 	return 0;
 }
 
+/* The holder of a post-copy migration, as pclink.h has it, for the resume test. */
+static int holder(const char *work, const char *id, int secs)
+{
+	static struct phaul_config cfg;
+	uint8_t tok[PCLINK_TOKEN_LEN], buf[64];
+	struct chan *ca, *cb;
+	struct mux *slot = NULL, *old = NULL, *now;
+	struct pclink *l = NULL;
+	int sv[2], r = ph_seterr(PH_ESYS, "holder: socketpair");
+	long n = -1;
+
+	config_defaults(&cfg);
+	snprintf(cfg.work_dir, sizeof(cfg.work_dir), "%s", work);
+	cfg.postcopy_reconnect_s = secs;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    (r = chan_fd_open(sv[0], sv[0], "old-src", &ca)) < 0 ||
+	    (r = chan_fd_open(sv[1], sv[1], "old-dst", &cb)) < 0 || (r = mux_start(ca, &old)) < 0 ||
+	    (r = mux_start(cb, &slot)) < 0 || (r = pclink_new(&l, &slot, NULL)) < 0 ||
+	    (r = pclink_token_new(l, tok)) < 0 || (r = pclink_arm_dst(l, &cfg, id)) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(tok); i++)
+		printf("%02x", tok[i]);
+	printf("\n");
+	fflush(stdout);
+	for (double t0 = now_s(); now_s() - t0 < secs && !pclink_relinks(l);)
+		usleep(50000);
+	now = pclink_mux(l);
+	if (pclink_relinks(l))
+		n = mux_recv(now, MUX_PAGES, buf, sizeof(buf), 5000);
+	printf("holder: %s, got %ld bytes\n", pclink_relinks(l) ? "took a link" : "no link taken",
+	       n);
+	r = n == 4 ? 0 : -PH_EPROTO;
+out:
+	pclink_free(l);
+	mux_close(slot);
+	mux_close(old);
+	return r;
+}
+
+/* Resume MIG_ID with the token TOKEN_HEX on m. */
+static int resume(struct mux *m, const char *id, const char *hex)
+{
+	Phaul__Msg out = PHAUL__MSG__INIT, *in = NULL;
+	Phaul__Resume q = PHAUL__RESUME__INIT;
+	uint8_t tok[PCLINK_TOKEN_LEN];
+	int r;
+
+	for (size_t i = 0; i < sizeof(tok); i++)
+		if (strlen(hex) < 2 * sizeof(tok) || sscanf(hex + 2 * i, "%2hhx", &tok[i]) != 1)
+			return ph_seterr(PH_EUSAGE, "token: %zu hex digits", 2 * sizeof(tok));
+	q.mig_id = (char *)id;
+	q.token.data = tok;
+	q.token.len = sizeof(tok);
+	out.body_case = PHAUL__MSG__BODY_RESUME;
+	out.resume = &q;
+	if ((r = msg_send(m, &out)) < 0 ||
+	    (r = msg_expect(m, PHAUL__MSG__BODY_RESUME_RESP, &in, 10000)) < 0)
+		return r;
+	if (!in->resume_resp->ok)
+		r = ph_seterr(PH_EPEER, "refused: %s",
+			      in->resume_resp->msg ? in->resume_resp->msg : "");
+	else
+		r = mux_send_rec(m, MUX_PAGES, "ping", 4);
+	if (r == 0) {
+		printf("resumed\n");
+		sleep(1); /* the record crosses the splice before we hang up */
+	}
+	msg_free(in);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t key[PH_SECRET_MAX];
@@ -166,6 +252,10 @@ int main(int argc, char **argv)
 	}
 	mode = argv[3];
 	secs = argc > 4 ? atoi(argv[4]) : 0;
+	if (!strcmp(mode, "holder") && argc > 5) {
+		r = holder(argv[2], argv[4], atoi(argv[5]));
+		goto out;
+	}
 	if ((r = chan_load_secret(argv[2], key, &keylen)) < 0 ||
 	    (r = chan_tcp_connect(argv[1], 5000, &c)) < 0 ||
 	    (r = chan_auth_client(c, key, keylen)) < 0)
@@ -189,6 +279,8 @@ int main(int argc, char **argv)
 		r = idle_then_finish(m, secs);
 	else if (!strcmp(mode, "hold"))
 		sleep(secs);
+	else if (!strcmp(mode, "resume") && argc > 5)
+		r = resume(m, argv[4], argv[5]);
 	else if (!strcmp(mode, "fs-hold") && argc > 5)
 		r = fs_hold(m, secs, argv[5]);
 	else

@@ -82,6 +82,8 @@ else
 fi
 # --- tcp agent: caps on peers, idle limit ---
 . tests/host/bounds.sh
+# --- tcp agent: post-copy link recovery, the resume token ---
+. tests/host/pclink.sh
 
 expect "tcp: nobody listening gives a clear error" 1 "connecting to 127.0.0.1:1 over tcp" \
 	"$PHAUL" -t tcp check 127.0.0.1:1

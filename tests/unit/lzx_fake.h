@@ -48,6 +48,7 @@ struct server {
 	uint8_t seen[2][128];
 	int dups;
 	uint64_t served;
+	int delay_us; /* before each answer: requests pile up, owed when a link is cut */
 };
 
 static inline void *server_count_run(void *arg)
@@ -68,6 +69,8 @@ static inline void *server_count_run(void *arg)
 			xwrite(sv->fd, &zero, 4);
 			break;
 		}
+		if (sv->delay_us)
+			usleep((useconds_t)sv->delay_us);
 		put_hdr(sv->fd, ANS_CMD, nr, va, id);
 		for (uint32_t i = 0; i < nr; i++) {
 			uint64_t k = (va - BASE) / PGSZ + i;

@@ -456,8 +456,8 @@ static void test_relay_end_to_end(void **state)
 {
 	struct queue fwd, back;
 	struct end se, de;
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
-	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de };
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
+	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de, NULL, NULL, NULL };
 	struct lzx_relay *src, *dst;
 	struct lzx_counts c;
 	struct lzx_set s;
@@ -504,8 +504,8 @@ static void test_relay_push(void **state)
 {
 	struct queue fwd, back;
 	struct end se, de;
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
-	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de };
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
+	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de, NULL, NULL, NULL };
 	struct lzx_relay *src, *dst;
 	struct lzx_counts c, dc;
 	struct lzx_set s;
@@ -550,6 +550,233 @@ static void test_relay_push(void **state)
 	lzx_set_free(&s);
 }
 
+/* ---- a link that is cut and comes back (lzx_io.lost, relink) ---- */
+
+#define CUT_GENS 4
+
+/* One side's end of one generation of the link. */
+struct cend {
+	struct end e;
+	struct cut *cut;
+	int gen, side; /* side 0: the source's */
+};
+
+struct cut {
+	pthread_mutex_t mu;
+	struct queue q[CUT_GENS][2];
+	struct cend ends[CUT_GENS][2];
+	bool dead[CUT_GENS];
+	int gen;	       /* the newest */
+	unsigned at[CUT_GENS]; /* cut when the source's record number at[k] goes out (lost) */
+	unsigned nsent, ncuts;
+};
+
+static void cut_gen_init(struct cut *c, int g)
+{
+	link_init(&c->q[g][0], &c->q[g][1], &c->ends[g][0].e, &c->ends[g][1].e);
+	for (int side = 0; side < 2; side++) {
+		c->ends[g][side].cut = c;
+		c->ends[g][side].gen = g;
+		c->ends[g][side].side = side;
+	}
+}
+
+static bool cend_dead(struct cend *ce)
+{
+	bool d;
+
+	pthread_mutex_lock(&ce->cut->mu);
+	d = ce->cut->dead[ce->gen];
+	pthread_mutex_unlock(&ce->cut->mu);
+	return d;
+}
+
+static int c_send(void *arg, const void *buf, size_t len)
+{
+	struct cend *ce = arg;
+	struct cut *c = ce->cut;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->dead[ce->gen]) {
+		pthread_mutex_unlock(&c->mu);
+		return ph_seterr(PH_EEOF, "cut");
+	}
+	if (ce->side == 0 && c->ncuts < CUT_GENS - 1 && ++c->nsent == c->at[c->ncuts]) {
+		/* this record and whatever is still queued either way are lost */
+		c->dead[ce->gen] = true;
+		c->ncuts++;
+		pthread_mutex_unlock(&c->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return io_send(&ce->e, buf, len);
+}
+
+static int c_eof(void *arg)
+{
+	struct cend *ce = arg;
+
+	return cend_dead(ce) ? ph_seterr(PH_EEOF, "cut") : io_eof(&ce->e);
+}
+
+static long c_recv(void *arg, void *buf, size_t cap, int timeout_ms)
+{
+	struct cend *ce = arg;
+
+	if (cend_dead(ce))
+		return ph_seterr(PH_EEOF, "cut");
+	return io_recv(&ce->e, buf, cap, timeout_ms > 50 ? 50 : timeout_ms);
+}
+
+static void c_abort(void *arg, int err, const char *msg)
+{
+	io_abort(&((struct cend *)arg)->e, err, msg);
+}
+
+static bool c_lost(void *ctx, void *link)
+{
+	(void)ctx;
+	return cend_dead(link);
+}
+
+/* The same side's end of the next generation, made by whichever side asks first. */
+static int c_relink(void *ctx, void *link, void **next)
+{
+	struct cut *c = ctx;
+	struct cend *ce = link;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->gen == ce->gen && c->gen + 1 < CUT_GENS)
+		cut_gen_init(c, ++c->gen);
+	*next = &c->ends[c->gen][ce->side];
+	pthread_mutex_unlock(&c->mu);
+	return *next == link ? ph_seterr(PH_ETIMEDOUT, "no more links") : 0;
+}
+
+/*
+ * Post-copy recovery: the link is cut twice while pages flow (answers
+ * lost on the way, partial ones included) and comes back each time. The
+ * destination asks again for what it still owes; the source drops its
+ * CRIU's answers to the old link's requests. Every page reaches the
+ * daemon, each counted once (a duplicate answer would fail the
+ * destination's push bookkeeping), and nothing is aborted.
+ */
+static void test_relay_relink(void **state)
+{
+	struct cut c = { .at = { 1, 3 } };
+	struct lzx_io sio, dio;
+	struct lzx_relay *src, *dst;
+	struct lzx_counts dc;
+	struct lzx_set s;
+	struct daemon d;
+	struct server sv;
+	char path[] = "/tmp/lzx-store-XXXXXX";
+	int ssk[2], dsk[2], store;
+	pthread_t td, ts;
+
+	(void)state;
+	set_basic(&s);
+	store = mkstemp(path);
+	assert_true(store >= 0);
+	unlink(path);
+	pthread_mutex_init(&c.mu, NULL);
+	cut_gen_init(&c, 0);
+	sio = (struct lzx_io){
+		c_send, c_eof, c_recv, c_abort, &c.ends[0][0], c_lost, c_relink, &c
+	};
+	dio = (struct lzx_io){
+		c_send, c_eof, c_recv, c_abort, &c.ends[0][1], c_lost, c_relink, &c
+	};
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
+	d = (struct daemon){ .fd = dsk[0] };
+	memset(&sv, 0, sizeof(sv));
+	sv.fd = ssk[0];
+	sv.delay_us = 20000;
+	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
+	pthread_create(&td, NULL, daemon_run, &d);
+	pthread_create(&ts, NULL, server_count_run, &sv);
+	pthread_join(td, NULL);
+	pthread_join(ts, NULL);
+	assert_int_equal(c.ncuts, 2);
+	assert_int_equal(c.gen, 2);
+	assert_int_equal(lzx_relay_join(src, NULL), 0);
+	assert_int_equal(lzx_relay_join(dst, &dc), 0);
+	assert_int_equal(d.pages_ok, 1000000 + DAEMON_PAGES);
+	assert_int_equal(dc.pages_served, DAEMON_PAGES);
+	assert_int_equal(dc.pages_pushed + dc.pages_fault, s.pages);
+	for (int g = 0; g <= c.gen; g++)
+		for (int side = 0; side < 2; side++)
+			assert_int_equal(c.ends[g][side].e.aborted, 0);
+	for (int i = 0; i < 2; i++) {
+		close(ssk[i]);
+		close(dsk[i]);
+	}
+	close(store);
+	lzx_set_free(&s);
+}
+
+/* A page server that stops quietly when the relay ends its socket. */
+static void *server_quiet_run(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t h[PSX_HDR_SIZE], pg[PGSZ];
+
+	while (read_all(fd, h, sizeof(h))) {
+		uint32_t nr;
+
+		memcpy(&nr, h + 4, 4);
+		memset(pg, 0, sizeof(pg));
+		if (send(fd, h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
+			break;
+		for (uint32_t i = 0; i < nr; i++)
+			if (send(fd, pg, sizeof(pg), MSG_NOSIGNAL) != (ssize_t)sizeof(pg))
+				return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Without lost/relink (as before the switch) the same cut fails both
+ * relays: the rollback's premise.
+ */
+static void test_relay_cut_final(void **state)
+{
+	struct cut c = { .at = { 2 } };
+	struct lzx_io sio, dio;
+	struct lzx_relay *src, *dst;
+	struct lzx_set s;
+	char path[] = "/tmp/lzx-store-XXXXXX";
+	int ssk[2], dsk[2], store;
+	pthread_t ts;
+
+	(void)state;
+	set_basic(&s);
+	store = mkstemp(path);
+	assert_true(store >= 0);
+	unlink(path);
+	pthread_mutex_init(&c.mu, NULL);
+	cut_gen_init(&c, 0);
+	sio = (struct lzx_io){ c_send, c_eof, c_recv, c_abort, &c.ends[0][0], NULL, NULL, NULL };
+	dio = (struct lzx_io){ c_send, c_eof, c_recv, c_abort, &c.ends[0][1], NULL, NULL, NULL };
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
+	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
+	pthread_create(&ts, NULL, server_quiet_run, &ssk[0]);
+	assert_true(lzx_relay_join(dst, NULL) < 0);
+	assert_true(lzx_relay_join(src, NULL) < 0);
+	pthread_join(ts, NULL);
+	assert_int_equal(c.gen, 0);
+	for (int i = 0; i < 2; i++) {
+		close(ssk[i]);
+		close(dsk[i]);
+	}
+	close(store);
+	lzx_set_free(&s);
+}
+
 /* Whatever reaches the fake CRIU on fd until the relay shuts it down. */
 static size_t drained(int fd)
 {
@@ -567,7 +794,7 @@ static void test_relay_bad_get(void **state)
 {
 	struct queue fwd, back;
 	struct end se, peer;
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
 	struct lzx_relay *src;
 	struct stream q = { 0 };
 	struct lzx_set s;
@@ -606,7 +833,7 @@ static void test_relay_stop_cuts(void **state)
 	for (int cut = 0; cut < 2; cut++) {
 		struct queue fwd, back;
 		struct end se, peer;
-		struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se };
+		struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
 		struct lzx_relay *src;
 		struct stream q = { 0 };
 		uint8_t got[PSX_HDR_SIZE];
@@ -636,7 +863,7 @@ static void test_relay_bad_answer(void **state)
 	for (int c = 0; c < 2; c++) {
 		struct queue fwd, back;
 		struct end peer, de;
-		struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de };
+		struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de, NULL, NULL, NULL };
 		struct lzx_relay *dst;
 		struct stream a = { 0 };
 		uint8_t rec[PH_FRAME_MAX];
@@ -681,6 +908,8 @@ int main(void)
 		cmocka_unit_test(test_push_bad_refused),
 		cmocka_unit_test(test_relay_end_to_end),
 		cmocka_unit_test(test_relay_push),
+		cmocka_unit_test(test_relay_relink),
+		cmocka_unit_test(test_relay_cut_final),
 		cmocka_unit_test(test_relay_bad_get),
 		cmocka_unit_test(test_relay_bad_answer),
 		cmocka_unit_test(test_relay_stop_cuts),

@@ -494,8 +494,8 @@ static void hyb_free(struct hyb *h)
 static void hyb_start(struct hyb *h, struct lzx_relay **src, struct lzx_relay **dst,
 		      struct daemon *d, struct server *sv, pthread_t *td, pthread_t *ts)
 {
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &h->se };
-	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &h->de };
+	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &h->se, NULL, NULL, NULL };
+	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &h->de, NULL, NULL, NULL };
 
 	assert_int_equal(lzx_relay_start(h->ssk[1], &h->src, true, &sio, 5000, src), 0);
 	assert_int_equal(lzx_relay_start_hybrid(h->dsk[1], &h->full, &h->src, &h->loc, h->store,
