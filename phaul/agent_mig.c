@@ -473,6 +473,14 @@ static bool ct_own_restore(const char *spec)
 	return spec && spec[0] && ct_parse(spec, &ct) == 0 && ct.ops->restore;
 }
 
+/* Does it restore itself eagerly only (lxc:; runc: can go lazy)? */
+static bool ct_own_eager(const char *spec)
+{
+	static struct ct ct;
+
+	return ct_own_restore(spec) && ct_parse(spec, &ct) == 0 && !ct.ops->lazy_restore;
+}
+
 /*
  * Lazy if asked and possible: the daemon runs before the restore starts,
  * on the same dir. Whatever keeps it from starting, the restore goes eager
@@ -508,7 +516,7 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 {
 	if (!(q->has_lazy && q->lazy))
 		return false;
-	if (ct_own_restore(q->ct)) {
+	if (ct_own_eager(q->ct)) {
 		snprintf(a->lazy_note, sizeof(a->lazy_note),
 			 "%.64s: %.64s restores itself, eagerly", a->host, q->ct);
 		return false;

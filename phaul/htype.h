@@ -43,6 +43,13 @@ struct htype_ops {
 	const char *name;
 	/* Pre-dumps the type can chain (podman: one pre-checkpoint); 0: no limit. */
 	unsigned max_pre_dumps;
+	/*
+	 * A type with its own restore that honours o->lazy_pages there: its
+	 * CRIU restores with --lazy-pages from images_dir as work dir, served
+	 * by the daemon the agent started on it (runc:). Else its restore is
+	 * eager, and a lazy request falls back with a note.
+	 */
+	bool lazy_restore;
 	/* Source: find the root pid and the tree; PH_ENOENT naming the CT. */
 	int (*resolve)(struct ct *ct);
 	/*
