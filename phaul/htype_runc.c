@@ -36,11 +36,21 @@
  *                annotation or /etc/criu/runc.conf would be the operator's
  *                files, and a crash would leave them changed); an action
  *                script there would collide with runc's notify scripts.
+ *                Lazily (o->lazy_pages): `--lazy-pages`, its CRIU's work
+ *                dir the images dir, where the agent's daemon listens.
+ *   network      runc always passes CRIU --empty-ns net: a network
+ *                namespace of its own is restored empty, and runc runs the
+ *                config's prestart and createRuntime hooks at CRIU's
+ *                setup-namespaces to set it up again (CNI's way). A CT
+ *                whose namespace has links but lo and no such hook would
+ *                lose them: runc_check_net() warns at resolve.
  *   discard      `runc delete --force ID`
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +169,68 @@ static int runc_add_sync(struct ct *ct, const struct runc_state *s)
 	return 0;
 }
 
+/* The links of pid's network namespace but lo, ", "-separated into out ("" if none or ours). */
+static void runc_net_links(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[512], name[IFNAMSIZ + 1];
+	struct stat a, b;
+	size_t off = 0;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	if (stat("/proc/self/ns/net", &a) < 0 || stat(path, &b) < 0 ||
+	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
+		return; /* the host's namespace: not the container's to lose */
+	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %16[^:]:", name) != 1 || !strchr(line, ':') ||
+		    !strcmp(name, "lo") || off + strlen(name) + 3 >= len)
+			continue;
+		off += (size_t)snprintf(out + off, len - off, "%s%s", off ? ", " : "", name);
+	}
+	fclose(f);
+}
+
+/* Does bundle/config.json have a prestart or createRuntime hook? */
+static bool runc_net_hooked(const char *bundle)
+{
+	char path[PATH_MAX];
+	json_t *o, *h;
+	bool yes;
+
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	if (!(o = json_load_file(path, 0, NULL)))
+		return false;
+	h = json_object_get(o, "hooks");
+	yes = json_array_size(json_object_get(h, "prestart")) > 0 ||
+	      json_array_size(json_object_get(h, "createRuntime")) > 0;
+	json_decref(o);
+	return yes;
+}
+
+/*
+ * runc checkpoints every network namespace with CRIU's --empty-ns net:
+ * its links, addresses and routes do not move; runc's restore runs the
+ * prestart and createRuntime hooks again to set them up. Without one,
+ * the CT would run on the destination without its network: said here,
+ * before anything moves.
+ */
+static void runc_check_net(const struct ct *ct, const struct runc_state *s)
+{
+	char links[256];
+
+	runc_net_links(s->pid, links, sizeof(links));
+	if (links[0] && !runc_net_hooked(s->bundle))
+		pr_warn("%s: its network namespace has %s, which runc restores empty (runc "
+			"checkpoint passes CRIU --empty-ns net), and %s/config.json has no "
+			"createRuntime or prestart hook to set it up again: on the destination "
+			"it will run without them",
+			ct->spec, links, s->bundle);
+}
+
 static int runc_resolve(struct ct *ct)
 {
 	struct runc_state s;
@@ -174,6 +246,7 @@ static int runc_resolve(struct ct *ct)
 	ct->own_pidns = true;
 	if ((ret = runc_add_sync(ct, &s)) < 0)
 		return ret;
+	runc_check_net(ct, &s);
 	return ct_collect_tree(ct);
 }
 
@@ -420,15 +493,26 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 {
 	char bundle[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], log[PATH_MAX];
 	char var[PATH_MAX + 32] = "CRIU_CONFIG_FILE=";
-	const char *args[] = { "runc",	   "restore",	   "--detach", "--bundle",
-			       bundle,	   "--image-path", images_dir, "--work-path",
-			       images_dir, ct->id,	   NULL };
+	const char *args[16];
 	char **env = NULL;
 	struct runc_state s;
-	int ret;
+	int ret, n = 0;
 
 	criu_conn_close(co ? co->conn : NULL); /* runc runs its own CRIU */
 	*pid = 0;
+	args[n++] = "runc";
+	args[n++] = "restore";
+	args[n++] = "--detach";
+	args[n++] = "--bundle";
+	args[n++] = bundle;
+	args[n++] = "--image-path";
+	args[n++] = images_dir;
+	args[n++] = "--work-path"; /* CRIU's cwd: the lazy-pages socket's dir */
+	args[n++] = images_dir;
+	if (co && co->lazy_pages)
+		args[n++] = "--lazy-pages";
+	args[n++] = ct->id;
+	args[n] = NULL;
 	if ((ret = ct_img_dir(ct, images_dir, RUNC_BUNDLE_IMG, "bundle", "config.json", bundle,
 			      sizeof(bundle))) < 0)
 		return ret;
@@ -437,9 +521,9 @@ static int runc_restore(struct ct *ct, const char *images_dir, const struct criu
 	if ((ret = copy_small(src, dst)) < 0)
 		return ph_errctx(ret, "%s: runc's descriptors", ct->spec);
 	if (co && co->leave_stopped) {
-		size_t n = strlen(var);
+		size_t k = strlen(var);
 
-		if ((ret = criu_hold_conf(images_dir, var + n, sizeof(var) - n)) < 0)
+		if ((ret = criu_hold_conf(images_dir, var + k, sizeof(var) - k)) < 0)
 			return ph_errctx(ret, "%s", ct->spec);
 		if (!(env = ctcmd_env_with(var)))
 			return -PH_ENOMEM;
@@ -533,6 +617,8 @@ static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 
 const struct htype_ops htype_runc = {
 	.name = "runc",
+	/* runc restore --lazy-pages, --work-path = the images: the agent's daemon serves it */
+	.caps = CT_CAP_LAZY_RESTORE,
 	.resolve = runc_resolve,
 	.check_criu = ct_criu_any,
 	.criu_opts = ct_criu_opts_none,

@@ -45,18 +45,19 @@ phaul_fs_root_add() {
 		sed -i 's|^fs_root = .*|& $1|' /etc/phaul/phaul.conf; mkdir -p $1"
 }
 
-# ct_rootfs_cmds DIR MIB: shell commands that make a busybox-static
-# rootfs in DIR whose /init starts memtouch of MIB MiB (state in /wl) with
-# the container's own /dev/null as stdio, then sleeps as its pid 1.
+# ct_rootfs_cmds DIR MIB [ARGS]: shell commands that make a busybox-static
+# rootfs in DIR whose /init starts memtouch of MIB MiB (state in /wl; ARGS
+# added to its options) with the container's own /dev/null as stdio, then
+# sleeps as its pid 1.
 ct_rootfs_cmds() {
-	local r=$1 mib=$2
+	local r=$1 mib=$2 args=${3:-}
 	cat <<-EOS
 	mkdir -p $r/bin $r/dev $r/proc $r/sys $r/tmp $r/wl $r/etc
 	cp /usr/bin/busybox /usr/local/bin/memtouch $r/bin/
 	for a in sh sleep cat; do ln -s busybox $r/bin/\$a; done
 	echo 'root:x:0:0:root:/:/bin/sh' >$r/etc/passwd
 	printf '%s\n' '#!/bin/sh' 'exec </dev/null >/dev/null 2>&1' \
-		'/bin/memtouch --mib $mib --rate 300 --pid-file /wl/pid --progress-file /wl/progress --check-file /wl/check --result /wl/result --log /wl/log' \
+		'/bin/memtouch --mib $mib --rate 300 --pid-file /wl/pid --progress-file /wl/progress --check-file /wl/check --result /wl/result --log /wl/log $args' \
 		'exec /bin/sleep 2147483647' >$r/init
 	chmod 755 $r/init
 	EOS

@@ -14,7 +14,9 @@ RUNC_CT=rc1
 RUNC_ROOT=/var/lib/runc-ct
 RUNC_DIR=$RUNC_ROOT/$RUNC_CT
 
-# runc_config: config.json for rc1 on stdout (runc and jq on the host).
+# runc_config: config.json for rc1 on stdout (runc and jq on the host);
+# RUNC_CONFIG_EXTRA, a jq filter, edits it further (68 adds a hook).
+RUNC_CONFIG_EXTRA=.
 runc_config() {
 	local d
 	d=$(mktemp -d)
@@ -22,18 +24,19 @@ runc_config() {
 	jq --arg id "$RUNC_CT" '.process.terminal = false | .process.args = ["/init"] |
 		.root.readonly = false | .hostname = $id |
 		.mounts |= map(select(.destination != "/dev/shm" and .destination != "/dev/mqueue")) |
-		.linux.cgroupsPath = "/phaul-runc-" + $id' "$d/config.json"
+		.linux.cgroupsPath = "/phaul-runc-" + $id | '"$RUNC_CONFIG_EXTRA" "$d/config.json"
 	rm -rf "$d"
 }
 
-# runc_ct_create MIB: the bundle on src and rc1 started there with a
-# memtouch of MIB MiB; returns once memtouch ticks in it.
+# runc_ct_create MIB [ARGS]: the bundle on src and rc1 started there with
+# a memtouch of MIB MiB (ARGS added to its options); returns once memtouch
+# ticks in it.
 runc_ct_create() {
-	local mib=$1 cfg
+	local mib=$1 args=${2:-} cfg
 	cfg=$(runc_config) || return 1
 	phaul_fs_root_add $RUNC_ROOT
 	on_src "set -e
-		$(ct_rootfs_cmds $RUNC_DIR/rootfs "$mib")
+		$(ct_rootfs_cmds $RUNC_DIR/rootfs "$mib" "$args")
 		cat >$RUNC_DIR/config.json <<'EOC'
 $cfg
 EOC

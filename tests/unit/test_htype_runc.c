@@ -25,6 +25,7 @@
 #include "compat/compat.h"
 #include "err.h"
 #include "htype.h"
+#include "log.h"
 #include "phaul.pb-c.h"
 #include "util.h"
 
@@ -107,6 +108,48 @@ static void test_paused_refused(void **state)
 	assert_int_equal(ct_open("runc:" ID, &ct), -PH_ENOENT);
 	assert_non_null(strstr(ph_errmsg(), "is paused, not running"));
 	assert_int_equal(sh("runc resume " ID), 0);
+}
+
+/* grep for s in the log file path; 0 if found */
+static int log_has(const char *path, const char *s)
+{
+	return sh("grep -q -- '%s' %s", s, path);
+}
+
+/*
+ * A link in its network namespace but lo, and no hook in config.json to
+ * set it up again after runc's empty restore: resolve warns, naming it;
+ * with a createRuntime hook it does not.
+ */
+static void test_net_without_hook_warns(void **state)
+{
+	char log[PATH_MAX];
+
+	(void)state;
+	if (!have_runc ||
+	    sh("{ command -v ip && command -v nsenter && command -v jq; } >/dev/null") != 0)
+		skip();
+	snprintf(log, sizeof(log), "%s/warn.log", work);
+	assert_int_equal(ct_open("runc:" ID, &ct), 0);
+	assert_int_equal(sh("nsenter -t %d -n ip link add dmy-phaul type veth peer name dmy-peer",
+			    (int)ct.root),
+			 0);
+	assert_int_equal(log_open_file(log), 0);
+	assert_int_equal(ct_open("runc:" ID, &ct), 0);
+	log_close_file();
+	assert_int_equal(log_has(log, "its network namespace has dmy-peer, dmy-phaul, which runc "
+				      "restores empty"),
+			 0);
+	assert_int_equal(sh("cp %s/config.json %s/config.orig && jq '.hooks.createRuntime = "
+			    "[{\"path\": \"/bin/true\"}]' %s/config.orig >%s/config.json",
+			    dir, work, work, dir),
+			 0);
+	assert_int_equal(sh("rm -f %s", log), 0);
+	assert_int_equal(log_open_file(log), 0);
+	assert_int_equal(ct_open("runc:" ID, &ct), 0);
+	log_close_file();
+	assert_int_not_equal(log_has(log, "runc restores empty"), 0);
+	assert_int_equal(sh("cp %s/config.orig %s/config.json", work, dir), 0);
 }
 
 static enum criu_verdict never(const char *script, void *arg)
@@ -251,6 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_paused_refused),
+		cmocka_unit_test(test_net_without_hook_warns),
 		cmocka_unit_test(test_dump_fails_resumes),
 		cmocka_unit_test(test_restore_bundle_refused),
 		cmocka_unit_test(test_check_id_and_bundle),

@@ -27,9 +27,17 @@
  * two ticks) also holds the rest of a tick's work, up to a tenth of a
  * second's worth of pages, which takes long for a --spin dirtier that
  * faults on them.
+ *
+ * With --serve PORT it also listens on TCP PORT (any address) and answers
+ * each connection, between two ticks, with one line from its memory
+ * ("served=N ticks=T dirtied=D host=H migrations=M") and closes it: a
+ * network namespace's address is checked to answer from the process that
+ * moved (its counters go on), not from a new one.
  */
 #include "wl.h"
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #define PAGE 4096
 #define WORDS (PAGE / 8)
@@ -58,6 +66,9 @@ struct memtouch {
 	uint64_t seen_migrations;
 	/* longest interval between two page writes: this tick's, the last */
 	int64_t last_write_ns, maxw_ns, prev_maxw_ns, write_gap_ns;
+	int port;	/* --serve: 0 none */
+	int lfd;	/* its listening socket */
+	uint64_t served;
 };
 
 static int64_t mono_ns(void)
@@ -159,6 +170,36 @@ static void verify(struct memtouch *m)
 			  m->w.maxgap_ns / 1e6);
 }
 
+static void serve_start(struct memtouch *m)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(m->port) };
+	int one = 1;
+
+	m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (m->lfd < 0 || setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(m->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(m->lfd, 8))
+		wl_die(&m->w, "listening on port %d: %s", m->port, strerror(errno));
+}
+
+/* Answer the connections waiting now; none is kept past the tick. */
+static void serve_tick(struct memtouch *m)
+{
+	char line[256];
+	int c, n;
+
+	while ((c = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		m->served++;
+		n = snprintf(line, sizeof(line), "served=%llu ticks=%llu dirtied=%llu host=%s "
+			     "migrations=%llu\n", (unsigned long long)m->served,
+			     (unsigned long long)m->w.ticks, (unsigned long long)m->dirtied,
+			     m->w.host, (unsigned long long)m->w.migrations);
+		if (write(c, line, n) != n)
+			wl_log(&m->w, "answer %llu: %s", (unsigned long long)m->served,
+			       strerror(errno));
+		close(c);
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -174,6 +215,8 @@ static void usage(void)
 		"  --thp                 allow transparent huge pages (a 4 KiB write\n"
 		"                        then makes 2 MiB soft-dirty)\n"
 		"  --corrupt-after-check-request  damage a page before checking\n"
+		"  --serve PORT          answer each TCP connection to PORT with a line\n"
+		"                        of its counters (served=N ticks=T ...)\n"
 		WL_COMMON_USAGE);
 	exit(2);
 }
@@ -191,6 +234,7 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		{ "thp", no_argument, NULL, 'T' },
 		{ "spin", required_argument, NULL, 'S' },
 		{ "hot", required_argument, NULL, 'H' },
+		{ "serve", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -211,10 +255,12 @@ static void parse(struct memtouch *m, int argc, char **argv)
 		case 'T': m->thp = 1; break;
 		case 'S': m->spin = strtoul(optarg, NULL, 0); break;
 		case 'H': hot = atol(optarg); break;
+		case 'P': m->port = atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (mib <= 0 || mib > 65536 || m->rate < 0 || optind != argc)
+	if (mib <= 0 || mib > 65536 || m->rate < 0 || m->port < 0 || m->port > 65535 ||
+	    optind != argc)
 		usage();
 	m->npages = (size_t)mib * (1024 * 1024 / PAGE);
 	if (hot == 0 || hot > (long)m->npages)
@@ -245,6 +291,8 @@ int main(int argc, char **argv)
 	m.dirtied = 0;
 	m.stalls = 0;
 	m.stall_ns = m.maxstall_ns = 0;
+	if (m.port)
+		serve_start(&m);
 	wl_log(&m.w, "%zu pages filled (%s), dirtying %.0f pages/s of the first %zu", m.npages,
 	       m.random ? "random" : "pattern", m.rate, m.hot);
 	wl_ready(&m.w);
@@ -282,6 +330,10 @@ int main(int argc, char **argv)
 			 "dirtied=%llu stalls=%llu stall_ms=%.3f maxstall_ms=%.3f write_gap_ms=%.3f",
 			 (unsigned long long)m.dirtied, (unsigned long long)m.stalls,
 			 m.stall_ns / 1e6, m.maxstall_ns / 1e6, m.write_gap_ns / 1e6);
+		snprintf(m.w.extra, sizeof(m.w.extra), "dirtied=%llu",
+			 (unsigned long long)m.dirtied);
+		if (m.port)
+			serve_tick(&m);
 		if (check) {
 			verify(&m);
 			if (m.exit_after_check)
