@@ -64,14 +64,16 @@ static int vset(int err, int with_errno, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static int vset(int err, int with_errno, const char *fmt, va_list ap)
 {
+	char tmp[sizeof(errbuf)]; /* an argument may be ph_errmsg() itself */
 	int saved = errno;
 	int n;
 
 	if (err < 0)
 		err = -err;
-	n = vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	if (with_errno && n >= 0 && (size_t)n < sizeof(errbuf))
-		snprintf(errbuf + n, sizeof(errbuf) - n, ": %s", strerror(saved));
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	if (with_errno && n >= 0 && (size_t)n < sizeof(tmp))
+		snprintf(tmp + n, sizeof(tmp) - n, ": %s", strerror(saved));
+	memcpy(errbuf, tmp, sizeof(errbuf));
 	errvis();
 	lasterr = err;
 	errno = saved;

@@ -125,6 +125,17 @@ static void phase_forged(void)
 }
 
 /* A progress line quoting the peer (its throttle note) stays one line too. */
+/* The last error as an argument of the next (a common wrapping) is read before it is written. */
+static void test_error_wraps_itself(void **state)
+{
+	(void)state;
+	ph_seterr(PH_ECRIU, "runc checkpoint: exit status 1");
+	ph_seterr(PH_ECRIU, "runc:rc1: dump failed: %s (see %s/runc.log)", ph_errmsg(), "/w/3");
+	assert_string_equal(
+		ph_errmsg(),
+		"runc:rc1: dump failed: runc checkpoint: exit status 1 (see /w/3/runc.log)");
+}
+
 static void test_progress_line_cannot_be_forged(void **state)
 {
 	char *out = capture_fd(1, phase_forged);
@@ -143,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_log_line_capped),
 		cmocka_unit_test(test_error_text_is_one_line),
 		cmocka_unit_test(test_progress_line_cannot_be_forged),
+		cmocka_unit_test(test_error_wraps_itself),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
