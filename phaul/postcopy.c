@@ -95,8 +95,13 @@ static void guard_child(int sk, int rd)
 {
 	char c;
 	ssize_t n;
+	int null;
 
 	if (dup2(sk, 3) < 0 || dup2(rd, 4) < 0)
+		_exit(1);
+	/* not phaul's stdio: `ssh host phaul ...` must end when phaul does */
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(1);
 	syscall(SYS_close_range, 5, ~0u, 0);
 	while ((n = read(4, &c, 1)) < 0 && errno == EINTR)
