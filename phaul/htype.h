@@ -44,6 +44,13 @@ struct ct_dump {
 	 * page-server fd are left to the type.
 	 */
 	const struct criu_opts *criu;
+	/*
+	 * Post-copy (criu->lazy_pages), out: a type whose CRIU serves the lazy
+	 * pages on a listener of its own (runc:) connects to it and puts the
+	 * socket here before post-dump; from then on the caller's to close.
+	 * Left -1: they come on the open_pages socket.
+	 */
+	int *lazy_sk;
 };
 
 /* The relay's end of the page stream (open_pages). */
@@ -72,6 +79,12 @@ enum {
 	 * without, the agent records the CT held by name before the restore.
 	 */
 	CT_CAP_RST_NOTIFY = 1 << 2,
+	/*
+	 * Its final dump can be lazy on top of the pre-dumps, whose parent
+	 * pagemaps phaul writes from the page stream (engine/README.md
+	 * "Hybrid"): --mode hybrid. Needs CT_CAP_POSTCOPY.
+	 */
+	CT_CAP_HYBRID = 1 << 3,
 };
 
 #define CT_IMAGE_MAX 256 /* CheckReq.ct_image: an image ID or reference */

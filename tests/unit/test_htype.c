@@ -64,6 +64,9 @@ static void test_every_type_complete(void **state)
 		/* post-copy pulls the pages with a lazy restore */
 		if (t[i]->caps & CT_CAP_POSTCOPY)
 			assert_true(t[i]->caps & CT_CAP_LAZY_RESTORE);
+		/* hybrid is post-copy on top of pre-copy */
+		if (t[i]->caps & CT_CAP_HYBRID)
+			assert_true(t[i]->caps & CT_CAP_POSTCOPY);
 	}
 }
 
