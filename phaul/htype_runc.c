@@ -843,7 +843,7 @@ static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 const struct htype_ops htype_runc = {
 	.name = "runc",
 	/* runc restore --lazy-pages, --work-path = the images: the agent's daemon serves it */
-	.caps = CT_CAP_LAZY_RESTORE,
+	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY,
 	.resolve = runc_resolve,
 	.check_criu = ct_criu_any,
 	.criu_opts = ct_criu_opts_none,

@@ -347,8 +347,8 @@ static int postcopy_check(struct mig *g)
 	if (!(g->ct.ops->caps & CT_CAP_POSTCOPY))
 		return ph_seterr(PH_ECOMPAT,
 				 "check postcopy: %s: %s CTs dump through their own tool, which "
-				 "phaul cannot make serve lazy pages; required: a pid: CT (or "
-				 "--mode precopy)",
+				 "phaul cannot make serve lazy pages; required: a pid: or runc: CT "
+				 "(or --mode precopy)",
 				 g->host, g->ct.ops->name);
 	if (g->hybrid && g->precopy && !(g->ct.ops->caps & CT_CAP_HYBRID))
 		return ph_seterr(PH_ECOMPAT,

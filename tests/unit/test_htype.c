@@ -34,6 +34,10 @@ static void test_parse_types(void **state)
 	assert_true(ct.ops->caps & CT_CAP_LAZY_RESTORE);
 	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
 	assert_false(ct.ops->caps & CT_CAP_POSTCOPY);
+	/* runc: post-copy through its own lazy page server; no hybrid (HOWTO.md) */
+	assert_int_equal(ct_parse("runc:rc1", &ct), 0);
+	assert_true(ct.ops->caps & CT_CAP_POSTCOPY);
+	assert_false(ct.ops->caps & CT_CAP_HYBRID);
 }
 
 /*
