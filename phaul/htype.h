@@ -79,12 +79,6 @@ enum {
 	 * without, the agent records the CT held by name before the restore.
 	 */
 	CT_CAP_RST_NOTIFY = 1 << 2,
-	/*
-	 * Its final dump can be lazy on top of the pre-dumps, whose parent
-	 * pagemaps phaul writes from the page stream (engine/README.md
-	 * "Hybrid"): --mode hybrid. Needs CT_CAP_POSTCOPY.
-	 */
-	CT_CAP_HYBRID = 1 << 3,
 };
 
 #define CT_IMAGE_MAX 256 /* CheckReq.ct_image: an image ID or reference */

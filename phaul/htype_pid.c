@@ -104,7 +104,7 @@ static int pid_discard(struct ct *ct, pid_t root)
 
 const struct htype_ops htype_pid = {
 	.name = "pid",
-	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_HYBRID | CT_CAP_RST_NOTIFY,
+	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_RST_NOTIFY,
 	.resolve = pid_resolve,
 	.check_criu = ct_criu_any,
 	.criu_opts = pid_criu_opts,

