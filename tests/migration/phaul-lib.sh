@@ -27,6 +27,37 @@ exec(sys.argv[2])
 PY
 }
 
+# phaul_hybrid_checked JSON SPEC: a --mode hybrid migration of SPEC whose
+# --json output is in JSON pre-copied at least once, switched to post-copy
+# without throttling (the report saying after which iteration and why),
+# ended its post-copy with every page on dst, and dst's agent answered
+# over 1000 pages from its flat store (only the dirty rest came from src).
+phaul_hybrid_checked() {
+	local line local
+	phaul_json_check "$1" '
+assert rep["ok"] and rep["exit_code"] == 0 and rep["ct"] == "'"$2"'", rep
+assert len(its) >= 1, "no pre-copy iteration before the switch"
+assert rep["throttle_pct"] == 0, "hybrid throttled: %d%%" % rep["throttle_pct"]
+sw = rep.get("postcopy_switch", "")
+assert sw.startswith("after iteration %d:" % len(its)), sw
+assert "dirty rate" in sw and "on the link" in sw, sw
+hyb = [e for e in ev if e["event"] == "phase" and e["phase"] == "hybrid"]
+assert hyb and "switching to post-copy" in hyb[0]["msg"], hyb
+pc = [e for e in ev if e["event"] == "postcopy"]
+assert pc and pc[0]["state"] == "running", pc
+assert pc[-1]["state"] == "done", pc[-1]
+assert rep["restore_mode"] == "lazy" and rep["memory_complete"], rep
+assert rep["lazy_pages_missing"] == 0, rep
+print("pre-copy iterations=%d, %s" % (len(its), sw))
+print("post-copy: first event %d pages on src; downtime_ms=%.0f total_s=%.1f"
+      % (pc[0]["pages_left"], rep["downtime_us"] / 1e3, rep["total_us"] / 1e6))
+' || { echo "hybrid report check failed"; return 1; }
+	line=$(on_dst "grep -h 'hybrid: ' $SCEN_LOG/agent-tcp.log | tail -1")
+	note "dst: $line"
+	local=$(echo "$line" | sed -n 's/.*hybrid: \([0-9]*\) pages pre-copied.*/\1/p')
+	[ "${local:-0}" -gt 1000 ] || { echo "dst answered too few pages from its flat store: $line"; return 1; }
+}
+
 # phaul_fs_root: let dst's agent fs-sync below the workloads' state dirs,
 # the shared folder and LXC's lxcpath (fs_root is empty by default: every
 # fs-sync refused). Every scenario that syncs (--sync, lxc:) calls it first.
