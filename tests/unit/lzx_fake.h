@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the lzx relay tests share: a header written to a fake CRIU, the
- * content of each fake page, the link's abort hook, CRIU's lazy page
- * server, and a rig of two relays' surroundings. Include after cmocka.h,
+ * What the lzx relay tests share: the content of each fake page, the
+ * link's abort hook, CRIU's lazy page server, and a rig of two relays'
+ * surroundings. Include after cmocka.h,
  * caps.h and engine/lzx.h.
  */
 #ifndef TESTS_LZX_FAKE_H
@@ -20,15 +20,6 @@
 
 #define ANS_CMD ((PSX_PE_PRESENT << PS_CMD_BITS) | PS_IOV_ADD_F)
 #define BASE	0x7f0000000000ull
-
-static inline void put_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t id)
-{
-	struct stream s = { 0 };
-
-	hdr(&s, cmd, nr, va, id);
-	xwrite(fd, s.buf, s.len);
-	free(s.buf);
-}
 
 static inline uint8_t page_fill(uint64_t va, uint64_t id)
 {
@@ -88,15 +79,6 @@ static inline void *server_count_run(void *arg)
 		}
 	}
 	return NULL;
-}
-
-/* The record link between two relays: se the source's end, de the destination's. */
-static inline void link_init(struct queue *fwd, struct queue *back, struct end *se, struct end *de)
-{
-	q_init(fwd);
-	q_init(back);
-	*se = (struct end){ .in = back, .out = fwd };
-	*de = (struct end){ .in = fwd, .out = back };
 }
 
 /* A relay's io over e: any failure of the link fails the relay (no relink). */
