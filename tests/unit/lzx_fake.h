@@ -91,8 +91,8 @@ static inline struct lzx_io end_io(struct end *e)
  * Two relays' surroundings: the link between them, a socketpair to each
  * fake CRIU (ssk: the source's page server, dsk: the lazy-pages daemon;
  * [0] the fake's end, [1] the relay's) and an empty, unlinked store file
- * for a destination that keeps pages (push, hybrid). rig_free() closes
- * the fds; the queues' records are the test's to drain.
+ * for a destination that keeps pages (push, hybrid). rig_free(), once
+ * the relays are joined, closes the fds and frees what the link holds.
  */
 struct rig {
 	struct queue fwd, back;
@@ -119,6 +119,8 @@ static inline void rig_free(struct rig *r)
 		close(r->dsk[i]);
 	}
 	close(r->store);
+	q_drain(&r->fwd);
+	q_drain(&r->back);
 }
 
 /*

@@ -743,33 +743,30 @@ static size_t drained(int fd)
 /* A modified destination asks the source for pages it never announced. */
 static void test_relay_bad_get(void **state)
 {
-	struct queue fwd, back;
-	struct end se, peer;
-	struct lzx_io sio = end_io(&se);
+	struct rig r; /* the test as the destination, on r.de */
+	struct lzx_io sio;
 	struct lzx_relay *src;
 	struct stream q = { 0 };
 	struct lzx_set s;
-	int ssk[2];
 
 	(void)state;
 	set_basic(&s);
-	link_init(&fwd, &back, &se, &peer);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	rig_init(&r);
+	sio = end_io(&r.se);
+	assert_int_equal(lzx_relay_start(r.ssk[1], &s, true, &sio, 5000, &src), 0);
 	hdr(&q, PS_IOV_GET, 1, BASE, 7);	     /* fine */
 	hdr(&q, PS_IOV_GET, 1, BASE + 64 * PGSZ, 7); /* beyond pid 7's lazy run */
-	io_send(&peer, q.buf, q.len);
+	io_send(&r.de, q.buf, q.len);
 	assert_int_equal(lzx_relay_join(src, NULL), -PH_EPROTO);
 	assert_non_null(strstr(ph_errmsg(), "did not leave lazy"));
-	assert_int_equal(se.aborted, PH_EPROTO);
+	assert_int_equal(r.se.aborted, PH_EPROTO);
 	/*
 	 * Not even the good GET of that record; one byte of a header, so that
 	 * CRIU's page server fails (and resumes the tree) instead of taking
 	 * the end for a success.
 	 */
-	assert_int_equal(drained(ssk[0]), 1);
-	close(ssk[0]);
-	close(ssk[1]);
+	assert_int_equal(drained(r.ssk[0]), 1);
+	rig_free(&r);
 	free(q.buf);
 	lzx_set_free(&s);
 }
@@ -782,28 +779,25 @@ static void test_relay_bad_get(void **state)
 static void test_relay_stop_cuts(void **state)
 {
 	for (int cut = 0; cut < 2; cut++) {
-		struct queue fwd, back;
-		struct end se, peer;
-		struct lzx_io sio = end_io(&se);
+		struct rig r; /* the test as the destination, on r.de */
+		struct lzx_io sio;
 		struct lzx_relay *src;
 		struct stream q = { 0 };
 		uint8_t got[PSX_HDR_SIZE];
-		int ssk[2];
 
 		(void)state;
-		link_init(&fwd, &back, &se, &peer);
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-		assert_int_equal(lzx_relay_start(ssk[1], NULL, true, &sio, 5000, &src), 0);
+		rig_init(&r);
+		sio = end_io(&r.se);
+		assert_int_equal(lzx_relay_start(r.ssk[1], NULL, true, &sio, 5000, &src), 0);
 		hdr(&q, PS_IOV_GET, 1, BASE, 7);
-		io_send(&peer, q.buf, cut ? 12 : q.len);
+		io_send(&r.de, q.buf, cut ? 12 : q.len);
 		/* CRIU got the bytes before the stop */
-		assert_true(read_all(ssk[0], got, cut ? 12 : q.len));
+		assert_true(read_all(r.ssk[0], got, cut ? 12 : q.len));
 		lzx_relay_stop(src);
 		assert_int_equal(lzx_relay_join(src, NULL), -PH_EINTR);
-		assert_int_equal(drained(ssk[0]), cut ? 0 : 1);
-		assert_int_equal(se.aborted, 0); /* a stop is ours: the peer is not told */
-		close(ssk[0]);
-		close(ssk[1]);
+		assert_int_equal(drained(r.ssk[0]), cut ? 0 : 1);
+		assert_int_equal(r.se.aborted, 0); /* a stop is ours: the peer is not told */
+		rig_free(&r);
 		free(q.buf);
 	}
 }
@@ -812,34 +806,31 @@ static void test_relay_stop_cuts(void **state)
 static void test_relay_bad_answer(void **state)
 {
 	for (int c = 0; c < 2; c++) {
-		struct queue fwd, back;
-		struct end peer, de;
-		struct lzx_io dio = end_io(&de);
+		struct rig r; /* the test as the source, on r.se */
+		struct lzx_io dio;
 		struct lzx_relay *dst;
 		struct stream a = { 0 };
 		uint8_t rec[PH_FRAME_MAX];
-		int dsk[2];
 
 		(void)state;
-		link_init(&fwd, &back, &peer, &de);
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
-		assert_int_equal(lzx_relay_start(dsk[1], NULL, false, &dio, 5000, &dst), 0);
+		rig_init(&r);
+		dio = end_io(&r.de);
+		assert_int_equal(lzx_relay_start(r.dsk[1], NULL, false, &dio, 5000, &dst), 0);
 		if (c == 0) {
-			put_hdr(dsk[0], PS_IOV_GET, 1, BASE, 7);
+			put_hdr(r.dsk[0], PS_IOV_GET, 1, BASE, 7);
 			/* the GET reached the peer before its answer is made */
-			assert_true(io_recv(&peer, rec, sizeof(rec), 5000) == PSX_HDR_SIZE);
+			assert_true(io_recv(&r.se, rec, sizeof(rec), 5000) == PSX_HDR_SIZE);
 			hdr(&a, ANS_CMD, 1, BASE + PGSZ, 7);
 		} else {
 			hdr(&a, ANS_CMD, 1, BASE, 7);
 		}
 		pages(&a, 1, 9);
-		io_send(&peer, a.buf, a.len);
+		io_send(&r.se, a.buf, a.len);
 		assert_int_equal(lzx_relay_join(dst, NULL), -PH_EPROTO);
-		assert_int_equal(de.aborted, PH_EPROTO);
-		shutdown(dsk[0], SHUT_WR);
-		assert_int_equal(drained(dsk[0]), 0);
-		close(dsk[0]);
-		close(dsk[1]);
+		assert_int_equal(r.de.aborted, PH_EPROTO);
+		shutdown(r.dsk[0], SHUT_WR);
+		assert_int_equal(drained(r.dsk[0]), 0);
+		rig_free(&r);
 		free(a.buf);
 	}
 }
