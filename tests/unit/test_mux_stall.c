@@ -23,20 +23,13 @@
 
 #include "caps.h"
 #include "err.h"
+#include "helpers.h"
 #include "images.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
 #include "mux_pair.h"
 
 #define IDLE_MS 3000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint8_t rec[64 * 1024];
 
