@@ -641,6 +641,7 @@ static void auto_converge(struct mig *g)
 static int limit_missed(struct mig *g, enum precopy_verdict v)
 {
 	uint64_t pred = g->rep.predicted_downtime_us, lim = g->pc.limit_us;
+	bool unreachable = v == PRECOPY_UNREACHABLE || v == PRECOPY_UNREACHABLE_FROZEN;
 
 	if (g->cfg->allow_downtime_overrun) {
 		report_phase(
@@ -659,7 +660,7 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 		"--allow-downtime-overrun",
 		(unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
 		precopy_verdict_str(v),
-		g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" : ", auto-converge is off",
+		g->cfg->auto_converge || unreachable ? "" : ", auto-converge is off",
 		g->ct.spec);
 }
 

@@ -24,6 +24,7 @@
 
 #include "compat/compat.h"
 #include "err.h"
+#include "helpers.h"
 #include "htype.h"
 #include "log.h"
 #include "phaul.pb-c.h"
@@ -35,17 +36,6 @@ static struct ct ct;	   /* large */
 static char dir[PATH_MAX]; /* the bundle */
 static char work[256];	   /* a work dir */
 static bool have_runc;
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* `runc state` says status s. */
 static bool status_is(const char *s)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent_pair.h"
+#include "mux_pair.h"
 #include "caps.h"
 #include "err.h"
 #include "pclink.h"
@@ -84,18 +85,6 @@ struct holder {
 	struct pclink *l;
 	uint8_t token[PCLINK_TOKEN_LEN];
 };
-
-static void mux_pair(struct mux **a, struct mux **b)
-{
-	struct chan *ca, *cb;
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, a), 0);
-	assert_int_equal(mux_start(cb, b), 0);
-}
 
 static void holder_open(struct holder *h, const char *work)
 {
