@@ -1002,17 +1002,26 @@ static int postcopy_end(struct mig *g)
 	if (ret == 0)
 		ret = lazy_wait(g);
 	if (ret == 0 && !g->rep.lazy_done) {
-		ret = ph_seterr(PH_EPEER,
-				"post-copy: %s did not say whether %s has all its "
-				"memory",
-				g->peer, g->ct.spec);
+		/*
+		 * Every page went: the destination's close came through the
+		 * relay, and its daemon closes once it has them all. Only its
+		 * last word is missing: it records the outcome before that
+		 * (RUNNING, or LOST), so ask as `phaul recover` does
+		 * (failed_exit(), settle_now()); our record stays until then.
+		 */
+		postcopy_event(&g->post, "unconfirmed");
+		return ph_seterr(PH_EPEER,
+				 "post-copy: every page of %s reached %s, but its word on the "
+				 "lazy restore's end did not come",
+				 g->ct.spec, g->peer);
 	}
 	postcopy_event(&g->post, ret < 0 ? "lost" : "done");
 	if (ret < 0)
 		postcopy_give_up(&g->post, "post-copy lost on the source"); /* no reconnect */
+	if (set_phase(g, PHASE_DONE) < 0) /* settled: nothing left to recover */
+		pr_warn("%s", ph_errmsg());
 	if (ret < 0) {
 		g->lazy_lost = true;
-		g->phase = PHASE_DONE; /* nothing to recover: the CT is gone */
 		snprintf(g->rep.where, sizeof(g->rep.where),
 			 "lost: %.128s ran on %.128s with %llu pages still on %.64s when post-copy "
 			 "broke; the source copy had already ended",
@@ -1092,8 +1101,7 @@ static int postcopy_go(struct mig *g)
 	if (postcopy_src_link(&g->post, g->cfg, g->target, g->id, g->host, &g->rep, &g->m, &g->lock,
 			      &g->interrupted, !g->opt.no_compress && g->cfg->compress) < 0)
 		pr_warn("%s", ph_errmsg()); /* a cut will end it, as before */
-	if (set_phase(g, PHASE_DONE) < 0)
-		pr_warn("%s", ph_errmsg()); /* the destination owns the CT now */
+	/* PHASE_COMMITTED stays recorded until postcopy_end() knows the outcome */
 	report_phase(&g->rep, "post-copy",
 		     "source copy ended; %s runs on %s; %llu pages still on %s", g->ct.spec,
 		     g->peer, (unsigned long long)postcopy_pages_left(&g->post), g->host);
@@ -1292,10 +1300,16 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			 g->id);
 		return EXIT_UNKNOWN;
 	case PHASE_COMMITTED:
-		snprintf(g->rep.where, sizeof(g->rep.where),
-			 "ended (committed); %.128s holds %.128s stopped until it gets Go: "
-			 "run `phaul recover %s`",
-			 g->rep.dst, g->ct.spec, g->id);
+		if (g->post_live)
+			snprintf(g->rep.where, sizeof(g->rep.where),
+				 "ended; %.128s runs on %.128s with every page, its last word "
+				 "lost: run `phaul recover %s`",
+				 g->ct.spec, g->rep.dst, g->id);
+		else
+			snprintf(g->rep.where, sizeof(g->rep.where),
+				 "ended (committed); %.128s holds %.128s stopped until it gets "
+				 "Go: run `phaul recover %s`",
+				 g->rep.dst, g->ct.spec, g->id);
 		return EXIT_UNKNOWN;
 	case PHASE_DONE:
 		if (g->lazy_lost)
@@ -1355,7 +1369,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
 		code = failed_exit(g, ret, outcome);
 		if (code == EXIT_UNKNOWN && (code = settle_now(g)) == EXIT_OK) {
-			g->rep.downtime_us = now_us() - g->t_dump;
+			if (!g->rep.downtime_us) /* post-copy's ended at Go */
+				g->rep.downtime_us = now_us() - g->t_dump;
 			g->rep.error[0] = '\0';
 		}
 	}

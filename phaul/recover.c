@@ -137,6 +137,12 @@ int recover_migration(struct phaul_config *cfg, const char *id, bool locked, rec
 	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_RUNNING) {
 		say(&y, "settled: %s runs on %s (%s)", r.ct, r.peer, msg);
 		code = EXIT_OK;
+	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_FILLING) {
+		/* post-copy: it ends RUNNING, or LOST once its wait for this host ends */
+		say(&y, "still open: %s runs on %s while its memory still comes from here (%s); "
+			"ask again later",
+		    r.ct, r.peer, msg);
+		code = EXIT_UNKNOWN;
 	} else if (act == PHAUL__RECOVER__ACTION__GO) {
 		say(&y, "LOST: the source copy is gone and %s has %s (%s)", r.peer,
 		    mrec_dst_state_name(st), msg);
