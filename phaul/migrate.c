@@ -1357,7 +1357,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 	struct mux_stats tx, rx;
 	int code = EXIT_OK;
 
-	g->rep.raw_bytes = g->rep.wire_bytes = 0;
+	/* links a post-copy reconnect replaced count too */
+	postcopy_old_sent(&g->post, &g->rep.raw_bytes, &g->rep.wire_bytes);
 	if (g->m) {
 		for (int s = 0; s < MUX_NSTREAMS; s++) {
 			mux_get_stats(g->m, s, &tx, &rx);

@@ -188,15 +188,23 @@ static void test_resumed_spliced(void **state)
 	struct agent_pair p;
 	struct holder h;
 	struct mux *now;
+	uint64_t raw, wire;
 
 	(void)state;
 	assert_non_null(mkdtemp(work));
 	memset(&p, 0, sizeof(p));
 	holder_open(&h, work);
+	assert_int_equal(mux_send_rec(h.slot, MUX_PAGES, "early", 5), 0); /* on the old link */
+	assert_int_equal(mux_recv(h.old_peer, MUX_PAGES, buf, sizeof(buf), 5000), 5);
+	pclink_old_sent(h.l, &raw, &wire);
+	assert_true(raw == 0 && wire == 0);
 	assert_int_equal(resume(&p, work, MIG, h.token), 0);
 	for (int i = 0; i < 100 && pclink_relinks(h.l) == 0; i++)
 		usleep(20000);
 	assert_int_equal(pclink_relinks(h.l), 1);
+	/* what went on the replaced link still counts (the report's bytes) */
+	pclink_old_sent(h.l, &raw, &wire);
+	assert_true(raw >= 5 && wire >= 5);
 	now = pclink_mux(h.l);
 	assert_ptr_equal(now, h.slot); /* the caller's slot follows */
 	assert_int_equal(mux_send_rec(p.peer, MUX_PAGES, "get", 3), 0);

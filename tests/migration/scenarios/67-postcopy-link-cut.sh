@@ -35,6 +35,8 @@ phaul_memtouch_moved "$pid"
 phaul_json_check "$RESULT_DIR/migrate.json" '
 assert rep["ok"] and rep["exit_code"] == 0, rep
 assert rep["memory_complete"] and rep["lazy_pages_missing"] == 0, rep
+# the bytes of both links count: at least the pages (random, uncompressed)
+assert rep["raw_bytes"] >= rep["lazy_pages_total"] * 4096, (rep["raw_bytes"], rep["lazy_pages_total"])
 st = [e["state"] for e in ev if e["event"] == "postcopy"]
 assert "reconnecting" in st, st
 r = st.index("reconnecting")
@@ -43,9 +45,9 @@ pc = [e["msg"] for e in ev if e["event"] == "phase" and e["phase"] == "post-copy
 assert any("link lost, reconnecting" in m for m in pc), pc
 assert any("back after" in m for m in pc) and any("every page on" in m for m in pc), pc
 print("\n".join(pc))
-print("downtime_ms=%.0f total_ms=%.0f lazy_pages=%d memory_complete_ms=%.0f"
+print("downtime_ms=%.0f total_ms=%.0f lazy_pages=%d memory_complete_ms=%.0f raw_mib=%.1f"
       % (rep["downtime_us"] / 1e3, rep["total_us"] / 1e3, rep["lazy_pages_total"],
-         rep["memory_complete_us"] / 1e3))
+         rep["memory_complete_us"] / 1e3, rep["raw_bytes"] / 1048576))
 ' || fail "the post-copy report does not show the reconnect"
 on_dst "grep -h 'resumed' $SCEN_LOG/agent-tcp.log" || fail "dst's agent log does not say it resumed"
 left=$(gpgrep src "^(\/usr\/sbin\/)?criu ")
