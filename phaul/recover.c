@@ -250,7 +250,8 @@ const char recover_usage[] =
 	"destination and finish the job either way: the destination lets the CT\n"
 	"run if the source copy is gone, else discards its stopped copy.\n"
 	"Safe to run again. Exit 0 when every one is settled, 5 if a CT was lost,\n"
-	"6 if some outcome is still unknown (the destination unreachable).\n"
+	"6 if some outcome is still unknown (the destination unreachable, or a\n"
+	"post-copy still filling its memory from here).\n"
 	"  --work-dir D       where the records are (default from config)\n";
 
 const struct option recover_opts[] = {
