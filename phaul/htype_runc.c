@@ -71,6 +71,7 @@
 #include "err.h"
 #include "htype.h"
 #include "log.h"
+#include "lsock.h"
 #include "util.h"
 
 #define RUNC_TIMEOUT_S	 600 /* one checkpoint or restore of a large container */
@@ -83,6 +84,8 @@
 #define RUNC_LAZY_CONF	 "runc-lazy-dump.conf"
 /* A lazy dump's runc ends when the last page left: the relay's own timeouts bound it. */
 #define RUNC_LAZY_MAX_S (24 * 3600)
+/* CRIU accepts phaul's connection to its lazy page server within this (lsock.h) */
+#define RUNC_SOLE_MS 5000
 
 static int runc_path(char *path, size_t len)
 {
@@ -679,6 +682,25 @@ static int runc_dump_lazy(struct ct *ct, const struct ct_dump *d, criu_notify_fn
 		return ret;
 	if ((ret = runc_lazy_ready(ct, rfd)) < 0 || (ret = runc_lazy_connect(ct, port, &sk)) < 0)
 		goto fail;
+	if ((ret = lsock_sole_client(sk, RUNC_SOLE_MS)) < 0) {
+		/*
+		 * CRIU serves one connection, and another local process has
+		 * it: end runc and its CRIU (the tree, released, runs on),
+		 * not just our socket.
+		 */
+		const char *res[] = { "runc", "resume", ct->id, NULL };
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s: lazy dump: %s", ct->spec, ph_errmsg());
+		close(sk);
+		close(rfd);
+		if (criu_tree_signal(pid, SIGKILL) < 0)
+			pr_warn("%s", ph_errmsg());
+		if ((eret = runc_lazy_end(ct, d, pid, false, outcome)) < 0)
+			pr_err("%s", ph_errmsg());
+		runc_run(res, NULL, 0, NULL, RUNC_QUICK_S); /* a cgroup CRIU left frozen */
+		return ph_seterr(ret, "%s", msg);
+	}
 	*d->lazy_sk = sk; /* the orchestrator's from now on */
 	if ((ret = runc_images_extra(ct, d->images_dir)) < 0)
 		goto fail;

@@ -9,6 +9,7 @@
 #include "engine/relay.h"
 #include "err.h"
 #include "log.h"
+#include "lsock.h"
 #include "pages.h"
 
 int pages_io_send(void *arg, const void *buf, size_t len)
@@ -26,21 +27,14 @@ long pages_io_recv(void *arg, void *buf, size_t cap, int timeout_ms)
 	return mux_recv(arg, MUX_PAGES, buf, cap, timeout_ms);
 }
 
-/* CRIU's connection to the listening sk, within the relay's timeout. */
+/*
+ * CRIU's connection to the listening sk (on 127.0.0.1), within the relay's
+ * timeout: root's only (lsock.h). Any local user could connect to the
+ * port first and feed the destination pages of its own.
+ */
 static int relay_accept(struct pages_relay *r)
 {
-	struct pollfd p = { r->sk, POLLIN, 0 };
-	int n, fd;
-
-	while ((n = poll(&p, 1, r->timeout_ms)) < 0 && errno == EINTR)
-		;
-	if (n == 0)
-		return ph_seterr(PH_ETIMEDOUT, "CRIU did not connect to the page relay in %d ms",
-				 r->timeout_ms);
-	fd = accept4(r->sk, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return ph_seterr_errno(PH_ESYS, "accepting CRIU's page-server connection");
-	return fd;
+	return lsock_accept_root(r->sk, r->timeout_ms);
 }
 
 static void *relay_thread(void *arg)
