@@ -77,14 +77,24 @@ int agent_ct(struct agent *a, struct ct **out)
 	return ct_parse_dst(a->ct, &ct);
 }
 
-/* The type's discard (by the CT's name, whatever restored_pid). */
-static void discard_restored(struct agent *a)
+bool agent_ct_can(struct agent *a, unsigned caps)
 {
 	struct ct *ct;
 
 	agent_ct(a, &ct);
-	if (ct->ops->discard(ct, a->restored_pid) < 0)
-		pr_warn("%s", ph_errmsg());
+	return (ct->ops->caps & caps) == caps;
+}
+
+/* The type's discard (by the CT's name, whatever restored_pid); false if it failed. */
+static bool discard_restored(struct agent *a)
+{
+	struct ct *ct;
+
+	agent_ct(a, &ct);
+	if (ct->ops->discard(ct, a->restored_pid) == 0)
+		return true;
+	pr_warn("%s", ph_errmsg());
+	return false;
 }
 
 void agent_record(struct agent *a, enum mrec_dst_state st)
@@ -175,8 +185,8 @@ int agent_finish(struct agent *a, bool commit)
 	if (a->restored_pid > 0) {
 		/* The source resumes: a second copy here must not run on. */
 		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
-		discard_restored(a);
-		if (a->held)
+		/* not discarded: still HELD, for `phaul recover` to try again */
+		if (discard_restored(a) && a->held)
 			agent_record(a, DST_DISCARDED);
 		a->held = false;
 		a->restored_pid = 0;
@@ -205,6 +215,17 @@ void agent_session_lost(struct agent *a)
 		return;
 	}
 	if (!a->held) {
+		agent_finish(a, false);
+		return;
+	}
+	if (!agent_ct_can(a, CT_CAP_HOLD)) {
+		/*
+		 * It runs (its type cannot hold it stopped) and the source keeps
+		 * its own copy until Go is acknowledged: this one must go.
+		 */
+		pr_warn("session lost before Go: %s %d runs here (its type cannot hold it "
+			"stopped) and the source keeps its copy",
+			a->ct[0] ? a->ct : "tree", (int)a->restored_pid);
 		agent_finish(a, false);
 		return;
 	}
