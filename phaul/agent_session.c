@@ -135,6 +135,7 @@ static int let_run(struct agent *a)
 int agent_finish(struct agent *a, bool commit)
 {
 	struct err_saved e;
+	bool may_run = false;
 
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
@@ -185,9 +186,14 @@ int agent_finish(struct agent *a, bool commit)
 	if (a->restored_pid > 0) {
 		/* The source resumes: a second copy here must not run on. */
 		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
-		/* not discarded: still HELD, for `phaul recover` to try again */
+		/*
+		 * Not discarded: still HELD, for `phaul recover` to try again; a
+		 * copy that was not held stopped may run: not confirmed.
+		 */
 		if (discard_restored(a) && a->held)
 			agent_record(a, DST_DISCARDED);
+		else if (!agent_ct_can(a, CT_CAP_HOLD))
+			may_run = true;
 		a->held = false;
 		a->restored_pid = 0;
 	}
@@ -200,6 +206,9 @@ int agent_finish(struct agent *a, bool commit)
 		a->dir[0] = '\0';
 	}
 	err_restore(&e);
+	if (may_run)
+		return ph_seterr(PH_ECRIU, "%s: %s not discarded, it may run there", a->host,
+				 a->ct);
 	return 0;
 }
 
@@ -320,8 +329,13 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 		 * container, if it came to be, is stopped: its type ends it by
 		 * name.
 		 */
-		if (r->state == DST_HELD || r->pid == 0)
-			discard_restored(a);
+		if ((r->state == DST_HELD || r->pid == 0) && !discard_restored(a) &&
+		    !agent_ct_can(a, CT_CAP_HOLD)) {
+			/* it may run: the source must not resume its own */
+			a->restored_pid = 0;
+			return ph_seterr(PH_ECRIU, "%s; %s not discarded, it may run there", msg,
+					 r->ct);
+		}
 		a->held = false;
 		agent_record(a, DST_DISCARDED);
 		r->state = DST_DISCARDED;

@@ -508,7 +508,8 @@ static int podman_restore(struct ct *ct, const char *images_dir, const struct cr
 static int podman_discard(struct ct *ct, pid_t root)
 {
 	/* a copy that must not run: killed at once, not after podman's 10 s grace */
-	const char *args[] = { "podman", "rm", "--force", "--time", "0", ct->id, NULL };
+	/* --ignore: a restore that never created it (its agent died first) is discarded */
+	const char *args[] = { "podman", "rm", "--force", "--ignore", "--time", "0", ct->id, NULL };
 	int ret = podman_name_ok(ct);
 
 	if (ret == 0)

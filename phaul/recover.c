@@ -306,7 +306,9 @@ const char recover_usage[] =
 	"Settle migrations whose outcome was lost (exit code 6): for each record\n"
 	"in the work dir (all, or the one with this id, or of this CT), ask the\n"
 	"destination and finish the job either way: the destination lets the CT\n"
-	"run if the source copy is gone, else discards its stopped copy.\n"
+	"run if the source copy is gone, else discards its stopped copy. A podman:\n"
+	"container its checkpoint stopped here is found by name: restored here if\n"
+	"the destination holds no copy, removed here if the destination runs it.\n"
 	"Safe to run again. Exit 0 when every one is settled, 5 if a CT was lost,\n"
 	"6 if some outcome is still unknown (the destination unreachable).\n"
 	"  --work-dir D       where the records are (default from config)\n";

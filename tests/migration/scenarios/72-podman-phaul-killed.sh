@@ -2,20 +2,27 @@
 # phaul itself killed (SIGKILL, PHAUL_FAULT_COMMIT) on the source while it
 # migrates podman:pm1, whose final checkpoint stops it there and whose
 # restore on dst runs it at once (Podman cannot hold it stopped). Nobody
-# runs `phaul recover`: the guard that phaul started before the checkpoint
-# settles it alone, and the agent discards its running copy when the
-# session ends before Go. At each point phaul must die (exit 137); then,
-# polled until settled (no source record left), pm1 must never run on
-# both guests at once, and end running on exactly one, the other not
-# knowing it (not even in `podman ps -a`), memtouch ticking there and
-# verifying every page:
+# runs `phaul recover` (but in 5): the guard that phaul started before
+# the checkpoint settles it alone, and the agent discards its running
+# copy when the session ends before Go. At each point phaul must die
+# (exit 137) or exit as said; then, polled until settled (no source
+# record left), pm1 must never run on both guests at once, and end
+# running on exactly one, the other not knowing it (not even in `podman
+# ps -a`), memtouch ticking there and verifying every page:
 #  1. src-dumped: after the checkpoint, before any record (nothing sent to
 #     restore): the guard restores it on src;
 #  2. src-ready: dst restored it (running), RestoreResp received, phase
 #     restoring: dst discards its copy, the guard's recover resumes src's;
 #  3. src-committed: phase committed, Go never sent: the same, after GO
 #     found no copy on dst;
-#  4. src-go-acked: Go acknowledged, the source copy not yet removed: the
+#  4. src-cut-go (phaul lives: the link is cut before Go): dst discards
+#     its copy; phaul settles at once (exit 4), resuming src's;
+#  5. agent-ready (dst's agent dies after Podman restored pm1 there, before
+#     its answer; the window no guard can close): phaul cannot learn
+#     whether dst's copy runs (exit 6); src's stays stopped; once an agent
+#     runs again on dst, `phaul recover` discards dst's copy by name and
+#     resumes src's;
+#  6. src-go-acked: Go acknowledged, the source copy not yet removed: the
 #     guard's recover finds pm1 running on dst and removes src's.
 # timeout: 1200
 
@@ -41,26 +48,38 @@ settled() {
 podman_ct_create 16 || fail "pm1 did not start on src"
 phaul_tcp_agent
 n=0
-for p in src-dumped:src src-ready:src src-committed:src src-go-acked:dst; do
-	point=${p%:*} side=${p#*:}
+# WHO:POINT:EXIT:SIDE: the fault armed in phaul (src) or in dst's agent
+# (agent), phaul's exit code, where pm1 must end
+for p in src:src-dumped:137:src src:src-ready:137:src src:src-committed:137:src \
+	src:src-cut-go:4:src agent:agent-ready:6:src src:src-go-acked:137:dst; do
+	IFS=: read -r who point want side <<<"$p"
 	n=$((n + 1))
-	on_src "PHAUL_FAULT_COMMIT=$point phaul -t tcp migrate --json --max-iterations 1 \
-		podman:$PODMAN_CT $DST_IP >$SCEN_LOG/$n.json 2>$SCEN_LOG/$n.err; echo \$? >$SCEN_LOG/$n.rc"
+	env=
+	if [ "$who" = agent ]; then phaul_fault_agent "$point"; else env="PHAUL_FAULT_COMMIT=$point"; fi
+	on_src "$env phaul -t tcp migrate --json --max-iterations 1 podman:$PODMAN_CT $DST_IP \
+		>$SCEN_LOG/$n.json 2>$SCEN_LOG/$n.err; echo \$? >$SCEN_LOG/$n.rc"
 	rc=$(on_src "cat $SCEN_LOG/$n.rc")
-	[ "$rc" = 137 ] || { on_src "tail -5 $SCEN_LOG/$n.err"; fail "$point: phaul exit $rc, wanted 137 (killed)"; }
-	note "$point: phaul killed; src pm1 $(podman_status src), dst pm1 $(podman_status dst)"
-	wait_until 240 "$point: pm1 settled on $side by the guard" settled "$side" || {
+	[ "$rc" = "$want" ] || { on_src "tail -5 $SCEN_LOG/$n.err"; fail "$point: phaul exit $rc, wanted $want"; }
+	note "$point: phaul exit $rc; src pm1 $(podman_status src), dst pm1 $(podman_status dst)"
+	if [ "$who" = agent ]; then
+		# the documented window: Podman runs dst's copy, no agent can
+		# discard it, so src's stays stopped until recover reaches an agent
+		[ "$(podman_status src)" != running ] || fail "$point: pm1 runs on src while dst's copy may run"
+		phaul_fault_agent ""
+		on_src "phaul -t tcp recover" || fail "$point: phaul recover failed"
+	fi
+	wait_until 240 "$point: pm1 settled on $side" settled "$side" || {
 		phaul_logs
 		on_src "cat /var/lib/phaul/out-podman-*/podman-guard.log" >&2
 		on_dst "tail -20 $SCEN_LOG/agent-tcp.log" >&2
 		fail "$point: not settled on $side (src: $(podman_status src), dst: $(podman_status dst))"
 	}
-	on_src "cat /var/lib/phaul/out-podman-*/podman-guard.log; rm -rf /var/lib/phaul/out-podman-*"
+	on_src "cat /var/lib/phaul/out-podman-*/podman-guard.log 2>/dev/null; rm -rf /var/lib/phaul/out-podman-*"
 	podman_progress "$side" || fail "$point: memtouch in pm1 does not run on $side"
 	podman_wl_check "$side" || fail "$point: memtouch verification in pm1 on $side failed"
 	note "$point: one copy, on $side, verified"
 done
 on_dst "grep 'session lost before Go' $SCEN_LOG/agent-tcp.log | tail -3"
-[ "$(on_dst "grep -c 'session lost before Go' $SCEN_LOG/agent-tcp.log")" -ge 2 ] ||
+[ "$(on_dst "grep -c 'session lost before Go' $SCEN_LOG/agent-tcp.log")" -ge 3 ] ||
 	fail "the agent did not say it discarded a running copy of a lost session"
 podman_ct_remove dst
