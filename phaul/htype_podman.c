@@ -54,8 +54,9 @@
  *   the link is cut or the agent dies (phaul alive): phaul resumes ours
  *     only once the agent confirmed the discard (RestoreResp with an error,
  *     or Finish acknowledged); otherwise it settles as recover does.
- *   the agent dies with a copy running there (Podman restored it; no
- *     session is left to discard it), or the destination is unreachable:
+ *   the agent's session dies with a copy running there (Podman restored
+ *     it): phaul settles at once; the agent's listener discards it by name.
+ *   the destination is unreachable then (agent, host or link down):
  *     nobody can say whether a copy runs there, so ours stays stopped,
  *     its checkpoint kept (exit 6; the guard gives up after its minutes)
  *     until `phaul recover` gets an answer from an agent there (it then

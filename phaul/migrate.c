@@ -1306,10 +1306,16 @@ static int resumed_after_restore(struct mig *g)
 		set_phase(g, PHASE_ROLLED_BACK);
 		return EXIT_ROLLED_BACK;
 	}
-	snprintf(g->rep.where, sizeof(g->rep.where),
-		 "resumed (or kept stopped, if its restore there ran it); %s did not confirm "
-		 "the discard of its copy: run `phaul recover %s`",
-		 g->rep.dst, g->id);
+	if (g->ct.ops->caps & CT_CAP_HOLD)
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "resumed; %s did not confirm the discard of its stopped copy: "
+			 "run `phaul recover %s`",
+			 g->rep.dst, g->id);
+	else
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "stopped here, its copy on %s may run (it cannot be held stopped) and "
+			 "its discard was not confirmed: run `phaul recover %s`",
+			 g->rep.dst, g->id);
 	return EXIT_UNKNOWN;
 }
 

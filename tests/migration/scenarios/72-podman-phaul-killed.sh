@@ -2,7 +2,7 @@
 # phaul itself killed (SIGKILL, PHAUL_FAULT_COMMIT) on the source while it
 # migrates podman:pm1, whose final checkpoint stops it there and whose
 # restore on dst runs it at once (Podman cannot hold it stopped). Nobody
-# runs `phaul recover` (but in 5): the guard that phaul started before
+# runs `phaul recover` (but in 6): the guard that phaul started before
 # the checkpoint settles it alone, and the agent discards its running
 # copy when the session ends before Go. At each point phaul must die
 # (exit 137) or exit as said; then, polled until settled (no source
@@ -17,12 +17,14 @@
 #     found no copy on dst;
 #  4. src-cut-go (phaul lives: the link is cut before Go): dst discards
 #     its copy; phaul settles at once (exit 4), resuming src's;
-#  5. agent-ready (dst's agent dies after Podman restored pm1 there, before
-#     its answer; the window no guard can close): phaul cannot learn
-#     whether dst's copy runs (exit 6); src's stays stopped; once an agent
-#     runs again on dst, `phaul recover` discards dst's copy by name and
-#     resumes src's;
-#  6. src-go-acked: Go acknowledged, the source copy not yet removed: the
+#  5. agent-ready (dst's agent session dies after Podman restored pm1
+#     there, before its answer): phaul settles at once with the agent's
+#     listener, which discards that copy (exit 4), resuming src's;
+#  6. agent-ready with src-no-settle (as if dst stayed unreachable: the
+#     window no guard can close): phaul cannot learn whether dst's copy
+#     runs (exit 6); src's stays stopped; `phaul recover` then discards
+#     dst's copy by name and resumes src's;
+#  7. src-go-acked: Go acknowledged, the source copy not yet removed: the
 #     guard's recover finds pm1 running on dst and removes src's.
 # timeout: 1200
 
@@ -51,21 +53,21 @@ n=0
 # WHO:POINT:EXIT:SIDE: the fault armed in phaul (src) or in dst's agent
 # (agent), phaul's exit code, where pm1 must end
 for p in src:src-dumped:137:src src:src-ready:137:src src:src-committed:137:src \
-	src:src-cut-go:4:src agent:agent-ready:6:src src:src-go-acked:137:dst; do
+	src:src-cut-go:4:src agent:agent-ready:4:src agent:agent-ready,src-no-settle:6:src \
+	src:src-go-acked:137:dst; do
 	IFS=: read -r who point want side <<<"$p"
 	n=$((n + 1))
-	env=
-	if [ "$who" = agent ]; then phaul_fault_agent "$point"; else env="PHAUL_FAULT_COMMIT=$point"; fi
-	on_src "$env phaul -t tcp migrate --json --max-iterations 1 podman:$PODMAN_CT $DST_IP \
+	[ "$who" = agent ] && phaul_fault_agent "$point"
+	on_src "PHAUL_FAULT_COMMIT=$point phaul -t tcp migrate --json --max-iterations 1 podman:$PODMAN_CT $DST_IP \
 		>$SCEN_LOG/$n.json 2>$SCEN_LOG/$n.err; echo \$? >$SCEN_LOG/$n.rc"
 	rc=$(on_src "cat $SCEN_LOG/$n.rc")
 	[ "$rc" = "$want" ] || { on_src "tail -5 $SCEN_LOG/$n.err"; fail "$point: phaul exit $rc, wanted $want"; }
 	note "$point: phaul exit $rc; src pm1 $(podman_status src), dst pm1 $(podman_status dst)"
-	if [ "$who" = agent ]; then
+	[ "$who" = agent ] && phaul_fault_agent ""
+	if [ "$want" = 6 ]; then
 		# the documented window: Podman runs dst's copy, no agent can
 		# discard it, so src's stays stopped until recover reaches an agent
 		[ "$(podman_status src)" != running ] || fail "$point: pm1 runs on src while dst's copy may run"
-		phaul_fault_agent ""
 		on_src "phaul -t tcp recover" || fail "$point: phaul recover failed"
 	fi
 	wait_until 240 "$point: pm1 settled on $side" settled "$side" || {
