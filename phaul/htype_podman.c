@@ -58,7 +58,7 @@
  *     it): phaul settles at once; the agent's listener discards it by name.
  *   the destination is unreachable then (agent, host or link down):
  *     nobody can say whether a copy runs there, so ours stays stopped,
- *     its checkpoint kept (exit 6; the guard gives up after its minutes)
+ *     its checkpoint kept (exit 6; a guard gives up after its minutes)
  *     until `phaul recover` gets an answer from an agent there (it then
  *     discards that copy by name and ours resumes). This window cannot be
  *     made automatic: the CT is down until the destination answers.
