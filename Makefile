@@ -89,9 +89,12 @@ $(B)/proto/criu_mm.pb-c.c $(B)/proto/criu_mm.pb-c.h: engine/criu_mm.proto
 $(B)/proto/%.o: $(B)/proto/%.c
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
 
+# The .d file (beside the objects, out of build/tests/test_*'s way) rebuilds a
+# test when a header it includes changes, tests/unit/*.h included.
 $(B)/tests/%: tests/unit/%.c $(B)/libphaul.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libphaul.a $(LDLIBS) -lcmocka
+	@mkdir -p $(dir $@) $(B)/obj/tests/unit
+	$(CC) $(CFLAGS) -MMD -MP -MF $(B)/obj/tests/unit/$*.d -MT $@ -o $@ $< $(B)/libphaul.a \
+		$(LDLIBS) -lcmocka
 
 # The balancer's fleet simulation (tests/sim): the real decision code, no I/O.
 $(B)/sim/balance_sim: tests/sim/balance_sim.c $(B)/libphaul.a

@@ -1070,23 +1070,29 @@ static int criu_restore_call(struct criu_conn *c, const CriuReq *req, struct cri
 	return r;
 }
 
-int criu_hold_conf(const char *dir, char *out, size_t len)
+int criu_conf_write(const char *dir, const char *name, const char *text, char *out, size_t len)
 {
-	static const char text[] = "# phaul: hold the restored tree stopped until the commit\n"
-				   "leave-stopped\n";
 	char real[PATH_MAX];
 	int fd, r = 0;
 
 	if (!realpath(dir, real))
 		return ph_seterr_errno(PH_ESYS, "criu config: %s", dir);
-	if (snprintf(out, len, "%s/%s", real, CRIU_HOLD_CONF) >= (int)len)
+	if (snprintf(out, len, "%s/%s", real, name) >= (int)len)
 		return ph_seterr(PH_EPATH, "criu config: path too long: %.64s...", real);
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_full(fd, text, sizeof(text) - 1) < 0)
+	if (fd < 0 || write_full(fd, text, strlen(text)) < 0)
 		r = ph_seterr_errno(PH_ESYS, "criu config: writing %s", out);
 	if (fd >= 0 && close(fd) < 0 && r == 0)
 		r = ph_seterr_errno(PH_ESYS, "criu config: writing %s", out);
 	return r;
+}
+
+int criu_hold_conf(const char *dir, char *out, size_t len)
+{
+	return criu_conf_write(dir, CRIU_HOLD_CONF,
+			       "# phaul: hold the restored tree stopped until the commit\n"
+			       "leave-stopped\n",
+			       out, len);
 }
 
 int criu_restore(const struct criu_opts *o, pid_t *pid)

@@ -124,8 +124,8 @@ typedef enum criu_verdict (*criu_notify_fn)(const char *script, void *arg);
 int criu_conn_open(struct criu_conn **out);
 /*
  * What every swrk and `criu lazy-pages` (lazy.h) started from now on gets
- * as its stderr: fd (the caller keeps it open), or -1 for ours. CRIU's own log file has the details;
- * stderr has what CRIU says before or outside it.
+ * as its stderr: fd (the caller keeps it open), or -1 for ours. CRIU's own log file has the
+ * details; stderr has what CRIU says before or outside it.
  */
 void criu_set_stderr(int fd);
 /* That fd, or -1. */
@@ -226,6 +226,8 @@ bool criu_conn_alive(const struct criu_conn *c);
  */
 #define CRIU_HOLD_CONF "criu-leave-stopped.conf"
 int criu_hold_conf(const char *dir, char *out, size_t len);
+/* The same for any CRIU options: text (lines "option [value]") into dir/name. */
+int criu_conf_write(const char *dir, const char *name, const char *text, char *out, size_t len);
 
 /*
  * Send sig to root and every descendant (found through

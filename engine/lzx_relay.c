@@ -256,8 +256,17 @@ static int pump_local(struct lzx_relay *r, uint8_t *buf)
 		pthread_mutex_unlock(&r->slock);
 		if (ret < 0 || sent < 0)
 			return ret < 0 ? ret : sent;
-		if (ret == LZX_END)
+		if (ret == LZX_END) {
+			/*
+			 * The source's CRIU answered the close. A page server
+			 * that listens itself (runc's; not one on a socket
+			 * handed to it) then reads until our EOF before it ends
+			 * (page-xfer.c page_server_serve()): give it one.
+			 */
+			if (r->source)
+				shutdown(r->sk, SHUT_WR);
 			return 0;
+		}
 	}
 }
 

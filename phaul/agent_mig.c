@@ -840,6 +840,9 @@ int agent_lazy_settle(struct agent *a)
 			       a->peer, ct);
 		pr_err("%s", ph_errmsg());
 	} else {
+		/* before the word: a source that loses it asks `phaul recover` */
+		if (a->postcopy)
+			agent_record(a, DST_RUNNING);
 		pr_info("%s: memory complete %llu ms after the restore's start: %llu pages, %llu "
 			"on "
 			"fault, %llu in the background",
@@ -849,6 +852,9 @@ int agent_lazy_settle(struct agent *a)
 						     ? ls.pages_copied - ls.pages_fault
 						     : 0));
 	}
+	if (fault_at("agent-cut-lazy-done"))
+		mux_abort(a->mux, PH_EEOF,
+			  "link cut before LazyDone (PHAUL_FAULT_COMMIT=agent-cut-lazy-done)");
 	send_lazy_done(a, ret, done_us, &ls);
 	criu_lazy_close(a->lazy);
 	a->lazy = NULL;

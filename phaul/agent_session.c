@@ -122,8 +122,12 @@ static int let_run(struct agent *a)
 {
 	int ret = 0;
 
-	/* Recorded before acting: a crash after this is answered RUNNING. */
-	agent_record(a, DST_RUNNING);
+	/*
+	 * Recorded before acting: a crash after this is answered RUNNING, or
+	 * in post-copy FILLING (its memory still comes from the source:
+	 * agent_lazy_settle() records how that ended).
+	 */
+	agent_record(a, a->postcopy ? DST_FILLING : DST_RUNNING);
 	if (a->held && (ret = criu_tree_signal(a->restored_pid, SIGCONT)) < 0)
 		pr_err("letting %s %d run: %s", a->ct[0] ? a->ct : "tree", a->restored_pid,
 		       ph_errmsg());
@@ -309,8 +313,8 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 	a->restored_pid = r->pid;
 	a->held = r->state == DST_HELD;
 	if (act == PHAUL__RECOVER__ACTION__GO) {
-		if (r->state == DST_RUNNING)
-			return 0;
+		if (r->state == DST_RUNNING || r->state == DST_FILLING)
+			return 0; /* let run already */
 		if (r->state != DST_HELD)
 			return ph_seterr(PH_EPEER, "%s; nothing to let run", msg);
 		if (let_run(a) < 0)
@@ -320,7 +324,7 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 			 (int)r->pid, r->id);
 		return 0;
 	}
-	if (r->state == DST_RUNNING)
+	if (r->state == DST_RUNNING || r->state == DST_FILLING)
 		return ph_seterr(PH_EPEER, "%s; the source gave its copy up before: not discarded",
 				 msg);
 	if (r->state == DST_HELD || r->state == DST_GONE) {

@@ -13,8 +13,9 @@
 #include "err.h"
 #include "util.h"
 
-/* The child: stdio set up, every other fd closed, exec. */
-static void ctcmd_child(const char *const argv[], int out_fd, const char *log, char *const envp[])
+/* The child: stdio set up, keep_fd (if >= 0) as fd 3, every other fd closed, exec. */
+static void ctcmd_child(const char *const argv[], int out_fd, const char *log, char *const envp[],
+			int keep_fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
@@ -25,7 +26,9 @@ static void ctcmd_child(const char *const argv[], int out_fd, const char *log, c
 		err = null;
 	if (dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : err, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
-	close_range(3, ~0U, 0);
+	if (keep_fd >= 0 && (dup2(keep_fd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0))
+		_exit(127);
+	close_range(keep_fd >= 0 ? 4 : 3, ~0U, 0);
 	execve(argv[0], (char *const *)argv, envp ? envp : environ);
 	_exit(127);
 }
@@ -100,7 +103,7 @@ int ctcmd_run_env(const char *const args[], char *out, size_t outlen, const char
 		goto out;
 	}
 	if (pid == 0)
-		ctcmd_child(args, p[1], log, envp);
+		ctcmd_child(args, p[1], log, envp, -1);
 	if (out) {
 		close(p[1]);
 		p[1] = -1;
@@ -118,6 +121,17 @@ out:
 	if (p[1] >= 0)
 		close(p[1]);
 	return ret;
+}
+
+int ctcmd_spawn(const char *const args[], const char *log, char *const envp[], int keep_fd,
+		pid_t *pid)
+{
+	*pid = fork();
+	if (*pid < 0)
+		return ph_seterr_errno(PH_ESYS, "fork");
+	if (*pid == 0)
+		ctcmd_child(args, -1, log, envp, keep_fd);
+	return 0;
 }
 
 char **ctcmd_env_with(const char *var)

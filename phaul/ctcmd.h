@@ -27,6 +27,14 @@ int ctcmd_run_env(const char *const args[], char *out, size_t outlen, const char
 		  int timeout_s, char *const envp[]);
 
 /*
+ * Start args as ctcmd_run_env() does, stdout to the log, and with keep_fd
+ * (if >= 0) as its fd 3 (runc's --status-fd 3); do not wait: *pid is the
+ * caller's to reap with ctcmd_wait().
+ */
+int ctcmd_spawn(const char *const args[], const char *log, char *const envp[], int keep_fd,
+		pid_t *pid);
+
+/*
  * Our environment with var ("NAME=value") in place of any NAME=...: built
  * before the fork (the child only execs). The caller frees the array, not
  * its strings; var must outlive it. NULL (PH_ENOMEM) on failure.

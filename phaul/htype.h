@@ -53,6 +53,13 @@ struct ct_dump {
 	 */
 	const char *const *settle;
 	const char *record;
+	/*
+	 * Post-copy (criu->lazy_pages), out: a type whose CRIU serves the lazy
+	 * pages on a listener of its own (runc:) connects to it and puts the
+	 * socket here before post-dump; from then on the caller's to close.
+	 * Left -1: they come on the open_pages socket.
+	 */
+	int *lazy_sk;
 };
 
 /* The relay's end of the page stream (open_pages). */

@@ -21,6 +21,8 @@
  *                commit it runs `runc delete --force ID`; on rollback, or on
  *                EOF because phaul died, `runc resume ID`. Written to the
  *                guard, a verdict is carried out even if phaul dies.
+ *   post-copy    `runc checkpoint --lazy-pages`: its CRIU serves the lazy
+ *                pages on 127.0.0.1 (runc_dump_lazy() below)
  *   images       runc's descriptors.json and the bundle path travel as
  *                runc-descriptors.json.img and runc-bundle.img
  *   restore      `runc restore -d --bundle --image-path`, fds and stdio
@@ -50,11 +52,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +80,9 @@
 #define RUNC_BUNDLE_IMG	 "runc-bundle.img"
 #define RUNC_DESC_IMG	 "runc-descriptors.json.img"
 #define RUNC_DESCRIPTORS "descriptors.json"
+#define RUNC_LAZY_CONF	 "runc-lazy-dump.conf"
+/* A lazy dump's runc ends when the last page left: the relay's own timeouts bound it. */
+#define RUNC_LAZY_MAX_S (24 * 3600)
 
 static int runc_path(char *path, size_t len)
 {
@@ -253,15 +261,15 @@ static int runc_resolve(struct ct *ct)
 /* "<what> failed: <CRIU's errors>" from dir/<log>. */
 static int runc_fail(const struct ct *ct, const char *what, const char *dir, const char *log)
 {
-	char path[PATH_MAX], errs[1024];
+	char path[PATH_MAX], errs[1024], msg[1024];
 
+	snprintf(msg, sizeof(msg), "%s", ph_errmsg()); /* ph_seterr() writes over it */
 	snprintf(path, sizeof(path), "%s/%s", dir, log);
 	criu_log_errors(path, errs, sizeof(errs));
 	if (errs[0])
 		return ph_seterr(PH_ECRIU, "%s: %s failed: %s (CRIU log %s)", ct->spec, what, errs,
 				 path);
-	return ph_seterr(PH_ECRIU, "%s: %s failed: %s (see %s/runc.log)", ct->spec, what,
-			 ph_errmsg(), dir);
+	return ph_seterr(PH_ECRIU, "%s: %s failed: %s (see %s/runc.log)", ct->spec, what, msg, dir);
 }
 
 /* runc checkpoint to the page server; pre_dump or the final one (left frozen). */
@@ -436,6 +444,9 @@ static bool runc_gone(const struct ct *ct)
 	return false;
 }
 
+static int runc_dump_lazy(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
+			  enum criu_dump_outcome *outcome);
+
 static int runc_dump(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
 		     enum criu_dump_outcome *outcome)
 {
@@ -445,6 +456,8 @@ static int runc_dump(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, 
 	int wfd = -1, ret, gret;
 	pid_t guard = -1;
 
+	if (d->criu && d->criu->lazy_pages)
+		return runc_dump_lazy(ct, d, fn, arg, outcome);
 	*outcome = CRIU_DUMP_RESUMED; /* nothing happened to it yet */
 	snprintf(log, sizeof(log), "%s/runc.log", d->images_dir);
 	snprintf(glog, sizeof(glog), "%s/runc-verdict.log", d->work_dir);
@@ -486,6 +499,218 @@ verdict:
 	}
 	*outcome = CRIU_DUMP_KILLED;
 	return 0;
+}
+
+/*
+ * Post-copy. `runc checkpoint --lazy-pages --page-server 127.0.0.1:PORT
+ * --status-fd 3`: runc's CRIU dumps everything but the lazy pages into the
+ * images dir, runc answers post-dump itself, then CRIU listens as a lazy
+ * page server on PORT and runc writes a NUL to the status fd. CRIU 3.17's
+ * RPC ignores the page server's address of a lazy dump (it would listen on
+ * every address): a CRIU config file naming 127.0.0.1, passed as
+ * CRIU_CONFIG_FILE (runc's `criu swrk` inherits its environment), keeps
+ * it on loopback. We connect at once and hand the socket to the
+ * orchestrator (d->lazy_sk), whose relay serves it through the channel;
+ * then post-dump (fn) runs here.
+ *
+ * CRIU kills the tree once the page server has ended cleanly (the
+ * orchestrator has killed it already at the switch), and runc then
+ * destroys the container: gone from `runc list`. A page server that fails
+ * (a cut header: the orchestrator's rollback, the relay's stop, the
+ * post-copy guard when phaul dies) makes CRIU resume the tree: runc
+ * checkpoint fails and the container runs on.
+ */
+
+/* A free port on 127.0.0.1 for CRIU's lazy page server. */
+static int runc_lazy_port(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (sk < 0 || bind(sk, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(sk, (struct sockaddr *)&a, &len) < 0)
+		ret = ph_seterr_errno(PH_ESYS, "a port on 127.0.0.1 for the lazy page server");
+	*port = ntohs(a.sin_port);
+	if (sk >= 0)
+		close(sk);
+	return ret;
+}
+
+/* runc checkpoint --lazy-pages started: its status fd's read end in *rfd. */
+static int runc_lazy_start(const struct ct *ct, const struct ct_dump *d, int port, pid_t *pid,
+			   int *rfd)
+{
+	char exe[PATH_MAX], ps[64], log[PATH_MAX], var[PATH_MAX + 32] = "CRIU_CONFIG_FILE=";
+	const char *args[20];
+	size_t k = strlen(var);
+	char **env = NULL;
+	int p[2] = { -1, -1 }, ret, n = 0;
+
+	*pid = -1;
+	*rfd = -1;
+	if ((ret = runc_path(exe, sizeof(exe))) < 0 ||
+	    (ret = criu_conf_write(d->images_dir, RUNC_LAZY_CONF,
+				   "# phaul: the lazy page server on loopback only\n"
+				   "address 127.0.0.1\n",
+				   var + k, sizeof(var) - k)) < 0)
+		return ret;
+	if (!(env = ctcmd_env_with(var)))
+		return -PH_ENOMEM;
+	snprintf(ps, sizeof(ps), "127.0.0.1:%d", port);
+	snprintf(log, sizeof(log), "%s/runc.log", d->images_dir);
+	args[n++] = exe;
+	args[n++] = "checkpoint";
+	args[n++] = "--lazy-pages";
+	args[n++] = "--status-fd";
+	args[n++] = "3";
+	args[n++] = "--page-server";
+	args[n++] = ps;
+	args[n++] = "--image-path";
+	args[n++] = d->images_dir;
+	args[n++] = "--work-path";
+	args[n++] = d->images_dir;
+	if (d->parent) {
+		args[n++] = "--parent-path";
+		args[n++] = d->parent;
+	}
+	args[n++] = ct->id;
+	args[n] = NULL;
+	/* runc insists on a write-only status fd: a pipe's */
+	if (pipe2(p, O_CLOEXEC) < 0)
+		ret = ph_seterr_errno(PH_ESYS, "pipe");
+	else if ((ret = ctcmd_spawn(args, log, env, p[1], pid)) == 0)
+		*rfd = p[0];
+	if (p[1] >= 0)
+		close(p[1]);
+	if (ret < 0 && p[0] >= 0)
+		close(p[0]);
+	free(env);
+	return ret;
+}
+
+/* Wait for the status fd's NUL: the page server listens. EOF: runc ended. */
+static int runc_lazy_ready(const struct ct *ct, int rfd)
+{
+	uint64_t deadline = now_us() + (uint64_t)RUNC_TIMEOUT_S * 1000000;
+	char c;
+
+	for (;;) {
+		struct pollfd pf = { rfd, POLLIN, 0 };
+		int64_t left = (int64_t)(deadline - now_us()) / 1000;
+		ssize_t r;
+
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0)
+			return ph_seterr(PH_ETIMEDOUT,
+					 "%s: runc checkpoint --lazy-pages: no lazy page server in "
+					 "%d s",
+					 ct->spec, RUNC_TIMEOUT_S);
+		r = read(rfd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 1)
+			return 0;
+		/* runc_fail() adds the spec and CRIU's errors */
+		return ph_seterr(PH_ECRIU, "runc checkpoint --lazy-pages ended before its page "
+					   "server was ready");
+	}
+}
+
+/* Connect to CRIU's lazy page server on 127.0.0.1:port. */
+static int runc_lazy_connect(const struct ct *ct, int port, int *sk)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	*sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*sk < 0)
+		return ph_seterr_errno(PH_ESYS, "socket");
+	if (connect(*sk, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return 0;
+	close(*sk);
+	*sk = -1;
+	return ph_seterr_errno(PH_ESYS, "%s: connecting to CRIU's lazy page server on 127.0.0.1:%d",
+			       ct->spec, port);
+}
+
+/* runc checkpoint ended (0: cleanly): what became of the container. */
+static int runc_lazy_end(struct ct *ct, const struct ct_dump *d, pid_t pid, bool commit,
+			 enum criu_dump_outcome *outcome)
+{
+	const char *del[] = { "runc", "delete", "--force", ct->id, NULL };
+	int st = 0, ret;
+	bool alive;
+
+	ret = ctcmd_wait(pid, now_us() + (uint64_t)RUNC_LAZY_MAX_S * 1000000, &st);
+	alive = ct_alive(ct);
+	if (ret == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		*outcome = alive ? CRIU_DUMP_UNKNOWN : CRIU_DUMP_KILLED;
+		if (alive)
+			return ph_seterr(PH_ECRIU, "%s: init %d alive after the lazy dump ended",
+					 ct->spec, (int)ct->root);
+		if (!commit)
+			return ph_seterr(PH_ECRIU,
+					 "%s: CRIU ended the tree although the dump "
+					 "was rolled back",
+					 ct->spec);
+		return 0;
+	}
+	if (alive) {
+		*outcome = CRIU_DUMP_RESUMED; /* CRIU resumed the tree: it runs on */
+		return commit ? runc_fail(ct, "lazy dump", d->images_dir, "dump.log") : 0;
+	}
+	/* killed at the switch, then the page server broke: runc keeps it "stopped" */
+	*outcome = CRIU_DUMP_UNKNOWN;
+	runc_run(del, NULL, 0, NULL, RUNC_QUICK_S);
+	return runc_fail(ct, "lazy dump", d->images_dir, "dump.log");
+}
+
+static int runc_dump_lazy(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
+			  enum criu_dump_outcome *outcome)
+{
+	enum criu_verdict v = CRIU_ROLLBACK;
+	int port, rfd = -1, sk = -1, ret, eret;
+	pid_t pid = -1;
+
+	*outcome = CRIU_DUMP_RESUMED; /* nothing happened to it yet */
+	if ((ret = runc_lazy_port(&port)) < 0 ||
+	    (ret = runc_lazy_start(ct, d, port, &pid, &rfd)) < 0)
+		return ret;
+	if ((ret = runc_lazy_ready(ct, rfd)) < 0 || (ret = runc_lazy_connect(ct, port, &sk)) < 0)
+		goto fail;
+	*d->lazy_sk = sk; /* the orchestrator's from now on */
+	if ((ret = runc_images_extra(ct, d->images_dir)) < 0)
+		goto fail;
+	v = fn ? fn("post-dump", arg) : CRIU_COMMIT;
+	close(rfd);
+	return runc_lazy_end(ct, d, pid, v == CRIU_COMMIT, outcome);
+fail : {
+	char msg[1024];
+
+	/* a cut header: CRIU's page server fails and CRIU resumes the tree */
+	snprintf(msg, sizeof(msg), "%s", ph_errmsg());
+	if (ret == -PH_ECRIU && sk < 0) { /* runc ended: CRIU's errors say why */
+		close(rfd);
+		if (runc_lazy_end(ct, d, pid, false, outcome) < 0)
+			pr_err("%s", ph_errmsg());
+		return runc_fail(ct, "lazy dump", d->images_dir, "dump.log");
+	}
+	if (sk < 0 && runc_lazy_connect(ct, port, &sk) == 0)
+		*d->lazy_sk = sk; /* a server that listens already must be failed too */
+	if (sk >= 0) {
+		send(sk, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		shutdown(sk, SHUT_RDWR);
+	} else {
+		/* no page server after RUNC_TIMEOUT_S: end runc; its CRIU, should it
+		 * still serve later, waits on loopback with the tree frozen (HOWTO) */
+		kill(pid, SIGKILL);
+	}
+	close(rfd);
+	if ((eret = runc_lazy_end(ct, d, pid, false, outcome)) < 0)
+		pr_err("%s", ph_errmsg());
+	return ph_seterr(ret, "%s", msg);
+}
 }
 
 static int runc_restore(struct ct *ct, const char *images_dir, const struct criu_opts *co,
@@ -618,7 +843,7 @@ static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 const struct htype_ops htype_runc = {
 	.name = "runc",
 	/* runc restore --lazy-pages, --work-path = the images: the agent's daemon serves it */
-	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_HOLD,
+	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_HOLD,
 	.resolve = runc_resolve,
 	.check_criu = ct_criu_any,
 	.criu_opts = ct_criu_opts_none,

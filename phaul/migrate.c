@@ -66,16 +66,17 @@ struct mig {
 	struct mux *m;
 	pthread_mutex_t lock; /* m vs the signal and live threads */
 	volatile int interrupted;
-	bool cancelled;		/* ...by `phaul cancel` (under lock) */
-	uint32_t new_limit_ms;	/* `phaul set --downtime-limit`, 0: none (atomic) */
-	struct progress prog;	/* what the status line and `phaul status` show */
-	struct control ctl;	/* the control socket and its live thread */
+	bool cancelled;	       /* ...by `phaul cancel` (under lock) */
+	uint32_t new_limit_ms; /* `phaul set --downtime-limit`, 0: none (atomic) */
+	struct progress prog;  /* what the status line and `phaul status` show */
+	struct control ctl;    /* the control socket and its live thread */
 	char peer[256];
 	char host[256];
 	char dir[PATH_MAX];
 	int sk;	     /* relay's end of CRIU's page-server socket */
 	int ps_port; /* the type's CRIU connects to 127.0.0.1:ps_port (ps_accept) */
 	bool ps_accept;
+	int lazy_sk; /* post-copy: the type's own lazy page server (ct_dump.lazy_sk), or -1 */
 	struct psx_parser psx;
 	struct pages_relay relay;
 	enum precopy_policy policy; /* cfg->policy, parsed */
@@ -86,10 +87,10 @@ struct mig {
 	uint64_t t_resp;	      /* RestoreResp received */
 	uint32_t iter;
 	bool precopy;
-	bool lazy;	/* restore lazily: asked for, and the destination can */
-	bool lazy_lost; /* the lazy restore failed after the switch: CT lost */
-	bool postcopy;	/* --mode postcopy: one lazy dump, pages pulled (postcopy.h) */
-	bool hybrid;	/* --mode hybrid: pre-copy, post-copy if it cannot converge */
+	bool lazy;		  /* restore lazily: asked for, and the destination can */
+	bool lazy_lost;		  /* the lazy restore failed after the switch: CT lost */
+	bool postcopy;		  /* --mode postcopy: one lazy dump, pages pulled (postcopy.h) */
+	bool hybrid;		  /* --mode hybrid: pre-copy, post-copy if it cannot converge */
 	struct lzx_set prev_runs; /* hybrid: the last pre-dump's task pagemaps (lzx.h) */
 	struct psx_sink rec;
 	bool post_live; /* post-copy: source killed, Go given: the CT runs there */
@@ -106,7 +107,7 @@ struct mig {
 	char settle_exe[PATH_MAX], record[PATH_MAX];
 	const char *settle[8];
 	uint64_t t_start, t_iter, t_dump;
-	uint64_t t_src_ended; /* post-copy: the source copy killed (0: not yet) */
+	uint64_t t_src_ended;	      /* post-copy: the source copy killed (0: not yet) */
 	uint64_t pages_wire;	      /* page-stream wire bytes counted so far */
 	struct psx_counts psx_before; /* totals when the iteration began */
 	char err[1024];		      /* why the post-dump step rolled back */
@@ -349,8 +350,8 @@ static int postcopy_check(struct mig *g)
 	if (!(g->ct.ops->caps & CT_CAP_POSTCOPY))
 		return ph_seterr(PH_ECOMPAT,
 				 "check postcopy: %s: %s CTs dump through their own tool, which "
-				 "phaul cannot make serve lazy pages; required: a pid: CT (or "
-				 "--mode precopy)",
+				 "phaul cannot make serve lazy pages; required: a pid: or runc: CT "
+				 "(or --mode precopy)",
 				 g->host, g->ct.ops->name);
 	if (!g->lazy)
 		return ph_seterr(PH_ECOMPAT,
@@ -492,6 +493,7 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, struct criu_opts *o, 
 		.criu = o,
 		.settle = g->settle[0] ? g->settle : NULL,
 		.record = g->settle[0] ? g->record : NULL,
+		.lazy_sk = &g->lazy_sk,
 	};
 }
 
@@ -681,6 +683,7 @@ static void auto_converge(struct mig *g)
 static int limit_missed(struct mig *g, enum precopy_verdict v)
 {
 	uint64_t pred = g->rep.predicted_downtime_us, lim = g->pc.limit_us;
+	bool unreachable = v == PRECOPY_UNREACHABLE || v == PRECOPY_UNREACHABLE_FROZEN;
 
 	if (g->cfg->allow_downtime_overrun) {
 		report_phase(
@@ -699,7 +702,7 @@ static int limit_missed(struct mig *g, enum precopy_verdict v)
 		"--allow-downtime-overrun",
 		(unsigned long long)lim / 1000, (unsigned long long)pred / 1000, g->pc.n,
 		precopy_verdict_str(v),
-		g->cfg->auto_converge || v == PRECOPY_UNREACHABLE ? "" : ", auto-converge is off",
+		g->cfg->auto_converge || unreachable ? "" : ", auto-converge is off",
 		g->ct.spec);
 }
 
@@ -919,6 +922,12 @@ static int restore_remote(struct mig *g)
 
 static int restore_held(struct mig *g);
 
+/* Post-copy: the socket of CRIU's lazy page server (the type's own, or open_pages'). */
+static int lazy_sk(const struct mig *g)
+{
+	return g->lazy_sk >= 0 ? g->lazy_sk : g->sk;
+}
+
 /* CRIU holds the tree frozen while this runs: everything to the point of no return. */
 static int post_dump(struct mig *g)
 {
@@ -955,7 +964,8 @@ static int post_dump(struct mig *g)
 		     bytes / 1048576.0, g->peer);
 	/* post-copy: CRIU must serve pages during the restore (postcopy_thread) */
 	if (g->postcopy)
-		return postcopy_src_start(&g->post, g->m, g->sk, dir, g->cfg->timeout_s * 1000);
+		return postcopy_src_start(&g->post, g->m, lazy_sk(g), dir,
+					  g->cfg->timeout_s * 1000);
 	return restore_held(g);
 }
 
@@ -1034,17 +1044,26 @@ static int postcopy_end(struct mig *g)
 	if (ret == 0)
 		ret = lazy_wait(g);
 	if (ret == 0 && !g->rep.lazy_done) {
-		ret = ph_seterr(PH_EPEER,
-				"post-copy: %s did not say whether %s has all its "
-				"memory",
-				g->peer, g->ct.spec);
+		/*
+		 * Every page went: the destination's close came through the
+		 * relay, and its daemon closes once it has them all. Only its
+		 * last word is missing: it records the outcome before that
+		 * (RUNNING, or LOST), so ask as `phaul recover` does
+		 * (failed_exit(), settle_now()); our record stays until then.
+		 */
+		postcopy_event(&g->post, "unconfirmed");
+		return ph_seterr(PH_EPEER,
+				 "post-copy: every page of %s reached %s, but its word on the "
+				 "lazy restore's end did not come",
+				 g->ct.spec, g->peer);
 	}
 	postcopy_event(&g->post, ret < 0 ? "lost" : "done");
 	if (ret < 0)
 		postcopy_give_up(&g->post, "post-copy lost on the source"); /* no reconnect */
+	if (set_phase(g, PHASE_DONE) < 0) /* settled: nothing left to recover */
+		pr_warn("%s", ph_errmsg());
 	if (ret < 0) {
 		g->lazy_lost = true;
-		g->phase = PHASE_DONE; /* nothing to recover: the CT is gone */
 		snprintf(g->rep.where, sizeof(g->rep.where),
 			 "lost: %.128s ran on %.128s with %llu pages still on %.64s when post-copy "
 			 "broke; the source copy had already ended",
@@ -1129,8 +1148,7 @@ static int postcopy_go(struct mig *g)
 	if (postcopy_src_link(&g->post, g->cfg, g->target, g->id, g->host, &g->rep, &g->m, &g->lock,
 			      &g->interrupted, !g->opt.no_compress && g->cfg->compress) < 0)
 		pr_warn("%s", ph_errmsg()); /* a cut will end it, as before */
-	if (set_phase(g, PHASE_DONE) < 0)
-		pr_warn("%s", ph_errmsg()); /* the destination owns the CT now */
+	/* PHASE_COMMITTED stays recorded until postcopy_end() knows the outcome */
 	report_phase(&g->rep, "post-copy",
 		     "source copy ended; %s runs on %s; %llu pages still on %s", g->ct.spec,
 		     g->peer, (unsigned long long)postcopy_pages_left(&g->post), g->host);
@@ -1207,9 +1225,16 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 		/* the error itself is logged once, at the end */
 		pr_info("rolling back: CRIU resumes %s", g->ct.spec);
 		if (g->postcopy) {
-			/* CRIU's lazy page server must see its socket end, then resumes */
+			/*
+			 * CRIU's lazy page server must end, and fail: a cut header
+			 * first, as the relay's stop does (a clean end between
+			 * requests is a complete transfer, after which CRIU kills
+			 * the tree unless post-dump was refused; runc answers
+			 * post-dump itself). Then CRIU resumes it.
+			 */
 			postcopy_stop(&g->post);
-			shutdown(g->sk, SHUT_RDWR);
+			send(lazy_sk(g), "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			shutdown(lazy_sk(g), SHUT_RDWR);
 		}
 		return CRIU_ROLLBACK;
 	}
@@ -1350,10 +1375,16 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 			 g->id);
 		return EXIT_UNKNOWN;
 	case PHASE_COMMITTED:
-		snprintf(g->rep.where, sizeof(g->rep.where),
-			 "ended (committed); %.128s holds %.128s stopped until it gets Go: "
-			 "run `phaul recover %s`",
-			 g->rep.dst, g->ct.spec, g->id);
+		if (g->post_live)
+			snprintf(g->rep.where, sizeof(g->rep.where),
+				 "ended; %.128s runs on %.128s with every page, its last word "
+				 "lost: run `phaul recover %s`",
+				 g->ct.spec, g->rep.dst, g->id);
+		else
+			snprintf(g->rep.where, sizeof(g->rep.where),
+				 "ended (committed); %.128s holds %.128s stopped until it gets "
+				 "Go: run `phaul recover %s`",
+				 g->rep.dst, g->ct.spec, g->id);
 		return EXIT_UNKNOWN;
 	case PHASE_DONE:
 		if (g->lazy_lost)
@@ -1401,7 +1432,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 	struct mux_stats tx, rx;
 	int code = EXIT_OK;
 
-	g->rep.raw_bytes = g->rep.wire_bytes = 0;
+	/* links a post-copy reconnect replaced count too */
+	postcopy_old_sent(&g->post, &g->rep.raw_bytes, &g->rep.wire_bytes);
 	if (g->m) {
 		for (int s = 0; s < MUX_NSTREAMS; s++) {
 			mux_get_stats(g->m, s, &tx, &rx);
@@ -1413,7 +1445,8 @@ static int finish(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		snprintf(g->rep.error, sizeof(g->rep.error), "%s", ph_errmsg());
 		code = failed_exit(g, ret, outcome);
 		if (code == EXIT_UNKNOWN && (code = settle_now(g)) == EXIT_OK) {
-			g->rep.downtime_us = now_us() - g->t_dump;
+			if (!g->rep.downtime_us) /* post-copy's ended at Go */
+				g->rep.downtime_us = now_us() - g->t_dump;
 			g->rep.error[0] = '\0';
 		}
 	}
@@ -1485,8 +1518,9 @@ const char migrate_usage[] =
 	"  --mode MODE           precopy (default): copy memory while the CT runs here,\n"
 	"                        then a short freeze; postcopy: freeze once, run the CT\n"
 	"                        on HOST at once and pull its memory from here (pid:\n"
-	"                        CTs; if this host or its phaul is lost before every\n"
-	"                        page moved, the CT is lost: exit 9); hybrid: pre-copy,\n"
+	"                        and runc: CTs; if this host or its phaul is lost\n"
+	"                        before every page moved, the CT is lost: exit 9);\n"
+	"                        hybrid: pre-copy,\n"
 	"                        and where it cannot meet the limit (instead of\n"
 	"                        throttling or refusing) post-copy for the pages\n"
 	"                        dirtied since the last pre-dump (same risk)\n"
@@ -1670,8 +1704,7 @@ static int early_exit(struct mig *g, int code)
 /* The live thread: status line, progress events, control socket (control.h). */
 static void start_live(struct mig *g)
 {
-	progress_init(&g->prog, g->id, g->ct.spec, g->target, g->ct.rss_kb * 1024, &g->lock,
-		      &g->m);
+	progress_init(&g->prog, g->id, g->ct.spec, g->target, g->ct.rss_kb * 1024, &g->lock, &g->m);
 	progress_set_downtime_limit(&g->prog, g->rep.limit_us);
 	progress_set_bwlimit(&g->prog, g->cfg->bwlimit);
 	if (control_start(&g->ctl, g->cfg->work_dir, &g->prog, g->opt.json, &ctl_ops, g) < 0)
@@ -1688,6 +1721,7 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	memset(&g, 0, sizeof(g));
 	g.cfg = cfg;
 	g.sk = -1;
+	g.lazy_sk = -1;
 	g.lock_fd = -1;
 	pthread_mutex_init(&g.lock, NULL);
 	/* before the parser: a refused command line ends with a JSON report too */
@@ -1720,8 +1754,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	if (recover_pending(cfg, g.ct.spec, g.id, sizeof(g.id))) {
 		/* a second copy could start while the first one's fate is open */
 		ph_seterr(PH_EUNKNOWN,
-			  "migration %s of %s is not settled yet: run `phaul recover %s` first", g.id,
-			  g.ct.spec, g.id);
+			  "migration %s of %s is not settled yet: run `phaul recover %s` first",
+			  g.id, g.ct.spec, g.id);
 		return early_exit(&g, EXIT_FAILED);
 	}
 	g.target = argv[optind + 1];
@@ -1774,6 +1808,8 @@ int cmd_migrate(struct phaul_config *cfg, int argc, char **argv)
 	ct_close(&g.ct);
 	if (g.sk >= 0)
 		close(g.sk);
+	if (g.lazy_sk >= 0)
+		close(g.lazy_sk);
 	if (g.dir[0] && !cfg->keep_images && ret == EXIT_OK)
 		rm_tree(g.dir);
 	mrec_unlock(cfg->work_dir, MREC_SOURCE, g.id, g.lock_fd);

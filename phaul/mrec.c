@@ -30,6 +30,7 @@ static const char *const phase_names[] = {
 static const char *const dst_names[] = {
 	[DST_NONE] = "none",	       [DST_HELD] = "held", [DST_RUNNING] = "running",
 	[DST_DISCARDED] = "discarded", [DST_GONE] = "gone", [DST_LOST] = "lost",
+	[DST_FILLING] = "filling",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -42,7 +42,8 @@ enum mrec_dst_state {
 	DST_RUNNING = 2,
 	DST_DISCARDED = 3,
 	DST_GONE = 4,
-	DST_LOST = 5, /* let run, then its lazy restore failed: killed, images kept */
+	DST_LOST = 5,	 /* let run, then its lazy restore failed: killed, images kept */
+	DST_FILLING = 6, /* post-copy: let run, its memory still coming: RUNNING or LOST next */
 };
 
 struct mrec {

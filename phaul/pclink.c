@@ -121,6 +121,23 @@ static void give_up_locked(struct pclink *l, int ret)
 	pthread_cond_broadcast(&l->cond);
 }
 
+void pclink_old_sent(struct pclink *l, uint64_t *raw, uint64_t *wire)
+{
+	struct mux_stats tx, rx;
+
+	*raw = *wire = 0;
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	for (unsigned i = 0; i < l->nold; i++)
+		for (int s = 0; s < MUX_NSTREAMS; s++) {
+			mux_get_stats(l->old[i], s, &tx, &rx);
+			*raw += tx.raw_bytes;
+			*wire += tx.wire_bytes;
+		}
+	pthread_mutex_unlock(&l->lock);
+}
+
 /* Make m the current link; the one it replaces is ended and kept for pclink_free(). */
 static int install(struct pclink *l, struct mux *m)
 {

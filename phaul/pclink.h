@@ -92,6 +92,8 @@ void pclink_stop(struct pclink *l, const char *msg);
 bool pclink_reconnecting(struct pclink *l, uint64_t *since_us);
 /* Links lost and taken again so far. */
 unsigned pclink_relinks(struct pclink *l);
+/* Bytes sent on the links replaced so far (every stream): *raw before, *wire after zstd. */
+void pclink_old_sent(struct pclink *l, uint64_t *raw, uint64_t *wire);
 /* Stop listening, close the replaced links, free. Accepts NULL. */
 void pclink_free(struct pclink *l);
 

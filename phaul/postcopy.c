@@ -189,6 +189,11 @@ uint64_t postcopy_pages_left(struct postcopy *pc)
 	return c.pages_served < pc->set.pages ? pc->set.pages - c.pages_served : 0;
 }
 
+void postcopy_old_sent(struct postcopy *pc, uint64_t *raw, uint64_t *wire)
+{
+	pclink_old_sent(pc->link, raw, wire);
+}
+
 void postcopy_event(struct postcopy *pc, const char *state)
 {
 	struct lzx_counts c = pc->c;

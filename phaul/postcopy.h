@@ -123,6 +123,8 @@ void postcopy_give_up(struct postcopy *pc, const char *msg);
 
 /* Pages the source still holds: announced lazy, not yet served (any thread). */
 uint64_t postcopy_pages_left(struct postcopy *pc);
+/* Bytes sent on links lost and replaced (pclink_old_sent); 0 without a reconnect. */
+void postcopy_old_sent(struct postcopy *pc, uint64_t *raw, uint64_t *wire);
 /*
  * Wait for the relay's end (the daemon's close answered), free it; its
  * counts in pc->c. 0 or the relay's error. Safe when not started.

@@ -57,6 +57,9 @@ const char *precopy_verdict_str(enum precopy_verdict v)
 	case PRECOPY_NOT_CONVERGING: return "dirty set shrinks too slowly to meet the limit";
 	case PRECOPY_THROTTLE_MAX: return "throttled to 99% and still over the limit";
 	case PRECOPY_UNREACHABLE: return "fixed cost and restore alone exceed the limit";
+	case PRECOPY_UNREACHABLE_FROZEN:
+		return "no per-page cost could be fitted: the last pre-dump's whole frozen time "
+		       "(pages included) and restore exceed the limit";
 	case PRECOPY_MAX_ITER: return "iteration limit";
 	case PRECOPY_FIXED_SMALL: return "64 pages or fewer left (fixed policy)";
 	case PRECOPY_FIXED_GREW: return "an iteration grew by more than 10% (fixed policy)";
@@ -85,9 +88,10 @@ bool precopy_fits(const struct precopy *p, enum precopy_verdict v)
  * pages through the relay). The first iteration and the latest one give the
  * two points, when they are far enough apart for the slope to mean
  * something (two near-equal page counts and noisy times give any slope at
- * all); else everything is per-page cost.
+ * all); else everything is per-page cost, and the fixed cost the latest
+ * frozen time, pages and all. True when a slope was fitted.
  */
-static void cost_model(const struct precopy *p, const struct iter_report *it, double *fixed_us,
+static bool cost_model(const struct precopy *p, const struct iter_report *it, double *fixed_us,
 		       double *page_us)
 {
 	*fixed_us = it->frozen_us;
@@ -100,8 +104,10 @@ static void cost_model(const struct precopy *p, const struct iter_report *it, do
 			*fixed_us = it->usec - slope * it->pages;
 			if (*fixed_us < it->frozen_us)
 				*fixed_us = it->frozen_us;
+			return true;
 		}
 	}
+	return false;
 }
 
 static double restore_estimate(const struct precopy *p)
@@ -156,18 +162,30 @@ static enum precopy_verdict next_fixed(const struct precopy *p, const struct ite
 	return PRECOPY_CONTINUE;
 }
 
+/*
+ * Over the limit with nothing left to send: blame the fixed cost only when
+ * one was fitted, or when restore and switch alone are over. Else it is
+ * the latest pre-dump's whole frozen time that tips it over.
+ */
+static enum precopy_verdict unreachable(const struct precopy *p)
+{
+	if (!p->fitted && p->floor_us - p->fixed_us <= p->limit_us)
+		return PRECOPY_UNREACHABLE_FROZEN;
+	return PRECOPY_UNREACHABLE;
+}
+
 static enum precopy_verdict next_predict(struct precopy *p, const struct iter_report *it,
 					 double page_us)
 {
-	bool unreachable, stuck;
+	bool over, stuck;
 
 	if (p->n == 1)
 		return p->n >= p->max_iter ? PRECOPY_MAX_ITER : PRECOPY_CONTINUE;
 	if (it->predicted_downtime_us <= p->limit_us)
 		return PRECOPY_CONVERGED;
-	unreachable = p->floor_us > p->limit_us;
-	stuck = unreachable || p->throttle_pct || !converging(p, it, page_us);
-	if (stuck && !unreachable && p->auto_converge && p->throttle_pct < PRECOPY_THROTTLE_TOP) {
+	over = p->floor_us > p->limit_us;
+	stuck = over || p->throttle_pct || !converging(p, it, page_us);
+	if (stuck && !over && p->auto_converge && p->throttle_pct < PRECOPY_THROTTLE_TOP) {
 		p->throttle_pct = p->throttle_pct ? p->throttle_pct + PRECOPY_THROTTLE_STEP :
 						    PRECOPY_THROTTLE_FIRST;
 		if (p->throttle_pct > PRECOPY_THROTTLE_TOP)
@@ -175,8 +193,8 @@ static enum precopy_verdict next_predict(struct precopy *p, const struct iter_re
 		return PRECOPY_THROTTLE;
 	}
 	if (stuck && !p->allow_overrun) {
-		if (unreachable)
-			return PRECOPY_UNREACHABLE;
+		if (over)
+			return unreachable(p);
 		if (p->throttle_pct)
 			return PRECOPY_THROTTLE_MAX;
 		return it->pages >= p->prev_pages ? PRECOPY_STALLED : PRECOPY_NOT_CONVERGING;
@@ -215,9 +233,10 @@ enum precopy_verdict precopy_next(struct precopy *p, struct iter_report *it)
 	next_pages = it->dirty_pps * secs;
 	if (next_pages > it->pages && p->n > 1)
 		next_pages = it->pages;
-	cost_model(p, it, &fixed_us, &page_us);
+	p->fitted = cost_model(p, it, &fixed_us, &page_us);
 	p->switch_us = precopy_switch_us(p);
 	restore_us = restore_estimate(p) + p->switch_us;
+	p->fixed_us = (uint64_t)fixed_us;
 	p->floor_us = (uint64_t)(fixed_us + restore_us);
 	it->predicted_downtime_us = (uint64_t)(fixed_us + page_us * next_pages + restore_us);
 

@@ -33,7 +33,12 @@
  * each iteration, up to 99 %, like QEMU) and goes on; without, or once the
  * throttle is at its top, it stops with a verdict that does not fit the
  * limit. If even an empty final dump (fixed cost plus restore) is over the
- * limit, throttling cannot help: "unreachable". With the overrun allowed,
+ * limit, throttling cannot help: "unreachable". Where no per-page cost
+ * could be fitted (every page rewritten each pass: the pre-dumps do not
+ * shrink), the fixed cost is the latest pre-dump's whole frozen time,
+ * pages included; when that, not the restore, is what exceeds the limit,
+ * the verdict blames that frozen time, not a fixed cost
+ * (PRECOPY_UNREACHABLE_FROZEN). With the overrun allowed,
  * a loop that cannot meet the limit goes on while the delta shrinks, for
  * the least downtime it can get.
  *
@@ -64,6 +69,7 @@ enum precopy_verdict {
 	PRECOPY_MAX_ITER,    /* iteration limit */
 	PRECOPY_FIXED_SMALL, /* fixed policy: at most 64 pages */
 	PRECOPY_FIXED_GREW,  /* fixed policy: the delta grew by more than 10 % */
+	PRECOPY_UNREACHABLE_FROZEN, /* no per-page fit: frozen time + restore exceed it */
 };
 
 #define PRECOPY_THROTTLE_FIRST 20
@@ -86,6 +92,8 @@ struct precopy {
 	uint32_t n;		      /* iterations seen */
 	uint32_t throttle_pct;	      /* asked for so far, 0 = none */
 	uint64_t floor_us;	      /* predicted downtime with nothing left to send */
+	uint64_t fixed_us;	      /* the floor's cost of a dump (the rest: restore, switch) */
+	bool fitted;		      /* a per-page cost fitted; else fixed_us: a whole frozen time */
 	uint64_t prev_pages;
 	uint64_t prev_usec;
 	uint64_t first_pages; /* the first iteration: the CT's whole memory */

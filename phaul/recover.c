@@ -201,6 +201,12 @@ int recover_migration(struct phaul_config *cfg, const char *id, bool locked, rec
 		   (dst_none || st == DST_GONE)) {
 		/* the session ended there before Go: its copy was discarded */
 		code = resume_here(&y, &ct, &r, msg);
+	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_FILLING) {
+		/* post-copy: it ends RUNNING, or LOST once its wait for this host ends */
+		say(&y, "still open: %s runs on %s while its memory still comes from here (%s); "
+			"ask again later",
+		    r.ct, r.peer, msg);
+		code = EXIT_UNKNOWN;
 	} else if (act == PHAUL__RECOVER__ACTION__GO) {
 		say(&y, "LOST: the source copy is gone and %s has %s (%s)", r.peer,
 		    mrec_dst_state_name(st), msg);
@@ -310,7 +316,8 @@ const char recover_usage[] =
 	"container its checkpoint stopped here is found by name: restored here if\n"
 	"the destination holds no copy, removed here if the destination runs it.\n"
 	"Safe to run again. Exit 0 when every one is settled, 5 if a CT was lost,\n"
-	"6 if some outcome is still unknown (the destination unreachable).\n"
+	"6 if some outcome is still unknown (the destination unreachable, or a\n"
+	"post-copy still filling its memory from here).\n"
 	"  --work-dir D       where the records are (default from config)\n";
 
 const struct option recover_opts[] = {

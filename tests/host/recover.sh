@@ -139,6 +139,23 @@ check "destination lost it: exit 5, LOST naming its state, record kept" \
 check "destination lost it: its record still says lost" grep -qx state=lost "$T/dst/mig-in-m6a"
 rm -f "$T/src/mig-out-m6a"
 
+# 6b. post-copy: the destination lets it run while its memory still comes
+# from the source (phaul died, or only its last word was lost): the outcome
+# is open, exit 6, both records kept; once the destination says running
+# (every page arrived), Go settles it, exit 0
+d=$(ct_tree)
+src_rec m6b committed 999999 1
+dst_rec m6b filling "$d"
+recover m6b; rc=$?
+check "post-copy still filling: exit 6, still open, records kept" \
+	[ "$rc" -eq 6 -a -e "$T/src/mig-out-m6b" ] && grep -q "still open: .* memory still comes" "$T/out" &&
+	grep -qx state=filling "$T/dst/mig-in-m6b"
+check "post-copy still filling: the destination's copy untouched" [ "$(state "$d")" = S ]
+dst_rec m6b running "$d"
+recover m6b; rc=$?
+check "post-copy filled: settled, exit 0, source record gone" \
+	[ "$rc" -eq 0 -a ! -e "$T/src/mig-out-m6b" ] && grep -q "settled: .* runs on" "$T/out"
+
 # 6c. a record made before a restore that never returned (pid 0): the
 # discard ends nothing by pid (kill(0) would hit the agent's own group)
 s=$(ct_tree)

@@ -27,6 +27,37 @@ exec(sys.argv[2])
 PY
 }
 
+# phaul_hybrid_checked JSON SPEC: a --mode hybrid migration of SPEC whose
+# --json output is in JSON pre-copied at least once, switched to post-copy
+# without throttling (the report saying after which iteration and why),
+# ended its post-copy with every page on dst, and dst's agent answered
+# over 1000 pages from its flat store (only the dirty rest came from src).
+phaul_hybrid_checked() {
+	local line local
+	phaul_json_check "$1" '
+assert rep["ok"] and rep["exit_code"] == 0 and rep["ct"] == "'"$2"'", rep
+assert len(its) >= 1, "no pre-copy iteration before the switch"
+assert rep["throttle_pct"] == 0, "hybrid throttled: %d%%" % rep["throttle_pct"]
+sw = rep.get("postcopy_switch", "")
+assert sw.startswith("after iteration %d:" % len(its)), sw
+assert "dirty rate" in sw and "on the link" in sw, sw
+hyb = [e for e in ev if e["event"] == "phase" and e["phase"] == "hybrid"]
+assert hyb and "switching to post-copy" in hyb[0]["msg"], hyb
+pc = [e for e in ev if e["event"] == "postcopy"]
+assert pc and pc[0]["state"] == "running", pc
+assert pc[-1]["state"] == "done", pc[-1]
+assert rep["restore_mode"] == "lazy" and rep["memory_complete"], rep
+assert rep["lazy_pages_missing"] == 0, rep
+print("pre-copy iterations=%d, %s" % (len(its), sw))
+print("post-copy: first event %d pages on src; downtime_ms=%.0f total_s=%.1f"
+      % (pc[0]["pages_left"], rep["downtime_us"] / 1e3, rep["total_us"] / 1e6))
+' || { echo "hybrid report check failed"; return 1; }
+	line=$(on_dst "grep -h 'hybrid: ' $SCEN_LOG/agent-tcp.log | tail -1")
+	note "dst: $line"
+	local=$(echo "$line" | sed -n 's/.*hybrid: \([0-9]*\) pages pre-copied.*/\1/p')
+	[ "${local:-0}" -gt 1000 ] || { echo "dst answered too few pages from its flat store: $line"; return 1; }
+}
+
 # phaul_fs_root: let dst's agent fs-sync below the workloads' state dirs,
 # the shared folder and LXC's lxcpath (fs_root is empty by default: every
 # fs-sync refused). Every scenario that syncs (--sync, lxc:) calls it first.
@@ -415,4 +446,59 @@ lxc_wl_check() {
 # lxc_rootfs_sums ROLE: md5 of every file in ct1's dir but the workload's.
 lxc_rootfs_sums() {
 	on_guest "$1" "cd $LXC_DIR && find . -type f ! -path './rootfs/wl/*' | sort | xargs md5sum"
+}
+
+# postcopy_link_cut TRANSPORT (tcp or ssh): scenario 67's body (see there).
+postcopy_link_cut() {
+local pid rc left
+pid=$(wl_start src memtouch memtouch --mib 64 --rate 100 --random)
+wait_until 60 "memtouch ticking" on_src "grep -q 'ticks=[1-9][0-9]' $WL_DIR/memtouch/progress"
+on_dst "mkdir -p $WL_DIR/memtouch $SCEN_LOG"
+if [ "$1" = tcp ]; then
+	phaul_tcp_agent -o idle_timeout=3 -o postcopy_reconnect=60
+	set -- -t tcp -o idle_timeout=3 -o postcopy_reconnect=60 "$DST_IP"
+else
+	# the agent sshd starts for each session reads these too
+	set -- -o idle_timeout=3 -o postcopy_reconnect=60 \
+		-o "'agent_cmd=phaul -o idle_timeout=3 -o postcopy_reconnect=60 agent --stdio'" root@dst
+fi
+phaul_bg mig "${@:1:$#-1}" migrate --json --mode postcopy --no-compress --bwlimit 4M \
+	pid:"$pid" "${@: -1}"
+wait_until 120 "the CT running on dst in post-copy" \
+	on_src "grep -q 'pages still on' $SCEN_LOG/mig.json" ||
+	{ on_src "cat $SCEN_LOG/mig.json $SCEN_LOG/mig.err" | tail -20; fail "post-copy did not start"; }
+sleep 2
+on_dst ". /etc/guest.conf; ip link set \$LINK_IF down"
+note "link down"
+sleep 8
+on_dst ". /etc/guest.conf; ip link set \$LINK_IF up"
+note "link up"
+rc=$(phaul_bg_wait mig 150) || { on_src "tail -20 $SCEN_LOG/mig.err"; fail "phaul did not finish"; }
+on_src "cat $SCEN_LOG/mig.json" >"$RESULT_DIR/migrate.json"
+on_src "tail -5 $SCEN_LOG/mig.err"
+[ "$rc" = 0 ] || { phaul_logs; fail "phaul exit code $rc, wanted 0 (the link came back)"; }
+phaul_memtouch_moved "$pid"
+phaul_json_check "$RESULT_DIR/migrate.json" '
+assert rep["ok"] and rep["exit_code"] == 0, rep
+assert rep["memory_complete"] and rep["lazy_pages_missing"] == 0, rep
+# the bytes of both links count: at least the pages (random, uncompressed)
+assert rep["raw_bytes"] >= rep["lazy_pages_total"] * 4096, (rep["raw_bytes"], rep["lazy_pages_total"])
+st = [e["state"] for e in ev if e["event"] == "postcopy"]
+assert "reconnecting" in st, st
+r = st.index("reconnecting")
+assert "running" in st[r:] and st[-1] == "done", st
+pc = [e["msg"] for e in ev if e["event"] == "phase" and e["phase"] == "post-copy"]
+assert any("link lost, reconnecting" in m for m in pc), pc
+assert any("back after" in m for m in pc) and any("every page on" in m for m in pc), pc
+print("\n".join(pc))
+print("downtime_ms=%.0f total_ms=%.0f lazy_pages=%d memory_complete_ms=%.0f raw_mib=%.1f"
+      % (rep["downtime_us"] / 1e3, rep["total_us"] / 1e3, rep["lazy_pages_total"],
+         rep["memory_complete_us"] / 1e3, rep["raw_bytes"] / 1048576))
+' || fail "the post-copy report does not show the reconnect"
+# tcp: the listening agent's log; ssh: each session's own
+on_dst "cat $SCEN_LOG/agent-tcp.log /var/lib/phaul/runs/in-*/agent.log 2>/dev/null | grep resumed" ||
+	{ phaul_logs; fail "dst's agent log does not say it resumed"; }
+left=$(gpgrep src "^(\/usr\/sbin\/)?criu ")
+[ -z "$left" ] || fail "criu processes left on src: $left"
+phaul_gone src "$pid" || fail "memtouch $pid runs on src again"
 }

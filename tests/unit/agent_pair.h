@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "config.h"
 #include "err.h"
+#include "mux_pair.h"
 #include "proto/msg.h"
 #include "phaul.h"
 #include "util.h"
@@ -40,19 +41,12 @@ static void *agent_pair_thread(void *arg)
 static void agent_pair_open(struct agent_pair *p, const char *work_dir, const char *host,
 			    const char *peer_name)
 {
-	struct chan *ca, *cb;
-	int sv[2];
-
 	config_defaults(&p->cfg);
 	snprintf(p->cfg.work_dir, sizeof(p->cfg.work_dir), "%s", work_dir);
 	strcpy(p->cfg.hooks_dir, "/nonexistent");
 	p->cfg.timeout_s = 10;
 	setenv("PHAUL_CRIU", "/bin/false", 1);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "agent", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], peer_name, &cb), 0);
-	assert_int_equal(mux_start(ca, &p->peer), 0);
-	assert_int_equal(mux_start(cb, &p->a.mux), 0);
+	mux_pair_named(&p->peer, "agent", &p->a.mux, peer_name);
 	p->a.cfg = &p->cfg;
 	snprintf(p->a.host, sizeof(p->a.host), "%s", host);
 }

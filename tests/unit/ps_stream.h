@@ -7,6 +7,10 @@
 #ifndef TESTS_PS_STREAM_H
 #define TESTS_PS_STREAM_H
 
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #define PGSZ	    4096u
 #define PID_DST(id) (((uint64_t)(id) << PS_TYPE_BITS) | PS_TYPE_PID)
 #define SHM_DST(id) (((uint64_t)(id) << PS_TYPE_BITS) | PS_TYPE_SHMEM)
@@ -37,6 +41,16 @@ static inline void hdr(struct stream *s, uint32_t cmd, uint32_t nr, uint64_t vad
 	memcpy(h + 8, &vaddr, 8);
 	memcpy(h + 16, &dst, 8);
 	put(s, h, sizeof(h));
+}
+
+/* One such header written whole to fd (a fake CRIU's end). */
+static inline void put_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t dst)
+{
+	struct stream s = { 0 };
+
+	hdr(&s, cmd, nr, va, dst);
+	assert_int_equal(write(fd, s.buf, s.len), (ssize_t)s.len);
+	free(s.buf);
 }
 
 #endif

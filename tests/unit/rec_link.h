@@ -40,6 +40,27 @@ static inline void q_init(struct queue *q)
 	q->tail = &q->head;
 }
 
+/* Frees the records nobody took. */
+static inline void q_drain(struct queue *q)
+{
+	while (q->head) {
+		struct rec *r = q->head;
+
+		q->head = r->next;
+		free(r);
+	}
+	q->tail = &q->head;
+}
+
+/* The link between two relays: se the source's end, de the destination's. */
+static inline void link_init(struct queue *fwd, struct queue *back, struct end *se, struct end *de)
+{
+	q_init(fwd);
+	q_init(back);
+	*se = (struct end){ .in = back, .out = fwd };
+	*de = (struct end){ .in = fwd, .out = back };
+}
+
 static inline int q_put(struct queue *q, const void *buf, size_t len)
 {
 	struct rec *r = malloc(sizeof(*r) + len);

@@ -18,27 +18,10 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "helpers.h"
 #include "util.h"
 
-#define DOC_MAX (1 << 20)
-
 static int mismatches;
-
-static char *slurp(const char *path)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char *s;
-
-	if (read_file(path, DOC_MAX, &buf, &len) < 0) {
-		fail_msg("cannot read %s (run from the top of the tree)", path);
-		return NULL;
-	}
-	s = realloc(buf, len + 1);
-	assert_non_null(s);
-	s[len] = '\0';
-	return s;
-}
 
 static const struct option *find_opt(const struct cli_cmd *c, const char *name, size_t n)
 {

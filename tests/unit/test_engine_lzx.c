@@ -444,40 +444,27 @@ static void *daemon_run(void *arg)
 	return NULL;
 }
 
-static void link_init(struct queue *fwd, struct queue *back, struct end *se, struct end *de)
-{
-	q_init(fwd);
-	q_init(back);
-	*se = (struct end){ .in = back, .out = fwd };
-	*de = (struct end){ .in = fwd, .out = back };
-}
-
 static void test_relay_end_to_end(void **state)
 {
-	struct queue fwd, back;
-	struct end se, de;
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
-	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de, NULL, NULL, NULL };
+	struct rig r;
+	struct lzx_io sio, dio;
 	struct lzx_relay *src, *dst;
 	struct lzx_counts c;
 	struct lzx_set s;
 	struct server sv;
 	struct daemon d;
-	int ssk[2], dsk[2];
 	pthread_t td, ts;
 
 	(void)state;
 	set_basic(&s);
-	link_init(&fwd, &back, &se, &de);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
-	d = (struct daemon){ .fd = dsk[0] };
-	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
-	assert_int_equal(lzx_relay_start(dsk[1], &s, false, &dio, 5000, &dst), 0);
-	pthread_create(&td, NULL, daemon_run, &d);
+	rig_init(&r);
+	sio = end_io(&r.se);
+	dio = end_io(&r.de);
+	d = (struct daemon){ .fd = r.dsk[0] };
 	memset(&sv, 0, sizeof(sv));
-	sv.fd = ssk[0];
-	pthread_create(&ts, NULL, server_count_run, &sv);
+	assert_int_equal(lzx_relay_start(r.ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start(r.dsk[1], &s, false, &dio, 5000, &dst), 0);
+	rig_fakes_start(&r, daemon_run, &d, &sv, &td, &ts);
 	pthread_join(td, NULL);
 	pthread_join(ts, NULL);
 	lzx_relay_counts(src, &c);
@@ -485,12 +472,9 @@ static void test_relay_end_to_end(void **state)
 	assert_int_equal(lzx_relay_join(src, NULL), 0);
 	assert_int_equal(lzx_relay_join(dst, NULL), 0);
 	assert_int_equal(d.pages_ok, 1000000 + DAEMON_PAGES);
-	assert_int_equal(se.aborted, 0);
-	assert_int_equal(de.aborted, 0);
-	for (int i = 0; i < 2; i++) {
-		close(ssk[i]);
-		close(dsk[i]);
-	}
+	assert_int_equal(r.se.aborted, 0);
+	assert_int_equal(r.de.aborted, 0);
+	rig_free(&r);
 	lzx_set_free(&s);
 }
 
@@ -502,34 +486,25 @@ static void test_relay_end_to_end(void **state)
  */
 static void test_relay_push(void **state)
 {
-	struct queue fwd, back;
-	struct end se, de;
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
-	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de, NULL, NULL, NULL };
+	struct rig r;
+	struct lzx_io sio, dio;
 	struct lzx_relay *src, *dst;
 	struct lzx_counts c, dc;
 	struct lzx_set s;
 	struct daemon d;
 	struct server sv;
-	char path[] = "/tmp/lzx-store-XXXXXX";
-	int ssk[2], dsk[2], store;
 	pthread_t td, ts;
 
 	(void)state;
 	set_basic(&s);
-	store = mkstemp(path);
-	assert_true(store >= 0);
-	unlink(path);
-	link_init(&fwd, &back, &se, &de);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
-	d = (struct daemon){ .fd = dsk[0] };
+	rig_init(&r);
+	sio = end_io(&r.se);
+	dio = end_io(&r.de);
+	d = (struct daemon){ .fd = r.dsk[0] };
 	memset(&sv, 0, sizeof(sv));
-	sv.fd = ssk[0];
-	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
-	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
-	pthread_create(&td, NULL, daemon_run, &d);
-	pthread_create(&ts, NULL, server_count_run, &sv);
+	assert_int_equal(lzx_relay_start(r.ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start_push(r.dsk[1], &s, r.store, &dio, 5000, &dst), 0);
+	rig_fakes_start(&r, daemon_run, &d, &sv, &td, &ts);
 	pthread_join(td, NULL);
 	pthread_join(ts, NULL);
 	lzx_relay_counts(src, &c);
@@ -540,13 +515,9 @@ static void test_relay_push(void **state)
 	assert_int_equal(d.pages_ok, 1000000 + DAEMON_PAGES);
 	assert_int_equal(dc.pages_served, DAEMON_PAGES);
 	assert_int_equal(dc.pages_pushed + dc.pages_fault, s.pages);
-	assert_int_equal(se.aborted, 0);
-	assert_int_equal(de.aborted, 0);
-	for (int i = 0; i < 2; i++) {
-		close(ssk[i]);
-		close(dsk[i]);
-	}
-	close(store);
+	assert_int_equal(r.se.aborted, 0);
+	assert_int_equal(r.de.aborted, 0);
+	rig_free(&r);
 	lzx_set_free(&s);
 }
 
@@ -670,15 +641,12 @@ static void test_relay_relink(void **state)
 	struct lzx_set s;
 	struct daemon d;
 	struct server sv;
-	char path[] = "/tmp/lzx-store-XXXXXX";
-	int ssk[2], dsk[2], store;
+	struct rig r; /* its link unused: the cut one instead */
 	pthread_t td, ts;
 
 	(void)state;
 	set_basic(&s);
-	store = mkstemp(path);
-	assert_true(store >= 0);
-	unlink(path);
+	rig_init(&r);
 	pthread_mutex_init(&c.mu, NULL);
 	cut_gen_init(&c, 0);
 	sio = (struct lzx_io){
@@ -687,16 +655,12 @@ static void test_relay_relink(void **state)
 	dio = (struct lzx_io){
 		c_send, c_eof, c_recv, c_abort, &c.ends[0][1], c_lost, c_relink, &c
 	};
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
-	d = (struct daemon){ .fd = dsk[0] };
+	d = (struct daemon){ .fd = r.dsk[0] };
 	memset(&sv, 0, sizeof(sv));
-	sv.fd = ssk[0];
 	sv.delay_us = 20000;
-	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
-	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
-	pthread_create(&td, NULL, daemon_run, &d);
-	pthread_create(&ts, NULL, server_count_run, &sv);
+	assert_int_equal(lzx_relay_start(r.ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start_push(r.dsk[1], &s, r.store, &dio, 5000, &dst), 0);
+	rig_fakes_start(&r, daemon_run, &d, &sv, &td, &ts);
 	pthread_join(td, NULL);
 	pthread_join(ts, NULL);
 	assert_int_equal(c.ncuts, 2);
@@ -709,11 +673,7 @@ static void test_relay_relink(void **state)
 	for (int g = 0; g <= c.gen; g++)
 		for (int side = 0; side < 2; side++)
 			assert_int_equal(c.ends[g][side].e.aborted, 0);
-	for (int i = 0; i < 2; i++) {
-		close(ssk[i]);
-		close(dsk[i]);
-	}
-	close(store);
+	rig_free(&r);
 	lzx_set_free(&s);
 }
 
@@ -747,33 +707,24 @@ static void test_relay_cut_final(void **state)
 	struct lzx_io sio, dio;
 	struct lzx_relay *src, *dst;
 	struct lzx_set s;
-	char path[] = "/tmp/lzx-store-XXXXXX";
-	int ssk[2], dsk[2], store;
+	struct rig r; /* its link unused: the cut one instead */
 	pthread_t ts;
 
 	(void)state;
 	set_basic(&s);
-	store = mkstemp(path);
-	assert_true(store >= 0);
-	unlink(path);
+	rig_init(&r);
 	pthread_mutex_init(&c.mu, NULL);
 	cut_gen_init(&c, 0);
 	sio = (struct lzx_io){ c_send, c_eof, c_recv, c_abort, &c.ends[0][0], NULL, NULL, NULL };
 	dio = (struct lzx_io){ c_send, c_eof, c_recv, c_abort, &c.ends[0][1], NULL, NULL, NULL };
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
-	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
-	assert_int_equal(lzx_relay_start_push(dsk[1], &s, store, &dio, 5000, &dst), 0);
-	pthread_create(&ts, NULL, server_quiet_run, &ssk[0]);
+	assert_int_equal(lzx_relay_start(r.ssk[1], &s, true, &sio, 5000, &src), 0);
+	assert_int_equal(lzx_relay_start_push(r.dsk[1], &s, r.store, &dio, 5000, &dst), 0);
+	pthread_create(&ts, NULL, server_quiet_run, &r.ssk[0]);
 	assert_true(lzx_relay_join(dst, NULL) < 0);
 	assert_true(lzx_relay_join(src, NULL) < 0);
 	pthread_join(ts, NULL);
 	assert_int_equal(c.gen, 0);
-	for (int i = 0; i < 2; i++) {
-		close(ssk[i]);
-		close(dsk[i]);
-	}
-	close(store);
+	rig_free(&r);
 	lzx_set_free(&s);
 }
 
@@ -792,33 +743,30 @@ static size_t drained(int fd)
 /* A modified destination asks the source for pages it never announced. */
 static void test_relay_bad_get(void **state)
 {
-	struct queue fwd, back;
-	struct end se, peer;
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
+	struct rig r; /* the test as the destination, on r.de */
+	struct lzx_io sio;
 	struct lzx_relay *src;
 	struct stream q = { 0 };
 	struct lzx_set s;
-	int ssk[2];
 
 	(void)state;
 	set_basic(&s);
-	link_init(&fwd, &back, &se, &peer);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-	assert_int_equal(lzx_relay_start(ssk[1], &s, true, &sio, 5000, &src), 0);
+	rig_init(&r);
+	sio = end_io(&r.se);
+	assert_int_equal(lzx_relay_start(r.ssk[1], &s, true, &sio, 5000, &src), 0);
 	hdr(&q, PS_IOV_GET, 1, BASE, 7);	     /* fine */
 	hdr(&q, PS_IOV_GET, 1, BASE + 64 * PGSZ, 7); /* beyond pid 7's lazy run */
-	io_send(&peer, q.buf, q.len);
+	io_send(&r.de, q.buf, q.len);
 	assert_int_equal(lzx_relay_join(src, NULL), -PH_EPROTO);
 	assert_non_null(strstr(ph_errmsg(), "did not leave lazy"));
-	assert_int_equal(se.aborted, PH_EPROTO);
+	assert_int_equal(r.se.aborted, PH_EPROTO);
 	/*
 	 * Not even the good GET of that record; one byte of a header, so that
 	 * CRIU's page server fails (and resumes the tree) instead of taking
 	 * the end for a success.
 	 */
-	assert_int_equal(drained(ssk[0]), 1);
-	close(ssk[0]);
-	close(ssk[1]);
+	assert_int_equal(drained(r.ssk[0]), 1);
+	rig_free(&r);
 	free(q.buf);
 	lzx_set_free(&s);
 }
@@ -831,28 +779,25 @@ static void test_relay_bad_get(void **state)
 static void test_relay_stop_cuts(void **state)
 {
 	for (int cut = 0; cut < 2; cut++) {
-		struct queue fwd, back;
-		struct end se, peer;
-		struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &se, NULL, NULL, NULL };
+		struct rig r; /* the test as the destination, on r.de */
+		struct lzx_io sio;
 		struct lzx_relay *src;
 		struct stream q = { 0 };
 		uint8_t got[PSX_HDR_SIZE];
-		int ssk[2];
 
 		(void)state;
-		link_init(&fwd, &back, &se, &peer);
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ssk), 0);
-		assert_int_equal(lzx_relay_start(ssk[1], NULL, true, &sio, 5000, &src), 0);
+		rig_init(&r);
+		sio = end_io(&r.se);
+		assert_int_equal(lzx_relay_start(r.ssk[1], NULL, true, &sio, 5000, &src), 0);
 		hdr(&q, PS_IOV_GET, 1, BASE, 7);
-		io_send(&peer, q.buf, cut ? 12 : q.len);
+		io_send(&r.de, q.buf, cut ? 12 : q.len);
 		/* CRIU got the bytes before the stop */
-		assert_true(read_all(ssk[0], got, cut ? 12 : q.len));
+		assert_true(read_all(r.ssk[0], got, cut ? 12 : q.len));
 		lzx_relay_stop(src);
 		assert_int_equal(lzx_relay_join(src, NULL), -PH_EINTR);
-		assert_int_equal(drained(ssk[0]), cut ? 0 : 1);
-		assert_int_equal(se.aborted, 0); /* a stop is ours: the peer is not told */
-		close(ssk[0]);
-		close(ssk[1]);
+		assert_int_equal(drained(r.ssk[0]), cut ? 0 : 1);
+		assert_int_equal(r.se.aborted, 0); /* a stop is ours: the peer is not told */
+		rig_free(&r);
 		free(q.buf);
 	}
 }
@@ -861,34 +806,31 @@ static void test_relay_stop_cuts(void **state)
 static void test_relay_bad_answer(void **state)
 {
 	for (int c = 0; c < 2; c++) {
-		struct queue fwd, back;
-		struct end peer, de;
-		struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &de, NULL, NULL, NULL };
+		struct rig r; /* the test as the source, on r.se */
+		struct lzx_io dio;
 		struct lzx_relay *dst;
 		struct stream a = { 0 };
 		uint8_t rec[PH_FRAME_MAX];
-		int dsk[2];
 
 		(void)state;
-		link_init(&fwd, &back, &peer, &de);
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
-		assert_int_equal(lzx_relay_start(dsk[1], NULL, false, &dio, 5000, &dst), 0);
+		rig_init(&r);
+		dio = end_io(&r.de);
+		assert_int_equal(lzx_relay_start(r.dsk[1], NULL, false, &dio, 5000, &dst), 0);
 		if (c == 0) {
-			put_hdr(dsk[0], PS_IOV_GET, 1, BASE, 7);
+			put_hdr(r.dsk[0], PS_IOV_GET, 1, BASE, 7);
 			/* the GET reached the peer before its answer is made */
-			assert_true(io_recv(&peer, rec, sizeof(rec), 5000) == PSX_HDR_SIZE);
+			assert_true(io_recv(&r.se, rec, sizeof(rec), 5000) == PSX_HDR_SIZE);
 			hdr(&a, ANS_CMD, 1, BASE + PGSZ, 7);
 		} else {
 			hdr(&a, ANS_CMD, 1, BASE, 7);
 		}
 		pages(&a, 1, 9);
-		io_send(&peer, a.buf, a.len);
+		io_send(&r.se, a.buf, a.len);
 		assert_int_equal(lzx_relay_join(dst, NULL), -PH_EPROTO);
-		assert_int_equal(de.aborted, PH_EPROTO);
-		shutdown(dsk[0], SHUT_WR);
-		assert_int_equal(drained(dsk[0]), 0);
-		close(dsk[0]);
-		close(dsk[1]);
+		assert_int_equal(r.de.aborted, PH_EPROTO);
+		shutdown(r.dsk[0], SHUT_WR);
+		assert_int_equal(drained(r.dsk[0]), 0);
+		rig_free(&r);
 		free(a.buf);
 	}
 }

@@ -443,17 +443,14 @@ static int flat_file(void)
 }
 
 struct hyb {
-	struct queue fwd, back;
-	struct end se, de;
+	struct rig r;
 	struct lzx_set src, full;
 	struct lzx_local loc;
-	int ssk[2], dsk[2], store, flat;
+	int flat;
 };
 
 static void hyb_init(struct hyb *h)
 {
-	char path[] = "/tmp/lzx-store-XXXXXX";
-
 	memset(h, 0, sizeof(*h));
 	lzx_set_init(&h->src, PGSZ);
 	assert_int_equal(lzx_set_add(&h->src, 7, BASE, SRC_PAGES), 0);
@@ -466,24 +463,12 @@ static void hyb_init(struct hyb *h)
 	assert_int_equal(lzx_local_seal(&h->loc), 0);
 	lzx_set_init(&h->full, PGSZ);
 	assert_int_equal(lzx_set_union(&h->full, &h->src, &h->loc), 0);
-	h->store = mkstemp(path);
-	assert_true(h->store >= 0);
-	unlink(path);
-	q_init(&h->fwd);
-	q_init(&h->back);
-	h->se = (struct end){ .in = &h->back, .out = &h->fwd };
-	h->de = (struct end){ .in = &h->fwd, .out = &h->back };
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, h->ssk), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, h->dsk), 0);
+	rig_init(&h->r);
 }
 
 static void hyb_free(struct hyb *h)
 {
-	for (int i = 0; i < 2; i++) {
-		close(h->ssk[i]);
-		close(h->dsk[i]);
-	}
-	close(h->store);
+	rig_free(&h->r);
 	close(h->flat);
 	lzx_set_free(&h->src);
 	lzx_set_free(&h->full);
@@ -494,15 +479,13 @@ static void hyb_free(struct hyb *h)
 static void hyb_start(struct hyb *h, struct lzx_relay **src, struct lzx_relay **dst,
 		      struct daemon *d, struct server *sv, pthread_t *td, pthread_t *ts)
 {
-	struct lzx_io sio = { io_send, io_eof, io_recv, io_abort, &h->se, NULL, NULL, NULL };
-	struct lzx_io dio = { io_send, io_eof, io_recv, io_abort, &h->de, NULL, NULL, NULL };
+	struct lzx_io sio = end_io(&h->r.se), dio = end_io(&h->r.de);
 
-	assert_int_equal(lzx_relay_start(h->ssk[1], &h->src, true, &sio, 5000, src), 0);
-	assert_int_equal(lzx_relay_start_hybrid(h->dsk[1], &h->full, &h->src, &h->loc, h->store,
+	assert_int_equal(lzx_relay_start(h->r.ssk[1], &h->src, true, &sio, 5000, src), 0);
+	assert_int_equal(lzx_relay_start_hybrid(h->r.dsk[1], &h->full, &h->src, &h->loc, h->r.store,
 						&dio, 5000, dst),
 			 0);
-	pthread_create(td, NULL, daemon_run, d);
-	pthread_create(ts, NULL, server_count_run, sv);
+	rig_fakes_start(&h->r, daemon_run, d, sv, td, ts);
 }
 
 /*
@@ -521,9 +504,8 @@ static void test_relay_hybrid(void **state)
 
 	(void)state;
 	hyb_init(&h);
-	d = (struct daemon){ .fd = h.dsk[0] };
+	d = (struct daemon){ .fd = h.r.dsk[0] };
 	memset(&sv, 0, sizeof(sv));
-	sv.fd = h.ssk[0];
 	hyb_start(&h, &src, &dst, &d, &sv, &td, &ts);
 	pthread_join(td, NULL);
 	pthread_join(ts, NULL);
@@ -534,8 +516,8 @@ static void test_relay_hybrid(void **state)
 	assert_int_equal(sv.dups, 0);
 	assert_int_equal(dc.pages_pushed + dc.pages_fault, SRC_PAGES);
 	assert_int_equal(dc.pages_served, 60);
-	assert_int_equal(h.se.aborted, 0);
-	assert_int_equal(h.de.aborted, 0);
+	assert_int_equal(h.r.se.aborted, 0);
+	assert_int_equal(h.r.de.aborted, 0);
 	hyb_free(&h);
 }
 
@@ -550,15 +532,14 @@ static void test_relay_hybrid_outside(void **state)
 
 	(void)state;
 	hyb_init(&h);
-	d = (struct daemon){ .fd = h.dsk[0], .extra_va = BASE + ALL_PAGES * PGSZ };
+	d = (struct daemon){ .fd = h.r.dsk[0], .extra_va = BASE + ALL_PAGES * PGSZ };
 	memset(&sv, 0, sizeof(sv));
-	sv.fd = h.ssk[0];
 	hyb_start(&h, &src, &dst, &d, &sv, &td, &ts);
 	pthread_join(td, NULL);
 	assert_int_equal(lzx_relay_join(dst, NULL), -PH_EPROTO);
 	assert_non_null(strstr(ph_errmsg(), "did not leave lazy"));
-	assert_int_equal(h.de.aborted, PH_EPROTO);
-	shutdown(h.ssk[0], SHUT_RDWR);
+	assert_int_equal(h.r.de.aborted, PH_EPROTO);
+	shutdown(h.r.ssk[0], SHUT_RDWR);
 	lzx_relay_join(src, NULL);
 	pthread_join(ts, NULL);
 	assert_true(sv.served <= SRC_PAGES);

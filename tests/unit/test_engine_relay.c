@@ -21,10 +21,7 @@
 #include "caps.h"
 #include "err.h"
 #include "engine/relay.h"
-
-#define PGSZ 4096u
-#define DST(id) (((uint64_t)(id) << PS_TYPE_BITS) | PS_TYPE_PID)
-
+#include "ps_stream.h"
 #include "rec_link.h"
 
 /* ---- fake CRIU ends ---- */
@@ -32,17 +29,6 @@
 static void xread(int fd, void *b, size_t n)
 {
 	assert_true(read_all(fd, b, n));
-}
-
-static void send_hdr(int fd, uint32_t cmd, uint32_t nr, uint64_t va, uint64_t dst)
-{
-	uint8_t h[PSX_HDR_SIZE];
-
-	memcpy(h, &cmd, 4);
-	memcpy(h + 4, &nr, 4);
-	memcpy(h + 8, &va, 8);
-	memcpy(h + 16, &dst, 8);
-	xwrite(fd, h, sizeof(h));
 }
 
 struct dumper {
@@ -59,19 +45,20 @@ static void *dumper(void *arg)
 	uint8_t has_parent;
 	uint32_t i;
 
-	send_hdr(d->fd, PS_IOV_PARENT, 0, 0, DST(1));
+	put_hdr(d->fd, PS_IOV_PARENT, 0, 0, PID_DST(1));
 	xread(d->fd, &i32, 4);
 	assert_int_equal(i32, 1);
-	send_hdr(d->fd, PS_IOV_OPEN2, 0, 0, DST(1));
+	put_hdr(d->fd, PS_IOV_OPEN2, 0, 0, PID_DST(1));
 	xread(d->fd, &has_parent, 1);
 	assert_int_equal(has_parent, 1);
 	for (i = 0; i < d->npages; i++) {
-		send_hdr(d->fd, PSX_PE_PRESENT << PS_CMD_BITS | PS_IOV_ADD_F, 1, i * PGSZ, DST(1));
+		put_hdr(d->fd, PSX_PE_PRESENT << PS_CMD_BITS | PS_IOV_ADD_F, 1, i * PGSZ,
+			PID_DST(1));
 		memset(pg, (int)i, sizeof(pg));
 		xwrite(d->fd, pg, sizeof(pg));
 	}
-	send_hdr(d->fd, PSX_PE_PARENT << PS_CMD_BITS | PS_IOV_ADD_F, 5, 1ull << 30, DST(1));
-	send_hdr(d->fd, PS_IOV_FORCE_CLOSE, 0, 0, 0);
+	put_hdr(d->fd, PSX_PE_PARENT << PS_CMD_BITS | PS_IOV_ADD_F, 5, 1ull << 30, PID_DST(1));
+	put_hdr(d->fd, PS_IOV_FORCE_CLOSE, 0, 0, 0);
 	xread(d->fd, &i32, 4);
 	assert_int_equal(i32, 0);
 	return NULL;
@@ -137,12 +124,11 @@ static void *run_dst(void *arg)
 static void test_two_sessions(void **state)
 {
 	struct queue fwd, back;
-	struct end se = { .in = &back, .out = &fwd }, de = { .in = &fwd, .out = &back };
+	struct end se, de;
 	struct psx_parser ps, pd;
 	int dsk[2], it;
 
-	q_init(&fwd);
-	q_init(&back);
+	link_init(&fwd, &back, &se, &de);
 	/* One dumper socket for both sessions, like ps.fd across pre-dumps. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, dsk), 0);
 	psx_init(&ps, PGSZ);
@@ -186,54 +172,42 @@ static void test_two_sessions(void **state)
 static void test_src_refuses_garbage(void **state)
 {
 	struct queue fwd, back;
-	struct end se = { .in = &back, .out = &fwd };
+	struct end se, peer;
 	struct relay_io io = { io_send, io_eof, io_recv, &se };
 	struct psx_parser p;
 	int sk[2];
 
-	q_init(&fwd);
-	q_init(&back);
+	link_init(&fwd, &back, &se, &peer);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sk), 0);
-	send_hdr(sk[0], PS_IOV_OPEN, 0, 0, DST(1));
-	send_hdr(sk[0], PS_IOV_ADD, PH_PS_PAGES_MAX + 1, 0, DST(1));
+	put_hdr(sk[0], PS_IOV_OPEN, 0, 0, PID_DST(1));
+	put_hdr(sk[0], PS_IOV_ADD, PH_PS_PAGES_MAX + 1, 0, PID_DST(1));
 	psx_init(&p, PGSZ);
 	assert_int_equal(relay_src_session(sk[1], &p, &io, 1000), -PH_ETOOBIG);
 	assert_int_equal(se.sent, 0);
 	close(sk[0]);
 	close(sk[1]);
-	while (fwd.head) {
-		struct rec *r = fwd.head;
-
-		fwd.head = r->next;
-		free(r);
-	}
+	q_drain(&fwd);
 }
 
 /* CRIU closes the socket mid-session: a truncation, not a clean end. */
 static void test_src_criu_dies(void **state)
 {
 	struct queue fwd, back;
-	struct end se = { .in = &back, .out = &fwd };
+	struct end se, peer;
 	struct relay_io io = { io_send, io_eof, io_recv, &se };
 	struct psx_parser p;
 	int sk[2];
 
-	q_init(&fwd);
-	q_init(&back);
+	link_init(&fwd, &back, &se, &peer);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sk), 0);
-	send_hdr(sk[0], PS_IOV_OPEN, 0, 0, DST(1));
-	send_hdr(sk[0], PS_IOV_ADD, 2, 0, DST(1));
+	put_hdr(sk[0], PS_IOV_OPEN, 0, 0, PID_DST(1));
+	put_hdr(sk[0], PS_IOV_ADD, 2, 0, PID_DST(1));
 	close(sk[0]);
 	psx_init(&p, PGSZ);
 	assert_int_equal(relay_src_session(sk[1], &p, &io, 1000), -PH_ETRUNC);
 	assert_non_null(strstr(ph_errmsg(), "page bytes missing"));
 	close(sk[1]);
-	while (fwd.head) {
-		struct rec *r = fwd.head;
-
-		fwd.head = r->next;
-		free(r);
-	}
+	q_drain(&fwd);
 }
 
 int main(void)

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "forensics.h"
+#include "helpers.h"
 #include "log.h"
 #include "report.h"
 #include "util.h"
@@ -84,20 +85,6 @@ static void test_peer_id_checked(void **state)
 	assert_int_equal(log_set_id(longid), -1);
 	assert_int_equal(log_set_id("ok-ID-1"), 0);
 	assert_string_equal(log_get_id(), "ok-ID-1");
-}
-
-static char *slurp(const char *path)
-{
-	uint8_t *buf;
-	size_t len;
-	char *s;
-
-	assert_int_equal(read_file(path, 1 << 20, &buf, &len), 0);
-	s = malloc(len + 1);
-	memcpy(s, buf, len);
-	s[len] = '\0';
-	free(buf);
-	return s;
 }
 
 /* fx_begin: the run dir 0700, every line in its log file with time and id. */

@@ -39,6 +39,7 @@
 #include "fs-sync/fss_int.h"
 #include "proto/msg.h"
 #include "util.h"
+#include "mux_pair.h"
 
 struct pair {
 	struct mux *a, *b; /* a: source, b: agent */
@@ -52,14 +53,8 @@ struct pair {
 static int setup(void **state)
 {
 	struct pair *p = calloc(1, sizeof(*p));
-	struct chan *ca, *cb;
-	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "dsthost", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "srchost", &cb), 0);
-	assert_int_equal(mux_start(ca, &p->a), 0);
-	assert_int_equal(mux_start(cb, &p->b), 0);
+	mux_pair_named(&p->a, "dsthost", &p->b, "srchost");
 	strcpy(p->top, "/var/tmp/phaul-fss.XXXXXX");
 	assert_non_null(mkdtemp(p->top));
 	snprintf(p->src, sizeof(p->src), "%s/src", p->top);

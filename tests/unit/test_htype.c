@@ -34,6 +34,9 @@ static void test_parse_types(void **state)
 	assert_true(ct.ops->caps & CT_CAP_LAZY_RESTORE);
 	assert_int_equal(ct_parse("lxc:web1", &ct), 0);
 	assert_false(ct.ops->caps & CT_CAP_POSTCOPY);
+	/* runc: post-copy (and hybrid) through its own lazy page server */
+	assert_int_equal(ct_parse("runc:rc1", &ct), 0);
+	assert_true(ct.ops->caps & CT_CAP_POSTCOPY);
 }
 
 /*

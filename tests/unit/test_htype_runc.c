@@ -24,6 +24,7 @@
 
 #include "compat/compat.h"
 #include "err.h"
+#include "helpers.h"
 #include "htype.h"
 #include "log.h"
 #include "phaul.pb-c.h"
@@ -35,17 +36,6 @@ static struct ct ct;	   /* large */
 static char dir[PATH_MAX]; /* the bundle */
 static char work[256];	   /* a work dir */
 static bool have_runc;
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* `runc state` says status s. */
 static bool status_is(const char *s)
@@ -189,6 +179,46 @@ static void test_dump_fails_resumes(void **state)
 	assert_true(ct_alive(&ct));
 }
 
+/*
+ * Post-copy's lazy dump fails before its page server is up (CRIU cannot
+ * run on this host, or fails): no verdict asked, no socket handed over,
+ * the container runs on, and the config that keeps CRIU's lazy page
+ * server on loopback was written for runc's CRIU.
+ */
+static void test_lazy_dump_fails_resumes(void **state)
+{
+	char images[PATH_MAX], conf[PATH_MAX + 32];
+	enum criu_dump_outcome outcome = CRIU_DUMP_UNKNOWN;
+	struct criu_opts o = CRIU_OPTS_INIT;
+	bool asked = false;
+	uint8_t *text = NULL;
+	size_t len;
+	struct ct_dump d;
+	int sk = -1, ret;
+
+	(void)state;
+	if (!have_runc)
+		skip();
+	assert_int_equal(ct_open("runc:" ID, &ct), 0);
+	snprintf(images, sizeof(images), "%s/lazy", work);
+	assert_int_equal(mkdir_p(images, 0700), 0);
+	o.lazy_pages = true;
+	d = (struct ct_dump){ .images_dir = images, .work_dir = work, .criu = &o, .lazy_sk = &sk };
+	ret = ct.ops->dump(&ct, &d, never, &asked, &outcome);
+	assert_true(ret < 0);
+	print_message("%s\n", ph_errmsg());
+	assert_non_null(strstr(ph_errmsg(), ID));
+	assert_false(asked);
+	assert_int_equal(sk, -1);
+	assert_int_equal(outcome, CRIU_DUMP_RESUMED);
+	assert_true(status_is("running"));
+	assert_true(ct_alive(&ct));
+	snprintf(conf, sizeof(conf), "%s/runc-lazy-dump.conf", images);
+	assert_int_equal(read_file(conf, 4096, &text, &len), 0);
+	assert_non_null(memmem(text, len, "\naddress 127.0.0.1\n", 19));
+	free(text);
+}
+
 /* Destination: the bundle path from the source must be canonical. */
 static void test_restore_bundle_refused(void **state)
 {
@@ -296,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_paused_refused),
 		cmocka_unit_test(test_net_without_hook_warns),
 		cmocka_unit_test(test_dump_fails_resumes),
+		cmocka_unit_test(test_lazy_dump_fails_resumes),
 		cmocka_unit_test(test_restore_bundle_refused),
 		cmocka_unit_test(test_check_id_and_bundle),
 	};

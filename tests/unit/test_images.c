@@ -24,6 +24,7 @@
 #include "caps.h"
 #include "err.h"
 #include "images.h"
+#include "mux_pair.h"
 #include "proto/msg.h"
 #include "util.h"
 
@@ -36,14 +37,8 @@ struct pair {
 static int setup(void **state)
 {
 	struct pair *p = calloc(1, sizeof(*p));
-	struct chan *ca, *cb;
-	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, &p->a), 0);
-	assert_int_equal(mux_start(cb, &p->b), 0);
+	mux_pair(&p->a, &p->b);
 	strcpy(p->src, "/tmp/phaul-img-src.XXXXXX");
 	strcpy(p->dst, "/tmp/phaul-img-dst.XXXXXX");
 	assert_non_null(mkdtemp(p->src));

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "caps.h"
-#include "transport/mux.h"
+#include "mux_pair.h"
 
 #define RANDOM_BYTES (8u << 20)
 #define PATTERN_BYTES (32u << 20)
@@ -56,16 +56,9 @@ static void *send_all(void *arg)
 }
 
 /* a sends to b over a socketpair, zstd level 1 on a's page stream */
-static void mux_pair(struct mux **a, struct mux **b)
+static void zstd_pair(struct mux **a, struct mux **b)
 {
-	struct chan *ca, *cb;
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, a), 0);
-	assert_int_equal(mux_start(cb, b), 0);
+	mux_pair(a, b);
 	assert_int_equal(mux_set_compress(*a, MUX_PAGES, 1), 0);
 }
 
@@ -79,7 +72,7 @@ static void test_random_then_pattern(void **state)
 	pthread_t t;
 	long n;
 
-	mux_pair(&a, &b);
+	zstd_pair(&a, &b);
 	snd.m = a;
 	pthread_create(&t, NULL, send_all, &snd);
 	while ((n = mux_recv(b, MUX_PAGES, buf, PH_FRAME_MAX, 20000)) > 0) {
@@ -140,7 +133,7 @@ static void test_short_records_keep_compression(void **state)
 	pthread_t t;
 	long n;
 
-	mux_pair(&a, &b);
+	zstd_pair(&a, &b);
 	snd.m = a;
 	pthread_create(&t, NULL, send_hdr_page_pairs, &snd);
 	while ((n = mux_recv(b, MUX_PAGES, buf, PH_FRAME_MAX, 20000)) > 0)

@@ -23,19 +23,13 @@
 
 #include "caps.h"
 #include "err.h"
+#include "helpers.h"
 #include "images.h"
 #include "transport/frame.h"
 #include "transport/mux.h"
+#include "mux_pair.h"
 
 #define IDLE_MS 3000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint8_t rec[64 * 1024];
 
@@ -52,19 +46,6 @@ static void send_until_timeout(struct mux *a)
 	took = now_s() - t0;
 	assert_int_equal(ret, -PH_ETIMEDOUT);
 	assert_true(took >= 0.3 && took < 5.0);
-}
-
-/* Two muxes joined by a socketpair. */
-static void mux_pair(struct mux **a, struct mux **b)
-{
-	struct chan *ca, *cb;
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, a), 0);
-	assert_int_equal(mux_start(cb, b), 0);
 }
 
 static void test_send_gives_up_on_a_silent_peer(void **state)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent_pair.h"
+#include "mux_pair.h"
 #include "caps.h"
 #include "err.h"
 #include "pclink.h"
@@ -84,18 +85,6 @@ struct holder {
 	struct pclink *l;
 	uint8_t token[PCLINK_TOKEN_LEN];
 };
-
-static void mux_pair(struct mux **a, struct mux **b)
-{
-	struct chan *ca, *cb;
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(chan_fd_open(sv[0], sv[0], "a", &ca), 0);
-	assert_int_equal(chan_fd_open(sv[1], sv[1], "b", &cb), 0);
-	assert_int_equal(mux_start(ca, a), 0);
-	assert_int_equal(mux_start(cb, b), 0);
-}
 
 static void holder_open(struct holder *h, const char *work)
 {
@@ -199,15 +188,23 @@ static void test_resumed_spliced(void **state)
 	struct agent_pair p;
 	struct holder h;
 	struct mux *now;
+	uint64_t raw, wire;
 
 	(void)state;
 	assert_non_null(mkdtemp(work));
 	memset(&p, 0, sizeof(p));
 	holder_open(&h, work);
+	assert_int_equal(mux_send_rec(h.slot, MUX_PAGES, "early", 5), 0); /* on the old link */
+	assert_int_equal(mux_recv(h.old_peer, MUX_PAGES, buf, sizeof(buf), 5000), 5);
+	pclink_old_sent(h.l, &raw, &wire);
+	assert_true(raw == 0 && wire == 0);
 	assert_int_equal(resume(&p, work, MIG, h.token), 0);
 	for (int i = 0; i < 100 && pclink_relinks(h.l) == 0; i++)
 		usleep(20000);
 	assert_int_equal(pclink_relinks(h.l), 1);
+	/* what went on the replaced link still counts (the report's bytes) */
+	pclink_old_sent(h.l, &raw, &wire);
+	assert_true(raw >= 5 && wire >= 5);
 	now = pclink_mux(h.l);
 	assert_ptr_equal(now, h.slot); /* the caller's slot follows */
 	assert_int_equal(mux_send_rec(p.peer, MUX_PAGES, "get", 3), 0);

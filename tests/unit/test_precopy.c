@@ -107,6 +107,50 @@ static void test_unreachable_limit_stops_at_once(void **state)
 	it = iter(30000, 0.5, 20000);
 	assert_int_equal(precopy_next(&p, &it), PRECOPY_UNREACHABLE);
 	assert_int_equal(p.throttle_pct, 0);
+	/* no slope fitted (30000 is not under half of 60000), but the blame is right */
+	assert_false(p.fitted);
+	assert_string_equal(precopy_verdict_str(PRECOPY_UNREACHABLE),
+			    "fixed cost and restore alone exceed the limit");
+}
+
+/* Limit 200 ms, auto-converge, restore 1 us a page: the verdict after a then b. */
+static enum precopy_verdict after_two(struct precopy *p, struct iter_report a, struct iter_report b)
+{
+	precopy_init(p, PRECOPY_PREDICT, 200000, 8, 4096);
+	p->auto_converge = true;
+	p->restore_ns_per_page = 1000;
+	assert_int_equal(precopy_next(p, &a), PRECOPY_CONTINUE);
+	return precopy_next(p, &b);
+}
+
+/*
+ * Every page rewritten each pass: the pre-dumps do not shrink, so no
+ * per-page cost can be fitted and the fixed cost is the last pre-dump's
+ * whole frozen time (300 ms, its 16384 pages included). Restore (16 ms)
+ * and switch (70 ms) fit the limit of 200 ms: the verdict must blame the
+ * frozen time, not a fixed cost. With a slope fitted and a fixed cost
+ * over the limit, the old verdict stands.
+ */
+static void test_unreachable_names_what_exceeds(void **state)
+{
+	struct precopy p;
+
+	assert_int_equal(after_two(&p, iter(16384, 1.0, 300000), iter(16384, 1.0, 300000)),
+			 PRECOPY_UNREACHABLE_FROZEN);
+	assert_false(p.fitted);
+	assert_int_equal(p.fixed_us, 300000);
+	assert_true(p.floor_us - p.fixed_us <= p.limit_us);
+	assert_int_equal(p.throttle_pct, 0);
+	assert_string_equal(precopy_verdict_str(PRECOPY_UNREACHABLE_FROZEN),
+			    "no per-page cost could be fitted: the last pre-dump's whole frozen "
+			    "time (pages included) and restore exceed the limit");
+	assert_false(precopy_fits(&p, PRECOPY_UNREACHABLE_FROZEN));
+
+	/* (1 s - 0.5 s) / 15384 pages = 32.5 us a page; fixed 0.5 s - 1000 * that = 467 ms */
+	assert_int_equal(after_two(&p, iter(16384, 1.0, 50000), iter(1000, 0.5, 50000)),
+			 PRECOPY_UNREACHABLE);
+	assert_true(p.fitted);
+	assert_true(p.fixed_us > 467000 && p.fixed_us < 468000);
 }
 
 /* A CT that dirties as fast as the link sends: 16000 of 16384 pages again. */
@@ -394,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_stall_prediction_stays_sane),
 		cmocka_unit_test(test_iteration_limit),
 		cmocka_unit_test(test_unreachable_limit_stops_at_once),
+		cmocka_unit_test(test_unreachable_names_what_exceeds),
 		cmocka_unit_test(test_auto_converge_throttles_then_converges),
 		cmocka_unit_test(test_auto_converge_tops_out),
 		cmocka_unit_test(test_not_converging_seen_by_third),

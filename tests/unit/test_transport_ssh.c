@@ -29,6 +29,7 @@
 #include "caps.h"
 #include "config.h"
 #include "err.h"
+#include "helpers.h"
 #include "log.h"
 #include "phaul.h"
 #include "transport/chan.h"
@@ -42,26 +43,6 @@ static char target[300], user[128];
 static int port;
 static pid_t sshd_pid = -1;
 static const char *skip_reason;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static char *path(const char *name)
 {

@@ -26,6 +26,7 @@
 
 #include "caps.h"
 #include "err.h"
+#include "helpers.h"
 #include "transport/chan.h"
 #include "transport/chan_int.h"
 #include "transport/frame.h"
@@ -35,14 +36,6 @@
 
 static const uint8_t key_a[] = "0123456789abcdef-shared-secret-A";
 static const uint8_t key_b[] = "0123456789abcdef-shared-secret-B";
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Poll for a condition for up to 30 s: the machine may be loaded. */
 #define WAIT_FOR(cond)                                                                             \

@@ -32,27 +32,6 @@ for name in memtouch criu; do
 	on_src "! grep -qs '^Name:[[:space:]]*$name\$' /proc/[0-9]*/status" ||
 		fail "a $name still runs on src"
 done
-phaul_json_check "$RESULT_DIR/migrate.json" '
-assert rep["ok"] and rep["exit_code"] == 0, rep
-assert len(its) >= 1, "no pre-copy iteration before the switch"
-assert rep["throttle_pct"] == 0, "hybrid throttled: %d%%" % rep["throttle_pct"]
-sw = rep.get("postcopy_switch", "")
-assert sw.startswith("after iteration %d:" % len(its)), sw
-assert "dirty rate" in sw and "on the link" in sw, sw
-hyb = [e for e in ev if e["event"] == "phase" and e["phase"] == "hybrid"]
-assert hyb and "switching to post-copy" in hyb[0]["msg"], hyb
-pc = [e for e in ev if e["event"] == "postcopy"]
-assert pc and pc[0]["state"] == "running", pc
-assert pc[-1]["state"] == "done", pc[-1]
-assert rep["restore_mode"] == "lazy" and rep["memory_complete"], rep
-assert rep["lazy_pages_missing"] == 0, rep
-print("pre-copy iterations=%d, %s" % (len(its), sw))
-print("post-copy: first event %d pages on src; downtime_ms=%.0f total_s=%.1f"
-      % (pc[0]["pages_left"], rep["downtime_us"] / 1e3, rep["total_us"] / 1e6))
-' || fail "hybrid report check failed"
-line=$(on_dst "grep -h 'hybrid: ' $SCEN_LOG/agent-tcp.log | tail -1")
-note "dst: $line"
-local=$(echo "$line" | sed -n 's/.*hybrid: \([0-9]*\) pages pre-copied.*/\1/p')
-[ "${local:-0}" -gt 1000 ] || fail "dst answered too few pages from its flat store: $line"
+phaul_hybrid_checked "$RESULT_DIR/migrate.json" "pid:$pid" || fail "the hybrid migration is not right"
 note "dst: $(on_dst "grep -h 'pushed in the background' $SCEN_LOG/agent-tcp.log | tail -1")"
 note "workload saw: $(on_dst "sed -n 's/.*\(migration_gap_ms=[0-9.]*\).*/\1/p' $WL_DIR/memtouch/progress")"
