@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "compat/compat.h"
 #include "ctcmd.h"
 #include "err.h"
@@ -124,20 +126,13 @@ static void script(const char *name, const char *text)
 	assert_int_equal(chmod(path, 0700), 0);
 }
 
-/* work/NAME's content (empty if none). */
-static void slurp(const char *name, char *out, size_t len)
+/* work/NAME's content (helpers.h's slurp): the caller frees it. */
+static char *work_file(const char *name)
 {
 	char path[PATH_MAX];
-	size_t n = 0;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", work, name);
-	out[0] = '\0';
-	if ((f = fopen(path, "r"))) {
-		n = fread(out, 1, len - 1, f);
-		fclose(f);
-	}
-	out[n] = '\0';
+	return slurp(path);
 }
 
 static enum criu_verdict verdict_rollback(const char *script_name, void *arg)
@@ -208,7 +203,7 @@ static void phaul_dies(void)
 
 static void test_guard(void **state)
 {
-	char exports[PATH_MAX], podman[PATH_MAX], record[PATH_MAX], log[4096];
+	char exports[PATH_MAX], podman[PATH_MAX], record[PATH_MAX], *log;
 
 	(void)state;
 	snprintf(exports, sizeof(exports), "%s/exports", work);
@@ -220,31 +215,37 @@ static void test_guard(void **state)
 	/* says "unknown" (6) once, then settles */
 	script("settle", "#!/bin/sh\nd=${0%/*}\necho settle >>$d/settle.log\n"
 			 "[ -e $d/settled-once ] && exit 0\n: >$d/settled-once\nexit 6\n");
+	script("settle.log", "");
 
 	/* phaul ends as planned: the guard does nothing */
 	dump_with_guard(record);
 	ct_close(&ct);
-	slurp("podman.log", log, sizeof(log));
+	log = work_file("podman.log");
 	assert_non_null(strstr(log, "container checkpoint --keep --export"));
 	assert_null(strstr(log, "container restore"));
+	free(log);
 
 	/* phaul dies before the record: nothing was restored there; restore here */
 	dump_with_guard(record);
 	phaul_dies();
-	slurp("podman.log", log, sizeof(log));
+	log = work_file("podman.log");
 	assert_non_null(strstr(log, "container restore pm1"));
-	slurp("settle.log", log, sizeof(log));
+	free(log);
+	log = work_file("settle.log");
 	assert_string_equal(log, "");
+	free(log);
 
 	/* with a record: recover, again while it says unknown; never a restore itself */
 	script("podman.log", "");
 	script("mig-out-1", "");
 	dump_with_guard(record);
 	phaul_dies();
-	slurp("settle.log", log, sizeof(log));
+	log = work_file("settle.log");
 	assert_string_equal(log, "settle\nsettle\n");
-	slurp("podman.log", log, sizeof(log));
+	free(log);
+	log = work_file("podman.log");
 	assert_null(strstr(log, "container restore"));
+	free(log);
 	unsetenv("PHAUL_PODMAN_DIR");
 	setenv("PHAUL_PODMAN", "/nonexistent/podman", 1);
 }
