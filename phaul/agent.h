@@ -71,6 +71,8 @@ struct ct;
  * the next call): ct_parse_dst()'s result, *out usable even when it fails.
  */
 int agent_ct(struct agent *a, struct ct **out);
+/* Can the CT's type do what caps says (CT_CAP_*)? */
+bool agent_ct_can(struct agent *a, unsigned caps);
 /* Before Hello: name the session's run (its log dir); 0 or -PH_ESYS. */
 int agent_audit_init(struct agent *a, const char *transport);
 /*

@@ -392,7 +392,7 @@ static void send_restore_resp(struct agent *a, int ret, pid_t pid, const struct 
 		r.resume_token.len = sizeof(token);
 	}
 	r.has_held = ret == 0;
-	r.held = a->held;
+	r.held = a->held && agent_ct_can(a, CT_CAP_HOLD);
 	r.has_pid = r.has_restore_time_us = r.has_pages_restored = ret == 0;
 	r.pid = (uint32_t)pid;
 	r.restore_time_us = st->restore_time_us;
@@ -491,15 +491,6 @@ static int on_rst_notify(const char *script, pid_t root, void *arg)
 	return hold_record(a);
 }
 
-/* Can the CT's type do what caps says (CT_CAP_*)? */
-static bool ct_can(struct agent *a, unsigned caps)
-{
-	struct ct *ct;
-
-	agent_ct(a, &ct);
-	return (ct->ops->caps & caps) == caps;
-}
-
 /*
  * Lazy if asked and possible: the daemon runs before the restore starts,
  * on the same dir. Whatever keeps it from starting, the restore goes eager
@@ -514,7 +505,7 @@ static int postcopy_begin(struct agent *a, const Phaul__RestoreReq *q, const cha
 {
 	int sp[2], ret;
 
-	if (!ct_can(a, CT_CAP_POSTCOPY | CT_CAP_LAZY_RESTORE))
+	if (!agent_ct_can(a, CT_CAP_POSTCOPY | CT_CAP_LAZY_RESTORE))
 		return ph_seterr(PH_ENOTSUP, "%s: post-copy: %.64s restores itself, not lazily",
 				 a->host, q->ct);
 	if (!a->lazy_ok)
@@ -538,7 +529,7 @@ static bool lazy_begin(struct agent *a, const Phaul__RestoreReq *q, const char *
 {
 	if (!(q->has_lazy && q->lazy))
 		return false;
-	if (!ct_can(a, CT_CAP_LAZY_RESTORE)) {
+	if (!agent_ct_can(a, CT_CAP_LAZY_RESTORE)) {
 		snprintf(a->lazy_note, sizeof(a->lazy_note),
 			 "%.64s: %.64s restores itself, eagerly", a->host, q->ct);
 		return false;
@@ -622,8 +613,12 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	o.tcp_established = q->has_tcp_established && q->tcp_established;
 	o.file_locks = q->has_file_locks && q->file_locks;
 	o.ext_unix_sk = q->has_ext_unix_sk && q->ext_unix_sk;
-	/* Not one instruction of the CT runs here before the source gave it up. */
-	o.leave_stopped = a->mig_id[0] != '\0';
+	/*
+	 * Not one instruction of the CT runs here before the source gave it
+	 * up; a type that cannot hold it (podman:) runs it from its restore
+	 * on, and a session lost before Go discards it (agent_session_lost).
+	 */
+	o.leave_stopped = a->mig_id[0] != '\0' && agent_ct_can(a, CT_CAP_HOLD);
 	if (o.leave_stopped) {
 		o.rst_notify = on_rst_notify;
 		o.rst_arg = a;
@@ -634,7 +629,7 @@ int agent_on_restore(struct agent *a, Phaul__Msg *in)
 	 * this agent does not live to see end is found (by the CT's name) and
 	 * discarded by `phaul recover`.
 	 */
-	own = o.leave_stopped && !ct_can(a, CT_CAP_RST_NOTIFY);
+	own = a->mig_id[0] != '\0' && !agent_ct_can(a, CT_CAP_RST_NOTIFY);
 	if (own && (ret = hold_record(a)) < 0) {
 		ph_errctx(ret, "%s", a->host);
 		goto out;

@@ -77,14 +77,24 @@ int agent_ct(struct agent *a, struct ct **out)
 	return ct_parse_dst(a->ct, &ct);
 }
 
-/* The type's discard (by the CT's name, whatever restored_pid). */
-static void discard_restored(struct agent *a)
+bool agent_ct_can(struct agent *a, unsigned caps)
 {
 	struct ct *ct;
 
 	agent_ct(a, &ct);
-	if (ct->ops->discard(ct, a->restored_pid) < 0)
-		pr_warn("%s", ph_errmsg());
+	return (ct->ops->caps & caps) == caps;
+}
+
+/* The type's discard (by the CT's name, whatever restored_pid); false if it failed. */
+static bool discard_restored(struct agent *a)
+{
+	struct ct *ct;
+
+	agent_ct(a, &ct);
+	if (ct->ops->discard(ct, a->restored_pid) == 0)
+		return true;
+	pr_warn("%s", ph_errmsg());
+	return false;
 }
 
 void agent_record(struct agent *a, enum mrec_dst_state st)
@@ -129,6 +139,7 @@ static int let_run(struct agent *a)
 int agent_finish(struct agent *a, bool commit)
 {
 	struct err_saved e;
+	bool may_run = false;
 
 	/* The page relay ends as soon as the stream does (or fails). */
 	if (pages_relay_join(&a->relay) < 0 && !commit)
@@ -179,9 +190,14 @@ int agent_finish(struct agent *a, bool commit)
 	if (a->restored_pid > 0) {
 		/* The source resumes: a second copy here must not run on. */
 		pr_warn("discarding restored %s %d", a->ct[0] ? a->ct : "tree", a->restored_pid);
-		discard_restored(a);
-		if (a->held)
+		/*
+		 * Not discarded: still HELD, for `phaul recover` to try again; a
+		 * copy that was not held stopped may run: not confirmed.
+		 */
+		if (discard_restored(a) && a->held)
 			agent_record(a, DST_DISCARDED);
+		else if (!agent_ct_can(a, CT_CAP_HOLD))
+			may_run = true;
 		a->held = false;
 		a->restored_pid = 0;
 	}
@@ -194,6 +210,9 @@ int agent_finish(struct agent *a, bool commit)
 		a->dir[0] = '\0';
 	}
 	err_restore(&e);
+	if (may_run)
+		return ph_seterr(PH_ECRIU, "%s: %s not discarded, it may run there", a->host,
+				 a->ct);
 	return 0;
 }
 
@@ -209,6 +228,17 @@ void agent_session_lost(struct agent *a)
 		return;
 	}
 	if (!a->held) {
+		agent_finish(a, false);
+		return;
+	}
+	if (!agent_ct_can(a, CT_CAP_HOLD)) {
+		/*
+		 * It runs (its type cannot hold it stopped) and the source keeps
+		 * its own copy until Go is acknowledged: this one must go.
+		 */
+		pr_warn("session lost before Go: %s %d runs here (its type cannot hold it "
+			"stopped) and the source keeps its copy",
+			a->ct[0] ? a->ct : "tree", (int)a->restored_pid);
 		agent_finish(a, false);
 		return;
 	}
@@ -303,8 +333,13 @@ static int recover_act(struct agent *a, struct mrec *r, Phaul__Recover__Action a
 		 * container, if it came to be, is stopped: its type ends it by
 		 * name.
 		 */
-		if (r->state == DST_HELD || r->pid == 0)
-			discard_restored(a);
+		if ((r->state == DST_HELD || r->pid == 0) && !discard_restored(a) &&
+		    !agent_ct_can(a, CT_CAP_HOLD)) {
+			/* it may run: the source must not resume its own */
+			a->restored_pid = 0;
+			return ph_seterr(PH_ECRIU, "%s; %s not discarded, it may run there", msg,
+					 r->ct);
+		}
 		a->held = false;
 		agent_record(a, DST_DISCARDED);
 		r->state = DST_DISCARDED;

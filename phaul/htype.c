@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctcmd.h"
 #include "err.h"
 #include "log.h"
 #include "phaul.pb-c.h"
@@ -73,8 +74,21 @@ int ct_parse_dst(const char *spec, struct ct *ct)
 
 void ct_close(struct ct *ct)
 {
+	int st;
+
 	criu_conn_close(ct->criu);
 	ct->criu = NULL;
+	if (ct->guard <= 0)
+		return;
+	/* phaul settled the migration itself (or recorded it for recover) */
+	if (write(ct->guard_fd, "done\n", 5) != 5)
+		pr_warn("telling the guard of %s that phaul is done: %s", ct->spec,
+			strerror(errno));
+	close(ct->guard_fd);
+	if (ctcmd_wait(ct->guard, now_us() + 10 * 1000000ULL, &st) < 0)
+		pr_warn("%s", ph_errmsg());
+	ct->guard = 0;
+	ct->guard_fd = -1;
 }
 
 int ct_criu_any(const struct ct *ct, const struct criu_opts *o)
@@ -105,6 +119,14 @@ int ct_pages_listen(struct ct *ct, struct ct_pages *p)
 int ct_probe_none(const struct ct *ct, const char *path, struct ct_facts *f)
 {
 	return ph_seterr(PH_ENOTSUP, "%s: no runtime to probe", ct->spec);
+}
+
+int ct_kept_none(struct ct *ct, enum ct_kept_act act, const char *log)
+{
+	(void)ct;
+	(void)act;
+	(void)log;
+	return CT_KEPT_NONE;
 }
 
 int ct_open(const char *spec, struct ct *ct)

@@ -45,6 +45,15 @@ struct ct_dump {
 	 */
 	const struct criu_opts *criu;
 	/*
+	 * Should phaul die from the final dump on: the command that settles
+	 * the migration (`phaul recover ID`, argv, NULL-terminated) and the
+	 * source record (mig-out-ID) whose presence says there is one to
+	 * settle (RestoreReq may have gone out). A type whose dump leaves the
+	 * CT stopped beyond phaul's life (podman:) runs it from a guard.
+	 */
+	const char *const *settle;
+	const char *record;
+	/*
 	 * Post-copy (criu->lazy_pages), out: a type whose CRIU serves the lazy
 	 * pages on a listener of its own (runc:) connects to it and puts the
 	 * socket here before post-dump; from then on the caller's to close.
@@ -79,7 +88,24 @@ enum {
 	 * without, the agent records the CT held by name before the restore.
 	 */
 	CT_CAP_RST_NOTIFY = 1 << 2,
+	/*
+	 * Its restore honours o->leave_stopped: the restored CT runs no
+	 * instruction before Go. Without (podman:), it runs from its restore
+	 * on: the agent discards it if the session ends before Go.
+	 */
+	CT_CAP_HOLD = 1 << 3,
 };
+
+/*
+ * What a final dump left of the CT on the source (htype_ops.kept), and
+ * what to do with it.
+ */
+enum ct_kept {
+	CT_KEPT_NONE = 0,    /* nothing: the dump's verdict ended or resumed the tree */
+	CT_KEPT_STOPPED = 1, /* stopped, restorable here (podman: its kept checkpoint) */
+	CT_KEPT_RUNNING = 2, /* running here again */
+};
+enum ct_kept_act { CT_KEPT_QUERY = 0, CT_KEPT_RESUME = 1, CT_KEPT_REMOVE = 2 };
 
 #define CT_IMAGE_MAX 256 /* CheckReq.ct_image: an image ID or reference */
 
@@ -154,6 +180,18 @@ struct htype_ops {
 	 * to check.
 	 */
 	int (*probe)(const struct ct *ct, const char *path, struct ct_facts *f);
+	/*
+	 * Source, from the final dump on: a type whose dump stops the CT and
+	 * keeps it restorable instead of having CRIU's verdict end or resume
+	 * it (podman:, whose dump's outcome RESUMED or KILLED then means
+	 * "stopped, kept") says here what is left (QUERY), runs it again
+	 * (RESUME: a rollback, only once no copy can run on the destination)
+	 * or ends it (REMOVE: only once the destination acknowledged Go).
+	 * Returns the CT_KEPT_* state after act, or an error; commands log to
+	 * log (NULL: nowhere). Needs ct_parse() only, for `phaul recover`.
+	 * ct_kept_none: the others, CT_KEPT_NONE whatever act.
+	 */
+	int (*kept)(struct ct *ct, enum ct_kept_act act, const char *log);
 };
 
 #define CT_PIDS_MAX 4096
@@ -176,6 +214,12 @@ struct ct {
 	/* Source: pid:'s `criu swrk` for its dumps (open_pages); ct_close() closes it. */
 	struct criu_conn *criu;
 	int criu_ps_fd; /* its page-server fd, as swrk knows it */
+	/*
+	 * Source: a guard process the type's dump started (podman:), and the
+	 * pipe to it; ct_close() tells it phaul ended as planned. 0: none.
+	 */
+	pid_t guard;
+	int guard_fd;
 };
 
 /* The registered types (htype.c's table), *n of them. */
@@ -191,7 +235,10 @@ int ct_parse(const char *spec, struct ct *ct);
  * for its discard; that refusal is still returned.
  */
 int ct_parse_dst(const char *spec, struct ct *ct);
-/* Free what the type holds for a migration (ct->criu); ct may be all zero. */
+/*
+ * Free what the type holds for a migration (ct->criu; a guard is told that
+ * phaul settled the migration itself); ct may be all zero.
+ */
 void ct_close(struct ct *ct);
 /* Fill pids, npids and rss_kb with the tree under ct->root. */
 int ct_collect_tree(struct ct *ct);
@@ -235,6 +282,8 @@ void ct_criu_opts_none(const struct ct *ct, struct criu_opts *o);
 int ct_pages_listen(struct ct *ct, struct ct_pages *p);
 /* probe: no runtime to check; -PH_ENOTSUP. */
 int ct_probe_none(const struct ct *ct, const char *path, struct ct_facts *f);
+/* kept: the dump's verdict ended or resumed the tree; CT_KEPT_NONE. */
+int ct_kept_none(struct ct *ct, enum ct_kept_act act, const char *log);
 
 struct Phaul__HostFacts;
 /*

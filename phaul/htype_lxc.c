@@ -502,6 +502,7 @@ static int lxc_discard(struct ct *ct, pid_t root)
 
 const struct htype_ops htype_lxc = {
 	.name = "lxc",
+	.caps = CT_CAP_HOLD,
 	.resolve = lxc_resolve,
 	.check_criu = lxc_check_criu,
 	.criu_opts = lxc_criu_opts,
@@ -511,4 +512,5 @@ const struct htype_ops htype_lxc = {
 	.restore = lxc_restore,
 	.discard = lxc_discard,
 	.probe = ct_probe_none,
+	.kept = ct_kept_none,
 };

@@ -104,7 +104,7 @@ static int pid_discard(struct ct *ct, pid_t root)
 
 const struct htype_ops htype_pid = {
 	.name = "pid",
-	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_RST_NOTIFY,
+	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_RST_NOTIFY | CT_CAP_HOLD,
 	.resolve = pid_resolve,
 	.check_criu = ct_criu_any,
 	.criu_opts = pid_criu_opts,
@@ -114,4 +114,5 @@ const struct htype_ops htype_pid = {
 	.restore = pid_restore,
 	.discard = pid_discard,
 	.probe = ct_probe_none,
+	.kept = ct_kept_none,
 };

@@ -16,21 +16,56 @@
  *   final dump   `podman container checkpoint --keep [--with-previous]
  *                --export EXPORTS/NAME/checkpoint.tar.gz`: CRIU dumps and
  *                ends the container (Podman cannot checkpoint a paused one,
- *                so it is stopped, not frozen); the verdict then: commit
- *                runs `podman rm -f`, rollback `podman container restore`
- *                from the kept local checkpoint (it runs again, here)
+ *                so it is stopped, not frozen), its checkpoint kept here.
+ *                The verdict does not touch it: the orchestrator resumes it
+ *                (kept: `podman container restore NAME`) only once no copy
+ *                can run on the destination, and removes it (kept: `podman
+ *                rm`) only once the destination acknowledged Go
+ *   guard        started before the checkpoint, in its own session, reading
+ *                a pipe; phaul writes "done" at its end (ct_close). EOF
+ *                instead: phaul died, and the container may be stopped
+ *                here. With no source record yet, RestoreReq never went
+ *                out: `podman container restore NAME`. With one, the
+ *                destination may hold a copy: `phaul recover ID` (d->settle),
+ *                again while it says "unknown" (exit 6), for some minutes
  *   page stream  empty: each iteration's relay session is a CLOSE alone
  *   images       the staging dir's path travels as podman-dir.img
  *   restore      `podman container restore --import [--import-previous]`
  *                (it runs at once: Podman cannot restore it stopped)
- *   discard      `podman rm -f`
+ *   discard      `podman rm -f -t 0`; the agent also discards a restored
+ *                copy when the session ends before Go (it runs: no hold)
  *   checks       runtime on both hosts; on the destination the name free
  *                and the container's image (by ID) present: its restore
  *                needs it, and must not find it missing after the source
  *                was stopped
+ *
+ * Why the guard never makes two copies run, nor loses one (each window):
+ *   phaul dies before the record (checkpoint, final sync, images): the
+ *     destination never restored; the guard restores here.
+ *   phaul dies from RESTORING to COMMITTED (RestoreReq out, Go not
+ *     acknowledged): the agent's session ends before Go; a restore that
+ *     could not be held (podman:, no CT_CAP_HOLD) is discarded there at
+ *     once and recorded DISCARDED (agent_session_lost). The guard's recover
+ *     finds the container kept here: DISCARD (waits while the agent's old
+ *     session runs, then confirmed), then resumes it here; if Go reached
+ *     the agent first, it says RUNNING, and recover removes ours instead.
+ *   phaul dies after Go was acknowledged, before removing ours: recorded
+ *     COMMITTED; recover's GO finds it RUNNING there and removes ours.
+ *   the link is cut or the agent dies (phaul alive): phaul resumes ours
+ *     only once the agent confirmed the discard (RestoreResp with an error,
+ *     or Finish acknowledged); otherwise it settles as recover does.
+ *   the agent's session dies with a copy running there (Podman restored
+ *     it): phaul settles at once; the agent's listener discards it by name.
+ *   the destination is unreachable then (agent, host or link down):
+ *     nobody can say whether a copy runs there, so ours stays stopped,
+ *     its checkpoint kept (exit 6; a guard gives up after its minutes)
+ *     until `phaul recover` gets an answer from an agent there (it then
+ *     discards that copy by name and ours resumes). This window cannot be
+ *     made automatic: the CT is down until the destination answers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -57,6 +92,9 @@
 #define PODMAN_PRE	     "pre-checkpoint.tar.gz"
 #define PODMAN_CKPT	     "checkpoint.tar.gz"
 #define PODMAN_PS_TIMEOUT_MS 30000
+#define GUARD_TRIES	     "60" /* recover runs while the destination is unknown... */
+#define GUARD_PAUSE_S	     "5"  /* ...this far apart: some minutes in all */
+#define GUARD_ARGV_MAX	     32
 
 static int podman_path(char *path, size_t len)
 {
@@ -249,58 +287,167 @@ static int podman_pre_dump(struct ct *ct, const struct ct_dump *d)
 	return 0;
 }
 
-/* Rollback after the checkpoint: restore the kept local checkpoint here. */
+/* What the final dump left here: `podman inspect` by name. */
+static int podman_kept_state(struct ct *ct)
+{
+	char status[32];
+	pid_t pid;
+	int ret = podman_state(ct, &pid, status, sizeof(status));
+
+	if (ret == -PH_ENOENT)
+		return CT_KEPT_NONE;
+	if (ret < 0)
+		return ret;
+	if (strcmp(status, "running"))
+		return CT_KEPT_STOPPED; /* exited by the checkpoint, which is kept */
+	ct->root = pid;
+	return CT_KEPT_RUNNING;
+}
+
+/* A rollback: restore the kept local checkpoint here. */
 static int podman_restore_local(struct ct *ct, const char *log)
 {
 	const char *args[] = { "podman", "container", "restore", ct->id, NULL };
-	char status[32];
-	pid_t pid;
-	int ret;
+	int ret = podman_kept_state(ct);
 
-	if ((ret = podman_state(ct, &pid, status, sizeof(status))) == 0 &&
-	    !strcmp(status, "running")) {
-		ct->root = pid;
-		return 0; /* the checkpoint failed before it ended the container */
-	}
+	if (ret != CT_KEPT_STOPPED)
+		return ret; /* running already (or the checkpoint never ended it), or gone */
 	if ((ret = podman_run(args, NULL, 0, log, PODMAN_TIMEOUT_S)) < 0)
 		return ph_errctx(ret, "%s: restoring it here", ct->spec);
-	if ((ret = podman_state(ct, &pid, status, sizeof(status))) < 0)
-		return ret;
-	if (strcmp(status, "running"))
-		return ph_seterr(PH_ECRIU, "%s: %s after podman container restore", ct->spec,
-				 status);
-	ct->root = pid;
-	return 0;
+	if ((ret = podman_kept_state(ct)) != CT_KEPT_RUNNING)
+		return ret < 0 ? ret
+			       : ph_seterr(PH_ECRIU,
+					   "%s: not running after podman container restore",
+					   ct->spec);
+	return ret;
 }
 
 /* Commit: the source's container and its exports go. */
-static void podman_remove(const struct ct *ct, const char *log)
+static int podman_remove(struct ct *ct, const char *log)
 {
-	const char *args[] = { "podman", "rm", "--force", ct->id, NULL };
+	const char *args[] = { "podman", "rm", "--force", "--time", "0", ct->id, NULL };
 	char dir[PATH_MAX];
+	int ret;
 
-	if (podman_run(args, NULL, 0, log, PODMAN_QUICK_S) < 0)
-		pr_warn("%s: the stopped container stays in `podman ps -a`: %s", ct->spec,
-			ph_errmsg());
+	if ((ret = podman_kept_state(ct)) == CT_KEPT_RUNNING)
+		return ph_seterr(PH_EUNKNOWN, "%s runs here: not removed", ct->spec);
+	if (ret == CT_KEPT_STOPPED && (ret = podman_run(args, NULL, 0, log, PODMAN_QUICK_S)) < 0)
+		return ph_errctx(ret, "%s: the stopped container stays in `podman ps -a`",
+				 ct->spec);
 	if (podman_exports(ct, dir, sizeof(dir)) == 0 && rm_tree(dir) < 0)
 		pr_warn("%s", ph_errmsg());
+	return ret < 0 ? ret : CT_KEPT_NONE;
+}
+
+static int podman_kept(struct ct *ct, enum ct_kept_act act, const char *log)
+{
+	int ret = podman_name_ok(ct);
+
+	if (ret < 0)
+		return ret;
+	switch (act) {
+	case CT_KEPT_RESUME: return podman_restore_local(ct, log);
+	case CT_KEPT_REMOVE: return podman_remove(ct, log);
+	case CT_KEPT_QUERY: break;
+	}
+	return podman_kept_state(ct);
+}
+
+/*
+ * The guard: should phaul die ($1 never gets "done"), settle what it left
+ * (see the top of this file). $0 podman, $1 the container, $2 the source
+ * record, then phaul's recover command.
+ */
+static const char guard_script[] =
+	"read -r v\n"
+	"[ \"$v\" = done ] && exit 0\n"
+	"p=$0 n=$1 r=$2\n"
+	"shift 2\n"
+	"echo \"phaul ended before settling the migration of $n\"\n"
+	"if [ ! -e \"$r\" ]; then\n"
+	"  echo \"no record $r: the destination never restored it; restoring it here\"\n"
+	"  exec \"$p\" container restore \"$n\"\n"
+	"fi\n"
+	"i=0\n"
+	"while [ $i -lt " GUARD_TRIES " ]; do\n"
+	"  \"$@\"\n"
+	"  rc=$?\n"
+	"  [ $rc = 6 ] || exit $rc\n"
+	"  i=$((i + 1))\n"
+	"  sleep " GUARD_PAUSE_S "\n"
+	"done\n"
+	"echo \"outcome still unknown: $n stays stopped here; run phaul recover\"\n"
+	"exit 6\n";
+
+static int guard_start(struct ct *ct, const struct ct_dump *d)
+{
+	const char *argv[GUARD_ARGV_MAX];
+	char exe[PATH_MAX], log[PATH_MAX];
+	size_t n = 0;
+	int p[2], ret;
+	pid_t pid;
+
+	if (!d->settle || !d->record)
+		return 0; /* nothing to settle with: stopped until an operator acts */
+	if ((ret = podman_path(exe, sizeof(exe))) < 0)
+		return ret;
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = guard_script;
+	argv[n++] = exe;
+	argv[n++] = ct->id;
+	argv[n++] = d->record;
+	for (size_t i = 0; d->settle[i]; i++)
+		if (n + 1 < GUARD_ARGV_MAX)
+			argv[n++] = d->settle[i];
+	argv[n] = NULL;
+	snprintf(log, sizeof(log), "%s/podman-guard.log", d->work_dir);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ph_seterr_errno(PH_ESYS, "%s: guard pipe", ct->spec);
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ph_seterr_errno(PH_ESYS, "%s: fork of the guard", ct->spec);
+	}
+	if (pid == 0) {
+		int err = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		setsid(); /* a Ctrl-C or SIGKILL of phaul's group is not for it */
+		if (err < 0 || dup2(p[0], 0) < 0 || dup2(err, 1) < 0 || dup2(err, 2) < 0)
+			_exit(127);
+		close_range(3, ~0U, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[0]);
+	ct->guard = pid;
+	ct->guard_fd = p[1];
+	return 0;
 }
 
 static int podman_dump(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn, void *arg,
 		       enum criu_dump_outcome *outcome)
 {
-	char path[PATH_MAX], pre[PATH_MAX], log[PATH_MAX], dir[PATH_MAX], msg[1024];
+	char path[PATH_MAX], pre[PATH_MAX], log[PATH_MAX], dir[PATH_MAX];
 	const char *args[10];
 	enum criu_verdict v = CRIU_ROLLBACK;
 	int n = 0, ret;
 
-	*outcome = CRIU_DUMP_RESUMED; /* nothing happened to it yet */
+	/*
+	 * Whatever happens, the container is never resumed nor removed here:
+	 * the orchestrator does that (kept) when it knows whether a copy can
+	 * run on the destination. RESUMED: stopped or running, to resume.
+	 */
+	*outcome = CRIU_DUMP_RESUMED;
 	snprintf(log, sizeof(log), "%s/podman.log", d->images_dir);
 	if ((ret = podman_ps_close(ct, d)) < 0 ||
 	    (ret = podman_export_path(ct, PODMAN_CKPT, path, sizeof(path))) < 0)
 		return ret;
 	/* without a pre-checkpoint now, none may reach the destination */
 	if (!d->parent && (ret = podman_export_path(ct, PODMAN_PRE, pre, sizeof(pre))) < 0)
+		return ret;
+	/* the guard first: from the checkpoint on, someone must settle it */
+	if ((ret = guard_start(ct, d)) < 0)
 		return ret;
 	args[n++] = "podman";
 	args[n++] = "container";
@@ -313,20 +460,13 @@ static int podman_dump(struct ct *ct, const struct ct_dump *d, criu_notify_fn fn
 	args[n++] = ct->id;
 	args[n] = NULL;
 	if ((ret = podman_run(args, NULL, 0, log, PODMAN_TIMEOUT_S)) < 0)
-		ph_errctx(ret, "%s: checkpoint", ct->spec);
-	else if ((ret = podman_exports(ct, dir, sizeof(dir))) == 0 &&
-		 (ret = ct_img_write(d->images_dir, PODMAN_DIR_IMG, dir)) == 0)
-		v = fn ? fn("post-dump", arg) : CRIU_COMMIT;
-	if (ret < 0 || v != CRIU_COMMIT) {
-		snprintf(msg, sizeof(msg), "%s", ret < 0 ? ph_errmsg() : "");
-		if (podman_restore_local(ct, log) < 0) {
-			*outcome = CRIU_DUMP_UNKNOWN;
-			pr_err("%s", ph_errmsg());
-		}
-		return ret < 0 ? ph_seterr(ret, "%s", msg) : 0;
-	}
-	podman_remove(ct, log);
-	*outcome = CRIU_DUMP_KILLED;
+		return ph_errctx(ret, "%s: checkpoint", ct->spec);
+	if ((ret = podman_exports(ct, dir, sizeof(dir))) < 0 ||
+	    (ret = ct_img_write(d->images_dir, PODMAN_DIR_IMG, dir)) < 0)
+		return ret;
+	v = fn ? fn("post-dump", arg) : CRIU_COMMIT;
+	if (v == CRIU_COMMIT)
+		*outcome = CRIU_DUMP_KILLED; /* stopped for good: removed after Go (kept) */
 	return 0;
 }
 
@@ -369,7 +509,8 @@ static int podman_restore(struct ct *ct, const char *images_dir, const struct cr
 static int podman_discard(struct ct *ct, pid_t root)
 {
 	/* a copy that must not run: killed at once, not after podman's 10 s grace */
-	const char *args[] = { "podman", "rm", "--force", "--time", "0", ct->id, NULL };
+	/* --ignore: a restore that never created it (its agent died first) is discarded */
+	const char *args[] = { "podman", "rm", "--force", "--ignore", "--time", "0", ct->id, NULL };
 	int ret = podman_name_ok(ct);
 
 	if (ret == 0)
@@ -499,4 +640,5 @@ const struct htype_ops htype_podman = {
 	.restore = podman_restore,
 	.discard = podman_discard,
 	.probe = podman_probe,
+	.kept = podman_kept,
 };

@@ -865,7 +865,7 @@ static int runc_probe(const struct ct *ct, const char *path, struct ct_facts *f)
 const struct htype_ops htype_runc = {
 	.name = "runc",
 	/* runc restore --lazy-pages, --work-path = the images: the agent's daemon serves it */
-	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY,
+	.caps = CT_CAP_LAZY_RESTORE | CT_CAP_POSTCOPY | CT_CAP_HOLD,
 	.resolve = runc_resolve,
 	.check_criu = ct_criu_any,
 	.criu_opts = ct_criu_opts_none,
@@ -875,4 +875,5 @@ const struct htype_ops htype_runc = {
 	.restore = runc_restore,
 	.discard = runc_discard,
 	.probe = runc_probe,
+	.kept = ct_kept_none,
 };

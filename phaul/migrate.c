@@ -103,6 +103,9 @@ struct mig {
 	uint64_t root_start;	    /* the CT root's start time (pid reuse) */
 	int lock_fd;		    /* our record's lock, -1 */
 	bool dst_held;		    /* RestoreResp: restored and held stopped */
+	/* `phaul recover ID` as the type's guard runs it should we die (ct_dump.settle) */
+	char settle_exe[PATH_MAX], record[PATH_MAX];
+	const char *settle[8];
 	uint64_t t_start, t_iter, t_dump;
 	uint64_t t_src_ended;	      /* post-copy: the source copy killed (0: not yet) */
 	uint64_t pages_wire;	      /* page-stream wire bytes counted so far */
@@ -488,8 +491,47 @@ static void fill_ct_dump(struct mig *g, struct ct_dump *d, struct criu_opts *o, 
 		.ps_port = g->ps_port,
 		.ghost_limit = g->cfg->criu.ghost_limit,
 		.criu = o,
+		.settle = g->settle[0] ? g->settle : NULL,
+		.record = g->settle[0] ? g->record : NULL,
 		.lazy_sk = &g->lazy_sk,
 	};
+}
+
+/*
+ * What settles this migration should we die from the final dump on:
+ * `phaul [-c CONFIG] recover --work-dir W ID` (the record names the
+ * transport and the destination). Without our own path, nothing.
+ */
+static void settle_cmd(struct mig *g)
+{
+	ssize_t n = readlink("/proc/self/exe", g->settle_exe, sizeof(g->settle_exe) - 1);
+	size_t k = 0;
+
+	if (n <= 0 || mrec_path(g->cfg->work_dir, MREC_SOURCE, g->id, g->record,
+				sizeof(g->record)) < 0) {
+		pr_warn("no command to settle migration %s should phaul die", g->id);
+		return;
+	}
+	g->settle_exe[n] = '\0';
+	g->settle[k++] = g->settle_exe;
+	if (g->cfg->path[0]) {
+		g->settle[k++] = "-c";
+		g->settle[k++] = g->cfg->path;
+	}
+	g->settle[k++] = "recover";
+	g->settle[k++] = "--work-dir";
+	g->settle[k++] = g->cfg->work_dir;
+	g->settle[k++] = g->id;
+	g->settle[k] = NULL;
+}
+
+/* log for the type's commands on what the final dump kept here (ct_kept) */
+static int ct_kept_act(struct mig *g, enum ct_kept_act act)
+{
+	char log[PATH_MAX + 16];
+
+	snprintf(log, sizeof(log), "%s/kept.log", g->dir);
+	return g->ct.ops->kept(&g->ct, act, log);
 }
 
 /*
@@ -1064,6 +1106,11 @@ static int step_commit(struct mig *g, enum criu_dump_outcome outcome)
 	g->rep.downtime_us = now_us() - g->t_dump;
 	report_mark(&g->rep, RM_RUNNING);
 	src_commit_save(g);
+	if (fault_at("src-go-acked"))
+		raise(SIGKILL);
+	/* the destination runs it: what the dump kept here goes, before the record */
+	if (ct_kept_act(g, CT_KEPT_REMOVE) < 0)
+		pr_warn("%s", ph_errmsg());
 	if (set_phase(g, PHASE_DONE) < 0)
 		pr_warn("%s", ph_errmsg()); /* committed all the same */
 	return strcmp(g->rep.restore_mode, "lazy") ? 0 : lazy_wait(g);
@@ -1162,6 +1209,8 @@ static enum criu_verdict on_notify(const char *script, void *arg)
 	pr_debug("CRIU notification %s", script);
 	if (strcmp(script, "post-dump"))
 		return CRIU_COMMIT;
+	if (fault_at("src-dumped"))
+		raise(SIGKILL); /* dumped; nothing recorded, nothing sent to restore */
 	if (getenv("PHAUL_FAULT_POST_DUMP")) {
 		/* fault injection for the harness: fail with the CT frozen */
 		ret = ph_seterr(PH_EPEER, "fault injected at post-dump (PHAUL_FAULT_POST_DUMP)");
@@ -1208,6 +1257,7 @@ static int step_dump(struct mig *g, enum criu_dump_outcome *outcome)
 	g->t_dump = now_us();
 	report_mark(&g->rep, RM_FREEZE);
 	set_phase(g, PHASE_FROZEN);
+	settle_cmd(g);
 	fill_ct_dump(g, &d, &o, dir, parent[0] ? parent : NULL);
 	if ((ret = g->ct.ops->dump(&g->ct, &d, on_notify, g, outcome)) < 0)
 		ret = ct_dump_failed(g, ret);
@@ -1253,19 +1303,44 @@ static bool discard_remote(struct mig *g)
 }
 
 /*
+ * Rolled back: no copy can run on the destination (any more). A type
+ * whose dump kept the CT stopped (podman:) runs it again now; false if
+ * that failed (said in the report).
+ */
+static bool resume_kept(struct mig *g)
+{
+	int ret = ct_kept_act(g, CT_KEPT_RESUME);
+
+	if (ret >= 0)
+		return true;
+	pr_err("%s", ph_errmsg());
+	snprintf(g->rep.where, sizeof(g->rep.where),
+		 "stopped here, not resumed: %.400s", ph_errmsg());
+	return false;
+}
+
+/*
  * The source resumed (CRIU rolled back) after RestoreReq: the destination
  * may hold a stopped copy. Rolled back only once it confirmed the discard.
  */
 static int resumed_after_restore(struct mig *g)
 {
 	if (discard_remote(g)) {
+		if (!resume_kept(g))
+			return EXIT_UNKNOWN; /* settled as recover would: it tries again */
 		set_phase(g, PHASE_ROLLED_BACK);
 		return EXIT_ROLLED_BACK;
 	}
-	snprintf(g->rep.where, sizeof(g->rep.where),
-		 "resumed; %s did not confirm the discard of its stopped copy: "
-		 "run `phaul recover %s`",
-		 g->rep.dst, g->id);
+	if (g->ct.ops->caps & CT_CAP_HOLD)
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "resumed; %s did not confirm the discard of its stopped copy: "
+			 "run `phaul recover %s`",
+			 g->rep.dst, g->id);
+	else
+		snprintf(g->rep.where, sizeof(g->rep.where),
+			 "stopped here, its copy on %s may run (it cannot be held stopped) and "
+			 "its discard was not confirmed: run `phaul recover %s`",
+			 g->rep.dst, g->id);
 	return EXIT_UNKNOWN;
 }
 
@@ -1286,7 +1361,7 @@ static int failed_exit(struct mig *g, int ret, enum criu_dump_outcome outcome)
 		/* nothing restored there: its session discards, whatever we say */
 		if (ret != -PH_EINTR)
 			discard_remote(g);
-		if (outcome == CRIU_DUMP_UNKNOWN && !ct_alive(&g->ct))
+		if (!resume_kept(g) || (outcome == CRIU_DUMP_UNKNOWN && !ct_alive(&g->ct)))
 			return EXIT_UNRECOVERED;
 		return EXIT_ROLLED_BACK;
 	case PHASE_RESTORING:

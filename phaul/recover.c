@@ -10,6 +10,12 @@
  *   restoring/committing  gone      GO      (theirs is the only copy)
  *   committed      (gone)           GO
  *
+ * A type whose final dump stops the CT and keeps it restorable (podman:,
+ * htype_ops.kept) is found by name when its root is gone: kept stopped,
+ * it counts as alive before the commit (DISCARD, then resume it here) and
+ * after it (GO: RUNNING there removes ours; no copy there resumes ours);
+ * running here again (resumed by a rollback) it always asks DISCARD.
+ *
  * The destination answers from its own record (Recover/RecoverResp in
  * proto/phaul.proto); GO and DISCARD are idempotent there, so running
  * recover twice, or after a partial run, is safe. A record is removed
@@ -26,6 +32,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "htype.h"
 #include "log.h"
 #include "mrec.h"
 #include "proto/msg.h"
@@ -99,6 +106,42 @@ static int ask_dest_retry(struct phaul_config *cfg, const struct mrec *r, bool o
 	return ret;
 }
 
+/* What a type's final dump kept here of r's CT when its root is gone (htype_ops.kept). */
+static int kept_here(const struct mrec *r, struct ct *ct)
+{
+	if (ct_parse(r->ct, ct) < 0) {
+		ph_clearerr();
+		return CT_KEPT_NONE; /* a record from elsewhere: nothing to ask */
+	}
+	return ct->ops->kept(ct, CT_KEPT_QUERY, NULL);
+}
+
+static const char *src_copy_name(bool alive, int kept)
+{
+	if (kept == CT_KEPT_STOPPED)
+		return "stopped (kept)";
+	if (kept == CT_KEPT_RUNNING)
+		return "running again";
+	return alive ? "alive" : "gone";
+}
+
+/*
+ * The destination holds no copy (or a dead one) and ours was kept
+ * stopped: run it here again. The exit code.
+ */
+static int resume_here(const struct say *y, struct ct *ct, const struct mrec *r, const char *msg)
+{
+	if (ct->ops->kept(ct, CT_KEPT_RESUME, NULL) < 0) {
+		say(y,
+		    "%s has no copy (%s), but %s could not be resumed here: %s; it stays "
+		    "stopped",
+		    r->peer, msg, r->ct, ph_errmsg());
+		return EXIT_UNKNOWN;
+	}
+	say(y, "settled: %s runs on this host again; %s holds no copy (%s)", r->ct, r->peer, msg);
+	return EXIT_ROLLED_BACK;
+}
+
 int recover_migration(struct phaul_config *cfg, const char *id, bool locked, recover_say_fn fn,
 		      void *arg)
 {
@@ -106,9 +149,10 @@ int recover_migration(struct phaul_config *cfg, const char *id, bool locked, rec
 	enum mrec_dst_state st = DST_NONE;
 	Phaul__Recover__Action act;
 	char msg[512] = "";
-	bool src_alive;
+	bool src_alive, dst_none;
+	static struct ct ct; /* large; one migration at a time */
 	struct mrec r;
-	int fd = -1, ret, code;
+	int fd = -1, ret, code, kept = CT_KEPT_NONE;
 
 	if (!locked && (fd = mrec_lock(cfg->work_dir, MREC_SOURCE, id, false)) < 0) {
 		say(&y, "%s", ph_errmsg());
@@ -120,23 +164,43 @@ int recover_migration(struct phaul_config *cfg, const char *id, bool locked, rec
 		goto out;
 	}
 	src_alive = mrec_pid_alive(&r);
-	act = r.state == PHASE_COMMITTED || !src_alive ? PHAUL__RECOVER__ACTION__GO :
-							 PHAUL__RECOVER__ACTION__DISCARD;
+	memset(&ct, 0, sizeof(ct));
+	if (!src_alive && (kept = kept_here(&r, &ct)) < 0) {
+		say(&y, "outcome still unknown: what is left of %s here? %s", r.ct, ph_errmsg());
+		code = EXIT_UNKNOWN;
+		goto out;
+	}
+	if (kept == CT_KEPT_RUNNING)
+		act = PHAUL__RECOVER__ACTION__DISCARD;
+	else
+		act = r.state == PHASE_COMMITTED || !(src_alive || kept == CT_KEPT_STOPPED)
+			      ? PHAUL__RECOVER__ACTION__GO
+			      : PHAUL__RECOVER__ACTION__DISCARD;
 	say(&y, "%s to %s, phase %s; source copy %s: %s on %s", r.ct, r.peer,
-	    mig_phase_name((enum mig_phase)r.state), src_alive ? "alive" : "gone",
+	    mig_phase_name((enum mig_phase)r.state), src_copy_name(src_alive, kept),
 	    act == PHAUL__RECOVER__ACTION__GO ? "go" : "discard", r.peer);
 	if ((ret = ask_dest_retry(cfg, &r, locked, act, &st, msg, sizeof(msg))) < 0) {
 		say(&y, "outcome still unknown: %s", ph_errmsg());
 		code = EXIT_UNKNOWN;
 		goto out;
 	}
-	if (act == PHAUL__RECOVER__ACTION__DISCARD && (st == DST_DISCARDED || st == DST_NONE)) {
+	dst_none = st == DST_DISCARDED || st == DST_NONE;
+	if (act == PHAUL__RECOVER__ACTION__DISCARD && dst_none && kept == CT_KEPT_STOPPED) {
+		code = resume_here(&y, &ct, &r, msg);
+	} else if (act == PHAUL__RECOVER__ACTION__DISCARD && dst_none) {
 		say(&y, "settled: %s runs on this host (pid %d); %s holds no copy (%s)", r.ct,
 		    (int)r.pid, r.peer, msg);
 		code = EXIT_ROLLED_BACK;
 	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_RUNNING) {
+		/* ours, kept stopped until Go was acknowledged, goes now */
+		if (kept == CT_KEPT_STOPPED && ct.ops->kept(&ct, CT_KEPT_REMOVE, NULL) < 0)
+			say(&y, "%s", ph_errmsg());
 		say(&y, "settled: %s runs on %s (%s)", r.ct, r.peer, msg);
 		code = EXIT_OK;
+	} else if (act == PHAUL__RECOVER__ACTION__GO && kept == CT_KEPT_STOPPED &&
+		   (dst_none || st == DST_GONE)) {
+		/* the session ended there before Go: its copy was discarded */
+		code = resume_here(&y, &ct, &r, msg);
 	} else if (act == PHAUL__RECOVER__ACTION__GO && st == DST_FILLING) {
 		/* post-copy: it ends RUNNING, or LOST once its wait for this host ends */
 		say(&y, "still open: %s runs on %s while its memory still comes from here (%s); "
@@ -248,7 +312,9 @@ const char recover_usage[] =
 	"Settle migrations whose outcome was lost (exit code 6): for each record\n"
 	"in the work dir (all, or the one with this id, or of this CT), ask the\n"
 	"destination and finish the job either way: the destination lets the CT\n"
-	"run if the source copy is gone, else discards its stopped copy.\n"
+	"run if the source copy is gone, else discards its stopped copy. A podman:\n"
+	"container its checkpoint stopped here is found by name: restored here if\n"
+	"the destination holds no copy, removed here if the destination runs it.\n"
 	"Safe to run again. Exit 0 when every one is settled, 5 if a CT was lost,\n"
 	"6 if some outcome is still unknown (the destination unreachable, or a\n"
 	"post-copy still filling its memory from here).\n"

@@ -64,6 +64,7 @@ static void test_every_type_complete(void **state)
 		assert_non_null(t[i]->restore);
 		assert_non_null(t[i]->discard);
 		assert_non_null(t[i]->probe);
+		assert_non_null(t[i]->kept);
 		/* post-copy pulls the pages with a lazy restore */
 		if (t[i]->caps & CT_CAP_POSTCOPY)
 			assert_true(t[i]->caps & CT_CAP_LAZY_RESTORE);
@@ -78,12 +79,12 @@ static void test_every_type_complete(void **state)
  */
 static void test_callers_never_ask_the_type(void **state)
 {
-	static const char *const files[] = { "phaul/migrate.c", "phaul/agent.c",
+	static const char *const files[] = { "phaul/migrate.c",	  "phaul/agent.c",
 					     "phaul/agent_mig.c", "phaul/agent_session.c",
-					     "phaul/throttle.c" };
-	static const char *const ops[] = { "resolve",	 "check_criu", "criu_opts",
-					   "open_pages", "pre_dump",   "dump",
-					   "restore",	 "discard",    "probe" };
+					     "phaul/throttle.c",  "phaul/recover.c" };
+	static const char *const ops[] = { "resolve",  "check_criu", "criu_opts", "open_pages",
+					   "pre_dump", "dump",	     "restore",	  "discard",
+					   "probe",    "kept" };
 	const struct htype_ops *const *t;
 	char pat[64], *src;
 	uint8_t *buf;
@@ -136,6 +137,30 @@ static void test_parse_dst_default(void **state)
 	/* nothing restored: nothing to kill */
 	assert_int_equal(ct_parse_dst("pid:42", &ct), 0);
 	assert_int_equal(ct.ops->discard(&ct, 0), 0);
+}
+
+/*
+ * What a final dump keeps on the source: nothing for the types CRIU's
+ * verdict ends or resumes (held stopped on the destination until Go);
+ * podman: keeps its checkpoint (it cannot be held there), and acts on
+ * container names only.
+ */
+static void test_kept(void **state)
+{
+	static const char *const held[] = { "pid:1", "lxc:web1", "runc:rc1" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+		assert_int_equal(ct_parse(held[i], &ct), 0);
+		assert_true(ct.ops->caps & CT_CAP_HOLD);
+		assert_int_equal(ct.ops->kept(&ct, CT_KEPT_QUERY, NULL), CT_KEPT_NONE);
+		assert_int_equal(ct.ops->kept(&ct, CT_KEPT_RESUME, NULL), CT_KEPT_NONE);
+		assert_int_equal(ct.ops->kept(&ct, CT_KEPT_REMOVE, NULL), CT_KEPT_NONE);
+	}
+	assert_int_equal(ct_parse("podman:-rf", &ct), 0);
+	assert_false(ct.ops->caps & CT_CAP_HOLD);
+	assert_int_equal(ct.ops->kept(&ct, CT_KEPT_REMOVE, NULL), -PH_EUSAGE);
+	assert_int_equal(ct.ops->kept(&ct, CT_KEPT_RESUME, NULL), -PH_EUSAGE);
 }
 
 /* A type without a runtime says so; pid: and lxc: have none to probe. */
@@ -330,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_callers_never_ask_the_type),
 		cmocka_unit_test(test_parse_dst_default),
 		cmocka_unit_test(test_probe_none),
+		cmocka_unit_test(test_kept),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_open_pid_self),
 		cmocka_unit_test(test_open_pid_threaded_children),

@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * podman:NAME where Podman itself is not needed (Podman and CRIU run in the
- * VM scenarios 64-65): names that are options or paths are refused before
+ * VM scenarios 64, 65, 72): names that are options or paths are refused before
  * podman runs, the destination refuses a restore without the synced
  * archive, a host without podman fails the runtime check naming it, a
  * destination without the container's image fails the image check, and
- * the type chains one pre-checkpoint only.
+ * the type chains one pre-checkpoint only. The final dump's guard, with a
+ * stand-in for podman that only logs its arguments (what podman does with
+ * them the VM scenario 72 checks): told "done", it does nothing; phaul
+ * gone before any record, it restores the container; with a record, it
+ * runs the settle command again while that says "unknown" (exit 6).
  */
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +29,10 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "compat/compat.h"
+#include "ctcmd.h"
 #include "err.h"
 #include "htype.h"
 #include "phaul.pb-c.h"
@@ -96,6 +110,144 @@ static void test_restore_refused(void **state)
 	assert_non_null(strstr(ph_errmsg(), "exports dir"));
 	assert_int_equal(ct_parse("podman:--help", &ct), 0);
 	assert_int_equal(ct.ops->restore(&ct, images, NULL, &pid), -PH_EUSAGE);
+}
+
+/* work/NAME with text, executable. */
+static void script(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", work, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0700), 0);
+}
+
+/* work/NAME's content (helpers.h's slurp): the caller frees it. */
+static char *work_file(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", work, name);
+	return slurp(path);
+}
+
+static enum criu_verdict verdict_rollback(const char *script_name, void *arg)
+{
+	(void)script_name;
+	(void)arg;
+	return CRIU_ROLLBACK;
+}
+
+/*
+ * podman:pm1's final dump against a one-shot page relay (it answers the
+ * empty session's CLOSE) and the logging podman: the guard runs after it.
+ */
+static void dump_with_guard(const char *record)
+{
+	static char img[PATH_MAX], settle[PATH_MAX];
+	static const char *argv[2];
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	enum criu_dump_outcome out;
+	struct ct_dump d = { 0 };
+	int lsk, st;
+	pid_t relay;
+
+	snprintf(img, sizeof(img), "%s/img", work);
+	snprintf(settle, sizeof(settle), "%s/settle", work);
+	argv[0] = settle;
+	assert_int_equal(mkdir_p(img, 0700), 0);
+	lsk = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lsk >= 0);
+	assert_int_equal(bind(lsk, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lsk, 1), 0);
+	assert_int_equal(getsockname(lsk, (struct sockaddr *)&sa, &sl), 0);
+	relay = fork();
+	if (relay == 0) {
+		uint8_t hdr[24];
+		int32_t ok = 0;
+		int c = accept(lsk, NULL, NULL);
+
+		_exit(c < 0 || read_full(c, hdr, sizeof(hdr)) != sizeof(hdr) ||
+		      write_full(c, &ok, sizeof(ok)) < 0);
+	}
+	close(lsk);
+	d.images_dir = img;
+	d.work_dir = work;
+	d.ps_addr = "127.0.0.1";
+	d.ps_port = ntohs(sa.sin_port);
+	d.settle = argv;
+	d.record = record;
+	assert_int_equal(ct_parse("podman:pm1", &ct), 0);
+	assert_int_equal(ct.ops->dump(&ct, &d, verdict_rollback, NULL, &out), 0);
+	assert_int_equal(out, CRIU_DUMP_RESUMED); /* left to the orchestrator: kept */
+	assert_int_equal(waitpid(relay, &st, 0), relay);
+	assert_int_equal(st, 0);
+	assert_true(ct.guard > 0);
+}
+
+/* phaul died: the guard sees EOF; wait for it to finish (within 30 s). */
+static void phaul_dies(void)
+{
+	int st = -1;
+
+	close(ct.guard_fd);
+	assert_int_equal(ctcmd_wait(ct.guard, now_us() + 30 * 1000000ULL, &st), 0);
+	ct.guard = 0;
+}
+
+static void test_guard(void **state)
+{
+	char exports[PATH_MAX], podman[PATH_MAX], record[PATH_MAX], *log;
+
+	(void)state;
+	snprintf(exports, sizeof(exports), "%s/exports", work);
+	snprintf(podman, sizeof(podman), "%s/podman", work);
+	snprintf(record, sizeof(record), "%s/mig-out-1", work);
+	setenv("PHAUL_PODMAN_DIR", exports, 1);
+	setenv("PHAUL_PODMAN", podman, 1);
+	script("podman", "#!/bin/sh\necho \"$*\" >>\"${0%/*}/podman.log\"\n");
+	/* says "unknown" (6) once, then settles */
+	script("settle", "#!/bin/sh\nd=${0%/*}\necho settle >>$d/settle.log\n"
+			 "[ -e $d/settled-once ] && exit 0\n: >$d/settled-once\nexit 6\n");
+	script("settle.log", "");
+
+	/* phaul ends as planned: the guard does nothing */
+	dump_with_guard(record);
+	ct_close(&ct);
+	log = work_file("podman.log");
+	assert_non_null(strstr(log, "container checkpoint --keep --export"));
+	assert_null(strstr(log, "container restore"));
+	free(log);
+
+	/* phaul dies before the record: nothing was restored there; restore here */
+	dump_with_guard(record);
+	phaul_dies();
+	log = work_file("podman.log");
+	assert_non_null(strstr(log, "container restore pm1"));
+	free(log);
+	log = work_file("settle.log");
+	assert_string_equal(log, "");
+	free(log);
+
+	/* with a record: recover, again while it says unknown; never a restore itself */
+	script("podman.log", "");
+	script("mig-out-1", "");
+	dump_with_guard(record);
+	phaul_dies();
+	log = work_file("settle.log");
+	assert_string_equal(log, "settle\nsettle\n");
+	free(log);
+	log = work_file("podman.log");
+	assert_null(strstr(log, "container restore"));
+	free(log);
+	unsetenv("PHAUL_PODMAN_DIR");
+	setenv("PHAUL_PODMAN", "/nonexistent/podman", 1);
 }
 
 static const struct compat_row *find(const struct compat_table *t, const char *name)
@@ -198,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_refused),
 		cmocka_unit_test(test_second_pre_dump_refused),
+		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_restore_refused),
 		cmocka_unit_test(test_check_runtime_missing),
 		cmocka_unit_test(test_check_image),
