@@ -459,7 +459,7 @@ if [ "$1" = tcp ]; then
 	set -- -t tcp -o idle_timeout=3 -o postcopy_reconnect=60 "$DST_IP"
 else
 	# the agent sshd starts for each session reads these too
-	set -- -o idle_timeout=3 -o postcopy_reconnect=60 \
+	set -- -t ssh -o idle_timeout=3 -o postcopy_reconnect=60 \
 		-o "'agent_cmd=phaul -o idle_timeout=3 -o postcopy_reconnect=60 agent --stdio'" root@dst
 fi
 phaul_bg mig "${@:1:$#-1}" migrate --json --mode postcopy --no-compress --bwlimit 4M \
