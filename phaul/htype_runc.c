@@ -275,18 +275,10 @@ static int runc_fail(const struct ct *ct, const char *what, const char *dir, con
 	return ph_seterr(PH_ECRIU, "%s: %s failed: %s (see %s/runc.log)", ct->spec, what, msg, dir);
 }
 
-/* runc checkpoint to the page server; pre_dump or the final one (left frozen). */
-static int runc_checkpoint(const struct ct *ct, const struct ct_dump *d, bool pre)
+/* The end of a `runc checkpoint` argv from args[n]: where, to which page server, of what; NULL-ended. */
+static void checkpoint_args(const char **args, int n, const struct ct *ct,
+			    const struct ct_dump *d, const char *ps)
 {
-	char ps[64], log[PATH_MAX];
-	const char *args[16];
-	int n = 0;
-
-	snprintf(ps, sizeof(ps), "%s:%d", d->ps_addr, d->ps_port);
-	snprintf(log, sizeof(log), "%s/runc.log", d->images_dir);
-	args[n++] = "runc";
-	args[n++] = "checkpoint";
-	args[n++] = pre ? "--pre-dump" : "--leave-running";
 	args[n++] = "--image-path";
 	args[n++] = d->images_dir;
 	args[n++] = "--work-path";
@@ -299,6 +291,21 @@ static int runc_checkpoint(const struct ct *ct, const struct ct_dump *d, bool pr
 	}
 	args[n++] = ct->id;
 	args[n] = NULL;
+}
+
+/* runc checkpoint to the page server; pre_dump or the final one (left frozen). */
+static int runc_checkpoint(const struct ct *ct, const struct ct_dump *d, bool pre)
+{
+	char ps[64], log[PATH_MAX];
+	const char *args[16];
+	int n = 0;
+
+	snprintf(ps, sizeof(ps), "%s:%d", d->ps_addr, d->ps_port);
+	snprintf(log, sizeof(log), "%s/runc.log", d->images_dir);
+	args[n++] = "runc";
+	args[n++] = "checkpoint";
+	args[n++] = pre ? "--pre-dump" : "--leave-running";
+	checkpoint_args(args, n, ct, d, ps);
 	if (runc_run(args, NULL, 0, log, RUNC_TIMEOUT_S) < 0)
 		return runc_fail(ct, pre ? "pre-dump" : "dump", d->images_dir, "dump.log");
 	return 0;
@@ -567,18 +574,7 @@ static int runc_lazy_start(const struct ct *ct, const struct ct_dump *d, int por
 	args[n++] = "--lazy-pages";
 	args[n++] = "--status-fd";
 	args[n++] = "3";
-	args[n++] = "--page-server";
-	args[n++] = ps;
-	args[n++] = "--image-path";
-	args[n++] = d->images_dir;
-	args[n++] = "--work-path";
-	args[n++] = d->images_dir;
-	if (d->parent) {
-		args[n++] = "--parent-path";
-		args[n++] = d->parent;
-	}
-	args[n++] = ct->id;
-	args[n] = NULL;
+	checkpoint_args(args, n, ct, d, ps);
 	/* runc insists on a write-only status fd: a pipe's */
 	if (pipe2(p, O_CLOEXEC) < 0)
 		ret = ph_seterr_errno(PH_ESYS, "pipe");
